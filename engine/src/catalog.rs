@@ -1,0 +1,679 @@
+//! The catalog: one data directory holding immutable versions and a `CURRENT` pointer.
+//!
+//! ```text
+//! DATA/
+//!   CURRENT                 "v000002\n", replaced by atomic rename
+//!   .lock                   held (flock) while a version is being committed
+//!   versions/
+//!     v000001/              manifest.json  sectors.fgb  import-report.csv
+//!     v000002/              manifest.json  sectors.fgb (hard link)  parcels.fgb  import-report.csv
+//!     .staging-4711-…/      a commit in progress (or left by a crash); never read
+//! ```
+//!
+//! A commit writes every file of the new version into a staging folder, fsyncs them, renames the
+//! folder to its version name and only then swaps `CURRENT` (write `CURRENT.tmp`, fsync, rename,
+//! fsync the directory). A crash at any point leaves `CURRENT` naming a complete version.
+//! Files a change does not touch are carried forward from the parent version by hard link.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::model::{Bbox, Field, ParcelLayer, SectorLayer};
+use crate::report::{ImportReport, IssueAction};
+use crate::{layer_file, PREDIO_VERSION};
+
+/// Version of the on-disk layout, recorded in every manifest.
+pub const CATALOG_FORMAT: u32 = 1;
+
+const MANIFEST: &str = "manifest.json";
+const REPORT: &str = "import-report.csv";
+
+/// A stored layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    /// Cadastral parcels.
+    Parcels,
+    /// Sectors (barrios, districts) parcels are grouped in.
+    Sectors,
+}
+
+impl LayerKind {
+    /// The layer's name: `parcels`, `sectors`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerKind::Parcels => "parcels",
+            LayerKind::Sectors => "sectors",
+        }
+    }
+
+    /// Its file name inside a version folder.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            LayerKind::Parcels => "parcels.fgb",
+            LayerKind::Sectors => "sectors.fgb",
+        }
+    }
+}
+
+impl fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A version number, shown as `v000042`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct VersionId(u64);
+
+impl VersionId {
+    /// The version's number.
+    pub fn number(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for VersionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{:06}", self.0)
+    }
+}
+
+impl FromStr for VersionId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.strip_prefix('v')
+            .and_then(|n| n.parse().ok())
+            .map(VersionId)
+            .ok_or_else(|| format!("not a version name: {s:?}"))
+    }
+}
+
+impl From<VersionId> for String {
+    fn from(v: VersionId) -> String {
+        v.to_string()
+    }
+}
+
+impl TryFrom<String> for VersionId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// Where a layer came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// Path (or GDAL /vsi path) as given to the import.
+    pub path: String,
+    /// Layer name inside the source.
+    pub layer: String,
+    /// GDAL driver that read it (e.g. `ESRI Shapefile`).
+    pub driver: String,
+    /// Source CRS as an authority code where one is known (`EPSG:2249`), else its name.
+    pub crs: String,
+    /// Human-readable name of the source CRS.
+    pub crs_name: String,
+    /// Whether the CRS was given with `--srs` rather than read from the source.
+    pub crs_from_option: bool,
+}
+
+/// What a manifest records about one stored layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerMeta {
+    /// File name inside the version folder.
+    pub file: String,
+    /// Where the layer came from.
+    pub source: SourceInfo,
+    /// Features read from the source.
+    pub read: usize,
+    /// Features stored.
+    pub count: usize,
+    /// Features whose geometry was invalid (OGC rules), repaired or not.
+    pub invalid: usize,
+    /// Invalid geometries repaired with GDAL MakeValid and stored.
+    pub repaired: usize,
+    /// Features left out (empty, unrepairable or not polygons).
+    pub skipped: usize,
+    /// For parcels: how many lie in no sector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub without_sector: Option<usize>,
+    /// Bounding box of the stored features, EPSG:4326.
+    pub bbox: Option<Bbox>,
+    /// Sum of geodesic areas, m².
+    pub total_area_m2: f64,
+    /// Source attribute schema.
+    pub fields: Vec<Field>,
+    /// The attribute used as id, if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_field: Option<String>,
+    /// When the layer was imported.
+    pub imported_at: DateTime<Utc>,
+}
+
+/// Size and checksum of one stored file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// `manifest.json`: everything a version holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Layout version ([`CATALOG_FORMAT`]).
+    pub format: u32,
+    /// This version.
+    pub version: VersionId,
+    /// The version it was derived from.
+    pub parent: Option<VersionId>,
+    /// When it was committed.
+    pub created_at: DateTime<Utc>,
+    /// predio version that wrote it.
+    pub predio_version: String,
+    /// What produced it (e.g. `import parcels`).
+    pub operation: String,
+    /// The layers it holds.
+    pub layers: BTreeMap<LayerKind, LayerMeta>,
+    /// Every file of the version (but the manifest) with its checksum.
+    pub files: BTreeMap<String, FileEntry>,
+    /// Issues of the operation that produced this version, counted by action.
+    pub issues: BTreeMap<IssueAction, usize>,
+}
+
+/// A change to commit as a new version: the layers it replaces and its import report.
+#[derive(Debug, Default)]
+pub struct Change {
+    /// What produces it (e.g. `import parcels`), recorded in the manifest.
+    pub operation: String,
+    /// New parcels, replacing the parent's.
+    pub parcels: Option<(ParcelLayer, LayerMeta)>,
+    /// New sectors, replacing the parent's.
+    pub sectors: Option<(SectorLayer, LayerMeta)>,
+    /// Problems found on the way.
+    pub report: ImportReport,
+}
+
+/// The store behind the catalog. The embedded data directory ([`DirCatalog`]) is one; a
+/// PostgreSQL/PostGIS store can be another without the importers or the server changing.
+pub trait CatalogStore {
+    /// The manifest of the version `CURRENT` names, or `None` for an empty catalog.
+    ///
+    /// # Errors
+    /// An unreadable pointer or manifest.
+    fn current(&self) -> Result<Option<Manifest>>;
+    /// All committed versions, oldest first.
+    ///
+    /// # Errors
+    /// An unreadable data directory.
+    fn versions(&self) -> Result<Vec<VersionId>>;
+    /// The parcels of a version, if it has any.
+    ///
+    /// # Errors
+    /// An unreadable layer file.
+    fn parcels(&self, manifest: &Manifest) -> Result<Option<ParcelLayer>>;
+    /// The sectors of a version, if it has any.
+    ///
+    /// # Errors
+    /// An unreadable layer file.
+    fn sectors(&self, manifest: &Manifest) -> Result<Option<SectorLayer>>;
+    /// Commits `change` on top of the current version and makes it current.
+    ///
+    /// # Errors
+    /// Any I/O error; the current version is then left as it was.
+    fn commit(&self, change: Change) -> Result<Manifest>;
+}
+
+/// The embedded catalog: a data directory on local disk.
+#[derive(Debug, Clone)]
+pub struct DirCatalog {
+    root: PathBuf,
+}
+
+/// The default catalog type of this build.
+pub type Catalog = DirCatalog;
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir))
+}
+
+fn sha256_file(path: &Path) -> Result<FileEntry> {
+    let mut file = File::open(path).map_err(Error::io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(Error::io(path))?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(FileEntry { sha256, bytes })
+}
+
+impl DirCatalog {
+    /// A catalog rooted at `root` (created on first commit).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn versions_dir(&self) -> PathBuf {
+        self.root.join("versions")
+    }
+
+    /// The folder of a committed version.
+    pub fn version_dir(&self, version: VersionId) -> PathBuf {
+        self.versions_dir().join(version.to_string())
+    }
+
+    /// Path of a file of a version.
+    pub fn file_path(&self, manifest: &Manifest, file: &str) -> PathBuf {
+        self.version_dir(manifest.version).join(file)
+    }
+
+    /// Re-reads every file of a version and compares it with the manifest's checksums.
+    ///
+    /// # Errors
+    /// [`Error::Checksum`] for the first file that differs, or an I/O error.
+    pub fn verify(&self, manifest: &Manifest) -> Result<()> {
+        for (name, expected) in &manifest.files {
+            let path = self.file_path(manifest, name);
+            let actual = sha256_file(&path)?;
+            if actual != *expected {
+                return Err(Error::Checksum {
+                    path,
+                    expected: expected.sha256.clone(),
+                    actual: actual.sha256,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn read_manifest(&self, version: VersionId) -> Result<Manifest> {
+        let path = self.version_dir(version).join(MANIFEST);
+        let text = fs::read(&path).map_err(Error::io(&path))?;
+        serde_json::from_slice(&text).map_err(|source| Error::Manifest { path, source })
+    }
+
+    fn layer_path(&self, manifest: &Manifest, kind: LayerKind) -> Option<PathBuf> {
+        manifest
+            .layers
+            .get(&kind)
+            .map(|meta| self.file_path(manifest, &meta.file))
+    }
+
+    /// Removes staging folders left by interrupted commits. Called with the lock held.
+    fn remove_stale_staging(&self) -> Result<()> {
+        let dir = self.versions_dir();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".staging-") {
+                tracing::warn!(path = %entry.path().display(), "removing an interrupted commit");
+                fs::remove_dir_all(entry.path()).map_err(Error::io(entry.path()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_staging(
+        &self,
+        staging: &Path,
+        parent: Option<&Manifest>,
+        change: &Change,
+    ) -> Result<BTreeMap<String, FileEntry>> {
+        let mut files = BTreeMap::new();
+        if let Some((layer, meta)) = &change.parcels {
+            let path = staging.join(&meta.file);
+            layer_file::write_parcels(&path, layer)?;
+            files.insert(meta.file.clone(), sha256_file(&path)?);
+        }
+        if let Some((layer, meta)) = &change.sectors {
+            let path = staging.join(&meta.file);
+            layer_file::write_sectors(&path, layer)?;
+            files.insert(meta.file.clone(), sha256_file(&path)?);
+        }
+        let report = staging.join(REPORT);
+        change.report.write_csv(&report)?;
+        files.insert(REPORT.to_owned(), sha256_file(&report)?);
+        // Carry forward what the change does not replace. Versions are immutable, so a hard
+        // link is as good as a copy and costs nothing.
+        if let Some(parent) = parent {
+            for (name, entry) in &parent.files {
+                if files.contains_key(name) {
+                    continue;
+                }
+                let from = self.file_path(parent, name);
+                let to = staging.join(name);
+                if fs::hard_link(&from, &to).is_err() {
+                    fs::copy(&from, &to).map_err(Error::io(&to))?;
+                }
+                files.insert(name.clone(), entry.clone());
+            }
+        }
+        Ok(files)
+    }
+}
+
+impl CatalogStore for DirCatalog {
+    fn current(&self) -> Result<Option<Manifest>> {
+        let pointer = self.root.join("CURRENT");
+        let text = match fs::read_to_string(&pointer) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::Io {
+                    path: pointer,
+                    source: e,
+                })
+            }
+        };
+        let name = text.trim();
+        let version: VersionId = name.parse().map_err(|_| Error::DanglingCurrent {
+            path: self.root.clone(),
+            version: name.to_owned(),
+        })?;
+        if !self.version_dir(version).is_dir() {
+            return Err(Error::DanglingCurrent {
+                path: self.root.clone(),
+                version: name.to_owned(),
+            });
+        }
+        self.read_manifest(version).map(Some)
+    }
+
+    fn versions(&self) -> Result<Vec<VersionId>> {
+        let dir = self.versions_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => {
+                return Err(Error::Io {
+                    path: dir,
+                    source: e,
+                })
+            }
+        };
+        let mut versions: Vec<VersionId> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        versions.sort();
+        Ok(versions)
+    }
+
+    fn parcels(&self, manifest: &Manifest) -> Result<Option<ParcelLayer>> {
+        self.layer_path(manifest, LayerKind::Parcels)
+            .map(|p| layer_file::read_parcels(&p))
+            .transpose()
+    }
+
+    fn sectors(&self, manifest: &Manifest) -> Result<Option<SectorLayer>> {
+        self.layer_path(manifest, LayerKind::Sectors)
+            .map(|p| layer_file::read_sectors(&p))
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, err, fields(operation = %change.operation))]
+    fn commit(&self, change: Change) -> Result<Manifest> {
+        let versions_dir = self.versions_dir();
+        fs::create_dir_all(&versions_dir).map_err(Error::io(&versions_dir))?;
+        let lock_path = self.root.join(".lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::io(&lock_path))?;
+        lock.lock().map_err(Error::io(&lock_path))?;
+        self.remove_stale_staging()?;
+
+        let parent = self.current()?;
+        let next = VersionId(self.versions()?.last().map_or(1, |v| v.0 + 1));
+        let staging = versions_dir.join(format!(".staging-{}-{}", std::process::id(), next.0));
+        fs::create_dir(&staging).map_err(Error::io(&staging))?;
+        let result = self.write_staging(&staging, parent.as_ref(), &change);
+        let files = match result {
+            Ok(files) => files,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+
+        let mut layers = parent
+            .as_ref()
+            .map(|p| p.layers.clone())
+            .unwrap_or_default();
+        if let Some((_, meta)) = &change.parcels {
+            layers.insert(LayerKind::Parcels, meta.clone());
+        }
+        if let Some((_, meta)) = &change.sectors {
+            layers.insert(LayerKind::Sectors, meta.clone());
+        }
+        let mut issues = BTreeMap::new();
+        for issue in &change.report.issues {
+            *issues.entry(issue.action).or_insert(0) += 1;
+        }
+        let manifest = Manifest {
+            format: CATALOG_FORMAT,
+            version: next,
+            parent: parent.as_ref().map(|p| p.version),
+            created_at: Utc::now(),
+            predio_version: PREDIO_VERSION.to_owned(),
+            operation: change.operation,
+            layers,
+            files,
+            issues,
+        };
+        let manifest_path = staging.join(MANIFEST);
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Manifest {
+            path: manifest_path.clone(),
+            source,
+        })?;
+        let mut f = File::create(&manifest_path).map_err(Error::io(&manifest_path))?;
+        f.write_all(&json)
+            .and_then(|()| f.sync_all())
+            .map_err(Error::io(&manifest_path))?;
+        fsync_dir(&staging)?;
+
+        let final_dir = self.version_dir(next);
+        fs::rename(&staging, &final_dir).map_err(Error::io(&final_dir))?;
+        fsync_dir(&versions_dir)?;
+
+        let tmp = self.root.join("CURRENT.tmp");
+        let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
+        f.write_all(format!("{next}\n").as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(Error::io(&tmp))?;
+        let pointer = self.root.join("CURRENT");
+        fs::rename(&tmp, &pointer).map_err(Error::io(&pointer))?;
+        fsync_dir(&self.root)?;
+        tracing::info!(version = %next, "committed");
+        Ok(manifest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Parcel, ParcelId, Sector, SectorId};
+    use geo::{polygon, MultiPolygon};
+
+    fn meta(kind: LayerKind, count: usize) -> LayerMeta {
+        LayerMeta {
+            file: kind.file_name().into(),
+            source: SourceInfo {
+                path: "test".into(),
+                layer: "test".into(),
+                driver: "memory".into(),
+                crs: "EPSG:4326".into(),
+                crs_name: "WGS 84".into(),
+                crs_from_option: false,
+            },
+            read: count,
+            count,
+            invalid: 0,
+            repaired: 0,
+            skipped: 0,
+            without_sector: None,
+            bbox: None,
+            total_area_m2: 0.0,
+            fields: vec![],
+            id_field: None,
+            imported_at: Utc::now(),
+        }
+    }
+
+    fn unit() -> MultiPolygon<f64> {
+        MultiPolygon(vec![
+            polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 0.0)],
+        ])
+    }
+
+    fn parcels(n: usize) -> (ParcelLayer, LayerMeta) {
+        let layer = ParcelLayer {
+            fields: vec![],
+            parcels: (0..n)
+                .map(|i| Parcel {
+                    id: ParcelId::new(i.to_string()),
+                    sector_id: None,
+                    area_m2: 1.0,
+                    geometry: unit(),
+                    attributes: vec![],
+                })
+                .collect(),
+        };
+        (layer, meta(LayerKind::Parcels, n))
+    }
+
+    #[test]
+    fn commits_make_new_versions_and_carry_untouched_layers_forward() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cat = DirCatalog::new(dir.path().join("data"));
+        assert_eq!(cat.current().expect("empty"), None);
+
+        let sectors = SectorLayer {
+            fields: vec![],
+            sectors: vec![Sector {
+                id: SectorId::new("s"),
+                name: "S".into(),
+                population: Some(10.0),
+                area_m2: 1.0,
+                geometry: unit(),
+                attributes: vec![],
+            }],
+        };
+        let v1 = cat
+            .commit(Change {
+                operation: "import sectors".into(),
+                sectors: Some((sectors.clone(), meta(LayerKind::Sectors, 1))),
+                ..Default::default()
+            })
+            .expect("v1");
+        let v2 = cat
+            .commit(Change {
+                operation: "import parcels".into(),
+                parcels: Some(parcels(3)),
+                ..Default::default()
+            })
+            .expect("v2");
+        assert_eq!(v2.parent, Some(v1.version));
+        assert_eq!(cat.current().expect("current"), Some(v2.clone()));
+        assert_eq!(cat.sectors(&v2).expect("read"), Some(sectors));
+        assert_eq!(
+            cat.parcels(&v2).expect("read").map(|l| l.parcels.len()),
+            Some(3)
+        );
+        // v1 is untouched and still readable.
+        assert_eq!(cat.parcels(&v1).expect("read"), None);
+        cat.verify(&v1).expect("v1 intact");
+        cat.verify(&v2).expect("v2 intact");
+        assert_eq!(cat.versions().expect("list"), vec![v1.version, v2.version]);
+    }
+
+    #[test]
+    fn interrupted_commit_leaves_previous_version_current_and_is_cleaned_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cat = DirCatalog::new(dir.path());
+        let v1 = cat
+            .commit(Change {
+                operation: "a".into(),
+                parcels: Some(parcels(2)),
+                ..Default::default()
+            })
+            .expect("v1");
+        // What a SIGKILL in the middle of a commit leaves: a staging folder with partial files.
+        let stale = dir.path().join("versions/.staging-1-2");
+        fs::create_dir_all(&stale).expect("mkdir");
+        fs::write(stale.join("parcels.fgb"), b"partial").expect("write");
+        assert_eq!(
+            cat.current().expect("current").map(|m| m.version),
+            Some(v1.version)
+        );
+        assert_eq!(cat.versions().expect("list"), vec![v1.version]);
+        let v2 = cat
+            .commit(Change {
+                operation: "b".into(),
+                parcels: Some(parcels(5)),
+                ..Default::default()
+            })
+            .expect("v2");
+        assert!(!stale.exists());
+        assert_eq!(v2.version.number(), 2);
+    }
+
+    #[test]
+    fn tampered_file_fails_verification() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cat = DirCatalog::new(dir.path());
+        let v1 = cat
+            .commit(Change {
+                operation: "a".into(),
+                parcels: Some(parcels(2)),
+                ..Default::default()
+            })
+            .expect("v1");
+        let path = cat.file_path(&v1, "import-report.csv");
+        fs::write(&path, b"changed").expect("write");
+        assert!(matches!(cat.verify(&v1), Err(Error::Checksum { .. })));
+    }
+
+    #[test]
+    fn dangling_pointer_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("CURRENT"), "v000009\n").expect("write");
+        let err = DirCatalog::new(dir.path()).current().expect_err("dangling");
+        assert!(err.to_string().contains("v000009"), "{err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! The core of predio: the domain model of a municipality's cadastre (parcels and the sectors
+//! they are grouped in), the catalog that stores it as immutable versions, and the spatial
+//! operations every other crate builds on.
+//!
+//! This crate knows nothing of HTTP, GDAL or the command line. Readers of foreign formats live
+//! in `predio-importers`; tiles in `predio-tiles`; the binary in `predio` (the `api` crate).
+//!
+//! Geometry is stored in EPSG:4326 (longitude, latitude), areas are geodesic in m².
+
+mod catalog;
+mod error;
+mod layer_file;
+mod model;
+mod report;
+mod sector_index;
+
+pub use catalog::{
+    Catalog, CatalogStore, Change, DirCatalog, FileEntry, LayerKind, LayerMeta, Manifest,
+    SourceInfo, VersionId, CATALOG_FORMAT,
+};
+pub use error::{Error, Result};
+pub use layer_file::{read_parcels, read_sectors, write_parcels, write_sectors, RESERVED_COLUMNS};
+pub use model::{
+    Bbox, Field, FieldType, Parcel, ParcelId, ParcelLayer, Sector, SectorId, SectorLayer, Value,
+};
+pub use report::{ImportReport, Issue, IssueAction};
+pub use sector_index::SectorIndex;
+
+/// The version of predio that wrote a catalog version (recorded in each manifest).
+pub const PREDIO_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,101 @@
+//! Which sector a parcel belongs to: the sector containing the parcel's interior point.
+
+use geo::{BoundingRect, Contains, InteriorPoint, MultiPolygon, Point};
+use rstar::{RTree, RTreeObject, AABB};
+
+use crate::model::{SectorId, SectorLayer};
+
+struct Entry {
+    envelope: AABB<[f64; 2]>,
+    index: usize,
+}
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[f64; 2]>;
+    fn envelope(&self) -> Self::Envelope {
+        self.envelope
+    }
+}
+
+/// An R-tree over sector envelopes with exact point-in-polygon on the candidates.
+pub struct SectorIndex<'a> {
+    layer: &'a SectorLayer,
+    tree: RTree<Entry>,
+}
+
+impl<'a> SectorIndex<'a> {
+    /// Bulk-loads the index over `layer`.
+    pub fn new(layer: &'a SectorLayer) -> Self {
+        let entries = layer
+            .sectors
+            .iter()
+            .enumerate()
+            .filter_map(|(index, s)| {
+                let r = s.geometry.bounding_rect()?;
+                Some(Entry {
+                    envelope: AABB::from_corners(r.min().into(), r.max().into()),
+                    index,
+                })
+            })
+            .collect();
+        Self {
+            layer,
+            tree: RTree::bulk_load(entries),
+        }
+    }
+
+    /// The sector containing `point` (lon/lat). Where sectors overlap, the one first in the
+    /// layer wins, so the answer is deterministic.
+    pub fn sector_at(&self, point: Point<f64>) -> Option<&'a SectorId> {
+        let p = [point.x(), point.y()];
+        self.tree
+            .locate_in_envelope_intersecting(&AABB::from_point(p))
+            .filter(|e| self.layer.sectors[e.index].geometry.contains(&point))
+            .map(|e| e.index)
+            .min()
+            .map(|i| &self.layer.sectors[i].id)
+    }
+
+    /// The sector of a parcel: the one containing the parcel's interior point.
+    pub fn sector_of(&self, parcel: &MultiPolygon<f64>) -> Option<&'a SectorId> {
+        self.sector_at(parcel.interior_point()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Sector;
+    use geo::{polygon, MultiPolygon};
+
+    fn sector(id: &str, x0: f64, x1: f64) -> Sector {
+        Sector {
+            id: SectorId::new(id),
+            name: id.into(),
+            population: None,
+            area_m2: 0.0,
+            geometry: MultiPolygon(vec![
+                polygon![(x: x0, y: 0.0), (x: x1, y: 0.0), (x: x1, y: 1.0), (x: x0, y: 1.0), (x: x0, y: 0.0)],
+            ]),
+            attributes: vec![],
+        }
+    }
+
+    #[test]
+    fn parcel_goes_to_the_sector_holding_its_interior_point() {
+        let layer = SectorLayer {
+            fields: vec![],
+            sectors: vec![sector("W", 0.0, 1.0), sector("E", 1.0, 2.0)],
+        };
+        let index = SectorIndex::new(&layer);
+        // A parcel straddling the boundary, mostly in E.
+        let parcel = MultiPolygon(vec![
+            polygon![(x: 0.9, y: 0.2), (x: 1.9, y: 0.2), (x: 1.9, y: 0.4), (x: 0.9, y: 0.4), (x: 0.9, y: 0.2)],
+        ]);
+        assert_eq!(index.sector_of(&parcel).map(SectorId::as_str), Some("E"));
+        let outside = MultiPolygon(vec![
+            polygon![(x: 5.0, y: 5.0), (x: 6.0, y: 5.0), (x: 6.0, y: 6.0), (x: 5.0, y: 5.0)],
+        ]);
+        assert_eq!(index.sector_of(&outside), None);
+    }
+}
