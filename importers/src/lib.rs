@@ -1,1 +1,25 @@
-//! placeholder
+//! Readers of foreign formats for predio: cadastral parcels and sectors from any vector format
+//! GDAL reads (Shapefile, GeoPackage, GeoJSON, TopoJSON, FlatGeobuf, GML, zipped shapefiles via
+//! `/vsizip/`), reprojected with PROJ to EPSG:4326, validated and repaired; and the sample town
+//! generator used by the demo, the tests and the benches.
+//!
+//! Only this crate links GDAL and PROJ. It hands the engine plain domain types
+//! ([`predio_engine::ParcelLayer`], [`predio_engine::SectorLayer`]) inside a
+//! [`predio_engine::Change`] ready to commit.
+
+mod cadastre;
+mod crs;
+mod error;
+mod gdal_log;
+mod geometry;
+mod progress;
+mod rng;
+mod sample;
+mod vector;
+
+pub use cadastre::{import_parcels, import_sectors, DuplicateIds, ParcelOptions, SectorOptions};
+pub use crs::Crs;
+pub use error::{Error, Result};
+pub use progress::{NoProgress, Progress};
+pub use sample::{generate_sample, SampleOptions, SampleSummary, SAMPLE_EPSG};
+pub use vector::VectorSource;

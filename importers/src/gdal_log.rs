@@ -1,0 +1,41 @@
+//! GDAL reports problems through its error handler, not only through return values: a truncated
+//! shapefile makes the feature reader stop with a CPLE failure and no error returned. We route
+//! GDAL's messages to `tracing` and keep the failures, so a read can tell "done" from "broken".
+
+use std::sync::{Mutex, Once};
+
+use gdal::errors::CplErrType;
+
+static FAILURES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static INSTALL: Once = Once::new();
+
+/// Installs the handler once per process.
+pub(crate) fn install() {
+    INSTALL.call_once(|| {
+        gdal::config::set_error_handler(|kind, code, msg| match kind {
+            CplErrType::Failure | CplErrType::Fatal => {
+                tracing::debug!(gdal.code = code, "GDAL error: {msg}");
+                if let Ok(mut f) = FAILURES.lock() {
+                    f.push(msg.to_owned());
+                }
+            }
+            CplErrType::Warning => tracing::debug!(gdal.code = code, "GDAL warning: {msg}"),
+            _ => tracing::trace!(gdal.code = code, "GDAL: {msg}"),
+        });
+    });
+}
+
+/// Forgets failures seen so far (call before an operation whose failures you want).
+pub(crate) fn clear() {
+    if let Ok(mut f) = FAILURES.lock() {
+        f.clear();
+    }
+}
+
+/// Failures since the last [`clear`].
+pub(crate) fn take() -> Vec<String> {
+    FAILURES
+        .lock()
+        .map(|mut f| std::mem::take(&mut *f))
+        .unwrap_or_default()
+}

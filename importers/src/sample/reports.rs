@@ -1,0 +1,374 @@
+//! A year of citizen reports for the sample town, with lifecycle times, statuses in the
+//! municipality's own words, and personal data that predio must keep out of public outputs.
+
+use std::path::Path;
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
+
+use super::{Front, Lot, Town};
+use crate::crs::Crs;
+use crate::error::{Error, Result};
+use crate::rng::SplitMix64;
+
+/// Category, department, share of reports, median days to resolve, description templates
+/// (`{}` stands for a neighbour's surname: free text that names people).
+const CATEGORIES: [(&str, &str, f64, f64, [&str; 2]); 11] = [
+    (
+        "Bache",
+        "Obras Viales",
+        22.0,
+        8.0,
+        [
+            "Hueco grande en la calle",
+            "Bache frente a la casa de la familia {}",
+        ],
+    ),
+    (
+        "Alumbrado público",
+        "Alumbrado",
+        18.0,
+        4.0,
+        [
+            "Lámpara apagada desde hace días",
+            "Poste sin luz diagonal a donde {}",
+        ],
+    ),
+    (
+        "Recolección de residuos",
+        "Gestión Ambiental",
+        16.0,
+        2.0,
+        [
+            "No pasó el camión de basura",
+            "Basura acumulada al lado de la casa de {}",
+        ],
+    ),
+    (
+        "Limpieza de vías y lotes",
+        "Servicios Urbanos",
+        9.0,
+        6.0,
+        [
+            "Lote baldío con maleza alta",
+            "Caño sucio frente a donde vive {}",
+        ],
+    ),
+    (
+        "Alcantarillado pluvial",
+        "Obras Viales",
+        8.0,
+        12.0,
+        [
+            "Alcantarilla tapada, se inunda con la lluvia",
+            "Tragante sin tapa cerca de la pulpería de {}",
+        ],
+    ),
+    (
+        "Árbol caído o poda",
+        "Gestión Ambiental",
+        7.0,
+        7.0,
+        [
+            "Árbol con ramas sobre el tendido eléctrico",
+            "Árbol caído en el patio de {}",
+        ],
+    ),
+    (
+        "Aceras en mal estado",
+        "Obras Viales",
+        6.0,
+        15.0,
+        [
+            "Acera quebrada, peligro para peatones",
+            "Acera destruida frente al taller de {}",
+        ],
+    ),
+    (
+        "Ruido",
+        "Control Urbano",
+        5.0,
+        5.0,
+        [
+            "Música a alto volumen de noche",
+            "Ruido constante del local de {}",
+        ],
+    ),
+    (
+        "Construcción sin permiso",
+        "Control Urbano",
+        4.0,
+        20.0,
+        [
+            "Construcción sin rótulo de permiso",
+            "El vecino {} construye sobre la acera",
+        ],
+    ),
+    (
+        "Señalización vial",
+        "Obras Viales",
+        3.0,
+        9.0,
+        [
+            "Falta señal de alto en la esquina",
+            "Señal caída frente a la casa de {}",
+        ],
+    ),
+    (
+        "Parques y zonas verdes",
+        "Servicios Urbanos",
+        2.0,
+        10.0,
+        [
+            "Juegos infantiles dañados en el parque",
+            "Zona verde sin chapear, detrás de la casa de {}",
+        ],
+    ),
+];
+
+const FIRST: [&str; 16] = [
+    "María", "José", "Ana", "Luis", "Carmen", "Carlos", "Rosa", "Jorge", "Laura", "Manuel",
+    "Sofía", "Andrés", "Daniela", "Fernando", "Lucía", "Óscar",
+];
+const SURNAMES: [&str; 16] = [
+    "Rodríguez",
+    "Vargas",
+    "Jiménez",
+    "Mora",
+    "Rojas",
+    "Solís",
+    "Quesada",
+    "Araya",
+    "Castro",
+    "Chaves",
+    "Ramírez",
+    "Arias",
+    "Alfaro",
+    "Calderón",
+    "Brenes",
+    "Zúñiga",
+];
+const CHANNELS: [(&str, f64); 5] = [
+    ("app", 45.0),
+    ("web", 20.0),
+    ("teléfono", 20.0),
+    ("ventanilla", 10.0),
+    ("redes sociales", 5.0),
+];
+
+fn ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'Á' => 'a',
+            'é' | 'É' => 'e',
+            'í' | 'Í' => 'i',
+            'ó' | 'Ó' => 'o',
+            'ú' | 'Ú' => 'u',
+            'ñ' | 'Ñ' => 'n',
+            other => other.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+fn fmt(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Writes `count` reports over the lots as `reports.csv`.
+pub(super) fn write_reports(
+    path: &Path,
+    rng: &mut SplitMix64,
+    town: &Town,
+    lots: &[Lot],
+    lot_sector: &[usize],
+    sectors: usize,
+    count: usize,
+) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| Error::Write {
+        path: path.into(),
+        message: e.to_string(),
+    };
+    let to_wgs84 = Crs::from_user_input(&format!("EPSG:{}", super::SAMPLE_EPSG))
+        .and_then(|c| c.to_wgs84())
+        .map_err(|e| err(&e))?;
+
+    let mut by_sector: Vec<Vec<usize>> = vec![Vec::new(); sectors];
+    for (i, &s) in lot_sector.iter().enumerate() {
+        by_sector[s].push(i);
+    }
+    // Barrios differ in how much they report; some have hot spots of one category, and in some
+    // the lighting complaints rise through the year (a trend for the planners to find).
+    let intensity: Vec<f64> = (0..sectors).map(|_| (0.6 * rng.normal()).exp()).collect();
+    let hot: Vec<Vec<f64>> = (0..sectors)
+        .map(|_| {
+            CATEGORIES
+                .iter()
+                .map(|_| if rng.unit() < 0.05 { 4.0 } else { 1.0 })
+                .collect()
+        })
+        .collect();
+    let rising: Vec<bool> = (0..sectors).map(|_| rng.unit() < 0.08).collect();
+    let cumulative: Vec<Vec<f64>> = (0..CATEGORIES.len())
+        .map(|c| {
+            let mut acc = 0.0;
+            (0..sectors)
+                .map(|s| {
+                    acc += intensity[s] * hot[s][c] * by_sector[s].len() as f64;
+                    acc
+                })
+                .collect()
+        })
+        .collect();
+    let category_weights: Vec<f64> = CATEGORIES.iter().map(|c| c.2).collect();
+    let channel_weights: Vec<f64> = CHANNELS.iter().map(|c| c.1).collect();
+    let start = NaiveDate::from_ymd_opt(2025, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid date");
+    let export = NaiveDate::from_ymd_opt(2026, 1, 5)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid date");
+    // The town hall: where systems put reports whose location is unknown.
+    let (hall_lon, hall_lat) = {
+        let c = town.world(0.0, 0.0);
+        to_wgs84.convert((c.x, c.y)).map_err(|e| err(&e))?
+    };
+
+    let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
+    w.write_record([
+        "id_reporte",
+        "fecha_creacion",
+        "fecha_atencion",
+        "fecha_cierre",
+        "estado",
+        "categoria",
+        "departamento",
+        "canal",
+        "descripcion",
+        "latitud",
+        "longitud",
+        "nombre",
+        "correo",
+        "telefono",
+    ])
+    .map_err(|e| err(&e))?;
+    for k in 0..count {
+        let c = rng.weighted(&category_weights);
+        let (category, department, _, median_days, templates) = CATEGORIES[c];
+        let cum = &cumulative[c];
+        let total = cum.last().copied().unwrap_or(0.0);
+        let x = rng.unit() * total;
+        let s = cum.partition_point(|v| *v <= x).min(sectors - 1);
+        let lot = &lots[by_sector[s][rng.below(by_sector[s].len())]];
+
+        // When: the whole of 2025, fewer on weekends, office hours busier; rising sectors late.
+        let mut day_frac = if c == 1 && rising[s] {
+            rng.unit().sqrt()
+        } else {
+            rng.unit()
+        };
+        let mut created = start + Duration::seconds((day_frac * 365.0 * 86_400.0) as i64);
+        if matches!(created.weekday(), Weekday::Sat | Weekday::Sun) && rng.unit() < 0.5 {
+            day_frac = rng.unit();
+            created = start + Duration::seconds((day_frac * 365.0 * 86_400.0) as i64);
+        }
+        let hour = 6 + rng.weighted(&[
+            2.0, 5.0, 8.0, 8.0, 7.0, 6.0, 6.0, 7.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 2.0, 1.0,
+        ]);
+        created = created
+            .date()
+            .and_hms_opt(hour as u32, rng.below(60) as u32, 0)
+            .expect("valid time");
+
+        let ack = created + Duration::minutes((20.0 * 60.0 * (1.0 * rng.normal()).exp()) as i64);
+        let ack = (ack < export).then_some(ack);
+        let outcome = rng.weighted(&[88.0, 5.0, 4.0, 3.0]);
+        let speed = if outcome == 1 || outcome == 2 {
+            0.3
+        } else {
+            1.0
+        };
+        let hours = median_days * 24.0 * 1.4 * speed * (0.9 * rng.normal()).exp();
+        let closed = created + Duration::minutes((hours * 60.0) as i64);
+        let (status, closed) = if closed < export {
+            (
+                ["Resuelto", "Rechazado", "Duplicado", "Cerrado sin solución"][outcome],
+                Some(closed),
+            )
+        } else if ack.is_some() {
+            ("En proceso", None)
+        } else {
+            ("Abierto", None)
+        };
+
+        // Where: mostly inside the lot, often on the street in front, sometimes unknown.
+        let r = rng.unit();
+        let (lat, lon) = if r < 0.01 {
+            (String::new(), String::new())
+        } else if r < 0.015 {
+            (format!("{hall_lat:.7}"), format!("{hall_lon:.7}"))
+        } else {
+            let (x0, x1, y0, y1) = lot.local;
+            let margin = 2.5f64.min((x1 - x0) / 3.0).min((y1 - y0) / 3.0);
+            let x = rng.range(x0 + margin, x1 - margin);
+            let y = if rng.unit() < 0.75 {
+                rng.range(y0 + margin, y1 - margin)
+            } else {
+                match lot.front {
+                    Front::South | Front::Whole => y0 - rng.range(1.5, 6.5),
+                    Front::North => y1 + rng.range(1.5, 6.5),
+                }
+            };
+            let p = town.world(x, y);
+            let (lon, lat) = to_wgs84.convert((p.x, p.y)).map_err(|e| err(&e))?;
+            (format!("{lat:.7}"), format!("{lon:.7}"))
+        };
+
+        let anonymous = rng.unit() < 0.1;
+        let (first, s1, s2) = (
+            FIRST[rng.below(16)],
+            SURNAMES[rng.below(16)],
+            SURNAMES[rng.below(16)],
+        );
+        let neighbour = SURNAMES[rng.below(16)];
+        let description = templates[rng.below(2)].replace("{}", neighbour);
+        let name = if anonymous {
+            String::new()
+        } else {
+            format!("{first} {s1} {s2}")
+        };
+        let email = if anonymous {
+            String::new()
+        } else {
+            format!(
+                "{}.{}{}@correo.example",
+                ascii(first),
+                ascii(s1),
+                rng.below(100)
+            )
+        };
+        let phone = if anonymous {
+            String::new()
+        } else {
+            format!("+506 8{:03} {:04}", rng.below(1000), rng.below(10_000))
+        };
+        let channel = CHANNELS[rng.weighted(&channel_weights)].0;
+        w.write_record([
+            format!("R-{:07}", k + 1),
+            fmt(created),
+            ack.map(fmt).unwrap_or_default(),
+            closed.map(fmt).unwrap_or_default(),
+            status.to_owned(),
+            category.to_owned(),
+            department.to_owned(),
+            channel.to_owned(),
+            description,
+            lat,
+            lon,
+            name,
+            email,
+            phone,
+        ])
+        .map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))?;
+    Ok(())
+}
