@@ -444,7 +444,7 @@ impl CatalogStore for DirCatalog {
             .transpose()
     }
 
-    #[tracing::instrument(skip_all, err, fields(operation = %change.operation))]
+    #[tracing::instrument(skip_all, fields(operation = %change.operation))]
     fn commit(&self, change: Change) -> Result<Manifest> {
         let versions_dir = self.versions_dir();
         fs::create_dir_all(&versions_dir).map_err(Error::io(&versions_dir))?;

@@ -337,7 +337,7 @@ pub(crate) fn assign_sectors(
 /// # Errors
 /// An unreadable source, a missing CRS, points instead of polygons, duplicate ids (unless a
 /// policy says otherwise), or no importable feature. Nothing is committed then.
-#[tracing::instrument(skip_all, err, fields(source.path = %source.path))]
+#[tracing::instrument(skip_all, fields(source.path = %source.path))]
 pub fn import_parcels(
     source: &VectorSource,
     options: &ParcelOptions,
@@ -410,7 +410,7 @@ const NAME_GUESSES: [&str; 14] = [
 ///
 /// # Errors
 /// As [`import_parcels`], plus a `--name-field` or `--population-field` not in the source.
-#[tracing::instrument(skip_all, err, fields(source.path = %source.path))]
+#[tracing::instrument(skip_all, fields(source.path = %source.path))]
 pub fn import_sectors(
     source: &VectorSource,
     options: &SectorOptions,

@@ -156,6 +156,7 @@ pub(crate) fn read(
         open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
         ..Default::default()
     };
+    tracing::info!(path = %gpath, "opening");
     gdal_log::clear();
     let dataset = Dataset::open_ex(&gpath, options).map_err(|e| Error::Open {
         path: path.clone(),
@@ -280,6 +281,7 @@ pub(crate) fn read(
             layer: layer_name,
         });
     }
+    tracing::info!(features = number, driver = %driver, crs = %crs.code, "read");
     let source_info = SourceInfo {
         path: path.clone(),
         layer: layer_name,

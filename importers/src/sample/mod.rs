@@ -346,7 +346,7 @@ fn write_shapefile<'a>(
 ///
 /// # Errors
 /// Files that cannot be written.
-#[tracing::instrument(skip_all, err, fields(parcels = options.parcels, seed = options.seed))]
+#[tracing::instrument(skip_all, fields(parcels = options.parcels, seed = options.seed))]
 pub fn generate_sample(options: &SampleOptions) -> Result<SampleSummary> {
     let out = &options.out;
     fs::create_dir_all(out).map_err(|e| Error::Write {

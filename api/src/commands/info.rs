@@ -1,0 +1,107 @@
+//! `predio info`.
+
+use predio_engine::{Bbox, CatalogStore, DirCatalog, LayerMeta};
+
+use super::thousands;
+use crate::cli::InfoArgs;
+
+fn bbox(b: Option<Bbox>) -> String {
+    b.map_or_else(
+        || "-".into(),
+        |b| {
+            format!(
+                "{:.6},{:.6} .. {:.6},{:.6}",
+                b.west, b.south, b.east, b.north
+            )
+        },
+    )
+}
+
+fn layer_lines(name: &str, m: &LayerMeta) -> String {
+    let mut s = format!(
+        "{name:<9} {} from {} (layer {}, {}, {} {})\n",
+        thousands(m.count),
+        m.source.path,
+        m.source.layer,
+        m.source.driver,
+        m.source.crs,
+        if m.source.crs_from_option {
+            "given with --srs".to_owned()
+        } else {
+            format!("\"{}\"", m.source.crs_name)
+        },
+    );
+    s += &format!(
+        "          read {} · invalid {} · repaired {} · skipped {}{}\n",
+        thousands(m.read),
+        thousands(m.invalid),
+        thousands(m.repaired),
+        thousands(m.skipped),
+        m.without_sector
+            .map(|n| format!(" · in no sector {}", thousands(n)))
+            .unwrap_or_default()
+    );
+    s += &format!(
+        "          bbox {} · area {:.3} km²\n",
+        bbox(m.bbox),
+        m.total_area_m2 / 1e6
+    );
+    s
+}
+
+/// `predio info`.
+#[allow(clippy::print_stdout)] // printing is this command's job
+pub fn run(catalog: &DirCatalog, args: &InfoArgs) -> anyhow::Result<()> {
+    let current = catalog.current()?;
+    if args.verify {
+        if let Some(m) = &current {
+            catalog.verify(m)?;
+        }
+    }
+    if args.json {
+        let mut value = match &current {
+            Some(m) => serde_json::to_value(m)?,
+            None => serde_json::json!({ "version": null }),
+        };
+        value["catalog"] = catalog.root().display().to_string().into();
+        if args.verify {
+            value["verified"] = true.into();
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let Some(m) = current else {
+        println!(
+            "catalog   {} is empty: run `predio import parcels PATH` first",
+            catalog.root().display()
+        );
+        return Ok(());
+    };
+    let mut out = format!("catalog   {}\n", catalog.root().display());
+    out += &format!(
+        "version   {} ({}, {}{}, predio {})\n",
+        m.version,
+        m.operation,
+        m.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        m.parent
+            .map(|p| format!(", parent {p}"))
+            .unwrap_or_default(),
+        m.predio_version
+    );
+    for (kind, meta) in &m.layers {
+        out += &layer_lines(kind.as_str(), meta);
+    }
+    if !m.issues.is_empty() {
+        let list: Vec<String> = m
+            .issues
+            .iter()
+            .map(|(a, n)| format!("{a} {}", thousands(*n)))
+            .collect();
+        out += &format!("issues    {} (see import-report.csv)\n", list.join(" · "));
+    }
+    if args.verify {
+        out += "verified  every file matches its SHA-256\n";
+    }
+    print!("{out}");
+    Ok(())
+}

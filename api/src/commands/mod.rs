@@ -1,0 +1,33 @@
+//! One module per command; each turns parsed arguments into calls of the library crates.
+
+mod import;
+mod info;
+mod sample;
+
+use predio_engine::DirCatalog;
+
+use crate::cli::{Cli, Command, Import};
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let catalog = DirCatalog::new(&cli.data);
+    match cli.command {
+        Command::Import(Import::Parcels(args)) => import::parcels(&catalog, &args),
+        Command::Import(Import::Sectors(args)) => import::sectors(&catalog, &args),
+        Command::Info(args) => info::run(&catalog, &args),
+        Command::Sample(args) => sample::run(&args),
+    }
+}
+
+/// `12345678` → `12,345,678`.
+pub(crate) fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
