@@ -83,7 +83,7 @@ impl ImportReport {
         }
         let file = w.into_inner().map_err(|e| Error::Io {
             path: path.into(),
-            source: e.into_error().into(),
+            source: e.into_error(),
         })?;
         file.sync_all().map_err(Error::io(path))
     }

@@ -256,7 +256,7 @@ pub(crate) fn read(
             attributes,
             wkb,
         });
-        if number % 4096 == 0 {
+        if number.is_multiple_of(4096) {
             progress.advance(4096);
         }
     }

@@ -1,0 +1,60 @@
+# predio — the two commands: `make demo` and `make test`. Both work as root on a fresh Debian 12
+# machine with Rust: they install the system packages they need when missing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# GDAL (with GEOS) and the one system PROJ shared by GDAL and the proj crate; clang for bindgen;
+# linux-perf/hyperfine only for the benches.
+APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config
+BENCH_PACKAGES := hyperfine
+
+PREDIO := target/debug/predio
+DEMO_TOWN := data-samples/town
+DEMO_DATA ?= predio-data
+DEMO_PARCELS ?= 20000
+
+.PHONY: help deps build demo test lint fmt bench clean
+
+help:
+	@echo "make demo   install what is missing, build, generate and import the sample town, show it"
+	@echo "make test   install what is missing, run every test"
+	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make bench  import benchmarks against ogr2ogr (benches/compare/import.sh)"
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust 1.95 with rustup"; exit 1; }
+
+build: deps
+	$(CARGO) build --workspace
+
+demo: build
+	$(PREDIO) sample --out $(DEMO_TOWN) --parcels $(DEMO_PARCELS) --seed 42
+	$(PREDIO) --data $(DEMO_DATA) import sectors $(DEMO_TOWN)/sectors.shp --id-field codigo --name-field nombre --population-field poblacion
+	$(PREDIO) --data $(DEMO_DATA) import parcels $(DEMO_TOWN)/parcels.shp --id-field finca
+	$(PREDIO) --data $(DEMO_DATA) info
+
+# One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also
+# compiles the benches (they are never timed in CI).
+test: deps
+	$(CARGO) test --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: build
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+	benches/compare/import.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf $(DEMO_TOWN) $(DEMO_DATA)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Import speed: `predio import parcels` against `ogr2ogr -f FlatGeobuf -t_srs EPSG:4326` on the
+# same input, in the same run, timed by hyperfine. predio also validates every geometry, repairs
+# the invalid ones, computes geodesic areas, assigns sectors (when the catalog has them), writes
+# the FlatGeobuf with its index and checksums the files.
+#
+#   benches/compare/import.sh [PARCELS] [RUNS]      (default 500000 parcels, 5 runs)
+#
+# Uses target/debug/predio: the workspace's one profile (opt-level 2 everywhere, see Cargo.toml).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PARCELS=${1:-500000}
+RUNS=${2:-5}
+PREDIO=${PREDIO:-target/debug/predio}
+WORK=target/bench-data
+TOWN=$WORK/town-$PARCELS
+mkdir -p "$WORK"
+command -v hyperfine >/dev/null || { echo "hyperfine missing: apt-get install hyperfine (make bench does)"; exit 1; }
+[ -x "$PREDIO" ] || cargo build -p predio
+
+[ -f "$TOWN/parcels.shp" ] || "$PREDIO" sample --out "$TOWN" --parcels "$PARCELS" --reports 0 --seed 1
+# A catalog with the sectors already in, so each timed import also assigns sectors.
+SECTORS_DATA=$WORK/data-sectors-$PARCELS
+rm -rf "$SECTORS_DATA"
+"$PREDIO" --data "$SECTORS_DATA" import sectors "$TOWN/sectors.shp" --id-field codigo 2>/dev/null
+
+run_case() { # name, input, predio args...
+  local name=$1 input=$2; shift 2
+  local json=$WORK/import-$name.json
+  hyperfine --runs "$RUNS" --warmup 1 --export-json "$json" \
+    --prepare "rm -rf $WORK/ogr.fgb $WORK/data-run; cp -r $SECTORS_DATA $WORK/data-run" \
+    -n ogr2ogr "ogr2ogr -f FlatGeobuf -t_srs EPSG:4326 $WORK/ogr.fgb $input" \
+    -n predio "$PREDIO --data $WORK/data-run import parcels $input $* 2>/dev/null" >&2
+  python3 - "$json" "$name" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+o, p = r["ogr2ogr"]["median"], r["predio"]["median"]
+print(f"{sys.argv[2]}: median ogr2ogr {o:.3f} s, predio {p:.3f} s, predio/ogr2ogr = {p/o:.2f}x")
+PY
+}
+
+run_case "town-$PARCELS" "$TOWN/parcels.shp" --id-field finca
+if [ -f ../shared/data/cambridge-parcels/cambridge_parcels_FY2014_epsg2249.shp ]; then
+  run_case cambridge ../shared/data/cambridge-parcels/cambridge_parcels_FY2014_epsg2249.shp
+fi

@@ -1,0 +1,202 @@
+//! Bad input: each fails with a message naming the file and the problem, and the catalog's
+//! current version stays exactly as it was.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::{info, predio, predio_ok, sample_town, shared};
+
+/// A catalog with one good version (the sample town's sectors).
+fn catalog_with_a_version() -> tempfile::TempDir {
+    let data = tempfile::tempdir().expect("tempdir");
+    let sectors = sample_town().join("sectors.shp");
+    predio_ok(
+        data.path(),
+        &["import", "sectors", sectors.to_str().expect("utf-8")],
+    );
+    data
+}
+
+/// Runs a failing import and checks the message and that nothing changed.
+fn assert_rejected(args: &[&str], expect_in_message: &[&str]) {
+    let data = catalog_with_a_version();
+    let before = info(data.path());
+    let out = predio(data.path(), args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "predio {args:?} should fail; stderr:\n{stderr}"
+    );
+    for needle in expect_in_message {
+        assert!(
+            stderr.contains(needle),
+            "message lacks {needle:?}:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count() == 1,
+        "one clear error line:\n{stderr}"
+    );
+    let after = info(data.path());
+    assert_eq!(before, after, "the current version changed");
+    predio_ok(data.path(), &["info", "--verify"]);
+    let versions: Vec<_> = fs::read_dir(data.path().join("versions"))
+        .expect("versions")
+        .collect();
+    assert_eq!(versions.len(), 1, "no new or half-written version folder");
+}
+
+/// Copies the sample town's parcels shapefile into `dir`, leaving out the given extensions.
+fn copy_shapefile(dir: &Path, leave_out: &[&str]) -> String {
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        if !leave_out.contains(&ext) {
+            fs::copy(
+                sample_town().join(format!("parcels.{ext}")),
+                dir.join(format!("parcels.{ext}")),
+            )
+            .expect("copy");
+        }
+    }
+    dir.join("parcels.shp").to_str().expect("utf-8").to_owned()
+}
+
+#[test]
+fn missing_shx_or_dbf_is_named() {
+    for missing in ["shx", "dbf"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shp = copy_shapefile(dir.path(), &[missing]);
+        assert_rejected(
+            &["import", "parcels", &shp],
+            &[&shp, &format!("parcels.{missing}"), "missing"],
+        );
+    }
+}
+
+#[test]
+fn truncated_shp_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shp = copy_shapefile(dir.path(), &[]);
+    let len = fs::metadata(&shp).expect("size").len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&shp)
+        .and_then(|f| f.set_len(len / 2))
+        .expect("truncate");
+    assert_rejected(&["import", "parcels", &shp], &[&shp]);
+}
+
+#[test]
+fn empty_layer_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("empty.geojson");
+    fs::write(&path, r#"{"type":"FeatureCollection","features":[]}"#).expect("write");
+    let p = path.to_str().expect("utf-8");
+    assert_rejected(&["import", "parcels", p], &[p, "empty"]);
+}
+
+#[test]
+fn points_given_as_parcels_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("points.geojson");
+    fs::write(&path, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":1},"geometry":{"type":"Point","coordinates":[-84.1,9.9]}}]}"#).expect("write");
+    let p = path.to_str().expect("utf-8");
+    assert_rejected(&["import", "parcels", p], &[p, "Point", "polygons"]);
+    // The real case: Paraná's parcel points (and no .prj).
+    if let Some(parana) = shared("parana-parcel-points/parcels.shp") {
+        let p = parana.to_str().expect("utf-8");
+        assert_rejected(
+            &["import", "parcels", p, "--srs", "EPSG:4326"],
+            &[p, "Point"],
+        );
+    }
+}
+
+#[test]
+fn unknown_or_missing_crs_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shp = copy_shapefile(dir.path(), &["prj"]);
+    assert_rejected(
+        &["import", "parcels", &shp],
+        &[&shp, "no coordinate reference system", "--srs"],
+    );
+    assert_rejected(
+        &["import", "parcels", &shp, "--srs", "EPSG:999999"],
+        &[&shp, "EPSG:999999"],
+    );
+    fs::write(dir.path().join("parcels.prj"), "this is not a CRS").expect("write");
+    assert_rejected(&["import", "parcels", &shp], &[&shp]);
+}
+
+#[test]
+fn nonexistent_file_is_named() {
+    assert_rejected(
+        &["import", "parcels", "/nonexistent/catastro.shp"],
+        &["/nonexistent/catastro.shp", "no such file"],
+    );
+}
+
+#[test]
+fn duplicate_ids_are_listed_unless_a_policy_is_chosen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("dup.geojson");
+    let square = |x: f64| {
+        format!(
+            "[[[{x},0],[{},0],[{},0.001],[{x},0.001],[{x},0]]]",
+            x + 0.001,
+            x + 0.001
+        )
+    };
+    let features: Vec<String> = [("A-1", 0.0), ("A-2", 0.002), ("A-1", 0.004)]
+        .iter()
+        .map(|(id, x)| format!(r#"{{"type":"Feature","properties":{{"padron":"{id}"}},"geometry":{{"type":"Polygon","coordinates":{}}}}}"#, square(*x)))
+        .collect();
+    fs::write(
+        &path,
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            features.join(",")
+        ),
+    )
+    .expect("write");
+    let p = path.to_str().expect("utf-8");
+    assert_rejected(
+        &["import", "parcels", p, "--id-field", "padron"],
+        &[p, "duplicate", "\"A-1\"", "features 1 and 3"],
+    );
+    assert_rejected(
+        &["import", "parcels", p, "--id-field", "nope"],
+        &[p, "no field \"nope\"", "padron"],
+    );
+
+    let data = catalog_with_a_version();
+    predio_ok(
+        data.path(),
+        &[
+            "import",
+            "parcels",
+            p,
+            "--id-field",
+            "padron",
+            "--on-duplicate-id",
+            "suffix",
+        ],
+    );
+    assert_eq!(info(data.path())["layers"]["parcels"]["count"], 3);
+    predio_ok(
+        data.path(),
+        &[
+            "import",
+            "parcels",
+            p,
+            "--id-field",
+            "padron",
+            "--on-duplicate-id",
+            "skip",
+        ],
+    );
+    let meta = &info(data.path())["layers"]["parcels"];
+    assert_eq!(
+        (meta["count"].as_u64(), meta["skipped"].as_u64()),
+        (Some(2), Some(1))
+    );
+}

@@ -1,0 +1,136 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use geo::{Coord, MultiPolygon};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("api/ has a parent")
+        .to_path_buf()
+}
+
+/// A file of ../shared/data, or `None` (with a message) when the datasets are not there.
+/// Under CI=true a missing dataset fails the test.
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let path = workspace().join("../shared/data").join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} is missing: CI needs ../shared/data beside the checkout",
+            path.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: {} not found (../shared/data is not beside this checkout)",
+        path.display()
+    );
+    None
+}
+
+/// Runs `predio --data DATA args...`.
+pub fn predio(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_predio"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the predio binary runs")
+}
+
+/// Runs predio and fails the test, showing stderr, unless it succeeds.
+pub fn predio_ok(data: &Path, args: &[&str]) -> Output {
+    let out = predio(data, args);
+    assert!(
+        out.status.success(),
+        "predio {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `predio info --json` as JSON.
+pub fn info(data: &Path) -> serde_json::Value {
+    let out = predio_ok(data, &["info", "--json"]);
+    serde_json::from_slice(&out.stdout).expect("info --json prints JSON")
+}
+
+/// A small sample town (2,000 parcels, seed 7), generated once per test run.
+pub fn sample_town() -> &'static Path {
+    static TOWN: OnceLock<tempfile::TempDir> = OnceLock::new();
+    TOWN.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().to_str().expect("utf-8 path").to_owned();
+        predio_ok(
+            dir.path(),
+            &[
+                "sample",
+                "--out",
+                &out,
+                "--parcels",
+                "2000",
+                "--reports",
+                "500",
+                "--seed",
+                "7",
+            ],
+        );
+        dir
+    })
+    .path()
+}
+
+/// Runs a GDAL command-line tool and returns its stdout.
+pub fn gdal_tool(tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} runs (gdal-bin): {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Metres between two lon/lat points (equirectangular: exact enough below a kilometre).
+pub fn metres(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    let lat = (a.y + b.y).to_radians() / 2.0;
+    let dx = (a.x - b.x) * 111_319.49 * lat.cos();
+    let dy = (a.y - b.y) * 110_574.0 * (1.0 + 0.0067 * lat.sin().powi(2) * 1.5);
+    dx.hypot(dy)
+}
+
+/// All vertices of a multipolygon.
+pub fn vertices(g: &MultiPolygon<f64>) -> Vec<Coord<f64>> {
+    g.iter()
+        .flat_map(|p| {
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .flat_map(|r| r.0.iter().copied())
+        })
+        .collect()
+}
+
+/// The largest distance from any vertex of `a` to the nearest vertex of `b`, both ways, metres.
+pub fn vertex_hausdorff_m(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> f64 {
+    let (va, vb) = (vertices(a), vertices(b));
+    let one_way = |from: &[Coord<f64>], to: &[Coord<f64>]| {
+        from.iter()
+            .map(|p| {
+                to.iter()
+                    .map(|q| metres(*p, *q))
+                    .fold(f64::INFINITY, f64::min)
+            })
+            .fold(0.0, f64::max)
+    };
+    one_way(&va, &vb).max(one_way(&vb, &va))
+}
