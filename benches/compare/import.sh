@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Import speed: `predio import parcels` against `ogr2ogr -f FlatGeobuf -t_srs EPSG:4326` on the
+# Import speed: `predio import parcels` against `ogr2ogr -f FlatGeobuf -nlt PROMOTE_TO_MULTI
+# -t_srs EPSG:4326` (multipolygons, as predio stores) on the
 # same input, in the same run, timed by hyperfine. predio also validates every geometry, repairs
 # the invalid ones, computes geodesic areas, assigns sectors (when the catalog has them), writes
 # the FlatGeobuf with its index and checksums the files.
@@ -29,7 +30,7 @@ run_case() { # name, input, predio args...
   local json=$WORK/import-$name.json
   hyperfine --runs "$RUNS" --warmup 1 --export-json "$json" \
     --prepare "rm -rf $WORK/ogr.fgb $WORK/data-run; cp -r $SECTORS_DATA $WORK/data-run" \
-    -n ogr2ogr "ogr2ogr -f FlatGeobuf -t_srs EPSG:4326 $WORK/ogr.fgb $input" \
+    -n ogr2ogr "ogr2ogr -f FlatGeobuf -nlt PROMOTE_TO_MULTI -t_srs EPSG:4326 $WORK/ogr.fgb $input" \
     -n predio "$PREDIO --data $WORK/data-run import parcels $input $* 2>/dev/null" >&2
   python3 - "$json" "$name" <<'PY'
 import json, sys
