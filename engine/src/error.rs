@@ -21,6 +21,14 @@ pub enum Error {
         /// What went wrong, as the flatgeobuf/geozero crates describe it.
         message: String,
     },
+    /// A Parquet table could not be read or written.
+    #[error("{path}: Parquet: {message}")]
+    Parquet {
+        /// The table file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The manifest of a version is not valid JSON of the expected shape.
     #[error("{path}: invalid manifest: {source}")]
     Manifest {

@@ -1,0 +1,264 @@
+//! The geocoder: which parcel and sector a report's point falls in.
+//!
+//! An R-tree (rstar, bulk-loaded) over parcel envelopes gives the candidates; an exact
+//! point-in-polygon test (geo) picks the parcel. Points on a boundary shared by several parcels
+//! go to the first of them in catalog order, so the answer is deterministic. A point in no
+//! parcel — citizens often drop the pin on the street in front of the house — goes to the
+//! nearest parcel within a tolerance measured in metres on the ground, not in degrees. The
+//! sector comes from the parcel, or from the sector polygons when no parcel is near.
+
+use geo::{
+    BoundingRect, Contains, Coord, Distance, Euclidean, Intersects, MapCoords, MultiPolygon, Point,
+};
+use rstar::{RTree, RTreeObject, AABB};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ParcelLayer, SectorId, SectorLayer};
+use crate::sector_index::SectorIndex;
+
+/// How a report was matched to its parcel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKind {
+    /// The point lies inside (or on the boundary of) the parcel.
+    Inside,
+    /// The point lies in no parcel; this is the nearest within the tolerance.
+    Nearest,
+    /// No parcel within the tolerance (or no location).
+    None,
+}
+
+impl MatchKind {
+    /// `inside`, `nearest`, `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Inside => "inside",
+            MatchKind::Nearest => "nearest",
+            MatchKind::None => "none",
+        }
+    }
+}
+
+/// Where a point landed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// Index of the parcel in the [`ParcelLayer`], if any.
+    pub parcel: Option<usize>,
+    /// The sector: the parcel's, else the sector polygon holding the point.
+    pub sector: Option<SectorId>,
+    /// How the parcel was found.
+    pub kind: MatchKind,
+    /// Distance to the parcel in metres (0 inside).
+    pub distance_m: Option<f64>,
+}
+
+struct Entry {
+    envelope: AABB<[f64; 2]>,
+    index: usize,
+}
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[f64; 2]>;
+    fn envelope(&self) -> Self::Envelope {
+        self.envelope
+    }
+}
+
+/// Metres per degree of latitude (mean, WGS 84); longitude scales by cos(latitude).
+const M_PER_DEG_LAT: f64 = 110_574.0;
+const M_PER_DEG_LON_EQUATOR: f64 = 111_319.49;
+
+/// Geocodes points against a catalog version's parcels and sectors.
+pub struct Geocoder<'a> {
+    parcels: &'a ParcelLayer,
+    tree: RTree<Entry>,
+    sectors: Option<SectorIndex<'a>>,
+    tolerance_m: f64,
+}
+
+impl<'a> Geocoder<'a> {
+    /// Default tolerance for `nearest` matches: a pin on the street in front of the house.
+    pub const DEFAULT_TOLERANCE_M: f64 = 25.0;
+
+    /// Bulk-loads the R-tree over the parcels.
+    pub fn new(
+        parcels: &'a ParcelLayer,
+        sectors: Option<&'a SectorLayer>,
+        tolerance_m: f64,
+    ) -> Self {
+        let entries = parcels
+            .parcels
+            .iter()
+            .enumerate()
+            .filter_map(|(index, p)| {
+                let r = p.geometry.bounding_rect()?;
+                Some(Entry {
+                    envelope: AABB::from_corners(r.min().into(), r.max().into()),
+                    index,
+                })
+            })
+            .collect();
+        Self {
+            parcels,
+            tree: RTree::bulk_load(entries),
+            sectors: sectors.map(SectorIndex::new),
+            tolerance_m,
+        }
+    }
+
+    /// The tolerance in metres.
+    pub fn tolerance_m(&self) -> f64 {
+        self.tolerance_m
+    }
+
+    /// Locates a point given in longitude/latitude degrees.
+    pub fn locate(&self, lon: f64, lat: f64) -> Match {
+        let point = Point::new(lon, lat);
+        let (parcel, kind, distance_m) = match self.inside(point) {
+            Some(i) => (Some(i), MatchKind::Inside, Some(0.0)),
+            None => match self.nearest(point) {
+                Some((i, d)) => (Some(i), MatchKind::Nearest, Some(d)),
+                None => (None, MatchKind::None, None),
+            },
+        };
+        let sector = match parcel {
+            Some(i) => self.parcels.parcels[i].sector_id.clone(),
+            None => self
+                .sectors
+                .as_ref()
+                .and_then(|s| s.sector_at(point).cloned()),
+        };
+        Match {
+            parcel,
+            sector,
+            kind,
+            distance_m,
+        }
+    }
+
+    fn inside(&self, point: Point<f64>) -> Option<usize> {
+        let p = [point.x(), point.y()];
+        let mut boundary: Option<usize> = None;
+        let mut inside: Option<usize> = None;
+        for e in self
+            .tree
+            .locate_in_envelope_intersecting(&AABB::from_point(p))
+        {
+            let g = &self.parcels.parcels[e.index].geometry;
+            if g.contains(&point) {
+                inside = Some(inside.map_or(e.index, |i| i.min(e.index)));
+            } else if inside.is_none() && g.intersects(&point) {
+                boundary = Some(boundary.map_or(e.index, |i| i.min(e.index)));
+            }
+        }
+        inside.or(boundary)
+    }
+
+    fn nearest(&self, point: Point<f64>) -> Option<(usize, f64)> {
+        let (lon, lat) = (point.x(), point.y());
+        let k = lat.to_radians().cos().max(1e-6);
+        let (dx, dy) = (
+            self.tolerance_m / (M_PER_DEG_LON_EQUATOR * k),
+            self.tolerance_m / M_PER_DEG_LAT,
+        );
+        let search = AABB::from_corners([lon - dx, lat - dy], [lon + dx, lat + dy]);
+        let to_local = |c: Coord<f64>| Coord {
+            x: (c.x - lon) * M_PER_DEG_LON_EQUATOR * k,
+            y: (c.y - lat) * M_PER_DEG_LAT,
+        };
+        let origin = Point::new(0.0, 0.0);
+        self.tree
+            .locate_in_envelope_intersecting(&search)
+            .map(|e| {
+                let local: MultiPolygon<f64> =
+                    self.parcels.parcels[e.index].geometry.map_coords(to_local);
+                (e.index, Euclidean.distance(&origin, &local))
+            })
+            .filter(|(_, d)| *d <= self.tolerance_m)
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Parcel, ParcelId, Sector};
+    use geo::polygon;
+
+    /// Two 0.001° squares side by side at the equator (about 111 m each).
+    fn layer() -> ParcelLayer {
+        let sq = |x0: f64| {
+            MultiPolygon(vec![
+                polygon![(x: x0, y: 0.0), (x: x0 + 0.001, y: 0.0), (x: x0 + 0.001, y: 0.001), (x: x0, y: 0.001), (x: x0, y: 0.0)],
+            ])
+        };
+        ParcelLayer {
+            fields: vec![],
+            parcels: ["A", "B"]
+                .iter()
+                .enumerate()
+                .map(|(i, id)| Parcel {
+                    id: ParcelId::new(*id),
+                    sector_id: Some(SectorId::new("S")),
+                    area_m2: 0.0,
+                    geometry: sq(i as f64 * 0.001),
+                    attributes: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn inside_nearest_and_none() {
+        let parcels = layer();
+        let g = Geocoder::new(&parcels, None, 25.0);
+        let m = g.locate(0.0015, 0.0005);
+        assert_eq!(
+            (m.parcel, m.kind, m.distance_m),
+            (Some(1), MatchKind::Inside, Some(0.0))
+        );
+        assert_eq!(m.sector.as_ref().map(SectorId::as_str), Some("S"));
+        // 0.0001° (about 11 m) south of parcel A.
+        let m = g.locate(0.0005, -0.0001);
+        assert_eq!((m.parcel, m.kind), (Some(0), MatchKind::Nearest));
+        let d = m.distance_m.expect("distance");
+        assert!((d - 11.06).abs() < 0.05, "{d}");
+        // 0.0003° (about 33 m) away: beyond 25 m.
+        let m = g.locate(0.0005, -0.0003);
+        assert_eq!(
+            (m.parcel, m.kind, m.distance_m),
+            (None, MatchKind::None, None)
+        );
+    }
+
+    #[test]
+    fn shared_boundary_goes_to_the_first_parcel() {
+        let parcels = layer();
+        let g = Geocoder::new(&parcels, None, 25.0);
+        assert_eq!(g.locate(0.001, 0.0005).parcel, Some(0));
+    }
+
+    #[test]
+    fn point_in_no_parcel_still_gets_its_sector() {
+        let parcels = layer();
+        let sectors = SectorLayer {
+            fields: vec![],
+            sectors: vec![Sector {
+                id: SectorId::new("Z"),
+                name: "Z".into(),
+                population: None,
+                area_m2: 0.0,
+                geometry: MultiPolygon(vec![
+                    polygon![(x: -1.0, y: -1.0), (x: 1.0, y: -1.0), (x: 1.0, y: 1.0), (x: -1.0, y: 1.0), (x: -1.0, y: -1.0)],
+                ]),
+                attributes: vec![],
+            }],
+        };
+        let g = Geocoder::new(&parcels, Some(&sectors), 25.0);
+        let m = g.locate(0.5, 0.5);
+        assert_eq!(
+            (m.kind, m.sector.as_ref().map(SectorId::as_str)),
+            (MatchKind::None, Some("Z"))
+        );
+    }
+}

@@ -1,0 +1,360 @@
+//! Reports as Parquet: `reports.parquet` (one row per report, public columns only) and
+//! `report_history.parquet` (one row per status change). Times are UTC milliseconds.
+
+use std::fs::File;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::geocoder::MatchKind;
+use crate::model::{ParcelId, SectorId};
+use crate::reports::{Location, Report, Status, StatusChange, StatusType};
+
+fn pl_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
+    move |e| Error::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn utc_ms() -> DataType {
+    DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+}
+
+fn ms(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(|t| t.timestamp_millis())
+}
+
+fn from_ms(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.and_then(DateTime::from_timestamp_millis)
+}
+
+fn times(name: &str, values: Vec<Option<i64>>) -> PolarsResult<Column> {
+    Ok(Series::new(name.into(), values)
+        .cast(&utc_ms())?
+        .into_column())
+}
+
+fn text<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
+    Series::new(name.into(), values.collect::<Vec<_>>()).into_column()
+}
+
+/// The reports as a DataFrame with predio's public report schema.
+///
+/// # Errors
+/// Polars errors building the columns.
+pub fn reports_frame(reports: &[Report]) -> PolarsResult<DataFrame> {
+    let r = reports;
+    DataFrame::new(
+        r.len(),
+        vec![
+            text("id", r.iter().map(|x| Some(x.id.as_str()))),
+            text("source", r.iter().map(|x| Some(x.source.as_str()))),
+            text("category", r.iter().map(|x| x.category.as_deref())),
+            text("department", r.iter().map(|x| x.department.as_deref())),
+            text("channel", r.iter().map(|x| x.channel.as_deref())),
+            text("status", r.iter().map(|x| Some(x.status.as_str()))),
+            text(
+                "status_label",
+                r.iter().map(|x| Some(x.status_label.as_str())),
+            ),
+            text(
+                "status_type",
+                r.iter().map(|x| Some(x.status_type.as_str())),
+            ),
+            times(
+                "created_at",
+                r.iter()
+                    .map(|x| Some(x.created_at.timestamp_millis()))
+                    .collect(),
+            )?,
+            times(
+                "acknowledged_at",
+                r.iter().map(|x| ms(x.acknowledged_at)).collect(),
+            )?,
+            times("closed_at", r.iter().map(|x| ms(x.closed_at)).collect())?,
+            times("reopened_at", r.iter().map(|x| ms(x.reopened_at)).collect())?,
+            times("deadline_at", r.iter().map(|x| ms(x.deadline_at)).collect())?,
+            Series::new(
+                "source_on_time".into(),
+                r.iter().map(|x| x.source_on_time).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            text("source_tz", r.iter().map(|x| Some(x.source_tz.as_str()))),
+            Series::new("lon".into(), r.iter().map(|x| x.lon).collect::<Vec<_>>()).into_column(),
+            Series::new("lat".into(), r.iter().map(|x| x.lat).collect::<Vec<_>>()).into_column(),
+            text("location", r.iter().map(|x| Some(x.location.as_str()))),
+            text(
+                "parcel_id",
+                r.iter().map(|x| x.parcel_id.as_ref().map(ParcelId::as_str)),
+            ),
+            text(
+                "sector_id",
+                r.iter().map(|x| x.sector_id.as_ref().map(SectorId::as_str)),
+            ),
+            text("match", r.iter().map(|x| Some(x.match_kind.as_str()))),
+            Series::new(
+                "distance_m".into(),
+                r.iter().map(|x| x.distance_m).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new("h3".into(), r.iter().map(|x| x.h3).collect::<Vec<_>>()).into_column(),
+        ],
+    )
+}
+
+fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
+    let file = File::create(path).map_err(Error::io(path))?;
+    let file_ref = &file;
+    ParquetWriter::new(file_ref)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)
+        .map_err(pl_err(path))?;
+    file.sync_all().map_err(Error::io(path))
+}
+
+/// Writes `reports.parquet` and `report_history.parquet` into `dir` (fsynced).
+///
+/// # Errors
+/// I/O and encoding errors naming the file.
+pub fn write_reports(dir: &Path, reports: &[Report]) -> Result<()> {
+    let path = dir.join("reports.parquet");
+    let mut df = reports_frame(reports).map_err(pl_err(&path))?;
+    write_frame(&path, &mut df)?;
+    let hpath = dir.join("report_history.parquet");
+    let rows: Vec<(&str, &StatusChange)> = reports
+        .iter()
+        .flat_map(|r| r.history.iter().map(move |h| (r.id.as_str(), h)))
+        .collect();
+    let mut history = DataFrame::new(
+        rows.len(),
+        vec![
+            text("report_id", rows.iter().map(|(id, _)| Some(*id))),
+            times(
+                "at",
+                rows.iter()
+                    .map(|(_, h)| Some(h.at.timestamp_millis()))
+                    .collect(),
+            )
+            .map_err(pl_err(&hpath))?,
+            text("status", rows.iter().map(|(_, h)| Some(h.status.as_str()))),
+            text("label", rows.iter().map(|(_, h)| Some(h.label.as_str()))),
+        ],
+    )
+    .map_err(pl_err(&hpath))?;
+    write_frame(&hpath, &mut history)
+}
+
+fn read_frame(path: &Path) -> Result<DataFrame> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    ParquetReader::new(file).finish().map_err(pl_err(path))
+}
+
+fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect())
+}
+
+fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .iter()
+        .collect())
+}
+
+fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+    Ok(df.column(name)?.f64()?.iter().collect())
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(path: &Path, v: Option<String>) -> Result<T> {
+    v.unwrap_or_default()
+        .parse()
+        .map_err(|message| Error::Parquet {
+            path: path.into(),
+            message,
+        })
+}
+
+/// Reads the reports written by [`write_reports`] from `dir`.
+///
+/// # Errors
+/// I/O and decoding errors naming the file.
+pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
+    let path = dir.join("reports.parquet");
+    let df = read_frame(&path)?;
+    let e = pl_err(&path);
+    let (id, source, category, department, channel) = (
+        strs(&df, "id").map_err(&e)?,
+        strs(&df, "source").map_err(&e)?,
+        strs(&df, "category").map_err(&e)?,
+        strs(&df, "department").map_err(&e)?,
+        strs(&df, "channel").map_err(&e)?,
+    );
+    let (status, label, stype, tz, location) = (
+        strs(&df, "status").map_err(&e)?,
+        strs(&df, "status_label").map_err(&e)?,
+        strs(&df, "status_type").map_err(&e)?,
+        strs(&df, "source_tz").map_err(&e)?,
+        strs(&df, "location").map_err(&e)?,
+    );
+    let (created, ack, closed, reopened, deadline) = (
+        i64s(&df, "created_at").map_err(&e)?,
+        i64s(&df, "acknowledged_at").map_err(&e)?,
+        i64s(&df, "closed_at").map_err(&e)?,
+        i64s(&df, "reopened_at").map_err(&e)?,
+        i64s(&df, "deadline_at").map_err(&e)?,
+    );
+    let on_time: Vec<Option<bool>> = df
+        .column("source_on_time")
+        .map_err(&e)?
+        .bool()
+        .map_err(&e)?
+        .iter()
+        .collect();
+    let (lon, lat, dist) = (
+        f64s(&df, "lon").map_err(&e)?,
+        f64s(&df, "lat").map_err(&e)?,
+        f64s(&df, "distance_m").map_err(&e)?,
+    );
+    let (parcel, sector, matched) = (
+        strs(&df, "parcel_id").map_err(&e)?,
+        strs(&df, "sector_id").map_err(&e)?,
+        strs(&df, "match").map_err(&e)?,
+    );
+    let h3: Vec<Option<u64>> = df
+        .column("h3")
+        .map_err(&e)?
+        .u64()
+        .map_err(&e)?
+        .iter()
+        .collect();
+
+    let mut history: std::collections::HashMap<String, Vec<StatusChange>> =
+        std::collections::HashMap::new();
+    let hpath = dir.join("report_history.parquet");
+    if hpath.exists() {
+        let h = read_frame(&hpath)?;
+        let he = pl_err(&hpath);
+        let (ids, at, st, lb) = (
+            strs(&h, "report_id").map_err(&he)?,
+            i64s(&h, "at").map_err(&he)?,
+            strs(&h, "status").map_err(&he)?,
+            strs(&h, "label").map_err(&he)?,
+        );
+        for (((id, at), st), lb) in ids.into_iter().zip(at).zip(st).zip(lb) {
+            let change = StatusChange {
+                at: from_ms(at).unwrap_or_default(),
+                status: parse(&hpath, st)?,
+                label: lb.unwrap_or_default(),
+            };
+            history
+                .entry(id.unwrap_or_default())
+                .or_default()
+                .push(change);
+        }
+    }
+
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let id = id[i].clone().unwrap_or_default();
+        let match_kind = match matched[i].as_deref() {
+            Some("inside") => MatchKind::Inside,
+            Some("nearest") => MatchKind::Nearest,
+            _ => MatchKind::None,
+        };
+        out.push(Report {
+            history: history.remove(&id).unwrap_or_default(),
+            id,
+            source: source[i].clone().unwrap_or_default(),
+            category: category[i].clone(),
+            department: department[i].clone(),
+            channel: channel[i].clone(),
+            status: parse::<Status>(&path, status[i].clone())?,
+            status_label: label[i].clone().unwrap_or_default(),
+            status_type: parse::<StatusType>(&path, stype[i].clone())?,
+            created_at: from_ms(created[i]).unwrap_or_default(),
+            acknowledged_at: from_ms(ack[i]),
+            closed_at: from_ms(closed[i]),
+            reopened_at: from_ms(reopened[i]),
+            deadline_at: from_ms(deadline[i]),
+            source_on_time: on_time[i],
+            source_tz: tz[i].clone().unwrap_or_default(),
+            lon: lon[i],
+            lat: lat[i],
+            location: parse::<Location>(&path, location[i].clone())?,
+            parcel_id: parcel[i].clone().map(ParcelId::new),
+            sector_id: sector[i].clone().map(SectorId::new),
+            match_kind,
+            distance_m: dist[i],
+            h3: h3[i],
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn report(id: &str, located: bool) -> Report {
+        let t = Utc
+            .with_ymd_and_hms(2025, 3, 4, 15, 30, 0)
+            .single()
+            .expect("valid");
+        Report {
+            id: id.into(),
+            source: "csv".into(),
+            category: Some("Bache".into()),
+            department: None,
+            channel: Some("app".into()),
+            status: Status::Resolved,
+            status_label: "Cerrado sin solución".into(),
+            status_type: StatusType::ClosedNotFixed,
+            created_at: t,
+            acknowledged_at: Some(t + chrono::Duration::hours(3)),
+            closed_at: Some(t + chrono::Duration::days(2)),
+            reopened_at: None,
+            deadline_at: None,
+            source_on_time: Some(true),
+            source_tz: "America/Costa_Rica".into(),
+            lon: located.then_some(-84.1),
+            lat: located.then_some(9.93),
+            location: if located {
+                Location::Located
+            } else {
+                Location::Missing
+            },
+            parcel_id: located.then(|| ParcelId::new("10000001-000")),
+            sector_id: located.then(|| SectorId::new("B001")),
+            match_kind: if located {
+                MatchKind::Nearest
+            } else {
+                MatchKind::None
+            },
+            distance_m: located.then_some(4.25),
+            h3: located.then_some(0x8966_1b4b_6a7f_fff),
+            history: vec![StatusChange {
+                at: t,
+                status: Status::Open,
+                label: "Abierto".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn reports_round_trip_through_parquet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reports = vec![report("R-1", true), report("R-2", false)];
+        write_reports(dir.path(), &reports).expect("write");
+        assert_eq!(read_reports(dir.path()).expect("read"), reports);
+    }
+}

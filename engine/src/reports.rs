@@ -1,0 +1,177 @@
+//! Citizen reports: the normalised model every source maps to, and its Parquet storage.
+//!
+//! Public columns only: the reporter's name, e-mail, phone and the free-text description never
+//! enter [`Report`]; importers keep them apart ([`PrivateFields`]) and write them only when asked.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::geocoder::MatchKind;
+use crate::model::{ParcelId, SectorId};
+
+/// Normalised status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Received, not yet acted on.
+    Open,
+    /// Acknowledged or assigned, not finished.
+    InProgress,
+    /// Closed: the work was done (or closed without fixing: see [`StatusType`]).
+    Resolved,
+    /// Closed as not the municipality's, not valid or not actionable.
+    Rejected,
+    /// Closed as a duplicate of another report.
+    Duplicate,
+}
+
+/// The kind of the source's own status label, so "closed but not fixed" stays distinguishable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusType {
+    /// Not closed.
+    Open,
+    /// Closed with the problem fixed.
+    ClosedFixed,
+    /// Closed without fixing it.
+    ClosedNotFixed,
+}
+
+macro_rules! text_enum {
+    ($t:ty { $($v:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            /// The value's name as stored.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),+ }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok(Self::$v),)+
+                    other => Err(format!("unknown {}: {other:?}", stringify!($t))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(Status { Open => "open", InProgress => "in_progress", Resolved => "resolved", Rejected => "rejected", Duplicate => "duplicate" });
+text_enum!(StatusType { Open => "open", ClosedFixed => "closed_fixed", ClosedNotFixed => "closed_not_fixed" });
+text_enum!(Location { Located => "located", Missing => "missing", DefaultPoint => "default_point" });
+
+impl Status {
+    /// The label type a status has when the source says nothing more.
+    pub fn default_type(self) -> StatusType {
+        match self {
+            Status::Open | Status::InProgress => StatusType::Open,
+            Status::Resolved => StatusType::ClosedFixed,
+            Status::Rejected | Status::Duplicate => StatusType::ClosedNotFixed,
+        }
+    }
+
+    /// Whether the report is closed.
+    pub fn is_closed(self) -> bool {
+        !matches!(self, Status::Open | Status::InProgress)
+    }
+}
+
+/// Whether the report has a usable location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    /// A real point.
+    Located,
+    /// No coordinates.
+    Missing,
+    /// The system's default point (e.g. Boston's city hall), not where the problem is.
+    DefaultPoint,
+}
+
+/// One change of status in a report's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// New normalised status.
+    pub status: Status,
+    /// The source's label.
+    pub label: String,
+}
+
+/// A citizen report, normalised, with its geocoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The source's id (unique per catalog).
+    pub id: String,
+    /// Source format (`csv`, `open311`, `fixmystreet`, `vector`).
+    pub source: String,
+    /// Category / service name.
+    pub category: Option<String>,
+    /// Department / agency responsible.
+    pub department: Option<String>,
+    /// Channel (app, phone, counter...).
+    pub channel: Option<String>,
+    /// Normalised status.
+    pub status: Status,
+    /// The source's status label, as written.
+    pub status_label: String,
+    /// The label's kind.
+    pub status_type: StatusType,
+    /// When it was received (UTC).
+    pub created_at: DateTime<Utc>,
+    /// When it was first acknowledged.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When it was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// When it was last reopened.
+    pub reopened_at: Option<DateTime<Utc>>,
+    /// The source's own deadline (Open311 `expected_datetime`, Boston `TARGET_DT`).
+    pub deadline_at: Option<DateTime<Utc>>,
+    /// The source's own on-time verdict, where it has one (Boston `OnTime_Status`).
+    pub source_on_time: Option<bool>,
+    /// The source's time zone (IANA name) its local times were read in.
+    pub source_tz: String,
+    /// Longitude (WGS 84), when located.
+    pub lon: Option<f64>,
+    /// Latitude (WGS 84), when located.
+    pub lat: Option<f64>,
+    /// Whether the point is usable.
+    pub location: Location,
+    /// Parcel, after geocoding.
+    pub parcel_id: Option<ParcelId>,
+    /// Sector, after geocoding.
+    pub sector_id: Option<SectorId>,
+    /// How the parcel was matched.
+    pub match_kind: MatchKind,
+    /// Distance to the parcel, m.
+    pub distance_m: Option<f64>,
+    /// H3 cell of the point at the catalog's resolution.
+    pub h3: Option<u64>,
+    /// Status history (may be empty).
+    pub history: Vec<StatusChange>,
+}
+
+/// Personal data of a report, kept out of every public table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrivateFields {
+    /// Report id.
+    pub id: String,
+    /// Values by column name (name, email, phone, description...).
+    pub values: Vec<(String, String)>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "report {} ({})", self.id, self.status)
+    }
+}
