@@ -19,7 +19,7 @@ DEMO_PARCELS ?= 20000
 .PHONY: help deps build demo test lint fmt bench clean
 
 help:
-	@echo "make demo   install what is missing, build, generate and import the sample town, show it"
+	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, show it"
 	@echo "make test   install what is missing, run every test"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 	@echo "make bench  import benchmarks against ogr2ogr (benches/compare/import.sh)"
@@ -39,6 +39,7 @@ demo: build
 	$(PREDIO) sample --out $(DEMO_TOWN) --parcels $(DEMO_PARCELS) --seed 42
 	$(PREDIO) --data $(DEMO_DATA) import sectors $(DEMO_TOWN)/sectors.shp --id-field codigo --name-field nombre --population-field poblacion
 	$(PREDIO) --data $(DEMO_DATA) import parcels $(DEMO_TOWN)/parcels.shp --id-field finca
+	$(PREDIO) --data $(DEMO_DATA) import reports $(DEMO_TOWN)/reports.csv --mapping $(DEMO_TOWN)/reports-mapping.toml
 	$(PREDIO) --data $(DEMO_DATA) info
 
 # One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also

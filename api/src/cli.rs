@@ -34,6 +34,8 @@ pub enum Command {
     /// Import a layer into a new catalog version.
     #[command(subcommand)]
     Import(Import),
+    /// Re-geocode the current reports (after a new cadastre or with another tolerance).
+    Geocode(GeocodeArgs),
     /// Show the current catalog version: counts, bbox, source CRS, invalid and repaired features.
     Info(InfoArgs),
     /// Write the sample town (parcels and sectors as Shapefiles in EPSG:5367, reports as CSV).
@@ -51,6 +53,46 @@ pub enum Import {
     Parcels(ImportParcels),
     /// Import sectors (barrios, districts, secciones) and re-assign the current parcels to them.
     Sectors(ImportSectors),
+    /// Import citizen reports and geocode them to parcels and sectors.
+    ///
+    /// Re-importing a newer export upserts by report id: status changes land, nothing is
+    /// duplicated. Rows that cannot be read (bad date, unknown status, coordinates out of range,
+    /// duplicate id) are listed with their line in import-report.csv; the rest import. Personal
+    /// columns named in the mapping's [private] section are never read.
+    Reports(ImportReports),
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Any CSV (or .csv.gz) with a TOML mapping file (--mapping).
+    Csv,
+}
+
+/// Geocoding options.
+#[derive(Debug, Args)]
+pub struct GeocodeArgs {
+    /// A report in no parcel goes to the nearest parcel within this distance (metres on the ground).
+    #[arg(long, default_value_t = 25.0, value_name = "M")]
+    pub tolerance_m: f64,
+    /// H3 resolution of each report's cell (0-15).
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub h3_res: u8,
+}
+
+/// `predio import reports`.
+#[derive(Debug, Args)]
+pub struct ImportReports {
+    /// The reports file.
+    pub path: String,
+    /// Its format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub format: ReportFormat,
+    /// TOML mapping: columns, time zone, date formats, status vocabulary, private columns.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: PathBuf,
+    #[command(flatten)]
+    pub geocode: GeocodeArgs,
 }
 
 /// Options shared by every vector import.

@@ -27,15 +27,19 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::geocoder::MatchCounts;
 use crate::model::{Bbox, Field, ParcelLayer, SectorLayer};
 use crate::report::{ImportReport, IssueAction};
-use crate::{layer_file, PREDIO_VERSION};
+use crate::reports::Report;
+use crate::{layer_file, report_store, PREDIO_VERSION};
 
 /// Version of the on-disk layout, recorded in every manifest.
 pub const CATALOG_FORMAT: u32 = 1;
 
 const MANIFEST: &str = "manifest.json";
 const REPORT: &str = "import-report.csv";
+const REPORTS: &str = "reports.parquet";
+const REPORT_HISTORY: &str = "report_history.parquet";
 
 /// A stored layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -45,6 +49,8 @@ pub enum LayerKind {
     Parcels,
     /// Sectors (barrios, districts) parcels are grouped in.
     Sectors,
+    /// Citizen reports (rows of an import report; stored as Parquet, see [`ReportsMeta`]).
+    Reports,
 }
 
 impl LayerKind {
@@ -53,6 +59,7 @@ impl LayerKind {
         match self {
             LayerKind::Parcels => "parcels",
             LayerKind::Sectors => "sectors",
+            LayerKind::Reports => "reports",
         }
     }
 
@@ -61,6 +68,7 @@ impl LayerKind {
         match self {
             LayerKind::Parcels => "parcels.fgb",
             LayerKind::Sectors => "sectors.fgb",
+            LayerKind::Reports => "reports.parquet",
         }
     }
 }
@@ -162,6 +170,42 @@ pub struct LayerMeta {
     pub imported_at: DateTime<Utc>,
 }
 
+/// What a manifest records about the stored reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportsMeta {
+    /// Reports stored.
+    pub count: usize,
+    /// Per import: source path, format and how many rows it added, updated or refused.
+    pub imports: Vec<ReportImport>,
+    /// Geocoding results by match kind.
+    pub matches: MatchCounts,
+    /// Tolerance of `nearest` matches, m.
+    pub tolerance_m: f64,
+    /// H3 resolution of the `h3` column.
+    pub h3_resolution: u8,
+    /// Reports by normalised status.
+    pub by_status: BTreeMap<String, usize>,
+}
+
+/// One import of reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportImport {
+    /// Source path.
+    pub path: String,
+    /// Format (`csv`, `open311`, ...).
+    pub format: String,
+    /// Rows read.
+    pub read: usize,
+    /// New reports.
+    pub added: usize,
+    /// Existing reports updated (same id).
+    pub updated: usize,
+    /// Rows refused (listed in the import report).
+    pub refused: usize,
+    /// When.
+    pub imported_at: DateTime<Utc>,
+}
+
 /// Size and checksum of one stored file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -193,6 +237,9 @@ pub struct Manifest {
     pub files: BTreeMap<String, FileEntry>,
     /// Issues of the operation that produced this version, counted by action.
     pub issues: BTreeMap<IssueAction, usize>,
+    /// The reports, when the version has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<ReportsMeta>,
 }
 
 /// A change to commit as a new version: the layers it replaces and its import report.
@@ -204,6 +251,8 @@ pub struct Change {
     pub parcels: Option<(ParcelLayer, LayerMeta)>,
     /// New sectors, replacing the parent's.
     pub sectors: Option<(SectorLayer, LayerMeta)>,
+    /// All reports (replacing the parent's: importers merge before committing).
+    pub reports: Option<(Vec<Report>, ReportsMeta)>,
     /// Problems found on the way.
     pub report: ImportReport,
 }
@@ -231,6 +280,11 @@ pub trait CatalogStore {
     /// # Errors
     /// An unreadable layer file.
     fn sectors(&self, manifest: &Manifest) -> Result<Option<SectorLayer>>;
+    /// The reports of a version, if it has any.
+    ///
+    /// # Errors
+    /// An unreadable Parquet file.
+    fn reports(&self, manifest: &Manifest) -> Result<Option<Vec<Report>>>;
     /// Commits `change` on top of the current version and makes it current.
     ///
     /// # Errors
@@ -363,6 +417,12 @@ impl DirCatalog {
             layer_file::write_sectors(&path, layer)?;
             files.insert(meta.file.clone(), sha256_file(&path)?);
         }
+        if let Some((reports, _)) = &change.reports {
+            report_store::write_reports(staging, reports)?;
+            for name in [REPORTS, REPORT_HISTORY] {
+                files.insert(name.to_owned(), sha256_file(&staging.join(name))?);
+            }
+        }
         let report = staging.join(REPORT);
         change.report.write_csv(&report)?;
         files.insert(REPORT.to_owned(), sha256_file(&report)?);
@@ -444,6 +504,13 @@ impl CatalogStore for DirCatalog {
             .transpose()
     }
 
+    fn reports(&self, manifest: &Manifest) -> Result<Option<Vec<Report>>> {
+        if manifest.reports.is_none() {
+            return Ok(None);
+        }
+        report_store::read_reports(&self.version_dir(manifest.version)).map(Some)
+    }
+
     #[tracing::instrument(skip_all, fields(operation = %change.operation))]
     fn commit(&self, change: Change) -> Result<Manifest> {
         let versions_dir = self.versions_dir();
@@ -495,6 +562,10 @@ impl CatalogStore for DirCatalog {
             layers,
             files,
             issues,
+            reports: change
+                .reports
+                .map(|(_, meta)| meta)
+                .or_else(|| parent.as_ref().and_then(|p| p.reports.clone())),
         };
         let manifest_path = staging.join(MANIFEST);
         let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Manifest {

@@ -179,6 +179,58 @@ impl<'a> Geocoder<'a> {
     }
 }
 
+/// Counts of a geocoding run by match kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchCounts {
+    /// Points inside a parcel.
+    pub inside: usize,
+    /// Points matched to the nearest parcel within the tolerance.
+    pub nearest: usize,
+    /// Located points with no parcel within the tolerance.
+    pub none: usize,
+    /// Reports without a usable location (missing or a default point).
+    pub unlocated: usize,
+}
+
+/// Geocodes every located report in place (in parallel): parcel, sector, match kind, distance
+/// and the H3 cell at `h3_resolution`. Unlocated reports get no parcel and match `none`.
+pub fn geocode_reports(
+    reports: &mut [crate::reports::Report],
+    geocoder: &Geocoder<'_>,
+    h3_resolution: h3o::Resolution,
+) -> MatchCounts {
+    use rayon::prelude::*;
+    reports.par_iter_mut().with_min_len(1024).for_each(|r| {
+        let located = r.location == crate::reports::Location::Located;
+        let (Some(lon), Some(lat), true) = (r.lon, r.lat, located) else {
+            r.parcel_id = None;
+            r.sector_id = None;
+            r.match_kind = MatchKind::None;
+            r.distance_m = None;
+            r.h3 = None;
+            return;
+        };
+        let m = geocoder.locate(lon, lat);
+        r.parcel_id = m.parcel.map(|i| geocoder.parcels.parcels[i].id.clone());
+        r.sector_id = m.sector;
+        r.match_kind = m.kind;
+        r.distance_m = m.distance_m;
+        r.h3 = h3o::LatLng::new(lat, lon)
+            .ok()
+            .map(|ll| u64::from(ll.to_cell(h3_resolution)));
+    });
+    let mut counts = MatchCounts::default();
+    for r in reports.iter() {
+        match (r.location, r.match_kind) {
+            (crate::reports::Location::Located, MatchKind::Inside) => counts.inside += 1,
+            (crate::reports::Location::Located, MatchKind::Nearest) => counts.nearest += 1,
+            (crate::reports::Location::Located, MatchKind::None) => counts.none += 1,
+            _ => counts.unlocated += 1,
+        }
+    }
+    counts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,17 +19,17 @@ mod sector_index;
 
 pub use catalog::{
     Catalog, CatalogStore, Change, DirCatalog, FileEntry, LayerKind, LayerMeta, Manifest,
-    SourceInfo, VersionId, CATALOG_FORMAT,
+    ReportImport, ReportsMeta, SourceInfo, VersionId, CATALOG_FORMAT,
 };
 pub use error::{Error, Result};
-pub use geocoder::{Geocoder, Match, MatchKind};
+pub use geocoder::{geocode_reports, Geocoder, Match, MatchCounts, MatchKind};
 pub use layer_file::{read_parcels, read_sectors, write_parcels, write_sectors, RESERVED_COLUMNS};
 pub use model::{
     Bbox, Field, FieldType, Parcel, ParcelId, ParcelLayer, Sector, SectorId, SectorLayer, Value,
 };
 pub use report::{ImportReport, Issue, IssueAction};
 pub use report_store::{read_reports, reports_frame, write_reports};
-pub use reports::{Location, PrivateFields, Report, Status, StatusChange, StatusType};
+pub use reports::{upsert, Location, PrivateFields, Report, Status, StatusChange, StatusType};
 pub use sector_index::SectorIndex;
 
 /// The version of predio that wrote a catalog version (recorded in each manifest).

@@ -341,7 +341,7 @@ mod tests {
                 MatchKind::None
             },
             distance_m: located.then_some(4.25),
-            h3: located.then_some(0x8966_1b4b_6a7f_fff),
+            h3: located.then_some(0x0896_61b4_b6a7_ffff),
             history: vec![StatusChange {
                 at: t,
                 status: Status::Open,

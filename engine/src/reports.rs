@@ -175,3 +175,32 @@ impl fmt::Display for Report {
         write!(f, "report {} ({})", self.id, self.status)
     }
 }
+
+/// Merges a newer export into the stored reports by id: new ids are added, known ids are
+/// replaced by the newer row (status changes land, nothing is duplicated). Order: stored reports
+/// first, in their order, then the new ones in source order.
+///
+/// Returns the merged reports and the counts added and updated.
+pub fn upsert(existing: Vec<Report>, incoming: Vec<Report>) -> (Vec<Report>, usize, usize) {
+    let mut index: std::collections::HashMap<String, usize> = existing
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.clone(), i))
+        .collect();
+    let mut merged = existing;
+    let (mut added, mut updated) = (0, 0);
+    for r in incoming {
+        match index.get(&r.id) {
+            Some(&i) => {
+                merged[i] = r;
+                updated += 1;
+            }
+            None => {
+                index.insert(r.id.clone(), merged.len());
+                merged.push(r);
+                added += 1;
+            }
+        }
+    }
+    (merged, added, updated)
+}

@@ -93,14 +93,7 @@ fn import_polygons(
     progress: &dyn Progress,
 ) -> Result<Imported> {
     let what = kind.as_str();
-    let raw = vector::read(
-        source,
-        Expect::Polygons(match kind {
-            LayerKind::Parcels => "parcels",
-            LayerKind::Sectors => "sectors",
-        }),
-        progress,
-    )?;
+    let raw = vector::read(source, Expect::Polygons(kind.as_str()), progress)?;
     let path = raw.source.path.clone();
     let id_index = id_field
         .map(|f| field_index(&raw.fields, f, &path, &raw.source.layer))
@@ -381,6 +374,7 @@ pub fn import_parcels(
     );
     meta.without_sector = without_sector;
     Ok(Change {
+        reports: None,
         operation: "import parcels".into(),
         parcels: Some((layer, meta)),
         sectors: None,
@@ -506,6 +500,7 @@ pub fn import_sectors(
         (layer, meta)
     });
     Ok(Change {
+        reports: None,
         operation: "import sectors".into(),
         parcels,
         sectors: Some((sectors, sector_meta)),

@@ -124,6 +124,14 @@ pub enum Error {
         /// Features read.
         read: u64,
     },
+    /// A mapping file is unreadable or wrong.
+    #[error("{path}: mapping: {message}")]
+    Mapping {
+        /// The mapping file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Writing the sample town failed.
     #[error("{path}: {message}")]
     Write {

@@ -13,6 +13,7 @@ mod error;
 mod gdal_log;
 mod geometry;
 mod progress;
+mod reports_csv;
 mod rng;
 mod sample;
 mod vector;
@@ -21,5 +22,6 @@ pub use cadastre::{import_parcels, import_sectors, DuplicateIds, ParcelOptions, 
 pub use crs::Crs;
 pub use error::{Error, Result};
 pub use progress::{NoProgress, Progress};
+pub use reports_csv::{read_csv_reports, CsvMapping, ReportRows};
 pub use sample::{generate_sample, SampleOptions, SampleSummary, SAMPLE_EPSG};
 pub use vector::VectorSource;

@@ -10,3 +10,4 @@ mod bad_input;
 mod cadastre;
 mod crash;
 mod formats;
+mod reports;

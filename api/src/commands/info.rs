@@ -91,6 +91,29 @@ pub fn run(catalog: &DirCatalog, args: &InfoArgs) -> anyhow::Result<()> {
     for (kind, meta) in &m.layers {
         out += &layer_lines(kind.as_str(), meta);
     }
+    if let Some(r) = &m.reports {
+        let x = &r.matches;
+        let statuses: Vec<String> = r
+            .by_status
+            .iter()
+            .map(|(s, n)| format!("{s} {}", thousands(*n)))
+            .collect();
+        out += &format!(
+            "reports   {} from {} import(s) · {}\n",
+            thousands(r.count),
+            r.imports.len(),
+            statuses.join(" · ")
+        );
+        out += &format!(
+            "          matched inside {} · nearest {} (≤ {} m) · none {} · unlocated {} · H3 res {}\n",
+            thousands(x.inside),
+            thousands(x.nearest),
+            r.tolerance_m,
+            thousands(x.none),
+            thousands(x.unlocated),
+            r.h3_resolution
+        );
+    }
     if !m.issues.is_empty() {
         let list: Vec<String> = m
             .issues

@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into calls of the library crates.
 
+mod geocode;
 mod import;
 mod info;
 mod sample;
@@ -14,6 +15,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Import(Import::Parcels(args)) => import::parcels(&catalog, &args),
         Command::Import(Import::Sectors(args)) => import::sectors(&catalog, &args),
+        Command::Import(Import::Reports(args)) => geocode::import_reports(&catalog, &args),
+        Command::Geocode(args) => geocode::regeocode(&catalog, &args),
         Command::Info(args) => info::run(&catalog, &args),
         Command::Sample(args) => sample::run(&args),
     }

@@ -495,7 +495,7 @@ pub fn generate_sample(options: &SampleOptions) -> Result<SampleSummary> {
 
     let reports_path = out.join("reports.csv");
     let reports = options.reports.unwrap_or(2 * n);
-    reports::write_reports(
+    let (hall_lat, hall_lon) = reports::write_reports(
         &reports_path,
         &mut rng,
         &town,
@@ -504,6 +504,15 @@ pub fn generate_sample(options: &SampleOptions) -> Result<SampleSummary> {
         sectors.len(),
         reports,
     )?;
+    let mapping_path = out.join("reports-mapping.toml");
+    let mapping = format!(
+        "{}\n# The town hall: where the system puts reports it cannot locate.\n[location]\ndefault_points = [[{hall_lat}, {hall_lon}]]\n",
+        reports::MAPPING
+    );
+    fs::write(&mapping_path, mapping).map_err(|e| Error::Write {
+        path: mapping_path.clone(),
+        message: e.to_string(),
+    })?;
 
     Ok(SampleSummary {
         parcels_path,

@@ -125,6 +125,40 @@ const CATEGORIES: [(&str, &str, f64, f64, [&str; 2]); 11] = [
     ),
 ];
 
+/// The mapping that reads `reports.csv` (`predio import reports reports.csv --mapping ...`).
+pub(super) const MAPPING: &str = r#"# Mapping of the sample town's reports.csv for `predio import reports --format csv`.
+[source]
+timezone = "America/Costa_Rica"
+datetime_formats = ["%Y-%m-%d %H:%M"]
+
+[columns]
+id = "id_reporte"
+created_at = "fecha_creacion"
+acknowledged_at = "fecha_atencion"
+closed_at = "fecha_cierre"
+status = "estado"
+category = "categoria"
+department = "departamento"
+channel = "canal"
+lat = "latitud"
+lon = "longitud"
+
+[status]
+"Abierto" = "open"
+"En proceso" = "in_progress"
+"Resuelto" = "resolved"
+"Rechazado" = "rejected"
+"Duplicado" = "duplicate"
+"Cerrado sin solución" = "resolved:closed_not_fixed"
+
+# Personal data and free text: never read into predio's tables.
+[private]
+columns = ["nombre", "correo", "telefono", "descripcion"]
+"#;
+
+/// Where the town's system puts reports it cannot locate: the town hall, in local metres.
+pub(super) const TOWN_HALL_LOCAL: (f64, f64) = (0.0, 0.0);
+
 const FIRST: [&str; 16] = [
     "María", "José", "Ana", "Luis", "Carmen", "Carlos", "Rosa", "Jorge", "Laura", "Manuel",
     "Sofía", "Andrés", "Daniela", "Fernando", "Lucía", "Óscar",
@@ -182,7 +216,7 @@ pub(super) fn write_reports(
     lot_sector: &[usize],
     sectors: usize,
     count: usize,
-) -> Result<()> {
+) -> Result<(f64, f64)> {
     let err = |e: &dyn std::fmt::Display| Error::Write {
         path: path.into(),
         message: e.to_string(),
@@ -228,7 +262,7 @@ pub(super) fn write_reports(
         .expect("valid date");
     // The town hall: where systems put reports whose location is unknown.
     let (hall_lon, hall_lat) = {
-        let c = town.world(0.0, 0.0);
+        let c = town.world(TOWN_HALL_LOCAL.0, TOWN_HALL_LOCAL.1);
         to_wgs84.convert((c.x, c.y)).map_err(|e| err(&e))?
     };
 
@@ -370,5 +404,7 @@ pub(super) fn write_reports(
         .map_err(|e| err(&e))?;
     }
     w.flush().map_err(|e| err(&e))?;
-    Ok(())
+    // As written in the CSV (7 decimals), so the mapping names exactly that point.
+    let round = |v: f64| (v * 1e7).round() / 1e7;
+    Ok((round(hall_lat), round(hall_lon)))
 }
