@@ -7,14 +7,12 @@
 //! nearest parcel within a tolerance measured in metres on the ground, not in degrees. The
 //! sector comes from the parcel, or from the sector polygons when no parcel is near.
 
-use geo::{
-    BoundingRect, Contains, Coord, Distance, Euclidean, Intersects, MapCoords, MultiPolygon, Point,
-};
-use rstar::{RTree, RTreeObject, AABB};
+use geo::{Contains, Coord, Distance, Euclidean, Intersects, MapCoords, MultiPolygon, Point};
+use rstar::{RTree, AABB};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ParcelLayer, SectorId, SectorLayer};
-use crate::sector_index::SectorIndex;
+use crate::sector_index::{envelope_tree, Entry, SectorIndex};
 
 /// How a report was matched to its parcel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,18 +50,6 @@ pub struct Match {
     pub distance_m: Option<f64>,
 }
 
-struct Entry {
-    envelope: AABB<[f64; 2]>,
-    index: usize,
-}
-
-impl RTreeObject for Entry {
-    type Envelope = AABB<[f64; 2]>;
-    fn envelope(&self) -> Self::Envelope {
-        self.envelope
-    }
-}
-
 /// Metres per degree of latitude (mean, WGS 84); longitude scales by cos(latitude).
 const M_PER_DEG_LAT: f64 = 110_574.0;
 const M_PER_DEG_LON_EQUATOR: f64 = 111_319.49;
@@ -86,21 +72,9 @@ impl<'a> Geocoder<'a> {
         sectors: Option<&'a SectorLayer>,
         tolerance_m: f64,
     ) -> Self {
-        let entries = parcels
-            .parcels
-            .iter()
-            .enumerate()
-            .filter_map(|(index, p)| {
-                let r = p.geometry.bounding_rect()?;
-                Some(Entry {
-                    envelope: AABB::from_corners(r.min().into(), r.max().into()),
-                    index,
-                })
-            })
-            .collect();
         Self {
             parcels,
-            tree: RTree::bulk_load(entries),
+            tree: envelope_tree(parcels.parcels.iter().map(|p| &p.geometry)),
             sectors: sectors.map(SectorIndex::new),
             tolerance_m,
         }

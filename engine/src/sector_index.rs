@@ -5,9 +5,10 @@ use rstar::{RTree, RTreeObject, AABB};
 
 use crate::model::{SectorId, SectorLayer};
 
-struct Entry {
+/// A geometry's envelope and its position in its layer, for the R-trees of this crate.
+pub(crate) struct Entry {
     envelope: AABB<[f64; 2]>,
-    index: usize,
+    pub(crate) index: usize,
 }
 
 impl RTreeObject for Entry {
@@ -15,6 +16,23 @@ impl RTreeObject for Entry {
     fn envelope(&self) -> Self::Envelope {
         self.envelope
     }
+}
+
+/// Bulk-loads an R-tree over the envelopes of `geometries`, keeping their positions.
+pub(crate) fn envelope_tree<'g>(
+    geometries: impl Iterator<Item = &'g MultiPolygon<f64>>,
+) -> RTree<Entry> {
+    let entries = geometries
+        .enumerate()
+        .filter_map(|(index, g)| {
+            let r = g.bounding_rect()?;
+            Some(Entry {
+                envelope: AABB::from_corners(r.min().into(), r.max().into()),
+                index,
+            })
+        })
+        .collect();
+    RTree::bulk_load(entries)
 }
 
 /// An R-tree over sector envelopes with exact point-in-polygon on the candidates.
@@ -26,21 +44,9 @@ pub struct SectorIndex<'a> {
 impl<'a> SectorIndex<'a> {
     /// Bulk-loads the index over `layer`.
     pub fn new(layer: &'a SectorLayer) -> Self {
-        let entries = layer
-            .sectors
-            .iter()
-            .enumerate()
-            .filter_map(|(index, s)| {
-                let r = s.geometry.bounding_rect()?;
-                Some(Entry {
-                    envelope: AABB::from_corners(r.min().into(), r.max().into()),
-                    index,
-                })
-            })
-            .collect();
         Self {
             layer,
-            tree: RTree::bulk_load(entries),
+            tree: envelope_tree(layer.sectors.iter().map(|s| &s.geometry)),
         }
     }
 
