@@ -1,22 +1,16 @@
 //! Importing real cadastres and the sample town, checked against GDAL as the peer.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gdal::vector::LayerAccess;
 use geo::{Contains, Distance, Euclidean, MultiPolygon, Point};
 use predio_engine::{read_parcels, ParcelLayer, Value};
 use predio_importers::Crs;
 
-use crate::support::{gdal_tool, info, predio_ok, sample_town, shared, vertex_hausdorff_m};
-
-fn version_dir(data: &Path) -> PathBuf {
-    let v = info(data)["version"]
-        .as_str()
-        .expect("a current version")
-        .to_owned();
-    data.join("versions").join(v)
-}
+use crate::support::{
+    gdal_tool, info, predio_ok, sample_town, shared, version_dir, vertex_hausdorff_m,
+};
 
 fn current_parcels(data: &Path) -> ParcelLayer {
     read_parcels(&version_dir(data).join("parcels.fgb")).expect("parcels.fgb reads back")

@@ -9,12 +9,7 @@ use gdal::vector::Geometry as OgrGeometry;
 use geozero::{CoordDimensions, ToWkb};
 use predio_engine::{read_parcels, read_reports, MatchKind};
 
-use crate::support::{info, predio, predio_ok, sample_town, shared};
-
-fn version_dir(data: &Path) -> std::path::PathBuf {
-    data.join("versions")
-        .join(info(data)["version"].as_str().expect("version"))
-}
+use crate::support::{info, predio, predio_ok, sample_town, shared, version_dir};
 
 fn town_catalog() -> tempfile::TempDir {
     let town = sample_town();

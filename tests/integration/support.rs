@@ -134,3 +134,9 @@ pub fn vertex_hausdorff_m(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> f64 {
     };
     one_way(&va, &vb).max(one_way(&vb, &va))
 }
+
+/// The folder of the catalog's current version.
+pub fn version_dir(data: &Path) -> PathBuf {
+    data.join("versions")
+        .join(info(data)["version"].as_str().expect("a current version"))
+}
