@@ -38,6 +38,9 @@ pub enum Command {
     Geocode(GeocodeArgs),
     /// Show the current catalog version: counts, bbox, source CRS, invalid and repaired features.
     Info(InfoArgs),
+    /// Export a layer of the current version.
+    #[command(subcommand)]
+    Export(Export),
     /// Write the sample town (parcels and sectors as Shapefiles in EPSG:5367, reports as CSV).
     Sample(SampleArgs),
 }
@@ -67,6 +70,47 @@ pub enum Import {
 pub enum ReportFormat {
     /// Any CSV (or .csv.gz) with a TOML mapping file (--mapping).
     Csv,
+    /// Open311 GeoReport v2 service requests, JSON or XML, with the `extensions=true`
+    /// attributes and notes[] history. Local times without an offset need --timezone.
+    Open311,
+    /// FixMyStreet / Por Mi Barrio dashboard CSV export; --updates adds the updates export as
+    /// the status history. Its times have no offset: give --timezone.
+    Fixmystreet,
+    /// A point layer of any format GDAL reads (GeoJSON, Shapefile, GeoPackage...), in any CRS,
+    /// with a TOML mapping (--mapping) naming its attributes.
+    Vector,
+}
+
+/// Layers that can be exported.
+#[derive(Debug, Subcommand)]
+pub enum Export {
+    /// Export the geocoded reports: public columns plus parcel_id, sector_id, match,
+    /// distance_m and h3. Personal fields are never exported.
+    Reports(ExportReports),
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// CSV, times in RFC 3339 UTC.
+    Csv,
+    /// GeoJSON FeatureCollection (unlocated reports with a null geometry).
+    Geojson,
+    /// Parquet.
+    Parquet,
+    /// FlatGeobuf points (located reports only).
+    Fgb,
+}
+
+/// `predio export reports`.
+#[derive(Debug, Args)]
+pub struct ExportReports {
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file (written beside, fsynced, then renamed over it).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// Geocoding options.
@@ -88,9 +132,28 @@ pub struct ImportReports {
     /// Its format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
     pub format: ReportFormat,
-    /// TOML mapping: columns, time zone, date formats, status vocabulary, private columns.
+    /// TOML mapping (csv, vector): columns, time zone, date formats, status vocabulary,
+    /// defaults, private columns. See data-samples/mappings/.
+    #[arg(long, value_name = "FILE", required_if_eq_any = [("format", "csv"), ("format", "vector")])]
+    pub mapping: Option<PathBuf>,
+    /// FixMyStreet updates export, read as the reports' status history.
     #[arg(long, value_name = "FILE")]
-    pub mapping: PathBuf,
+    pub updates: Option<PathBuf>,
+    /// IANA time zone of local times without a UTC offset (overrides the mapping's).
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Layer of a vector source (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub layer: Option<String>,
+    /// CRS of a vector source, overriding the file's (required when it has none, such as a
+    /// shapefile without .prj).
+    #[arg(long, value_name = "EPSG:N")]
+    pub srs: Option<String>,
+    /// Keep the personal fields (name, e-mail, phone, free text) in a separate private file of
+    /// the catalog version, readable by its owner only, instead of dropping them. Public tables,
+    /// tiles and exports never contain them.
+    #[arg(long)]
+    pub keep_private: bool,
     #[command(flatten)]
     pub geocode: GeocodeArgs,
 }

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::geocoder::MatchCounts;
 use crate::model::{Bbox, Field, ParcelLayer, SectorLayer};
 use crate::report::{ImportReport, IssueAction};
-use crate::reports::Report;
+use crate::reports::{PrivateFields, Report};
 use crate::{layer_file, report_store, PREDIO_VERSION};
 
 /// Version of the on-disk layout, recorded in every manifest.
@@ -39,6 +39,8 @@ pub const CATALOG_FORMAT: u32 = 1;
 const MANIFEST: &str = "manifest.json";
 const REPORT: &str = "import-report.csv";
 const REPORTS: &str = "reports.parquet";
+/// The file of personal fields (`--keep-private`): never served, never exported.
+pub const PRIVATE_FILE: &str = "private-reporters.parquet";
 const REPORT_HISTORY: &str = "report_history.parquet";
 
 /// A stored layer.
@@ -253,6 +255,9 @@ pub struct Change {
     pub sectors: Option<(SectorLayer, LayerMeta)>,
     /// All reports (replacing the parent's: importers merge before committing).
     pub reports: Option<(Vec<Report>, ReportsMeta)>,
+    /// All personal fields kept with `--keep-private` (replacing the parent's), stored apart in
+    /// [`PRIVATE_FILE`], readable by the owner only.
+    pub private: Option<Vec<PrivateFields>>,
     /// Problems found on the way.
     pub report: ImportReport,
 }
@@ -285,6 +290,11 @@ pub trait CatalogStore {
     /// # Errors
     /// An unreadable Parquet file.
     fn reports(&self, manifest: &Manifest) -> Result<Option<Vec<Report>>>;
+    /// The personal fields kept with `--keep-private` (empty when none were).
+    ///
+    /// # Errors
+    /// An unreadable Parquet file.
+    fn private_fields(&self, manifest: &Manifest) -> Result<Vec<PrivateFields>>;
     /// Commits `change` on top of the current version and makes it current.
     ///
     /// # Errors
@@ -423,6 +433,11 @@ impl DirCatalog {
                 files.insert(name.to_owned(), sha256_file(&staging.join(name))?);
             }
         }
+        if let Some(private) = &change.private {
+            let path = staging.join(PRIVATE_FILE);
+            report_store::write_private(&path, private)?;
+            files.insert(PRIVATE_FILE.to_owned(), sha256_file(&path)?);
+        }
         let report = staging.join(REPORT);
         change.report.write_csv(&report)?;
         files.insert(REPORT.to_owned(), sha256_file(&report)?);
@@ -502,6 +517,13 @@ impl CatalogStore for DirCatalog {
         self.layer_path(manifest, LayerKind::Sectors)
             .map(|p| layer_file::read_sectors(&p))
             .transpose()
+    }
+
+    fn private_fields(&self, manifest: &Manifest) -> Result<Vec<PrivateFields>> {
+        if !manifest.files.contains_key(PRIVATE_FILE) {
+            return Ok(Vec::new());
+        }
+        report_store::read_private(&self.file_path(manifest, PRIVATE_FILE))
     }
 
     fn reports(&self, manifest: &Manifest) -> Result<Option<Vec<Report>>> {

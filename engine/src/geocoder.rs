@@ -164,6 +164,9 @@ pub struct MatchCounts {
     pub none: usize,
     /// Reports without a usable location (missing or a default point).
     pub unlocated: usize,
+    /// Located reports that fell in a sector (through their parcel, or directly).
+    #[serde(default)]
+    pub in_sector: usize,
 }
 
 /// Geocodes every located report in place (in parallel): parcel, sector, match kind, distance
@@ -201,6 +204,7 @@ pub fn geocode_reports(
             (crate::reports::Location::Located, MatchKind::None) => counts.none += 1,
             _ => counts.unlocated += 1,
         }
+        counts.in_sector += usize::from(r.sector_id.is_some());
     }
     counts
 }

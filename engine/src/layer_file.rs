@@ -116,18 +116,20 @@ impl GeozeroGeometry for Borrowed<'_> {
 }
 
 /// One row to write: geometry, predio's leading values, then source attributes.
-struct Row<'a> {
-    geometry: &'a MultiPolygon<f64>,
-    leading: Vec<Value>,
-    attributes: &'a [Value],
+pub(crate) struct Row<'a, G> {
+    pub geometry: G,
+    pub leading: Vec<Value>,
+    pub attributes: &'a [Value],
 }
 
-fn write_layer<'a>(
+/// Writes a FlatGeobuf layer (EPSG:4326, with its spatial index) to `path` and fsyncs it.
+pub(crate) fn write_layer<'a, G: GeozeroGeometry>(
     path: &Path,
     name: &str,
+    geometry_type: GeometryType,
     leading: &[(&str, FieldType)],
     fields: &[Field],
-    rows: impl Iterator<Item = Row<'a>>,
+    rows: impl Iterator<Item = Row<'a, G>>,
 ) -> Result<()> {
     let options = FgbWriterOptions {
         write_index: true,
@@ -139,8 +141,8 @@ fn write_layer<'a>(
         },
         ..Default::default()
     };
-    let mut fgb = FgbWriter::create_with_options(name, GeometryType::MultiPolygon, options)
-        .map_err(fgb_err(path))?;
+    let mut fgb =
+        FgbWriter::create_with_options(name, geometry_type, options).map_err(fgb_err(path))?;
     let columns: Vec<(String, FieldType)> = leading
         .iter()
         .map(|(n, k)| (n.to_string(), *k))
@@ -151,7 +153,7 @@ fn write_layer<'a>(
     }
     for row in rows {
         let mut property_err = None;
-        fgb.add_feature_geom(Borrowed(row.geometry), |feat| {
+        fgb.add_feature_geom(row.geometry, |feat| {
             let values = row.leading.iter().chain(row.attributes.iter());
             for (i, (value, (col, kind))) in values.zip(&columns).enumerate() {
                 if let Some(v) = column_value(value, *kind) {
@@ -183,7 +185,7 @@ fn write_layer<'a>(
 /// I/O errors and encoding errors, naming `path`.
 pub fn write_parcels(path: &Path, layer: &ParcelLayer) -> Result<()> {
     let rows = layer.parcels.iter().map(|p| Row {
-        geometry: &p.geometry,
+        geometry: Borrowed(&p.geometry),
         leading: vec![
             Value::String(p.id.to_string()),
             p.sector_id
@@ -193,7 +195,14 @@ pub fn write_parcels(path: &Path, layer: &ParcelLayer) -> Result<()> {
         ],
         attributes: &p.attributes,
     });
-    write_layer(path, "parcels", &PARCEL_COLUMNS, &layer.fields, rows)
+    write_layer(
+        path,
+        "parcels",
+        GeometryType::MultiPolygon,
+        &PARCEL_COLUMNS,
+        &layer.fields,
+        rows,
+    )
 }
 
 /// Writes sectors to a FlatGeobuf file at `path` (and fsyncs it).
@@ -202,7 +211,7 @@ pub fn write_parcels(path: &Path, layer: &ParcelLayer) -> Result<()> {
 /// I/O errors and encoding errors, naming `path`.
 pub fn write_sectors(path: &Path, layer: &SectorLayer) -> Result<()> {
     let rows = layer.sectors.iter().map(|s| Row {
-        geometry: &s.geometry,
+        geometry: Borrowed(&s.geometry),
         leading: vec![
             Value::String(s.id.to_string()),
             Value::String(s.name.clone()),
@@ -211,7 +220,14 @@ pub fn write_sectors(path: &Path, layer: &SectorLayer) -> Result<()> {
         ],
         attributes: &s.attributes,
     });
-    write_layer(path, "sectors", &SECTOR_COLUMNS, &layer.fields, rows)
+    write_layer(
+        path,
+        "sectors",
+        GeometryType::MultiPolygon,
+        &SECTOR_COLUMNS,
+        &layer.fields,
+        rows,
+    )
 }
 
 /// Collects one feature's properties by column index.

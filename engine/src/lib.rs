@@ -9,6 +9,7 @@
 
 mod catalog;
 mod error;
+mod export;
 mod geocoder;
 mod layer_file;
 mod model;
@@ -19,9 +20,10 @@ mod sector_index;
 
 pub use catalog::{
     Catalog, CatalogStore, Change, DirCatalog, FileEntry, LayerKind, LayerMeta, Manifest,
-    ReportImport, ReportsMeta, SourceInfo, VersionId, CATALOG_FORMAT,
+    ReportImport, ReportsMeta, SourceInfo, VersionId, CATALOG_FORMAT, PRIVATE_FILE,
 };
 pub use error::{Error, Result};
+pub use export::{export_reports, export_row, ExportFormat, EXPORT_COLUMNS};
 pub use geocoder::{geocode_reports, Geocoder, Match, MatchCounts, MatchKind};
 pub use layer_file::{read_parcels, read_sectors, write_parcels, write_sectors, RESERVED_COLUMNS};
 pub use model::{

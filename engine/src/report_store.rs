@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::error::{Error, Result};
 use crate::geocoder::MatchKind;
 use crate::model::{ParcelId, SectorId};
-use crate::reports::{Location, Report, Status, StatusChange, StatusType};
+use crate::reports::{Location, PrivateFields, Report, Status, StatusChange, StatusType};
 
 fn pl_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
     move |e| Error::Parquet {
@@ -101,6 +101,8 @@ pub fn reports_frame(reports: &[Report]) -> PolarsResult<DataFrame> {
             )
             .into_column(),
             Series::new("h3".into(), r.iter().map(|x| x.h3).collect::<Vec<_>>()).into_column(),
+            text("source_area", r.iter().map(|x| x.source_area.as_deref())),
+            text("parent_id", r.iter().map(|x| x.parent_id.as_deref())),
         ],
     )
 }
@@ -145,6 +147,66 @@ pub fn write_reports(dir: &Path, reports: &[Report]) -> Result<()> {
     )
     .map_err(pl_err(&hpath))?;
     write_frame(&hpath, &mut history)
+}
+
+/// Writes the personal fields kept with `--keep-private` to `path`, one row per (report id,
+/// field, value), readable by its owner only. Public outputs never read this file.
+///
+/// # Errors
+/// I/O and encoding errors naming the file.
+pub fn write_private(path: &Path, private: &[PrivateFields]) -> Result<()> {
+    let rows: Vec<(&str, &str, &str)> = private
+        .iter()
+        .flat_map(|p| {
+            p.values
+                .iter()
+                .map(move |(k, v)| (p.id.as_str(), k.as_str(), v.as_str()))
+        })
+        .collect();
+    let mut df = DataFrame::new(
+        rows.len(),
+        vec![
+            text("report_id", rows.iter().map(|r| Some(r.0))),
+            text("field", rows.iter().map(|r| Some(r.1))),
+            text("value", rows.iter().map(|r| Some(r.2))),
+        ],
+    )
+    .map_err(pl_err(path))?;
+    write_frame(path, &mut df)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(Error::io(path))?;
+    }
+    Ok(())
+}
+
+/// Reads what [`write_private`] wrote, grouped by report in file order.
+///
+/// # Errors
+/// I/O and decoding errors naming the file.
+pub fn read_private(path: &Path) -> Result<Vec<PrivateFields>> {
+    let df = read_frame(path)?;
+    let e = pl_err(path);
+    let (ids, fields, values) = (
+        strs(&df, "report_id").map_err(&e)?,
+        strs(&df, "field").map_err(&e)?,
+        strs(&df, "value").map_err(&e)?,
+    );
+    let mut out: Vec<PrivateFields> = Vec::new();
+    for ((id, f), v) in ids.into_iter().zip(fields).zip(values) {
+        let id = id.unwrap_or_default();
+        let pair = (f.unwrap_or_default(), v.unwrap_or_default());
+        match out.last_mut() {
+            Some(last) if last.id == id => last.values.push(pair),
+            _ => out.push(PrivateFields {
+                id,
+                values: vec![pair],
+            }),
+        }
+    }
+    Ok(out)
 }
 
 fn read_frame(path: &Path) -> Result<DataFrame> {
@@ -229,6 +291,10 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
         strs(&df, "sector_id").map_err(&e)?,
         strs(&df, "match").map_err(&e)?,
     );
+    let (area, parent) = (
+        strs(&df, "source_area").map_err(&e)?,
+        strs(&df, "parent_id").map_err(&e)?,
+    );
     let h3: Vec<Option<u64>> = df
         .column("h3")
         .map_err(&e)?
@@ -295,6 +361,8 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
             match_kind,
             distance_m: dist[i],
             h3: h3[i],
+            source_area: area[i].clone(),
+            parent_id: parent[i].clone(),
         });
     }
     Ok(out)
@@ -347,6 +415,8 @@ mod tests {
                 status: Status::Open,
                 label: "Abierto".into(),
             }],
+            source_area: located.then(|| "Distrito 1".into()),
+            parent_id: None,
         }
     }
 

@@ -159,6 +159,10 @@ pub struct Report {
     pub h3: Option<u64>,
     /// Status history (may be empty).
     pub history: Vec<StatusChange>,
+    /// The source's own ward or district (Open311 `ward`, FixMyStreet `Ward`).
+    pub source_area: Option<String>,
+    /// The report this one follows on from or duplicates (Open311 `parent_service_request_id`).
+    pub parent_id: Option<String>,
 }
 
 /// Personal data of a report, kept out of every public table.

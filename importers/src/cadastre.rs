@@ -375,6 +375,7 @@ pub fn import_parcels(
     meta.without_sector = without_sector;
     Ok(Change {
         reports: None,
+        private: None,
         operation: "import parcels".into(),
         parcels: Some((layer, meta)),
         sectors: None,
@@ -501,6 +502,7 @@ pub fn import_sectors(
     });
     Ok(Change {
         reports: None,
+        private: None,
         operation: "import sectors".into(),
         parcels,
         sectors: Some((sectors, sector_meta)),

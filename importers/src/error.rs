@@ -45,7 +45,7 @@ pub enum Error {
         layer: String,
     },
     /// The layer holds geometries of the wrong kind (e.g. points given as parcels).
-    #[error("{path}: layer {layer:?} has {found} geometries, but {what} must be polygons")]
+    #[error("{path}: layer {layer:?} has {found} geometries, but {what} must be {kind}")]
     WrongGeometry {
         /// The source.
         path: String,
@@ -53,8 +53,10 @@ pub enum Error {
         layer: String,
         /// The geometry type found.
         found: String,
-        /// What was being imported (`parcels`, `sectors`).
+        /// What was being imported (`parcels`, `sectors`, `reports`).
         what: &'static str,
+        /// The geometry it needs (`polygons`, `points`).
+        kind: &'static str,
     },
     /// A named attribute is not in the layer.
     #[error("{path}: layer {layer:?} has no field {field:?} (fields: {available})")]
@@ -128,6 +130,14 @@ pub enum Error {
     #[error("{path}: mapping: {message}")]
     Mapping {
         /// The mapping file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is not in the format asked for, or cannot be read as such.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
         path: String,
         /// What is wrong.
         message: String,

@@ -56,6 +56,8 @@ pub(crate) struct RawLayer {
 pub(crate) enum Expect {
     /// Parcels or sectors.
     Polygons(&'static str),
+    /// Reports.
+    Points(&'static str),
 }
 
 fn gdal_path(path: &str) -> Result<String> {
@@ -130,17 +132,21 @@ fn value(v: Option<FieldValue>) -> Value {
     }
 }
 
-fn is_polygonal_or_unknown(t: OGRwkbGeometryType::Type) -> bool {
+fn is_expected_or_unknown(t: OGRwkbGeometryType::Type, expect: Expect) -> bool {
     use OGRwkbGeometryType as T;
-    [
-        T::wkbUnknown,
-        T::wkbPolygon,
-        T::wkbMultiPolygon,
-        T::wkbGeometryCollection,
-        T::wkbCurvePolygon,
-        T::wkbMultiSurface,
-    ]
-    .contains(&geometry_type_flatten(t))
+    let t = geometry_type_flatten(t);
+    match expect {
+        Expect::Polygons(_) => [
+            T::wkbUnknown,
+            T::wkbPolygon,
+            T::wkbMultiPolygon,
+            T::wkbGeometryCollection,
+            T::wkbCurvePolygon,
+            T::wkbMultiSurface,
+        ]
+        .contains(&t),
+        Expect::Points(_) => [T::wkbUnknown, T::wkbPoint, T::wkbMultiPoint].contains(&t),
+    }
 }
 
 /// Opens `source`, checks its layer, CRS and geometry type, and reads every feature.
@@ -182,14 +188,18 @@ pub(crate) fn read(
     };
     let layer_name = layer.name();
 
-    let Expect::Polygons(what) = expect;
     let declared_type = layer.defn().geometry_type();
-    if !is_polygonal_or_unknown(declared_type) {
+    if !is_expected_or_unknown(declared_type, expect) {
+        let (Expect::Polygons(what) | Expect::Points(what)) = expect;
         return Err(Error::WrongGeometry {
             path: path.clone(),
             layer: layer_name,
             found: geometry_type_to_name(declared_type),
             what,
+            kind: match expect {
+                Expect::Polygons(_) => "polygons",
+                Expect::Points(_) => "points",
+            },
         });
     }
 

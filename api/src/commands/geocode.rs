@@ -4,11 +4,15 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
+use clap::ValueEnum;
 use predio_engine::{
     geocode_reports, upsert, CatalogStore, Change, DirCatalog, Geocoder, ImportReport, IssueAction,
     Manifest, Report, ReportImport, ReportsMeta,
 };
-use predio_importers::{read_csv_reports, CsvMapping};
+use predio_importers::{
+    read_csv_reports, read_fixmystreet, read_open311, read_vector_reports, CsvMapping, ReadOptions,
+    ReportRows, VectorSource,
+};
 
 use super::thousands;
 use crate::cli::{GeocodeArgs, ImportReports, ReportFormat};
@@ -20,20 +24,32 @@ fn resolution(res: u8) -> anyhow::Result<h3o::Resolution> {
 /// Geocodes `reports` against the current cadastre and builds the manifest's summary.
 fn geocode(
     catalog: &DirCatalog,
-    current: &Manifest,
+    current: Option<&Manifest>,
     reports: &mut [Report],
     args: &GeocodeArgs,
     imports: Vec<ReportImport>,
 ) -> anyhow::Result<ReportsMeta> {
     // A city may have sectors but no parcels yet (Boston's neighbourhoods): reports then get
     // their sector and H3 cell, and match `none` for the parcel.
-    let parcels = catalog.parcels(current)?.unwrap_or_default();
-    let sectors = catalog.sectors(current)?;
+    // Without a cadastre yet, reports still get their H3 cell; `predio geocode` after an
+    // import of parcels or sectors places them.
+    let (parcels, sectors) = match current {
+        Some(m) => (catalog.parcels(m)?.unwrap_or_default(), catalog.sectors(m)?),
+        None => (Default::default(), None),
+    };
     if parcels.parcels.is_empty() && sectors.is_none() {
-        bail!("the catalog has neither parcels nor sectors: import them before reports");
+        eprintln!("note: the catalog has neither parcels nor sectors yet: reports match none; run `predio geocode` after importing them");
     }
+    let start = std::time::Instant::now();
     let geocoder = Geocoder::new(&parcels, sectors.as_ref(), args.tolerance_m);
     let matches = geocode_reports(reports, &geocoder, resolution(args.h3_res)?);
+    let secs = start.elapsed().as_secs_f64();
+    tracing::info!(
+        reports = reports.len(),
+        seconds = secs,
+        per_second = reports.len() as f64 / secs.max(1e-9),
+        "geocoded"
+    );
     let mut by_status = BTreeMap::new();
     for r in reports.iter() {
         *by_status.entry(r.status.as_str().to_owned()).or_insert(0) += 1;
@@ -52,13 +68,14 @@ fn summary(catalog: &DirCatalog, m: &Manifest) {
     if let Some(r) = &m.reports {
         let x = &r.matches;
         eprintln!(
-            "  geocoded {} reports (tolerance {} m): inside {}, nearest {}, none {}, unlocated {}",
+            "  geocoded {} reports (tolerance {} m): parcel inside {}, nearest {}, none {}, unlocated {}; in a sector {}",
             thousands(r.count),
             r.tolerance_m,
             thousands(x.inside),
             thousands(x.nearest),
             thousands(x.none),
-            thousands(x.unlocated)
+            thousands(x.unlocated),
+            thousands(x.in_sector)
         );
     }
     eprintln!(
@@ -68,52 +85,115 @@ fn summary(catalog: &DirCatalog, m: &Manifest) {
     );
 }
 
+fn extent(current: Option<&Manifest>) -> Option<predio_engine::Bbox> {
+    current?
+        .layers
+        .values()
+        .filter_map(|l| l.bbox)
+        .reduce(|a, b| predio_engine::Bbox {
+            west: a.west.min(b.west),
+            south: a.south.min(b.south),
+            east: a.east.max(b.east),
+            north: a.north.max(b.north),
+        })
+}
+
+fn read(args: &ImportReports, current: Option<&Manifest>) -> anyhow::Result<ReportRows> {
+    let options = ReadOptions {
+        extent: extent(current),
+        keep_private: args.keep_private,
+        timezone: args.timezone.clone(),
+    };
+    let path = std::path::Path::new(&args.path);
+    let mapping = || -> anyhow::Result<CsvMapping> {
+        let file = args
+            .mapping
+            .as_ref()
+            .context("--mapping FILE is required for this format")?;
+        Ok(CsvMapping::from_file(file)?)
+    };
+    if args.updates.is_some() && args.format != ReportFormat::Fixmystreet {
+        bail!("--updates is for --format fixmystreet");
+    }
+    Ok(match args.format {
+        ReportFormat::Csv => read_csv_reports(path, &mapping()?, options)?,
+        ReportFormat::Open311 => read_open311(path, options)?,
+        ReportFormat::Fixmystreet => read_fixmystreet(path, args.updates.as_deref(), options)?,
+        ReportFormat::Vector => {
+            let source = VectorSource {
+                path: args.path.clone(),
+                layer: args.layer.clone(),
+                srs: args.srs.clone(),
+            };
+            let bar = crate::progress::Bar::new();
+            read_vector_reports(&source, &mapping()?, options, &bar)?
+        }
+    })
+}
+
 /// `predio import reports`.
 pub fn import_reports(catalog: &DirCatalog, args: &ImportReports) -> anyhow::Result<()> {
-    let Some(current) = catalog.current()? else {
-        bail!("the catalog is empty: import parcels (and sectors) before reports")
-    };
-    let rows = match args.format {
-        ReportFormat::Csv => {
-            let mapping = CsvMapping::from_file(&args.mapping)?;
-            let extent = current
-                .layers
-                .values()
-                .filter_map(|l| l.bbox)
-                .reduce(|a, b| predio_engine::Bbox {
-                    west: a.west.min(b.west),
-                    south: a.south.min(b.south),
-                    east: a.east.max(b.east),
-                    north: a.north.max(b.north),
-                });
-            read_csv_reports(std::path::Path::new(&args.path), &mapping, extent)?
-        }
-    };
+    let current = catalog.current()?;
+    let rows = read(args, current.as_ref())?;
     let refused = rows.report.count(IssueAction::Skipped);
     if rows.reports.is_empty() {
+        let first = rows
+            .report
+            .issues
+            .iter()
+            .find(|i| i.action == IssueAction::Skipped)
+            .map(|i| format!("; first: line {}: {}", i.feature, i.problem))
+            .unwrap_or_default();
         bail!(
-            "{}: no report could be read ({} rows, {refused} refused)",
+            "{}: no report could be read ({} rows, {refused} refused{first})",
             args.path,
             rows.read
         );
     }
-    let existing = catalog.reports(&current)?.unwrap_or_default();
+    let existing = match &current {
+        Some(m) => catalog.reports(m)?.unwrap_or_default(),
+        None => Vec::new(),
+    };
     let (mut merged, added, updated) = upsert(existing, rows.reports);
+    let private = if args.keep_private {
+        let mut kept = match &current {
+            Some(m) => catalog.private_fields(m)?,
+            None => Vec::new(),
+        };
+        let fresh: std::collections::HashSet<&str> =
+            rows.private.iter().map(|p| p.id.as_str()).collect();
+        kept.retain(|p| !fresh.contains(p.id.as_str()));
+        kept.extend(rows.private);
+        Some(kept)
+    } else {
+        None
+    };
     let mut imports = current
-        .reports
         .as_ref()
+        .and_then(|m| m.reports.as_ref())
         .map(|r| r.imports.clone())
+        .unwrap_or_default();
+    let format = args
+        .format
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
         .unwrap_or_default();
     imports.push(ReportImport {
         path: args.path.clone(),
-        format: "csv".into(),
+        format,
         read: rows.read,
         added,
         updated,
         refused,
         imported_at: Utc::now(),
     });
-    let meta = geocode(catalog, &current, &mut merged, &args.geocode, imports)?;
+    let meta = geocode(
+        catalog,
+        current.as_ref(),
+        &mut merged,
+        &args.geocode,
+        imports,
+    )?;
     eprintln!(
         "read {} rows from {}: {} new, {} updated, {} refused, {} flagged",
         thousands(rows.read),
@@ -131,15 +211,28 @@ pub fn import_reports(catalog: &DirCatalog, args: &ImportReports) -> anyhow::Res
         .take(10)
     {
         eprintln!(
-            "  line {} ({}): {}",
+            "  {} {} ({}): {}",
+            match args.format {
+                ReportFormat::Vector => "feature",
+                ReportFormat::Open311 => "request",
+                ReportFormat::Csv | ReportFormat::Fixmystreet => "line",
+            },
             i.feature,
             i.id.as_deref().unwrap_or("-"),
             i.problem
         );
     }
+    if let Some(p) = &private {
+        eprintln!(
+            "  kept personal fields of {} reports in {} (owner-only; never served or exported)",
+            thousands(p.len()),
+            predio_engine::PRIVATE_FILE
+        );
+    }
     let change = Change {
         operation: "import reports".into(),
         reports: Some((merged, meta)),
+        private,
         report: rows.report,
         ..Default::default()
     };
@@ -161,7 +254,7 @@ pub fn regeocode(catalog: &DirCatalog, args: &GeocodeArgs) -> anyhow::Result<()>
         .as_ref()
         .map(|r| r.imports.clone())
         .unwrap_or_default();
-    let meta = geocode(catalog, &current, &mut reports, args, imports)?;
+    let meta = geocode(catalog, Some(&current), &mut reports, args, imports)?;
     let change = Change {
         operation: "geocode".into(),
         reports: Some((reports, meta)),

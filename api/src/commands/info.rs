@@ -105,12 +105,13 @@ pub fn run(catalog: &DirCatalog, args: &InfoArgs) -> anyhow::Result<()> {
             statuses.join(" · ")
         );
         out += &format!(
-            "          matched inside {} · nearest {} (≤ {} m) · none {} · unlocated {} · H3 res {}\n",
+            "          parcel: inside {} · nearest {} (≤ {} m) · none {} · unlocated {} · in a sector {} · H3 res {}\n",
             thousands(x.inside),
             thousands(x.nearest),
             r.tolerance_m,
             thousands(x.none),
             thousands(x.unlocated),
+            thousands(x.in_sector),
             r.h3_resolution
         );
     }

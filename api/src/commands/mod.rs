@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into calls of the library crates.
 
+mod export;
 mod geocode;
 mod import;
 mod info;
@@ -7,7 +8,7 @@ mod sample;
 
 use predio_engine::DirCatalog;
 
-use crate::cli::{Cli, Command, Import};
+use crate::cli::{Cli, Command, Export, Import};
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(Import::Reports(args)) => geocode::import_reports(&catalog, &args),
         Command::Geocode(args) => geocode::regeocode(&catalog, &args),
         Command::Info(args) => info::run(&catalog, &args),
+        Command::Export(Export::Reports(args)) => export::reports(&catalog, &args),
         Command::Sample(args) => sample::run(&args),
     }
 }

@@ -1,0 +1,354 @@
+//! Reports from any CSV, read through a small TOML mapping: which column holds what, the time
+//! zone and formats of its local times, the status vocabulary, the system's default point, and
+//! which columns are personal (never read into the public tables).
+//!
+//! ```toml
+//! [source]
+//! timezone = "America/Costa_Rica"
+//! datetime_formats = ["%Y-%m-%d %H:%M"]
+//! [columns]
+//! id = "id_reporte"
+//! created_at = "fecha_creacion"
+//! status = "estado"
+//! lat = "latitud"
+//! lon = "longitud"
+//! [status]
+//! "Abierto" = "open"
+//! "Cerrado sin solución" = "resolved:closed_not_fixed"
+//! [private]
+//! columns = ["nombre", "correo"]
+//! ```
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{
+    parse_status, parse_tz, Coords, Normalizer, Raw, ReadOptions, ReportRows, Times, Vocabulary,
+};
+use crate::error::{Error, Result};
+
+/// A CSV mapping file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvMapping {
+    /// How to read times and the file.
+    pub source: SourceSection,
+    /// Which column holds what.
+    pub columns: Columns,
+    /// The source's status labels → `open|in_progress|resolved|rejected|duplicate`, optionally
+    /// `:open|closed_fixed|closed_not_fixed`. Matched ignoring case and surrounding spaces.
+    pub status: HashMap<String, String>,
+    /// On-time verdict labels → true/false (Boston `OnTime_Status`: `ONTIME`, `OVERDUE`).
+    #[serde(default)]
+    pub on_time: HashMap<String, bool>,
+    /// Personal columns: never read.
+    #[serde(default)]
+    pub private: PrivateSection,
+    /// Points that mean "no location" (a system's default, e.g. city hall).
+    #[serde(default)]
+    pub location: LocationSection,
+    /// Values for fields the source lacks or leaves empty (`status = "open"`,
+    /// `created_at = "2022-06-03"`, `category = "..."`).
+    #[serde(default)]
+    pub defaults: HashMap<String, String>,
+}
+
+/// `[source]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    /// IANA time zone of the local times (`America/New_York`).
+    pub timezone: String,
+    /// chrono formats tried in order (`%m/%d/%Y %I:%M:%S %p`); a bare date is midnight.
+    pub datetime_formats: Vec<String>,
+    /// Field delimiter (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<char>,
+}
+
+/// `[columns]`: column names in the CSV header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Columns {
+    /// Report id (a vector layer without one: the feature number).
+    pub id: Option<String>,
+    /// Creation time (or `[defaults] created_at`).
+    pub created_at: Option<String>,
+    /// Status label (or `[defaults] status`).
+    pub status: Option<String>,
+    /// Latitude (WGS 84). Required for CSV; a vector layer's geometry gives the point.
+    pub lat: Option<String>,
+    /// Longitude (WGS 84). Required for CSV.
+    pub lon: Option<String>,
+    /// First acknowledgement.
+    pub acknowledged_at: Option<String>,
+    /// Closing time.
+    pub closed_at: Option<String>,
+    /// The source's deadline.
+    pub deadline_at: Option<String>,
+    /// The source's on-time verdict.
+    pub on_time: Option<String>,
+    /// Category.
+    pub category: Option<String>,
+    /// Department / agency.
+    pub department: Option<String>,
+    /// Channel.
+    pub channel: Option<String>,
+}
+
+/// `[private]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateSection {
+    /// Columns with personal data or free text.
+    #[serde(default)]
+    pub columns: Vec<String>,
+}
+
+/// `[location]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSection {
+    /// `[lat, lon]` pairs meaning "unknown location".
+    #[serde(default)]
+    pub default_points: Vec<[f64; 2]>,
+}
+
+impl CsvMapping {
+    /// Reads a mapping file.
+    ///
+    /// # Errors
+    /// An unreadable file, invalid TOML, an unknown key, an unknown time zone or status.
+    pub fn from_file(path: &Path) -> Result<CsvMapping> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Mapping {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mapping: CsvMapping = toml::from_str(&text).map_err(|e| Error::Mapping {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        mapping.check().map_err(|message| Error::Mapping {
+            path: path.display().to_string(),
+            message,
+        })?;
+        Ok(mapping)
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        parse_tz(&self.source.timezone)?;
+        for v in self.status.values() {
+            parse_status(v)?;
+        }
+        for k in self.defaults.keys() {
+            if !DEFAULTABLE.contains(&k.as_str()) {
+                return Err(format!(
+                    "[defaults] {k:?}: only {} can have a default",
+                    DEFAULTABLE.join(", ")
+                ));
+            }
+        }
+        for (field, column) in [
+            ("created_at", &self.columns.created_at),
+            ("status", &self.columns.status),
+        ] {
+            if column.is_none() && !self.defaults.contains_key(field) {
+                return Err(format!(
+                    "[columns] {field} is missing (or give [defaults] {field})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The normaliser for this mapping.
+    pub(crate) fn normalizer(
+        &self,
+        source: &'static str,
+        options: ReadOptions,
+    ) -> std::result::Result<Normalizer, String> {
+        let tz_name = options
+            .timezone
+            .clone()
+            .unwrap_or_else(|| self.source.timezone.clone());
+        let tz = parse_tz(&tz_name)?;
+        let mut n = Normalizer::new(
+            source,
+            Times {
+                tz: Some(tz),
+                formats: self.source.datetime_formats.clone(),
+            },
+            tz_name,
+            Vocabulary::from_pairs(self.status.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            options,
+        );
+        n.verdicts = self
+            .on_time
+            .iter()
+            .map(|(k, v)| (k.trim().to_lowercase(), *v))
+            .collect();
+        n.default_points.clone_from(&self.location.default_points);
+        let c = &self.columns;
+        for (field, column) in [
+            ("id", &c.id),
+            ("created_at", &c.created_at),
+            ("status", &c.status),
+            ("lat", &c.lat),
+            ("lon", &c.lon),
+            ("acknowledged_at", &c.acknowledged_at),
+            ("closed_at", &c.closed_at),
+            ("deadline_at", &c.deadline_at),
+        ] {
+            if let Some(column) = column {
+                n.names.insert(field, format!("column {column}"));
+            }
+        }
+        Ok(n)
+    }
+
+    /// The default for a field, if the mapping gives one.
+    pub(crate) fn default(&self, field: &str) -> Option<&str> {
+        self.defaults.get(field).map(String::as_str)
+    }
+}
+
+/// Fields `[defaults]` may fill.
+const DEFAULTABLE: [&str; 5] = ["status", "created_at", "category", "department", "channel"];
+
+/// Reads reports from a CSV file (optionally gzipped: `.gz`) with `mapping`.
+///
+/// # Errors
+/// An unreadable file, or a header lacking a mapped column. Bad rows do not fail the import:
+/// they are listed in the import report with their line number.
+pub fn read_csv_reports(
+    path: &Path,
+    mapping: &CsvMapping,
+    options: ReadOptions,
+) -> Result<ReportRows> {
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|_| Error::NotFound {
+        path: shown.clone(),
+    })?;
+    let input: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(mapping.source.delimiter.unwrap_or(',') as u8)
+        .flexible(true)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, input));
+    let headers = reader
+        .headers()
+        .map_err(|e| Error::Read {
+            path: shown.clone(),
+            feature: 0,
+            message: e.to_string(),
+        })?
+        .clone();
+    if headers.iter().all(|h| h.trim().is_empty()) {
+        return Err(Error::EmptyLayer {
+            path: shown,
+            layer: "CSV".into(),
+        });
+    }
+    let col = |name: &str| -> Result<usize> {
+        headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| Error::NoSuchField {
+                path: shown.clone(),
+                layer: "CSV header".into(),
+                field: name.to_owned(),
+                available: headers.iter().collect::<Vec<_>>().join(", "),
+            })
+    };
+    let opt = |name: &Option<String>| name.as_deref().map(col).transpose();
+    let c = &mapping.columns;
+    let need = |name: &Option<String>, what: &str| -> Result<usize> {
+        col(name.as_deref().ok_or_else(|| Error::Mapping {
+            path: shown.clone(),
+            message: format!("[columns] {what} is required for CSV"),
+        })?)
+    };
+    let (id, lat, lon) = (
+        need(&c.id, "id")?,
+        need(&c.lat, "lat")?,
+        need(&c.lon, "lon")?,
+    );
+    let (created, status) = (opt(&c.created_at)?, opt(&c.status)?);
+    let (ack, closed, deadline, on_time) = (
+        opt(&c.acknowledged_at)?,
+        opt(&c.closed_at)?,
+        opt(&c.deadline_at)?,
+        opt(&c.on_time)?,
+    );
+    let (category, department, channel) =
+        (opt(&c.category)?, opt(&c.department)?, opt(&c.channel)?);
+    let private: Vec<(usize, &str)> = if options.keep_private {
+        mapping
+            .private
+            .columns
+            .iter()
+            .filter_map(|name| Some((col(name).ok()?, name.as_str())))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut n = mapping
+        .normalizer("csv", options)
+        .map_err(|message| Error::Mapping {
+            path: shown.clone(),
+            message,
+        })?;
+
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                n.out.read += 1;
+                let line = e.position().map_or(line, |p| p.line());
+                n.refuse(line, None, format!("unreadable CSV row: {e}"));
+                continue;
+            }
+        }
+        n.out.read += 1;
+        let line = record.position().map_or(line, |p| p.line());
+        let field = |i: usize| record.get(i).map(str::trim).filter(|s| !s.is_empty());
+        let or_default =
+            |i: Option<usize>, name: &str| i.and_then(field).or_else(|| mapping.default(name));
+        n.push(Raw {
+            line,
+            id: field(id),
+            created_at: or_default(created, "created_at"),
+            acknowledged_at: ack.and_then(field),
+            closed_at: closed.and_then(field),
+            deadline_at: deadline.and_then(field),
+            status: or_default(status, "status"),
+            on_time: on_time.and_then(field),
+            category: or_default(category, "category"),
+            department: or_default(department, "department"),
+            channel: or_default(channel, "channel"),
+            coords: Some(Coords::Text(field(lat), field(lon))),
+            history: Vec::new(),
+            private: private
+                .iter()
+                .filter_map(|&(i, name)| Some((name, field(i)?)))
+                .collect(),
+            ..Default::default()
+        });
+    }
+    if n.out.read == 0 {
+        return Err(Error::EmptyLayer {
+            path: shown,
+            layer: "CSV".into(),
+        });
+    }
+    Ok(n.out)
+}

@@ -1,0 +1,596 @@
+//! Citizen reports from foreign formats. Every format reads its rows into a [`Raw`] record of
+//! text fields; one [`Normalizer`] turns those into [`Report`]s with the same rules for all:
+//! times to UTC, status vocabulary, coordinates checked (range, swapped, default points),
+//! duplicate ids within a file, history to acknowledged/closed/reopened times. Rows that cannot
+//! be read are listed with their line (or feature) number; the rest import.
+
+pub(crate) mod csv;
+pub(crate) mod fixmystreet;
+pub(crate) mod open311;
+pub(crate) mod vector;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use predio_engine::{
+    Bbox, ImportReport, Issue, IssueAction, LayerKind, Location, MatchKind, PrivateFields, Report,
+    Status, StatusChange, StatusType,
+};
+
+/// What one import of reports produced.
+#[derive(Debug, Default)]
+pub struct ReportRows {
+    /// Reports read (not yet geocoded).
+    pub reports: Vec<Report>,
+    /// Rows (or features) in the source.
+    pub read: usize,
+    /// Rows refused or flagged, with line numbers.
+    pub report: ImportReport,
+    /// Personal fields of the imported reports, only when asked for (`--keep-private`).
+    pub private: Vec<PrivateFields>,
+}
+
+/// Options every report reader takes.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The catalog's extent (lon/lat): a point outside it whose swapped coordinates fall inside
+    /// is refused as "latitude and longitude swapped".
+    pub extent: Option<Bbox>,
+    /// Keep personal fields in [`ReportRows::private`] instead of dropping them.
+    pub keep_private: bool,
+    /// IANA time zone for local times without a UTC offset (overrides a mapping's).
+    pub timezone: Option<String>,
+}
+
+/// Parses `open|in_progress|resolved|rejected|duplicate[:open|closed_fixed|closed_not_fixed]`.
+pub(crate) fn parse_status(v: &str) -> std::result::Result<(Status, StatusType), String> {
+    let (s, t) = v.split_once(':').map_or((v, None), |(a, b)| (a, Some(b)));
+    let status: Status = s.trim().parse()?;
+    let kind = t
+        .map(|t| t.trim().parse())
+        .transpose()?
+        .unwrap_or_else(|| status.default_type());
+    Ok((status, kind))
+}
+
+/// Parses an IANA time zone name.
+pub(crate) fn parse_tz(name: &str) -> std::result::Result<Tz, String> {
+    name.parse::<Tz>()
+        .map_err(|e| format!("time zone {name:?}: {e}"))
+}
+
+/// How a source writes its times.
+#[derive(Debug, Clone)]
+pub(crate) struct Times {
+    /// Zone of local times; `None`: only times with a UTC offset are accepted.
+    pub tz: Option<Tz>,
+    /// chrono formats of local times, tried after RFC 3339.
+    pub formats: Vec<String>,
+}
+
+impl Times {
+    /// A time with a UTC offset (RFC 3339 / W3C) is taken as is; otherwise the formats are tried
+    /// and the local time read in the zone. In the autumn fold the earlier instant is taken; a
+    /// local time in the spring gap is an error.
+    pub fn parse(&self, text: &str) -> std::result::Result<DateTime<Utc>, String> {
+        let text = text.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Ok(t.with_timezone(&Utc));
+        }
+        for f in &self.formats {
+            let naive = NaiveDateTime::parse_from_str(text, f).ok().or_else(|| {
+                NaiveDate::parse_from_str(text, f)
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            });
+            if let Some(n) = naive {
+                let Some(tz) = self.tz else {
+                    return Err(format!(
+                        "{text:?} is a local time without a UTC offset: give the source's time zone with --timezone"
+                    ));
+                };
+                return tz
+                    .from_local_datetime(&n)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+                    .ok_or_else(|| format!("{text:?} does not exist in {tz}"));
+            }
+        }
+        Err(format!(
+            "{text:?} is neither RFC 3339 nor any of the formats {:?}",
+            self.formats
+        ))
+    }
+}
+
+/// Coordinates as the source gives them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Coords<'a> {
+    /// Text fields (CSV, JSON, XML): latitude, longitude.
+    Text(Option<&'a str>, Option<&'a str>),
+    /// A geometry already reprojected to WGS 84: (lon, lat), or none.
+    Point(Option<(f64, f64)>),
+}
+
+/// One row as read, before any check.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Raw<'a> {
+    /// Line (CSV), feature number (GDAL) or element number (JSON/XML), 1-based.
+    pub line: u64,
+    pub id: Option<&'a str>,
+    pub created_at: Option<&'a str>,
+    pub acknowledged_at: Option<&'a str>,
+    pub closed_at: Option<&'a str>,
+    pub deadline_at: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub on_time: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub department: Option<&'a str>,
+    pub channel: Option<&'a str>,
+    pub coords: Option<Coords<'a>>,
+    /// Status changes the source records (Open311 notes): time text, label, normalised status
+    /// (`None`: an activity that changes nothing).
+    pub history: Vec<(&'a str, String, Option<Status>)>,
+    /// Personal fields: column name, value.
+    pub private: Vec<(&'a str, &'a str)>,
+    /// The source's own ward / district.
+    pub area: Option<&'a str>,
+    /// The report this one follows on from or duplicates.
+    pub parent_id: Option<&'a str>,
+    /// The source marks a closed report as a duplicate (Open311 `duplicate`).
+    pub duplicate: bool,
+}
+
+/// The status vocabulary of a source: label (lower case, trimmed) → status and type.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Vocabulary(pub HashMap<String, (Status, StatusType)>);
+
+impl Vocabulary {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.trim().to_lowercase(), parse_status(v).ok()?)))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, label: &str) -> Option<(Status, StatusType)> {
+        self.0.get(&label.trim().to_lowercase()).copied()
+    }
+}
+
+/// The shared rules from [`Raw`] rows to reports.
+pub(crate) struct Normalizer {
+    pub source: &'static str,
+    pub times: Times,
+    pub tz_name: String,
+    pub statuses: Vocabulary,
+    pub verdicts: HashMap<String, bool>,
+    pub default_points: Vec<[f64; 2]>,
+    pub options: ReadOptions,
+    /// Names of the source's columns, for messages.
+    pub names: HashMap<&'static str, String>,
+    seen: HashMap<String, u64>,
+    pub out: ReportRows,
+}
+
+/// Whether (lon, lat) lies within half a degree of the extent.
+fn near(e: &Bbox, lon: f64, lat: f64) -> bool {
+    const MARGIN: f64 = 0.5;
+    lon >= e.west - MARGIN
+        && lon <= e.east + MARGIN
+        && lat >= e.south - MARGIN
+        && lat <= e.north + MARGIN
+}
+
+impl Normalizer {
+    pub fn new(
+        source: &'static str,
+        times: Times,
+        tz_name: String,
+        statuses: Vocabulary,
+        options: ReadOptions,
+    ) -> Self {
+        Self {
+            source,
+            times,
+            tz_name,
+            statuses,
+            verdicts: HashMap::new(),
+            default_points: Vec::new(),
+            options,
+            names: HashMap::new(),
+            seen: HashMap::new(),
+            out: ReportRows::default(),
+        }
+    }
+
+    fn name(&self, field: &'static str) -> String {
+        self.names
+            .get(field)
+            .map_or_else(|| field.to_owned(), |n| format!("{n:?}"))
+    }
+
+    /// Records a row that could not be read at all.
+    pub fn refuse(&mut self, line: u64, id: Option<&str>, problem: String) {
+        self.out.report.issues.push(Issue {
+            layer: LayerKind::Reports,
+            feature: line,
+            id: id.map(str::to_owned),
+            problem,
+            action: IssueAction::Skipped,
+        });
+    }
+
+    fn flag(&mut self, line: u64, id: &str, problem: String) {
+        self.out.report.issues.push(Issue {
+            layer: LayerKind::Reports,
+            feature: line,
+            id: Some(id.to_owned()),
+            problem,
+            action: IssueAction::Flagged,
+        });
+    }
+
+    fn time(
+        &self,
+        text: Option<&str>,
+        field: &'static str,
+    ) -> Result<Option<DateTime<Utc>>, String> {
+        text.map(|t| {
+            self.times
+                .parse(t)
+                .map_err(|e| format!("bad {field} ({}): {e}", self.name(field)))
+        })
+        .transpose()
+    }
+
+    fn point(&self, coords: Option<Coords<'_>>) -> Result<(Location, Option<(f64, f64)>), String> {
+        let (la, lo) = match coords {
+            None | Some(Coords::Point(None)) => return Ok((Location::Missing, None)),
+            Some(Coords::Point(Some((lon, lat)))) => (Some(lat), Some(lon)),
+            Some(Coords::Text(a, o)) => {
+                let num = |v: Option<&str>, field: &'static str| {
+                    v.map(|v| {
+                        v.trim().parse::<f64>().map_err(|_| {
+                            format!(
+                                "bad coordinate: {} is not a number: {v:?}",
+                                self.name(field)
+                            )
+                        })
+                    })
+                    .transpose()
+                };
+                (num(a, "lat")?, num(o, "lon")?)
+            }
+        };
+        let (Some(a), Some(o)) = (la, lo) else {
+            return Ok((Location::Missing, None));
+        };
+        if !a.is_finite()
+            || !o.is_finite()
+            || !(-90.0..=90.0).contains(&a)
+            || !(-180.0..=180.0).contains(&o)
+        {
+            let hint = if (-90.0..=90.0).contains(&o) && (-180.0..=180.0).contains(&a) {
+                " (latitude and longitude swapped?)"
+            } else {
+                ""
+            };
+            return Err(format!("coordinates out of range: lat {a}, long {o}{hint}"));
+        }
+        if self
+            .options
+            .extent
+            .is_some_and(|e| !near(&e, o, a) && near(&e, a, o))
+        {
+            return Err(format!("latitude and longitude swapped? ({a}, {o}) lies outside the catalog's extent, ({o}, {a}) inside"));
+        }
+        if a == 0.0 && o == 0.0 {
+            return Ok((Location::Missing, None));
+        }
+        if self
+            .default_points
+            .iter()
+            .any(|p| (p[0] - a).abs() < 1e-6 && (p[1] - o).abs() < 1e-6)
+        {
+            return Ok((Location::DefaultPoint, Some((o, a))));
+        }
+        Ok((Location::Located, Some((o, a))))
+    }
+
+    /// Checks one row and adds its report, or lists why it cannot be read.
+    pub fn push(&mut self, raw: Raw<'_>) {
+        let line = raw.line;
+        let Some(rid) = raw.id.map(str::trim).filter(|s| !s.is_empty()) else {
+            let problem = format!("no id ({})", self.name("id"));
+            self.refuse(line, None, problem);
+            return;
+        };
+        if let Some(first) = self.seen.get(rid) {
+            let problem = format!("duplicate id within the file (first at line {first})");
+            self.refuse(line, Some(rid), problem);
+            return;
+        }
+        match self.build(rid, &raw) {
+            Ok(report) => {
+                self.seen.insert(rid.to_owned(), line);
+                match report.location {
+                    Location::Missing => {
+                        self.flag(line, rid, "unlocated: no coordinates".into());
+                    }
+                    Location::DefaultPoint => self.flag(
+                        line,
+                        rid,
+                        "unlocated: the system's default point, not the problem's location".into(),
+                    ),
+                    Location::Located => {}
+                }
+                if report.closed_at.is_some_and(|c| c < report.created_at) {
+                    self.flag(
+                        line,
+                        rid,
+                        "closed before it was created: excluded from resolution times".into(),
+                    );
+                }
+                if self.options.keep_private && !raw.private.is_empty() {
+                    self.out.private.push(PrivateFields {
+                        id: rid.to_owned(),
+                        values: raw
+                            .private
+                            .iter()
+                            .filter(|(_, v)| !v.trim().is_empty())
+                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                            .collect(),
+                    });
+                }
+                self.out.reports.push(report);
+            }
+            Err(problem) => self.refuse(line, Some(rid), problem),
+        }
+    }
+
+    fn build(&self, rid: &str, raw: &Raw<'_>) -> Result<Report, String> {
+        let created_at = self
+            .time(raw.created_at, "created_at")?
+            .ok_or_else(|| format!("no creation time ({})", self.name("created_at")))?;
+        let acknowledged_at = self.time(raw.acknowledged_at, "acknowledged_at")?;
+        let closed_at = self.time(raw.closed_at, "closed_at")?;
+        let deadline_at = self.time(raw.deadline_at, "deadline_at")?;
+        let label = raw.status.map(str::trim).unwrap_or("");
+        let (mut status, mut kind) = self.statuses.get(label).ok_or_else(|| {
+            format!(
+                "unknown status {label:?} ({}; known: {})",
+                self.name("status"),
+                known(&self.statuses)
+            )
+        })?;
+        if raw.duplicate && status.is_closed() {
+            (status, kind) = (Status::Duplicate, Status::Duplicate.default_type());
+        }
+        let (location, point) = self.point(raw.coords)?;
+        let mut history = Vec::with_capacity(raw.history.len() + 3);
+        for (at, note, st) in &raw.history {
+            let at = self
+                .times
+                .parse(at)
+                .map_err(|e| format!("bad time in the status history: {e}"))?;
+            if let Some(st) = st {
+                history.push(StatusChange {
+                    at,
+                    status: *st,
+                    label: note.clone(),
+                });
+            }
+        }
+        let mut report = Report {
+            id: rid.to_owned(),
+            source: self.source.into(),
+            category: raw.category.map(str::to_owned),
+            department: raw.department.map(str::to_owned),
+            channel: raw.channel.map(str::to_owned),
+            status,
+            status_label: label.to_owned(),
+            status_type: kind,
+            created_at,
+            acknowledged_at,
+            closed_at: closed_at.filter(|_| status.is_closed()),
+            reopened_at: None,
+            deadline_at,
+            source_on_time: raw
+                .on_time
+                .and_then(|v| self.verdicts.get(&v.trim().to_lowercase()).copied()),
+            source_tz: self.tz_name.clone(),
+            lon: point.map(|p| p.0),
+            lat: point.map(|p| p.1),
+            location,
+            parcel_id: None,
+            sector_id: None,
+            match_kind: MatchKind::None,
+            distance_m: None,
+            h3: None,
+            history,
+            source_area: raw.area.map(str::to_owned),
+            parent_id: raw.parent_id.map(str::to_owned),
+        };
+        complete_history(&mut report);
+        Ok(report)
+    }
+}
+
+fn known(v: &Vocabulary) -> String {
+    let mut labels: Vec<&str> = v.0.keys().map(String::as_str).collect();
+    labels.sort_unstable();
+    labels.join(", ")
+}
+
+/// Makes the history and the summary times agree: a history the source gave is sorted and
+/// framed by "received" and the current status; times the source did not give
+/// (acknowledged, closed, reopened) are derived from it. A reopening is a change from a closed
+/// status to an open one.
+pub(crate) fn complete_history(r: &mut Report) {
+    let mut h = std::mem::take(&mut r.history);
+    h.retain(|c| c.label != "received");
+    h.push(StatusChange {
+        at: r.created_at,
+        status: Status::Open,
+        label: "received".into(),
+    });
+    if let Some(a) = r.acknowledged_at {
+        if !h
+            .iter()
+            .any(|c| c.status == Status::InProgress && c.at == a)
+        {
+            h.push(StatusChange {
+                at: a,
+                status: Status::InProgress,
+                label: "acknowledged".into(),
+            });
+        }
+    }
+    if let Some(c) = r.closed_at {
+        if !h.iter().any(|x| x.status.is_closed() && x.at == c) {
+            h.push(StatusChange {
+                at: c,
+                status: r.status,
+                label: r.status_label.clone(),
+            });
+        }
+    }
+    // "received" first among equal times, then source order.
+    h.sort_by_key(|c| (c.at, c.label != "received"));
+    if r.acknowledged_at.is_none() {
+        r.acknowledged_at = h
+            .iter()
+            .skip(1)
+            .find(|c| c.status != Status::Open)
+            .map(|c| c.at);
+    }
+    let mut reopened = None;
+    let mut last_closed = None;
+    for w in h.windows(2) {
+        if w[0].status.is_closed() && !w[1].status.is_closed() {
+            reopened = Some(w[1].at);
+        }
+        if w[1].status.is_closed() {
+            last_closed = Some(w[1].at);
+        }
+    }
+    r.reopened_at = reopened;
+    if r.status.is_closed() && r.closed_at.is_none() {
+        r.closed_at = last_closed;
+    }
+    r.history = h;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(tz: Option<Tz>, f: &str) -> Times {
+        Times {
+            tz,
+            formats: vec![f.to_owned()],
+        }
+    }
+
+    #[test]
+    fn us_dates_with_am_pm_in_new_york_become_utc() {
+        let t = times(Some(chrono_tz::America::New_York), "%m/%d/%Y %I:%M:%S %p");
+        let x = t.parse("01/05/2015 12:40:41 PM").expect("parses");
+        assert_eq!(x.to_rfc3339(), "2015-01-05T17:40:41+00:00");
+        // Summer time: UTC-4.
+        let x = t.parse("07/05/2015 12:00:00 AM").expect("parses");
+        assert_eq!(x.to_rfc3339(), "2015-07-05T04:00:00+00:00");
+        assert!(t.parse("2015-07-05").is_err());
+        // A W3C time with its offset needs no zone.
+        let x = t.parse("2014-07-12T10:58:43-05:00").expect("parses");
+        assert_eq!(x.to_rfc3339(), "2014-07-12T15:58:43+00:00");
+    }
+
+    #[test]
+    fn a_local_time_without_a_zone_is_refused_with_the_remedy() {
+        let t = times(None, "%Y-%m-%d %H:%M:%S%.f");
+        let e = t.parse("2012-05-22 17:14:32.637").expect_err("no zone");
+        assert!(e.contains("--timezone"), "{e}");
+        let t = times(
+            Some(chrono_tz::America::Los_Angeles),
+            "%Y-%m-%d %H:%M:%S%.f",
+        );
+        let x = t.parse("2012-05-22 17:14:32.637").expect("parses");
+        assert_eq!(x.to_rfc3339(), "2012-05-23T00:14:32.637+00:00");
+    }
+
+    #[test]
+    fn status_values_carry_their_type() {
+        assert_eq!(
+            parse_status("resolved:closed_not_fixed"),
+            Ok((Status::Resolved, StatusType::ClosedNotFixed))
+        );
+        assert_eq!(
+            parse_status("rejected"),
+            Ok((Status::Rejected, StatusType::ClosedNotFixed))
+        );
+        assert!(parse_status("fixed").is_err());
+    }
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 3, 1, h, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    #[test]
+    fn history_gives_acknowledged_reopened_and_closed_times() {
+        let change = |h, status, label: &str| StatusChange {
+            at: at(h),
+            status,
+            label: label.into(),
+        };
+        let mut r = Report {
+            id: "1".into(),
+            source: "test".into(),
+            category: None,
+            department: None,
+            channel: None,
+            status: Status::Resolved,
+            status_label: "fixed".into(),
+            status_type: StatusType::ClosedFixed,
+            created_at: at(1),
+            acknowledged_at: None,
+            closed_at: None,
+            reopened_at: None,
+            deadline_at: None,
+            source_on_time: None,
+            source_tz: "UTC".into(),
+            lon: None,
+            lat: None,
+            location: Location::Missing,
+            parcel_id: None,
+            sector_id: None,
+            match_kind: MatchKind::None,
+            distance_m: None,
+            h3: None,
+            source_area: None,
+            parent_id: None,
+            // Out of order on purpose.
+            history: vec![
+                change(9, Status::Resolved, "fixed"),
+                change(3, Status::InProgress, "investigating"),
+                change(5, Status::Resolved, "fixed"),
+                change(7, Status::Open, "confirmed"),
+            ],
+        };
+        complete_history(&mut r);
+        assert_eq!(r.acknowledged_at, Some(at(3)));
+        assert_eq!(r.reopened_at, Some(at(7)));
+        assert_eq!(r.closed_at, Some(at(9)));
+        let labels: Vec<&str> = r.history.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["received", "investigating", "fixed", "confirmed", "fixed"]
+        );
+    }
+}
