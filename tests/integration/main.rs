@@ -10,4 +10,5 @@ mod bad_input;
 mod cadastre;
 mod crash;
 mod formats;
+mod report_formats;
 mod reports;

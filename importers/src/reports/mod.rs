@@ -433,11 +433,17 @@ fn known(v: &Vocabulary) -> String {
 pub(crate) fn complete_history(r: &mut Report) {
     let mut h = std::mem::take(&mut r.history);
     h.retain(|c| c.label != "received");
-    h.push(StatusChange {
-        at: r.created_at,
-        status: Status::Open,
-        label: "received".into(),
-    });
+    // The source's own "opened" entry at the creation time stands for "received".
+    if !h
+        .iter()
+        .any(|c| c.status == Status::Open && c.at == r.created_at)
+    {
+        h.push(StatusChange {
+            at: r.created_at,
+            status: Status::Open,
+            label: "received".into(),
+        });
+    }
     if let Some(a) = r.acknowledged_at {
         if !h
             .iter()

@@ -366,6 +366,14 @@ pub fn read_open311(path: &Path, options: ReadOptions) -> Result<ReportRows> {
                 Some((at, label, note_status(kind)))
             })
             .collect();
+        // The agency's first activity before any closing is its acknowledgement.
+        if let Some(first) = history
+            .iter()
+            .take_while(|h| h.2.is_none_or(|s| !s.is_closed()))
+            .position(|h| h.2.is_none())
+        {
+            history[first].2 = Some(Status::InProgress);
+        }
         if duplicate {
             for h in &mut history {
                 if h.2 == Some(Status::Resolved) {
