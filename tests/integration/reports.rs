@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use gdal::vector::Geometry as OgrGeometry;
-use geozero::{CoordDimensions, ToWkb};
+use geozero::{CoordDimensions, ToGeo, ToWkb};
 use predio_engine::{read_parcels, read_reports, MatchKind};
 
 use crate::support::{info, predio, predio_ok, sample_town, shared, version_dir};
@@ -338,4 +338,155 @@ fn boston_311_imports_with_city_hall_points_flagged_and_neighbourhoods_assigned(
             .count()
             > 50_000
     );
+}
+
+/// Random points over Seoul's parcels: every match agrees with GEOS (through GDAL). Inside:
+/// GEOS finds the point in predio's parcel, and in no parcel when predio says otherwise.
+/// Nearest and none: planar distances in EPSG:5186 (Korea 2000 / Central Belt, metres; PROJ
+/// through GDAL) agree with predio's nearest parcel and distance within 0.5 m, and with the
+/// 25 m tolerance.
+#[test]
+fn seoul_random_points_match_geos_inside_nearest_and_none() {
+    let Some(src) = shared("seoul-parcels/parcels.geojson") else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    predio_ok(d, &["import", "parcels", src.to_str().expect("utf-8")]);
+    let dir = version_dir(d);
+    let parcels = read_parcels(&dir.join("parcels.fgb")).expect("parcels");
+    let bbox = parcels.bbox().expect("bbox");
+
+    // 100,000 points from a fixed LCG over the bbox widened by 50 m.
+    const N: usize = 100_000;
+    let (w, s) = (bbox.west - 0.0006, bbox.south - 0.00045);
+    let (dx, dy) = (bbox.east + 0.0006 - w, bbox.north + 0.00045 - s);
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let csv = d.join("points.csv");
+    let mut text = String::from("id,lat,lon\n");
+    for i in 0..N {
+        let (lon, lat) = (w + next() * dx, s + next() * dy);
+        text += &format!("{i},{lat:.8},{lon:.8}\n");
+    }
+    fs::write(&csv, text).expect("write");
+    let mapping = d.join("points.toml");
+    fs::write(
+        &mapping,
+        "[source]\ntimezone = \"Asia/Seoul\"\ndatetime_formats = [\"%Y-%m-%d\"]\n[columns]\nid = \"id\"\nlat = \"lat\"\nlon = \"lon\"\n[defaults]\nstatus = \"open\"\ncreated_at = \"2025-01-01\"\n[status]\n\"open\" = \"open\"\n",
+    )
+    .expect("write");
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            csv.to_str().expect("utf-8"),
+            "--mapping",
+            mapping.to_str().expect("utf-8"),
+        ],
+    );
+    let reports = read_reports(&version_dir(d)).expect("reports");
+    assert_eq!(reports.len(), N);
+
+    let to_tm = {
+        let mut wgs = gdal::spatial_ref::SpatialRef::from_epsg(4326).expect("4326");
+        wgs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+        let mut tm = gdal::spatial_ref::SpatialRef::from_epsg(5186).expect("5186");
+        tm.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+        gdal::spatial_ref::CoordTransform::new(&wgs, &tm).expect("transform")
+    };
+    let ogr = |g: &geo::MultiPolygon<f64>| {
+        let wkb = geo::Geometry::MultiPolygon(g.clone())
+            .to_wkb(CoordDimensions::xy())
+            .expect("wkb");
+        OgrGeometry::from_wkb(&wkb).expect("ogr")
+    };
+    let index: std::collections::HashMap<&str, usize> = parcels
+        .parcels
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
+    let planar = |g: &OgrGeometry| -> geo::Geometry<f64> {
+        let mut m = g.clone();
+        m.transform_inplace(&to_tm).expect("to EPSG:5186");
+        geozero::wkb::Wkb(m.wkb().expect("wkb"))
+            .to_geo()
+            .expect("geo")
+    };
+    let geoms: Vec<(OgrGeometry, geo::Geometry<f64>, [f64; 4])> = parcels
+        .parcels
+        .iter()
+        .map(|p| {
+            let g = ogr(&p.geometry);
+            let m = planar(&g);
+            let e = g.envelope();
+            (g, m, [e.MinX, e.MinY, e.MaxX, e.MaxY])
+        })
+        .collect();
+    let distance = |a: &geo::Geometry<f64>, b: &geo::Geometry<f64>| {
+        use geo::{Distance, Euclidean};
+        Euclidean.distance(a, b)
+    };
+    let (mut inside, mut nearest, mut none) = (0, 0, 0);
+    // Degrees around a point that surely hold 25 m (+ margin) at 37.5° N.
+    let (mx, my) = (0.0004, 0.0003);
+    for r in &reports {
+        let (lon, lat) = (r.lon.expect("lon"), r.lat.expect("lat"));
+        let mut pt = OgrGeometry::empty(gdal::vector::OGRwkbGeometryType::wkbPoint).expect("pt");
+        pt.add_point_2d((lon, lat));
+        let near: Vec<usize> = geoms
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, e))| {
+                lon >= e[0] - mx && lon <= e[2] + mx && lat >= e[1] - my && lat <= e[3] + my
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let containing: Vec<usize> = near
+            .iter()
+            .copied()
+            .filter(|&i| geoms[i].0.intersects(&pt))
+            .collect();
+        let mine = r.parcel_id.as_ref().map(|p| index[p.as_str()]);
+        match r.match_kind {
+            MatchKind::Inside => {
+                inside += 1;
+                assert!(
+                    mine.is_some_and(|i| containing.contains(&i)),
+                    "point {} ({lon}, {lat}): predio's parcel is not one GEOS finds it in: {containing:?}",
+                    r.id
+                );
+            }
+            kind => {
+                assert!(containing.is_empty(), "point {} is in {containing:?} by GEOS but {kind:?}", r.id);
+                let p = planar(&pt);
+                let dist: Vec<(usize, f64)> = near
+                    .iter()
+                    .map(|&i| (i, distance(&geoms[i].1, &p)))
+                    .collect();
+                let best = dist.iter().map(|x| x.1).fold(f64::INFINITY, f64::min);
+                if kind == MatchKind::Nearest {
+                    nearest += 1;
+                    let i = mine.expect("a nearest parcel");
+                    let d = r.distance_m.expect("distance");
+                    let geos_d = distance(&geoms[i].1, &p);
+                    assert!((d - geos_d).abs() < 0.5, "point {}: predio {d} m, GEOS {geos_d} m", r.id);
+                    assert!(geos_d - best < 0.5, "point {}: GEOS has a parcel at {best} m, predio's at {geos_d} m", r.id);
+                    assert!(best <= 25.5, "point {}: nearest at {best} m", r.id);
+                } else {
+                    none += 1;
+                    assert!(best > 24.5, "point {}: GEOS has a parcel {best} m away", r.id);
+                }
+            }
+        }
+    }
+    assert_eq!(inside + nearest + none, N);
+    assert!(inside > 10_000 && nearest > 1_000 && none > 1_000, "{inside} {nearest} {none}");
 }
