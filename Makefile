@@ -9,20 +9,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # GDAL (with GEOS) and the one system PROJ shared by GDAL and the proj crate; clang for bindgen;
 # linux-perf/hyperfine only for the benches.
 APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config
-BENCH_PACKAGES := hyperfine
+# The peers of benches/compare: PostGIS (and ogr2ogr, above); GeoPandas goes into a venv.
+BENCH_PACKAGES := hyperfine postgresql-15 postgresql-15-postgis-3 python3-venv
+BENCH_VENV := target/bench-venv
 
 PREDIO := target/debug/predio
 DEMO_TOWN := data-samples/town
 DEMO_DATA ?= predio-data
 DEMO_PARCELS ?= 20000
 
-.PHONY: help deps build demo test lint fmt bench clean
+.PHONY: help deps build demo test lint fmt bench bench-deps clean
 
 help:
 	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, show it"
 	@echo "make test   install what is missing, run every test"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
-	@echo "make bench  import benchmarks against ogr2ogr (benches/compare/import.sh)"
+	@echo "make bench  criterion geocoder bench; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS (benches/)"
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -51,10 +53,18 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: build
+bench-deps: deps
 	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@[ -x $(BENCH_VENV)/bin/python ] || { python3 -m venv $(BENCH_VENV) && \
+	  $(BENCH_VENV)/bin/pip install -q geopandas==1.2.0 shapely==2.2.0 pyogrio pyproj pandas; }
+
+bench: build bench-deps
+	$(CARGO) bench --profile dev -p predio --bench geocoder
 	benches/compare/import.sh
+	benches/compare/geocode.sh
 
 clean:
 	$(CARGO) clean

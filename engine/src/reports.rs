@@ -174,6 +174,47 @@ pub struct PrivateFields {
     pub values: Vec<(String, String)>,
 }
 
+impl Report {
+    /// A report with its id, source, status and creation time; no location, no other time, no
+    /// history, not geocoded. The rest is filled field by field.
+    pub fn new(
+        id: impl Into<String>,
+        source: impl Into<String>,
+        status: Status,
+        status_label: impl Into<String>,
+        created_at: DateTime<Utc>,
+    ) -> Report {
+        Report {
+            id: id.into(),
+            source: source.into(),
+            category: None,
+            department: None,
+            channel: None,
+            status,
+            status_label: status_label.into(),
+            status_type: status.default_type(),
+            created_at,
+            acknowledged_at: None,
+            closed_at: None,
+            reopened_at: None,
+            deadline_at: None,
+            source_on_time: None,
+            source_tz: "UTC".into(),
+            lon: None,
+            lat: None,
+            location: Location::Missing,
+            parcel_id: None,
+            sector_id: None,
+            match_kind: MatchKind::None,
+            distance_m: None,
+            h3: None,
+            history: Vec::new(),
+            source_area: None,
+            parent_id: None,
+        }
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "report {} ({})", self.id, self.status)

@@ -465,7 +465,11 @@ fn seoul_random_points_match_geos_inside_nearest_and_none() {
                 );
             }
             kind => {
-                assert!(containing.is_empty(), "point {} is in {containing:?} by GEOS but {kind:?}", r.id);
+                assert!(
+                    containing.is_empty(),
+                    "point {} is in {containing:?} by GEOS but {kind:?}",
+                    r.id
+                );
                 let p = planar(&pt);
                 let dist: Vec<(usize, f64)> = near
                     .iter()
@@ -477,16 +481,31 @@ fn seoul_random_points_match_geos_inside_nearest_and_none() {
                     let i = mine.expect("a nearest parcel");
                     let d = r.distance_m.expect("distance");
                     let geos_d = distance(&geoms[i].1, &p);
-                    assert!((d - geos_d).abs() < 0.5, "point {}: predio {d} m, GEOS {geos_d} m", r.id);
-                    assert!(geos_d - best < 0.5, "point {}: GEOS has a parcel at {best} m, predio's at {geos_d} m", r.id);
+                    assert!(
+                        (d - geos_d).abs() < 0.5,
+                        "point {}: predio {d} m, GEOS {geos_d} m",
+                        r.id
+                    );
+                    assert!(
+                        geos_d - best < 0.5,
+                        "point {}: GEOS has a parcel at {best} m, predio's at {geos_d} m",
+                        r.id
+                    );
                     assert!(best <= 25.5, "point {}: nearest at {best} m", r.id);
                 } else {
                     none += 1;
-                    assert!(best > 24.5, "point {}: GEOS has a parcel {best} m away", r.id);
+                    assert!(
+                        best > 24.5,
+                        "point {}: GEOS has a parcel {best} m away",
+                        r.id
+                    );
                 }
             }
         }
     }
     assert_eq!(inside + nearest + none, N);
-    assert!(inside > 10_000 && nearest > 1_000 && none > 1_000, "{inside} {nearest} {none}");
+    assert!(
+        inside > 10_000 && nearest > 1_000 && none > 1_000,
+        "{inside} {nearest} {none}"
+    );
 }

@@ -556,31 +556,7 @@ mod tests {
             label: label.into(),
         };
         let mut r = Report {
-            id: "1".into(),
-            source: "test".into(),
-            category: None,
-            department: None,
-            channel: None,
-            status: Status::Resolved,
-            status_label: "fixed".into(),
             status_type: StatusType::ClosedFixed,
-            created_at: at(1),
-            acknowledged_at: None,
-            closed_at: None,
-            reopened_at: None,
-            deadline_at: None,
-            source_on_time: None,
-            source_tz: "UTC".into(),
-            lon: None,
-            lat: None,
-            location: Location::Missing,
-            parcel_id: None,
-            sector_id: None,
-            match_kind: MatchKind::None,
-            distance_m: None,
-            h3: None,
-            source_area: None,
-            parent_id: None,
             // Out of order on purpose.
             history: vec![
                 change(9, Status::Resolved, "fixed"),
@@ -588,6 +564,7 @@ mod tests {
                 change(5, Status::Resolved, "fixed"),
                 change(7, Status::Open, "confirmed"),
             ],
+            ..Report::new("1", "test", Status::Resolved, "fixed", at(1))
         };
         complete_history(&mut r);
         assert_eq!(r.acknowledged_at, Some(at(3)));
