@@ -20,13 +20,13 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::{
-    parse_status, parse_tz, Coords, Normalizer, Raw, ReadOptions, ReportRows, Times, Vocabulary,
+    next_record, open_text, parse_status, parse_tz, Coords, Normalizer, Raw, ReadOptions,
+    ReportRows, Times, Vocabulary,
 };
 use crate::error::{Error, Result};
 
@@ -229,18 +229,11 @@ pub fn read_csv_reports(
     options: ReadOptions,
 ) -> Result<ReportRows> {
     let shown = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|_| Error::NotFound {
-        path: shown.clone(),
-    })?;
-    let input: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
+    let input = open_text(path)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(mapping.source.delimiter.unwrap_or(',') as u8)
         .flexible(true)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, input));
+        .from_reader(input);
     let headers = reader
         .headers()
         .map_err(|e| Error::Read {
@@ -306,20 +299,15 @@ pub fn read_csv_reports(
         })?;
 
     let mut record = csv::StringRecord::new();
-    loop {
-        let line = reader.position().line();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                n.out.read += 1;
-                let line = e.position().map_or(line, |p| p.line());
-                n.refuse(line, None, format!("unreadable CSV row: {e}"));
+    while let Some(row) = next_record(&mut reader, &mut record) {
+        n.out.read += 1;
+        let line = match row {
+            Ok(line) => line,
+            Err((line, problem)) => {
+                n.refuse(line, None, problem);
                 continue;
             }
-        }
-        n.out.read += 1;
-        let line = record.position().map_or(line, |p| p.line());
+        };
         let field = |i: usize| record.get(i).map(str::trim).filter(|s| !s.is_empty());
         let or_default =
             |i: Option<usize>, name: &str| i.and_then(field).or_else(|| mapping.default(name));

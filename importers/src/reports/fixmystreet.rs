@@ -14,7 +14,7 @@ use std::path::Path;
 
 use predio_engine::{Issue, IssueAction, LayerKind, Status};
 
-use super::{parse_tz, Coords, Normalizer, Raw, ReadOptions, ReportRows, Times, Vocabulary};
+use super::{next_record, open_text, Coords, Normalizer, Raw, ReadOptions, ReportRows, Vocabulary};
 use crate::error::{Error, Result};
 
 /// FixMyStreet's states (`FixMyStreet::DB::Result::Problem`), as the exports write them.
@@ -47,15 +47,9 @@ const FORMATS: [&str; 3] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-
 const PRIVATE: [&str; 3] = ["User Name", "Detail", "Title"];
 
 fn open_csv(path: &Path) -> Result<csv::Reader<Box<dyn Read>>> {
-    let file = std::fs::File::open(path).map_err(|_| Error::NotFound {
-        path: path.display().to_string(),
-    })?;
-    let input: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
-    };
-    Ok(csv::ReaderBuilder::new().flexible(true).from_reader(input))
+    Ok(csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(open_text(path)?))
 }
 
 /// Column positions by name; the required ones must be there.
@@ -114,16 +108,14 @@ fn read_updates(path: &Path, vocabulary: &Vocabulary, issues: &mut Vec<Issue>) -
             action: IssueAction::Skipped,
         });
     };
-    loop {
-        let line = reader.position().line();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                flag(line, None, format!("unreadable CSV row: {e}"));
+    while let Some(row) = next_record(&mut reader, &mut record) {
+        let line = match row {
+            Ok(line) => line,
+            Err((line, problem)) => {
+                flag(line, None, problem);
                 continue;
             }
-        }
+        };
         let field = |i: usize| record.get(i).map(str::trim).filter(|s| !s.is_empty());
         let (Some(rid), Some(at)) = (field(id), field(date)) else {
             flag(line, field(id), "update without report id or date".into());
@@ -160,26 +152,13 @@ pub fn read_fixmystreet(
         &mut reader,
         &["Report ID", "Created", "Status", "Latitude", "Longitude"],
     )?;
-    let tz = options
-        .timezone
-        .as_deref()
-        .map(parse_tz)
-        .transpose()
-        .map_err(|message| Error::Format {
-            path: shown.clone(),
-            message,
+    let mut n =
+        Normalizer::with_zone("fixmystreet", &FORMATS, vocabulary, options).map_err(|message| {
+            Error::Format {
+                path: shown.clone(),
+                message,
+            }
         })?;
-    let tz_name = options.timezone.clone().unwrap_or_else(|| "UTC".into());
-    let mut n = Normalizer::new(
-        "fixmystreet",
-        Times {
-            tz,
-            formats: FORMATS.iter().map(|s| (*s).to_owned()).collect(),
-        },
-        tz_name,
-        vocabulary,
-        options,
-    );
     for (field, name) in [
         ("id", "Report ID"),
         ("created_at", "Created"),
@@ -202,20 +181,15 @@ pub fn read_fixmystreet(
         .collect();
     let keep_private = n.options.keep_private;
     let mut record = csv::StringRecord::new();
-    loop {
-        let line = reader.position().line();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                n.out.read += 1;
-                let line = e.position().map_or(line, |p| p.line());
-                n.refuse(line, None, format!("unreadable CSV row: {e}"));
+    while let Some(row) = next_record(&mut reader, &mut record) {
+        n.out.read += 1;
+        let line = match row {
+            Ok(line) => line,
+            Err((line, problem)) => {
+                n.refuse(line, None, problem);
                 continue;
             }
-        }
-        n.out.read += 1;
-        let line = record.position().map_or(line, |p| p.line());
+        };
         let field = |name: &str| {
             col(name)
                 .and_then(|i| record.get(i))

@@ -43,6 +43,35 @@ pub struct ReadOptions {
     pub timezone: Option<String>,
 }
 
+/// Opens a text file, gunzipping `.gz`, buffered.
+pub(crate) fn open_text(path: &std::path::Path) -> crate::error::Result<Box<dyn std::io::Read>> {
+    let file = std::fs::File::open(path).map_err(|_| crate::error::Error::NotFound {
+        path: path.display().to_string(),
+    })?;
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
+    })
+}
+
+/// Reads the next CSV record into `record`: `None` at the end, else its line, or the line and
+/// why it cannot be read (the reader goes on with the next one).
+pub(crate) fn next_record<R: std::io::Read>(
+    reader: &mut ::csv::Reader<R>,
+    record: &mut ::csv::StringRecord,
+) -> Option<std::result::Result<u64, (u64, String)>> {
+    let line = reader.position().line();
+    match reader.read_record(record) {
+        Ok(false) => None,
+        Ok(true) => Some(Ok(record.position().map_or(line, |p| p.line()))),
+        Err(e) => Some(Err((
+            e.position().map_or(line, |p| p.line()),
+            format!("unreadable CSV row: {e}"),
+        ))),
+    }
+}
+
 /// Parses `open|in_progress|resolved|rejected|duplicate[:open|closed_fixed|closed_not_fixed]`.
 pub(crate) fn parse_status(v: &str) -> std::result::Result<(Status, StatusType), String> {
     let (s, t) = v.split_once(':').map_or((v, None), |(a, b)| (a, Some(b)));
@@ -205,6 +234,23 @@ impl Normalizer {
             seen: HashMap::new(),
             out: ReportRows::default(),
         }
+    }
+
+    /// The normaliser of a format with a fixed vocabulary whose times carry a UTC offset, or are
+    /// local in `--timezone` (Open311, FixMyStreet; UTC recorded when none is given).
+    pub fn with_zone(
+        source: &'static str,
+        formats: &[&str],
+        statuses: Vocabulary,
+        options: ReadOptions,
+    ) -> std::result::Result<Self, String> {
+        let tz = options.timezone.as_deref().map(parse_tz).transpose()?;
+        let tz_name = options.timezone.clone().unwrap_or_else(|| "UTC".into());
+        let times = Times {
+            tz,
+            formats: formats.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        Ok(Self::new(source, times, tz_name, statuses, options))
     }
 
     fn name(&self, field: &'static str) -> String {

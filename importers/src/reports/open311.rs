@@ -14,7 +14,7 @@ use predio_engine::Status;
 use quick_xml::events::Event;
 use serde_json::Value as Json;
 
-use super::{parse_tz, Coords, Normalizer, Raw, ReadOptions, ReportRows, Times, Vocabulary};
+use super::{Coords, Normalizer, Raw, ReadOptions, ReportRows, Vocabulary};
 use crate::error::{Error, Result};
 
 /// Formats of local datetimes seen in GeoReport v2 servers that do not write W3C times.
@@ -313,26 +313,16 @@ pub fn read_open311(path: &Path, options: ReadOptions) -> Result<ReportRows> {
             layer: "service requests".into(),
         });
     }
-    let tz = options
-        .timezone
-        .as_deref()
-        .map(parse_tz)
-        .transpose()
-        .map_err(|message| Error::Format {
-            path: shown.clone(),
-            message,
-        })?;
-    let tz_name = options.timezone.clone().unwrap_or_else(|| "UTC".into());
-    let mut n = Normalizer::new(
+    let mut n = Normalizer::with_zone(
         "open311",
-        Times {
-            tz,
-            formats: LOCAL_FORMATS.iter().map(|s| (*s).to_owned()).collect(),
-        },
-        tz_name,
+        &LOCAL_FORMATS,
         Vocabulary::from_pairs(VOCABULARY),
         options,
-    );
+    )
+    .map_err(|message| Error::Format {
+        path: shown.clone(),
+        message,
+    })?;
     for (field, name) in [
         ("id", "service_request_id"),
         ("created_at", "requested_datetime"),
