@@ -41,8 +41,57 @@ pub enum Command {
     /// Export a layer of the current version.
     #[command(subcommand)]
     Export(Export),
+    /// Compute the indices per parcel, sector and H3 cell into a new catalog version.
+    ///
+    /// For each time window (the reports created in its last N days up to --as-of, or `all`)
+    /// and each level, by category, by department and overall: received, open backlog,
+    /// resolved, rejected/duplicate, resolved-but-not-fixed, resolution time (hours and business
+    /// days, median and p90), legal-deadline compliance in business days, open reports staged
+    /// on-time / warning / alert / overdue, overdue age buckets, time to acknowledge and reopen
+    /// rate (where the source has a history), recurrence, density per km² and per 1,000
+    /// inhabitants, trend against the previous window, and the attention index (0-100).
+    Compute(ComputeArgs),
+    /// Print the indices of one sector as a table (metrics by window).
+    Indices(IndicesArgs),
     /// Write the sample town (parcels and sectors as Shapefiles in EPSG:5367, reports as CSV).
     Sample(SampleArgs),
+}
+
+/// `predio compute`.
+#[derive(Debug, Args)]
+pub struct ComputeArgs {
+    /// Time windows: Nd (days), Nw (weeks) or `all`, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "30d,90d,365d", value_name = "LIST")]
+    pub windows: Vec<String>,
+    /// H3 resolutions of the cell table, comma-separated (0-15).
+    #[arg(long, value_delimiter = ',', default_value = "8,9,10", value_name = "LIST",
+          value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub h3_res: Vec<u8>,
+    /// Deadline rules (TOML or CSV): default 10 business days, per-category deadlines and
+    /// warning/alert stages, recurrence interval, attention weights, holidays. See
+    /// data-samples/rules/ and the README.
+    #[arg(long, value_name = "FILE")]
+    pub deadlines: Option<PathBuf>,
+    /// Holidays (TOML `holidays = [...]` or CSV with the date first), added to the calendar.
+    #[arg(long, value_name = "FILE")]
+    pub holidays: Option<PathBuf>,
+    /// Count as of this time: YYYY-MM-DD (the end of that day, UTC) or RFC 3339. Default: now.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+}
+
+/// `predio indices`.
+#[derive(Debug, Args)]
+pub struct IndicesArgs {
+    /// The sector's id or name (case-insensitive).
+    #[arg(long, value_name = "NAME_OR_ID")]
+    pub sector: String,
+    /// Only this category.
+    #[arg(long, value_name = "C", conflicts_with = "department")]
+    pub category: Option<String>,
+    /// Only this department.
+    #[arg(long, value_name = "D")]
+    pub department: Option<String>,
 }
 
 /// Layers that can be imported.
@@ -87,6 +136,47 @@ pub enum Export {
     /// Export the geocoded reports: public columns plus parcel_id, sector_id, match,
     /// distance_m and h3. Personal fields are never exported.
     Reports(ExportReports),
+    /// Export the indices of one level, window and dimension, one row per feature with its
+    /// outline: CSV (no geometry), GeoJSON, GeoParquet (WKB, GeoParquet 1.0 metadata) or
+    /// FlatGeobuf. Run `predio compute` first.
+    Indices(ExportIndices),
+}
+
+/// Index levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndexLevel {
+    /// Per parcel.
+    Parcel,
+    /// Per sector.
+    Sector,
+    /// Per H3 cell.
+    H3,
+}
+
+/// `predio export indices`.
+#[derive(Debug, Args)]
+pub struct ExportIndices {
+    /// Which table.
+    #[arg(long, value_enum)]
+    pub level: IndexLevel,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file (written beside, fsynced, then renamed over it).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Window (default: the first computed).
+    #[arg(long, value_name = "W")]
+    pub window: Option<String>,
+    /// Only this category's indices (default: all reports).
+    #[arg(long, value_name = "C", conflicts_with = "department")]
+    pub category: Option<String>,
+    /// Only this department's indices.
+    #[arg(long, value_name = "D")]
+    pub department: Option<String>,
+    /// H3 resolution (h3 level; default: the first computed).
+    #[arg(long, value_name = "RES")]
+    pub res: Option<u8>,
 }
 
 /// Export formats.

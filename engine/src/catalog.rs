@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::geocoder::MatchCounts;
+use crate::indices::{IndexTables, IndicesMeta, Level};
 use crate::model::{Bbox, Field, ParcelLayer, SectorLayer};
 use crate::report::{ImportReport, IssueAction};
 use crate::reports::{PrivateFields, Report};
@@ -242,6 +243,9 @@ pub struct Manifest {
     /// The reports, when the version has any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reports: Option<ReportsMeta>,
+    /// The indices (`predio compute`), when the version has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indices: Option<IndicesMeta>,
 }
 
 /// A change to commit as a new version: the layers it replaces and its import report.
@@ -258,6 +262,8 @@ pub struct Change {
     /// All personal fields kept with `--keep-private` (replacing the parent's), stored apart in
     /// [`PRIVATE_FILE`], readable by the owner only.
     pub private: Option<Vec<PrivateFields>>,
+    /// New indices tables (`indices-*.parquet`), replacing the parent's.
+    pub indices: Option<(IndexTables, IndicesMeta)>,
     /// Problems found on the way.
     pub report: ImportReport,
 }
@@ -295,6 +301,12 @@ pub trait CatalogStore {
     /// # Errors
     /// An unreadable Parquet file.
     fn private_fields(&self, manifest: &Manifest) -> Result<Vec<PrivateFields>>;
+
+    /// The indices table of `level`, or `None` when the version has no indices.
+    ///
+    /// # Errors
+    /// I/O or Parquet errors naming the file.
+    fn indices(&self, manifest: &Manifest, level: Level) -> Result<Option<polars::prelude::DataFrame>>;
     /// Commits `change` on top of the current version and makes it current.
     ///
     /// # Errors
@@ -438,6 +450,13 @@ impl DirCatalog {
             report_store::write_private(&path, private)?;
             files.insert(PRIVATE_FILE.to_owned(), sha256_file(&path)?);
         }
+        if let Some((tables, _)) = &change.indices {
+            for level in Level::ALL {
+                let path = staging.join(level.file_name());
+                report_store::write_table(&path, tables.get(level))?;
+                files.insert(level.file_name().to_owned(), sha256_file(&path)?);
+            }
+        }
         let report = staging.join(REPORT);
         change.report.write_csv(&report)?;
         files.insert(REPORT.to_owned(), sha256_file(&report)?);
@@ -533,6 +552,13 @@ impl CatalogStore for DirCatalog {
         report_store::read_reports(&self.version_dir(manifest.version)).map(Some)
     }
 
+    fn indices(&self, manifest: &Manifest, level: Level) -> Result<Option<polars::prelude::DataFrame>> {
+        if manifest.indices.is_none() {
+            return Ok(None);
+        }
+        report_store::read_table(&self.file_path(manifest, level.file_name())).map(Some)
+    }
+
     #[tracing::instrument(skip_all, fields(operation = %change.operation))]
     fn commit(&self, change: Change) -> Result<Manifest> {
         let versions_dir = self.versions_dir();
@@ -588,6 +614,10 @@ impl CatalogStore for DirCatalog {
                 .reports
                 .map(|(_, meta)| meta)
                 .or_else(|| parent.as_ref().and_then(|p| p.reports.clone())),
+            indices: change
+                .indices
+                .map(|(_, meta)| meta)
+                .or_else(|| parent.as_ref().and_then(|p| p.indices.clone())),
         };
         let manifest_path = staging.join(MANIFEST);
         let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Manifest {

@@ -64,6 +64,14 @@ pub enum Error {
         /// The column that is missing.
         column: &'static str,
     },
+    /// A configuration file (deadlines, holidays) is not valid.
+    #[error("{path}: {message}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line or key.
+        message: String,
+    },
     /// The catalog has no version yet (nothing was imported).
     #[error("the catalog at {path} is empty: import parcels or sectors first")]
     Empty {

@@ -120,7 +120,7 @@ pub fn export_reports(reports: &[Report], format: ExportFormat, path: &Path) -> 
     }
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
+pub(crate) fn tmp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -137,7 +137,7 @@ fn write(reports: &[Report], format: ExportFormat, path: &Path) -> Result<usize>
     }
 }
 
-fn finish(path: &Path, out: BufWriter<File>) -> Result<()> {
+pub(crate) fn finish(path: &Path, out: BufWriter<File>) -> Result<()> {
     let file = out.into_inner().map_err(|e| Error::Io {
         path: path.into(),
         source: e.into_error(),

@@ -7,10 +7,12 @@
 //!
 //! Geometry is stored in EPSG:4326 (longitude, latitude), areas are geodesic in m².
 
+mod calendar;
 mod catalog;
 mod error;
 mod export;
 mod geocoder;
+pub mod indices;
 mod layer_file;
 mod model;
 mod report;
@@ -18,6 +20,7 @@ mod report_store;
 mod reports;
 mod sector_index;
 
+pub use calendar::Calendar;
 pub use catalog::{
     Catalog, CatalogStore, Change, DirCatalog, FileEntry, LayerKind, LayerMeta, Manifest,
     ReportImport, ReportsMeta, SourceInfo, VersionId, CATALOG_FORMAT, PRIVATE_FILE,

@@ -117,6 +117,23 @@ fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
     file.sync_all().map_err(Error::io(path))
 }
 
+/// Writes a table as Parquet (zstd), fsynced.
+///
+/// # Errors
+/// I/O and encoding errors naming the file.
+pub fn write_table(path: &Path, df: &DataFrame) -> Result<()> {
+    write_frame(path, &mut df.clone())
+}
+
+/// Reads a Parquet table.
+///
+/// # Errors
+/// I/O and decoding errors naming the file.
+pub fn read_table(path: &Path) -> Result<DataFrame> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    ParquetReader::new(file).finish().map_err(pl_err(path))
+}
+
 /// Writes `reports.parquet` and `report_history.parquet` into `dir` (fsynced).
 ///
 /// # Errors

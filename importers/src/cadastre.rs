@@ -376,6 +376,7 @@ pub fn import_parcels(
     Ok(Change {
         reports: None,
         private: None,
+        indices: None,
         operation: "import parcels".into(),
         parcels: Some((layer, meta)),
         sectors: None,
@@ -503,6 +504,7 @@ pub fn import_sectors(
     Ok(Change {
         reports: None,
         private: None,
+        indices: None,
         operation: "import sectors".into(),
         parcels,
         sectors: Some((sectors, sector_meta)),

@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into calls of the library crates.
 
+mod compute;
 mod export;
 mod geocode;
 mod import;
@@ -20,6 +21,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Geocode(args) => geocode::regeocode(&catalog, &args),
         Command::Info(args) => info::run(&catalog, &args),
         Command::Export(Export::Reports(args)) => export::reports(&catalog, &args),
+        Command::Export(Export::Indices(args)) => compute::export(&catalog, &args),
+        Command::Compute(args) => compute::run(&catalog, &args),
+        Command::Indices(args) => compute::show(&catalog, &args),
         Command::Sample(args) => sample::run(&args),
     }
 }

@@ -1,0 +1,377 @@
+//! `predio compute`, `predio indices` and `predio export indices`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, NaiveDate, Utc};
+use predio_engine::indices::{
+    self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Selection, Window,
+};
+use predio_engine::{CatalogStore, Change, DirCatalog, ExportFormat, ImportReport, Manifest};
+
+use super::thousands;
+use crate::cli::{self, ComputeArgs, ExportIndices, IndexLevel, IndicesArgs};
+
+/// `--as-of`: a date is the end of that day (UTC); an RFC 3339 time is taken as is.
+pub(crate) fn parse_as_of(s: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("--as-of {s:?}: write YYYY-MM-DD or an RFC 3339 time"))?;
+    let next = d.succ_opt().context("--as-of: date out of range")?;
+    Ok(next.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+fn current(catalog: &DirCatalog) -> anyhow::Result<Manifest> {
+    catalog.current()?.context("the catalog is empty")
+}
+
+/// `predio compute`.
+pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
+    let windows: Vec<Window> = args
+        .windows
+        .iter()
+        .map(|w| w.parse().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<_>>()?;
+    if windows.is_empty() {
+        bail!("--windows: give at least one window");
+    }
+    let mut res: Vec<h3o::Resolution> = Vec::new();
+    for r in &args.h3_res {
+        res.push(h3o::Resolution::try_from(*r).with_context(|| format!("H3 resolution {r}"))?);
+    }
+    let mut cfg = IndexConfig::new();
+    if let Some(p) = &args.deadlines {
+        cfg.read_deadlines(p)?;
+    }
+    if let Some(p) = &args.holidays {
+        cfg.read_holidays(p)?;
+    }
+    let as_of = match &args.as_of {
+        Some(s) => parse_as_of(s)?,
+        None => Utc::now(),
+    };
+    let manifest = current(catalog)?;
+    let Some(reports) = catalog.reports(&manifest)? else {
+        bail!("the catalog has no reports: run `predio import reports` first")
+    };
+    let parcels = catalog.parcels(&manifest)?;
+    let sectors = catalog.sectors(&manifest)?;
+    let started = Instant::now();
+    let (tables, counts) = indices::compute(
+        &reports,
+        parcels.as_ref(),
+        sectors.as_ref(),
+        as_of,
+        &windows,
+        &res,
+        &cfg,
+    )
+    .context("computing the indices")?;
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(reports = counts.used, seconds, "computed indices");
+    let used = reports.iter().filter(|r| r.created_at <= as_of);
+    let (mut without_parcel, mut without_sector, mut without_cell) = (0, 0, 0);
+    for r in used {
+        without_parcel += usize::from(r.parcel_id.is_none());
+        without_sector += usize::from(r.sector_id.is_none());
+        without_cell += usize::from(r.location != predio_engine::Location::Located);
+    }
+    let meta = IndicesMeta {
+        as_of,
+        computed_at: Utc::now(),
+        windows: windows.iter().map(|w| w.label.clone()).collect(),
+        h3_resolutions: args.h3_res.clone(),
+        reports: counts.used,
+        after_as_of: counts.after_as_of,
+        closed_before_created: counts.closed_before_created,
+        without_parcel,
+        without_sector,
+        without_cell,
+        rows: Level::ALL
+            .iter()
+            .map(|l| (*l, tables.get(*l).height()))
+            .collect(),
+        default_rule: cfg.default_rule,
+        category_rules: cfg.categories.len(),
+        holidays: cfg.calendar.holidays().count(),
+        recurrence_days: cfg.recurrence_days,
+        min_reports: cfg.min_reports,
+        weights: cfg.weights,
+        config: ConfigSource {
+            deadlines: args.deadlines.clone(),
+            holidays: args.holidays.clone(),
+        },
+        reports_sha256: manifest.files.get("reports.parquet").map(|f| f.sha256.clone()),
+    };
+    let committed = catalog.commit(Change {
+        operation: "compute".into(),
+        indices: Some((tables, meta)),
+        report: ImportReport::default(),
+        ..Default::default()
+    })?;
+    let m = committed.indices.as_ref().context("indices missing from the new version")?;
+    eprintln!(
+        "computed indices of {} reports as of {} in {seconds:.2} s → version {}",
+        thousands(m.reports),
+        m.as_of.to_rfc3339(),
+        committed.version
+    );
+    eprintln!(
+        "  rows: {} parcel, {} sector, {} h3 (windows {}; H3 resolutions {:?})",
+        thousands(m.rows[&Level::Parcel]),
+        thousands(m.rows[&Level::Sector]),
+        thousands(m.rows[&Level::H3]),
+        m.windows.join(", "),
+        m.h3_resolutions
+    );
+    eprintln!(
+        "  counted without a parcel: {}, without a sector: {}, without a location: {}; created after --as-of (left out): {}; closed before created (left out of times): {}",
+        thousands(m.without_parcel),
+        thousands(m.without_sector),
+        thousands(m.without_cell),
+        thousands(m.after_as_of),
+        thousands(m.closed_before_created)
+    );
+    eprintln!(
+        "  deadline {} business days (warning {}, alert {}), {} category rules, {} holidays; attention index from {} reports",
+        m.default_rule.days,
+        m.default_rule.warning_days,
+        m.default_rule.alert_days,
+        m.category_rules,
+        m.holidays,
+        m.min_reports
+    );
+    Ok(())
+}
+
+fn indices_meta(manifest: &Manifest) -> anyhow::Result<&IndicesMeta> {
+    manifest
+        .indices
+        .as_ref()
+        .context("the current version has no indices: run `predio compute` first")
+}
+
+fn level(l: IndexLevel) -> Level {
+    match l {
+        IndexLevel::Parcel => Level::Parcel,
+        IndexLevel::Sector => Level::Sector,
+        IndexLevel::H3 => Level::H3,
+    }
+}
+
+fn dimension(category: Option<&String>, department: Option<&String>) -> (String, Option<String>) {
+    match (category, department) {
+        (Some(c), _) => ("category".into(), Some(c.clone())),
+        (None, Some(d)) => ("department".into(), Some(d.clone())),
+        (None, None) => ("all".into(), None),
+    }
+}
+
+/// `predio export indices`.
+pub fn export(catalog: &DirCatalog, args: &ExportIndices) -> anyhow::Result<()> {
+    let manifest = current(catalog)?;
+    let meta = indices_meta(&manifest)?;
+    let level = level(args.level);
+    let window = args
+        .window
+        .clone()
+        .or_else(|| meta.windows.first().cloned())
+        .context("no window")?;
+    if !meta.windows.contains(&window) {
+        bail!(
+            "--window {window}: computed windows are {} (run `predio compute --windows ...`)",
+            meta.windows.join(", ")
+        );
+    }
+    let res = match level {
+        Level::H3 => {
+            let r = args.res.or_else(|| meta.h3_resolutions.first().copied());
+            if let Some(r) = r.filter(|r| !meta.h3_resolutions.contains(r)) {
+                bail!("--res {r}: computed H3 resolutions are {:?}", meta.h3_resolutions);
+            }
+            r
+        }
+        _ => None,
+    };
+    let (dim, value) = dimension(args.category.as_ref(), args.department.as_ref());
+    let table = catalog
+        .indices(&manifest, level)?
+        .context("indices table missing")?;
+    let sel = Selection {
+        window,
+        dimension: dim,
+        value,
+        res,
+    };
+    let rows = indices::select(&table, &sel)?;
+    let parcels;
+    let sectors;
+    let mut outlines: HashMap<&str, &geo_types::MultiPolygon<f64>> = HashMap::new();
+    match level {
+        Level::Parcel => {
+            parcels = catalog.parcels(&manifest)?.unwrap_or_default();
+            outlines.extend(parcels.parcels.iter().map(|p| (p.id.as_str(), &p.geometry)));
+        }
+        Level::Sector => {
+            sectors = catalog.sectors(&manifest)?.unwrap_or_default();
+            outlines.extend(sectors.sectors.iter().map(|s| (s.id.as_str(), &s.geometry)));
+        }
+        Level::H3 => {}
+    }
+    let format = match args.format {
+        cli::ExportFormat::Csv => ExportFormat::Csv,
+        cli::ExportFormat::Geojson => ExportFormat::GeoJson,
+        cli::ExportFormat::Parquet => ExportFormat::Parquet,
+        cli::ExportFormat::Fgb => ExportFormat::Fgb,
+    };
+    let written = export_indices(&rows, level, &outlines, format, &args.out)
+        .with_context(|| format!("exporting to {}", args.out.display()))?;
+    if rows.height() == 0 {
+        eprintln!(
+            "warning: no rows for window {} and {} {}",
+            sel.window,
+            sel.dimension,
+            sel.value.as_deref().unwrap_or("")
+        );
+    }
+    eprintln!(
+        "wrote {} {level} rows (window {}, {}{}) of version {} to {}",
+        thousands(written),
+        sel.window,
+        sel.dimension,
+        sel.value.map(|v| format!(" {v:?}")).unwrap_or_default(),
+        manifest.version,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `predio indices --sector`.
+pub fn show(catalog: &DirCatalog, args: &IndicesArgs) -> anyhow::Result<()> {
+    use polars::prelude::*;
+    let manifest = current(catalog)?;
+    let meta = indices_meta(&manifest)?;
+    let table = catalog
+        .indices(&manifest, Level::Sector)?
+        .context("indices table missing")?;
+    let ids = table.column("sector_id")?.str()?.clone();
+    let names = table.column("name")?.str()?.clone();
+    let wanted = args.sector.to_lowercase();
+    let mut sector: Option<(String, String)> = None;
+    for (id, name) in ids.iter().zip(names.iter()) {
+        let (Some(id), name) = (id, name.unwrap_or("")) else {
+            continue;
+        };
+        if id.to_lowercase() == wanted || name.to_lowercase() == wanted {
+            sector = Some((id.to_owned(), name.to_owned()));
+            break;
+        }
+    }
+    let Some((id, name)) = sector else {
+        let mut known: Vec<String> = names.iter().flatten().map(str::to_owned).collect();
+        known.sort();
+        known.dedup();
+        known.truncate(12);
+        bail!(
+            "no sector {:?} (by id or name); some sectors: {}",
+            args.sector,
+            known.join(", ")
+        );
+    };
+    let (dim, value) = dimension(args.category.as_ref(), args.department.as_ref());
+    let mut pred = col("sector_id")
+        .eq(lit(id.clone()))
+        .and(col("dimension").eq(lit(dim.clone())));
+    if let Some(v) = &value {
+        pred = pred.and(col("value").eq(lit(v.clone())));
+    }
+    let rows = table.clone().lazy().filter(pred).collect()?;
+    if rows.height() == 0 {
+        bail!(
+            "sector {id} ({name}) has no reports of {dim} {:?} in any window",
+            value.unwrap_or_default()
+        );
+    }
+    let windows: Vec<String> = rows
+        .column("window")?
+        .str()?
+        .iter()
+        .map(|w| w.unwrap_or("").to_owned())
+        .collect();
+    let order: Vec<usize> = meta
+        .windows
+        .iter()
+        .filter_map(|w| windows.iter().position(|x| x == w))
+        .collect();
+    let metrics = [
+        ("received", "reports received"),
+        ("open", "open now"),
+        ("resolved", "resolved"),
+        ("rejected_duplicate", "rejected or duplicate"),
+        ("resolved_not_fixed", "resolved, not fixed"),
+        ("compliance", "answered within deadline"),
+        ("answered", "answered (with a time)"),
+        ("open_warning", "open: warning"),
+        ("open_alert", "open: alert"),
+        ("overdue", "open: overdue"),
+        ("overdue_0_5", "  0-5 bd past due"),
+        ("overdue_6_10", "  6-10 bd past due"),
+        ("overdue_11_20", "  11-20 bd past due"),
+        ("overdue_over_20", "  >20 bd past due"),
+        ("oldest_open_bd", "oldest open (bd)"),
+        ("resolution_median_h", "resolution median (h)"),
+        ("resolution_p90_h", "resolution p90 (h)"),
+        ("resolution_median_bd", "resolution median (bd)"),
+        ("resolution_p90_bd", "resolution p90 (bd)"),
+        ("ack_median_h", "acknowledge median (h)"),
+        ("reopen_rate", "reopen rate"),
+        ("recurrent", "recurrent reports"),
+        ("density_km2", "reports per km²"),
+        ("per_1000", "per 1,000 inhabitants"),
+        ("prev_received", "previous window"),
+        ("trend", "trend (this / previous)"),
+        ("attention", "attention index (0-100)"),
+    ];
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "sector {id} {name} — {}{} — as of {} (version {})",
+        dim,
+        value.map(|v| format!(" {v:?}")).unwrap_or_default(),
+        meta.as_of.format("%Y-%m-%d %H:%M UTC"),
+        manifest.version
+    )?;
+    write!(out, "{:<28}", "")?;
+    for i in &order {
+        write!(out, "{:>12}", windows[*i])?;
+    }
+    writeln!(out)?;
+    for (column, label) in metrics {
+        let Ok(c) = rows.column(column) else { continue };
+        let s = c.as_materialized_series().cast(&DataType::Float64)?;
+        let v = s.f64()?;
+        write!(out, "{label:<28}")?;
+        for i in &order {
+            let cell = match v.get(*i) {
+                None => "–".to_owned(),
+                Some(x) if column == "compliance" || column == "reopen_rate" => {
+                    format!("{:.1} %", 100.0 * x)
+                }
+                Some(x) if x.fract() == 0.0 && x.abs() < 1e12 => format!("{x:.0}"),
+                Some(x) => format!("{x:.2}"),
+            };
+            write!(out, "{cell:>12}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "bd = business days; – = nothing to measure. Attention index only from {} reports.",
+        meta.min_reports
+    )?;
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! `predio export indices`: one window and dimension of a level's table, one row per feature,
+//! joined to the feature's outline (parcel, sector or H3 cell), as CSV, GeoJSON, GeoParquet
+//! (WKB geometry with the `geo` metadata of GeoParquet 1.0) or FlatGeobuf.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use flatgeobuf::GeometryType;
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+use polars::prelude::*;
+
+use super::Level;
+use crate::error::{Error, Result};
+use crate::export::{finish, tmp_path, ExportFormat};
+use crate::layer_file::{write_layer, Row};
+use crate::model::{FieldType, Value};
+
+/// Which rows of a table to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The window label (`90d`).
+    pub window: String,
+    /// `all`, `category` or `department`.
+    pub dimension: String,
+    /// The category or department (for those dimensions).
+    pub value: Option<String>,
+    /// H3 resolution (cell table only).
+    pub res: Option<u8>,
+}
+
+fn pl(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
+    move |e| Error::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The rows of `df` that `sel` names.
+///
+/// # Errors
+/// Polars errors (a column missing from the table).
+pub fn select(df: &DataFrame, sel: &Selection) -> PolarsResult<DataFrame> {
+    let mut pred = col("window")
+        .eq(lit(sel.window.clone()))
+        .and(col("dimension").eq(lit(sel.dimension.clone())));
+    if let Some(v) = &sel.value {
+        pred = pred.and(col("value").eq(lit(v.clone())));
+    }
+    if let Some(r) = sel.res {
+        pred = pred.and(col("res").eq(lit(i32::from(r))));
+    }
+    df.clone().lazy().filter(pred).collect()
+}
+
+fn field_type(dtype: &DataType) -> FieldType {
+    match dtype {
+        DataType::Boolean => FieldType::Bool,
+        DataType::Int32 => FieldType::Int,
+        DataType::UInt32 | DataType::Int64 | DataType::UInt64 => FieldType::Long,
+        DataType::Float64 | DataType::Float32 => FieldType::Double,
+        _ => FieldType::String,
+    }
+}
+
+/// The columns of `df` as predio values, column by column.
+fn values(df: &DataFrame) -> PolarsResult<Vec<(String, FieldType, Vec<Value>)>> {
+    let mut out = Vec::new();
+    for c in df.columns() {
+        let s = c.as_materialized_series();
+        let kind = field_type(s.dtype());
+        let v: Vec<Value> = match kind {
+            FieldType::Bool => s.bool()?.iter().map(|x| x.map_or(Value::Null, Value::Bool)).collect(),
+            FieldType::Int => s.i32()?.iter().map(|x| x.map_or(Value::Null, Value::Int)).collect(),
+            FieldType::Long => s
+                .cast(&DataType::Int64)?
+                .i64()?
+                .iter()
+                .map(|x| x.map_or(Value::Null, Value::Long))
+                .collect(),
+            FieldType::Double => s
+                .cast(&DataType::Float64)?
+                .f64()?
+                .iter()
+                .map(|x| x.filter(|x| x.is_finite()).map_or(Value::Null, Value::Double))
+                .collect(),
+            _ => s
+                .cast(&DataType::String)?
+                .str()?
+                .iter()
+                .map(|x| x.map_or(Value::Null, |x| Value::String(x.to_owned())))
+                .collect(),
+        };
+        out.push((s.name().to_string(), kind, v));
+    }
+    Ok(out)
+}
+
+/// The outline of an H3 cell.
+fn cell_polygon(cell: &str) -> Option<MultiPolygon<f64>> {
+    let cell: h3o::CellIndex = cell.parse().ok()?;
+    let ring: Vec<Coord<f64>> = cell
+        .boundary()
+        .iter()
+        .map(|ll| Coord {
+            x: ll.lng(),
+            y: ll.lat(),
+        })
+        .collect();
+    let mut poly = Polygon::new(LineString::new(ring), vec![]);
+    use geo::orient::{Direction, Orient};
+    poly = poly.orient(Direction::Default);
+    Some(MultiPolygon::new(vec![poly]))
+}
+
+/// Little-endian WKB of a multipolygon.
+fn wkb(mp: &MultiPolygon<f64>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(64);
+    let u32le = |b: &mut Vec<u8>, v: u32| b.extend_from_slice(&v.to_le_bytes());
+    b.push(1);
+    u32le(&mut b, 6);
+    u32le(&mut b, mp.0.len() as u32);
+    for p in &mp.0 {
+        b.push(1);
+        u32le(&mut b, 3);
+        u32le(&mut b, 1 + p.interiors().len() as u32);
+        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+            u32le(&mut b, ring.0.len() as u32);
+            for c in &ring.0 {
+                b.extend_from_slice(&c.x.to_le_bytes());
+                b.extend_from_slice(&c.y.to_le_bytes());
+            }
+        }
+    }
+    b
+}
+
+/// Writes the selected rows `df` of `level` with their outlines (from `outlines` by id, or the
+/// H3 cell's own) to `path` in `format`, atomically. Returns the rows written (rows without a
+/// feature, such as the reports without a parcel, have no outline: FlatGeobuf leaves them out).
+///
+/// # Errors
+/// I/O or encoding errors naming the file.
+pub fn export_indices(
+    df: &DataFrame,
+    level: Level,
+    outlines: &HashMap<&str, &MultiPolygon<f64>>,
+    format: ExportFormat,
+    path: &Path,
+) -> Result<usize> {
+    let key = match level {
+        Level::Parcel => "parcel_id",
+        Level::Sector => "sector_id",
+        Level::H3 => "cell",
+    };
+    let keys: Vec<Option<String>> = df
+        .column(key)
+        .and_then(|c| c.str().map(|s| s.iter().map(|x| x.map(str::to_owned)).collect()))
+        .map_err(pl(path))?;
+    let geoms: Vec<Option<MultiPolygon<f64>>> = keys
+        .iter()
+        .map(|k| {
+            let k = k.as_deref()?;
+            match level {
+                Level::H3 => cell_polygon(k),
+                _ => outlines.get(k).map(|g| (*g).clone()),
+            }
+        })
+        .collect();
+    let tmp = tmp_path(path);
+    let result = match format {
+        ExportFormat::Csv => write_csv(df, &tmp),
+        ExportFormat::GeoJson => write_geojson(df, &geoms, &tmp),
+        ExportFormat::Parquet => write_geoparquet(df, &geoms, &tmp),
+        ExportFormat::Fgb => write_fgb(df, level, &geoms, &tmp),
+    };
+    match result {
+        Ok(n) => {
+            std::fs::rename(&tmp, path).map_err(Error::io(path))?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_csv(df: &DataFrame, path: &Path) -> Result<usize> {
+    let file = File::create(path).map_err(Error::io(path))?;
+    let mut out = BufWriter::new(file);
+    CsvWriter::new(&mut out)
+        .finish(&mut df.clone())
+        .map_err(pl(path))?;
+    finish(path, out)?;
+    Ok(df.height())
+}
+
+fn write_geojson(df: &DataFrame, geoms: &[Option<MultiPolygon<f64>>], path: &Path) -> Result<usize> {
+    let cols = values(df).map_err(pl(path))?;
+    let file = File::create(path).map_err(Error::io(path))?;
+    let mut out = BufWriter::new(file);
+    let io = |e: std::io::Error| Error::Io {
+        path: path.into(),
+        source: e,
+    };
+    out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")
+        .map_err(io)?;
+    for (i, g) in geoms.iter().enumerate() {
+        let properties: serde_json::Map<String, serde_json::Value> = cols
+            .iter()
+            .map(|(name, _, v)| (name.clone(), v[i].to_json()))
+            .collect();
+        let geometry = g.as_ref().map_or(serde_json::Value::Null, |mp| {
+            let rings = |p: &Polygon<f64>| -> Vec<Vec<[f64; 2]>> {
+                std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .map(|r| r.0.iter().map(|c| [c.x, c.y]).collect())
+                    .collect()
+            };
+            serde_json::json!({
+                "type": "MultiPolygon",
+                "coordinates": mp.0.iter().map(rings).collect::<Vec<_>>(),
+            })
+        });
+        let feature = serde_json::json!({"type": "Feature", "geometry": geometry, "properties": properties});
+        if i > 0 {
+            out.write_all(b",\n").map_err(io)?;
+        }
+        serde_json::to_writer(&mut out, &feature).map_err(|e| Error::Io {
+            path: path.into(),
+            source: e.into(),
+        })?;
+    }
+    out.write_all(b"\n]}\n").map_err(io)?;
+    finish(path, out)?;
+    Ok(geoms.len())
+}
+
+fn write_geoparquet(df: &DataFrame, geoms: &[Option<MultiPolygon<f64>>], path: &Path) -> Result<usize> {
+    let blobs: Vec<Option<Vec<u8>>> = geoms.iter().map(|g| g.as_ref().map(wkb)).collect();
+    let mut out = df.clone();
+    let column = BinaryChunked::from_iter_options("geometry".into(), blobs.into_iter());
+    out.with_column(column.into_series().into_column())
+        .map_err(pl(path))?;
+    let bbox = crate::model::Bbox::around(geoms.iter().flatten());
+    let mut geometry = serde_json::json!({"encoding": "WKB", "geometry_types": ["MultiPolygon"]});
+    if let Some(b) = bbox {
+        geometry["bbox"] = serde_json::json!([b.west, b.south, b.east, b.north]);
+    }
+    // No "crs" key: GeoParquet then means OGC:CRS84 (longitude, latitude on WGS 84).
+    let geo = serde_json::json!({
+        "version": "1.0.0",
+        "primary_column": "geometry",
+        "columns": {"geometry": geometry},
+    });
+    let file = File::create(path).map_err(Error::io(path))?;
+    ParquetWriter::new(&file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+            "geo".to_owned(),
+            geo.to_string(),
+        )])))
+        .finish(&mut out)
+        .map_err(pl(path))?;
+    file.sync_all().map_err(Error::io(path))?;
+    Ok(df.height())
+}
+
+fn write_fgb(
+    df: &DataFrame,
+    level: Level,
+    geoms: &[Option<MultiPolygon<f64>>],
+    path: &Path,
+) -> Result<usize> {
+    let cols = values(df).map_err(pl(path))?;
+    let leading: Vec<(&str, FieldType)> = cols.iter().map(|(n, k, _)| (n.as_str(), *k)).collect();
+    let rows: Vec<usize> = (0..geoms.len()).filter(|i| geoms[*i].is_some()).collect();
+    write_layer(
+        path,
+        &format!("indices_{level}"),
+        GeometryType::MultiPolygon,
+        &leading,
+        &[],
+        rows.iter().filter_map(|i| {
+            Some(Row {
+                geometry: geo::Geometry::MultiPolygon(geoms[*i].clone()?),
+                leading: cols.iter().map(|(_, _, v)| v[*i].clone()).collect(),
+                attributes: &[],
+            })
+        }),
+    )?;
+    Ok(rows.len())
+}

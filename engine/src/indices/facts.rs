@@ -1,0 +1,404 @@
+//! One row per report with everything the indices aggregate: its state at the as-of time,
+//! its times in hours and business days, its deadline verdict and its stage.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::model::{ParcelId, SectorId};
+use crate::reports::{Report, Status, StatusType};
+
+use super::config::IndexConfig;
+
+/// Stage of an open report against its deadline (stored as its code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Younger than the warning threshold.
+    OnTime = 1,
+    /// At or past the warning threshold.
+    Warning = 2,
+    /// At or past the alert threshold, deadline not yet passed.
+    Alert = 3,
+    /// Past its deadline.
+    Overdue = 4,
+}
+
+/// Business days past due of an overdue report: 0–5, 6–10, 11–20, more than 20 (codes 1–4).
+fn past_due_bucket(days: i64) -> u8 {
+    match days {
+        ..=5 => 1,
+        6..=10 => 2,
+        11..=20 => 3,
+        _ => 4,
+    }
+}
+
+/// What one report contributes, as of a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    /// Closed (with its final status) at the as-of time.
+    pub closed: bool,
+    /// Hours from creation to acknowledgement.
+    pub ack_h: Option<f64>,
+    /// Whether it was reopened (`None` when the source has no history for it).
+    pub reopened: Option<bool>,
+    /// Hours from creation to closing (closed reports; `None` when closed before created).
+    pub res_h: Option<f64>,
+    /// The same in business days (fraction of the business days' hours).
+    pub res_bd: Option<f64>,
+    /// Answered within its deadline (closed reports with a valid closing time).
+    pub on_time: Option<bool>,
+    /// Stage of an open report.
+    pub stage: Option<Stage>,
+    /// Business days since the day of receipt (open reports).
+    pub age_bd: Option<i64>,
+    /// Bucket of business days past due (overdue reports).
+    pub past_due: Option<u8>,
+    /// Local date of its deadline (the end of that day), from the source or the rules.
+    pub due: Option<NaiveDate>,
+}
+
+/// Time zones by name, parsed once.
+struct Zones(HashMap<String, Tz>);
+
+impl Zones {
+    fn get(&mut self, name: &str) -> Tz {
+        if let Some(tz) = self.0.get(name) {
+            return *tz;
+        }
+        let tz = name.parse::<Tz>().unwrap_or(Tz::UTC);
+        self.0.insert(name.to_owned(), tz);
+        tz
+    }
+}
+
+fn hours(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_milliseconds() as f64 / 3_600_000.0
+}
+
+fn local(t: DateTime<Utc>, tz: Tz) -> NaiveDateTime {
+    t.with_timezone(&tz).naive_local()
+}
+
+/// The fact of one report in zone `tz` as of `as_of`.
+pub fn fact(r: &Report, tz: Tz, as_of: DateTime<Utc>, cfg: &IndexConfig) -> Fact {
+    let cal = &cfg.calendar;
+    let created = local(r.created_at, tz);
+    let as_of_day = local(as_of, tz).date();
+    let closed = r.status.is_closed() && r.closed_at.is_none_or(|c| c <= as_of);
+    let valid_close = r
+        .closed_at
+        .filter(|c| closed && *c >= r.created_at);
+    let ack_h = r
+        .acknowledged_at
+        .filter(|a| *a <= as_of && *a >= r.created_at)
+        .map(|a| hours(r.created_at, a));
+    let has_history =
+        !r.history.is_empty() || r.acknowledged_at.is_some() || r.reopened_at.is_some();
+    let reopened = has_history.then(|| r.reopened_at.is_some_and(|t| t <= as_of));
+    let rule = cfg.rule(r.category.as_deref());
+    // The source's own deadline wins (Open311 expected_datetime, Boston TARGET_DT).
+    let due = match r.deadline_at {
+        Some(d) => local(d, tz).date(),
+        None => cal.add_days(created.date(), rule.days),
+    };
+    let on_time = valid_close.map(|c| match r.deadline_at {
+        Some(d) => c <= d,
+        None => local(c, tz).date() <= due,
+    });
+    let (mut stage, mut age_bd, mut past_due) = (None, None, None);
+    if !closed {
+        let age = cal.days_between(created.date(), as_of_day);
+        let overdue = match r.deadline_at {
+            Some(d) => as_of > d,
+            None => as_of_day > due,
+        };
+        stage = Some(if overdue {
+            past_due = Some(past_due_bucket(cal.days_between(due, as_of_day)));
+            Stage::Overdue
+        } else if age >= i64::from(rule.alert_days) {
+            Stage::Alert
+        } else if age >= i64::from(rule.warning_days) {
+            Stage::Warning
+        } else {
+            Stage::OnTime
+        });
+        age_bd = Some(age);
+    }
+    Fact {
+        closed,
+        ack_h,
+        reopened,
+        res_h: valid_close.map(|c| hours(r.created_at, c)),
+        res_bd: valid_close.map(|c| cal.elapsed(created, local(c, tz))),
+        on_time,
+        stage,
+        age_bd,
+        past_due,
+        due: Some(due),
+    }
+}
+
+/// Counts of what the facts left out or could not place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FactCounts {
+    /// Reports created up to the as-of time.
+    pub used: usize,
+    /// Reports created after it (left out).
+    pub after_as_of: usize,
+    /// Closed before they were created: counted, excluded from times and compliance.
+    pub closed_before_created: usize,
+}
+
+/// The facts frame: one row per report created up to `as_of`. H3 cells at each of
+/// `h3_res` (`h3_<res>` columns) come from the stored cell when it is as fine, else from the
+/// point.
+///
+/// # Errors
+/// Polars errors building the frame.
+pub fn facts_frame(
+    reports: &[Report],
+    as_of: DateTime<Utc>,
+    cfg: &IndexConfig,
+    h3_res: &[h3o::Resolution],
+) -> PolarsResult<(DataFrame, FactCounts)> {
+    let used: Vec<&Report> = reports.iter().filter(|r| r.created_at <= as_of).collect();
+    let counts = FactCounts {
+        used: used.len(),
+        after_as_of: reports.len() - used.len(),
+        closed_before_created: used
+            .iter()
+            .filter(|r| r.closed_at.is_some_and(|c| c < r.created_at))
+            .count(),
+    };
+    let facts: Vec<Fact> = used
+        .par_iter()
+        .map_init(
+            || Zones(HashMap::new()),
+            |zones, r| fact(r, zones.get(&r.source_tz), as_of, cfg),
+        )
+        .collect();
+    let n = used.len();
+    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
+    let mut columns = vec![
+        Series::new(
+            "created".into(),
+            used.iter()
+                .map(|r| r.created_at.timestamp_millis())
+                .collect::<Vec<_>>(),
+        )
+        .into_column(),
+        text(
+            "parcel_id",
+            used.iter()
+                .map(|r| r.parcel_id.as_ref().map(ParcelId::as_str))
+                .collect(),
+        ),
+        text(
+            "sector_id",
+            used.iter()
+                .map(|r| r.sector_id.as_ref().map(SectorId::as_str))
+                .collect(),
+        ),
+        text(
+            "category",
+            used.iter().map(|r| r.category.as_deref()).collect(),
+        ),
+        text(
+            "department",
+            used.iter().map(|r| r.department.as_deref()).collect(),
+        ),
+    ];
+    for res in h3_res {
+        let cells: Vec<Option<u64>> = used
+            .par_iter()
+            .map(|r| cell_at(r, *res))
+            .collect();
+        columns.push(Series::new(format!("h3_{}", u8::from(*res)).into(), cells).into_column());
+    }
+    let flag = |name: &str, f: &dyn Fn(&Report, &Fact) -> bool| {
+        Series::new(
+            name.into(),
+            used.iter()
+                .zip(&facts)
+                .map(|(r, x)| f(r, x))
+                .collect::<Vec<bool>>(),
+        )
+        .into_column()
+    };
+    columns.push(flag("open", &|_, x| !x.closed));
+    columns.push(flag("resolved", &|r, x| {
+        x.closed && r.status == Status::Resolved
+    }));
+    columns.push(flag("rejected_duplicate", &|r, x| {
+        x.closed && matches!(r.status, Status::Rejected | Status::Duplicate)
+    }));
+    columns.push(flag("resolved_not_fixed", &|r, x| {
+        x.closed && r.status == Status::Resolved && r.status_type == StatusType::ClosedNotFixed
+    }));
+    let opt_f = |name: &str, f: &dyn Fn(&Fact) -> Option<f64>| {
+        Series::new(name.into(), facts.iter().map(f).collect::<Vec<_>>()).into_column()
+    };
+    columns.push(opt_f("ack_h", &|x| x.ack_h));
+    columns.push(opt_f("res_h", &|x| x.res_h));
+    columns.push(opt_f("res_bd", &|x| x.res_bd));
+    columns.push(
+        Series::new(
+            "reopened".into(),
+            facts.iter().map(|x| x.reopened).collect::<Vec<_>>(),
+        )
+        .into_column(),
+    );
+    columns.push(
+        Series::new(
+            "on_time".into(),
+            facts.iter().map(|x| x.on_time).collect::<Vec<_>>(),
+        )
+        .into_column(),
+    );
+    columns.push(
+        Series::new(
+            "stage".into(),
+            facts
+                .iter()
+                .map(|x| x.stage.map(|s| s as u32))
+                .collect::<Vec<_>>(),
+        )
+        .into_column(),
+    );
+    columns.push(
+        Series::new(
+            "past_due".into(),
+            facts.iter().map(|x| x.past_due.map(u32::from)).collect::<Vec<_>>(),
+        )
+        .into_column(),
+    );
+    columns.push(
+        Series::new(
+            "age_bd".into(),
+            facts.iter().map(|x| x.age_bd).collect::<Vec<_>>(),
+        )
+        .into_column(),
+    );
+    Ok((DataFrame::new(n, columns)?, counts))
+}
+
+/// The report's H3 cell at `res`: the stored cell's parent when it is at least as fine, else
+/// computed from the point.
+fn cell_at(r: &Report, res: h3o::Resolution) -> Option<u64> {
+    if r.location != crate::reports::Location::Located {
+        return None;
+    }
+    if let Some(cell) = r.h3.and_then(|c| h3o::CellIndex::try_from(c).ok()) {
+        if cell.resolution() >= res {
+            return cell.parent(res).map(u64::from);
+        }
+    }
+    let ll = h3o::LatLng::new(r.lat?, r.lon?).ok()?;
+    Some(u64::from(ll.to_cell(res)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Calendar;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn report(created: &str, closed: Option<&str>) -> Report {
+        let mut r = Report::new(
+            "1",
+            "csv",
+            if closed.is_some() {
+                Status::Resolved
+            } else {
+                Status::Open
+            },
+            "x",
+            utc(created),
+        );
+        r.closed_at = closed.map(utc);
+        r.source_tz = "America/Costa_Rica".into();
+        r
+    }
+
+    fn cfg() -> IndexConfig {
+        let mut c = IndexConfig::new();
+        // Jueves y Viernes Santo 2025.
+        c.calendar = Calendar::new([
+            NaiveDate::from_ymd_opt(2025, 4, 17).expect("date"),
+            NaiveDate::from_ymd_opt(2025, 4, 18).expect("date"),
+        ]);
+        c
+    }
+
+    #[test]
+    fn local_day_decides_the_deadline() {
+        let tz: Tz = "America/Costa_Rica".parse().expect("tz");
+        // Friday 7 March 2025, 23:30 in San José is Saturday 05:30 UTC: the local Friday counts,
+        // so the 10th business day is Friday 21 March.
+        let r = report("2025-03-08T05:30:00Z", Some("2025-03-22T05:59:00Z"));
+        let f = fact(&r, tz, utc("2025-06-01T00:00:00Z"), &cfg());
+        assert_eq!(f.due, NaiveDate::from_ymd_opt(2025, 3, 21));
+        // Closed 21 March 23:59 local: on time. One minute later it is late.
+        assert_eq!(f.on_time, Some(true));
+        let late = report("2025-03-08T05:30:00Z", Some("2025-03-22T06:00:00Z"));
+        assert_eq!(fact(&late, tz, utc("2025-06-01T00:00:00Z"), &cfg()).on_time, Some(false));
+        // Read in UTC it was made on a Saturday, which is due with the Friday before. A report
+        // made on Sunday 23:30 local (Monday in UTC) is due a business day earlier locally.
+        let f = fact(&r, Tz::UTC, utc("2025-06-01T00:00:00Z"), &cfg());
+        assert_eq!(f.due, NaiveDate::from_ymd_opt(2025, 3, 21));
+        let monday = report("2025-03-10T05:30:00Z", None);
+        let f = fact(&monday, Tz::UTC, utc("2025-03-10T06:00:00Z"), &cfg());
+        assert_eq!(f.due, NaiveDate::from_ymd_opt(2025, 3, 24));
+        let f = fact(&monday, tz, utc("2025-03-10T06:00:00Z"), &cfg());
+        assert_eq!(f.due, NaiveDate::from_ymd_opt(2025, 3, 21));
+    }
+
+    #[test]
+    fn open_reports_are_staged_and_bucketed_in_business_days() {
+        let tz: Tz = "America/Costa_Rica".parse().expect("tz");
+        // Received Wednesday 9 April 2025; Holy Thursday and Friday are holidays.
+        let r = report("2025-04-09T15:00:00Z", None);
+        let at = |d: &str| fact(&r, tz, utc(&format!("{d}T18:00:00Z")), &cfg());
+        // 10, 11, 14, 15, 16 April: five business days old, still on time.
+        assert_eq!(at("2025-04-16").age_bd, Some(5));
+        assert_eq!(at("2025-04-16").stage, Some(Stage::OnTime));
+        assert_eq!(at("2025-04-15").stage, Some(Stage::OnTime));
+        assert_eq!(at("2025-04-21").age_bd, Some(6));
+        assert_eq!(at("2025-04-21").stage, Some(Stage::Warning));
+        assert_eq!(at("2025-04-23").stage, Some(Stage::Alert));
+        assert_eq!(at("2025-04-25").stage, Some(Stage::Alert)); // day 10: still due today
+        assert_eq!(at("2025-04-25").due, NaiveDate::from_ymd_opt(2025, 4, 25));
+        let overdue = at("2025-04-28");
+        assert_eq!((overdue.stage, overdue.past_due), (Some(Stage::Overdue), Some(1)));
+        // 28–30 April, 1–2 and 5–7 May: 8 business days past due; by 12 May, 11.
+        assert_eq!(at("2025-05-07").past_due, Some(2));
+        assert_eq!(at("2025-05-12").past_due, Some(3));
+        assert_eq!(at("2025-06-30").past_due, Some(4));
+    }
+
+    #[test]
+    fn closed_before_created_is_excluded_from_times() {
+        let tz = Tz::UTC;
+        let r = report("2025-03-10T10:00:00Z", Some("2025-03-09T10:00:00Z"));
+        let f = fact(&r, tz, utc("2025-06-01T00:00:00Z"), &cfg());
+        assert!(f.closed);
+        assert_eq!((f.res_h, f.res_bd, f.on_time), (None, None, None));
+        // Closed after the as-of time: still open then.
+        let r = report("2025-03-10T10:00:00Z", Some("2025-03-12T10:00:00Z"));
+        let f = fact(&r, tz, utc("2025-03-11T00:00:00Z"), &cfg());
+        assert!(!f.closed);
+        assert_eq!(f.stage, Some(Stage::OnTime));
+        let f = fact(&r, tz, utc("2025-03-13T00:00:00Z"), &cfg());
+        assert_eq!(f.res_h, Some(48.0));
+        assert_eq!(f.res_bd, Some(2.0));
+    }
+}
