@@ -12,13 +12,15 @@ APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config
 # The peers of benches/compare: PostGIS (and ogr2ogr, above); GeoPandas goes into a venv.
 BENCH_PACKAGES := hyperfine postgresql-15 postgresql-15-postgis-3 python3-venv
 BENCH_VENV := target/bench-venv
+# The second engine of the indices test (tests/integration/indices_check.py): pandas + numpy.
+CHECK_VENV := target/check-venv
 
 PREDIO := target/debug/predio
 DEMO_TOWN := data-samples/town
 DEMO_DATA ?= predio-data
 DEMO_PARCELS ?= 20000
 
-.PHONY: help deps build demo test lint fmt bench bench-deps clean
+.PHONY: help deps build demo test check-venv lint fmt bench bench-deps clean
 
 help:
 	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, show it"
@@ -46,8 +48,15 @@ demo: build
 
 # One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also
 # compiles the benches (they are never timed in CI).
-test: deps
+test: deps check-venv
 	$(CARGO) test --workspace --all-targets
+
+check-venv:
+	@dpkg -s python3-venv >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
+	@[ -x $(CHECK_VENV)/bin/python ] && $(CHECK_VENV)/bin/python -c "import pandas" 2>/dev/null || { \
+	  rm -rf $(CHECK_VENV) && python3 -m venv $(CHECK_VENV) && \
+	  $(CHECK_VENV)/bin/pip install -q pandas==2.2.3 numpy==2.2.6; }
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -61,7 +61,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ComputeArgs {
     /// Time windows: Nd (days), Nw (weeks) or `all`, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "30d,90d,365d", value_name = "LIST")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "30d,90d,365d",
+        value_name = "LIST"
+    )]
     pub windows: Vec<String>,
     /// H3 resolutions of the cell table, comma-separated (0-15).
     #[arg(long, value_delimiter = ',', default_value = "8,9,10", value_name = "LIST",
@@ -151,6 +156,9 @@ pub enum IndexLevel {
     Sector,
     /// Per H3 cell.
     H3,
+    /// Per report: its deadline (source or rule), verdict, stage, age and resolution times
+    /// (CSV or Parquet; no personal fields).
+    Report,
 }
 
 /// `predio export indices`.

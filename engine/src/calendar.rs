@@ -56,7 +56,10 @@ impl Calendar {
         let weekdays = weekdays_upto(to) - weekdays_upto(from);
         let holidays = self
             .holidays
-            .range((std::ops::Bound::Excluded(from), std::ops::Bound::Included(to)))
+            .range((
+                std::ops::Bound::Excluded(from),
+                std::ops::Bound::Included(to),
+            ))
             .filter(|d| is_weekday(**d))
             .count();
         weekdays - holidays as i64
@@ -107,7 +110,10 @@ impl Calendar {
             };
         }
         let first = if self.is_business_day(d0) {
-            secs(start, d0.and_time(chrono::NaiveTime::MIN) + chrono::Days::new(1)) / DAY_S
+            secs(
+                start,
+                d0.and_time(chrono::NaiveTime::MIN) + chrono::Days::new(1),
+            ) / DAY_S
         } else {
             0.0
         };
@@ -198,7 +204,10 @@ mod tests {
                 let from = start + chrono::Days::new(a * 3);
                 let due = c.add_days(from, n);
                 assert_eq!(walk(&c, from, due), i64::from(n), "{from} + {n}");
-                assert!(n == 0 || c.is_business_day(due), "{due} is not a business day");
+                assert!(
+                    n == 0 || c.is_business_day(due),
+                    "{due} is not a business day"
+                );
             }
         }
     }
@@ -218,6 +227,9 @@ mod tests {
         // Monday 00:00 to the next Monday 00:00: five whole days.
         let e = c.elapsed(dt("2025-03-10 00:00"), dt("2025-03-17 00:00"));
         assert!((e - 5.0).abs() < 1e-12, "{e}");
-        assert_eq!(c.elapsed(dt("2025-03-10 00:00"), dt("2025-03-09 00:00")), 0.0);
+        assert_eq!(
+            c.elapsed(dt("2025-03-10 00:00"), dt("2025-03-09 00:00")),
+            0.0
+        );
     }
 }

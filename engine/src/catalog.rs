@@ -306,7 +306,11 @@ pub trait CatalogStore {
     ///
     /// # Errors
     /// I/O or Parquet errors naming the file.
-    fn indices(&self, manifest: &Manifest, level: Level) -> Result<Option<polars::prelude::DataFrame>>;
+    fn indices(
+        &self,
+        manifest: &Manifest,
+        level: Level,
+    ) -> Result<Option<polars::prelude::DataFrame>>;
     /// Commits `change` on top of the current version and makes it current.
     ///
     /// # Errors
@@ -552,7 +556,11 @@ impl CatalogStore for DirCatalog {
         report_store::read_reports(&self.version_dir(manifest.version)).map(Some)
     }
 
-    fn indices(&self, manifest: &Manifest, level: Level) -> Result<Option<polars::prelude::DataFrame>> {
+    fn indices(
+        &self,
+        manifest: &Manifest,
+        level: Level,
+    ) -> Result<Option<polars::prelude::DataFrame>> {
         if manifest.indices.is_none() {
             return Ok(None);
         }

@@ -29,7 +29,7 @@ pub enum ExportFormat {
 }
 
 /// The exported columns, in order, with their types.
-pub const EXPORT_COLUMNS: [(&str, FieldType); 23] = [
+pub const EXPORT_COLUMNS: [(&str, FieldType); 24] = [
     ("id", FieldType::String),
     ("source", FieldType::String),
     ("category", FieldType::String),
@@ -44,6 +44,7 @@ pub const EXPORT_COLUMNS: [(&str, FieldType); 23] = [
     ("reopened_at", FieldType::DateTime),
     ("deadline_at", FieldType::DateTime),
     ("source_on_time", FieldType::Bool),
+    ("source_tz", FieldType::String),
     ("source_area", FieldType::String),
     ("lon", FieldType::Double),
     ("lat", FieldType::Double),
@@ -88,6 +89,7 @@ pub fn export_row(r: &Report) -> Vec<Value> {
         time(r.reopened_at),
         time(r.deadline_at),
         r.source_on_time.map_or(Value::Null, Value::Bool),
+        Value::String(r.source_tz.clone()),
         text(r.source_area.as_deref()),
         num(r.lon),
         num(r.lat),

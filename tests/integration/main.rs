@@ -10,5 +10,6 @@ mod bad_input;
 mod cadastre;
 mod crash;
 mod formats;
+mod indices;
 mod report_formats;
 mod reports;

@@ -105,7 +105,10 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
             deadlines: args.deadlines.clone(),
             holidays: args.holidays.clone(),
         },
-        reports_sha256: manifest.files.get("reports.parquet").map(|f| f.sha256.clone()),
+        reports_sha256: manifest
+            .files
+            .get("reports.parquet")
+            .map(|f| f.sha256.clone()),
     };
     let committed = catalog.commit(Change {
         operation: "compute".into(),
@@ -113,7 +116,10 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         report: ImportReport::default(),
         ..Default::default()
     })?;
-    let m = committed.indices.as_ref().context("indices missing from the new version")?;
+    let m = committed
+        .indices
+        .as_ref()
+        .context("indices missing from the new version")?;
     eprintln!(
         "computed indices of {} reports as of {} in {seconds:.2} s → version {}",
         thousands(m.reports),
@@ -160,6 +166,7 @@ fn level(l: IndexLevel) -> Level {
         IndexLevel::Parcel => Level::Parcel,
         IndexLevel::Sector => Level::Sector,
         IndexLevel::H3 => Level::H3,
+        IndexLevel::Report => Level::Report,
     }
 }
 
@@ -191,7 +198,10 @@ pub fn export(catalog: &DirCatalog, args: &ExportIndices) -> anyhow::Result<()> 
         Level::H3 => {
             let r = args.res.or_else(|| meta.h3_resolutions.first().copied());
             if let Some(r) = r.filter(|r| !meta.h3_resolutions.contains(r)) {
-                bail!("--res {r}: computed H3 resolutions are {:?}", meta.h3_resolutions);
+                bail!(
+                    "--res {r}: computed H3 resolutions are {:?}",
+                    meta.h3_resolutions
+                );
             }
             r
         }
@@ -207,7 +217,20 @@ pub fn export(catalog: &DirCatalog, args: &ExportIndices) -> anyhow::Result<()> 
         value,
         res,
     };
-    let rows = indices::select(&table, &sel)?;
+    let format = match args.format {
+        cli::ExportFormat::Csv => ExportFormat::Csv,
+        cli::ExportFormat::Geojson => ExportFormat::GeoJson,
+        cli::ExportFormat::Parquet => ExportFormat::Parquet,
+        cli::ExportFormat::Fgb => ExportFormat::Fgb,
+    };
+    let rows = if level == Level::Report {
+        if matches!(format, ExportFormat::GeoJson | ExportFormat::Fgb) {
+            bail!("--level report exports CSV or Parquet; for points use `predio export reports`");
+        }
+        table
+    } else {
+        indices::select(&table, &sel)?
+    };
     let parcels;
     let sectors;
     let mut outlines: HashMap<&str, &geo_types::MultiPolygon<f64>> = HashMap::new();
@@ -220,14 +243,8 @@ pub fn export(catalog: &DirCatalog, args: &ExportIndices) -> anyhow::Result<()> 
             sectors = catalog.sectors(&manifest)?.unwrap_or_default();
             outlines.extend(sectors.sectors.iter().map(|s| (s.id.as_str(), &s.geometry)));
         }
-        Level::H3 => {}
+        Level::H3 | Level::Report => {}
     }
-    let format = match args.format {
-        cli::ExportFormat::Csv => ExportFormat::Csv,
-        cli::ExportFormat::Geojson => ExportFormat::GeoJson,
-        cli::ExportFormat::Parquet => ExportFormat::Parquet,
-        cli::ExportFormat::Fgb => ExportFormat::Fgb,
-    };
     let written = export_indices(&rows, level, &outlines, format, &args.out)
         .with_context(|| format!("exporting to {}", args.out.display()))?;
     if rows.height() == 0 {

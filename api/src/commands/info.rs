@@ -1,5 +1,6 @@
 //! `predio info`.
 
+use predio_engine::indices::Level;
 use predio_engine::{Bbox, CatalogStore, DirCatalog, LayerMeta};
 
 use super::thousands;
@@ -113,6 +114,24 @@ pub fn run(catalog: &DirCatalog, args: &InfoArgs) -> anyhow::Result<()> {
             thousands(x.unlocated),
             thousands(x.in_sector),
             r.h3_resolution
+        );
+    }
+    if let Some(ix) = &m.indices {
+        let stale = ix.reports_sha256.as_ref() != m.files.get("reports.parquet").map(|f| &f.sha256);
+        out += &format!(
+            "indices   as of {} · windows {} · H3 res {:?} · rows: parcel {} · sector {} · h3 {} · report {}{}\n",
+            ix.as_of.format("%Y-%m-%d %H:%M UTC"),
+            ix.windows.join(", "),
+            ix.h3_resolutions,
+            thousands(ix.rows.get(&Level::Parcel).copied().unwrap_or(0)),
+            thousands(ix.rows.get(&Level::Sector).copied().unwrap_or(0)),
+            thousands(ix.rows.get(&Level::H3).copied().unwrap_or(0)),
+            thousands(ix.rows.get(&Level::Report).copied().unwrap_or(0)),
+            if stale {
+                " · STALE: the reports changed since; run `predio compute`"
+            } else {
+                ""
+            }
         );
     }
     if !m.issues.is_empty() {

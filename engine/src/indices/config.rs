@@ -80,6 +80,9 @@ pub struct IndexConfig {
     pub default_rule: Rule,
     /// Rules by category (the reports' `category`, as imported).
     pub categories: BTreeMap<String, Rule>,
+    /// No default deadline (`default_days = 0`): reports with neither a deadline of their own
+    /// nor a category rule are not assessed (no verdict, no stage).
+    pub no_default_deadline: bool,
     /// Business days: weekends and holidays.
     pub calendar: Calendar,
     /// A report is recurrent when the same parcel had one of the same category at most this
@@ -100,6 +103,11 @@ impl IndexConfig {
             min_reports: 5,
             ..IndexConfig::default()
         }
+    }
+
+    /// Whether reports of `category` without a deadline of their own get one from the rules.
+    pub fn assesses(&self, category: Option<&str>) -> bool {
+        !self.no_default_deadline || category.is_some_and(|c| self.categories.contains_key(c))
     }
 
     /// The rule of a category.
@@ -174,7 +182,10 @@ fn rule_of(path: &Path, what: &str, days: u32, w: Option<u32>, a: Option<u32>) -
         alert_days: a.unwrap_or(base.alert_days),
     };
     if days == 0 {
-        return Err(config_error(path, format!("{what}: a deadline of 0 business days")));
+        return Err(config_error(
+            path,
+            format!("{what}: a deadline of 0 business days"),
+        ));
     }
     if !(rule.warning_days <= rule.alert_days && rule.alert_days <= rule.days) {
         return Err(config_error(
@@ -189,12 +200,8 @@ fn rule_of(path: &Path, what: &str, days: u32, w: Option<u32>, a: Option<u32>) -
 }
 
 fn parse_date(path: &Path, at: &str, s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        config_error(
-            path,
-            format!("{at}: {s:?} is not a date (YYYY-MM-DD)"),
-        )
-    })
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| config_error(path, format!("{at}: {s:?} is not a date (YYYY-MM-DD)")))
 }
 
 fn read_text(path: &Path) -> Result<String> {
@@ -222,13 +229,14 @@ impl IndexConfig {
         if is_csv(path) {
             return self.deadlines_csv(path, &text);
         }
-        let cfg: ConfigToml =
-            toml::from_str(&text).map_err(|e| config_error(path, e.to_string().trim().to_owned()))?;
+        let cfg: ConfigToml = toml::from_str(&text)
+            .map_err(|e| config_error(path, e.to_string().trim().to_owned()))?;
         let d = &cfg.deadlines;
+        self.no_default_deadline = d.default_days == Some(0);
         self.default_rule = rule_of(
             path,
             "[deadlines]",
-            d.default_days.unwrap_or(10),
+            d.default_days.filter(|d| *d > 0).unwrap_or(10),
             d.warning_days.or(d.default_days.map_or(Some(6), |_| None)),
             d.alert_days.or(d.default_days.map_or(Some(8), |_| None)),
         )?;
@@ -249,7 +257,14 @@ impl IndexConfig {
             self.min_reports = m;
         }
         if let Some(w) = cfg.attention.weights {
-            let all = [w.density, w.backlog, w.overdue, w.late, w.recurrence, w.trend];
+            let all = [
+                w.density,
+                w.backlog,
+                w.overdue,
+                w.late,
+                w.recurrence,
+                w.trend,
+            ];
             if all.iter().any(|x| !x.is_finite() || *x < 0.0) || all.iter().sum::<f64>() <= 0.0 {
                 return Err(config_error(
                     path,
@@ -289,7 +304,10 @@ impl IndexConfig {
                 match i.and_then(|i| record.get(i)).filter(|s| !s.is_empty()) {
                     None => Ok(None),
                     Some(s) => s.parse().map(Some).map_err(|_| {
-                        config_error(path, format!("line {line}: {what} {s:?} is not a whole number"))
+                        config_error(
+                            path,
+                            format!("line {line}: {what} {s:?} is not a whole number"),
+                        )
                     }),
                 }
             };
@@ -325,7 +343,8 @@ impl IndexConfig {
         if is_csv(path) {
             for (n, line) in text.lines().enumerate() {
                 let first = line.split([',', ';']).next().unwrap_or("").trim();
-                if first.is_empty() || (n == 0 && first.eq_ignore_ascii_case("date"))
+                if first.is_empty()
+                    || (n == 0 && first.eq_ignore_ascii_case("date"))
                     || first.starts_with('#')
                 {
                     continue;
@@ -420,15 +439,26 @@ trend = 0
         assert_eq!(c.rule(Some("Otro")), Rule::default());
         assert_eq!(
             c.rule(Some("Baches")),
-            Rule { days: 15, warning_days: 9, alert_days: 12 }
+            Rule {
+                days: 15,
+                warning_days: 9,
+                alert_days: 12
+            }
         );
         assert_eq!(
             c.rule(Some("Alumbrado")),
-            Rule { days: 5, warning_days: 2, alert_days: 4 }
+            Rule {
+                days: 5,
+                warning_days: 2,
+                alert_days: 4
+            }
         );
         assert_eq!((c.recurrence_days, c.min_reports), (14, 3));
         assert_eq!(c.weights.backlog, 0.0);
-        let h = file(".csv", "date,name\n2025-04-18,Viernes Santo\n\n2025-05-01,Día del Trabajador\n");
+        let h = file(
+            ".csv",
+            "date,name\n2025-04-18,Viernes Santo\n\n2025-05-01,Día del Trabajador\n",
+        );
         c.read_holidays(h.path()).expect("valid");
         let holidays: Vec<String> = c.calendar.holidays().map(|d| d.to_string()).collect();
         assert_eq!(holidays, ["2025-04-17", "2025-04-18", "2025-05-01"]);
@@ -436,23 +466,47 @@ trend = 0
 
     #[test]
     fn csv_rules_and_errors_name_the_line() {
-        let f = file(".csv", "category,days,warning_days,alert_days\n*,12,,\nBaches,20,10,15\n");
+        let f = file(
+            ".csv",
+            "category,days,warning_days,alert_days\n*,12,,\nBaches,20,10,15\n",
+        );
         let mut c = IndexConfig::new();
         c.read_deadlines(f.path()).expect("valid");
-        assert_eq!(c.rule(None), Rule { days: 12, warning_days: 7, alert_days: 10 });
+        assert_eq!(
+            c.rule(None),
+            Rule {
+                days: 12,
+                warning_days: 7,
+                alert_days: 10
+            }
+        );
         assert_eq!(c.rule(Some("Baches")).days, 20);
 
         let bad = file(".csv", "category,days\nBaches,diez\n");
-        let e = IndexConfig::new().read_deadlines(bad.path()).expect_err("bad");
-        assert!(e.to_string().contains("line 2") && e.to_string().contains("diez"), "{e}");
+        let e = IndexConfig::new()
+            .read_deadlines(bad.path())
+            .expect_err("bad");
+        assert!(
+            e.to_string().contains("line 2") && e.to_string().contains("diez"),
+            "{e}"
+        );
         let bad = file(".csv", "category,days,warning_days\nBaches,5,7\n");
-        let e = IndexConfig::new().read_deadlines(bad.path()).expect_err("bad");
+        let e = IndexConfig::new()
+            .read_deadlines(bad.path())
+            .expect_err("bad");
         assert!(e.to_string().contains("warning_days <= alert_days"), "{e}");
         let bad = file(".toml", "[deadlines]\ndefault_dayz = 3\n");
-        let e = IndexConfig::new().read_deadlines(bad.path()).expect_err("bad");
+        let e = IndexConfig::new()
+            .read_deadlines(bad.path())
+            .expect_err("bad");
         assert!(e.to_string().contains("default_dayz"), "{e}");
         let bad = file(".csv", "date\n2025-02-30\n");
-        let e = IndexConfig::new().read_holidays(bad.path()).expect_err("bad");
-        assert!(e.to_string().contains("line 2") && e.to_string().contains("2025-02-30"), "{e}");
+        let e = IndexConfig::new()
+            .read_holidays(bad.path())
+            .expect_err("bad");
+        assert!(
+            e.to_string().contains("line 2") && e.to_string().contains("2025-02-30"),
+            "{e}"
+        );
     }
 }

@@ -71,8 +71,16 @@ fn values(df: &DataFrame) -> PolarsResult<Vec<(String, FieldType, Vec<Value>)>> 
         let s = c.as_materialized_series();
         let kind = field_type(s.dtype());
         let v: Vec<Value> = match kind {
-            FieldType::Bool => s.bool()?.iter().map(|x| x.map_or(Value::Null, Value::Bool)).collect(),
-            FieldType::Int => s.i32()?.iter().map(|x| x.map_or(Value::Null, Value::Int)).collect(),
+            FieldType::Bool => s
+                .bool()?
+                .iter()
+                .map(|x| x.map_or(Value::Null, Value::Bool))
+                .collect(),
+            FieldType::Int => s
+                .i32()?
+                .iter()
+                .map(|x| x.map_or(Value::Null, Value::Int))
+                .collect(),
             FieldType::Long => s
                 .cast(&DataType::Int64)?
                 .i64()?
@@ -83,7 +91,10 @@ fn values(df: &DataFrame) -> PolarsResult<Vec<(String, FieldType, Vec<Value>)>> 
                 .cast(&DataType::Float64)?
                 .f64()?
                 .iter()
-                .map(|x| x.filter(|x| x.is_finite()).map_or(Value::Null, Value::Double))
+                .map(|x| {
+                    x.filter(|x| x.is_finite())
+                        .map_or(Value::Null, Value::Double)
+                })
                 .collect(),
             _ => s
                 .cast(&DataType::String)?
@@ -153,10 +164,14 @@ pub fn export_indices(
         Level::Parcel => "parcel_id",
         Level::Sector => "sector_id",
         Level::H3 => "cell",
+        Level::Report => "id",
     };
     let keys: Vec<Option<String>> = df
         .column(key)
-        .and_then(|c| c.str().map(|s| s.iter().map(|x| x.map(str::to_owned)).collect()))
+        .and_then(|c| {
+            c.str()
+                .map(|s| s.iter().map(|x| x.map(str::to_owned)).collect())
+        })
         .map_err(pl(path))?;
     let geoms: Vec<Option<MultiPolygon<f64>>> = keys
         .iter()
@@ -164,6 +179,7 @@ pub fn export_indices(
             let k = k.as_deref()?;
             match level {
                 Level::H3 => cell_polygon(k),
+                Level::Report => None,
                 _ => outlines.get(k).map(|g| (*g).clone()),
             }
         })
@@ -197,7 +213,11 @@ fn write_csv(df: &DataFrame, path: &Path) -> Result<usize> {
     Ok(df.height())
 }
 
-fn write_geojson(df: &DataFrame, geoms: &[Option<MultiPolygon<f64>>], path: &Path) -> Result<usize> {
+fn write_geojson(
+    df: &DataFrame,
+    geoms: &[Option<MultiPolygon<f64>>],
+    path: &Path,
+) -> Result<usize> {
     let cols = values(df).map_err(pl(path))?;
     let file = File::create(path).map_err(Error::io(path))?;
     let mut out = BufWriter::new(file);
@@ -224,7 +244,8 @@ fn write_geojson(df: &DataFrame, geoms: &[Option<MultiPolygon<f64>>], path: &Pat
                 "coordinates": mp.0.iter().map(rings).collect::<Vec<_>>(),
             })
         });
-        let feature = serde_json::json!({"type": "Feature", "geometry": geometry, "properties": properties});
+        let feature =
+            serde_json::json!({"type": "Feature", "geometry": geometry, "properties": properties});
         if i > 0 {
             out.write_all(b",\n").map_err(io)?;
         }
@@ -238,7 +259,11 @@ fn write_geojson(df: &DataFrame, geoms: &[Option<MultiPolygon<f64>>], path: &Pat
     Ok(geoms.len())
 }
 
-fn write_geoparquet(df: &DataFrame, geoms: &[Option<MultiPolygon<f64>>], path: &Path) -> Result<usize> {
+fn write_geoparquet(
+    df: &DataFrame,
+    geoms: &[Option<MultiPolygon<f64>>],
+    path: &Path,
+) -> Result<usize> {
     let blobs: Vec<Option<Vec<u8>>> = geoms.iter().map(|g| g.as_ref().map(wkb)).collect();
     let mut out = df.clone();
     let column = BinaryChunked::from_iter_options("geometry".into(), blobs.into_iter());

@@ -49,14 +49,14 @@ pub struct Fact {
     pub res_h: Option<f64>,
     /// The same in business days (fraction of the business days' hours).
     pub res_bd: Option<f64>,
-    /// Answered within its deadline (closed reports with a valid closing time).
+    /// Answered within its deadline (closed reports with a closing time).
     pub on_time: Option<bool>,
     /// Stage of an open report.
     pub stage: Option<Stage>,
     /// Business days since the day of receipt (open reports).
     pub age_bd: Option<i64>,
-    /// Bucket of business days past due (overdue reports).
-    pub past_due: Option<u8>,
+    /// Business days past due (overdue reports).
+    pub past_due: Option<i64>,
     /// Local date of its deadline (the end of that day), from the source or the rules.
     pub due: Option<NaiveDate>,
 }
@@ -89,44 +89,55 @@ pub fn fact(r: &Report, tz: Tz, as_of: DateTime<Utc>, cfg: &IndexConfig) -> Fact
     let created = local(r.created_at, tz);
     let as_of_day = local(as_of, tz).date();
     let closed = r.status.is_closed() && r.closed_at.is_none_or(|c| c <= as_of);
-    let valid_close = r
-        .closed_at
-        .filter(|c| closed && *c >= r.created_at);
+    let valid_close = r.closed_at.filter(|c| closed && *c >= r.created_at);
+    // A history of the source's own: more than "received" and the closing that every import
+    // records, an acknowledgement apart from the closing, or a reopening. Without one (Boston's
+    // CRM export has only open and close times) there is no time to acknowledge nor reopen rate.
+    let has_history = r.acknowledged_at.is_some_and(|a| Some(a) != r.closed_at)
+        || r.reopened_at.is_some()
+        || r.history.len() > 1 + usize::from(r.closed_at.is_some());
     let ack_h = r
         .acknowledged_at
-        .filter(|a| *a <= as_of && *a >= r.created_at)
+        .filter(|a| has_history && *a <= as_of && *a >= r.created_at)
         .map(|a| hours(r.created_at, a));
-    let has_history =
-        !r.history.is_empty() || r.acknowledged_at.is_some() || r.reopened_at.is_some();
     let reopened = has_history.then(|| r.reopened_at.is_some_and(|t| t <= as_of));
     let rule = cfg.rule(r.category.as_deref());
-    // The source's own deadline wins (Open311 expected_datetime, Boston TARGET_DT).
+    // The source's own deadline wins (Open311 expected_datetime, Boston TARGET_DT); then the
+    // category's rule, then the default (unless the rules say there is none).
     let due = match r.deadline_at {
-        Some(d) => local(d, tz).date(),
-        None => cal.add_days(created.date(), rule.days),
+        Some(d) => Some(local(d, tz).date()),
+        None if cfg.assesses(r.category.as_deref()) => {
+            Some(cal.add_days(created.date(), rule.days))
+        }
+        None => None,
     };
-    let on_time = valid_close.map(|c| match r.deadline_at {
+    // A report closed (seconds) before it was created was still answered: it keeps its
+    // verdict, only its times are left out.
+    let answered = r.closed_at.filter(|_| closed);
+    let on_time = answered.zip(due).map(|(c, due)| match r.deadline_at {
         Some(d) => c <= d,
         None => local(c, tz).date() <= due,
     });
     let (mut stage, mut age_bd, mut past_due) = (None, None, None);
     if !closed {
         let age = cal.days_between(created.date(), as_of_day);
-        let overdue = match r.deadline_at {
-            Some(d) => as_of > d,
-            None => as_of_day > due,
-        };
-        stage = Some(if overdue {
-            past_due = Some(past_due_bucket(cal.days_between(due, as_of_day)));
-            Stage::Overdue
-        } else if age >= i64::from(rule.alert_days) {
-            Stage::Alert
-        } else if age >= i64::from(rule.warning_days) {
-            Stage::Warning
-        } else {
-            Stage::OnTime
-        });
         age_bd = Some(age);
+        if let Some(due) = due {
+            let overdue = match r.deadline_at {
+                Some(d) => as_of > d,
+                None => as_of_day > due,
+            };
+            stage = Some(if overdue {
+                past_due = Some(cal.days_between(due, as_of_day));
+                Stage::Overdue
+            } else if age >= i64::from(rule.alert_days) {
+                Stage::Alert
+            } else if age >= i64::from(rule.warning_days) {
+                Stage::Warning
+            } else {
+                Stage::OnTime
+            });
+        }
     }
     Fact {
         closed,
@@ -138,7 +149,7 @@ pub fn fact(r: &Report, tz: Tz, as_of: DateTime<Utc>, cfg: &IndexConfig) -> Fact
         stage,
         age_bd,
         past_due,
-        due: Some(due),
+        due,
     }
 }
 
@@ -164,7 +175,7 @@ pub fn facts_frame(
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
     h3_res: &[h3o::Resolution],
-) -> PolarsResult<(DataFrame, FactCounts)> {
+) -> PolarsResult<(DataFrame, DataFrame, FactCounts)> {
     let used: Vec<&Report> = reports.iter().filter(|r| r.created_at <= as_of).collect();
     let counts = FactCounts {
         used: used.len(),
@@ -213,10 +224,7 @@ pub fn facts_frame(
         ),
     ];
     for res in h3_res {
-        let cells: Vec<Option<u64>> = used
-            .par_iter()
-            .map(|r| cell_at(r, *res))
-            .collect();
+        let cells: Vec<Option<u64>> = used.par_iter().map(|r| cell_at(r, *res)).collect();
         columns.push(Series::new(format!("h3_{}", u8::from(*res)).into(), cells).into_column());
     }
     let flag = |name: &str, f: &dyn Fn(&Report, &Fact) -> bool| {
@@ -272,7 +280,10 @@ pub fn facts_frame(
     columns.push(
         Series::new(
             "past_due".into(),
-            facts.iter().map(|x| x.past_due.map(u32::from)).collect::<Vec<_>>(),
+            facts
+                .iter()
+                .map(|x| x.past_due.map(|d| u32::from(past_due_bucket(d))))
+                .collect::<Vec<_>>(),
         )
         .into_column(),
     );
@@ -283,7 +294,126 @@ pub fn facts_frame(
         )
         .into_column(),
     );
-    Ok((DataFrame::new(n, columns)?, counts))
+    let report_table = report_table(&used, &facts)?;
+    Ok((DataFrame::new(n, columns)?, report_table, counts))
+}
+
+impl Stage {
+    /// `on_time`, `warning`, `alert`, `overdue`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::OnTime => "on_time",
+            Stage::Warning => "warning",
+            Stage::Alert => "alert",
+            Stage::Overdue => "overdue",
+        }
+    }
+}
+
+/// One row per report: its deadline, verdict, stage and times (no personal data), for
+/// auditors and for checking against a source's own verdicts.
+fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<DataFrame> {
+    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
+    let n = used.len();
+    DataFrame::new(
+        n,
+        vec![
+            text("id", used.iter().map(|r| Some(r.id.as_str())).collect()),
+            text(
+                "category",
+                used.iter().map(|r| r.category.as_deref()).collect(),
+            ),
+            text(
+                "department",
+                used.iter().map(|r| r.department.as_deref()).collect(),
+            ),
+            text(
+                "parcel_id",
+                used.iter()
+                    .map(|r| r.parcel_id.as_ref().map(ParcelId::as_str))
+                    .collect(),
+            ),
+            text(
+                "sector_id",
+                used.iter()
+                    .map(|r| r.sector_id.as_ref().map(SectorId::as_str))
+                    .collect(),
+            ),
+            Series::new(
+                "created_at".into(),
+                used.iter()
+                    .map(|r| r.created_at.timestamp_millis())
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Datetime(
+                TimeUnit::Milliseconds,
+                Some(TimeZone::UTC),
+            ))?
+            .into_column(),
+            text(
+                "status",
+                used.iter().map(|r| Some(r.status.as_str())).collect(),
+            ),
+            Series::new(
+                "closed".into(),
+                facts.iter().map(|f| f.closed).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new(
+                "due_date".into(),
+                facts
+                    .iter()
+                    .map(|f| f.due.map(|d| d.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+            .into_column(),
+            text(
+                "deadline_from",
+                used.iter()
+                    .zip(facts)
+                    .map(|(r, f)| match (r.deadline_at, f.due) {
+                        (Some(_), _) => Some("source"),
+                        (None, Some(_)) => Some("rule"),
+                        (None, None) => None,
+                    })
+                    .collect(),
+            ),
+            Series::new(
+                "on_time".into(),
+                facts.iter().map(|f| f.on_time).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            text(
+                "stage",
+                facts.iter().map(|f| f.stage.map(Stage::as_str)).collect(),
+            ),
+            Series::new(
+                "age_bd".into(),
+                facts.iter().map(|f| f.age_bd).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new(
+                "past_due_bd".into(),
+                facts.iter().map(|f| f.past_due).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new(
+                "resolution_h".into(),
+                facts.iter().map(|f| f.res_h).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new(
+                "resolution_bd".into(),
+                facts.iter().map(|f| f.res_bd).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new(
+                "ack_h".into(),
+                facts.iter().map(|f| f.ack_h).collect::<Vec<_>>(),
+            )
+            .into_column(),
+        ],
+    )
 }
 
 /// The report's H3 cell at `res`: the stored cell's parent when it is at least as fine, else
@@ -350,7 +480,10 @@ mod tests {
         // Closed 21 March 23:59 local: on time. One minute later it is late.
         assert_eq!(f.on_time, Some(true));
         let late = report("2025-03-08T05:30:00Z", Some("2025-03-22T06:00:00Z"));
-        assert_eq!(fact(&late, tz, utc("2025-06-01T00:00:00Z"), &cfg()).on_time, Some(false));
+        assert_eq!(
+            fact(&late, tz, utc("2025-06-01T00:00:00Z"), &cfg()).on_time,
+            Some(false)
+        );
         // Read in UTC it was made on a Saturday, which is due with the Friday before. A report
         // made on Sunday 23:30 local (Monday in UTC) is due a business day earlier locally.
         let f = fact(&r, Tz::UTC, utc("2025-06-01T00:00:00Z"), &cfg());
@@ -378,11 +511,16 @@ mod tests {
         assert_eq!(at("2025-04-25").stage, Some(Stage::Alert)); // day 10: still due today
         assert_eq!(at("2025-04-25").due, NaiveDate::from_ymd_opt(2025, 4, 25));
         let overdue = at("2025-04-28");
-        assert_eq!((overdue.stage, overdue.past_due), (Some(Stage::Overdue), Some(1)));
+        assert_eq!(
+            (overdue.stage, overdue.past_due),
+            (Some(Stage::Overdue), Some(1))
+        );
         // 28–30 April, 1–2 and 5–7 May: 8 business days past due; by 12 May, 11.
-        assert_eq!(at("2025-05-07").past_due, Some(2));
-        assert_eq!(at("2025-05-12").past_due, Some(3));
-        assert_eq!(at("2025-06-30").past_due, Some(4));
+        assert_eq!(at("2025-05-07").past_due, Some(8));
+        assert_eq!(past_due_bucket(8), 2);
+        assert_eq!(at("2025-05-12").past_due, Some(11));
+        assert_eq!(past_due_bucket(11), 3);
+        assert_eq!(at("2025-06-30").past_due.map(past_due_bucket), Some(4));
     }
 
     #[test]
@@ -391,7 +529,7 @@ mod tests {
         let r = report("2025-03-10T10:00:00Z", Some("2025-03-09T10:00:00Z"));
         let f = fact(&r, tz, utc("2025-06-01T00:00:00Z"), &cfg());
         assert!(f.closed);
-        assert_eq!((f.res_h, f.res_bd, f.on_time), (None, None, None));
+        assert_eq!((f.res_h, f.res_bd, f.on_time), (None, None, Some(true)));
         // Closed after the as-of time: still open then.
         let r = report("2025-03-10T10:00:00Z", Some("2025-03-12T10:00:00Z"));
         let f = fact(&r, tz, utc("2025-03-11T00:00:00Z"), &cfg());

@@ -35,11 +35,13 @@ pub enum Level {
     Sector,
     /// Per H3 cell, at each computed resolution.
     H3,
+    /// Per report: its deadline, verdict and stage.
+    Report,
 }
 
 impl Level {
     /// All levels.
-    pub const ALL: [Level; 3] = [Level::Parcel, Level::Sector, Level::H3];
+    pub const ALL: [Level; 4] = [Level::Parcel, Level::Sector, Level::H3, Level::Report];
 
     /// `parcel`, `sector`, `h3`.
     pub fn as_str(self) -> &'static str {
@@ -47,6 +49,7 @@ impl Level {
             Level::Parcel => "parcel",
             Level::Sector => "sector",
             Level::H3 => "h3",
+            Level::Report => "report",
         }
     }
 
@@ -56,6 +59,7 @@ impl Level {
             Level::Parcel => "indices-parcels.parquet",
             Level::Sector => "indices-sectors.parquet",
             Level::H3 => "indices-h3.parquet",
+            Level::Report => "indices-reports.parquet",
         }
     }
 
@@ -65,6 +69,7 @@ impl Level {
             Level::Parcel => &["parcel_id"],
             Level::Sector => &["sector_id", "name"],
             Level::H3 => &["res", "cell"],
+            Level::Report => &["id"],
         }
     }
 }
@@ -99,14 +104,20 @@ impl std::str::FromStr for Window {
         let mult = match unit {
             "d" => 1,
             "w" => 7,
-            _ => return Err(format!("window {s:?}: write it as Nd (days), Nw (weeks) or all")),
+            _ => {
+                return Err(format!(
+                    "window {s:?}: write it as Nd (days), Nw (weeks) or all"
+                ))
+            }
         };
         match n.parse::<u32>() {
             Ok(n) if n > 0 => Ok(Window {
                 label: t.to_owned(),
                 days: Some(n * mult),
             }),
-            _ => Err(format!("window {s:?}: write it as Nd (days), Nw (weeks) or all")),
+            _ => Err(format!(
+                "window {s:?}: write it as Nd (days), Nw (weeks) or all"
+            )),
         }
     }
 }
@@ -120,6 +131,8 @@ pub struct IndexTables {
     pub sectors: DataFrame,
     /// Per H3 cell.
     pub h3: DataFrame,
+    /// Per report.
+    pub reports: DataFrame,
 }
 
 impl IndexTables {
@@ -129,6 +142,7 @@ impl IndexTables {
             Level::Parcel => &self.parcels,
             Level::Sector => &self.sectors,
             Level::H3 => &self.h3,
+            Level::Report => &self.reports,
         }
     }
 }
@@ -395,7 +409,7 @@ pub fn compute(
     h3_res: &[h3o::Resolution],
     cfg: &IndexConfig,
 ) -> PolarsResult<(IndexTables, FactCounts)> {
-    let (facts, counts) = facts::facts_frame(reports, as_of, cfg, h3_res)?;
+    let (facts, report_table, counts) = facts::facts_frame(reports, as_of, cfg, h3_res)?;
     // Parcels and sectors are grouped by their position in the layer (an integer key, cheaper
     // than the id strings), and given their ids, areas and populations back at the end.
     let parcel_ids: Vec<&str> = parcels.map_or(Vec::new(), |p| {
@@ -449,9 +463,7 @@ pub fn compute(
         let (cur, prev) = match w.days {
             Some(days) => {
                 let len = i64::from(days) * 86_400_000;
-                let cur = facts
-                    .clone()
-                    .filter(col("created").gt(lit(as_of_ms - len)));
+                let cur = facts.clone().filter(col("created").gt(lit(as_of_ms - len)));
                 let prev = facts.clone().filter(
                     col("created")
                         .gt(lit(as_of_ms - 2 * len))
@@ -481,8 +493,8 @@ pub fn compute(
         parallel: true,
         ..UnionArgs::default()
     };
-    let parcel_table = concat(&parcel_parts, union.clone())?;
-    let sector_table = concat(&sector_parts, union.clone())?;
+    let parcel_table = concat(&parcel_parts, union)?;
+    let sector_table = concat(&sector_parts, union)?;
     let cell_table = concat(&cell_parts, union)?;
 
     // Ids, areas (km²) and populations back on the rows.
@@ -513,9 +525,15 @@ pub fn compute(
 
     let [parcels_df, sectors_df, cells_df]: [DataFrame; 3] = {
         let mut v = collect_all([parcel_table, sector_table, cell_table])?;
-        let c = v.pop().ok_or_else(|| polars_err!(ComputeError: "no cell table"))?;
-        let s = v.pop().ok_or_else(|| polars_err!(ComputeError: "no sector table"))?;
-        let p = v.pop().ok_or_else(|| polars_err!(ComputeError: "no parcel table"))?;
+        let c = v
+            .pop()
+            .ok_or_else(|| polars_err!(ComputeError: "no cell table"))?;
+        let s = v
+            .pop()
+            .ok_or_else(|| polars_err!(ComputeError: "no sector table"))?;
+        let p = v
+            .pop()
+            .ok_or_else(|| polars_err!(ComputeError: "no parcel table"))?;
         [p, s, c]
     };
     let cells_df = with_cell_areas(cells_df)?;
@@ -543,19 +561,26 @@ pub fn compute(
             ratio(col("received"), "area_km2").alias("density_km2"),
         ]);
         if extra.contains(&"per_1000") {
-            lf = lf.with_column((ratio(col("received"), "population") * lit(1000.0)).alias("per_1000"));
+            lf = lf.with_column(
+                (ratio(col("received"), "population") * lit(1000.0)).alias("per_1000"),
+            );
         }
         let df = lf.select(cols).collect()?;
         attention(df, cfg)
     };
     let parcels_df = finish(parcels_df, &["parcel_id"], &[])?;
-    let sectors_df = finish(sectors_df, &["sector_id", "name"], &["population", "per_1000"])?;
+    let sectors_df = finish(
+        sectors_df,
+        &["sector_id", "name"],
+        &["population", "per_1000"],
+    )?;
     let cells_df = finish(cells_df, &["res", "cell"], &[])?;
     Ok((
         IndexTables {
             parcels: parcels_df,
             sectors: sectors_df,
             h3: cells_df,
+            reports: report_table,
         },
         counts,
     ))
@@ -591,7 +616,12 @@ fn with_index(mut facts: DataFrame, key: &str, idx: &str, ids: &[&str]) -> Polar
 fn complete(agg: LazyFrame, key: &str, n: usize, window: &str) -> PolarsResult<LazyFrame> {
     let ids = df!(key => (0..n as u32).collect::<Vec<_>>())?.lazy();
     let full = ids
-        .join(agg.clone(), [col(key)], [col(key)], JoinArgs::new(JoinType::Left))
+        .join(
+            agg.clone(),
+            [col(key)],
+            [col(key)],
+            JoinArgs::new(JoinType::Left),
+        )
         .with_columns([
             lit(window.to_owned()).alias("window"),
             lit("all").alias("dimension"),
@@ -631,9 +661,8 @@ fn attention(mut df: DataFrame, cfg: &IndexConfig) -> PolarsResult<DataFrame> {
             .map(|v| v.unwrap_or(0))
             .collect())
     };
-    let get_f = |c: &str| -> PolarsResult<Vec<Option<f64>>> {
-        Ok(df.column(c)?.f64()?.iter().collect())
-    };
+    let get_f =
+        |c: &str| -> PolarsResult<Vec<Option<f64>>> { Ok(df.column(c)?.f64()?.iter().collect()) };
     let received = get_u("received")?;
     let open = get_u("open")?;
     let overdue = get_u("overdue")?;
@@ -671,7 +700,11 @@ fn attention(mut df: DataFrame, cfg: &IndexConfig) -> PolarsResult<DataFrame> {
     }
     let mut percentile = vec![0.0; n];
     for rows in groups.values_mut() {
-        rows.sort_by(|a, b| density[*a].partial_cmp(&density[*b]).unwrap_or(std::cmp::Ordering::Equal));
+        rows.sort_by(|a, b| {
+            density[*a]
+                .partial_cmp(&density[*b])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         let m = rows.len() as f64;
         let mut i = 0;
         while i < rows.len() {
@@ -689,7 +722,13 @@ fn attention(mut df: DataFrame, cfg: &IndexConfig) -> PolarsResult<DataFrame> {
     }
     let w = &cfg.weights;
     let total = w.density + w.backlog + w.overdue + w.late + w.recurrence + w.trend;
-    let frac = |a: u32, b: u32| if b > 0 { f64::from(a) / f64::from(b) } else { 0.0 };
+    let frac = |a: u32, b: u32| {
+        if b > 0 {
+            f64::from(a) / f64::from(b)
+        } else {
+            0.0
+        }
+    };
     let values: Vec<Option<f64>> = (0..n)
         .map(|i| {
             if !eligible[i] {
@@ -698,7 +737,9 @@ fn attention(mut df: DataFrame, cfg: &IndexConfig) -> PolarsResult<DataFrame> {
             let s = w.density * percentile[i]
                 + w.backlog * frac(open[i], received[i])
                 + w.overdue * frac(overdue[i], open[i])
-                + w.late * (1.0 - frac(on_time[i], answered[i]).min(1.0)) * f64::from(u8::from(answered[i] > 0))
+                + w.late
+                    * (1.0 - frac(on_time[i], answered[i]).min(1.0))
+                    * f64::from(u8::from(answered[i] > 0))
                 + w.recurrence * frac(recurrent[i], received[i])
                 + w.trend * trend[i].map_or(0.0, |t| (t - 1.0).clamp(0.0, 1.0));
             Some((1000.0 * s / total).round() / 10.0)

@@ -1,0 +1,667 @@
+//! `predio compute`: indices checked against a second engine (pandas + numpy's business-day
+//! calendar), against Boston's own on-time verdicts, and exported to files GDAL and polars read.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use geozero::ToGeo;
+
+use crate::support::{info, predio, predio_ok, sample_town, shared, workspace};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// The sample town with its sectors (names, population), parcels and reports imported.
+fn town() -> tempfile::TempDir {
+    let town = sample_town();
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    predio_ok(
+        d,
+        &[
+            "import",
+            "sectors",
+            s(&town.join("sectors.shp")),
+            "--id-field",
+            "codigo",
+            "--name-field",
+            "nombre",
+            "--population-field",
+            "poblacion",
+        ],
+    );
+    predio_ok(
+        d,
+        &[
+            "import",
+            "parcels",
+            s(&town.join("parcels.shp")),
+            "--id-field",
+            "finca",
+        ],
+    );
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            s(&town.join("reports.csv")),
+            "--mapping",
+            s(&town.join("reports-mapping.toml")),
+        ],
+    );
+    data
+}
+
+fn rules() -> (PathBuf, PathBuf) {
+    let dir = workspace().join("data-samples/rules");
+    (
+        dir.join("costa-rica.toml"),
+        dir.join("feriados-cr-2025.csv"),
+    )
+}
+
+/// Rows of a CSV file as maps from column to value.
+fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut rdr = csv::Reader::from_path(path).expect("csv");
+    let headers = rdr.headers().expect("header").clone();
+    rdr.records()
+        .map(|r| {
+            let r = r.expect("row");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The Python with pandas that `make test` installs (target/check-venv), or PREDIO_PYTHON.
+fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("PREDIO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/check-venv/bin/python"));
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} is missing: `make test` installs pandas there",
+            p.display()
+        );
+    }
+    eprintln!("SKIPPED: no pandas at {} (run `make test`)", p.display());
+    None
+}
+
+#[test]
+fn sector_indices_equal_an_independent_pandas_computation() {
+    let Some(python) = python() else { return };
+    let data = town();
+    let d = data.path();
+    let (deadlines, holidays) = rules();
+    predio_ok(
+        d,
+        &[
+            "compute",
+            "--as-of",
+            "2025-12-31",
+            "--windows",
+            "90d,all",
+            "--deadlines",
+            s(&deadlines),
+            "--holidays",
+            s(&holidays),
+        ],
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let reports = out.path().join("reports.csv");
+    predio_ok(
+        d,
+        &["export", "reports", "--format", "csv", "--out", s(&reports)],
+    );
+
+    // The second engine gets the rules as plain data, read here from the same files.
+    let holiday_list: Vec<String> = fs::read_to_string(&holidays)
+        .expect("holidays")
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_owned))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let toml_text = fs::read_to_string(&deadlines).expect("rules");
+    let mut categories = serde_json::Map::new();
+    let mut current: Option<String> = None;
+    for line in toml_text.lines() {
+        if let Some(rest) = line.strip_prefix("[deadlines.categories.\"") {
+            current = rest.strip_suffix("\"]").map(str::to_owned);
+        } else if let (Some(c), Some(v)) = (&current, line.strip_prefix("days = ")) {
+            categories.insert(c.clone(), v.trim().parse::<u32>().expect("days").into());
+            current = None;
+        }
+    }
+    assert_eq!(
+        categories.len(),
+        3,
+        "three category rules in {}",
+        deadlines.display()
+    );
+    let rules_json = out.path().join("rules.json");
+    fs::write(
+        &rules_json,
+        serde_json::json!({
+            "default_days": 10,
+            "categories": categories,
+            "holidays": holiday_list,
+            "windows": {"90d": 90, "all": null},
+        })
+        .to_string(),
+    )
+    .expect("write rules");
+    let script = workspace().join("tests/integration/indices_check.py");
+    let run = Command::new(&python)
+        .args([
+            s(&script),
+            s(&reports),
+            "2026-01-01T00:00:00Z",
+            s(&rules_json),
+        ])
+        .output()
+        .expect("python runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let expected: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+
+    for window in ["90d", "all"] {
+        let table = out.path().join(format!("sectors-{window}.csv"));
+        predio_ok(
+            d,
+            &[
+                "export",
+                "indices",
+                "--level",
+                "sector",
+                "--format",
+                "csv",
+                "--window",
+                window,
+                "--out",
+                s(&table),
+            ],
+        );
+        let rows = csv_rows(&table);
+        let theirs = expected[window].as_object().expect("window");
+        let with_reports = rows.iter().filter(|r| r["received"] != "0").count();
+        assert_eq!(with_reports, theirs.len(), "{window}: sectors with reports");
+        let mut compared = 0;
+        for r in &rows {
+            let key = if r["sector_id"].is_empty() {
+                "<none>"
+            } else {
+                &r["sector_id"]
+            };
+            let Some(e) = theirs.get(key) else {
+                assert_eq!(
+                    r["received"], "0",
+                    "{window} {key}: predio has reports pandas has not"
+                );
+                continue;
+            };
+            for k in ["received", "open", "answered", "answered_on_time"] {
+                assert_eq!(r[k], e[k].to_string(), "{window} sector {key}: {k}");
+            }
+            let mine: f64 = r["resolution_median_h"].parse().expect("median");
+            let theirs = e["resolution_median_h"].as_f64().expect("median");
+            assert!(
+                (mine - theirs).abs() * 3600.0 < 1.0,
+                "{window} sector {key}: median {mine} h vs {theirs} h"
+            );
+            compared += 1;
+        }
+        assert!(compared >= 4, "{window}: only {compared} sectors compared");
+    }
+}
+
+#[test]
+fn boston_on_time_equals_the_city_verdict_for_every_closed_case_with_a_target() {
+    let (Some(gz), Some(hoods)) = (
+        shared("boston-311/boston_311_2015.csv.gz"),
+        shared("boston-311/neighborhoods.geojson"),
+    ) else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    predio_ok(d, &["import", "sectors", s(&hoods)]);
+    let mapping = workspace().join("data-samples/mappings/boston-311.toml");
+    predio_ok(d, &["import", "reports", s(&gz), "--mapping", s(&mapping)]);
+    // Deadlines from the source only (TARGET_DT): no default deadline for the others.
+    let rules = d.join("rules.toml");
+    fs::write(&rules, "[deadlines]\ndefault_days = 0\n").expect("rules");
+    predio_ok(
+        d,
+        &[
+            "compute",
+            "--windows",
+            "all",
+            "--as-of",
+            "2016-01-18",
+            "--deadlines",
+            s(&rules),
+        ],
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let per_report = out.path().join("reports.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "report",
+            "--format",
+            "csv",
+            "--out",
+            s(&per_report),
+        ],
+    );
+    let mine: HashMap<String, HashMap<String, String>> = csv_rows(&per_report)
+        .into_iter()
+        .map(|r| (r["id"].clone(), r))
+        .collect();
+    assert_eq!(mine.len(), 121_145);
+
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(fs::File::open(&gz).expect("open"))
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let h = rdr.headers().expect("header").clone();
+    let col = |n: &str| h.iter().position(|c| c == n).expect(n);
+    let (id, status, target, verdict) = (
+        col("CASE_ENQUIRY_ID"),
+        col("CASE_STATUS"),
+        col("TARGET_DT"),
+        col("OnTime_Status"),
+    );
+    // Per neighbourhood (predio's assignment): (cases with a verdict, ONTIME by the city),
+    // and the closed cases with a target the city gave no verdict.
+    let mut city: HashMap<String, (u32, u32)> = HashMap::new();
+    let mut unverdicted: HashMap<String, (u32, u32)> = HashMap::new();
+    let (mut compared, mut differ) = (0, Vec::new());
+    for r in rdr.records() {
+        let r = r.expect("row");
+        if &r[status] != "Closed" || r[target].is_empty() {
+            continue;
+        }
+        let m = &mine[&r[id]];
+        assert_eq!(m["deadline_from"], "source", "{}", &r[id]);
+        let predio_on_time = match m["on_time"].as_str() {
+            "true" => true,
+            "false" => false,
+            other => panic!(
+                "{}: closed with a target but no verdict ({other:?})",
+                &r[id]
+            ),
+        };
+        let sector = m["sector_id"].clone();
+        if r[verdict].is_empty() {
+            let e = unverdicted.entry(sector).or_default();
+            e.0 += 1;
+            e.1 += u32::from(predio_on_time);
+            continue;
+        }
+        let on_time = &r[verdict] == "ONTIME";
+        compared += 1;
+        if predio_on_time != on_time {
+            differ.push(r[id].to_owned());
+        }
+        let e = city.entry(sector).or_default();
+        e.0 += 1;
+        e.1 += u32::from(on_time);
+    }
+    assert_eq!(compared, 79_126, "closed cases with a target and a verdict");
+    assert!(
+        differ.is_empty(),
+        "{} verdicts differ: {:?}",
+        differ.len(),
+        &differ[..differ.len().min(10)]
+    );
+
+    // Per neighbourhood, predio's compliance is the city's verdicts plus the 82 closed cases
+    // with a target the city left without a verdict (predio judges those by their target).
+    let sectors = out.path().join("sectors.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--format",
+            "csv",
+            "--window",
+            "all",
+            "--out",
+            s(&sectors),
+        ],
+    );
+    let rows = csv_rows(&sectors);
+    assert_eq!(
+        rows.len(),
+        27,
+        "26 neighbourhoods and the row of reports without one"
+    );
+    let unverdicted_total: u32 = unverdicted.values().map(|v| v.0).sum();
+    assert_eq!(unverdicted_total, 82);
+    for r in &rows {
+        let key = r["sector_id"].clone();
+        let (n, ok) = city.get(&key).copied().unwrap_or_default();
+        let (un, uok) = unverdicted.get(&key).copied().unwrap_or_default();
+        assert_eq!(
+            r["answered"],
+            (n + un).to_string(),
+            "sector {key:?} answered"
+        );
+        assert_eq!(
+            r["answered_on_time"],
+            (ok + uok).to_string(),
+            "sector {key:?} on time"
+        );
+        if un == 0 && n > 0 {
+            let compliance: f64 = r["compliance"].parse().expect("compliance");
+            assert!(
+                (compliance - f64::from(ok) / f64::from(n)).abs() < 1e-12,
+                "{key}"
+            );
+        }
+    }
+
+    // Edge cases: a neighbourhood without reports has a row of zeros; the reports without a
+    // neighbourhood are counted in the row without an id; reports closed before they were
+    // created are flagged at import and left out of the times.
+    let harbor = rows
+        .iter()
+        .find(|r| r["name"] == "Harbor Islands")
+        .expect("Harbor Islands");
+    assert_eq!(
+        (harbor["received"].as_str(), harbor["open"].as_str()),
+        ("0", "0")
+    );
+    assert_eq!(harbor["resolution_median_h"], "");
+    let none = rows
+        .iter()
+        .find(|r| r["sector_id"].is_empty())
+        .expect("row without sector");
+    let meta = info(d);
+    assert_eq!(
+        none["received"],
+        meta["indices"]["without_sector"].to_string(),
+        "reports without a neighbourhood"
+    );
+    let received: u64 = rows
+        .iter()
+        .map(|r| r["received"].parse::<u64>().expect("n"))
+        .sum();
+    assert_eq!(received, 121_145, "every report counted once");
+    let early: Vec<&HashMap<String, String>> = mine
+        .values()
+        .filter(|m| m["closed"] == "true" && m["resolution_h"].is_empty())
+        .collect();
+    assert_eq!(
+        early.len(),
+        meta["indices"]["closed_before_created"]
+            .as_u64()
+            .expect("n") as usize
+    );
+    assert!(!early.is_empty());
+    let report =
+        fs::read_to_string(crate::support::version_dir(d).join("../v000002/import-report.csv"))
+            .expect("import report of the reports import");
+    for m in early.iter().take(20) {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.contains(&m["id"]) && l.contains("closed before it was created")),
+            "{} not flagged",
+            m["id"]
+        );
+    }
+}
+
+#[test]
+fn indices_export_to_files_gdal_and_polars_read_and_print_for_a_sector() {
+    let data = town();
+    let d = data.path();
+    let (deadlines, holidays) = rules();
+    predio_ok(
+        d,
+        &[
+            "compute",
+            "--as-of",
+            "2025-12-31",
+            "--deadlines",
+            s(&deadlines),
+            "--holidays",
+            s(&holidays),
+        ],
+    );
+    let meta = info(d)["indices"].clone();
+    assert_eq!(meta["windows"], serde_json::json!(["30d", "90d", "365d"]));
+    assert_eq!(meta["category_rules"], 3);
+    assert_eq!(meta["holidays"], 11);
+    let out = tempfile::tempdir().expect("tempdir");
+    let o = out.path();
+
+    // Every parcel has a row for `all`, zeros included, and exports with its outline.
+    let parcels_fgb = o.join("parcels.fgb");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "parcel",
+            "--format",
+            "fgb",
+            "--window",
+            "365d",
+            "--out",
+            s(&parcels_fgb),
+        ],
+    );
+    let info_txt = crate::support::gdal_tool("ogrinfo", &["-so", "-al", s(&parcels_fgb)]);
+    let parcels = info(d)["layers"]["parcels"]["count"]
+        .as_u64()
+        .expect("count");
+    assert!(
+        info_txt.contains(&format!("Feature Count: {parcels}")),
+        "{info_txt}"
+    );
+    assert!(info_txt.contains("attention: Real"), "{info_txt}");
+
+    // Sectors as GeoJSON (GDAL) and GeoParquet (polars, WKB + `geo` metadata).
+    let sectors_json = o.join("sectors.geojson");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--format",
+            "geojson",
+            "--window",
+            "90d",
+            "--category",
+            "Bache",
+            "--out",
+            s(&sectors_json),
+        ],
+    );
+    let gj: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&sectors_json).expect("read")).expect("json");
+    let features = gj["features"].as_array().expect("features");
+    assert!(features.iter().all(|f| f["properties"]["value"] == "Bache"));
+    assert!(features
+        .iter()
+        .any(|f| f["geometry"]["type"] == "MultiPolygon"));
+    let gq = o.join("sectors.parquet");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--format",
+            "parquet",
+            "--window",
+            "90d",
+            "--out",
+            s(&gq),
+        ],
+    );
+    let bytes = fs::read(&gq).expect("read");
+    let footer = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(8192)..]).into_owned();
+    assert!(
+        footer.contains("\"primary_column\":\"geometry\""),
+        "no GeoParquet metadata"
+    );
+    use polars::prelude::SerReader;
+    let df = polars::prelude::ParquetReader::new(fs::File::open(&gq).expect("open"))
+        .finish()
+        .expect("polars reads it");
+    let geoms = df
+        .column("geometry")
+        .expect("geometry")
+        .binary()
+        .expect("wkb")
+        .clone();
+    let names = df.column("name").expect("name").str().expect("str").clone();
+    let mut read = 0;
+    for (wkb, name) in geoms.iter().zip(names.iter()) {
+        let (Some(wkb), Some(_)) = (wkb, name) else {
+            continue;
+        };
+        let g = geozero::wkb::Wkb(wkb.to_vec()).to_geo().expect("valid WKB");
+        assert!(matches!(g, geo::Geometry::MultiPolygon(_)));
+        read += 1;
+    }
+    assert!(read >= 4, "{read} sector outlines");
+
+    // H3 cells carry their own area.
+    let cells = o.join("cells.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "h3",
+            "--res",
+            "9",
+            "--format",
+            "csv",
+            "--window",
+            "365d",
+            "--out",
+            s(&cells),
+        ],
+    );
+    for r in csv_rows(&cells).iter().filter(|r| !r["cell"].is_empty()) {
+        let cell: h3o::CellIndex = r["cell"].parse().expect("cell");
+        assert_eq!(u8::from(cell.resolution()), 9);
+        let area: f64 = r["area_km2"].parse().expect("area");
+        assert!((area - cell.area_km2()).abs() < 1e-12);
+    }
+
+    // The terminal table names the sector and agrees with the exported row.
+    let shown = predio_ok(d, &["indices", "--sector", "barrio amón"]);
+    let text = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let sectors_csv = o.join("s.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--format",
+            "csv",
+            "--window",
+            "365d",
+            "--out",
+            s(&sectors_csv),
+        ],
+    );
+    let amon = csv_rows(&sectors_csv)
+        .into_iter()
+        .find(|r| r["name"] == "Barrio Amón")
+        .expect("Barrio Amón");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("reports received"))
+        .expect("line");
+    assert!(
+        line.trim_end().ends_with(&format!(" {}", amon["received"])),
+        "{line}"
+    );
+    assert!(text.contains("Barrio Amón"), "{text}");
+    let missing = predio(d, &["indices", "--sector", "Atlantis"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("Barrio"));
+}
+
+#[test]
+fn bad_rules_are_refused_by_file_and_line_and_nothing_is_stored() {
+    let data = town();
+    let d = data.path();
+    let before = info(d)["version"].clone();
+    let bad = d.join("plazos.csv");
+    fs::write(&bad, "category,days\nBache,quince\n").expect("write");
+    let out = predio(d, &["compute", "--deadlines", s(&bad)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("plazos.csv") && err.contains("line 2") && err.contains("quince"),
+        "{err}"
+    );
+    let bad = d.join("feriados.toml");
+    fs::write(&bad, "holidays = [\"2025-13-01\"]\n").expect("write");
+    let out = predio(d, &["compute", "--holidays", s(&bad)]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("feriados.toml") && err.contains("2025-13-01"),
+        "{err}"
+    );
+    let out = predio(d, &["compute", "--windows", "30x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("30x"));
+    let out = predio(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--format",
+            "csv",
+            "--out",
+            s(&d.join("x.csv")),
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("predio compute"));
+    assert_eq!(
+        info(d)["version"],
+        before,
+        "a refused compute stores nothing"
+    );
+}
