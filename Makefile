@@ -23,10 +23,10 @@ DEMO_PARCELS ?= 20000
 .PHONY: help deps build demo test check-venv lint fmt bench bench-deps clean
 
 help:
-	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, show it"
+	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, show them"
 	@echo "make test   install what is missing, run every test"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
-	@echo "make bench  criterion geocoder bench; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS (benches/)"
+	@echo "make bench  criterion geocoder bench; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS; compute vs PostgreSQL (benches/)"
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -44,7 +44,9 @@ demo: build
 	$(PREDIO) --data $(DEMO_DATA) import sectors $(DEMO_TOWN)/sectors.shp --id-field codigo --name-field nombre --population-field poblacion
 	$(PREDIO) --data $(DEMO_DATA) import parcels $(DEMO_TOWN)/parcels.shp --id-field finca
 	$(PREDIO) --data $(DEMO_DATA) import reports $(DEMO_TOWN)/reports.csv --mapping $(DEMO_TOWN)/reports-mapping.toml
+	$(PREDIO) --data $(DEMO_DATA) compute --as-of 2025-12-31 --deadlines data-samples/rules/costa-rica.toml --holidays data-samples/rules/feriados-cr-2025.csv
 	$(PREDIO) --data $(DEMO_DATA) info
+	$(PREDIO) --data $(DEMO_DATA) indices --sector "Barrio Amón"
 
 # One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also
 # compiles the benches (they are never timed in CI).
@@ -74,6 +76,7 @@ bench: build bench-deps
 	$(CARGO) bench --profile dev -p predio --bench geocoder
 	benches/compare/import.sh
 	benches/compare/geocode.sh
+	benches/compare/compute.sh
 
 clean:
 	$(CARGO) clean

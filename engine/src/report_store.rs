@@ -270,14 +270,14 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
     let path = dir.join("reports.parquet");
     let df = read_frame(&path)?;
     let e = pl_err(&path);
-    let (id, source, category, department, channel) = (
+    let (mut id, mut source, mut category, mut department, mut channel) = (
         strs(&df, "id").map_err(&e)?,
         strs(&df, "source").map_err(&e)?,
         strs(&df, "category").map_err(&e)?,
         strs(&df, "department").map_err(&e)?,
         strs(&df, "channel").map_err(&e)?,
     );
-    let (status, label, stype, tz, location) = (
+    let (mut status, mut label, mut stype, mut tz, mut location) = (
         strs(&df, "status").map_err(&e)?,
         strs(&df, "status_label").map_err(&e)?,
         strs(&df, "status_type").map_err(&e)?,
@@ -303,12 +303,12 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
         f64s(&df, "lat").map_err(&e)?,
         f64s(&df, "distance_m").map_err(&e)?,
     );
-    let (parcel, sector, matched) = (
+    let (mut parcel, mut sector, matched) = (
         strs(&df, "parcel_id").map_err(&e)?,
         strs(&df, "sector_id").map_err(&e)?,
         strs(&df, "match").map_err(&e)?,
     );
-    let (area, parent) = (
+    let (mut area, mut parent) = (
         strs(&df, "source_area").map_err(&e)?,
         strs(&df, "parent_id").map_err(&e)?,
     );
@@ -320,8 +320,9 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
         .iter()
         .collect();
 
-    let mut history: std::collections::HashMap<String, Vec<StatusChange>> =
-        std::collections::HashMap::new();
+    // The history is written report by report in the reports' order: walk it with a cursor
+    // (a map by id only if a file was written otherwise).
+    let mut changes: Vec<(Option<String>, Option<StatusChange>)> = Vec::new();
     let hpath = dir.join("report_history.parquet");
     if hpath.exists() {
         let h = read_frame(&hpath)?;
@@ -332,55 +333,76 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
             strs(&h, "status").map_err(&he)?,
             strs(&h, "label").map_err(&he)?,
         );
+        changes.reserve(ids.len());
         for (((id, at), st), lb) in ids.into_iter().zip(at).zip(st).zip(lb) {
             let change = StatusChange {
                 at: from_ms(at).unwrap_or_default(),
                 status: parse(&hpath, st)?,
                 label: lb.unwrap_or_default(),
             };
-            history
-                .entry(id.unwrap_or_default())
-                .or_default()
-                .push(change);
+            changes.push((id, Some(change)));
         }
     }
-
+    let mut cursor = 0;
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
-        let id = id[i].clone().unwrap_or_default();
+        let id = id[i].take().unwrap_or_default();
         let match_kind = match matched[i].as_deref() {
             Some("inside") => MatchKind::Inside,
             Some("nearest") => MatchKind::Nearest,
             _ => MatchKind::None,
         };
+        let mut history = Vec::new();
+        while cursor < changes.len() && changes[cursor].0.as_deref() == Some(id.as_str()) {
+            history.extend(changes[cursor].1.take());
+            cursor += 1;
+        }
         out.push(Report {
-            history: history.remove(&id).unwrap_or_default(),
+            history,
             id,
-            source: source[i].clone().unwrap_or_default(),
-            category: category[i].clone(),
-            department: department[i].clone(),
-            channel: channel[i].clone(),
-            status: parse::<Status>(&path, status[i].clone())?,
-            status_label: label[i].clone().unwrap_or_default(),
-            status_type: parse::<StatusType>(&path, stype[i].clone())?,
+            source: source[i].take().unwrap_or_default(),
+            category: category[i].take(),
+            department: department[i].take(),
+            channel: channel[i].take(),
+            status: parse::<Status>(&path, status[i].take())?,
+            status_label: label[i].take().unwrap_or_default(),
+            status_type: parse::<StatusType>(&path, stype[i].take())?,
             created_at: from_ms(created[i]).unwrap_or_default(),
             acknowledged_at: from_ms(ack[i]),
             closed_at: from_ms(closed[i]),
             reopened_at: from_ms(reopened[i]),
             deadline_at: from_ms(deadline[i]),
             source_on_time: on_time[i],
-            source_tz: tz[i].clone().unwrap_or_default(),
+            source_tz: tz[i].take().unwrap_or_default(),
             lon: lon[i],
             lat: lat[i],
-            location: parse::<Location>(&path, location[i].clone())?,
-            parcel_id: parcel[i].clone().map(ParcelId::new),
-            sector_id: sector[i].clone().map(SectorId::new),
+            location: parse::<Location>(&path, location[i].take())?,
+            parcel_id: parcel[i].take().map(ParcelId::new),
+            sector_id: sector[i].take().map(SectorId::new),
             match_kind,
             distance_m: dist[i],
             h3: h3[i],
-            source_area: area[i].clone(),
-            parent_id: parent[i].clone(),
+            source_area: area[i].take(),
+            parent_id: parent[i].take(),
         });
+    }
+    if cursor < changes.len() {
+        // Not in the reports' order: attach everything by id instead.
+        let mut map: std::collections::HashMap<String, Vec<StatusChange>> =
+            std::collections::HashMap::new();
+        for r in &mut out {
+            for c in r.history.drain(..) {
+                map.entry(r.id.clone()).or_default().push(c);
+            }
+        }
+        for (id, c) in changes {
+            if let Some(c) = c {
+                map.entry(id.unwrap_or_default()).or_default().push(c);
+            }
+        }
+        for r in &mut out {
+            r.history = map.remove(&r.id).unwrap_or_default();
+        }
     }
     Ok(out)
 }

@@ -55,11 +55,20 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         None => Utc::now(),
     };
     let manifest = current(catalog)?;
+    let read_started = Instant::now();
     let Some(reports) = catalog.reports(&manifest)? else {
         bail!("the catalog has no reports: run `predio import reports` first")
     };
+    tracing::info!(
+        seconds = read_started.elapsed().as_secs_f64(),
+        "read the reports"
+    );
     let parcels = catalog.parcels(&manifest)?;
     let sectors = catalog.sectors(&manifest)?;
+    tracing::info!(
+        seconds = read_started.elapsed().as_secs_f64(),
+        "read the catalog"
+    );
     let started = Instant::now();
     let (tables, counts) = indices::compute(
         &reports,

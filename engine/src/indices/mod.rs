@@ -409,6 +409,7 @@ pub fn compute(
     h3_res: &[h3o::Resolution],
     cfg: &IndexConfig,
 ) -> PolarsResult<(IndexTables, FactCounts)> {
+    let t0 = std::time::Instant::now();
     let (facts, report_table, counts) = facts::facts_frame(reports, as_of, cfg, h3_res)?;
     // Parcels and sectors are grouped by their position in the layer (an integer key, cheaper
     // than the id strings), and given their ids, areas and populations back at the end.
@@ -438,6 +439,10 @@ pub fn compute(
         )
         .collect()?
         .lazy();
+    tracing::info!(
+        seconds = t0.elapsed().as_secs_f64(),
+        "indices: facts and recurrence"
+    );
 
     let parcel_group = Group {
         keys: vec![col("pidx")],
@@ -536,6 +541,7 @@ pub fn compute(
             .ok_or_else(|| polars_err!(ComputeError: "no parcel table"))?;
         [p, s, c]
     };
+    tracing::info!(seconds = t0.elapsed().as_secs_f64(), "indices: aggregated");
     let cells_df = with_cell_areas(cells_df)?;
 
     let finish = |df: DataFrame, keys: &[&str], extra: &[&str]| -> PolarsResult<DataFrame> {
@@ -575,6 +581,7 @@ pub fn compute(
         &["population", "per_1000"],
     )?;
     let cells_df = finish(cells_df, &["res", "cell"], &[])?;
+    tracing::info!(seconds = t0.elapsed().as_secs_f64(), "indices: finished");
     Ok((
         IndexTables {
             parcels: parcels_df,
@@ -672,31 +679,27 @@ fn attention(mut df: DataFrame, cfg: &IndexConfig) -> PolarsResult<DataFrame> {
     let density = get_f("density_km2")?;
     let trend = get_f("trend")?;
     // Density as a percentile among the eligible rows of the same window and dimension value.
-    let part: Vec<String> = {
-        let w = df.column("window")?.str()?;
-        let d = df.column("dimension")?.str()?;
-        let v = df.column("value")?.str()?;
-        let mut extra: Option<Vec<Option<i32>>> = None;
-        if let Ok(res) = df.column("res") {
-            extra = Some(res.i32()?.iter().collect());
-        }
-        (0..n)
-            .map(|i| {
-                format!(
-                    "{}\u{1f}{}\u{1f}{}\u{1f}{:?}",
-                    w.get(i).unwrap_or(""),
-                    d.get(i).unwrap_or(""),
-                    v.get(i).unwrap_or(""),
-                    extra.as_ref().and_then(|e| e[i])
-                )
-            })
-            .collect()
+    let w = df.column("window")?.str()?;
+    let d = df.column("dimension")?.str()?;
+    let v = df.column("value")?.str()?;
+    let res: Option<Vec<Option<i32>>> = match df.column("res") {
+        Ok(r) => Some(r.i32()?.iter().collect()),
+        Err(_) => None,
     };
     let min = cfg.min_reports.max(1);
     let eligible: Vec<bool> = received.iter().map(|r| *r >= min).collect();
-    let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
-    for i in (0..n).filter(|i| eligible[*i] && density[*i].is_some()) {
-        groups.entry(part[i].as_str()).or_default().push(i);
+    type Part<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<i32>,
+    );
+    let mut groups: HashMap<Part<'_>, Vec<usize>> = HashMap::new();
+    for (i, ((w, d), v)) in w.iter().zip(d.iter()).zip(v.iter()).enumerate() {
+        if eligible[i] && density[i].is_some() {
+            let r = res.as_ref().and_then(|r| r[i]);
+            groups.entry((w, d, v, r)).or_default().push(i);
+        }
     }
     let mut percentile = vec![0.0; n];
     for rows in groups.values_mut() {
