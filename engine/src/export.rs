@@ -108,9 +108,17 @@ pub fn export_row(r: &Report) -> Vec<Value> {
 /// # Errors
 /// I/O or encoding errors naming the file.
 pub fn export_reports(reports: &[Report], format: ExportFormat, path: &Path) -> Result<usize> {
+    write_atomically(path, |tmp| write(reports, format, tmp))
+}
+
+/// Runs `write` on a temporary file beside `path`, then renames it over `path`; on error the
+/// temporary file is removed and `path` is untouched.
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<usize>,
+) -> Result<usize> {
     let tmp = tmp_path(path);
-    let result = write(reports, format, &tmp);
-    match result {
+    match write(&tmp) {
         Ok(n) => {
             std::fs::rename(&tmp, path).map_err(Error::io(path))?;
             Ok(n)

@@ -81,6 +81,15 @@ fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// `predio export indices --level LEVEL --format FORMAT --out OUT extra...`.
+fn export_indices(d: &Path, level: &str, format: &str, out: &str, extra: &[&str]) {
+    let mut args = vec![
+        "export", "indices", "--level", level, "--format", format, "--out", out,
+    ];
+    args.extend_from_slice(extra);
+    predio_ok(d, &args);
+}
+
 /// The Python with pandas that `make test` installs (target/check-venv), or PREDIO_PYTHON.
 fn python() -> Option<PathBuf> {
     let p = std::env::var_os("PREDIO_PYTHON")
@@ -182,21 +191,7 @@ fn sector_indices_equal_an_independent_pandas_computation() {
 
     for window in ["90d", "all"] {
         let table = out.path().join(format!("sectors-{window}.csv"));
-        predio_ok(
-            d,
-            &[
-                "export",
-                "indices",
-                "--level",
-                "sector",
-                "--format",
-                "csv",
-                "--window",
-                window,
-                "--out",
-                s(&table),
-            ],
-        );
+        export_indices(d, "sector", "csv", s(&table), &["--window", window]);
         let rows = csv_rows(&table);
         let theirs = expected[window].as_object().expect("window");
         let with_reports = rows.iter().filter(|r| r["received"] != "0").count();
@@ -260,19 +255,7 @@ fn boston_on_time_equals_the_city_verdict_for_every_closed_case_with_a_target() 
     );
     let out = tempfile::tempdir().expect("tempdir");
     let per_report = out.path().join("reports.csv");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "indices",
-            "--level",
-            "report",
-            "--format",
-            "csv",
-            "--out",
-            s(&per_report),
-        ],
-    );
+    export_indices(d, "report", "csv", s(&per_report), &[]);
     let mine: HashMap<String, HashMap<String, String>> = csv_rows(&per_report)
         .into_iter()
         .map(|r| (r["id"].clone(), r))
@@ -339,21 +322,7 @@ fn boston_on_time_equals_the_city_verdict_for_every_closed_case_with_a_target() 
     // Per neighbourhood, predio's compliance is the city's verdicts plus the 82 closed cases
     // with a target the city left without a verdict (predio judges those by their target).
     let sectors = out.path().join("sectors.csv");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "indices",
-            "--level",
-            "sector",
-            "--format",
-            "csv",
-            "--window",
-            "all",
-            "--out",
-            s(&sectors),
-        ],
-    );
+    export_indices(d, "sector", "csv", s(&sectors), &["--window", "all"]);
     let rows = csv_rows(&sectors);
     assert_eq!(
         rows.len(),
@@ -463,21 +432,7 @@ fn indices_export_to_files_gdal_and_polars_read_and_print_for_a_sector() {
 
     // Every parcel has a row for `all`, zeros included, and exports with its outline.
     let parcels_fgb = o.join("parcels.fgb");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "indices",
-            "--level",
-            "parcel",
-            "--format",
-            "fgb",
-            "--window",
-            "365d",
-            "--out",
-            s(&parcels_fgb),
-        ],
-    );
+    export_indices(d, "parcel", "fgb", s(&parcels_fgb), &["--window", "365d"]);
     let info_txt = crate::support::gdal_tool("ogrinfo", &["-so", "-al", s(&parcels_fgb)]);
     let parcels = info(d)["layers"]["parcels"]["count"]
         .as_u64()
@@ -490,22 +445,12 @@ fn indices_export_to_files_gdal_and_polars_read_and_print_for_a_sector() {
 
     // Sectors as GeoJSON (GDAL) and GeoParquet (polars, WKB + `geo` metadata).
     let sectors_json = o.join("sectors.geojson");
-    predio_ok(
+    export_indices(
         d,
-        &[
-            "export",
-            "indices",
-            "--level",
-            "sector",
-            "--format",
-            "geojson",
-            "--window",
-            "90d",
-            "--category",
-            "Bache",
-            "--out",
-            s(&sectors_json),
-        ],
+        "sector",
+        "geojson",
+        s(&sectors_json),
+        &["--window", "90d", "--category", "Bache"],
     );
     let gj: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&sectors_json).expect("read")).expect("json");
@@ -515,21 +460,7 @@ fn indices_export_to_files_gdal_and_polars_read_and_print_for_a_sector() {
         .iter()
         .any(|f| f["geometry"]["type"] == "MultiPolygon"));
     let gq = o.join("sectors.parquet");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "indices",
-            "--level",
-            "sector",
-            "--format",
-            "parquet",
-            "--window",
-            "90d",
-            "--out",
-            s(&gq),
-        ],
-    );
+    export_indices(d, "sector", "parquet", s(&gq), &["--window", "90d"]);
     let bytes = fs::read(&gq).expect("read");
     let footer = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(8192)..]).into_owned();
     assert!(
@@ -560,22 +491,12 @@ fn indices_export_to_files_gdal_and_polars_read_and_print_for_a_sector() {
 
     // H3 cells carry their own area.
     let cells = o.join("cells.csv");
-    predio_ok(
+    export_indices(
         d,
-        &[
-            "export",
-            "indices",
-            "--level",
-            "h3",
-            "--res",
-            "9",
-            "--format",
-            "csv",
-            "--window",
-            "365d",
-            "--out",
-            s(&cells),
-        ],
+        "h3",
+        "csv",
+        s(&cells),
+        &["--res", "9", "--window", "365d"],
     );
     for r in csv_rows(&cells).iter().filter(|r| !r["cell"].is_empty()) {
         let cell: h3o::CellIndex = r["cell"].parse().expect("cell");
@@ -588,21 +509,7 @@ fn indices_export_to_files_gdal_and_polars_read_and_print_for_a_sector() {
     let shown = predio_ok(d, &["indices", "--sector", "barrio amón"]);
     let text = String::from_utf8_lossy(&shown.stdout).into_owned();
     let sectors_csv = o.join("s.csv");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "indices",
-            "--level",
-            "sector",
-            "--format",
-            "csv",
-            "--window",
-            "365d",
-            "--out",
-            s(&sectors_csv),
-        ],
-    );
+    export_indices(d, "sector", "csv", s(&sectors_csv), &["--window", "365d"]);
     let amon = csv_rows(&sectors_csv)
         .into_iter()
         .find(|r| r["name"] == "Barrio Amón")

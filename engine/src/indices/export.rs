@@ -13,7 +13,7 @@ use polars::prelude::*;
 
 use super::Level;
 use crate::error::{Error, Result};
-use crate::export::{finish, tmp_path, ExportFormat};
+use crate::export::{finish, write_atomically, ExportFormat};
 use crate::layer_file::{write_layer, Row};
 use crate::model::{FieldType, Value};
 
@@ -184,23 +184,12 @@ pub fn export_indices(
             }
         })
         .collect();
-    let tmp = tmp_path(path);
-    let result = match format {
-        ExportFormat::Csv => write_csv(df, &tmp),
-        ExportFormat::GeoJson => write_geojson(df, &geoms, &tmp),
-        ExportFormat::Parquet => write_geoparquet(df, &geoms, &tmp),
-        ExportFormat::Fgb => write_fgb(df, level, &geoms, &tmp),
-    };
-    match result {
-        Ok(n) => {
-            std::fs::rename(&tmp, path).map_err(Error::io(path))?;
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    write_atomically(path, |tmp| match format {
+        ExportFormat::Csv => write_csv(df, tmp),
+        ExportFormat::GeoJson => write_geojson(df, &geoms, tmp),
+        ExportFormat::Parquet => write_geoparquet(df, &geoms, tmp),
+        ExportFormat::Fgb => write_fgb(df, level, &geoms, tmp),
+    })
 }
 
 fn write_csv(df: &DataFrame, path: &Path) -> Result<usize> {

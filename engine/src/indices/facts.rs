@@ -195,13 +195,12 @@ pub fn facts_frame(
     let n = used.len();
     let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
     let mut columns = vec![
-        Series::new(
-            "created".into(),
+        column(
+            "created",
             used.iter()
                 .map(|r| r.created_at.timestamp_millis())
                 .collect::<Vec<_>>(),
-        )
-        .into_column(),
+        ),
         text(
             "parcel_id",
             used.iter()
@@ -253,47 +252,32 @@ pub fn facts_frame(
     columns.push(opt_f("ack_h", &|x| x.ack_h));
     columns.push(opt_f("res_h", &|x| x.res_h));
     columns.push(opt_f("res_bd", &|x| x.res_bd));
-    columns.push(
-        Series::new(
-            "reopened".into(),
-            facts.iter().map(|x| x.reopened).collect::<Vec<_>>(),
-        )
-        .into_column(),
-    );
-    columns.push(
-        Series::new(
-            "on_time".into(),
-            facts.iter().map(|x| x.on_time).collect::<Vec<_>>(),
-        )
-        .into_column(),
-    );
-    columns.push(
-        Series::new(
-            "stage".into(),
-            facts
-                .iter()
-                .map(|x| x.stage.map(|s| s as u32))
-                .collect::<Vec<_>>(),
-        )
-        .into_column(),
-    );
-    columns.push(
-        Series::new(
-            "past_due".into(),
-            facts
-                .iter()
-                .map(|x| x.past_due.map(|d| u32::from(past_due_bucket(d))))
-                .collect::<Vec<_>>(),
-        )
-        .into_column(),
-    );
-    columns.push(
-        Series::new(
-            "age_bd".into(),
-            facts.iter().map(|x| x.age_bd).collect::<Vec<_>>(),
-        )
-        .into_column(),
-    );
+    columns.push(column(
+        "reopened",
+        facts.iter().map(|x| x.reopened).collect::<Vec<_>>(),
+    ));
+    columns.push(column(
+        "on_time",
+        facts.iter().map(|x| x.on_time).collect::<Vec<_>>(),
+    ));
+    columns.push(column(
+        "stage",
+        facts
+            .iter()
+            .map(|x| x.stage.map(|s| s as u32))
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(column(
+        "past_due",
+        facts
+            .iter()
+            .map(|x| x.past_due.map(|d| u32::from(past_due_bucket(d))))
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(column(
+        "age_bd",
+        facts.iter().map(|x| x.age_bd).collect::<Vec<_>>(),
+    ));
     let report_table = report_table(&used, &facts)?;
     Ok((DataFrame::new(n, columns)?, report_table, counts))
 }
@@ -308,6 +292,14 @@ impl Stage {
             Stage::Overdue => "overdue",
         }
     }
+}
+
+/// A named column from a vector of values.
+fn column<T, P: ?Sized>(name: &str, values: Vec<T>) -> Column
+where
+    Series: NamedFrom<Vec<T>, P>,
+{
+    Series::new(name.into(), values).into_column()
 }
 
 /// One row per report: its deadline, verdict, stage and times (no personal data), for
@@ -354,19 +346,14 @@ fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<DataFrame> {
                 "status",
                 used.iter().map(|r| Some(r.status.as_str())).collect(),
             ),
-            Series::new(
-                "closed".into(),
-                facts.iter().map(|f| f.closed).collect::<Vec<_>>(),
-            )
-            .into_column(),
-            Series::new(
-                "due_date".into(),
+            column("closed", facts.iter().map(|f| f.closed).collect::<Vec<_>>()),
+            column(
+                "due_date",
                 facts
                     .iter()
                     .map(|f| f.due.map(|d| d.to_string()))
                     .collect::<Vec<_>>(),
-            )
-            .into_column(),
+            ),
             text(
                 "deadline_from",
                 used.iter()
@@ -378,40 +365,28 @@ fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<DataFrame> {
                     })
                     .collect(),
             ),
-            Series::new(
-                "on_time".into(),
+            column(
+                "on_time",
                 facts.iter().map(|f| f.on_time).collect::<Vec<_>>(),
-            )
-            .into_column(),
+            ),
             text(
                 "stage",
                 facts.iter().map(|f| f.stage.map(Stage::as_str)).collect(),
             ),
-            Series::new(
-                "age_bd".into(),
-                facts.iter().map(|f| f.age_bd).collect::<Vec<_>>(),
-            )
-            .into_column(),
-            Series::new(
-                "past_due_bd".into(),
+            column("age_bd", facts.iter().map(|f| f.age_bd).collect::<Vec<_>>()),
+            column(
+                "past_due_bd",
                 facts.iter().map(|f| f.past_due).collect::<Vec<_>>(),
-            )
-            .into_column(),
-            Series::new(
-                "resolution_h".into(),
+            ),
+            column(
+                "resolution_h",
                 facts.iter().map(|f| f.res_h).collect::<Vec<_>>(),
-            )
-            .into_column(),
-            Series::new(
-                "resolution_bd".into(),
+            ),
+            column(
+                "resolution_bd",
                 facts.iter().map(|f| f.res_bd).collect::<Vec<_>>(),
-            )
-            .into_column(),
-            Series::new(
-                "ack_h".into(),
-                facts.iter().map(|f| f.ack_h).collect::<Vec<_>>(),
-            )
-            .into_column(),
+            ),
+            column("ack_h", facts.iter().map(|f| f.ack_h).collect::<Vec<_>>()),
         ],
     )
 }

@@ -191,28 +191,6 @@ pub struct IndicesMeta {
     pub reports_sha256: Option<String>,
 }
 
-/// Count columns (filled with 0 where a feature had no reports).
-const COUNTS: [&str; 18] = [
-    "received",
-    "open",
-    "resolved",
-    "rejected_duplicate",
-    "resolved_not_fixed",
-    "answered",
-    "answered_on_time",
-    "open_on_time",
-    "open_warning",
-    "open_alert",
-    "overdue",
-    "overdue_0_5",
-    "overdue_6_10",
-    "overdue_11_20",
-    "overdue_over_20",
-    "reopened",
-    "with_history",
-    "recurrent",
-];
-
 fn aggregations() -> Vec<Expr> {
     let sum = |c: &str, name: &str| col(c).sum().cast(DataType::UInt32).alias(name);
     let eq_sum = |c: &str, v: u8, name: &str| {
@@ -358,39 +336,27 @@ const AGGREGATED: [&str; 25] = [
     "recurrent",
 ];
 
-/// The columns of every table after its key, in order.
+/// The columns of every table after its key, in order: the aggregates with the ratios made of
+/// them beside them.
 fn metric_columns() -> Vec<&'static str> {
     let mut v = vec!["window", "dimension", "value"];
-    v.extend(&COUNTS[..5]);
-    v.extend([
-        "answered",
-        "answered_on_time",
-        "compliance",
-        "open_on_time",
-        "open_warning",
-        "open_alert",
-        "overdue",
-        "overdue_0_5",
-        "overdue_6_10",
-        "overdue_11_20",
-        "overdue_over_20",
-        "oldest_open_bd",
-        "resolution_median_h",
-        "resolution_p90_h",
-        "resolution_median_bd",
-        "resolution_p90_bd",
-        "ack_median_h",
-        "ack_p90_h",
-        "reopened",
-        "with_history",
-        "reopen_rate",
-        "recurrent",
-        "prev_received",
-        "trend",
-        "area_km2",
-        "density_km2",
-    ]);
+    for c in AGGREGATED {
+        v.push(c);
+        match c {
+            "answered_on_time" => v.push("compliance"),
+            "with_history" => v.push("reopen_rate"),
+            _ => {}
+        }
+    }
+    v.extend(["prev_received", "trend", "area_km2", "density_km2"]);
     v
+}
+
+/// The count columns among [`AGGREGATED`] (filled with 0 where a feature had no reports).
+fn counts() -> impl Iterator<Item = &'static str> {
+    AGGREGATED
+        .into_iter()
+        .filter(|c| !(c.contains("median") || c.contains("p90") || *c == "oldest_open_bd"))
 }
 
 /// Computes the three tables from the geocoded reports.
@@ -410,7 +376,7 @@ pub fn compute(
     cfg: &IndexConfig,
 ) -> PolarsResult<(IndexTables, FactCounts)> {
     let t0 = std::time::Instant::now();
-    let (facts, report_table, counts) = facts::facts_frame(reports, as_of, cfg, h3_res)?;
+    let (facts, report_table, fact_counts) = facts::facts_frame(reports, as_of, cfg, h3_res)?;
     // Parcels and sectors are grouped by their position in the layer (an integer key, cheaper
     // than the id strings), and given their ids, areas and populations back at the end.
     let parcel_ids: Vec<&str> = parcels.map_or(Vec::new(), |p| {
@@ -548,10 +514,7 @@ pub fn compute(
         let mut cols: Vec<Expr> = keys.iter().map(|k| col(*k)).collect();
         cols.extend(metric_columns().into_iter().map(col));
         cols.extend(extra.iter().map(|k| col(*k)));
-        let mut fills: Vec<Expr> = COUNTS
-            .iter()
-            .map(|c| col(*c).fill_null(lit(0u32)))
-            .collect();
+        let mut fills: Vec<Expr> = counts().map(|c| col(c).fill_null(lit(0u32))).collect();
         // The window before had no reports: 0, not unknown (except for `all`, which has none).
         fills.push(
             when(col("window").eq(lit("all")))
@@ -589,7 +552,7 @@ pub fn compute(
             h3: cells_df,
             reports: report_table,
         },
-        counts,
+        fact_counts,
     ))
 }
 
