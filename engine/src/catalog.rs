@@ -302,6 +302,16 @@ pub trait CatalogStore {
     /// An unreadable Parquet file.
     fn private_fields(&self, manifest: &Manifest) -> Result<Vec<PrivateFields>>;
 
+    /// The reports without their histories, with the number of status changes of each (what
+    /// `predio compute` needs), or `None` when the version has no reports.
+    ///
+    /// # Errors
+    /// I/O or Parquet errors naming the file.
+    fn reports_counting_history(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Option<(Vec<Report>, Vec<u32>)>>;
+
     /// The indices table of `level`, or `None` when the version has no indices.
     ///
     /// # Errors
@@ -554,6 +564,16 @@ impl CatalogStore for DirCatalog {
             return Ok(None);
         }
         report_store::read_reports(&self.version_dir(manifest.version)).map(Some)
+    }
+
+    fn reports_counting_history(
+        &self,
+        manifest: &Manifest,
+    ) -> Result<Option<(Vec<Report>, Vec<u32>)>> {
+        if manifest.reports.is_none() {
+            return Ok(None);
+        }
+        report_store::read_reports_counting_history(&self.version_dir(manifest.version)).map(Some)
     }
 
     fn indices(

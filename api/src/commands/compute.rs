@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use predio_engine::indices::{
-    self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Selection, Window,
+    self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Scope, Selection, Window,
 };
 use predio_engine::{CatalogStore, Change, DirCatalog, ExportFormat, ImportReport, Manifest};
 
@@ -56,7 +56,7 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     };
     let manifest = current(catalog)?;
     let read_started = Instant::now();
-    let Some(reports) = catalog.reports(&manifest)? else {
+    let Some((reports, history_lens)) = catalog.reports_counting_history(&manifest)? else {
         bail!("the catalog has no reports: run `predio import reports` first")
     };
     tracing::info!(
@@ -72,11 +72,14 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (tables, counts) = indices::compute(
         &reports,
+        &history_lens,
         parcels.as_ref(),
         sectors.as_ref(),
-        as_of,
-        &windows,
-        &res,
+        Scope {
+            as_of,
+            windows: &windows,
+            h3_res: &res,
+        },
         &cfg,
     )
     .context("computing the indices")?;

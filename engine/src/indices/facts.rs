@@ -83,8 +83,15 @@ fn local(t: DateTime<Utc>, tz: Tz) -> NaiveDateTime {
     t.with_timezone(&tz).naive_local()
 }
 
-/// The fact of one report in zone `tz` as of `as_of`.
-pub fn fact(r: &Report, tz: Tz, as_of: DateTime<Utc>, cfg: &IndexConfig) -> Fact {
+/// The fact of one report in zone `tz` as of `as_of`; `history_len` is the number of status
+/// changes it has (its `history`, which may have been left unread).
+pub fn fact(
+    r: &Report,
+    history_len: usize,
+    tz: Tz,
+    as_of: DateTime<Utc>,
+    cfg: &IndexConfig,
+) -> Fact {
     let cal = &cfg.calendar;
     let created = local(r.created_at, tz);
     let as_of_day = local(as_of, tz).date();
@@ -95,7 +102,7 @@ pub fn fact(r: &Report, tz: Tz, as_of: DateTime<Utc>, cfg: &IndexConfig) -> Fact
     // CRM export has only open and close times) there is no time to acknowledge nor reopen rate.
     let has_history = r.acknowledged_at.is_some_and(|a| Some(a) != r.closed_at)
         || r.reopened_at.is_some()
-        || r.history.len() > 1 + usize::from(r.closed_at.is_some());
+        || history_len > 1 + usize::from(r.closed_at.is_some());
     let ack_h = r
         .acknowledged_at
         .filter(|a| has_history && *a <= as_of && *a >= r.created_at)
@@ -172,11 +179,17 @@ pub struct FactCounts {
 /// Polars errors building the frame.
 pub fn facts_frame(
     reports: &[Report],
+    history_lens: &[u32],
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
     h3_res: &[h3o::Resolution],
 ) -> PolarsResult<(DataFrame, DataFrame, FactCounts)> {
-    let used: Vec<&Report> = reports.iter().filter(|r| r.created_at <= as_of).collect();
+    let (used, lens): (Vec<&Report>, Vec<usize>) = reports
+        .iter()
+        .zip(history_lens.iter().copied().chain(std::iter::repeat(0)))
+        .filter(|(r, _)| r.created_at <= as_of)
+        .map(|(r, n)| (r, n as usize))
+        .unzip();
     let counts = FactCounts {
         used: used.len(),
         after_as_of: reports.len() - used.len(),
@@ -187,9 +200,10 @@ pub fn facts_frame(
     };
     let facts: Vec<Fact> = used
         .par_iter()
+        .zip(lens.par_iter())
         .map_init(
             || Zones(HashMap::new()),
-            |zones, r| fact(r, zones.get(&r.source_tz), as_of, cfg),
+            |zones, (r, n)| fact(r, *n, zones.get(&r.source_tz), as_of, cfg),
         )
         .collect();
     let n = used.len();
@@ -450,23 +464,48 @@ mod tests {
         // Friday 7 March 2025, 23:30 in San José is Saturday 05:30 UTC: the local Friday counts,
         // so the 10th business day is Friday 21 March.
         let r = report("2025-03-08T05:30:00Z", Some("2025-03-22T05:59:00Z"));
-        let f = fact(&r, tz, utc("2025-06-01T00:00:00Z"), &cfg());
+        let f = fact(&r, r.history.len(), tz, utc("2025-06-01T00:00:00Z"), &cfg());
         assert_eq!(f.due, NaiveDate::from_ymd_opt(2025, 3, 21));
         // Closed 21 March 23:59 local: on time. One minute later it is late.
         assert_eq!(f.on_time, Some(true));
         let late = report("2025-03-08T05:30:00Z", Some("2025-03-22T06:00:00Z"));
         assert_eq!(
-            fact(&late, tz, utc("2025-06-01T00:00:00Z"), &cfg()).on_time,
+            fact(
+                &late,
+                late.history.len(),
+                tz,
+                utc("2025-06-01T00:00:00Z"),
+                &cfg()
+            )
+            .on_time,
             Some(false)
         );
         // Read in UTC it was made on a Saturday, which is due with the Friday before. A report
         // made on Sunday 23:30 local (Monday in UTC) is due a business day earlier locally.
-        let f = fact(&r, Tz::UTC, utc("2025-06-01T00:00:00Z"), &cfg());
+        let f = fact(
+            &r,
+            r.history.len(),
+            Tz::UTC,
+            utc("2025-06-01T00:00:00Z"),
+            &cfg(),
+        );
         assert_eq!(f.due, NaiveDate::from_ymd_opt(2025, 3, 21));
         let monday = report("2025-03-10T05:30:00Z", None);
-        let f = fact(&monday, Tz::UTC, utc("2025-03-10T06:00:00Z"), &cfg());
+        let f = fact(
+            &monday,
+            monday.history.len(),
+            Tz::UTC,
+            utc("2025-03-10T06:00:00Z"),
+            &cfg(),
+        );
         assert_eq!(f.due, NaiveDate::from_ymd_opt(2025, 3, 24));
-        let f = fact(&monday, tz, utc("2025-03-10T06:00:00Z"), &cfg());
+        let f = fact(
+            &monday,
+            monday.history.len(),
+            tz,
+            utc("2025-03-10T06:00:00Z"),
+            &cfg(),
+        );
         assert_eq!(f.due, NaiveDate::from_ymd_opt(2025, 3, 21));
     }
 
@@ -475,7 +514,15 @@ mod tests {
         let tz: Tz = "America/Costa_Rica".parse().expect("tz");
         // Received Wednesday 9 April 2025; Holy Thursday and Friday are holidays.
         let r = report("2025-04-09T15:00:00Z", None);
-        let at = |d: &str| fact(&r, tz, utc(&format!("{d}T18:00:00Z")), &cfg());
+        let at = |d: &str| {
+            fact(
+                &r,
+                r.history.len(),
+                tz,
+                utc(&format!("{d}T18:00:00Z")),
+                &cfg(),
+            )
+        };
         // 10, 11, 14, 15, 16 April: five business days old, still on time.
         assert_eq!(at("2025-04-16").age_bd, Some(5));
         assert_eq!(at("2025-04-16").stage, Some(Stage::OnTime));
@@ -502,15 +549,15 @@ mod tests {
     fn closed_before_created_is_excluded_from_times() {
         let tz = Tz::UTC;
         let r = report("2025-03-10T10:00:00Z", Some("2025-03-09T10:00:00Z"));
-        let f = fact(&r, tz, utc("2025-06-01T00:00:00Z"), &cfg());
+        let f = fact(&r, r.history.len(), tz, utc("2025-06-01T00:00:00Z"), &cfg());
         assert!(f.closed);
         assert_eq!((f.res_h, f.res_bd, f.on_time), (None, None, Some(true)));
         // Closed after the as-of time: still open then.
         let r = report("2025-03-10T10:00:00Z", Some("2025-03-12T10:00:00Z"));
-        let f = fact(&r, tz, utc("2025-03-11T00:00:00Z"), &cfg());
+        let f = fact(&r, r.history.len(), tz, utc("2025-03-11T00:00:00Z"), &cfg());
         assert!(!f.closed);
         assert_eq!(f.stage, Some(Stage::OnTime));
-        let f = fact(&r, tz, utc("2025-03-13T00:00:00Z"), &cfg());
+        let f = fact(&r, r.history.len(), tz, utc("2025-03-13T00:00:00Z"), &cfg());
         assert_eq!(f.res_h, Some(48.0));
         assert_eq!(f.res_bd, Some(2.0));
     }

@@ -359,24 +359,41 @@ fn counts() -> impl Iterator<Item = &'static str> {
         .filter(|c| !(c.contains("median") || c.contains("p90") || *c == "oldest_open_bd"))
 }
 
+/// What to compute: the as-of time, the windows and the H3 resolutions.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// Reports created up to this time count; open, overdue and stages are as of it.
+    pub as_of: DateTime<Utc>,
+    /// The windows.
+    pub windows: &'a [Window],
+    /// Resolutions of the cell table.
+    pub h3_res: &'a [h3o::Resolution],
+}
+
 /// Computes the three tables from the geocoded reports.
 ///
-/// `parcels` and `sectors` give the features that get a row even without reports, with their
+/// `history_lens` holds the number of status changes of each report (its `history` may be left
+/// unread). `parcels` and `sectors` give the features that get a row even without reports, with their
 /// areas (and the sectors' population).
 ///
 /// # Errors
 /// Polars errors.
 pub fn compute(
     reports: &[Report],
+    history_lens: &[u32],
     parcels: Option<&ParcelLayer>,
     sectors: Option<&SectorLayer>,
-    as_of: DateTime<Utc>,
-    windows: &[Window],
-    h3_res: &[h3o::Resolution],
+    scope: Scope<'_>,
     cfg: &IndexConfig,
 ) -> PolarsResult<(IndexTables, FactCounts)> {
+    let Scope {
+        as_of,
+        windows,
+        h3_res,
+    } = scope;
     let t0 = std::time::Instant::now();
-    let (facts, report_table, fact_counts) = facts::facts_frame(reports, as_of, cfg, h3_res)?;
+    let (facts, report_table, fact_counts) =
+        facts::facts_frame(reports, history_lens, as_of, cfg, h3_res)?;
     // Parcels and sectors are grouped by their position in the layer (an integer key, cheaper
     // than the id strings), and given their ids, areas and populations back at the end.
     let parcel_ids: Vec<&str> = parcels.map_or(Vec::new(), |p| {
