@@ -130,7 +130,7 @@ pub(crate) fn write_atomically(
     }
 }
 
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
+fn tmp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -176,6 +176,36 @@ fn write_csv(reports: &[Report], path: &Path) -> Result<()> {
 }
 
 fn write_geojson(reports: &[Report], path: &Path) -> Result<()> {
+    write_feature_collection(
+        path,
+        reports.iter().map(|r| {
+            let properties: serde_json::Map<String, serde_json::Value> = EXPORT_COLUMNS
+                .iter()
+                .zip(export_row(r))
+                .filter(|((name, _), _)| !matches!(*name, "lon" | "lat"))
+                .map(|((name, _), v)| ((*name).to_owned(), v.to_json()))
+                .collect();
+            let geometry = match (r.lon, r.lat) {
+                (Some(lon), Some(lat)) => {
+                    serde_json::json!({"type": "Point", "coordinates": [lon, lat]})
+                }
+                _ => serde_json::Value::Null,
+            };
+            serde_json::json!({
+                "type": "Feature",
+                "id": r.id,
+                "geometry": geometry,
+                "properties": properties,
+            })
+        }),
+    )
+}
+
+/// Writes a GeoJSON FeatureCollection of `features` to `path` (fsynced), a feature per line.
+pub(crate) fn write_feature_collection(
+    path: &Path,
+    features: impl Iterator<Item = serde_json::Value>,
+) -> Result<()> {
     let file = File::create(path).map_err(Error::io(path))?;
     let mut out = BufWriter::new(file);
     let io = |e: std::io::Error| Error::Io {
@@ -183,35 +213,14 @@ fn write_geojson(reports: &[Report], path: &Path) -> Result<()> {
         source: e,
     };
     out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")
-        .map_err(&io)?;
-    for (i, r) in reports.iter().enumerate() {
-        let properties: serde_json::Map<String, serde_json::Value> = EXPORT_COLUMNS
-            .iter()
-            .zip(export_row(r))
-            .filter(|((name, _), _)| !matches!(*name, "lon" | "lat"))
-            .map(|((name, _), v)| ((*name).to_owned(), v.to_json()))
-            .collect();
-        let geometry = match (r.lon, r.lat) {
-            (Some(lon), Some(lat)) => {
-                serde_json::json!({"type": "Point", "coordinates": [lon, lat]})
-            }
-            _ => serde_json::Value::Null,
-        };
-        let feature = serde_json::json!({
-            "type": "Feature",
-            "id": r.id,
-            "geometry": geometry,
-            "properties": properties,
-        });
+        .map_err(io)?;
+    for (i, feature) in features.enumerate() {
         if i > 0 {
-            out.write_all(b",\n").map_err(&io)?;
+            out.write_all(b",\n").map_err(io)?;
         }
-        serde_json::to_writer(&mut out, &feature).map_err(|e| Error::Io {
-            path: path.into(),
-            source: e.into(),
-        })?;
+        serde_json::to_writer(&mut out, &feature).map_err(|e| io(e.into()))?;
     }
-    out.write_all(b"\n]}\n").map_err(&io)?;
+    out.write_all(b"\n]}\n").map_err(io)?;
     finish(path, out)
 }
 

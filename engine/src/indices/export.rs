@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 
 use flatgeobuf::GeometryType;
@@ -13,7 +13,7 @@ use polars::prelude::*;
 
 use super::Level;
 use crate::error::{Error, Result};
-use crate::export::{finish, write_atomically, ExportFormat};
+use crate::export::{finish, write_atomically, write_feature_collection, ExportFormat};
 use crate::layer_file::{write_layer, Row};
 use crate::model::{FieldType, Value};
 
@@ -208,43 +208,28 @@ fn write_geojson(
     path: &Path,
 ) -> Result<usize> {
     let cols = values(df).map_err(pl(path))?;
-    let file = File::create(path).map_err(Error::io(path))?;
-    let mut out = BufWriter::new(file);
-    let io = |e: std::io::Error| Error::Io {
-        path: path.into(),
-        source: e,
+    let rings = |p: &Polygon<f64>| -> Vec<Vec<[f64; 2]>> {
+        std::iter::once(p.exterior())
+            .chain(p.interiors())
+            .map(|r| r.0.iter().map(|c| [c.x, c.y]).collect())
+            .collect()
     };
-    out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[\n")
-        .map_err(io)?;
-    for (i, g) in geoms.iter().enumerate() {
-        let properties: serde_json::Map<String, serde_json::Value> = cols
-            .iter()
-            .map(|(name, _, v)| (name.clone(), v[i].to_json()))
-            .collect();
-        let geometry = g.as_ref().map_or(serde_json::Value::Null, |mp| {
-            let rings = |p: &Polygon<f64>| -> Vec<Vec<[f64; 2]>> {
-                std::iter::once(p.exterior())
-                    .chain(p.interiors())
-                    .map(|r| r.0.iter().map(|c| [c.x, c.y]).collect())
-                    .collect()
-            };
-            serde_json::json!({
-                "type": "MultiPolygon",
-                "coordinates": mp.0.iter().map(rings).collect::<Vec<_>>(),
-            })
-        });
-        let feature =
-            serde_json::json!({"type": "Feature", "geometry": geometry, "properties": properties});
-        if i > 0 {
-            out.write_all(b",\n").map_err(io)?;
-        }
-        serde_json::to_writer(&mut out, &feature).map_err(|e| Error::Io {
-            path: path.into(),
-            source: e.into(),
-        })?;
-    }
-    out.write_all(b"\n]}\n").map_err(io)?;
-    finish(path, out)?;
+    write_feature_collection(
+        path,
+        geoms.iter().enumerate().map(|(i, g)| {
+            let properties: serde_json::Map<String, serde_json::Value> = cols
+                .iter()
+                .map(|(name, _, v)| (name.clone(), v[i].to_json()))
+                .collect();
+            let geometry = g.as_ref().map_or(serde_json::Value::Null, |mp| {
+                serde_json::json!({
+                    "type": "MultiPolygon",
+                    "coordinates": mp.0.iter().map(rings).collect::<Vec<_>>(),
+                })
+            });
+            serde_json::json!({"type": "Feature", "geometry": geometry, "properties": properties})
+        }),
+    )?;
     Ok(geoms.len())
 }
 
