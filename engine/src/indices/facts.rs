@@ -208,13 +208,14 @@ pub fn facts_frame(
         .collect();
     let n = used.len();
     let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
-    let mut columns = vec![
-        column(
-            "created",
-            used.iter()
-                .map(|r| r.created_at.timestamp_millis())
-                .collect::<Vec<_>>(),
-        ),
+    // Built once, shared (cheaply cloned) by the facts and the per-report table.
+    let created = column(
+        "created",
+        used.iter()
+            .map(|r| r.created_at.timestamp_millis())
+            .collect::<Vec<_>>(),
+    );
+    let [parcel, sector, category, department] = [
         text(
             "parcel_id",
             used.iter()
@@ -236,6 +237,13 @@ pub fn facts_frame(
             used.iter().map(|r| r.department.as_deref()).collect(),
         ),
     ];
+    let report_table = report_table(
+        &used,
+        &facts,
+        [&category, &department, &parcel, &sector],
+        &created,
+    )?;
+    let mut columns = vec![created, parcel, sector, category, department];
     for res in h3_res {
         let cells: Vec<Option<u64>> = used.par_iter().map(|r| cell_at(r, *res)).collect();
         columns.push(Series::new(format!("h3_{}", u8::from(*res)).into(), cells).into_column());
@@ -292,7 +300,6 @@ pub fn facts_frame(
         "age_bd",
         facts.iter().map(|x| x.age_bd).collect::<Vec<_>>(),
     ));
-    let report_table = report_table(&used, &facts)?;
     Ok((DataFrame::new(n, columns)?, report_table, counts))
 }
 
@@ -318,91 +325,75 @@ where
 
 /// One row per report: its deadline, verdict, stage and times (no personal data), for
 /// auditors and for checking against a source's own verdicts.
-fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<DataFrame> {
+fn report_table(
+    used: &[&Report],
+    facts: &[Fact],
+    keys: [&Column; 4],
+    created: &Column,
+) -> PolarsResult<DataFrame> {
     let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
     let n = used.len();
-    DataFrame::new(
-        n,
-        vec![
-            text("id", used.iter().map(|r| Some(r.id.as_str())).collect()),
-            text(
-                "category",
-                used.iter().map(|r| r.category.as_deref()).collect(),
-            ),
-            text(
-                "department",
-                used.iter().map(|r| r.department.as_deref()).collect(),
-            ),
-            text(
-                "parcel_id",
-                used.iter()
-                    .map(|r| r.parcel_id.as_ref().map(ParcelId::as_str))
-                    .collect(),
-            ),
-            text(
-                "sector_id",
-                used.iter()
-                    .map(|r| r.sector_id.as_ref().map(SectorId::as_str))
-                    .collect(),
-            ),
-            Series::new(
-                "created_at".into(),
-                used.iter()
-                    .map(|r| r.created_at.timestamp_millis())
-                    .collect::<Vec<_>>(),
-            )
+    let mut columns = vec![text(
+        "id",
+        used.iter().map(|r| Some(r.id.as_str())).collect(),
+    )];
+    columns.extend(keys.into_iter().cloned());
+    columns.push(
+        created
             .cast(&DataType::Datetime(
                 TimeUnit::Milliseconds,
                 Some(TimeZone::UTC),
             ))?
-            .into_column(),
-            text(
-                "status",
-                used.iter().map(|r| Some(r.status.as_str())).collect(),
-            ),
-            column("closed", facts.iter().map(|f| f.closed).collect::<Vec<_>>()),
-            column(
-                "due_date",
-                facts
-                    .iter()
-                    .map(|f| f.due.map(|d| d.to_string()))
-                    .collect::<Vec<_>>(),
-            ),
-            text(
-                "deadline_from",
-                used.iter()
-                    .zip(facts)
-                    .map(|(r, f)| match (r.deadline_at, f.due) {
-                        (Some(_), _) => Some("source"),
-                        (None, Some(_)) => Some("rule"),
-                        (None, None) => None,
-                    })
-                    .collect(),
-            ),
-            column(
-                "on_time",
-                facts.iter().map(|f| f.on_time).collect::<Vec<_>>(),
-            ),
-            text(
-                "stage",
-                facts.iter().map(|f| f.stage.map(Stage::as_str)).collect(),
-            ),
-            column("age_bd", facts.iter().map(|f| f.age_bd).collect::<Vec<_>>()),
-            column(
-                "past_due_bd",
-                facts.iter().map(|f| f.past_due).collect::<Vec<_>>(),
-            ),
-            column(
-                "resolution_h",
-                facts.iter().map(|f| f.res_h).collect::<Vec<_>>(),
-            ),
-            column(
-                "resolution_bd",
-                facts.iter().map(|f| f.res_bd).collect::<Vec<_>>(),
-            ),
-            column("ack_h", facts.iter().map(|f| f.ack_h).collect::<Vec<_>>()),
-        ],
-    )
+            .with_name("created_at".into()),
+    );
+    columns.extend([
+        text(
+            "status",
+            used.iter().map(|r| Some(r.status.as_str())).collect(),
+        ),
+        column("closed", facts.iter().map(|f| f.closed).collect::<Vec<_>>()),
+        column(
+            "due_date",
+            facts
+                .iter()
+                .map(|f| f.due.map(|d| d.to_string()))
+                .collect::<Vec<_>>(),
+        ),
+        text(
+            "deadline_from",
+            used.iter()
+                .zip(facts)
+                .map(|(r, f)| match (r.deadline_at, f.due) {
+                    (Some(_), _) => Some("source"),
+                    (None, Some(_)) => Some("rule"),
+                    (None, None) => None,
+                })
+                .collect(),
+        ),
+        column(
+            "on_time",
+            facts.iter().map(|f| f.on_time).collect::<Vec<_>>(),
+        ),
+        text(
+            "stage",
+            facts.iter().map(|f| f.stage.map(Stage::as_str)).collect(),
+        ),
+        column("age_bd", facts.iter().map(|f| f.age_bd).collect::<Vec<_>>()),
+        column(
+            "past_due_bd",
+            facts.iter().map(|f| f.past_due).collect::<Vec<_>>(),
+        ),
+        column(
+            "resolution_h",
+            facts.iter().map(|f| f.res_h).collect::<Vec<_>>(),
+        ),
+        column(
+            "resolution_bd",
+            facts.iter().map(|f| f.res_bd).collect::<Vec<_>>(),
+        ),
+        column("ack_h", facts.iter().map(|f| f.ack_h).collect::<Vec<_>>()),
+    ]);
+    DataFrame::new(n, columns)
 }
 
 /// The report's H3 cell at `res`: the stored cell's parent when it is at least as fine, else
