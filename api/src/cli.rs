@@ -55,6 +55,35 @@ pub enum Command {
     Indices(IndicesArgs),
     /// Write the sample town (parcels and sectors as Shapefiles in EPSG:5367, reports as CSV).
     Sample(SampleArgs),
+    /// Serve vector tiles, TileJSON, a MapLibre style and the map viewer over HTTP.
+    ///
+    /// Endpoints: `/` (viewer), `/tiles/{parcels|sectors|heat}/{z}/{x}/{y}.mvt` (MVT 2.1, gzip
+    /// when accepted, ETag, 204 when empty; `?window=90d&category=...` or `&department=...`),
+    /// `/tiles/{layer}.json` (TileJSON 3.0.0), `/style.json`, `/legend.json`, `/meta.json`,
+    /// `/health`. A new catalog version (an import or a compute) is picked up within
+    /// --poll-ms without dropping requests; only the cached tiles it changed are evicted.
+    Serve(ServeArgs),
+}
+
+/// `predio serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// How often to look for a new catalog version, milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub poll_ms: u64,
+    /// Tile cache budget, MiB.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub cache_mib: u64,
+    /// Heat cells with fewer reports than this are left out of the `heat` layer.
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    pub min_heat_reports: u32,
+    /// Folder holding MapLibre GL JS (`maplibre-gl.js`, `maplibre-gl.css`); default: the npm
+    /// install made by `make web` in api/web/node_modules/maplibre-gl/dist.
+    #[arg(long, env = "PREDIO_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// `predio compute`.

@@ -9,52 +9,10 @@ use std::process::Command;
 
 use geozero::ToGeo;
 
-use crate::support::{info, predio, predio_ok, sample_town, shared, workspace};
+use crate::support::{info, predio, predio_ok, shared, town, workspace};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
-}
-
-/// The sample town with its sectors (names, population), parcels and reports imported.
-fn town() -> tempfile::TempDir {
-    let town = sample_town();
-    let data = tempfile::tempdir().expect("tempdir");
-    let d = data.path();
-    predio_ok(
-        d,
-        &[
-            "import",
-            "sectors",
-            s(&town.join("sectors.shp")),
-            "--id-field",
-            "codigo",
-            "--name-field",
-            "nombre",
-            "--population-field",
-            "poblacion",
-        ],
-    );
-    predio_ok(
-        d,
-        &[
-            "import",
-            "parcels",
-            s(&town.join("parcels.shp")),
-            "--id-field",
-            "finca",
-        ],
-    );
-    predio_ok(
-        d,
-        &[
-            "import",
-            "reports",
-            s(&town.join("reports.csv")),
-            "--mapping",
-            s(&town.join("reports-mapping.toml")),
-        ],
-    );
-    data
 }
 
 fn rules() -> (PathBuf, PathBuf) {

@@ -13,3 +13,4 @@ mod formats;
 mod indices;
 mod report_formats;
 mod reports;
+mod tiles;

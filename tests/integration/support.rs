@@ -87,6 +87,48 @@ pub fn sample_town() -> &'static Path {
     .path()
 }
 
+/// The sample town with its sectors (names, population), parcels and reports imported.
+pub fn town() -> tempfile::TempDir {
+    let town = sample_town();
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    predio_ok(
+        d,
+        &[
+            "import",
+            "sectors",
+            arg(&town.join("sectors.shp")),
+            "--id-field",
+            "codigo",
+            "--name-field",
+            "nombre",
+            "--population-field",
+            "poblacion",
+        ],
+    );
+    predio_ok(
+        d,
+        &[
+            "import",
+            "parcels",
+            arg(&town.join("parcels.shp")),
+            "--id-field",
+            "finca",
+        ],
+    );
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            arg(&town.join("reports.csv")),
+            "--mapping",
+            arg(&town.join("reports-mapping.toml")),
+        ],
+    );
+    data
+}
+
 /// Runs a GDAL command-line tool and returns its stdout.
 pub fn gdal_tool(tool: &str, args: &[&str]) -> String {
     let out = Command::new(tool)
@@ -139,4 +181,9 @@ pub fn vertex_hausdorff_m(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> f64 {
 pub fn version_dir(data: &Path) -> PathBuf {
     data.join("versions")
         .join(info(data)["version"].as_str().expect("a current version"))
+}
+
+/// A path as a command argument.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
 }

@@ -1,8 +1,16 @@
-//! Tile math for predio's vector tiles: XYZ tile coordinates in Web Mercator (EPSG:3857), their
-//! bounds in longitude/latitude, and the tiles covering a point or a bounding box.
-//!
-//! The MVT encoder, heat tiles and tile archives build on these types.
+//! Vector tiles for predio: XYZ tile math in Web Mercator (EPSG:3857), cutting polygons into
+//! tiles (clip, snap-to-grid simplification that keeps shared edges, spec-clean rings), MVT 2.1
+//! encoding with `fast-mvt`, the `parcels`, `sectors` and `heat` layers behind the
+//! [`TileProvider`] trait, and the tile cache that evicts only what a new version changed.
 
+mod cache;
 mod coord;
+pub mod geom;
+mod provider;
 
+pub use cache::{EncodedTile, TileCache, TileKey};
 pub use coord::{TileCoord, TileError, MAX_LAT, MAX_ZOOM};
+pub use provider::{
+    changes, Changed, FieldKind, FieldSpec, HeatLayer, PolygonLayer, TileFilter, TileProvider,
+    TileSourceError, HEAT_FIELDS, PARCEL_FIELDS, SECTOR_FIELDS,
+};

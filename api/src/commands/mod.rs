@@ -6,6 +6,7 @@ mod geocode;
 mod import;
 mod info;
 mod sample;
+mod serve;
 
 use predio_engine::DirCatalog;
 
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compute(args) => compute::run(&catalog, &args),
         Command::Indices(args) => compute::show(&catalog, &args),
         Command::Sample(args) => sample::run(&args),
+        Command::Serve(args) => serve::run(catalog, &args),
     }
 }
 

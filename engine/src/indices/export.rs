@@ -108,8 +108,9 @@ fn values(df: &DataFrame) -> PolarsResult<Vec<(String, FieldType, Vec<Value>)>> 
     Ok(out)
 }
 
-/// The outline of an H3 cell.
-fn cell_polygon(cell: &str) -> Option<MultiPolygon<f64>> {
+/// The outline of an H3 cell given as its hexadecimal index, counter-clockwise; `None` for a
+/// string that is not one.
+pub fn cell_polygon(cell: &str) -> Option<MultiPolygon<f64>> {
     let cell: h3o::CellIndex = cell.parse().ok()?;
     let ring: Vec<Coord<f64>> = cell
         .boundary()

@@ -22,7 +22,7 @@ use crate::model::{ParcelLayer, SectorLayer};
 use crate::reports::Report;
 
 pub use config::{ConfigSource, IndexConfig, Rule, Weights};
-pub use export::{export_indices, select, Selection};
+pub use export::{cell_polygon, export_indices, select, Selection};
 pub use facts::{fact, Fact, FactCounts, Stage};
 
 /// The three levels of the indices.

@@ -1,0 +1,1121 @@
+//! `predio serve`: vector tiles checked with an independent decoder (GDAL's MVT driver, and a
+//! protobuf reader of this file for the spec's invariants), against the parcels and the indices
+//! tables; tile edges, z0 and z22; HTTP semantics; heat k-anonymity; and a new catalog version
+//! landing while the server runs, evicting only the tiles it changed.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use geo::{
+    Area, BooleanOps, Coord, Distance, HausdorffDistance, Length, LineString, LinesIter,
+    MultiPolygon, Polygon, Rect,
+};
+use polars::prelude::*;
+use predio_engine::indices::{select, Selection};
+
+use crate::support::{arg, predio_ok, town, version_dir};
+
+// ---------------------------------------------------------------------------------------------
+// A running server.
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_predio"))
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--addr", "127.0.0.1:0", "--poll-ms", "100"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("predio serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the address line");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        Self { child, addr }
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        get(&self.addr, path, headers)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&self.body));
+        })
+    }
+}
+
+/// A plain HTTP/1.1 GET (the peer of predio's server here is the protocol itself).
+fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += "\r\n";
+    s.write_all(req.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("receive");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
+        let mut out = Vec::new();
+        let mut rest = body.as_slice();
+        loop {
+            let end = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("chunk size");
+            let n =
+                usize::from_str_radix(std::str::from_utf8(&rest[..end]).expect("hex").trim(), 16)
+                    .expect("chunk size");
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[end + 2..end + 2 + n]);
+            rest = &rest[end + 4 + n..];
+        }
+        body = out;
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// An MVT reader of our own, for the spec's invariants (MVT 2.1, vector_tile.proto).
+
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    Str(String),
+    Float(f32),
+    Double(f64),
+    Int(i64),
+    UInt(u64),
+    SInt(i64),
+    Bool(bool),
+}
+
+impl Val {
+    fn num(&self) -> Option<f64> {
+        match *self {
+            Val::Float(v) => Some(f64::from(v)),
+            Val::Double(v) => Some(v),
+            Val::Int(v) | Val::SInt(v) => Some(v as f64),
+            Val::UInt(v) => Some(v as f64),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct MvtFeature {
+    id: Option<u64>,
+    tags: Vec<u32>,
+    kind: u32,
+    geometry: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+struct MvtLayer {
+    name: String,
+    version: u32,
+    extent: u32,
+    keys: Vec<String>,
+    values: Vec<Val>,
+    features: Vec<MvtFeature>,
+}
+
+struct Pb<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Pb<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Self { b, i: 0 }
+    }
+    fn done(&self) -> bool {
+        self.i >= self.b.len()
+    }
+    fn varint(&mut self) -> u64 {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.b[self.i];
+            self.i += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return v;
+            }
+        }
+        panic!("varint too long");
+    }
+    fn bytes(&mut self) -> &'a [u8] {
+        let n = self.varint() as usize;
+        let s = &self.b[self.i..self.i + n];
+        self.i += n;
+        s
+    }
+    fn fixed(&mut self, n: usize) -> &'a [u8] {
+        let s = &self.b[self.i..self.i + n];
+        self.i += n;
+        s
+    }
+    /// (field, wire type).
+    fn key(&mut self) -> (u64, u64) {
+        let k = self.varint();
+        (k >> 3, k & 7)
+    }
+    fn skip(&mut self, wire: u64) {
+        match wire {
+            0 => {
+                self.varint();
+            }
+            1 => {
+                self.fixed(8);
+            }
+            2 => {
+                self.bytes();
+            }
+            5 => {
+                self.fixed(4);
+            }
+            w => panic!("wire type {w}"),
+        }
+    }
+    fn packed(&mut self) -> Vec<u32> {
+        let mut p = Pb::new(self.bytes());
+        let mut v = Vec::new();
+        while !p.done() {
+            v.push(p.varint() as u32);
+        }
+        v
+    }
+}
+
+fn decode(tile: &[u8]) -> Vec<MvtLayer> {
+    let mut layers = Vec::new();
+    let mut t = Pb::new(tile);
+    while !t.done() {
+        let (f, w) = t.key();
+        if f != 3 {
+            t.skip(w);
+            continue;
+        }
+        let mut l = Pb::new(t.bytes());
+        let mut layer = MvtLayer {
+            version: 1,
+            extent: 4096,
+            ..MvtLayer::default()
+        };
+        while !l.done() {
+            match l.key() {
+                (15, 0) => layer.version = l.varint() as u32,
+                (1, 2) => layer.name = String::from_utf8(l.bytes().to_vec()).expect("utf-8"),
+                (5, 0) => layer.extent = l.varint() as u32,
+                (3, 2) => layer
+                    .keys
+                    .push(String::from_utf8(l.bytes().to_vec()).expect("utf-8")),
+                (4, 2) => {
+                    let mut v = Pb::new(l.bytes());
+                    let mut value = None;
+                    while !v.done() {
+                        value = Some(match v.key() {
+                            (1, 2) => {
+                                Val::Str(String::from_utf8(v.bytes().to_vec()).expect("utf-8"))
+                            }
+                            (2, 5) => {
+                                Val::Float(f32::from_le_bytes(v.fixed(4).try_into().expect("4")))
+                            }
+                            (3, 1) => {
+                                Val::Double(f64::from_le_bytes(v.fixed(8).try_into().expect("8")))
+                            }
+                            (4, 0) => Val::Int(v.varint() as i64),
+                            (5, 0) => Val::UInt(v.varint()),
+                            (6, 0) => {
+                                let z = v.varint();
+                                Val::SInt((z >> 1) as i64 ^ -((z & 1) as i64))
+                            }
+                            (7, 0) => Val::Bool(v.varint() != 0),
+                            (_, w) => {
+                                v.skip(w);
+                                continue;
+                            }
+                        });
+                    }
+                    layer
+                        .values
+                        .push(value.expect("a value message holds one value"));
+                }
+                (2, 2) => {
+                    let mut fp = Pb::new(l.bytes());
+                    let mut feature = MvtFeature::default();
+                    while !fp.done() {
+                        match fp.key() {
+                            (1, 0) => feature.id = Some(fp.varint()),
+                            (2, 2) => feature.tags = fp.packed(),
+                            (3, 0) => feature.kind = fp.varint() as u32,
+                            (4, 2) => feature.geometry = fp.packed(),
+                            (_, w) => fp.skip(w),
+                        }
+                    }
+                    layer.features.push(feature);
+                }
+                (_, w) => l.skip(w),
+            }
+        }
+        layers.push(layer);
+    }
+    layers
+}
+
+fn zigzag(v: u32) -> i64 {
+    i64::from((v >> 1) as i32 ^ -((v & 1) as i32))
+}
+
+/// The rings of a polygon feature in tile units, checking the command stream on the way:
+/// no zero-length LineTo, every ring MoveTo(1) + LineTo(≥2) + ClosePath, the first ring of each
+/// polygon an exterior ring (positive area in y-down tile space, as MVT 2.1 §4.3.4.4 defines
+/// it). Returns the rings with their signed areas.
+fn rings(f: &MvtFeature, problems: &mut Vec<String>) -> Vec<(Vec<(i64, i64)>, i64)> {
+    let g = &f.geometry;
+    let (mut i, mut x, mut y) = (0usize, 0i64, 0i64);
+    let mut out = Vec::new();
+    let mut ring: Vec<(i64, i64)> = Vec::new();
+    while i < g.len() {
+        let (cmd, count) = (g[i] & 7, g[i] >> 3);
+        i += 1;
+        match cmd {
+            1 | 2 => {
+                if cmd == 1 {
+                    if count != 1 {
+                        problems.push(format!("MoveTo with count {count} in a polygon"));
+                    }
+                    ring.clear();
+                }
+                for _ in 0..count {
+                    let (dx, dy) = (zigzag(g[i]), zigzag(g[i + 1]));
+                    i += 2;
+                    if cmd == 2 && dx == 0 && dy == 0 {
+                        problems.push("zero-length LineTo delta".into());
+                    }
+                    x += dx;
+                    y += dy;
+                    ring.push((x, y));
+                }
+            }
+            7 => {
+                if ring.len() < 3 {
+                    problems.push(format!("ring of {} vertices", ring.len()));
+                }
+                let n = ring.len();
+                let a2: i64 = (0..n)
+                    .map(|k| {
+                        let (p, q) = (ring[k], ring[(k + 1) % n]);
+                        p.0 * q.1 - q.0 * p.1
+                    })
+                    .sum();
+                if out.is_empty() && a2 <= 0 {
+                    problems.push(format!("first ring is not exterior (area {a2})"));
+                }
+                if a2 == 0 {
+                    problems.push("ring of zero area".into());
+                }
+                out.push((ring.clone(), a2));
+            }
+            c => problems.push(format!("unknown command {c}")),
+        }
+    }
+    out
+}
+
+/// Every invariant the issue names, for every layer and feature of a tile.
+fn spec_problems(tile: &[u8]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for l in decode(tile) {
+        if l.version != 2 || l.extent != 4096 || l.name.is_empty() {
+            problems.push(format!(
+                "layer {} v{} extent {}",
+                l.name, l.version, l.extent
+            ));
+        }
+        let mut keys = l.keys.clone();
+        keys.sort();
+        keys.dedup();
+        if keys.len() != l.keys.len() {
+            problems.push(format!("{}: duplicate keys", l.name));
+        }
+        for (a, v) in l.values.iter().enumerate() {
+            if l.values[..a].contains(v) {
+                problems.push(format!("{}: duplicate value {v:?}", l.name));
+            }
+        }
+        for f in &l.features {
+            if f.tags.len() % 2 != 0 {
+                problems.push("odd tag count".into());
+            }
+            for pair in f.tags.chunks(2) {
+                if pair[0] as usize >= l.keys.len()
+                    || pair.get(1).is_none_or(|v| *v as usize >= l.values.len())
+                {
+                    problems.push(format!("tag index out of range {pair:?}"));
+                }
+            }
+            if f.kind != 3 {
+                problems.push(format!("geometry type {}", f.kind));
+            }
+            rings(f, &mut problems);
+        }
+    }
+    problems
+}
+
+fn props(l: &MvtLayer, f: &MvtFeature) -> HashMap<String, Val> {
+    f.tags
+        .chunks(2)
+        .map(|p| {
+            (
+                l.keys[p[0] as usize].clone(),
+                l.values[p[1] as usize].clone(),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Geometry helpers: Web Mercator metres.
+
+const R: f64 = 6_378_137.0;
+const HALF: f64 = std::f64::consts::PI * R;
+
+fn merc(c: Coord<f64>) -> Coord<f64> {
+    Coord {
+        x: c.x.to_radians() * R,
+        y: (std::f64::consts::FRAC_PI_4 + c.y.to_radians() / 2.0)
+            .tan()
+            .ln()
+            * R,
+    }
+}
+
+fn merc_mp(g: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+    use geo::MapCoords;
+    g.map_coords(merc)
+}
+
+/// A tile's bounds in Web Mercator metres.
+fn tile_rect(z: u8, x: u32, y: u32) -> Rect<f64> {
+    let size = 2.0 * HALF / f64::from(1u32 << z);
+    let min_x = -HALF + f64::from(x) * size;
+    let max_y = HALF - f64::from(y) * size;
+    Rect::new(
+        Coord {
+            x: min_x,
+            y: max_y - size,
+        },
+        Coord {
+            x: min_x + size,
+            y: max_y,
+        },
+    )
+}
+
+fn tile_of(z: u8, lon: f64, lat: f64) -> (u32, u32) {
+    let m = merc(Coord { x: lon, y: lat });
+    let size = 2.0 * HALF / f64::from(1u32 << z);
+    (((m.x + HALF) / size) as u32, ((HALF - m.y) / size) as u32)
+}
+
+/// Tile-unit rings → a Web Mercator multipolygon (exteriors start polygons).
+fn to_mp(z: u8, x: u32, y: u32, rings: &[(Vec<(i64, i64)>, i64)]) -> MultiPolygon<f64> {
+    let r = tile_rect(z, x, y);
+    let s = r.width() / 4096.0;
+    let mut polys: Vec<Polygon<f64>> = Vec::new();
+    for (ring, area) in rings {
+        let ls = LineString::from(
+            ring.iter()
+                .chain(ring.first())
+                .map(|&(px, py)| (r.min().x + px as f64 * s, r.max().y - py as f64 * s))
+                .collect::<Vec<_>>(),
+        );
+        if *area > 0 {
+            polys.push(Polygon::new(ls, vec![]));
+        } else if let Some(p) = polys.last_mut() {
+            p.interiors_push(ls);
+        }
+    }
+    MultiPolygon(polys)
+}
+
+/// The features of a tile file as GDAL's MVT driver reads them: id field → geometry (Web
+/// Mercator, clipped to the tile by GDAL) and numeric fields.
+fn gdal_features(
+    tile: &[u8],
+    z: u8,
+    x: u32,
+    y: u32,
+    layer: &str,
+    id_field: &str,
+) -> HashMap<String, (MultiPolygon<f64>, HashMap<String, f64>)> {
+    use gdal::vector::LayerAccess;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(format!("{z}/{x}/{y}.pbf"));
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&path, tile).expect("write tile");
+    let ds = gdal::Dataset::open(&path).expect("GDAL opens the tile");
+    let mut l = ds.layer_by_name(layer).expect("layer");
+    let names: Vec<String> = l.defn().fields().map(|f| f.name()).collect();
+    let mut out = HashMap::new();
+    for f in l.features() {
+        let id = f
+            .field_as_string(f.field_index(id_field).expect("id field"))
+            .expect("field")
+            .expect("id");
+        let g: geo::Geometry<f64> = f.geometry().expect("geometry").to_geo().expect("geo");
+        let mp = match g {
+            geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
+            geo::Geometry::MultiPolygon(m) => m,
+            other => panic!("{other:?}"),
+        };
+        let nums = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let numeric = matches!(
+                    f.field(i),
+                    Ok(Some(
+                        gdal::vector::FieldValue::IntegerValue(_)
+                            | gdal::vector::FieldValue::Integer64Value(_)
+                            | gdal::vector::FieldValue::RealValue(_)
+                    ))
+                );
+                numeric
+                    .then(|| f.field_as_double(i).ok().flatten().map(|v| (n.clone(), v)))
+                    .flatten()
+            })
+            .collect();
+        out.insert(id, (mp, nums));
+    }
+    out
+}
+
+fn parcels_of(data: &Path) -> HashMap<String, predio_engine::Parcel> {
+    predio_engine::read_parcels(&version_dir(data).join("parcels.fgb"))
+        .expect("parcels")
+        .parcels
+        .into_iter()
+        .map(|p| (p.id.as_str().to_owned(), p))
+        .collect()
+}
+
+/// The rows of an indices table for a window (all reports), by the key column.
+fn index_rows(
+    data: &Path,
+    file: &str,
+    key: &str,
+    window: &str,
+) -> HashMap<String, HashMap<String, f64>> {
+    let path = version_dir(data).join(file);
+    let df = ParquetReader::new(std::fs::File::open(&path).expect("open"))
+        .finish()
+        .expect("parquet");
+    let sel = select(
+        &df,
+        &Selection {
+            window: window.into(),
+            dimension: "all".into(),
+            value: None,
+            res: None,
+        },
+    )
+    .expect("select");
+    let keys = sel.column(key).expect("key").str().expect("str").clone();
+    let mut out: HashMap<String, HashMap<String, f64>> = HashMap::new();
+    for c in sel.columns() {
+        let Ok(v) = c.cast(&DataType::Float64) else {
+            continue;
+        };
+        let Ok(v) = v.f64().cloned() else { continue };
+        for (i, k) in keys.iter().enumerate() {
+            if let (Some(k), Some(x)) = (k, v.get(i)) {
+                out.entry(k.to_owned())
+                    .or_default()
+                    .insert(c.name().to_string(), x);
+            }
+        }
+    }
+    out
+}
+
+fn computed_town() -> tempfile::TempDir {
+    let data = town();
+    predio_ok(data.path(), &["compute", "--as-of", "2025-12-31"]);
+    data
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn parcel_tiles_decode_with_gdal_within_a_pixel_of_the_parcels_with_the_indices() {
+    let data = computed_town();
+    let d = data.path();
+    let server = Server::start(d);
+    let parcels = parcels_of(d);
+    let rows = index_rows(d, "indices-parcels.parquet", "parcel_id", "90d");
+    let meta = server.get("/meta.json", &[]).json();
+    let [w, s, e, n] = [0, 1, 2, 3].map(|i| meta["bounds"][i].as_f64().expect("bounds"));
+    let (cx, cy) = ((w + e) / 2.0, (s + n) / 2.0);
+    let mut checked = 0usize;
+    for (z, lon, lat) in [
+        (14u8, cx, cy),
+        (15, cx, cy),
+        (16, w + 0.002, s + 0.002),
+        (17, cx, cy),
+    ] {
+        let (x, y) = tile_of(z, lon, lat);
+        let r = server.get(&format!("/tiles/parcels/{z}/{x}/{y}.mvt"), &[]);
+        assert_eq!(r.status, 200, "z{z}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/vnd.mapbox-vector-tile")
+        );
+        let problems = spec_problems(&r.body);
+        assert!(problems.is_empty(), "z{z}/{x}/{y}: {problems:?}");
+        let rect = tile_rect(z, x, y);
+        let pixel = rect.width() / 256.0;
+        let decoded = gdal_features(&r.body, z, x, y, "parcels", "parcel_id");
+        let ours = decode(&r.body);
+        let ours_props: HashMap<String, HashMap<String, Val>> = ours[0]
+            .features
+            .iter()
+            .map(|f| {
+                let p = props(&ours[0], f);
+                let Some(Val::Str(id)) = p.get("parcel_id").cloned() else {
+                    panic!("no parcel_id")
+                };
+                (id, p)
+            })
+            .collect();
+        // GDAL clips to the tile; ours also holds the features in the buffer only.
+        assert!(ours_props.len() >= decoded.len());
+        assert!(!decoded.is_empty());
+        let tile_poly = MultiPolygon(vec![rect.to_polygon()]);
+        for (id, (g, nums)) in &decoded {
+            let p = &parcels[id];
+            let clipped = merc_mp(&p.geometry).intersection(&tile_poly);
+            // Every decoded vertex lies within a pixel of the parcel's (clipped) outline...
+            let outline: Vec<geo::Line<f64>> = clipped.lines_iter().collect();
+            for v in crate::support::vertices(g) {
+                let d = outline
+                    .iter()
+                    .map(|l| geo::Euclidean.distance(&geo::Point::from(v), l))
+                    .fold(f64::INFINITY, f64::min);
+                assert!(
+                    d <= pixel,
+                    "z{z} parcel {id}: a vertex {d:.2} m off (pixel {pixel:.2} m)"
+                );
+            }
+            // ...and the parcel keeps its area, to a pixel along its outline.
+            let (a, b) = (g.unsigned_area(), clipped.unsigned_area());
+            let perimeter: f64 = outline.iter().map(|l| geo::Euclidean.length(l)).sum();
+            assert!(
+                (a - b).abs() <= 0.5 * perimeter * pixel / 16.0 + 2.0 * pixel * pixel,
+                "z{z} parcel {id}: {a:.0} m² in the tile, {b:.0} m² in the catalog"
+            );
+            let row = &rows[id];
+            for f in [
+                "received",
+                "open",
+                "overdue",
+                "compliance",
+                "attention",
+                "density_km2",
+            ] {
+                match row.get(f) {
+                    Some(v) => assert_eq!(nums.get(f), Some(v), "z{z} parcel {id} field {f}"),
+                    // Undefined (a rate without reports): no tag (GDAL reads unset as 0).
+                    None => assert!(!ours_props[id].contains_key(f), "z{z} {id}: {f} set"),
+                }
+            }
+            checked += 1;
+        }
+        // Completeness: every parcel with at least 4 px² inside the tile is in it.
+        for (id, p) in &parcels {
+            let inside = merc_mp(&p.geometry)
+                .intersection(&tile_poly)
+                .unsigned_area();
+            if inside >= 4.0 * pixel * pixel {
+                assert!(
+                    decoded.contains_key(id),
+                    "z{z}: parcel {id} ({inside:.0} m²) missing"
+                );
+            }
+        }
+        // Sector ids come along.
+        for (id, pr) in &ours_props {
+            let want = parcels[id]
+                .sector_id
+                .as_ref()
+                .map(|s| Val::Str(s.as_str().to_owned()));
+            assert_eq!(pr.get("sector_id").cloned(), want);
+        }
+    }
+    assert!(checked > 200, "only {checked} parcels checked");
+}
+
+#[test]
+fn a_parcel_across_four_tiles_is_whole_and_http_follows_the_rules() {
+    let data = computed_town();
+    let d = data.path();
+    let server = Server::start(d);
+    let parcels = parcels_of(d);
+    // The largest parcel, and a zoom whose tile corner falls inside it.
+    let big = parcels
+        .values()
+        .max_by(|a, b| a.area_m2.total_cmp(&b.area_m2))
+        .expect("parcels");
+    let m = merc_mp(&big.geometry);
+    let c = geo::InteriorPoint::interior_point(&m).expect("interior point");
+    let (z, corner) = (16u8..=22)
+        .rev()
+        .find_map(|z| {
+            let size = 2.0 * HALF / f64::from(1u32 << z);
+            let k = Coord {
+                x: -HALF + ((c.x() + HALF) / size).round() * size,
+                y: HALF - ((HALF - c.y()) / size).round() * size,
+            };
+            geo::Contains::contains(&m, &geo::Point::from(k)).then_some((z, k))
+        })
+        .expect("a tile corner inside the largest parcel");
+    let size = 2.0 * HALF / f64::from(1u32 << z);
+    let (x1, y1) = (
+        ((corner.x + HALF) / size).round() as u32,
+        ((HALF - corner.y) / size).round() as u32,
+    );
+    let mut total = 0.0;
+    for (x, y) in [(x1 - 1, y1 - 1), (x1, y1 - 1), (x1 - 1, y1), (x1, y1)] {
+        let r = server.get(&format!("/tiles/parcels/{z}/{x}/{y}.mvt"), &[]);
+        assert_eq!(r.status, 200);
+        let problems = spec_problems(&r.body);
+        assert!(problems.is_empty(), "z{z}/{x}/{y}: {problems:?}");
+        let layers = decode(&r.body);
+        let f = layers[0]
+            .features
+            .iter()
+            .find(|f| {
+                props(&layers[0], f).get("parcel_id") == Some(&Val::Str(big.id.as_str().into()))
+            })
+            .expect("the parcel is in each of the four tiles");
+        let mut problems = Vec::new();
+        let part = to_mp(z, x, y, &rings(f, &mut problems));
+        // Our own part, cut at the tile (the buffer overlaps the neighbours).
+        total += part
+            .intersection(&MultiPolygon(vec![tile_rect(z, x, y).to_polygon()]))
+            .unsigned_area();
+    }
+    let block = Rect::new(
+        Coord {
+            x: corner.x - size,
+            y: corner.y - size,
+        },
+        Coord {
+            x: corner.x + size,
+            y: corner.y + size,
+        },
+    );
+    let want = m
+        .intersection(&MultiPolygon(vec![block.to_polygon()]))
+        .unsigned_area();
+    assert!(
+        (total - want).abs() / want < 0.01,
+        "z{z}: the four parts hold {total:.1} m², the parcel has {want:.1} m² there"
+    );
+
+    // HTTP: gzip, ETag and 304, 204, 400s and 404 with JSON bodies.
+    let (x, y) = (x1, y1);
+    let path = format!("/tiles/parcels/{z}/{x}/{y}.mvt");
+    let plain = server.get(&path, &[]);
+    let gz = server.get(&path, &[("Accept-Encoding", "gzip, deflate")]);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(gz.body.as_slice())
+        .read_to_end(&mut unzipped)
+        .expect("gunzip");
+    assert_eq!(unzipped, plain.body);
+    let etag = plain.header("etag").expect("etag").to_owned();
+    assert_eq!(gz.header("etag"), Some(etag.as_str()));
+    assert!(plain
+        .header("cache-control")
+        .is_some_and(|c| c.contains("max-age")));
+    assert_eq!(server.get(&path, &[("If-None-Match", &etag)]).status, 304);
+    assert_eq!(
+        server.get("/tiles/parcels/12/0/0.mvt", &[]).status,
+        204,
+        "below minzoom"
+    );
+    assert_eq!(
+        server.get("/tiles/parcels/20/0/0.mvt", &[]).status,
+        204,
+        "far away"
+    );
+    for (bad, status) in [
+        ("/tiles/parcels/23/0/0.mvt", 400),
+        ("/tiles/parcels/3/8/0.mvt", 400),
+        ("/tiles/parcels/3/0/x.mvt", 400),
+        ("/tiles/parcels/3/0/0.png", 400),
+        ("/tiles/roads/3/0/0.mvt", 404),
+        ("/tiles/roads.json", 404),
+        ("/tiles/parcels/15/0/0.mvt?window=7d", 400),
+        (
+            "/tiles/parcels/15/0/0.mvt?category=Bache&department=Alumbrado",
+            400,
+        ),
+        ("/tiles/parcels/15/0/0.mvt?category=Nada", 400),
+    ] {
+        let r = server.get(bad, &[]);
+        assert_eq!(r.status, status, "{bad}");
+        assert!(
+            r.json()["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{bad}"
+        );
+    }
+    // Filters are part of the cache key: another window gives other attributes.
+    let w30 = server.get(&format!("{path}?window=30d"), &[]);
+    assert_eq!(w30.status, 200);
+    assert_eq!(w30.header("x-cache"), Some("miss"));
+    // TileJSON and style.
+    let tj = server.get("/tiles/parcels.json?window=30d", &[]).json();
+    assert_eq!(tj["tilejson"], "3.0.0");
+    assert!(tj["tiles"][0]
+        .as_str()
+        .is_some_and(|t| t.ends_with("{z}/{x}/{y}.mvt?window=30d")));
+    assert_eq!(tj["vector_layers"][0]["id"], "parcels");
+    assert_eq!(tj["vector_layers"][0]["field_types"]["received"], "Number");
+    let style = server.get("/style.json", &[]).json();
+    assert_eq!(style["version"], 8);
+    for s in ["parcels", "sectors", "heat"] {
+        assert!(style["sources"][s]["url"].is_string(), "{s}");
+    }
+    assert!(style["metadata"]["predio:legend"]["sectors"]["stops"].is_array());
+}
+
+#[test]
+fn z0_and_z22_tiles_of_a_large_sector_with_a_hole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // A sector the size of a country (so it shows at z0) with a lake in it.
+    let src = d.join("region.geojson");
+    std::fs::write(
+        &src,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"codigo":"R1"},
+        "geometry":{"type":"Polygon","coordinates":[
+          [[-86,8],[-82,8],[-82,11.5],[-86,11.5],[-86,8]],
+          [[-85,9],[-85,10.5],[-83.5,10.5],[-83.5,9],[-85,9]]]}}]}"#,
+    )
+    .expect("write");
+    let data = d.join("data");
+    predio_ok(
+        &data,
+        &["import", "sectors", arg(&src), "--id-field", "codigo"],
+    );
+    let server = Server::start(&data);
+    let r = server.get("/tiles/sectors/0/0/0.mvt", &[]);
+    assert_eq!(r.status, 200);
+    assert!(
+        spec_problems(&r.body).is_empty(),
+        "{:?}",
+        spec_problems(&r.body)
+    );
+    let layers = decode(&r.body);
+    assert_eq!(layers[0].features.len(), 1);
+    let mut problems = Vec::new();
+    let rs = rings(&layers[0].features[0], &mut problems);
+    assert_eq!(rs.len(), 2, "exterior and hole");
+    assert!(
+        rs[0].1 > 0 && rs[1].1 < 0,
+        "winding: {:?}",
+        rs.iter().map(|r| r.1).collect::<Vec<_>>()
+    );
+    let want = merc_mp(&MultiPolygon(vec![Polygon::new(
+        LineString::from(vec![
+            (-86.0, 8.0),
+            (-82.0, 8.0),
+            (-82.0, 11.5),
+            (-86.0, 11.5),
+            (-86.0, 8.0),
+        ]),
+        vec![LineString::from(vec![
+            (-85.0, 9.0),
+            (-85.0, 10.5),
+            (-83.5, 10.5),
+            (-83.5, 9.0),
+            (-85.0, 9.0),
+        ])],
+    )]));
+    let got = gdal_features(&r.body, 0, 0, 0, "sectors", "sector_id");
+    let pixel = tile_rect(0, 0, 0).width() / 256.0;
+    let h = got["R1"].0.hausdorff_distance(&want);
+    assert!(h <= pixel, "z0: {h:.0} m (pixel {pixel:.0} m)");
+    // z22 inside the ring, away from the hole: the sector covers the tile and its buffer.
+    let (x, y) = tile_of(22, -85.5, 8.5);
+    let r = server.get(&format!("/tiles/sectors/22/{x}/{y}.mvt"), &[]);
+    assert_eq!(r.status, 200);
+    let layers = decode(&r.body);
+    let rs = rings(&layers[0].features[0], &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut ring = rs[0].0.clone();
+    ring.sort_unstable();
+    assert_eq!(
+        ring,
+        vec![(-64, -64), (-64, 4160), (4160, -64), (4160, 4160)]
+    );
+    // z22 in the lake: nothing.
+    let (x, y) = tile_of(22, -84.2, 9.7);
+    assert_eq!(
+        server
+            .get(&format!("/tiles/sectors/22/{x}/{y}.mvt"), &[])
+            .status,
+        204
+    );
+    // No indices computed: tiles carry ids only, and any window is accepted.
+    assert_eq!(
+        server
+            .get("/tiles/sectors/0/0/0.mvt?window=90d", &[])
+            .status,
+        200
+    );
+}
+
+#[test]
+fn heat_leaves_out_cells_under_k_and_picks_the_resolution_by_zoom() {
+    let data = computed_town();
+    let d = data.path();
+    let server = Server::start(d);
+    let table = ParquetReader::new(
+        std::fs::File::open(version_dir(d).join("indices-h3.parquet")).expect("open"),
+    )
+    .finish()
+    .expect("parquet");
+    let meta = server.get("/meta.json", &[]).json();
+    let [w, s, e, n] = [0, 1, 2, 3].map(|i| meta["bounds"][i].as_f64().expect("bounds"));
+    for (z, want_res) in [(12u8, 8u8), (13, 9), (14, 10), (16, 10)] {
+        let (x, y) = tile_of(z, (w + e) / 2.0, (s + n) / 2.0);
+        let r = server.get(&format!("/tiles/heat/{z}/{x}/{y}.mvt?window=365d"), &[]);
+        assert_eq!(r.status, 200, "z{z}");
+        assert!(spec_problems(&r.body).is_empty());
+        let layers = decode(&r.body);
+        let mut got: Vec<String> = Vec::new();
+        for f in &layers[0].features {
+            let p = props(&layers[0], f);
+            assert_eq!(
+                p.get("res").and_then(Val::num),
+                Some(f64::from(want_res)),
+                "z{z}"
+            );
+            let Some(received) = p.get("received").and_then(Val::num) else {
+                panic!("received")
+            };
+            assert!(
+                received >= 3.0,
+                "z{z}: a cell of {received} reports is shown"
+            );
+            let Some(Val::Str(cell)) = p.get("cell") else {
+                panic!("cell")
+            };
+            got.push(cell.clone());
+        }
+        // Every cell of the table with ≥ 3 reports that meets the tile is there.
+        let sel = select(
+            &table,
+            &Selection {
+                window: "365d".into(),
+                dimension: "all".into(),
+                value: None,
+                res: Some(want_res),
+            },
+        )
+        .expect("select");
+        let cells = sel
+            .column("cell")
+            .expect("cell")
+            .str()
+            .expect("str")
+            .clone();
+        let received = sel
+            .column("received")
+            .expect("r")
+            .cast(&DataType::Float64)
+            .expect("f64");
+        let received = received.f64().expect("f64");
+        let rect = MultiPolygon(vec![tile_rect(z, x, y).to_polygon()]);
+        let mut want = Vec::new();
+        for (c, r) in cells.iter().zip(received.iter()) {
+            let (Some(c), Some(r)) = (c, r) else { continue };
+            if c.is_empty() || r < 3.0 {
+                continue;
+            }
+            let poly = predio_engine::indices::cell_polygon(c).expect("cell");
+            if merc_mp(&poly).intersection(&rect).unsigned_area() > 1.0 {
+                want.push(c.to_owned());
+            }
+        }
+        for c in &want {
+            assert!(got.contains(c), "z{z}: cell {c} missing");
+        }
+        for c in &got {
+            if !want.contains(c) {
+                let poly = predio_engine::indices::cell_polygon(c).expect("cell");
+                let inside = merc_mp(&poly).intersection(&rect).unsigned_area();
+                assert!(inside <= 1.0, "z{z}: cell {c} shown but not expected");
+            }
+        }
+        assert!(!want.is_empty(), "z{z}: no cell to check");
+    }
+}
+
+#[test]
+fn a_new_version_evicts_only_the_tiles_it_changed() {
+    let data = computed_town();
+    let d = data.path();
+    let server = Server::start(d);
+    let parcels = parcels_of(d);
+    let rows = index_rows(d, "indices-parcels.parquet", "parcel_id", "365d");
+    let meta = server.get("/meta.json", &[]).json();
+    let [w, s, e, n] = [0, 1, 2, 3].map(|i| meta["bounds"][i].as_f64().expect("bounds"));
+    // A parcel without reports in the year, in the north-east; a tile in the south-west.
+    let quiet = parcels
+        .values()
+        .filter(|p| rows.get(p.id.as_str()).and_then(|r| r.get("received")) == Some(&0.0))
+        .map(|p| {
+            (
+                p,
+                geo::InteriorPoint::interior_point(&p.geometry).expect("point"),
+            )
+        })
+        .filter(|(_, c)| c.x() > (w + e) / 2.0 && c.y() > (s + n) / 2.0)
+        .max_by(|a, b| a.0.area_m2.total_cmp(&b.0.area_m2))
+        .expect("a parcel with no reports");
+    let (p, c) = quiet;
+    let z = 17;
+    let (ax, ay) = tile_of(z, c.x(), c.y());
+    let (bx, by) = tile_of(z, w + 0.001, s + 0.001);
+    assert!(ax.abs_diff(bx) > 2 && ay.abs_diff(by) > 2);
+    let a = format!("/tiles/parcels/{z}/{ax}/{ay}.mvt?window=30d");
+    let b = format!("/tiles/parcels/{z}/{bx}/{by}.mvt?window=30d");
+    let h = format!("/tiles/heat/{z}/{ax}/{ay}.mvt?window=30d");
+    for path in [&a, &b, &h] {
+        assert_eq!(server.get(path, &[]).header("x-cache"), Some("miss"));
+        assert_eq!(server.get(path, &[]).header("x-cache"), Some("hit"));
+    }
+    let b_before = server.get(&b, &[]);
+    let version0 = server.get("/health", &[]).json()["version"].clone();
+
+    // One new pothole on the quiet parcel, imported and computed while the server runs.
+    let town = crate::support::sample_town();
+    let header = std::fs::read_to_string(town.join("reports.csv"))
+        .expect("csv")
+        .lines()
+        .next()
+        .expect("header")
+        .to_owned();
+    let batch = d.join("batch.csv");
+    std::fs::write(
+        &batch,
+        format!(
+            "{header}\nNEW-1,2025-12-20 09:00,,,Abierto,Bache,Obras Viales,app,,{:.7},{:.7},,,\n",
+            c.y(),
+            c.x()
+        ),
+    )
+    .expect("write batch");
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            arg(&batch),
+            "--mapping",
+            arg(&town.join("reports-mapping.toml")),
+        ],
+    );
+    predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
+    let want = std::fs::read_to_string(d.join("CURRENT"))
+        .expect("CURRENT")
+        .trim()
+        .to_owned();
+    let t = Instant::now();
+    while server.get("/health", &[]).json()["version"] != want.as_str() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the server never switched to {want}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_ne!(version0, want.as_str());
+    // The far tile is still cached, byte for byte; the changed one is made again.
+    let b_after = server.get(&b, &[]);
+    assert_eq!(b_after.header("x-cache"), Some("hit"));
+    assert_eq!(b_after.header("etag"), b_before.header("etag"));
+    // The heat cells holding the new report changed too.
+    assert_eq!(server.get(&h, &[]).header("x-cache"), Some("miss"));
+    let a_after = server.get(&a, &[]);
+    assert_eq!(a_after.header("x-cache"), Some("miss"));
+    let layers = decode(&a_after.body);
+    let f = layers[0]
+        .features
+        .iter()
+        .find(|f| props(&layers[0], f).get("parcel_id") == Some(&Val::Str(p.id.as_str().into())))
+        .expect("the parcel");
+    assert_eq!(props(&layers[0], f).get("received"), Some(&Val::UInt(1)));
+}

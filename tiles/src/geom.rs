@@ -1,0 +1,505 @@
+//! Cutting polygons into a tile: Web Mercator, clipping to the buffered tile, snapping to the
+//! tile grid, and the clean-up that keeps the MVT spec's invariants.
+//!
+//! Geometries are projected once, when a layer is loaded, to Web Mercator normalised to the unit
+//! square (x east, y south: the whole world is the z0 tile). Cutting a tile is then a scale and a
+//! shift, a Sutherland–Hodgman clip against the buffered tile (skipped for rings that lie inside
+//! it, nearly all of them), a snap to the tile grid and the removal of repeated and collinear
+//! vertices.
+//!
+//! Simplification is the snap itself, on a grid that coarsens at low zooms: the same vertex
+//! always snaps to the same grid point, so two parcels that share an edge still share it after
+//! simplification (no slivers or gaps between neighbours, which per-polygon Douglas–Peucker would
+//! open). Rings and features smaller than a pixel are dropped.
+
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+
+use crate::coord::{TileCoord, MAX_LAT};
+
+/// Tile extent in MVT units.
+pub const EXTENT: u32 = 4096;
+
+/// MVT units per pixel of a 256-pixel tile.
+pub const UNITS_PER_PIXEL: i32 = (EXTENT / 256) as i32;
+
+/// Buffer around each tile, MVT units (4 pixels): strokes along tile edges join without seams.
+pub const BUFFER: i32 = 64;
+
+/// Web Mercator of a longitude/latitude, normalised to the unit square (x east, y south).
+pub fn mercator(lon: f64, lat: f64) -> Coord<f64> {
+    let lat = lat.clamp(-MAX_LAT, MAX_LAT).to_radians();
+    Coord {
+        x: (lon + 180.0) / 360.0,
+        y: (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0,
+    }
+}
+
+/// The inverse of [`mercator`]: longitude and latitude in degrees.
+pub fn lonlat(m: Coord<f64>) -> Coord<f64> {
+    Coord {
+        x: m.x * 360.0 - 180.0,
+        y: (std::f64::consts::PI * (1.0 - 2.0 * m.y))
+            .sinh()
+            .atan()
+            .to_degrees(),
+    }
+}
+
+/// A lon/lat multipolygon in normalised Web Mercator.
+pub fn to_mercator(geometry: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+    let ring = |r: &LineString<f64>| LineString(r.0.iter().map(|c| mercator(c.x, c.y)).collect());
+    MultiPolygon(
+        geometry
+            .0
+            .iter()
+            .map(|p| Polygon::new(ring(p.exterior()), p.interiors().iter().map(ring).collect()))
+            .collect(),
+    )
+}
+
+/// Bounds `[min_x, min_y, max_x, max_y]` of a normalised Web Mercator geometry.
+pub fn bounds(geometry: &MultiPolygon<f64>) -> [f64; 4] {
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for c in geometry.0.iter().flat_map(|p| p.exterior().0.iter()) {
+        b = [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)];
+    }
+    b
+}
+
+/// Where a tile lies in normalised Web Mercator and how its units map to it.
+#[derive(Debug, Clone, Copy)]
+pub struct TileFrame {
+    x0: f64,
+    y0: f64,
+    /// MVT units per normalised unit: `EXTENT * 2^z`.
+    scale: f64,
+    /// Snap grid, MVT units.
+    step: i32,
+}
+
+impl TileFrame {
+    /// The frame of `tile`.
+    pub fn new(tile: TileCoord) -> Self {
+        let n = f64::from(1u32 << tile.z());
+        // One unit up to z12, where parcels are a few pixels across; a quarter pixel below.
+        let step = if tile.z() >= 12 {
+            1
+        } else {
+            UNITS_PER_PIXEL / 4
+        };
+        Self {
+            x0: f64::from(tile.x()) / n,
+            y0: f64::from(tile.y()) / n,
+            scale: f64::from(EXTENT) * n,
+            step,
+        }
+    }
+
+    /// The tile's bounds in normalised Web Mercator, grown by `buffer` MVT units on each side.
+    pub fn bounds(&self, buffer: i32) -> [f64; 4] {
+        let b = f64::from(buffer) / self.scale;
+        let side = f64::from(EXTENT) / self.scale;
+        [
+            self.x0 - b,
+            self.y0 - b,
+            self.x0 + side + b,
+            self.y0 + side + b,
+        ]
+    }
+
+    /// Normalised Web Mercator → MVT units of this tile (not snapped).
+    pub fn to_tile(&self, c: Coord<f64>) -> Coord<f64> {
+        Coord {
+            x: (c.x - self.x0) * self.scale,
+            y: (c.y - self.y0) * self.scale,
+        }
+    }
+
+    /// MVT units of this tile → normalised Web Mercator.
+    pub fn from_tile(&self, x: f64, y: f64) -> Coord<f64> {
+        Coord {
+            x: self.x0 + x / self.scale,
+            y: self.y0 + y / self.scale,
+        }
+    }
+
+    /// Size of one normalised Web Mercator unit in pixels of a 256-pixel tile.
+    pub fn pixels_per_unit(&self) -> f64 {
+        self.scale / f64::from(UNITS_PER_PIXEL)
+    }
+}
+
+/// A ring in tile units, without its closing vertex.
+pub type TileRing = Vec<Coord<i32>>;
+
+/// The rings of one feature cut into a tile, each with whether it is an exterior ring; every
+/// exterior ring is followed by its holes, as MVT wants them.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TilePolygons {
+    /// `(ring, exterior)`.
+    pub rings: Vec<(TileRing, bool)>,
+    /// Sum of the exterior rings' areas less the holes', in square MVT units.
+    pub area: i64,
+}
+
+impl TilePolygons {
+    /// Whether nothing of the feature is left in the tile.
+    pub fn is_empty(&self) -> bool {
+        self.rings.is_empty()
+    }
+}
+
+/// Reusable buffers for cutting.
+#[derive(Debug, Default)]
+pub struct Cutter {
+    a: Vec<Coord<f64>>,
+    b: Vec<Coord<f64>>,
+}
+
+impl Cutter {
+    /// Cuts a normalised Web Mercator multipolygon into `frame`'s tile: clipped to the buffered
+    /// tile, snapped, cleaned. Polygons whose area is below `min_area` square units are dropped
+    /// (an exterior with its holes); a hole is dropped when it fits in a pixel.
+    pub fn cut(
+        &mut self,
+        geometry: &MultiPolygon<f64>,
+        frame: &TileFrame,
+        min_area: i64,
+        out: &mut TilePolygons,
+    ) {
+        out.rings.clear();
+        out.area = 0;
+        let lo = -f64::from(BUFFER);
+        let hi = f64::from(EXTENT as i32 + BUFFER);
+        for polygon in &geometry.0 {
+            let Some((exterior, area)) = self.ring(polygon.exterior(), frame, lo, hi) else {
+                continue;
+            };
+            if area.abs() < min_area.max(1) {
+                continue;
+            }
+            let start = out.rings.len();
+            let mut net = area.abs();
+            out.rings.push((exterior, true));
+            for hole in polygon.interiors() {
+                if let Some((ring, area)) = self.ring(hole, frame, lo, hi) {
+                    // A hole is dropped only when it fits in a pixel, so the outline moves by
+                    // less than one.
+                    if !fits_in_pixel(&ring) {
+                        net -= area.abs();
+                        out.rings.push((ring, false));
+                    }
+                }
+            }
+            // A hole can cover all of the tile the polygon covers (a tile inside a lake).
+            if net < min_area.max(1) {
+                out.rings.truncate(start);
+            } else {
+                out.area += net;
+            }
+        }
+    }
+
+    /// One ring: to tile units, clipped to `[lo, hi]²`, snapped and cleaned; with its signed area
+    /// (twice the area, in square units, halved). `None` when nothing with an area is left.
+    fn ring(
+        &mut self,
+        ring: &LineString<f64>,
+        frame: &TileFrame,
+        lo: f64,
+        hi: f64,
+    ) -> Option<(TileRing, i64)> {
+        self.a.clear();
+        let coords = ring.0.as_slice();
+        // The closing vertex repeats the first one.
+        let coords = match coords {
+            [rest @ .., last] if coords.len() > 1 && Some(last) == coords.first() => rest,
+            _ => coords,
+        };
+        let (mut min_x, mut min_y, mut max_x, mut max_y) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for &c in coords {
+            let t = frame.to_tile(c);
+            min_x = min_x.min(t.x);
+            min_y = min_y.min(t.y);
+            max_x = max_x.max(t.x);
+            max_y = max_y.max(t.y);
+            self.a.push(t);
+        }
+        if max_x < lo || max_y < lo || min_x > hi || min_y > hi {
+            return None;
+        }
+        if min_x < lo || min_y < lo || max_x > hi || max_y > hi {
+            clip(&mut self.a, &mut self.b, lo, hi);
+        }
+        let step = f64::from(frame.step);
+        let snapped = self.a.iter().map(|c| Coord {
+            x: ((c.x / step).round() * step) as i32,
+            y: ((c.y / step).round() * step) as i32,
+        });
+        let ring = clean_ring(snapped);
+        if ring.len() < 3 {
+            return None;
+        }
+        let area = signed_area2(&ring) / 2;
+        (area != 0).then_some((ring, area))
+    }
+}
+
+fn fits_in_pixel(ring: &[Coord<i32>]) -> bool {
+    let (mut min_x, mut min_y, mut max_x, mut max_y) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
+    for c in ring {
+        (min_x, min_y) = (min_x.min(c.x), min_y.min(c.y));
+        (max_x, max_y) = (max_x.max(c.x), max_y.max(c.y));
+    }
+    max_x - min_x < UNITS_PER_PIXEL && max_y - min_y < UNITS_PER_PIXEL
+}
+
+/// Sutherland–Hodgman clip of a closed ring (no repeated closing vertex) against `[lo, hi]²`.
+/// Concave rings can come out with edges running along the clip border; MVT renderers fill them
+/// correctly, and the cleaning after the snap removes the zero-width parts.
+fn clip(ring: &mut Vec<Coord<f64>>, scratch: &mut Vec<Coord<f64>>, lo: f64, hi: f64) {
+    #[derive(Clone, Copy)]
+    enum Edge {
+        Left,
+        Right,
+        Top,
+        Bottom,
+    }
+    let inside = |c: Coord<f64>, e: Edge| match e {
+        Edge::Left => c.x >= lo,
+        Edge::Right => c.x <= hi,
+        Edge::Top => c.y >= lo,
+        Edge::Bottom => c.y <= hi,
+    };
+    let cross = |a: Coord<f64>, b: Coord<f64>, e: Edge| {
+        let (v, along_x) = match e {
+            Edge::Left => (lo, true),
+            Edge::Right => (hi, true),
+            Edge::Top => (lo, false),
+            Edge::Bottom => (hi, false),
+        };
+        if along_x {
+            let t = (v - a.x) / (b.x - a.x);
+            Coord {
+                x: v,
+                y: a.y + t * (b.y - a.y),
+            }
+        } else {
+            let t = (v - a.y) / (b.y - a.y);
+            Coord {
+                x: a.x + t * (b.x - a.x),
+                y: v,
+            }
+        }
+    };
+    for edge in [Edge::Left, Edge::Right, Edge::Top, Edge::Bottom] {
+        scratch.clear();
+        let Some(&last) = ring.last() else { return };
+        let mut prev = last;
+        for &cur in ring.iter() {
+            match (inside(prev, edge), inside(cur, edge)) {
+                (true, true) => scratch.push(cur),
+                (true, false) => scratch.push(cross(prev, cur, edge)),
+                (false, true) => {
+                    scratch.push(cross(prev, cur, edge));
+                    scratch.push(cur);
+                }
+                (false, false) => {}
+            }
+            prev = cur;
+        }
+        std::mem::swap(ring, scratch);
+    }
+}
+
+/// Twice the signed area of a ring given without its closing vertex (positive when it turns
+/// clockwise on screen, y down).
+pub fn signed_area2(ring: &[Coord<i32>]) -> i64 {
+    let n = ring.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            i64::from(a.x) * i64::from(b.y) - i64::from(b.x) * i64::from(a.y)
+        })
+        .sum()
+}
+
+fn collinear(a: Coord<i32>, b: Coord<i32>, c: Coord<i32>) -> bool {
+    let (abx, aby) = (i64::from(b.x - a.x), i64::from(b.y - a.y));
+    let (acx, acy) = (i64::from(c.x - a.x), i64::from(c.y - a.y));
+    abx * acy - aby * acx == 0
+}
+
+/// A ring without repeated vertices, collinear vertices or spikes (which would encode as zero
+/// command deltas or zero-width slivers), and without its closing vertex.
+pub fn clean_ring(coords: impl IntoIterator<Item = Coord<i32>>) -> TileRing {
+    let mut out: TileRing = Vec::new();
+    for c in coords {
+        if out.last() == Some(&c) {
+            continue;
+        }
+        out.push(c);
+        loop {
+            let n = out.len();
+            if n >= 2 && out[n - 1] == out[n - 2] {
+                out.pop();
+            } else if n >= 3 && collinear(out[n - 3], out[n - 2], out[n - 1]) {
+                out.remove(n - 2);
+            } else {
+                break;
+            }
+        }
+    }
+    // Where the ring closes on itself.
+    loop {
+        let n = out.len();
+        if n < 3 {
+            break;
+        }
+        if out[n - 1] == out[0] || collinear(out[n - 2], out[n - 1], out[0]) {
+            out.pop();
+        } else if collinear(out[n - 1], out[0], out[1]) {
+            out.remove(0);
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    fn frame_of(z: u8, x: u32, y: u32) -> TileFrame {
+        TileFrame::new(TileCoord::new_checked(z, x, y).expect("tile"))
+    }
+
+    /// A square in normalised Mercator spanning tile units [a, b]² of `frame`.
+    fn square(frame: &TileFrame, a: f64, b: f64) -> MultiPolygon<f64> {
+        let p = |x: f64, y: f64| frame.from_tile(x, y);
+        let (p1, p2, p3, p4) = (p(a, a), p(b, a), p(b, b), p(a, b));
+        MultiPolygon(vec![polygon![
+            (x: p1.x, y: p1.y), (x: p2.x, y: p2.y), (x: p3.x, y: p3.y), (x: p4.x, y: p4.y), (x: p1.x, y: p1.y)
+        ]])
+    }
+
+    #[test]
+    fn mercator_round_trips_and_matches_tile_bounds() {
+        let m = mercator(-84.0907, 9.9281);
+        let back = lonlat(m);
+        assert!((back.x + 84.0907).abs() < 1e-9 && (back.y - 9.9281).abs() < 1e-9);
+        // The z15 tile of San José (coord.rs's reference) contains it.
+        let f = frame_of(15, 8729, 15475);
+        let t = f.to_tile(m);
+        assert!(
+            (0.0..4096.0).contains(&t.x) && (0.0..4096.0).contains(&t.y),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn a_square_larger_than_the_tile_is_clipped_to_the_buffer() {
+        let f = frame_of(10, 300, 400);
+        let mut out = TilePolygons::default();
+        Cutter::default().cut(&square(&f, -1000.0, 5000.0), &f, 1, &mut out);
+        assert_eq!(out.rings.len(), 1);
+        let ring = &out.rings[0].0;
+        assert_eq!(ring.len(), 4, "{ring:?}");
+        for c in ring {
+            assert!(c.x == -BUFFER || c.x == 4096 + BUFFER, "{c:?}");
+            assert!(c.y == -BUFFER || c.y == 4096 + BUFFER, "{c:?}");
+        }
+        let side = i64::from(4096 + 2 * BUFFER);
+        assert_eq!(out.area, side * side);
+    }
+
+    #[test]
+    fn features_below_a_pixel_and_outside_the_tile_are_dropped() {
+        let f = frame_of(14, 100, 100);
+        let mut out = TilePolygons::default();
+        let mut cutter = Cutter::default();
+        cutter.cut(&square(&f, 10.0, 20.0), &f, 256, &mut out);
+        assert!(out.is_empty(), "10×10 units < 1 px²");
+        cutter.cut(&square(&f, 10.0, 30.0), &f, 256, &mut out);
+        assert!(!out.is_empty(), "20×20 units > 1 px²");
+        cutter.cut(&square(&f, 5000.0, 6000.0), &f, 1, &mut out);
+        assert!(out.is_empty(), "beyond the buffer");
+    }
+
+    #[test]
+    fn cleaning_removes_duplicates_collinear_points_and_spikes() {
+        let c = |x, y| Coord { x, y };
+        let ring = clean_ring([
+            c(0, 0),
+            c(5, 0),
+            c(5, 0),
+            c(10, 0),
+            c(10, 10),
+            c(10, 20),
+            c(10, 10),
+            c(0, 10),
+            c(0, 0),
+        ]);
+        assert_eq!(ring, vec![c(0, 0), c(10, 0), c(10, 10), c(0, 10)]);
+        assert!(clean_ring([c(0, 0), c(5, 5), c(10, 10)]).len() < 3);
+    }
+
+    #[test]
+    fn neighbours_keep_their_shared_edge() {
+        // Two lots sharing a slanted edge with a vertex in its middle, cut at z17 and z11.
+        let lon = |dx: f64| -84.0 + dx * 1e-5;
+        let lat = |dy: f64| 9.9 + dy * 1e-5;
+        let shared = [
+            (lon(10.0), lat(0.0)),
+            (lon(11.3), lat(5.1)),
+            (lon(12.7), lat(10.0)),
+        ];
+        let a = polygon![
+            (x: lon(0.0), y: lat(0.0)), (x: shared[0].0, y: shared[0].1), (x: shared[1].0, y: shared[1].1),
+            (x: shared[2].0, y: shared[2].1), (x: lon(0.0), y: lat(10.0)), (x: lon(0.0), y: lat(0.0))
+        ];
+        let b = polygon![
+            (x: shared[0].0, y: shared[0].1), (x: lon(25.0), y: lat(0.0)), (x: lon(25.0), y: lat(10.0)),
+            (x: shared[2].0, y: shared[2].1), (x: shared[1].0, y: shared[1].1), (x: shared[0].0, y: shared[0].1)
+        ];
+        for z in [17u8, 11] {
+            let m = mercator(lon(10.0), lat(5.0));
+            let n = f64::from(1u32 << z);
+            let t = TileCoord::new_checked(z, (m.x * n) as u32, (m.y * n) as u32).expect("tile");
+            let f = TileFrame::new(t);
+            let mut cutter = Cutter::default();
+            let (mut pa, mut pb) = (TilePolygons::default(), TilePolygons::default());
+            cutter.cut(&to_mercator(&MultiPolygon(vec![a.clone()])), &f, 1, &mut pa);
+            cutter.cut(&to_mercator(&MultiPolygon(vec![b.clone()])), &f, 1, &mut pb);
+            let snapped: Vec<Coord<i32>> = shared
+                .iter()
+                .map(|&(x, y)| {
+                    let t = f.to_tile(mercator(x, y));
+                    let s = f64::from(f.step);
+                    Coord {
+                        x: ((t.x / s).round() * s) as i32,
+                        y: ((t.y / s).round() * s) as i32,
+                    }
+                })
+                .collect();
+            // The shared edge's end points are vertices of both cut lots.
+            for end in [snapped[0], snapped[2]] {
+                for p in [&pa, &pb] {
+                    if !p.is_empty() {
+                        assert!(p.rings[0].0.contains(&end), "z{z}: {end:?} not in {p:?}");
+                    }
+                }
+            }
+            if z == 17 {
+                assert!(pa.rings[0].0.contains(&snapped[1]) && pb.rings[0].0.contains(&snapped[1]));
+            }
+        }
+    }
+}
