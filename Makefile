@@ -14,16 +14,21 @@ BENCH_PACKAGES := hyperfine postgresql-15 postgresql-15-postgis-3 python3-venv
 BENCH_VENV := target/bench-venv
 # The second engine of the indices test (tests/integration/indices_check.py): pandas + numpy.
 CHECK_VENV := target/check-venv
+# The viewer's MapLibre GL JS (npm, served by predio: no CDN) and the browser test's
+# playwright-core driving Debian's Chromium.
+MAPLIBRE := api/web/node_modules/maplibre-gl/dist/maplibre-gl.js
+PLAYWRIGHT := tests/browser/node_modules/playwright-core
 
 PREDIO := target/debug/predio
 DEMO_TOWN := data-samples/town
 DEMO_DATA ?= predio-data
 DEMO_PARCELS ?= 20000
+DEMO_PORT ?= 8080
 
-.PHONY: help deps build demo test check-venv lint fmt bench bench-deps clean
+.PHONY: help deps node web browser-deps build demo test check-venv lint fmt bench bench-deps clean
 
 help:
-	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, show them"
+	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, serve the map on http://127.0.0.1:8080/"
 	@echo "make test   install what is missing, run every test"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 	@echo "make bench  criterion geocoder bench; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS; compute vs PostgreSQL (benches/)"
@@ -36,8 +41,20 @@ deps:
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust 1.95 with rustup"; exit 1; }
 
-build: deps
+build: deps web
 	$(CARGO) build --workspace
+
+node:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+
+web: node
+	@[ -f $(MAPLIBRE) ] || (cd api/web && npm ci --no-audit --no-fund)
+
+browser-deps: node
+	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@[ -d $(PLAYWRIGHT) ] || (cd tests/browser && npm ci --no-audit --no-fund)
 
 demo: build
 	$(PREDIO) sample --out $(DEMO_TOWN) --parcels $(DEMO_PARCELS) --seed 42
@@ -47,10 +64,12 @@ demo: build
 	$(PREDIO) --data $(DEMO_DATA) compute --as-of 2025-12-31 --deadlines data-samples/rules/costa-rica.toml --holidays data-samples/rules/feriados-cr-2025.csv
 	$(PREDIO) --data $(DEMO_DATA) info
 	$(PREDIO) --data $(DEMO_DATA) indices --sector "Barrio Amón"
+	@echo "open http://127.0.0.1:$(DEMO_PORT)/ (Ctrl-C stops the server)"
+	$(PREDIO) --data $(DEMO_DATA) serve --addr 127.0.0.1:$(DEMO_PORT)
 
 # One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also
 # compiles the benches (they are never timed in CI).
-test: deps check-venv
+test: deps check-venv web browser-deps
 	$(CARGO) test --workspace --all-targets
 
 check-venv:

@@ -1119,3 +1119,66 @@ fn a_new_version_evicts_only_the_tiles_it_changed() {
         .expect("the parcel");
     assert_eq!(props(&layers[0], f).get("received"), Some(&Val::UInt(1)));
 }
+
+/// Whether a tool the browser test needs is installed; under CI=true it must be.
+fn needed(path: &Path, what: &str) -> bool {
+    if path.exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing ({what}); `make test` installs it",
+        path.display()
+    );
+    eprintln!(
+        "SKIPPED: {} not found ({what}; `make test` installs it)",
+        path.display()
+    );
+    false
+}
+
+#[test]
+fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
+    let root = crate::support::workspace();
+    let script = root.join("tests/browser/viewer.mjs");
+    if !(needed(Path::new("/usr/bin/chromium"), "Debian's chromium")
+        && needed(
+            &root.join("tests/browser/node_modules/playwright-core"),
+            "npm playwright-core",
+        )
+        && needed(
+            &root.join("api/web/node_modules/maplibre-gl/dist/maplibre-gl.js"),
+            "npm maplibre-gl",
+        ))
+    {
+        return;
+    }
+    let data = computed_town();
+    let server = Server::start(data.path());
+    let shot = data.path().join("viewer.png");
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{}/", server.addr))
+        .arg(&shot)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+    for layer in ["sectors", "heat", "parcels", "parcels30d"] {
+        assert!(
+            summary[layer].as_u64().is_some_and(|n| n > 0),
+            "{layer}: {summary}"
+        );
+    }
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+}

@@ -205,6 +205,7 @@ fn router(state: Shared) -> Router {
         .route("/app.css", get(app_css))
         .route("/vendor/{file}", get(vendor))
         .route("/health", get(health))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/meta.json", get(meta))
         .route("/style.json", get(style))
         .route("/legend.json", get(legend))

@@ -1,0 +1,130 @@
+// The viewer in real headless Chromium: `node viewer.mjs http://127.0.0.1:PORT/ shot.png`.
+// Loads the page, waits for the map to be idle, checks that sector, heat and parcel features are
+// rendered, switches index and window, and saves a screenshot whose pixels it checks are not
+// blank. Prints a JSON summary; exits non-zero on the first failure.
+import { chromium } from 'playwright-core';
+
+const [url, shot] = process.argv.slice(2);
+if (!url || !shot) {
+  console.error('usage: node viewer.mjs URL SCREENSHOT.png');
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // Software WebGL (SwiftShader) for MapLibre on a machine without a GPU.
+    '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+  ],
+});
+const summary = {};
+const errors = [];
+const fail = async (message) => {
+  console.error(`FAIL: ${message}`);
+  console.error(JSON.stringify({ summary, errors }, null, 2));
+  await browser.close();
+  process.exit(1);
+};
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForFunction(() => window.predioMap && window.predioState, null, { timeout: 60000 });
+
+  const idle = () => page.evaluate(() => new Promise((resolve, reject) => {
+    const map = window.predioMap;
+    const timer = setTimeout(() => reject(new Error('map never idle')), 60000);
+    map.once('idle', () => { clearTimeout(timer); resolve(); });
+    map.triggerRepaint();
+  }));
+  const rendered = (layer) => page.evaluate(
+    (l) => window.predioMap.queryRenderedFeatures({ layers: [l] }).length, layer);
+  const choose = async (select, value, check) => {
+    await page.selectOption(select, value);
+    await page.waitForFunction(check, value, { timeout: 30000 });
+    await idle();
+  };
+
+  await idle();
+  summary.sectors = await rendered('sectors-fill');
+  if (!(summary.sectors > 0)) await fail('no sector rendered');
+
+  await choose('#view', 'heat', (v) => window.predioState.view === v);
+  summary.heat = await rendered('heat-fill');
+  if (!(summary.heat > 0)) await fail('no heat cell rendered');
+
+  await choose('#view', 'parcels', (v) => window.predioState.view === v);
+  await page.evaluate(() => window.predioMap.jumpTo({ zoom: 15.5 }));
+  await idle();
+  summary.parcels = await rendered('parcels-fill');
+  if (!(summary.parcels > 0)) await fail('no parcel rendered at z15.5');
+
+  await choose('#field', 'overdue', (v) => window.predioState.field === v);
+  const paint = await page.evaluate(
+    () => JSON.stringify(window.predioMap.getPaintProperty('parcels-fill', 'fill-color')));
+  summary.paint = paint;
+  if (!paint.includes('"overdue"')) await fail(`the fill does not follow the index: ${paint}`);
+  const legend = await page.textContent('#legend');
+  if (!legend.includes('overdue')) await fail(`legend: ${legend}`);
+
+  await choose('#window', '30d', (v) => window.predioState.query.includes(`window=${v}`));
+  summary.parcels30d = await rendered('parcels-fill');
+  const tiles = await page.evaluate(() => window.predioMap.getSource('parcels').tiles[0]);
+  if (!tiles.includes('window=30d')) await fail(`tiles not filtered: ${tiles}`);
+  if (!(summary.parcels30d > 0)) await fail('no parcel rendered for 30d');
+
+  // Click a parcel: the popup lists its indices.
+  const target = await page.evaluate(() => {
+    const m = window.predioMap;
+    for (const f of m.queryRenderedFeatures({ layers: ['parcels-fill'] })) {
+      if (f.geometry.type !== 'Polygon') continue;
+      const ring = f.geometry.coordinates[0];
+      let x = 0;
+      let y = 0;
+      ring.forEach((c) => { x += c[0]; y += c[1]; });
+      const p = m.project([x / ring.length, y / ring.length]);
+      // Clear of the panel (top left) and the controls (right).
+      if (p.x > 320 && p.x < 900 && p.y > 80 && p.y < 700) return { x: p.x, y: p.y };
+    }
+    return null;
+  });
+  if (!target) await fail('no parcel in the open part of the map to click');
+  const box = await page.locator('#map canvas').boundingBox();
+  await page.mouse.click(box.x + target.x, box.y + target.y);
+  await page.waitForSelector('.maplibregl-popup-content', { timeout: 10000 });
+  summary.popup = (await page.textContent('.maplibregl-popup-content')).slice(0, 200);
+  if (!summary.popup.includes('parcel_id')) await fail(`popup: ${summary.popup}`);
+
+  await page.screenshot({ path: shot });
+  // Not blank: the map canvas holds many colours and mostly non-background pixels.
+  summary.pixels = await page.evaluate(() => {
+    const src = window.predioMap.getCanvas();
+    const c = document.createElement('canvas');
+    c.width = src.width;
+    c.height = src.height;
+    const g = c.getContext('2d');
+    g.drawImage(src, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set();
+    let painted = 0;
+    for (let i = 0; i < d.length; i += 4 * 7) {
+      colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      // The background is #f4f1ea.
+      if (Math.abs(d[i] - 0xf4) + Math.abs(d[i + 1] - 0xf1) + Math.abs(d[i + 2] - 0xea) > 24) painted += 1;
+    }
+    return { colours: colours.size, painted: painted / (d.length / 28) };
+  });
+  if (summary.pixels.colours < 8 || summary.pixels.painted < 0.05) {
+    await fail(`the map looks blank: ${JSON.stringify(summary.pixels)}`);
+  }
+  const serious = errors.filter((e) => !e.includes('favicon'));
+  if (serious.length) await fail(`console errors: ${serious.join(' | ')}`);
+  console.log(JSON.stringify(summary));
+} catch (e) {
+  await fail(String(e && e.stack || e));
+}
+await browser.close();
