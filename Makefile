@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # linux-perf/hyperfine only for the benches.
 APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config
 # The peers of benches/compare: PostGIS (and ogr2ogr, above); GeoPandas goes into a venv.
-BENCH_PACKAGES := hyperfine postgresql-15 postgresql-15-postgis-3 python3-venv
+BENCH_PACKAGES := hyperfine wrk postgresql-15 postgresql-15-postgis-3 python3-venv
 BENCH_VENV := target/bench-venv
 # The second engine of the indices test (tests/integration/indices_check.py): pandas + numpy.
 CHECK_VENV := target/check-venv
@@ -31,7 +31,7 @@ help:
 	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, serve the map on http://127.0.0.1:8080/"
 	@echo "make test   install what is missing, run every test"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
-	@echo "make bench  criterion geocoder bench; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS; compute vs PostgreSQL (benches/)"
+	@echo "make bench  criterion geocoder and tile benches; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS; compute vs PostgreSQL; tiles vs martin (benches/)"
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -93,9 +93,11 @@ bench-deps: deps
 
 bench: build bench-deps
 	$(CARGO) bench --profile dev -p predio --bench geocoder
+	$(CARGO) bench --profile dev -p predio --bench tiles
 	benches/compare/import.sh
 	benches/compare/geocode.sh
 	benches/compare/compute.sh
+	benches/compare/tiles.sh
 
 clean:
 	$(CARGO) clean

@@ -8,15 +8,15 @@
 // criterion_group! generates an undocumented function.
 #![allow(missing_docs)]
 
+#[path = "support.rs"]
+mod support;
+
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use predio_engine::{geocode_reports, Geocoder, Location, MatchKind, ParcelLayer, Report, Status};
-use predio_importers::{
-    generate_sample, import_parcels, DuplicateIds, NoProgress, ParcelOptions, SampleOptions,
-    VectorSource,
-};
+use predio_importers::{generate_sample, SampleOptions};
 
 /// Points per run; `cargo test --all-targets` runs the bench once on a small town and few points.
 fn sizes() -> (usize, usize) {
@@ -29,20 +29,6 @@ fn sizes() -> (usize, usize) {
     } else {
         (5_000, 10_000)
     }
-}
-
-fn parcels_of(path: &Path) -> ParcelLayer {
-    let change = import_parcels(
-        &VectorSource::new(path.to_str().expect("utf-8")),
-        &ParcelOptions {
-            id_field: None,
-            on_duplicate_id: DuplicateIds::Fail,
-        },
-        None,
-        &NoProgress,
-    )
-    .expect("import");
-    change.parcels.expect("parcels").0
 }
 
 /// `n` points from a fixed LCG over the layer's bbox.
@@ -145,12 +131,12 @@ fn geocoder(c: &mut Criterion) {
         seed: 42,
     })
     .expect("sample town");
-    let town = parcels_of(&dir.path().join("parcels.shp"));
+    let town = support::parcels_of(&dir.path().join("parcels.shp"));
     bench_layer(c, &format!("sample town {parcels} parcels"), &town);
     let seoul = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/seoul-parcels/parcels.geojson");
     if seoul.exists() {
-        bench_layer(c, "seoul 2382 parcels", &parcels_of(&seoul));
+        bench_layer(c, "seoul 2382 parcels", &support::parcels_of(&seoul));
     } else {
         eprintln!("SKIPPED Seoul: {} not found", seoul.display());
     }

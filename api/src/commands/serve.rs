@@ -824,7 +824,7 @@ mod tests {
         let mut v: Vec<f64> = (0..=100).map(f64::from).collect();
         v.extend([0.0; 50]);
         let l = legend_of(&mut v, "received");
-        assert_eq!(l["stops"], json!([1.0, 26.0, 50.0, 75.0, 95.0]));
+        assert_eq!(l["stops"], json!([1.0, 26.0, 51.0, 75.0, 95.0]));
         assert_eq!(l["colors"].as_array().map(Vec::len), Some(5));
         let l = legend_of(&mut [0.5, 0.5, 0.9], "compliance");
         assert_eq!(l["stops"], json!([0.5, 0.9]));

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `predio serve` against martin serving the same parcels from PostGIS, in the same run.
+#
+#   benches/compare/tiles.sh [DURATION] [CONNECTIONS]   (default 20s 64)
+#
+# Data: the computed 500,000-parcel town of benches/compare/compute.sh (run it first), or the
+# catalog in $CATALOG. The parcels go to PostGIS with the same attributes predio's parcel tiles
+# carry (id, sector and the 90d indices, from predio's FlatGeobuf export), a GiST index,
+# EPSG:4326 like predio's catalog. Both servers listen on loopback; the tile list is
+# every z14-z16 tile of the town's central quarter; each server is warmed with the whole list,
+# then wrk runs DURATION with CONNECTIONS connections on 2 threads, gzip accepted, cycling the
+# list. Prints requests/s and latency percentiles of both and the ratio.
+#
+# Needs wrk, PostgreSQL 15 + PostGIS (`make bench-deps`) and martin 1.14 (the newest that builds
+# with Rust 1.95), installed into target/martin when missing:
+#   cargo install martin@1.14.0 --locked --no-default-features --features postgres,mbtiles,pmtiles
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${1:-20s}
+CONNS=${2:-64}
+PREDIO=${PREDIO:-target/debug/predio}
+CATALOG=${CATALOG:-target/bench-data/compute/data-500000-1000000}
+WORK=$(realpath -m target/bench-data/tiles)
+MARTIN=${MARTIN:-target/martin/bin/martin}
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk (make bench-deps)"; exit 1; }
+command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL missing: run make bench-deps"; exit 1; }
+[ -f "$CATALOG/CURRENT" ] || { echo "$CATALOG: no catalog; run benches/compare/compute.sh first"; exit 1; }
+[ -x "$PREDIO" ] || cargo build -p predio
+if [ ! -x "$MARTIN" ]; then
+  cargo install martin@1.14.0 --locked --no-default-features --features postgres,mbtiles,pmtiles \
+    --root "$(dirname "$(dirname "$MARTIN")")"
+fi
+mkdir -p "$WORK" && chmod 777 "$WORK"
+
+# The parcels with the attributes of predio's parcel tiles (window 90d, all reports).
+"$PREDIO" --data "$CATALOG" export indices --level parcel --format fgb --window 90d \
+  --out "$WORK/parcels-90d.fgb" >/dev/null
+pg_ctlcluster 15 main start 2>/dev/null || true
+PSQL="runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1"
+$PSQL -c "DROP DATABASE IF EXISTS predio_tiles" -c "CREATE DATABASE predio_tiles"
+$PSQL -d predio_tiles -c "CREATE EXTENSION postgis"
+runuser -u postgres -- ogr2ogr -f PostgreSQL PG:dbname=predio_tiles "$WORK/parcels-90d.fgb" \
+  -nln imported -lco GEOMETRY_NAME=geom -nlt PROMOTE_TO_MULTI
+$PSQL -d predio_tiles <<'SQL'
+CREATE TABLE parcels AS
+  SELECT parcel_id, sector_id, received, open, overdue, compliance, resolution_median_bd,
+         recurrent, trend, density_km2, attention, geom
+  FROM imported WHERE parcel_id <> '';
+CREATE INDEX ON parcels USING gist (geom);
+DROP TABLE imported;
+VACUUM ANALYZE parcels;
+SQL
+BBOX=$($PSQL -d predio_tiles -At -c "SELECT concat_ws(' ', ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) FROM (SELECT ST_Extent(geom) e FROM parcels) x")
+
+# Tiles: z14-z16 over the central quarter of the town.
+python3 - "$BBOX" > "$WORK/tiles.txt" <<'PY'
+import math, sys
+w, s, e, n = map(float, sys.argv[1].split())
+cx, cy, dx, dy = (w + e) / 2, (s + n) / 2, (e - w) / 4, (n - s) / 4
+def tile(z, lon, lat):
+    k = 2 ** z
+    y = (1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2
+    return int((lon + 180) / 360 * k), int(y * k)
+for z in (14, 15, 16):
+    x0, y0 = tile(z, cx - dx, cy + dy)
+    x1, y1 = tile(z, cx + dx, cy - dy)
+    for x in range(x0, x1 + 1):
+        for y in range(y0, y1 + 1):
+            print(f"{z}/{x}/{y}")
+PY
+echo "tiles: $(wc -l < "$WORK/tiles.txt") (z14-z16 over the town's central quarter)"
+
+cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; }
+PIDS=()
+trap cleanup EXIT
+"$MARTIN" --listen-addresses 127.0.0.1:3001 "postgresql://postgres@%2Fvar%2Frun%2Fpostgresql/predio_tiles" \
+  > "$WORK/martin.log" 2>&1 &
+PIDS+=($!)
+"$PREDIO" --data "$CATALOG" serve --addr 127.0.0.1:3002 --cache-mib 1024 > "$WORK/predio.log" 2>&1 &
+PIDS+=($!)
+for url in http://127.0.0.1:3001/catalog http://127.0.0.1:3002/health; do
+  for _ in $(seq 1 120); do curl -sf "$url" >/dev/null && break; sleep 1; done
+done
+
+# One lua script per server: cycle through the tile list.
+lua() {  # $1 prefix, $2 suffix
+  echo "local paths = {}"
+  echo "for line in io.lines('$WORK/tiles.txt') do paths[#paths + 1] = '$1' .. line .. '$2' end"
+  echo "local i = 0"
+  echo "request = function() i = i % #paths + 1; return wrk.format('GET', paths[i]) end"
+}
+lua /parcels/ "" > "$WORK/martin.lua"
+lua /tiles/parcels/ ".mvt?window=90d" > "$WORK/predio.lua"
+
+run() {  # $1 name, $2 port
+  # Warm: every tile once, checking it is served.
+  local bad=0
+  while read -r t; do
+    local path
+    if [ "$1" = martin ]; then path="/parcels/$t"; else path="/tiles/parcels/$t.mvt?window=90d"; fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept-Encoding: gzip' "http://127.0.0.1:$2$path")
+    [ "$code" = 200 ] || [ "$code" = 204 ] || bad=$((bad + 1))
+  done < "$WORK/tiles.txt"
+  [ "$bad" = 0 ] || { echo "$1: $bad tiles failed while warming"; exit 1; }
+  wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'Accept-Encoding: gzip' \
+    -s "$WORK/$1.lua" "http://127.0.0.1:$2" > "$WORK/wrk-$1.txt"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-$1.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk-$1.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk-$1.txt")
+  errors=$(grep -E "Non-2xx|Socket errors" "$WORK/wrk-$1.txt" || true)
+  printf '%-7s %10s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$rps" "$p50" "$p99" "$errors"
+  eval "RPS_$1=$rps"
+}
+run martin 3001
+run predio 3002
+python3 -c "print(f'predio / martin: {float(\"$RPS_predio\") / float(\"$RPS_martin\"):.2f}x requests/s')"
