@@ -12,7 +12,8 @@ APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config
 # The peers of benches/compare: PostGIS (and ogr2ogr, above); GeoPandas goes into a venv.
 BENCH_PACKAGES := hyperfine wrk postgresql-15 postgresql-15-postgis-3 python3-venv
 BENCH_VENV := target/bench-venv
-# The second engine of the indices test (tests/integration/indices_check.py): pandas + numpy.
+# The second engine of the indices test (tests/integration/indices_check.py): pandas + numpy;
+# the PMTiles reference reader (protomaps' pmtiles) for the archive test.
 CHECK_VENV := target/check-venv
 # The viewer's MapLibre GL JS (npm, served by predio: no CDN) and the browser test's
 # playwright-core driving Debian's Chromium.
@@ -75,9 +76,9 @@ test: deps check-venv web browser-deps
 check-venv:
 	@dpkg -s python3-venv >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
-	@[ -x $(CHECK_VENV)/bin/python ] && $(CHECK_VENV)/bin/python -c "import pandas" 2>/dev/null || { \
+	@[ -x $(CHECK_VENV)/bin/python ] && $(CHECK_VENV)/bin/python -c "import pandas, pmtiles" 2>/dev/null || { \
 	  rm -rf $(CHECK_VENV) && python3 -m venv $(CHECK_VENV) && \
-	  $(CHECK_VENV)/bin/pip install -q pandas==2.2.3 numpy==2.2.6; }
+	  $(CHECK_VENV)/bin/pip install -q pandas==2.2.3 numpy==2.2.6 pmtiles==3.4.1; }
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -174,6 +174,55 @@ pub enum Export {
     /// outline: CSV (no geometry), GeoJSON, GeoParquet (WKB, GeoParquet 1.0 metadata) or
     /// FlatGeobuf. Run `predio compute` first.
     Indices(ExportIndices),
+    /// Export a whole tile pyramid (every layer in each tile, gzip MVT) to one PMTiles v3 or
+    /// MBTiles 1.3 file, for static hosting, martin or GDAL's MBTiles driver.
+    Tiles(ExportTiles),
+}
+
+/// Tile archive formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TileArchiveFormat {
+    /// PMTiles v3 (one file read by HTTP range requests).
+    Pmtiles,
+    /// MBTiles 1.3 (SQLite).
+    Mbtiles,
+}
+
+/// `predio export tiles`.
+#[derive(Debug, Args)]
+pub struct ExportTiles {
+    /// Archive format.
+    #[arg(long, value_enum)]
+    pub format: TileArchiveFormat,
+    /// First zoom.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=22))]
+    pub minzoom: u8,
+    /// Last zoom.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(0..=22))]
+    pub maxzoom: u8,
+    /// Output file (written beside, fsynced, then renamed over it).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Layers in each tile, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "sectors,parcels,heat",
+        value_name = "LIST"
+    )]
+    pub layers: Vec<String>,
+    /// Window of the indices (default: 90d, else the first computed).
+    #[arg(long, value_name = "W")]
+    pub window: Option<String>,
+    /// Only this category's indices (default: all reports).
+    #[arg(long, value_name = "C", conflicts_with = "department")]
+    pub category: Option<String>,
+    /// Only this department's indices.
+    #[arg(long, value_name = "D")]
+    pub department: Option<String>,
+    /// Heat cells with fewer reports than this are left out.
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    pub min_heat_reports: u32,
 }
 
 /// Index levels.

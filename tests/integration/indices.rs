@@ -9,7 +9,7 @@ use std::process::Command;
 
 use geozero::ToGeo;
 
-use crate::support::{info, predio, predio_ok, shared, town, workspace};
+use crate::support::{info, predio, predio_ok, python, shared, town, workspace};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -49,23 +49,6 @@ fn export_indices(d: &Path, level: &str, format: &str, out: &str, extra: &[&str]
 }
 
 /// The Python with pandas that `make test` installs (target/check-venv), or PREDIO_PYTHON.
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("PREDIO_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/check-venv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is missing: `make test` installs pandas there",
-            p.display()
-        );
-    }
-    eprintln!("SKIPPED: no pandas at {} (run `make test`)", p.display());
-    None
-}
-
 #[test]
 fn sector_indices_equal_an_independent_pandas_computation() {
     let Some(python) = python() else { return };

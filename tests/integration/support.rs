@@ -129,6 +129,28 @@ pub fn town() -> tempfile::TempDir {
     data
 }
 
+/// The check venv's Python (pandas, numpy, pmtiles), or `None` with a message; under CI=true
+/// it must be there.
+pub fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("PREDIO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/check-venv/bin/python"));
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} is missing: `make test` installs pandas and pmtiles there",
+            p.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: no check venv at {} (run `make test`)",
+        p.display()
+    );
+    None
+}
+
 /// Runs a GDAL command-line tool and returns its stdout.
 pub fn gdal_tool(tool: &str, args: &[&str]) -> String {
     let out = Command::new(tool)

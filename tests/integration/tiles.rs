@@ -17,7 +17,7 @@ use geo::{
 use polars::prelude::*;
 use predio_engine::indices::{select, Selection};
 
-use crate::support::{arg, predio_ok, town, version_dir};
+use crate::support::{arg, predio, predio_ok, python, town, version_dir};
 
 // ---------------------------------------------------------------------------------------------
 // A running server.
@@ -1181,4 +1181,137 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
         "{} bytes",
         png.len()
     );
+}
+
+#[test]
+fn tile_archives_hold_the_served_tiles_and_open_in_gdal_and_the_pmtiles_reader() {
+    let Some(py) = python() else { return };
+    let data = computed_town();
+    let d = data.path();
+    let (pm, mb) = (d.join("town.pmtiles"), d.join("town.mbtiles"));
+    for (format, out) in [("pmtiles", &pm), ("mbtiles", &mb)] {
+        predio_ok(
+            d,
+            &[
+                "export",
+                "tiles",
+                "--format",
+                format,
+                "--minzoom",
+                "12",
+                "--maxzoom",
+                "17",
+                "--out",
+                arg(out),
+            ],
+        );
+    }
+    let check = d.join("check");
+    let out = Command::new(&py)
+        .arg(crate::support::workspace().join("tests/integration/archive_check.py"))
+        .args([&pm, &mb, &check])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(check.join("summary.json")).expect("summary"))
+            .expect("json");
+    let h = &summary["pmtiles"]["header"];
+    assert_eq!(
+        (h["min_zoom"].as_u64(), h["max_zoom"].as_u64()),
+        (Some(12), Some(17))
+    );
+    assert_eq!(h["tile_type"], "MVT");
+    let layers: Vec<&str> = summary["pmtiles"]["metadata"]["vector_layers"]
+        .as_array()
+        .expect("vector_layers")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    assert_eq!(layers, ["sectors", "parcels", "heat"]);
+    assert_eq!(
+        summary["pmtiles"]["per_zoom"],
+        summary["mbtiles"]["per_zoom"]
+    );
+    assert_eq!(summary["mbtiles"]["metadata"]["format"], "pbf");
+
+    // Every archived tile equals what the server sends for its layers, in the same order.
+    let server = Server::start(d);
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&check).expect("dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let Some(zxy) = name
+            .strip_prefix("pm-")
+            .and_then(|n| n.strip_suffix(".mvt"))
+        else {
+            continue;
+        };
+        let p: Vec<&str> = zxy.split('-').collect();
+        let mut want = Vec::new();
+        for layer in ["sectors", "parcels", "heat"] {
+            let r = server.get(
+                &format!("/tiles/{layer}/{}/{}/{}.mvt", p[0], p[1], p[2]),
+                &[],
+            );
+            assert!(
+                r.status == 200 || r.status == 204,
+                "{layer} {zxy}: {}",
+                r.status
+            );
+            want.extend_from_slice(&r.body);
+        }
+        let pm_tile = std::fs::read(check.join(&name)).expect("pm tile");
+        let mb_tile = std::fs::read(check.join(format!("mb-{zxy}.mvt")))
+            .expect("the same tile in the MBTiles");
+        assert_eq!(
+            pm_tile, want,
+            "{zxy}: PMTiles tile differs from the served one"
+        );
+        assert_eq!(
+            mb_tile, want,
+            "{zxy}: MBTiles tile differs from the served one"
+        );
+        assert!(spec_problems(&pm_tile).is_empty());
+        compared += 1;
+    }
+    assert!(compared > 10, "{compared} tiles compared");
+
+    // GDAL's MBTiles driver reads the vector tiles.
+    let info = crate::support::gdal_tool(
+        "ogrinfo",
+        &["-ro", "-so", "-oo", "ZOOM_LEVEL=15", arg(&mb), "parcels"],
+    );
+    let count: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a feature count");
+    assert!(count > 1_000, "GDAL reads {count} parcels at z15");
+
+    // Refusals: nothing written.
+    let bad = d.join("bad.pmtiles");
+    for args in [
+        vec!["--minzoom", "15", "--maxzoom", "12"],
+        vec!["--layers", "parcels,roads"],
+        vec!["--window", "7d"],
+    ] {
+        let mut all = vec!["export", "tiles", "--format", "pmtiles", "--out", arg(&bad)];
+        all.extend(args.iter().copied());
+        let out = predio(d, &all);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("roads") || err.contains("7d") || err.contains("minzoom"),
+            "{err}"
+        );
+        assert!(!bad.exists());
+    }
 }

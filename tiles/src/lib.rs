@@ -3,11 +3,16 @@
 //! encoding with `fast-mvt`, the `parcels`, `sectors` and `heat` layers behind the
 //! [`TileProvider`] trait, and the tile cache that evicts only what a new version changed.
 
+mod archive;
 mod cache;
 mod coord;
 pub mod geom;
 mod provider;
 
+pub use archive::{
+    kind_name, tiles_covering, vector_layers, write_archive, ArchiveError, ArchiveFormat,
+    ArchiveStats,
+};
 pub use cache::{EncodedTile, TileCache, TileKey};
 pub use coord::{TileCoord, TileError, MAX_LAT, MAX_ZOOM};
 pub use provider::{

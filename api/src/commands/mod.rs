@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => info::run(&catalog, &args),
         Command::Export(Export::Reports(args)) => export::reports(&catalog, &args),
         Command::Export(Export::Indices(args)) => compute::export(&catalog, &args),
+        Command::Export(Export::Tiles(args)) => serve::export_tiles(&catalog, &args),
         Command::Compute(args) => compute::run(&catalog, &args),
         Command::Indices(args) => compute::show(&catalog, &args),
         Command::Sample(args) => sample::run(&args),

@@ -21,12 +21,12 @@ use axum::{Json, Router};
 use predio_engine::indices::Level;
 use predio_engine::{CatalogStore, DirCatalog, Manifest, VersionId};
 use predio_tiles::{
-    changes, EncodedTile, FieldKind, HeatLayer, PolygonLayer, TileCache, TileCoord, TileFilter,
-    TileKey, TileProvider, TileSourceError,
+    changes, kind_name, EncodedTile, FieldKind, HeatLayer, PolygonLayer, TileCache, TileCoord,
+    TileFilter, TileKey, TileProvider, TileSourceError,
 };
 use serde_json::{json, Value};
 
-use crate::cli::ServeArgs;
+use crate::cli::{ExportTiles, ServeArgs, TileArchiveFormat};
 
 /// One catalog version's layers, as served.
 struct Served {
@@ -77,6 +77,75 @@ fn load(catalog: &DirCatalog, manifest: &Manifest, min_heat: u32) -> anyhow::Res
         departments,
         bounds,
     })
+}
+
+/// `predio export tiles`.
+#[allow(clippy::print_stdout)] // the summary is this command's output
+pub fn export_tiles(catalog: &DirCatalog, args: &ExportTiles) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.minzoom <= args.maxzoom,
+        "--minzoom {} is above --maxzoom {}",
+        args.minzoom,
+        args.maxzoom
+    );
+    let manifest = catalog
+        .current()?
+        .with_context(|| format!("the catalog at {} is empty", catalog.root().display()))?;
+    let t = Instant::now();
+    let served = load(catalog, &manifest, args.min_heat_reports)?;
+    let mut layers: Vec<&dyn TileProvider> = Vec::new();
+    for name in &args.layers {
+        let l = served.layers.get(name).with_context(|| {
+            format!(
+                "no layer {name:?} in version {}; it has {}",
+                served.version,
+                served.layers.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        layers.push(l.as_ref());
+    }
+    let mut q = HashMap::new();
+    for (k, v) in [
+        ("window", &args.window),
+        ("category", &args.category),
+        ("department", &args.department),
+    ] {
+        if let Some(v) = v {
+            q.insert(k.to_owned(), v.clone());
+        }
+    }
+    let filter = filter_of(&q, &served).map_err(|e| anyhow::anyhow!(e.1))?;
+    for l in &layers {
+        l.check(&filter)?;
+    }
+    let format = match args.format {
+        TileArchiveFormat::Pmtiles => predio_tiles::ArchiveFormat::Pmtiles,
+        TileArchiveFormat::Mbtiles => predio_tiles::ArchiveFormat::Mbtiles,
+    };
+    let stats = predio_tiles::write_archive(
+        &args.out,
+        format,
+        &layers,
+        &filter,
+        (args.minzoom, args.maxzoom),
+        &format!("predio {} ({})", served.version, filter_query(&filter)),
+    )
+    .with_context(|| format!("writing {}", args.out.display()))?;
+    let total: u64 = stats.per_zoom.values().sum();
+    println!(
+        "wrote {} tiles (z{}-z{}, {} empty skipped), {:.1} MB, to {} in {:.2} s",
+        super::thousands(total as usize),
+        args.minzoom,
+        args.maxzoom,
+        super::thousands(stats.empty as usize),
+        stats.bytes as f64 / 1e6,
+        args.out.display(),
+        t.elapsed().as_secs_f64()
+    );
+    for (z, n) in &stats.per_zoom {
+        println!("  z{z}: {}", super::thousands(*n as usize));
+    }
+    Ok(())
 }
 
 /// The MapLibre GL JS files of the viewer.
@@ -467,13 +536,6 @@ fn tile_response(t: &EncodedTile, hit: bool, version: VersionId, headers: &Heade
         &version.to_string(),
     );
     r
-}
-
-fn kind_name(k: FieldKind) -> &'static str {
-    match k {
-        FieldKind::Count | FieldKind::Number => "Number",
-        FieldKind::Text => "String",
-    }
 }
 
 fn json_response(v: Value) -> Response {
