@@ -38,16 +38,19 @@ mkdir -p "$WORK" && chmod 777 "$WORK"
 pg_ctlcluster 15 main start 2>/dev/null || true
 PSQL="runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1"
 $PSQL -c "DROP DATABASE IF EXISTS predio_tiles" -c "CREATE DATABASE predio_tiles"
-$PSQL -d predio_tiles -c "CREATE EXTENSION postgis"
+$PSQL -d predio_tiles -c "CREATE EXTENSION postgis" -c "ALTER USER postgres PASSWORD 'predio-bench'"
+VERSION_DIR="$CATALOG/versions/$(cat "$CATALOG/CURRENT")"
 runuser -u postgres -- ogr2ogr -f PostgreSQL PG:dbname=predio_tiles "$WORK/parcels-90d.fgb" \
   -nln imported -lco GEOMETRY_NAME=geom -nlt PROMOTE_TO_MULTI
+runuser -u postgres -- ogr2ogr -f PostgreSQL PG:dbname=predio_tiles "$(realpath "$VERSION_DIR")/parcels.fgb" \
+  -nln cadastre -select parcel_id,sector_id -nlt NONE
 $PSQL -d predio_tiles <<'SQL'
 CREATE TABLE parcels AS
-  SELECT parcel_id, sector_id, received, open, overdue, compliance, resolution_median_bd,
+  SELECT i.parcel_id, c.sector_id, received, open, overdue, compliance, resolution_median_bd,
          recurrent, trend, density_km2, attention, geom
-  FROM imported WHERE parcel_id <> '';
+  FROM imported i JOIN cadastre c USING (parcel_id);
 CREATE INDEX ON parcels USING gist (geom);
-DROP TABLE imported;
+DROP TABLE imported, cadastre;
 VACUUM ANALYZE parcels;
 SQL
 BBOX=$($PSQL -d predio_tiles -At -c "SELECT concat_ws(' ', ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) FROM (SELECT ST_Extent(geom) e FROM parcels) x")
@@ -70,16 +73,18 @@ for z in (14, 15, 16):
 PY
 echo "tiles: $(wc -l < "$WORK/tiles.txt") (z14-z16 over the town's central quarter)"
 
-cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; }
+cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; PIDS=(); }
 PIDS=()
 trap cleanup EXIT
-"$MARTIN" --listen-addresses 127.0.0.1:3001 "postgresql://postgres@%2Fvar%2Frun%2Fpostgresql/predio_tiles" \
+"$MARTIN" --listen-addresses 127.0.0.1:3001 "postgresql://postgres:predio-bench@127.0.0.1/predio_tiles" \
   > "$WORK/martin.log" 2>&1 &
 PIDS+=($!)
 "$PREDIO" --data "$CATALOG" serve --addr 127.0.0.1:3002 --cache-mib 1024 > "$WORK/predio.log" 2>&1 &
 PIDS+=($!)
 for url in http://127.0.0.1:3001/catalog http://127.0.0.1:3002/health; do
-  for _ in $(seq 1 120); do curl -sf "$url" >/dev/null && break; sleep 1; done
+  ok=
+  for _ in $(seq 1 120); do curl -sf "$url" >/dev/null && { ok=1; break; }; sleep 1; done
+  [ -n "$ok" ] || { echo "$url never answered; see $WORK/*.log"; exit 1; }
 done
 
 # One lua script per server: cycle through the tile list.
@@ -94,12 +99,14 @@ lua /tiles/parcels/ ".mvt?window=90d" > "$WORK/predio.lua"
 
 run() {  # $1 name, $2 port
   # Warm: every tile once, checking it is served.
-  local bad=0
+  local bad=0 bytes=0
   while read -r t; do
     local path
     if [ "$1" = martin ]; then path="/parcels/$t"; else path="/tiles/parcels/$t.mvt?window=90d"; fi
-    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept-Encoding: gzip' "http://127.0.0.1:$2$path")
+    read -r code size < <(curl -s -o /dev/null -w '%{http_code} %{size_download}\n' \
+      -H 'Accept-Encoding: gzip' "http://127.0.0.1:$2$path")
     [ "$code" = 200 ] || [ "$code" = 204 ] || bad=$((bad + 1))
+    bytes=$((bytes + size))
   done < "$WORK/tiles.txt"
   [ "$bad" = 0 ] || { echo "$1: $bad tiles failed while warming"; exit 1; }
   wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'Accept-Encoding: gzip' \
@@ -109,9 +116,35 @@ run() {  # $1 name, $2 port
   p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk-$1.txt")
   p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk-$1.txt")
   errors=$(grep -E "Non-2xx|Socket errors" "$WORK/wrk-$1.txt" || true)
-  printf '%-7s %10s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$rps" "$p50" "$p99" "$errors"
+  printf '%-7s %10s req/s   p50 %8s   p99 %8s   tiles %5.1f MB gzip   %s\n' "$1" "$rps" "$p50" \
+    "$p99" "$(echo "$bytes / 1000000" | bc -l)" "$errors"
   eval "RPS_$1=$rps"
 }
 run martin 3001
 run predio 3002
 python3 -c "print(f'predio / martin: {float(\"$RPS_predio\") / float(\"$RPS_martin\"):.2f}x requests/s')"
+
+# Whole pyramids into MBTiles: `predio export tiles` (parcels layer) against martin-cp from the
+# same PostGIS table, both on every core (rayon; --concurrency = cores), z10-z16 as the issue
+# asks and z13-z16, where predio's parcel layer starts (martin-cp's z10-z12 tiles hold every
+# parcel; predio's are empty there).
+cleanup
+CORES=$(nproc)
+B=$(echo "$BBOX" | tr ' ' ',')
+for range in "10 16" "13 16"; do
+  set -- $range
+  hyperfine --runs "${ARCHIVE_RUNS:-2}" --export-json "$WORK/archive-z$1-z$2.json" \
+    --prepare "rm -f $WORK/predio.mbtiles $WORK/martin.mbtiles" \
+    -n "predio export tiles z$1-z$2" \
+    "$PREDIO --data $CATALOG export tiles --format mbtiles --layers parcels --minzoom $1 --maxzoom $2 --out $WORK/predio.mbtiles" \
+    -n "martin-cp z$1-z$2" \
+    "$(dirname "$MARTIN")/martin-cp --output-file $WORK/martin.mbtiles --mbtiles-type flat --concurrency $CORES --bbox=$B --min-zoom $1 --max-zoom $2 --source parcels postgresql://postgres:predio-bench@127.0.0.1/predio_tiles" \
+    | grep -E "Time|±|faster" || true
+  python3 - "$WORK/archive-z$1-z$2.json" <<'PY'
+import json, statistics, sys
+r = json.load(open(sys.argv[1]))["results"]
+m = {x["command"]: statistics.median(x["times"]) for x in r}
+(p, pt), (c, ct) = list(m.items())
+print(f"{p}: {pt:.2f} s median · {c}: {ct:.2f} s median · martin-cp / predio = {ct / pt:.2f}x")
+PY
+done
