@@ -120,12 +120,31 @@ pub struct IndicesArgs {
     /// The sector's id or name (case-insensitive).
     #[arg(long, value_name = "NAME_OR_ID")]
     pub sector: String,
-    /// Only this category.
+    /// All reports, or one category or department.
+    #[command(flatten)]
+    pub dimension: DimensionArgs,
+}
+
+/// Which reports' indices: all, one category or one department.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DimensionArgs {
+    /// Only this category's indices (default: all reports).
     #[arg(long, value_name = "C", conflicts_with = "department")]
     pub category: Option<String>,
-    /// Only this department.
+    /// Only this department's indices.
     #[arg(long, value_name = "D")]
     pub department: Option<String>,
+}
+
+impl DimensionArgs {
+    /// `("category" | "department", value)`, or `None` for all reports.
+    pub fn pair(&self) -> Option<(String, String)> {
+        match (&self.category, &self.department) {
+            (Some(c), _) => Some(("category".into(), c.clone())),
+            (None, Some(d)) => Some(("department".into(), d.clone())),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Layers that can be imported.
@@ -214,12 +233,9 @@ pub struct ExportTiles {
     /// Window of the indices (default: 90d, else the first computed).
     #[arg(long, value_name = "W")]
     pub window: Option<String>,
-    /// Only this category's indices (default: all reports).
-    #[arg(long, value_name = "C", conflicts_with = "department")]
-    pub category: Option<String>,
-    /// Only this department's indices.
-    #[arg(long, value_name = "D")]
-    pub department: Option<String>,
+    /// All reports, or one category or department.
+    #[command(flatten)]
+    pub dimension: DimensionArgs,
     /// Heat cells with fewer reports than this are left out.
     #[arg(long, default_value_t = 3, value_name = "K")]
     pub min_heat_reports: u32,
@@ -254,12 +270,9 @@ pub struct ExportIndices {
     /// Window (default: the first computed).
     #[arg(long, value_name = "W")]
     pub window: Option<String>,
-    /// Only this category's indices (default: all reports).
-    #[arg(long, value_name = "C", conflicts_with = "department")]
-    pub category: Option<String>,
-    /// Only this department's indices.
-    #[arg(long, value_name = "D")]
-    pub department: Option<String>,
+    /// All reports, or one category or department.
+    #[command(flatten)]
+    pub dimension: DimensionArgs,
     /// H3 resolution (h3 level; default: the first computed).
     #[arg(long, value_name = "RES")]
     pub res: Option<u8>,

@@ -48,7 +48,6 @@ fn export_indices(d: &Path, level: &str, format: &str, out: &str, extra: &[&str]
     predio_ok(d, &args);
 }
 
-/// The Python with pandas that `make test` installs (target/check-venv), or PREDIO_PYTHON.
 #[test]
 fn sector_indices_equal_an_independent_pandas_computation() {
     let Some(python) = python() else { return };

@@ -18,20 +18,22 @@ pub fn workspace() -> PathBuf {
 /// Under CI=true a missing dataset fails the test.
 pub fn shared(rel: &str) -> Option<PathBuf> {
     let path = workspace().join("../shared/data").join(rel);
+    present(&path, "../shared/data is not beside this checkout").then_some(path)
+}
+
+/// Whether something a test needs is there; when not, says so (`why`) and the test skips,
+/// except under CI=true, where its absence fails the test.
+pub fn present(path: &Path, why: &str) -> bool {
     if path.exists() {
-        return Some(path);
+        return true;
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is missing: CI needs ../shared/data beside the checkout",
-            path.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: {} not found (../shared/data is not beside this checkout)",
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing ({why})",
         path.display()
     );
-    None
+    eprintln!("SKIPPED: {} not found ({why})", path.display());
+    false
 }
 
 /// Runs `predio --data DATA args...`.
@@ -135,20 +137,7 @@ pub fn python() -> Option<PathBuf> {
     let p = std::env::var_os("PREDIO_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/check-venv/bin/python"));
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is missing: `make test` installs pandas and pmtiles there",
-            p.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: no check venv at {} (run `make test`)",
-        p.display()
-    );
-    None
+    present(&p, "`make test` installs pandas and pmtiles there").then_some(p)
 }
 
 /// Runs a GDAL command-line tool and returns its stdout.

@@ -17,7 +17,7 @@ use geo::{
 use polars::prelude::*;
 use predio_engine::indices::{select, Selection};
 
-use crate::support::{arg, predio, predio_ok, python, town, version_dir};
+use crate::support::{arg, predio, predio_ok, present, python, town, version_dir};
 
 // ---------------------------------------------------------------------------------------------
 // A running server.
@@ -433,6 +433,13 @@ fn props(l: &MvtLayer, f: &MvtFeature) -> HashMap<String, Val> {
         .collect()
 }
 
+/// The feature whose text attribute `key` is `value`.
+fn feature<'a>(l: &'a MvtLayer, key: &str, value: &str) -> Option<&'a MvtFeature> {
+    l.features
+        .iter()
+        .find(|f| props(l, f).get(key) == Some(&Val::Str(value.to_owned())))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Geometry helpers: Web Mercator metres.
 
@@ -750,12 +757,7 @@ fn a_parcel_across_four_tiles_is_whole_and_http_follows_the_rules() {
         let problems = spec_problems(&r.body);
         assert!(problems.is_empty(), "z{z}/{x}/{y}: {problems:?}");
         let layers = decode(&r.body);
-        let f = layers[0]
-            .features
-            .iter()
-            .find(|f| {
-                props(&layers[0], f).get("parcel_id") == Some(&Val::Str(big.id.as_str().into()))
-            })
+        let f = feature(&layers[0], "parcel_id", big.id.as_str())
             .expect("the parcel is in each of the four tiles");
         let mut problems = Vec::new();
         let part = to_mp(z, x, y, &rings(f, &mut problems));
@@ -1112,35 +1114,15 @@ fn a_new_version_evicts_only_the_tiles_it_changed() {
     let a_after = server.get(&a, &[]);
     assert_eq!(a_after.header("x-cache"), Some("miss"));
     let layers = decode(&a_after.body);
-    let f = layers[0]
-        .features
-        .iter()
-        .find(|f| props(&layers[0], f).get("parcel_id") == Some(&Val::Str(p.id.as_str().into())))
-        .expect("the parcel");
+    let f = feature(&layers[0], "parcel_id", p.id.as_str()).expect("the parcel");
     assert_eq!(props(&layers[0], f).get("received"), Some(&Val::UInt(1)));
-}
-
-/// Whether a tool the browser test needs is installed; under CI=true it must be.
-fn needed(path: &Path, what: &str) -> bool {
-    if path.exists() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing ({what}); `make test` installs it",
-        path.display()
-    );
-    eprintln!(
-        "SKIPPED: {} not found ({what}; `make test` installs it)",
-        path.display()
-    );
-    false
 }
 
 #[test]
 fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
     let root = crate::support::workspace();
     let script = root.join("tests/browser/viewer.mjs");
+    let needed = |p: &Path, what: &str| present(p, &format!("{what}; `make test` installs it"));
     if !(needed(Path::new("/usr/bin/chromium"), "Debian's chromium")
         && needed(
             &root.join("tests/browser/node_modules/playwright-core"),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::cache::EncodedTile;
+use crate::cache::gzip;
 use crate::coord::TileCoord;
 use crate::provider::{FieldKind, TileFilter, TileProvider, TileSourceError};
 
@@ -40,6 +40,9 @@ pub enum ArchiveError {
         /// What went wrong.
         message: String,
     },
+    /// A tile could not be compressed.
+    #[error("compressing a tile: {0}")]
+    Compress(#[from] std::io::Error),
     /// Nothing to put in it.
     #[error("no layer to export")]
     NoLayers,
@@ -133,11 +136,7 @@ fn cut(
     if raw.is_empty() {
         return Ok(None);
     }
-    let e = EncodedTile::new(raw).map_err(|e| ArchiveError::Write {
-        path: PathBuf::new(),
-        message: e.to_string(),
-    })?;
-    Ok(Some(e.gzip))
+    Ok(Some(gzip(&raw)?))
 }
 
 trait Sink {

@@ -41,16 +41,7 @@ impl EncodedTile {
     /// # Errors
     /// Never in practice (compression into memory).
     pub fn new(raw: Vec<u8>) -> std::io::Result<Self> {
-        let gzip = if raw.is_empty() {
-            Vec::new()
-        } else {
-            let mut z = flate2::write::GzEncoder::new(
-                Vec::with_capacity(raw.len() / 2),
-                flate2::Compression::fast(),
-            );
-            z.write_all(&raw)?;
-            z.finish()?
-        };
+        let gzip = gzip(&raw)?;
         let mut h = std::hash::DefaultHasher::new();
         raw.hash(&mut h);
         let etag = format!("\"{:016x}-{:x}\"", h.finish(), raw.len());
@@ -60,6 +51,22 @@ impl EncodedTile {
     fn weight(&self) -> u32 {
         u32::try_from(self.raw.len() + self.gzip.len() + self.etag.len() + 96).unwrap_or(u32::MAX)
     }
+}
+
+/// `raw` gzip-compressed (fast level), or nothing for nothing.
+///
+/// # Errors
+/// Never in practice (compression into memory).
+pub fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    if raw.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut z = flate2::write::GzEncoder::new(
+        Vec::with_capacity(raw.len() / 2),
+        flate2::Compression::fast(),
+    );
+    z.write_all(raw)?;
+    z.finish()
 }
 
 /// The tile cache.

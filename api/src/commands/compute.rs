@@ -182,12 +182,9 @@ fn level(l: IndexLevel) -> Level {
     }
 }
 
-fn dimension(category: Option<&String>, department: Option<&String>) -> (String, Option<String>) {
-    match (category, department) {
-        (Some(c), _) => ("category".into(), Some(c.clone())),
-        (None, Some(d)) => ("department".into(), Some(d.clone())),
-        (None, None) => ("all".into(), None),
-    }
+fn dimension(args: &crate::cli::DimensionArgs) -> (String, Option<String>) {
+    args.pair()
+        .map_or_else(|| ("all".into(), None), |(d, v)| (d, Some(v)))
 }
 
 /// `predio export indices`.
@@ -219,7 +216,7 @@ pub fn export(catalog: &DirCatalog, args: &ExportIndices) -> anyhow::Result<()> 
         }
         _ => None,
     };
-    let (dim, value) = dimension(args.category.as_ref(), args.department.as_ref());
+    let (dim, value) = dimension(&args.dimension);
     let table = catalog
         .indices(&manifest, level)?
         .context("indices table missing")?;
@@ -311,7 +308,7 @@ pub fn show(catalog: &DirCatalog, args: &IndicesArgs) -> anyhow::Result<()> {
             known.join(", ")
         );
     };
-    let (dim, value) = dimension(args.category.as_ref(), args.department.as_ref());
+    let (dim, value) = dimension(&args.dimension);
     let mut pred = col("sector_id")
         .eq(lit(id.clone()))
         .and(col("dimension").eq(lit(dim.clone())));

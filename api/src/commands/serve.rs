@@ -104,17 +104,7 @@ pub fn export_tiles(catalog: &DirCatalog, args: &ExportTiles) -> anyhow::Result<
         })?;
         layers.push(l.as_ref());
     }
-    let mut q = HashMap::new();
-    for (k, v) in [
-        ("window", &args.window),
-        ("category", &args.category),
-        ("department", &args.department),
-    ] {
-        if let Some(v) = v {
-            q.insert(k.to_owned(), v.clone());
-        }
-    }
-    let filter = filter_of(&q, &served).map_err(|e| anyhow::anyhow!(e.1))?;
+    let filter = filter_from(args.window.clone(), args.dimension.pair(), &served);
     for l in &layers {
         l.check(&filter)?;
     }
@@ -359,11 +349,6 @@ fn switch(state: &AppState) -> anyhow::Result<()> {
 /// The query of a tile, TileJSON, style or legend request: `window`, and `category` or
 /// `department`.
 fn filter_of(q: &HashMap<String, String>, served: &Served) -> Result<TileFilter, ApiError> {
-    let window = q
-        .get("window")
-        .filter(|w| !w.is_empty())
-        .cloned()
-        .unwrap_or_else(|| served.default_window.clone());
     let pick = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
     let dimension = match (pick("category"), pick("department")) {
         (Some(_), Some(_)) => {
@@ -375,7 +360,21 @@ fn filter_of(q: &HashMap<String, String>, served: &Served) -> Result<TileFilter,
         (None, Some(d)) => Some(("department".to_owned(), d)),
         (None, None) => None,
     };
-    Ok(TileFilter { window, dimension })
+    Ok(filter_from(pick("window"), dimension, served))
+}
+
+/// A filter with the served version's default window when none is given.
+fn filter_from(
+    window: Option<String>,
+    dimension: Option<(String, String)>,
+    served: &Served,
+) -> TileFilter {
+    TileFilter {
+        window: window
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| served.default_window.clone()),
+        dimension,
+    }
 }
 
 /// The query string that selects `filter` in URLs we hand out.
@@ -576,16 +575,12 @@ async fn tilejson(
 
 fn tilejson_of(p: &dyn TileProvider, base: &str, filter: &TileFilter, version: VersionId) -> Value {
     let (minzoom, maxzoom) = p.zoom_range();
-    let fields: BTreeMap<String, String> = p
-        .fields()
-        .into_iter()
-        .map(|(n, k, d)| (n, format!("{}: {d}", kind_name(k))))
-        .collect();
-    let types: serde_json::Map<String, Value> = p
-        .fields()
-        .into_iter()
-        .map(|(n, k, _)| (n, Value::from(kind_name(k))))
-        .collect();
+    let mut fields = BTreeMap::new();
+    let mut types = serde_json::Map::new();
+    for (n, k, d) in p.fields() {
+        types.insert(n.clone(), Value::from(kind_name(k)));
+        fields.insert(n, format!("{}: {d}", kind_name(k)));
+    }
     let mut layer = tilejson::VectorLayer::new(p.name().to_owned(), fields);
     layer.description = Some(p.description().to_owned());
     layer.minzoom = Some(minzoom);
