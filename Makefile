@@ -9,6 +9,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # GDAL (with GEOS) and the one system PROJ shared by GDAL and the proj crate; clang for bindgen;
 # linux-perf/hyperfine only for the benches.
 APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config
+# The PostGIS tile source test starts its own throwaway cluster (tests/integration/support.rs).
+TEST_PACKAGES := postgresql-15 postgresql-15-postgis-3
 # The peers of benches/compare: PostGIS (and ogr2ogr, above); GeoPandas goes into a venv.
 BENCH_PACKAGES := hyperfine wrk postgresql-15 postgresql-15-postgis-3 python3-venv
 BENCH_VENV := target/bench-venv
@@ -26,7 +28,7 @@ DEMO_DATA ?= predio-data
 DEMO_PARCELS ?= 20000
 DEMO_PORT ?= 8080
 
-.PHONY: help deps node web browser-deps build demo test check-venv lint fmt bench bench-deps clean
+.PHONY: help deps test-deps node web browser-deps build demo test check-venv lint fmt bench bench-deps clean
 
 help:
 	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, serve the map on http://127.0.0.1:8080/"
@@ -41,6 +43,13 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust 1.95 with rustup"; exit 1; }
+
+test-deps: deps
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing test packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 build: deps web
 	$(CARGO) build --workspace
@@ -70,7 +79,7 @@ demo: build
 
 # One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also
 # compiles the benches (they are never timed in CI).
-test: deps check-venv web browser-deps
+test: deps test-deps check-venv web browser-deps
 	$(CARGO) test --workspace --all-targets
 
 check-venv:

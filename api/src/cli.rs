@@ -84,6 +84,13 @@ pub struct ServeArgs {
     /// install made by `make web` in api/web/node_modules/maplibre-gl/dist.
     #[arg(long, env = "PREDIO_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
+    /// Another tile layer served beside the catalog's, read with martin-core:
+    /// `NAME=FILE.pmtiles`, `NAME=FILE.mbtiles`, `NAME=postgresql://USER:PASS@HOST/DB#SCHEMA.TABLE`
+    /// (a PostGIS table: its geometry and scalar columns) or `…#SCHEMA.FUNCTION()` (a function
+    /// of z, x, y returning an MVT). Served at /tiles/NAME/{z}/{x}/{y}.mvt and /tiles/NAME.json.
+    /// Repeatable.
+    #[arg(long = "source", value_name = "NAME=LOCATION")]
+    pub sources: Vec<predio_tiles::SourceSpec>,
 }
 
 /// `predio compute`.

@@ -198,3 +198,147 @@ pub fn version_dir(data: &Path) -> PathBuf {
 pub fn arg(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// A throwaway PostgreSQL + PostGIS cluster on a free loopback port, trusting local users;
+/// stopped and removed on drop. `None` (with a message) when PostGIS is not installed; under
+/// CI=true it must be (`make test` installs postgresql-15-postgis-3).
+pub struct Postgis {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+}
+
+/// A PostgreSQL server tool; as `postgres` when we are root (the server refuses root).
+fn server_tool(bin: &Path, tool: &str) -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        c
+    } else {
+        Command::new(bin.join(tool))
+    }
+}
+
+impl Postgis {
+    /// Starts one.
+    pub fn start() -> Option<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .find(|b| b.join("initdb").exists())
+            .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"));
+        let version = bin
+            .parent()
+            .and_then(Path::file_name)
+            .map_or_else(|| "15".to_owned(), |v| v.to_string_lossy().into_owned());
+        let control = PathBuf::from(format!(
+            "/usr/share/postgresql/{version}/extension/postgis.control"
+        ));
+        if !present(&bin.join("initdb"), "PostgreSQL: `make test` installs it")
+            || !present(&control, "PostGIS: `make test` installs it")
+        {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        // the server's user (postgres, when we are root) creates its data folder in it
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let pg = Self { dir, bin, port };
+        let data = pg.dir.path().join("pgdata");
+        let run = |tool: &str, args: &[&str]| {
+            let out = server_tool(&pg.bin, tool)
+                .args(args)
+                .output()
+                .expect("PostgreSQL tools run");
+            assert!(
+                out.status.success(),
+                "{tool} {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(
+            "initdb",
+            &[
+                "-D",
+                arg(&data),
+                "-A",
+                "trust",
+                "-U",
+                "predio",
+                "-E",
+                "UTF8",
+            ],
+        );
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            arg(pg.dir.path())
+        );
+        let log = pg.dir.path().join("log");
+        run(
+            "pg_ctl",
+            &[
+                "-D",
+                arg(&data),
+                "-l",
+                arg(&log),
+                "-o",
+                &opts,
+                "-w",
+                "start",
+            ],
+        );
+        pg.sql("CREATE EXTENSION postgis");
+        Some(pg)
+    }
+
+    /// `postgresql://` URL of its `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgresql://predio@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// GDAL's name of the database (`PG:...`).
+    pub fn gdal(&self) -> String {
+        format!(
+            "PG:host=127.0.0.1 port={} user=predio dbname=postgres",
+            self.port
+        )
+    }
+
+    /// Runs SQL through psql and returns its unaligned output.
+    pub fn sql(&self, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "predio", "-d", "postgres", "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Postgis {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("pgdata");
+        let _ = server_tool(&self.bin, "pg_ctl")
+            .args(["-D", arg(&data), "-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}

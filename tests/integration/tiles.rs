@@ -17,7 +17,7 @@ use geo::{
 use polars::prelude::*;
 use predio_engine::indices::{select, Selection};
 
-use crate::support::{arg, predio, predio_ok, present, python, town, version_dir};
+use crate::support::{arg, predio, predio_ok, present, python, town, version_dir, Postgis};
 
 // ---------------------------------------------------------------------------------------------
 // A running server.
@@ -29,10 +29,16 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// With more `predio serve` arguments (`--source ...`).
+    fn start_with(data: &Path, more: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_predio"))
             .arg("--data")
             .arg(data)
             .args(["serve", "--addr", "127.0.0.1:0", "--poll-ms", "100"])
+            .args(more)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -1265,6 +1271,67 @@ fn tile_archives_hold_the_served_tiles_and_open_in_gdal_and_the_pmtiles_reader()
         compared += 1;
     }
     assert!(compared > 10, "{compared} tiles compared");
+    drop(server);
+
+    // martin-core reads both archives back: served as --source layers, every tile is the
+    // archived one, which is what the catalog's layers serve.
+    let pm_source = format!("pm={}", arg(&pm));
+    let mb_source = format!("mb={}", arg(&mb));
+    let server = Server::start_with(d, &["--source", &pm_source, "--source", &mb_source]);
+    let mut served = 0;
+    for entry in std::fs::read_dir(&check).expect("dir") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let Some(zxy) = name
+            .strip_prefix("pm-")
+            .and_then(|n| n.strip_suffix(".mvt"))
+        else {
+            continue;
+        };
+        let want = std::fs::read(check.join(&name)).expect("pm tile");
+        let path = zxy.replace('-', "/");
+        for layer in ["pm", "mb"] {
+            let r = server.get(&format!("/tiles/{layer}/{path}.mvt"), &[]);
+            assert_eq!(r.status, 200, "{layer} {zxy}");
+            assert_eq!(r.body, want, "{layer} {zxy}: martin-core read another tile");
+        }
+        served += 1;
+    }
+    assert_eq!(served, compared);
+    let r = server.get("/tiles/pm/11/0/0.mvt", &[]);
+    assert_eq!(r.status, 204, "below the archive's zooms: empty");
+    for layer in ["pm", "mb"] {
+        let tj = server.get(&format!("/tiles/{layer}.json"), &[]).json();
+        let ids: Vec<&str> = tj["vector_layers"]
+            .as_array()
+            .expect("vector_layers")
+            .iter()
+            .filter_map(|l| l["id"].as_str())
+            .collect();
+        assert_eq!(ids, ["sectors", "parcels", "heat"], "{layer}: {tj}");
+        assert_eq!(
+            (tj["minzoom"].as_u64(), tj["maxzoom"].as_u64()),
+            (Some(12), Some(17))
+        );
+    }
+    drop(server);
+    // a name the catalog uses, a missing file, a format we do not serve: refused at start
+    for (source, says) in [
+        (format!("parcels={}", arg(&pm)), "the catalog has a layer"),
+        (
+            format!("x={}", arg(&d.join("missing.pmtiles"))),
+            "missing.pmtiles",
+        ),
+        ("x=roads.geojson".to_owned(), "NAME=FILE.pmtiles"),
+    ] {
+        let out = predio(d, &["serve", "--addr", "127.0.0.1:0", "--source", &source]);
+        assert!(!out.status.success(), "{source} was served");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{source}: {err}");
+    }
 
     // GDAL's MBTiles driver reads the vector tiles.
     let info = crate::support::gdal_tool(
@@ -1296,4 +1363,133 @@ fn tile_archives_hold_the_served_tiles_and_open_in_gdal_and_the_pmtiles_reader()
         );
         assert!(!bad.exists());
     }
+}
+
+#[test]
+fn postgis_tables_and_functions_serve_through_the_same_layer_trait() {
+    let Some(pg) = Postgis::start() else { return };
+    let data = computed_town();
+    let d = data.path();
+    let fgb = d.join("parcels-90d.fgb");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "parcel",
+            "--format",
+            "fgb",
+            "--window",
+            "90d",
+            "--out",
+            arg(&fgb),
+        ],
+    );
+    pg.sql("CREATE SCHEMA town");
+    crate::support::gdal_tool(
+        "ogr2ogr",
+        &[
+            "-f",
+            "PostgreSQL",
+            &pg.gdal(),
+            arg(&fgb),
+            "-nln",
+            "town.parcels",
+            "-lco",
+            "GEOMETRY_NAME=geom",
+        ],
+    );
+    pg.sql(
+        "CREATE FUNCTION town.parcels_mvt(z integer, x integer, y integer) RETURNS bytea AS $$ \
+           SELECT ST_AsMVT(t, 'parcels', 4096, 'geom') FROM ( \
+             SELECT parcel_id, received, ST_AsMVTGeom(ST_Transform(geom, 3857), \
+               ST_TileEnvelope(z, x, y), 4096, 64, true) AS geom \
+             FROM town.parcels \
+             WHERE geom && ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326)) t \
+         $$ LANGUAGE sql STABLE",
+    );
+    let table = format!("pgt={}#town.parcels", pg.url());
+    let function = format!("pgf={}#town.parcels_mvt()", pg.url());
+    let server = Server::start_with(d, &["--source", &table, "--source", &function]);
+
+    let tj = server.get("/tiles/pgt.json", &[]).json();
+    let layer = &tj["vector_layers"][0];
+    assert_eq!(layer["id"], "pgt");
+    assert_eq!(layer["fields"]["received"], "Count: bigint", "{tj}");
+    assert!(
+        layer["fields"]["geom"].is_null(),
+        "the geometry is not an attribute"
+    );
+    let meta = server.get("/meta.json", &[]).json();
+    let town: Vec<f64> = serde_json::from_value(meta["bounds"].clone()).expect("bounds");
+    let pgb: Vec<f64> = serde_json::from_value(tj["bounds"].clone()).expect("pg bounds");
+    for i in 0..4 {
+        assert!((town[i] - pgb[i]).abs() < 0.01, "{town:?} vs {pgb:?}");
+    }
+
+    // The town's middle at z15 and z16: the table's tile holds our parcels with our numbers.
+    let (lon, lat) = ((town[0] + town[2]) / 2.0, (town[1] + town[3]) / 2.0);
+    for z in [15u8, 16] {
+        let (x, y) = tile_of(z, lon, lat);
+        let ours = server.get(&format!("/tiles/parcels/{z}/{x}/{y}.mvt?window=90d"), &[]);
+        assert_eq!(ours.status, 200);
+        let ours = decode(&ours.body);
+        let theirs = server.get(&format!("/tiles/pgt/{z}/{x}/{y}.mvt"), &[]);
+        assert_eq!(theirs.status, 200, "pgt {z}/{x}/{y}");
+        assert!(
+            spec_problems(&theirs.body).is_empty(),
+            "{:?}",
+            spec_problems(&theirs.body)
+        );
+        let theirs = decode(&theirs.body);
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(theirs[0].name, "pgt");
+        let received = |l: &MvtLayer| -> HashMap<String, Option<f64>> {
+            l.features
+                .iter()
+                .filter_map(|f| {
+                    let p = props(l, f);
+                    let Some(Val::Str(id)) = p.get("parcel_id") else {
+                        return None;
+                    };
+                    Some((id.clone(), p.get("received").and_then(Val::num)))
+                })
+                .collect()
+        };
+        let (a, b) = (received(&ours[0]), received(&theirs[0]));
+        assert!(a.len() > 20, "{} parcels in our z{z} tile", a.len());
+        for (id, n) in &a {
+            assert_eq!(b.get(id), Some(n), "parcel {id} at z{z}");
+        }
+
+        // The function's tile is the function's bytes.
+        let f = server.get(&format!("/tiles/pgf/{z}/{x}/{y}.mvt"), &[]);
+        assert_eq!(f.status, 200);
+        let hex = pg.sql(&format!(
+            "SELECT encode(town.parcels_mvt({z}, {x}, {y}), 'hex')"
+        ));
+        let want: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect();
+        assert_eq!(f.body, want, "pgf {z}/{x}/{y}");
+    }
+    // Far from the town: empty.
+    assert_eq!(server.get("/tiles/pgt/16/0/0.mvt", &[]).status, 204);
+    drop(server);
+
+    let out = predio(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--source",
+            &format!("x={}#town.nope", pg.url()),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no geometry column in town.nope"), "{err}");
 }

@@ -1,12 +1,13 @@
 //! Vector tiles for predio: XYZ tile math in Web Mercator (EPSG:3857), cutting polygons into
 //! tiles (clip, snap-to-grid simplification that keeps shared edges, spec-clean rings), MVT 2.1
 //! encoding with `fast-mvt`, the `parcels`, `sectors` and `heat` layers behind the
-//! [`TileProvider`] trait, and the tile cache that evicts only what a new version changed.
+//! [`TileProvider`] trait (with MBTiles, PMTiles and PostGIS sources read by martin-core), and the tile cache that evicts only what a new version changed.
 
 mod archive;
 mod cache;
 mod coord;
 pub mod geom;
+mod martin;
 mod provider;
 
 pub use archive::{
@@ -15,6 +16,7 @@ pub use archive::{
 };
 pub use cache::{EncodedTile, TileCache, TileKey};
 pub use coord::{TileCoord, TileError, MAX_LAT, MAX_ZOOM};
+pub use martin::{open_all, ExternalLayer, OpenError, SourceLocation, SourceSpec};
 pub use provider::{
     changes, Changed, FieldKind, FieldSpec, HeatLayer, PolygonLayer, TileFilter, TileProvider,
     TileSourceError, HEAT_FIELDS, PARCEL_FIELDS, SECTOR_FIELDS,

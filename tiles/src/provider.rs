@@ -32,6 +32,14 @@ pub enum TileSourceError {
         /// What went wrong.
         message: String,
     },
+    /// An external source (archive, database) failed.
+    #[error("source {layer}: {message}")]
+    Source {
+        /// Layer name.
+        layer: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The encoder refused a geometry or tag.
     #[error("MVT encoding of layer {layer}: {message}")]
     Encode {
@@ -226,6 +234,11 @@ pub trait TileProvider: Send + Sync {
     /// are chosen one hexagon beyond the tile).
     fn reach_m(&self) -> f64 {
         0.0
+    }
+    /// TileJSON `vector_layers` for a source whose tiles hold other layers than one named after
+    /// it (an archive); `None` for our layers, described by [`TileProvider::fields`].
+    fn tilejson_layers(&self) -> Option<serde_json::Value> {
+        None
     }
 }
 

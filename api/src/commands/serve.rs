@@ -21,8 +21,8 @@ use axum::{Json, Router};
 use predio_engine::indices::Level;
 use predio_engine::{CatalogStore, DirCatalog, Manifest, VersionId};
 use predio_tiles::{
-    changes, kind_name, EncodedTile, FieldKind, HeatLayer, PolygonLayer, TileCache, TileCoord,
-    TileFilter, TileKey, TileProvider, TileSourceError,
+    changes, kind_name, EncodedTile, ExternalLayer, FieldKind, HeatLayer, PolygonLayer, TileCache,
+    TileCoord, TileFilter, TileKey, TileProvider, TileSourceError,
 };
 use serde_json::{json, Value};
 
@@ -39,8 +39,13 @@ struct Served {
     bounds: Option<[f64; 4]>,
 }
 
-/// Loads the layers of `manifest`'s version.
-fn load(catalog: &DirCatalog, manifest: &Manifest, min_heat: u32) -> anyhow::Result<Served> {
+/// Loads the layers of `manifest`'s version, and adds the external ones.
+fn load(
+    catalog: &DirCatalog,
+    manifest: &Manifest,
+    min_heat: u32,
+    externals: &[Arc<ExternalLayer>],
+) -> anyhow::Result<Served> {
     let mut layers: BTreeMap<String, Arc<dyn TileProvider>> = BTreeMap::new();
     let mut filters = None;
     if let Some(sectors) = catalog.sectors(manifest)? {
@@ -57,6 +62,14 @@ fn load(catalog: &DirCatalog, manifest: &Manifest, min_heat: u32) -> anyhow::Res
     }
     if let Some(h3) = catalog.indices(manifest, Level::H3)? {
         layers.insert("heat".into(), Arc::new(HeatLayer::new(h3, min_heat)?));
+    }
+    for e in externals {
+        let name = e.name().to_owned();
+        anyhow::ensure!(
+            !layers.contains_key(&name),
+            "--source {name}: the catalog has a layer of that name; choose another"
+        );
+        layers.insert(name, Arc::clone(e) as Arc<dyn TileProvider>);
     }
     let (windows, categories, departments) = filters.unwrap_or_default();
     let default_window = ["90d", "30d"]
@@ -92,7 +105,7 @@ pub fn export_tiles(catalog: &DirCatalog, args: &ExportTiles) -> anyhow::Result<
         .current()?
         .with_context(|| format!("the catalog at {} is empty", catalog.root().display()))?;
     let t = Instant::now();
-    let served = load(catalog, &manifest, args.min_heat_reports)?;
+    let served = load(catalog, &manifest, args.min_heat_reports, &[])?;
     let mut layers: Vec<&dyn TileProvider> = Vec::new();
     for name in &args.layers {
         let l = served.layers.get(name).with_context(|| {
@@ -153,6 +166,8 @@ struct AppState {
     switch: RwLock<()>,
     cache: TileCache,
     min_heat: u32,
+    /// Layers from `--source`: the same across versions.
+    externals: Vec<Arc<ExternalLayer>>,
     vendor: Vendor,
 }
 
@@ -194,8 +209,16 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
             catalog.root().display()
         )
     })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let t = Instant::now();
-    let served = load(&catalog, &manifest, args.min_heat_reports)
+    let externals = predio_tiles::open_all(&runtime, &args.sources)?;
+    for e in &externals {
+        tracing::info!(layer = e.name(), "{}", e.description());
+    }
+    let served = load(&catalog, &manifest, args.min_heat_reports, &externals)
         .with_context(|| format!("loading version {}", manifest.version))?;
     tracing::info!(version = %served.version, secs = t.elapsed().as_secs_f64(), "loaded");
     let vendor = read_vendor(args.web_dir.as_deref());
@@ -205,12 +228,9 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         switch: RwLock::new(()),
         cache: TileCache::new(args.cache_mib.saturating_mul(1 << 20)),
         min_heat: args.min_heat_reports,
+        externals,
         vendor,
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -306,11 +326,12 @@ fn switch(state: &AppState) -> anyhow::Result<()> {
     let Some(manifest) = state.catalog.current()? else {
         return Ok(());
     };
-    let new = load(&state.catalog, &manifest, state.min_heat)?;
+    let new = load(&state.catalog, &manifest, state.min_heat, &state.externals)?;
     let old = state.current.load_full();
     let mut evict = Vec::new();
     for (name, layer) in &new.layers {
         let c = match old.layers.get(name) {
+            Some(o) if Arc::ptr_eq(o, layer) => predio_tiles::Changed::Nothing,
             Some(o) => changes(o.as_ref(), layer.as_ref()),
             None => predio_tiles::Changed::Everything,
         };
@@ -588,6 +609,10 @@ fn tilejson_of(p: &dyn TileProvider, base: &str, filter: &TileFilter, version: V
     layer
         .other
         .insert("field_types".into(), Value::Object(types));
+    let layers = p
+        .tilejson_layers()
+        .and_then(|v| serde_json::from_value::<Vec<tilejson::VectorLayer>>(v).ok())
+        .unwrap_or_else(|| vec![layer]);
     let mut tj = tilejson::tilejson! {
         tiles: vec![format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt?{}", p.name(), filter_query(filter))],
         name: p.name().to_owned(),
@@ -595,7 +620,7 @@ fn tilejson_of(p: &dyn TileProvider, base: &str, filter: &TileFilter, version: V
         minzoom: minzoom,
         maxzoom: maxzoom,
         version: version.to_string(),
-        vector_layers: vec![layer],
+        vector_layers: layers,
         attribution: "predio".to_owned(),
     };
     if let Some([w, s, e, n]) = p.bounds() {
