@@ -75,7 +75,7 @@ demo: build
 	$(PREDIO) --data $(DEMO_DATA) info
 	$(PREDIO) --data $(DEMO_DATA) indices --sector "Barrio Amón"
 	@echo "open http://127.0.0.1:$(DEMO_PORT)/ (Ctrl-C stops the server)"
-	$(PREDIO) --data $(DEMO_DATA) serve --addr 127.0.0.1:$(DEMO_PORT)
+	$(PREDIO) --data $(DEMO_DATA) serve --addr 127.0.0.1:$(DEMO_PORT) --public-parcels
 
 # One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also
 # compiles the benches (they are never timed in CI).

@@ -63,6 +63,47 @@ pub enum Command {
     /// `/health`. A new catalog version (an import or a compute) is picked up within
     /// --poll-ms without dropping requests; only the cached tiles it changed are evicted.
     Serve(ServeArgs),
+    /// Manage the API keys `predio serve` accepts (stored hashed in DATA/keys.toml).
+    ///
+    /// Roles: `public` (no key needed: aggregated layers), `planner` (also parcels),
+    /// `auditor` (also report-level data: Open311 requests), `admin` (also /metrics and /admin).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `predio keys`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key: printed once on stdout, stored only as its SHA-256.
+    Add(KeysAdd),
+    /// List the keys' names, roles and dates (never the keys).
+    List {
+        /// Key file (default DATA/keys.toml).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Remove a key by name.
+    Remove {
+        /// The key's name.
+        name: String,
+        /// Key file (default DATA/keys.toml).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
+/// `predio keys add`.
+#[derive(Debug, Args)]
+pub struct KeysAdd {
+    /// Who holds the key (unique in the file).
+    #[arg(long)]
+    pub name: String,
+    /// What it may see.
+    #[arg(long, value_enum)]
+    pub role: crate::commands::Role,
+    /// Key file (default DATA/keys.toml).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// `predio serve`.
@@ -91,6 +132,22 @@ pub struct ServeArgs {
     /// Repeatable.
     #[arg(long = "source", value_name = "NAME=LOCATION")]
     pub sources: Vec<predio_tiles::SourceSpec>,
+    /// API key file (see `predio keys`; default DATA/keys.toml, re-read when it changes).
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Serve the parcel layer (parcels' indices) without a key; by default it needs `planner`.
+    #[arg(long)]
+    pub public_parcels: bool,
+    /// Origins allowed by CORS (repeatable); default any (`*`), as public map tiles are.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Requests per second allowed to each client (its key, else its IP address), with bursts
+    /// of 4 s worth; 0 = no limit. Over it: 429 with Retry-After.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub rate_limit: u32,
+    /// A request not answered within this many seconds gets 503.
+    #[arg(long, default_value_t = 30, value_name = "S")]
+    pub timeout_s: u64,
 }
 
 /// `predio compute`.

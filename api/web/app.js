@@ -8,7 +8,10 @@
     status.textContent = 'MapLibre GL JS no está instalado en el servidor (make web).';
     return;
   }
-  const meta = await (await fetch('/meta.json')).json();
+  // An API key (`?key=...` in the page's address) goes with every request to this server.
+  const key = new URLSearchParams(location.search).get('key');
+  const api = (url) => fetch(url, key ? { headers: { 'X-API-Key': key } } : {});
+  const meta = await (await api('/meta.json')).json();
   const layers = Object.fromEntries(meta.layers.map((l) => [l.name, l]));
   const option = (select, value, label) => {
     const o = document.createElement('option');
@@ -45,7 +48,7 @@
   };
   fillFields();
 
-  const style = await (await fetch('/style.json?' + query())).json();
+  const style = await (await api('/style.json?' + query())).json();
   const options = {
     container: 'map',
     style,
@@ -53,6 +56,8 @@
     // Keeps the drawn frame readable (screenshots, the browser test's blank-canvas check).
     canvasContextAttributes: { preserveDrawingBuffer: true },
     preserveDrawingBuffer: true,
+    transformRequest: (url) => (key && url.startsWith(location.origin)
+      ? { url, headers: { 'X-API-Key': key } } : { url }),
   };
   if (meta.bounds) options.bounds = meta.bounds;
   const map = new maplibregl.Map(options);
@@ -103,7 +108,7 @@
     }
     const field = $('field').value;
     if (field) {
-      const r = await fetch(`/legend.json?layer=${view}&field=${encodeURIComponent(field)}&${q}`);
+      const r = await api(`/legend.json?layer=${view}&field=${encodeURIComponent(field)}&${q}`);
       const legend = await r.json();
       if (r.ok) {
         map.setPaintProperty(views[view][0], 'fill-color', legend.paint);

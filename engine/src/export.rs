@@ -130,6 +130,22 @@ pub(crate) fn write_atomically(
     }
 }
 
+/// Writes `bytes` to `path`: a temporary file beside it, fsynced, renamed over it; a reader sees
+/// the old file or the new one, never half of one.
+///
+/// # Errors
+/// I/O errors naming the file.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    write_atomically(path, |tmp| {
+        let mut f = File::create(tmp).map_err(Error::io(tmp))?;
+        f.write_all(bytes).map_err(Error::io(tmp))?;
+        f.sync_all().map_err(Error::io(tmp))?;
+        Ok(bytes.len())
+    })
+    .map(|_| ())
+}
+
 fn tmp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()

@@ -26,7 +26,7 @@ pub use catalog::{
     ReportImport, ReportsMeta, SourceInfo, VersionId, CATALOG_FORMAT, PRIVATE_FILE,
 };
 pub use error::{Error, Result};
-pub use export::{export_reports, export_row, ExportFormat, EXPORT_COLUMNS};
+pub use export::{export_reports, export_row, write_file_atomically, ExportFormat, EXPORT_COLUMNS};
 pub use geocoder::{geocode_reports, Geocoder, Match, MatchCounts, MatchKind};
 pub use layer_file::{read_parcels, read_sectors, write_parcels, write_sectors, RESERVED_COLUMNS};
 pub use model::{

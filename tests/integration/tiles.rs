@@ -22,18 +22,26 @@ use crate::support::{arg, predio, predio_ok, present, python, town, version_dir,
 // ---------------------------------------------------------------------------------------------
 // A running server.
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
-    fn start(data: &Path) -> Self {
+    /// A server whose parcel layer is public (the tile tests read it without a key).
+    pub(crate) fn start(data: &Path) -> Self {
         Self::start_with(data, &[])
     }
 
-    /// With more `predio serve` arguments (`--source ...`).
-    fn start_with(data: &Path, more: &[&str]) -> Self {
+    /// With more `predio serve` arguments (`--source ...`); parcels public.
+    pub(crate) fn start_with(data: &Path, more: &[&str]) -> Self {
+        let mut args = vec!["--public-parcels"];
+        args.extend_from_slice(more);
+        Self::launch(data, &args)
+    }
+
+    /// `predio serve` with exactly these arguments (beside the address and poll interval).
+    pub(crate) fn launch(data: &Path, more: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_predio"))
             .arg("--data")
             .arg(data)
@@ -56,8 +64,12 @@ impl Server {
         Self { child, addr }
     }
 
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         get(&self.addr, path, headers)
+    }
+
+    pub(crate) fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        request(&self.addr, method, path, headers)
     }
 }
 
@@ -68,18 +80,18 @@ impl Drop for Server {
     }
 }
 
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
     }
 
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!("{e}: {}", String::from_utf8_lossy(&self.body));
         })
@@ -88,8 +100,15 @@ impl Reply {
 
 /// A plain HTTP/1.1 GET (the peer of predio's server here is the protocol itself).
 fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    request(addr, "GET", path, headers)
+}
+
+/// A plain HTTP/1.1 request without a body.
+pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut s = TcpStream::connect(addr).expect("connect");
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
     for (k, v) in headers {
         req += &format!("{k}: {v}\r\n");
     }
@@ -484,7 +503,7 @@ fn tile_rect(z: u8, x: u32, y: u32) -> Rect<f64> {
     )
 }
 
-fn tile_of(z: u8, lon: f64, lat: f64) -> (u32, u32) {
+pub(crate) fn tile_of(z: u8, lon: f64, lat: f64) -> (u32, u32) {
     let m = merc(Coord { x: lon, y: lat });
     let size = 2.0 * HALF / f64::from(1u32 << z);
     (((m.x + HALF) / size) as u32, ((HALF - m.y) / size) as u32)

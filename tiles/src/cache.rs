@@ -106,6 +106,12 @@ impl TileCache {
         self.cache.insert(key, tile);
     }
 
+    /// Evicts every tile.
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+        self.cache.run_pending_tasks();
+    }
+
     /// Tiles and bytes held (after pending evictions are applied).
     pub fn usage(&self) -> (u64, u64) {
         self.cache.run_pending_tasks();

@@ -5,9 +5,11 @@ mod export;
 mod geocode;
 mod import;
 mod info;
+mod keys;
 mod sample;
 mod serve;
 
+pub use keys::Role;
 use predio_engine::DirCatalog;
 
 use crate::cli::{Cli, Command, Export, Import};
@@ -28,6 +30,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Indices(args) => compute::show(&catalog, &args),
         Command::Sample(args) => sample::run(&args),
         Command::Serve(args) => serve::run(catalog, &args),
+        Command::Keys(command) => keys::run(&cli.data, &command),
     }
 }
 

@@ -4,6 +4,12 @@
 //! polls `CURRENT`; when another version is committed it loads it beside the old one, swaps it
 //! in (requests in flight finish on the version they started with) and evicts from the tile
 //! cache only the tiles whose bounds touch a feature the new version changed.
+//!
+//! Every request passes [`guard`] first (limits, API key and role, rate limit, time limit, JSON
+//! errors, access log, metrics); Open311 GeoReport v2 lives in [`open311`].
+
+mod guard;
+mod open311;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -13,10 +19,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Extension, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use predio_engine::indices::Level;
 use predio_engine::{CatalogStore, DirCatalog, Manifest, VersionId};
@@ -31,6 +37,9 @@ use crate::cli::{ExportTiles, ServeArgs, TileArchiveFormat};
 /// One catalog version's layers, as served.
 struct Served {
     version: VersionId,
+    manifest: Manifest,
+    /// Its reports for Open311, read on first use.
+    open311: std::sync::OnceLock<Result<Arc<open311::Requests>, String>>,
     layers: BTreeMap<String, Arc<dyn TileProvider>>,
     windows: Vec<String>,
     default_window: String,
@@ -83,6 +92,8 @@ fn load(
         .find_map(|l| layers.get(*l).and_then(|p| p.bounds()));
     Ok(Served {
         version: manifest.version,
+        manifest: manifest.clone(),
+        open311: std::sync::OnceLock::new(),
         layers,
         windows,
         default_window,
@@ -168,6 +179,7 @@ struct AppState {
     min_heat: u32,
     /// Layers from `--source`: the same across versions.
     externals: Vec<Arc<ExternalLayer>>,
+    guard: guard::Guard,
     vendor: Vendor,
 }
 
@@ -178,12 +190,7 @@ struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.0, Json(json!({ "error": self.1 }))).into_response();
-        r.headers_mut().insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        r
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
     }
 }
 
@@ -222,6 +229,7 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading version {}", manifest.version))?;
     tracing::info!(version = %served.version, secs = t.elapsed().as_secs_f64(), "loaded");
     let vendor = read_vendor(args.web_dir.as_deref());
+    let catalog_root = &catalog.root().to_path_buf();
     let state = Arc::new(AppState {
         catalog,
         current: ArcSwap::from_pointee(served),
@@ -229,6 +237,14 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         cache: TileCache::new(args.cache_mib.saturating_mul(1 << 20)),
         min_heat: args.min_heat_reports,
         externals,
+        guard: guard::Guard::new(
+            args.keys
+                .clone()
+                .unwrap_or_else(|| super::keys::default_file(catalog_root)),
+            args.public_parcels,
+            args.rate_limit,
+            Duration::from_secs(args.timeout_s.max(1)),
+        )?,
         vendor,
     });
     runtime.block_on(async move {
@@ -244,12 +260,16 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
             Arc::clone(&state),
             Duration::from_millis(args.poll_ms.max(10)),
         ));
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving")
+        let cors = cors_of(&args.cors_origins)?;
+        axum::serve(
+            listener,
+            router(state, cors).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
     })
 }
 
@@ -277,7 +297,38 @@ fn read_vendor(dir: Option<&Path>) -> Vendor {
     v
 }
 
-fn router(state: Shared) -> Router {
+/// CORS: any origin (`*`) unless origins are given.
+fn cors_of(origins: &[String]) -> anyhow::Result<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.is_empty() || origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list = origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).with_context(|| format!("--cors-origin {o:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        AllowOrigin::list(list)
+    };
+    Ok(CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::HEAD,
+            axum::http::Method::POST,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("x-api-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::HeaderName::from_static("x-cache"),
+            header::HeaderName::from_static("x-predio-version"),
+        ]))
+}
+
+fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/app.js", get(app_js))
@@ -290,7 +341,21 @@ fn router(state: Shared) -> Router {
         .route("/legend.json", get(legend))
         .route("/tiles/{file}", get(tilejson))
         .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
+        .route("/open311/v2/{file}", get(open311::root))
+        .route("/open311/v2/requests/{file}", get(open311::one))
+        .route("/metrics", get(metrics))
+        .route("/admin/reload", post(admin_reload))
+        .route("/admin/cache/clear", post(admin_clear))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            guard::guard,
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            guard::panicked,
+        ))
+        .layer(cors)
         .with_state(state)
 }
 
@@ -300,6 +365,7 @@ async fn watch(state: Shared, every: Duration) {
     let mut failed: Option<String> = None;
     loop {
         tokio::time::sleep(every).await;
+        state.guard.refresh_keys();
         let Ok(name) = tokio::fs::read_to_string(&pointer).await else {
             continue;
         };
@@ -544,7 +610,6 @@ fn tile_response(t: &EncodedTile, hit: bool, version: VersionId, headers: &Heade
         "public, max-age=60, must-revalidate",
     );
     set(h, header::VARY, "Accept-Encoding");
-    set(h, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     set(
         h,
         header::HeaderName::from_static("x-cache"),
@@ -560,10 +625,6 @@ fn tile_response(t: &EncodedTile, hit: bool, version: VersionId, headers: &Heade
 
 fn json_response(v: Value) -> Response {
     let mut r = Json(v).into_response();
-    r.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
@@ -734,23 +795,30 @@ async fn legend(
 /// `/style.json`: a MapLibre style over the three layers (no base map: it works offline).
 async fn style(
     State(state): State<Shared>,
+    Extension(caller): Extension<guard::Caller>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let served = state.current.load_full();
+    let seen: BTreeMap<&str, &Arc<dyn TileProvider>> = served
+        .layers
+        .iter()
+        .filter(|(n, _)| state.guard.sees_layer(caller.role, n))
+        .map(|(n, p)| (n.as_str(), p))
+        .collect();
     let filter = filter_of(&q, &served)?;
     let base = base_url(&headers);
     let mut sources = serde_json::Map::new();
     let mut legends = serde_json::Map::new();
-    for (name, p) in &served.layers {
+    for (name, p) in &seen {
         p.check(&filter)?;
         sources.insert(
-            name.clone(),
+            (*name).to_owned(),
             json!({ "type": "vector", "url": format!("{base}/tiles/{name}.json?{}", filter_query(&filter)) }),
         );
         if p.fields().iter().any(|(n, ..)| n == default_field(name)) {
             legends.insert(
-                name.clone(),
+                (*name).to_owned(),
                 legend_for(&served, name, default_field(name), &filter)?,
             );
         }
@@ -759,20 +827,20 @@ async fn style(
     let mut layers = vec![json!({
         "id": "background", "type": "background", "paint": { "background-color": "#f4f1ea" }
     })];
-    if served.layers.contains_key("sectors") {
+    if seen.contains_key("sectors") {
         layers.push(json!({
             "id": "sectors-fill", "type": "fill", "source": "sectors", "source-layer": "sectors",
             "paint": { "fill-color": paint("sectors"), "fill-opacity": 0.55 }
         }));
     }
-    if served.layers.contains_key("heat") {
+    if seen.contains_key("heat") {
         layers.push(json!({
             "id": "heat-fill", "type": "fill", "source": "heat", "source-layer": "heat",
             "layout": { "visibility": "none" },
             "paint": { "fill-color": paint("heat"), "fill-opacity": 0.75, "fill-outline-color": "rgba(255,255,255,0.4)" }
         }));
     }
-    if served.layers.contains_key("parcels") {
+    if seen.contains_key("parcels") {
         layers.push(json!({
             "id": "parcels-fill", "type": "fill", "source": "parcels", "source-layer": "parcels",
             "minzoom": 13,
@@ -786,7 +854,7 @@ async fn style(
             "paint": { "line-color": "#7a7a7a", "line-width": 0.4 }
         }));
     }
-    if served.layers.contains_key("sectors") {
+    if seen.contains_key("sectors") {
         layers.push(json!({
             "id": "sectors-line", "type": "line", "source": "sectors", "source-layer": "sectors",
             "paint": { "line-color": "#3b3b3b", "line-width": 1.2 }
@@ -811,11 +879,15 @@ async fn style(
 }
 
 /// `/meta.json`: what the viewer's pickers offer.
-async fn meta(State(state): State<Shared>) -> Response {
+async fn meta(
+    State(state): State<Shared>,
+    Extension(caller): Extension<guard::Caller>,
+) -> Response {
     let served = state.current.load_full();
     let layers: Vec<Value> = served
         .layers
         .iter()
+        .filter(|(n, _)| state.guard.sees_layer(caller.role, n))
         .map(|(name, p)| {
             let (minzoom, maxzoom) = p.zoom_range();
             json!({
@@ -839,6 +911,54 @@ async fn meta(State(state): State<Shared>) -> Response {
         "bounds": served.bounds,
         "layers": layers,
     }))
+}
+
+/// `/metrics`: Prometheus text (admin).
+async fn metrics(State(state): State<Shared>) -> Response {
+    let (tiles, bytes) = state.cache.usage();
+    let served = state.current.load();
+    let text = state.guard.metrics.render(&[
+        (
+            "predio_tile_cache_tiles",
+            "Tiles in the cache.",
+            tiles as f64,
+        ),
+        (
+            "predio_tile_cache_bytes",
+            "Bytes of the tiles in the cache (plain and gzip).",
+            bytes as f64,
+        ),
+        (
+            "predio_catalog_version",
+            "The catalog version served.",
+            served.version.number() as f64,
+        ),
+    ]);
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+/// `POST /admin/reload`: looks for a new version now (admin).
+async fn admin_reload(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let st = Arc::clone(&state);
+    tokio::task::spawn_blocking(move || switch(&st))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+    Ok(json_response(
+        json!({ "version": state.current.load().version.to_string() }),
+    ))
+}
+
+/// `POST /admin/cache/clear`: empties the tile cache (admin).
+async fn admin_clear(State(state): State<Shared>) -> Response {
+    let (tiles, _) = state.cache.usage();
+    state.cache.clear();
+    json_response(json!({ "evicted": tiles }))
 }
 
 async fn health(State(state): State<Shared>) -> Response {

@@ -1,0 +1,526 @@
+//! What every request passes through: size limits, the API key and its role, the rate limit,
+//! the time limit, JSON error bodies, the access log and the Prometheus metrics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiError, Shared};
+use crate::commands::keys::{self, Keys};
+use crate::commands::Role;
+
+/// Longest request target accepted (path and query), bytes.
+const MAX_URI: usize = 8 * 1024;
+/// Most header bytes accepted (names and values).
+const MAX_HEADERS: usize = 16 * 1024;
+
+/// Who made a request, as the handlers see it.
+#[derive(Debug, Clone)]
+pub(super) struct Caller {
+    /// Its role (`public` without a key).
+    pub role: Role,
+}
+
+/// Keys, limits and counters of a server.
+pub(super) struct Guard {
+    keys: ArcSwap<Keys>,
+    keys_path: PathBuf,
+    keys_stamp: Mutex<Option<SystemTime>>,
+    /// Whether the parcel layer needs no key.
+    pub public_parcels: bool,
+    rate: Option<RateLimit>,
+    timeout: Duration,
+    pub metrics: Metrics,
+}
+
+impl Guard {
+    pub fn new(
+        keys_path: PathBuf,
+        public_parcels: bool,
+        rate_per_s: u32,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let keys = keys::load(&keys_path)?;
+        tracing::info!(keys = keys.len(), file = %keys_path.display(), "API keys");
+        Ok(Self {
+            keys: ArcSwap::from_pointee(keys),
+            keys_stamp: Mutex::new(stamp(&keys_path)),
+            keys_path,
+            public_parcels,
+            rate: (rate_per_s > 0).then(|| RateLimit::new(f64::from(rate_per_s))),
+            timeout,
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// Re-reads the key file when it changed (called by the server's watch loop).
+    pub fn refresh_keys(&self) {
+        let now = stamp(&self.keys_path);
+        let Ok(mut last) = self.keys_stamp.lock() else {
+            return;
+        };
+        if *last == now {
+            return;
+        }
+        match keys::load(&self.keys_path) {
+            Ok(k) => {
+                tracing::info!(keys = k.len(), "API keys re-read");
+                self.keys.store(std::sync::Arc::new(k));
+                *last = now;
+            }
+            Err(e) => tracing::error!("API keys not re-read (the old ones stay): {e:#}"),
+        }
+    }
+
+    /// Whether `role` may see `layer`.
+    pub fn sees_layer(&self, role: Role, layer: &str) -> bool {
+        role >= required_for_layer(layer, self.public_parcels)
+    }
+}
+
+fn stamp(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The role a layer needs.
+fn required_for_layer(layer: &str, public_parcels: bool) -> Role {
+    if layer == "parcels" && !public_parcels {
+        Role::Planner
+    } else {
+        Role::Public
+    }
+}
+
+/// The role a request needs: the one table of who sees what.
+pub(super) fn required_role(path: &str, query: Option<&str>, public_parcels: bool) -> Role {
+    if path == "/metrics" || path.starts_with("/admin/") {
+        return Role::Admin;
+    }
+    if path.starts_with("/open311/v2/requests") {
+        return Role::Auditor;
+    }
+    let layer = if let Some(rest) = path.strip_prefix("/tiles/") {
+        rest.split('/')
+            .next()
+            .map(|l| l.strip_suffix(".json").unwrap_or(l))
+    } else if path == "/legend.json" {
+        Some(
+            query
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("layer=")))
+                .unwrap_or("parcels"),
+        )
+    } else {
+        None
+    };
+    layer.map_or(Role::Public, |l| required_for_layer(l, public_parcels))
+}
+
+/// The route group of a path, for the metrics.
+fn route_of(path: &str) -> &'static str {
+    match path {
+        "/" | "/app.js" | "/app.css" | "/favicon.ico" => "viewer",
+        "/health" => "health",
+        "/metrics" => "metrics",
+        "/meta.json" | "/style.json" | "/legend.json" => "style",
+        p if p.starts_with("/vendor/") => "viewer",
+        p if p.starts_with("/tiles/") && p.ends_with(".json") && p.matches('/').count() == 2 => {
+            "tilejson"
+        }
+        p if p.starts_with("/tiles/") => "tiles",
+        p if p.starts_with("/open311/") => "open311",
+        p if p.starts_with("/admin/") => "admin",
+        _ => "other",
+    }
+}
+
+/// The API key of a request: `X-API-Key`, `Authorization: Bearer`, or `api_key=` (Open311).
+fn key_of(req: &Request) -> Option<String> {
+    let h = req.headers();
+    if let Some(k) = h.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(k.trim().to_owned());
+    }
+    if let Some(k) = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(k.trim().to_owned());
+    }
+    req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("api_key="))
+            .map(str::to_owned)
+    })
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    ApiError(status, message.into()).into_response()
+}
+
+/// The middleware.
+pub(super) async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = req.uri().path().to_owned();
+    let route = route_of(&path);
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let method = req.method().clone();
+    let g = &state.guard;
+    let (resp, who) = 'answer: {
+        if req.uri().to_string().len() > MAX_URI {
+            break 'answer (
+                error(
+                    StatusCode::URI_TOO_LONG,
+                    format!("the request target is over {MAX_URI} bytes"),
+                ),
+                None,
+            );
+        }
+        let header_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum();
+        if header_bytes > MAX_HEADERS {
+            break 'answer (
+                error(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    format!("the headers are over {MAX_HEADERS} bytes"),
+                ),
+                None,
+            );
+        }
+        let key = key_of(&req);
+        let (name, role) = match &key {
+            None => (None, Role::Public),
+            Some(k) => match g.keys.load().check(k) {
+                Some((n, r)) => (Some(n.to_owned()), r),
+                None => {
+                    g.metrics.count_refused("unknown_key");
+                    let mut r = error(StatusCode::UNAUTHORIZED, "unknown API key");
+                    r.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer realm=\"predio\""),
+                    );
+                    break 'answer (r, None);
+                }
+            },
+        };
+        if let Some(limit) = &g.rate {
+            let who = name.clone().unwrap_or_else(|| client.clone());
+            if let Err(wait) = limit.take(&who) {
+                g.metrics.count_refused("rate_limited");
+                let mut r = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("over the rate limit; retry in {} s", wait.as_secs().max(1)),
+                );
+                if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                break 'answer (r, name);
+            }
+        }
+        let needed = required_role(&path, req.uri().query(), g.public_parcels);
+        if role < needed {
+            g.metrics.count_refused("role");
+            let r = if key.is_none() {
+                let mut r = error(
+                    StatusCode::UNAUTHORIZED,
+                    format!("{path} needs an API key with role {needed} or above"),
+                );
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"predio\""),
+                );
+                r
+            } else {
+                error(
+                    StatusCode::FORBIDDEN,
+                    format!("{path} needs role {needed} or above; this key is {role}"),
+                )
+            };
+            break 'answer (r, name);
+        }
+        let mut req = req;
+        req.extensions_mut().insert(Caller { role });
+        let resp = match tokio::time::timeout(g.timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not answered within {} s", g.timeout.as_secs()),
+            ),
+        };
+        (json_errors(resp).await, name)
+    };
+    let status = resp.status().as_u16();
+    let secs = started.elapsed().as_secs_f64();
+    let cache = resp
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    g.metrics.record(route, status, secs, cache.as_deref());
+    tracing::info!(
+        target: "predio::access",
+        client = %client,
+        method = %method,
+        path = %path,
+        status,
+        ms = secs * 1e3,
+        key = who.as_deref().unwrap_or("-"),
+        "request"
+    );
+    resp
+}
+
+/// Gives every error a JSON body `{"error": ...}` (the framework's own rejections are text).
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let kind = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if kind.contains("json") || kind.contains("xml") {
+        return resp;
+    }
+    let (_, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    error(status, message)
+}
+
+/// The answer to a panic in a handler (caught, never the process).
+pub(super) fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    let mut r = Response::new(Body::from(json!({ "error": "internal error" }).to_string()));
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// A token bucket per client: `rate` per second, bursts of 4 s worth.
+struct RateLimit {
+    rate: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimit {
+    fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token, or says how long until one is there.
+    fn take(&self, who: &str) -> Result<(), Duration> {
+        let cap = self.rate * 4.0;
+        let now = Instant::now();
+        let Ok(mut b) = self.buckets.lock() else {
+            return Ok(());
+        };
+        if b.len() > 100_000 {
+            b.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
+        }
+        let (tokens, last) = b.entry(who.to_owned()).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(cap);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
+        }
+    }
+}
+
+/// Latency buckets, seconds.
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+    refused: BTreeMap<&'static str, u64>,
+    cache: BTreeMap<String, u64>,
+}
+
+/// Request counters and latencies, in the Prometheus text format at `/metrics`.
+pub(super) struct Metrics {
+    started: Instant,
+    inner: Mutex<Counters>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            inner: Mutex::new(Counters::default()),
+        }
+    }
+}
+
+impl Metrics {
+    fn record(&self, route: &'static str, status: u16, secs: f64, cache: Option<&str>) {
+        let Ok(mut c) = self.inner.lock() else { return };
+        *c.requests.entry((route, status)).or_default() += 1;
+        let h = c.latency.entry(route).or_default();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+        if let Some(kind) = cache {
+            *c.cache.entry(kind.to_owned()).or_default() += 1;
+        }
+    }
+
+    fn count_refused(&self, why: &'static str) {
+        if let Ok(mut c) = self.inner.lock() {
+            *c.refused.entry(why).or_default() += 1;
+        }
+    }
+
+    /// The exposition, with the gauges the server adds.
+    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+        let mut out = String::new();
+        let Ok(c) = self.inner.lock() else {
+            return out;
+        };
+        let _ = writeln!(
+            out,
+            "# HELP predio_http_requests_total HTTP requests answered, by route group and status.\n\
+             # TYPE predio_http_requests_total counter"
+        );
+        for ((route, status), n) in &c.requests {
+            let _ = writeln!(
+                out,
+                "predio_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP predio_http_request_duration_seconds Time to answer, by route group.\n\
+             # TYPE predio_http_request_duration_seconds histogram"
+        );
+        for (route, h) in &c.latency {
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "predio_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "predio_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
+                 predio_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
+                 predio_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count, h.sum, h.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP predio_http_refused_total Requests refused before a handler, by reason.\n\
+             # TYPE predio_http_refused_total counter"
+        );
+        for (why, n) in &c.refused {
+            let _ = writeln!(out, "predio_http_refused_total{{reason=\"{why}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP predio_tile_cache_requests_total Tile requests by cache result.\n\
+             # TYPE predio_tile_cache_requests_total counter"
+        );
+        for (kind, n) in &c.cache {
+            let _ = writeln!(
+                out,
+                "predio_tile_cache_requests_total{{result=\"{kind}\"}} {n}"
+            );
+        }
+        let mut gauges = gauges.to_vec();
+        gauges.push((
+            "predio_uptime_seconds",
+            "Seconds since the server started.",
+            self.started.elapsed().as_secs_f64(),
+        ));
+        for (name, help, v) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_role_table() {
+        let r = |p: &str, q: Option<&str>, public| required_role(p, q, public);
+        assert_eq!(r("/tiles/sectors/1/0/0.mvt", None, false), Role::Public);
+        assert_eq!(r("/tiles/parcels/1/0/0.mvt", None, false), Role::Planner);
+        assert_eq!(r("/tiles/parcels/1/0/0.mvt", None, true), Role::Public);
+        assert_eq!(r("/tiles/parcels.json", None, false), Role::Planner);
+        assert_eq!(
+            r("/legend.json", None, false),
+            Role::Planner,
+            "parcels is the default"
+        );
+        assert_eq!(r("/legend.json", Some("layer=heat"), false), Role::Public);
+        assert_eq!(r("/open311/v2/requests.json", None, true), Role::Auditor);
+        assert_eq!(r("/open311/v2/requests/R-1.xml", None, true), Role::Auditor);
+        assert_eq!(r("/open311/v2/services.json", None, false), Role::Public);
+        assert_eq!(r("/metrics", None, true), Role::Admin);
+        assert_eq!(r("/admin/reload", None, true), Role::Admin);
+        assert_eq!(r("/style.json", None, false), Role::Public);
+    }
+
+    #[test]
+    fn buckets_refill_at_the_rate() {
+        let l = RateLimit::new(10.0);
+        for _ in 0..40 {
+            assert!(l.take("a").is_ok());
+        }
+        let wait = l.take("a").expect_err("the burst is 4 s worth");
+        assert!(wait <= Duration::from_millis(100), "{wait:?}");
+        assert!(l.take("b").is_ok(), "per client");
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(l.take("a").is_ok());
+    }
+}

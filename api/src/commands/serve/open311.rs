@@ -1,0 +1,592 @@
+//! Open311 GeoReport v2, read side, under `/open311/v2/`: `discovery`, `services`, `requests`
+//! and `requests/{id}`, each as `.json` or `.xml`. Requests carry the parcel and sector they
+//! were geocoded to as extension fields. Personal fields and free text are never stored, so
+//! `description`, `address` and `status_notes` are never sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use predio_engine::CatalogStore;
+use predio_engine::{Location, Report, Status};
+use serde_json::{json, Map, Value};
+
+use super::{base_url, Served, Shared};
+
+/// The specification's URL, as discovery names it.
+const SPEC: &str = "http://wiki.open311.org/GeoReport_v2";
+/// Most requests in one answer (the specification's customary limit).
+const MAX_PAGE: usize = 1000;
+
+/// A version's reports, ready for Open311.
+pub(super) struct Requests {
+    /// Newest first.
+    reports: Vec<Report>,
+    by_id: HashMap<String, usize>,
+    /// `(code, name, group)`, by name.
+    services: Vec<(String, String, String)>,
+    code_of: HashMap<String, String>,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Requests {
+    fn new(mut reports: Vec<Report>) -> Self {
+        reports.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        let by_id = reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        // the department that handles most of a category is its group
+        let mut groups: BTreeMap<String, HashMap<String, usize>> = BTreeMap::new();
+        for r in &reports {
+            let name = service_name(r).to_owned();
+            let g = groups.entry(name).or_default();
+            if let Some(d) = &r.department {
+                *g.entry(d.clone()).or_default() += 1;
+            }
+        }
+        let mut used: HashMap<String, usize> = HashMap::new();
+        let mut services = Vec::new();
+        let mut code_of = HashMap::new();
+        for (name, depts) in groups {
+            let base = slug(&name);
+            let n = used.entry(base.clone()).or_default();
+            *n += 1;
+            let code = if *n == 1 { base } else { format!("{base}-{n}") };
+            let group = depts
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(d, _)| d)
+                .unwrap_or_default();
+            code_of.insert(name.clone(), code.clone());
+            services.push((code, name, group));
+        }
+        let newest = reports.first().map(|r| r.created_at);
+        Self {
+            reports,
+            by_id,
+            services,
+            code_of,
+            newest,
+        }
+    }
+}
+
+/// Loads (once per version) the reports of the served version.
+fn requests_of(state: &Shared, served: &Served) -> Result<Arc<Requests>, Open311Error> {
+    served
+        .open311
+        .get_or_init(|| {
+            let reports = state
+                .catalog
+                .reports(&served.manifest)
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            Ok(Arc::new(Requests::new(reports)))
+        })
+        .clone()
+        .map_err(|e| Open311Error(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+fn service_name(r: &Report) -> &str {
+    r.category.as_deref().unwrap_or("Sin categoría")
+}
+
+/// A service code from a category name: lowercase ASCII letters and digits joined by '-'.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = match c {
+            'á' | 'à' | 'ä' | 'â' | 'Á' => 'a',
+            'é' | 'è' | 'ë' | 'ê' | 'É' => 'e',
+            'í' | 'ì' | 'ï' | 'î' | 'Í' => 'i',
+            'ó' | 'ò' | 'ö' | 'ô' | 'Ó' => 'o',
+            'ú' | 'ù' | 'ü' | 'û' | 'Ú' => 'u',
+            'ñ' | 'Ñ' => 'n',
+            'ç' => 'c',
+            c => c.to_ascii_lowercase(),
+        };
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        "other".into()
+    } else {
+        out
+    }
+}
+
+/// An Open311 error: `[{"code": 400, "description": "..."}]`, or its XML.
+pub(super) struct Open311Error(StatusCode, String);
+
+fn bad(message: impl Into<String>) -> Open311Error {
+    Open311Error(StatusCode::BAD_REQUEST, message.into())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Json,
+    Xml,
+}
+
+fn format_of(file: &str) -> Option<(&str, Format)> {
+    let (stem, ext) = file.rsplit_once('.')?;
+    match ext {
+        "json" => Some((stem, Format::Json)),
+        "xml" => Some((stem, Format::Xml)),
+        _ => None,
+    }
+}
+
+fn error_response(e: Open311Error, f: Format) -> Response {
+    let code = e.0.as_u16();
+    let mut r = match f {
+        Format::Json => axum::Json(json!([{ "code": code, "description": e.1 }])).into_response(),
+        Format::Xml => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<errors><error><code>{code}</code>\
+                 <description>{}</description></error></errors>",
+                escape(&e.1)
+            );
+            xml_response(body)
+        }
+    };
+    *r.status_mut() = e.0;
+    r
+}
+
+fn xml_response(body: String) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml; charset=utf-8"),
+    );
+    r
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JSON array of objects as Open311 XML: `<root><item><k>v</k>...</item>...</root>`.
+fn to_xml(root: &str, item: &str, rows: &[Value]) -> String {
+    let mut out = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<{root}>");
+    for row in rows {
+        let _ = write!(out, "<{item}>");
+        if let Value::Object(m) = row {
+            for (k, v) in m {
+                write_xml_value(&mut out, k, v);
+            }
+        }
+        let _ = write!(out, "</{item}>");
+    }
+    let _ = write!(out, "</{root}>");
+    out
+}
+
+fn write_xml_value(out: &mut String, k: &str, v: &Value) {
+    match v {
+        Value::Null => {
+            let _ = write!(out, "<{k}/>");
+        }
+        Value::String(s) => {
+            let _ = write!(out, "<{k}>{}</{k}>", escape(s));
+        }
+        Value::Array(items) => {
+            // discovery's formats: <formats><format>...</format></formats>
+            let inner = k.strip_suffix('s').unwrap_or(k);
+            let _ = write!(out, "<{k}>");
+            for i in items {
+                write_xml_value(out, inner, i);
+            }
+            let _ = write!(out, "</{k}>");
+        }
+        Value::Object(m) => {
+            let _ = write!(out, "<{k}>");
+            for (k2, v2) in m {
+                write_xml_value(out, k2, v2);
+            }
+            let _ = write!(out, "</{k}>");
+        }
+        other => {
+            let _ = write!(out, "<{k}>{other}</{k}>");
+        }
+    }
+}
+
+fn answer(rows: Vec<Value>, root: &str, item: &str, f: Format) -> Response {
+    match f {
+        Format::Json => axum::Json(Value::Array(rows)).into_response(),
+        Format::Xml => xml_response(to_xml(root, item, &rows)),
+    }
+}
+
+fn w3c(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// One service request, as the specification's example lays it out, plus predio's extensions.
+fn request_json(r: &Report, reqs: &Requests) -> Value {
+    let mut m = Map::new();
+    m.insert("service_request_id".into(), json!(r.id));
+    let closed = matches!(
+        r.status,
+        Status::Resolved | Status::Rejected | Status::Duplicate
+    );
+    m.insert(
+        "status".into(),
+        json!(if closed { "closed" } else { "open" }),
+    );
+    let name = service_name(r);
+    m.insert("service_name".into(), json!(name));
+    m.insert(
+        "service_code".into(),
+        json!(reqs.code_of.get(name).cloned().unwrap_or_default()),
+    );
+    if let Some(d) = &r.department {
+        m.insert("agency_responsible".into(), json!(d));
+    }
+    m.insert("requested_datetime".into(), json!(w3c(r.created_at)));
+    let updated = [r.acknowledged_at, r.closed_at, r.reopened_at]
+        .into_iter()
+        .flatten()
+        .chain(r.history.iter().map(|h| h.at))
+        .chain(std::iter::once(r.created_at))
+        .max()
+        .unwrap_or(r.created_at);
+    m.insert("updated_datetime".into(), json!(w3c(updated)));
+    if let Some(t) = r.deadline_at {
+        m.insert("expected_datetime".into(), json!(w3c(t)));
+    }
+    // a system's default point (the town hall) is not where the problem is
+    if let (Some(lat), Some(lon), Location::Located) = (r.lat, r.lon, r.location) {
+        m.insert("lat".into(), json!(lat));
+        m.insert("long".into(), json!(lon));
+    }
+    m.insert("location".into(), json!(r.location.as_str()));
+    // extensions
+    m.insert(
+        "parcel_id".into(),
+        json!(r.parcel_id.as_ref().map(|p| p.as_str().to_owned())),
+    );
+    m.insert(
+        "sector_id".into(),
+        json!(r.sector_id.as_ref().map(|s| s.as_str().to_owned())),
+    );
+    m.insert("match".into(), json!(r.match_kind.as_str()));
+    m.insert("distance_m".into(), json!(r.distance_m));
+    m.insert("predio_status".into(), json!(r.status.as_str()));
+    m.insert("status_type".into(), json!(r.status_type.as_str()));
+    if let Some(t) = r.acknowledged_at {
+        m.insert("acknowledged_datetime".into(), json!(w3c(t)));
+    }
+    if let Some(t) = r.closed_at {
+        m.insert("closed_datetime".into(), json!(w3c(t)));
+    }
+    if let Some(p) = &r.parent_id {
+        m.insert("parent_service_request_id".into(), json!(p));
+    }
+    Value::Object(m)
+}
+
+fn parse_date(name: &str, v: &str) -> Result<DateTime<Utc>, Open311Error> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+        })
+        .map_err(|_| {
+            bad(format!(
+                "{name}={v:?} is not a w3c date-time (e.g. 2025-06-01T00:00:00Z) or a date"
+            ))
+        })
+}
+
+fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, Open311Error> {
+    v.trim()
+        .parse()
+        .map_err(|_| bad(format!("{name}={v:?} is not a number")))
+}
+
+/// Metres between two WGS 84 points (haversine).
+fn metres(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * a.sqrt().asin()
+}
+
+/// The requests a `requests` query selects, newest first, and the page asked for.
+fn select<'a>(
+    reqs: &'a Requests,
+    q: &HashMap<String, String>,
+) -> Result<Vec<&'a Report>, Open311Error> {
+    let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let page: usize = get("page").map_or(Ok(1), |v| parse_num("page", v))?;
+    let size: usize = get("page_size").map_or(Ok(MAX_PAGE), |v| parse_num("page_size", v))?;
+    if page == 0 || size == 0 || size > MAX_PAGE {
+        return Err(bad(format!(
+            "page starts at 1 and page_size is 1 to {MAX_PAGE}"
+        )));
+    }
+    // service_request_id: those, whatever the other parameters say (the specification)
+    if let Some(ids) = get("service_request_id") {
+        return Ok(ids
+            .split(',')
+            .filter_map(|id| reqs.by_id.get(id.trim()).map(|i| &reqs.reports[*i]))
+            .collect());
+    }
+    let codes: Option<Vec<&str>> =
+        get("service_code").map(|c| c.split(',').map(str::trim).collect());
+    let statuses: Option<Vec<&str>> = match get("status") {
+        None => None,
+        Some(s) => {
+            let v: Vec<&str> = s.split(',').map(str::trim).collect();
+            if let Some(x) = v.iter().find(|x| !matches!(**x, "open" | "closed")) {
+                return Err(bad(format!("status {x:?}: open or closed")));
+            }
+            Some(v)
+        }
+    };
+    let start = get("start_date")
+        .map(|v| parse_date("start_date", v))
+        .transpose()?;
+    let end = get("end_date")
+        .map(|v| parse_date("end_date", v))
+        .transpose()?;
+    if let (Some(s), Some(e)) = (start, end) {
+        if s > e {
+            return Err(bad("start_date is after end_date"));
+        }
+    }
+    // neither date: the 90 days up to the newest report (the specification's default window,
+    // anchored on the data so that an archive is not empty)
+    let (start, end) = match (start, end) {
+        (None, None) => (reqs.newest.map(|n| n - Duration::days(90)), None),
+        other => other,
+    };
+    let near = match (get("lat"), get("long")) {
+        (None, None) => None,
+        (Some(la), Some(lo)) => {
+            let lat: f64 = parse_num("lat", la)?;
+            let lon: f64 = parse_num("long", lo)?;
+            let radius: f64 = get("radius").map_or(Ok(1000.0), |v| parse_num("radius", v))?;
+            if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                return Err(bad("lat must be within ±90 and long within ±180"));
+            }
+            if !(radius > 0.0 && radius <= 50_000.0) {
+                return Err(bad("radius is metres, over 0 and at most 50000"));
+            }
+            Some((lat, lon, radius))
+        }
+        _ => return Err(bad("give lat and long together")),
+    };
+    let sector = get("sector_id");
+    let parcel = get("parcel_id");
+    let picked = reqs.reports.iter().filter(|r| {
+        let closed = matches!(
+            r.status,
+            Status::Resolved | Status::Rejected | Status::Duplicate
+        );
+        codes.as_ref().is_none_or(|c| {
+            reqs.code_of
+                .get(service_name(r))
+                .is_some_and(|code| c.contains(&code.as_str()))
+        }) && statuses
+            .as_ref()
+            .is_none_or(|s| s.contains(&if closed { "closed" } else { "open" }))
+            && start.is_none_or(|s| r.created_at >= s)
+            && end.is_none_or(|e| r.created_at <= e)
+            && near.is_none_or(|(lat, lon, radius)| match (r.lat, r.lon, r.location) {
+                (Some(a), Some(b), Location::Located) => metres(lat, lon, a, b) <= radius,
+                _ => false,
+            })
+            && sector.is_none_or(|s| r.sector_id.as_ref().is_some_and(|x| x.as_str() == s))
+            && parcel.is_none_or(|p| r.parcel_id.as_ref().is_some_and(|x| x.as_str() == p))
+    });
+    Ok(picked.skip((page - 1) * size).take(size).collect())
+}
+
+/// `/open311/v2/{discovery|services|requests}.{json|xml}`.
+pub(super) async fn root(
+    State(state): State<Shared>,
+    UrlPath(file): UrlPath<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((what, f)) = format_of(&file) else {
+        return super::ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no {file}: Open311 answers in .json or .xml"),
+        )
+        .into_response();
+    };
+    let served = state.current.load_full();
+    let base = base_url(&headers);
+    let result = match what {
+        "discovery" => Ok(discovery(&base, &served, f)),
+        "services" => {
+            let st = Arc::clone(&state);
+            let sv = Arc::clone(&served);
+            run_blocking(move || {
+                let reqs = requests_of(&st, &sv)?;
+                let rows: Vec<Value> = reqs
+                    .services
+                    .iter()
+                    .map(|(code, name, group)| {
+                        json!({
+                            "service_code": code, "service_name": name,
+                            "description": format!("Reports of {name}"),
+                            "metadata": false, "type": "realtime", "keywords": "",
+                            "group": group,
+                        })
+                    })
+                    .collect();
+                Ok(answer(rows, "services", "service", f))
+            })
+            .await
+        }
+        "requests" => {
+            let st = Arc::clone(&state);
+            let sv = Arc::clone(&served);
+            run_blocking(move || {
+                let reqs = requests_of(&st, &sv)?;
+                let rows: Vec<Value> = select(&reqs, &q)?
+                    .into_iter()
+                    .map(|r| request_json(r, &reqs))
+                    .collect();
+                Ok(answer(rows, "service_requests", "request", f))
+            })
+            .await
+        }
+        _ => Err(Open311Error(
+            StatusCode::NOT_FOUND,
+            format!("no {file}: discovery, services or requests"),
+        )),
+    };
+    result.unwrap_or_else(|e| error_response(e, f))
+}
+
+/// `/open311/v2/requests/{id}.{json|xml}`: an array of one request (the specification).
+pub(super) async fn one(State(state): State<Shared>, UrlPath(file): UrlPath<String>) -> Response {
+    let Some((id, f)) = format_of(&file) else {
+        return super::ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no {file}: Open311 answers in .json or .xml"),
+        )
+        .into_response();
+    };
+    let id = id.to_owned();
+    let served = state.current.load_full();
+    let st = Arc::clone(&state);
+    run_blocking(move || {
+        let reqs = requests_of(&st, &served)?;
+        let r = reqs
+            .by_id
+            .get(&id)
+            .map(|i| &reqs.reports[*i])
+            .ok_or_else(|| Open311Error(StatusCode::NOT_FOUND, format!("no request {id:?}")))?;
+        Ok(answer(
+            vec![request_json(r, &reqs)],
+            "service_requests",
+            "request",
+            f,
+        ))
+    })
+    .await
+    .unwrap_or_else(|e| error_response(e, f))
+}
+
+async fn run_blocking(
+    f: impl FnOnce() -> Result<Response, Open311Error> + Send + 'static,
+) -> Result<Response, Open311Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Open311Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+fn discovery(base: &str, served: &Served, f: Format) -> Response {
+    let changeset = served
+        .manifest
+        .created_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let d = json!({
+        "changeset": changeset,
+        "contact": "The municipality's service desk",
+        "key_service": "predio keys add --role auditor (an administrator gives keys)",
+        "endpoints": [{
+            "specification": SPEC,
+            "url": format!("{base}/open311/v2"),
+            "changeset": changeset,
+            "type": "production",
+            "formats": ["application/json", "text/xml"],
+        }],
+    });
+    match f {
+        Format::Json => axum::Json(d).into_response(),
+        Format::Xml => {
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<discovery>");
+            if let Value::Object(m) = &d {
+                for (k, v) in m {
+                    if k == "endpoints" {
+                        out += "<endpoints>";
+                        for e in v.as_array().into_iter().flatten() {
+                            write_xml_value(&mut out, "endpoint", e);
+                        }
+                        out += "</endpoints>";
+                    } else {
+                        write_xml_value(&mut out, k, v);
+                    }
+                }
+            }
+            out += "</discovery>";
+            xml_response(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_codes_are_ascii_slugs() {
+        assert_eq!(slug("Alumbrado público"), "alumbrado-publico");
+        assert_eq!(slug("  Baches & huecos!! "), "baches-huecos");
+        assert_eq!(slug("¿?"), "other");
+    }
+
+    #[test]
+    fn xml_is_escaped_and_nested() {
+        let rows = vec![json!({"a": "x < y & \"z\"", "n": 3, "none": null})];
+        assert_eq!(
+            to_xml("rs", "r", &rows),
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rs><r><a>x &lt; y &amp; &quot;z&quot;</a>\
+             <n>3</n><none/></r></rs>"
+        );
+        assert!((metres(0.0, 0.0, 0.0, 1.0) - 111_195.0).abs() < 10.0);
+    }
+}
