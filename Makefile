@@ -28,12 +28,14 @@ DEMO_DATA ?= predio-data
 DEMO_PARCELS ?= 20000
 DEMO_PORT ?= 8080
 
-.PHONY: help deps test-deps node web browser-deps build demo test check-venv lint fmt bench bench-deps clean
+.PHONY: help deps test-deps node web browser-deps build demo test check-venv lint fmt bench bench-deps fuzz load clean
 
 help:
 	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, serve the map on http://127.0.0.1:8080/"
 	@echo "make test   install what is missing, run every test"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make fuzz   cargo-fuzz (nightly) on the report parsers and the URL parsers, FUZZ_SECONDS each"
+	@echo "make load   the server under 128 connections for 60 s while a new version lands"
 	@echo "make bench  criterion geocoder and tile benches; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS; compute vs PostgreSQL; tiles vs martin (benches/)"
 
 deps:
@@ -108,6 +110,21 @@ bench: build bench-deps
 	benches/compare/geocode.sh
 	benches/compare/compute.sh
 	benches/compare/tiles.sh
+
+# cargo-fuzz on nightly (rustup toolchain install nightly): each target FUZZ_SECONDS, from the
+# seeds in fuzz/seeds; a crash is left in fuzz/artifacts/TARGET and becomes a regression test.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := open311 reports_csv fixmystreet tile_path api_query
+fuzz: deps
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t && cp -n seeds/$$t/* corpus/$$t/ 2>/dev/null; \
+	  $(CARGO) +nightly fuzz run --dev $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+# The server under load: 128 connections, 60 s, a new version mid-run (benches/load.sh).
+load: build bench-deps
+	benches/load.sh
 
 clean:
 	$(CARGO) clean

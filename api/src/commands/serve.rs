@@ -28,7 +28,7 @@ use predio_engine::indices::Level;
 use predio_engine::{CatalogStore, DirCatalog, Manifest, VersionId};
 use predio_tiles::{
     changes, kind_name, EncodedTile, ExternalLayer, FieldKind, HeatLayer, PolygonLayer, TileCache,
-    TileCoord, TileFilter, TileKey, TileProvider, TileSourceError,
+    TileFilter, TileKey, TileProvider, TileSourceError,
 };
 use serde_json::{json, Value};
 
@@ -216,8 +216,12 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
             catalog.root().display()
         )
     })?;
+    // Tiles are cut on blocking threads: CPU work, so a few per core (tokio's default of 512
+    // threads only adds per-thread allocator heaps and contention).
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads((4 * cores).max(16))
         .build()
         .context("starting the async runtime")?;
     let t = Instant::now();
@@ -436,18 +440,9 @@ fn switch(state: &AppState) -> anyhow::Result<()> {
 /// The query of a tile, TileJSON, style or legend request: `window`, and `category` or
 /// `department`.
 fn filter_of(q: &HashMap<String, String>, served: &Served) -> Result<TileFilter, ApiError> {
-    let pick = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
-    let dimension = match (pick("category"), pick("department")) {
-        (Some(_), Some(_)) => {
-            return Err(bad_request(
-                "give category or department, not both (the indices are by one or the other)",
-            ))
-        }
-        (Some(c), None) => Some(("category".to_owned(), c)),
-        (None, Some(d)) => Some(("department".to_owned(), d)),
-        (None, None) => None,
-    };
-    Ok(filter_from(pick("window"), dimension, served))
+    let dimension = predio::params::dimension(q).map_err(bad_request)?;
+    let window = q.get("window").filter(|v| !v.is_empty()).cloned();
+    Ok(filter_from(window, dimension, served))
 }
 
 /// A filter with the served version's default window when none is given.
@@ -504,17 +499,7 @@ async fn tile(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let y = file
-        .strip_suffix(".mvt")
-        .or_else(|| file.strip_suffix(".pbf"))
-        .ok_or_else(|| bad_request(format!("{file}: tiles end in .mvt (or .pbf)")))?;
-    let number = |what: &str, s: &str| {
-        s.parse::<u32>()
-            .map_err(|_| bad_request(format!("{what} {s:?} is not a tile number")))
-    };
-    let (z, x, y) = (number("z", &z)?, number("x", &x)?, number("y", y)?);
-    let z = u8::try_from(z).map_err(|_| bad_request(format!("zoom {z} is above 22")))?;
-    let coord = TileCoord::new_checked(z, x, y).map_err(|e| bad_request(e.to_string()))?;
+    let coord = predio::params::tile_path(&z, &x, &file).map_err(bad_request)?;
     let (served, cached) = {
         let _g = state
             .switch

@@ -11,6 +11,7 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
+use predio::params::RequestQuery;
 use predio_engine::CatalogStore;
 use predio_engine::{Location, Report, Status};
 use serde_json::{json, Map, Value};
@@ -19,8 +20,6 @@ use super::{base_url, Served, Shared};
 
 /// The specification's URL, as discovery names it.
 const SPEC: &str = "http://wiki.open311.org/GeoReport_v2";
-/// Most requests in one answer (the specification's customary limit).
-const MAX_PAGE: usize = 1000;
 
 /// A version's reports, ready for Open311.
 pub(super) struct Requests {
@@ -310,26 +309,6 @@ fn request_json(r: &Report, reqs: &Requests) -> Value {
     Value::Object(m)
 }
 
-fn parse_date(name: &str, v: &str) -> Result<DateTime<Utc>, Open311Error> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-        })
-        .map_err(|_| {
-            bad(format!(
-                "{name}={v:?} is not a w3c date-time (e.g. 2025-06-01T00:00:00Z) or a date"
-            ))
-        })
-}
-
-fn parse_num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, Open311Error> {
-    v.trim()
-        .parse()
-        .map_err(|_| bad(format!("{name}={v:?} is not a number")))
-}
-
 /// Metres between two WGS 84 points (haversine).
 fn metres(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
@@ -344,90 +323,49 @@ fn select<'a>(
     reqs: &'a Requests,
     q: &HashMap<String, String>,
 ) -> Result<Vec<&'a Report>, Open311Error> {
-    let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let page: usize = get("page").map_or(Ok(1), |v| parse_num("page", v))?;
-    let size: usize = get("page_size").map_or(Ok(MAX_PAGE), |v| parse_num("page_size", v))?;
-    if page == 0 || size == 0 || size > MAX_PAGE {
-        return Err(bad(format!(
-            "page starts at 1 and page_size is 1 to {MAX_PAGE}"
-        )));
-    }
-    // service_request_id: those, whatever the other parameters say (the specification)
-    if let Some(ids) = get("service_request_id") {
+    let q = RequestQuery::parse(q).map_err(bad)?;
+    if let Some(ids) = &q.ids {
         return Ok(ids
-            .split(',')
-            .filter_map(|id| reqs.by_id.get(id.trim()).map(|i| &reqs.reports[*i]))
+            .iter()
+            .filter_map(|id| reqs.by_id.get(id).map(|i| &reqs.reports[*i]))
             .collect());
-    }
-    let codes: Option<Vec<&str>> =
-        get("service_code").map(|c| c.split(',').map(str::trim).collect());
-    let statuses: Option<Vec<&str>> = match get("status") {
-        None => None,
-        Some(s) => {
-            let v: Vec<&str> = s.split(',').map(str::trim).collect();
-            if let Some(x) = v.iter().find(|x| !matches!(**x, "open" | "closed")) {
-                return Err(bad(format!("status {x:?}: open or closed")));
-            }
-            Some(v)
-        }
-    };
-    let start = get("start_date")
-        .map(|v| parse_date("start_date", v))
-        .transpose()?;
-    let end = get("end_date")
-        .map(|v| parse_date("end_date", v))
-        .transpose()?;
-    if let (Some(s), Some(e)) = (start, end) {
-        if s > e {
-            return Err(bad("start_date is after end_date"));
-        }
     }
     // neither date: the 90 days up to the newest report (the specification's default window,
     // anchored on the data so that an archive is not empty)
-    let (start, end) = match (start, end) {
+    let (start, end) = match (q.start, q.end) {
         (None, None) => (reqs.newest.map(|n| n - Duration::days(90)), None),
         other => other,
     };
-    let near = match (get("lat"), get("long")) {
-        (None, None) => None,
-        (Some(la), Some(lo)) => {
-            let lat: f64 = parse_num("lat", la)?;
-            let lon: f64 = parse_num("long", lo)?;
-            let radius: f64 = get("radius").map_or(Ok(1000.0), |v| parse_num("radius", v))?;
-            if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-                return Err(bad("lat must be within ±90 and long within ±180"));
-            }
-            if !(radius > 0.0 && radius <= 50_000.0) {
-                return Err(bad("radius is metres, over 0 and at most 50000"));
-            }
-            Some((lat, lon, radius))
-        }
-        _ => return Err(bad("give lat and long together")),
-    };
-    let sector = get("sector_id");
-    let parcel = get("parcel_id");
     let picked = reqs.reports.iter().filter(|r| {
         let closed = matches!(
             r.status,
             Status::Resolved | Status::Rejected | Status::Duplicate
         );
-        codes.as_ref().is_none_or(|c| {
+        q.codes.as_ref().is_none_or(|c| {
             reqs.code_of
                 .get(service_name(r))
-                .is_some_and(|code| c.contains(&code.as_str()))
-        }) && statuses
-            .as_ref()
-            .is_none_or(|s| s.contains(&if closed { "closed" } else { "open" }))
-            && start.is_none_or(|s| r.created_at >= s)
+                .is_some_and(|code| c.contains(code))
+        }) && q.statuses.as_ref().is_none_or(|s| {
+            s.iter()
+                .any(|x| x == if closed { "closed" } else { "open" })
+        }) && start.is_none_or(|s| r.created_at >= s)
             && end.is_none_or(|e| r.created_at <= e)
-            && near.is_none_or(|(lat, lon, radius)| match (r.lat, r.lon, r.location) {
-                (Some(a), Some(b), Location::Located) => metres(lat, lon, a, b) <= radius,
-                _ => false,
-            })
-            && sector.is_none_or(|s| r.sector_id.as_ref().is_some_and(|x| x.as_str() == s))
-            && parcel.is_none_or(|p| r.parcel_id.as_ref().is_some_and(|x| x.as_str() == p))
+            && q.near
+                .is_none_or(|(lat, lon, radius)| match (r.lat, r.lon, r.location) {
+                    (Some(a), Some(b), Location::Located) => metres(lat, lon, a, b) <= radius,
+                    _ => false,
+                })
+            && q.sector
+                .as_ref()
+                .is_none_or(|s| r.sector_id.as_ref().is_some_and(|x| x.as_str() == s))
+            && q.parcel
+                .as_ref()
+                .is_none_or(|p| r.parcel_id.as_ref().is_some_and(|x| x.as_str() == p))
     });
-    Ok(picked.skip((page - 1) * size).take(size).collect())
+    Ok(picked
+        .skip((q.page - 1) * q.page_size)
+        .take(q.page_size)
+        .collect())
 }
 
 /// `/open311/v2/{discovery|services|requests}.{json|xml}`.
