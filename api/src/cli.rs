@@ -63,12 +63,44 @@ pub enum Command {
     /// `/health`. A new catalog version (an import or a compute) is picked up within
     /// --poll-ms without dropping requests; only the cached tiles it changed are evicted.
     Serve(ServeArgs),
+    /// Hot and cold spots of the H3 cells: Getis-Ord Gi* (binary weights over the cell's
+    /// grid_disk, itself included; the formulas of PySAL esda's G_Local(star=True)), two-sided
+    /// normal p-values and the Benjamini-Hochberg false-discovery rate.
+    Hotspots(HotspotsArgs),
     /// Manage the API keys `predio serve` accepts (stored hashed in DATA/keys.toml).
     ///
     /// Roles: `public` (no key needed: aggregated layers), `planner` (also parcels),
     /// `auditor` (also report-level data: Open311 requests), `admin` (also /metrics and /admin).
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+/// `predio hotspots`.
+#[derive(Debug, Args)]
+pub struct HotspotsArgs {
+    /// H3 resolution (one computed by `predio compute --h3-res`).
+    #[arg(long, default_value_t = 9, value_name = "R")]
+    pub res: u8,
+    /// Window (default: the first computed).
+    #[arg(long, value_name = "W")]
+    pub window: Option<String>,
+    #[command(flatten)]
+    pub dimension: DimensionArgs,
+    /// The count or rate analysed (a numeric column of the cell table).
+    #[arg(long, default_value = "received", value_name = "FIELD")]
+    pub field: String,
+    /// Neighbours: the study cells within this many steps (grid_disk).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub ring: u32,
+    /// False-discovery rate under which a cell is a hot or cold spot.
+    #[arg(long, default_value_t = 0.05, value_name = "Q")]
+    pub alpha: f64,
+    /// Cells printed (the strongest hot spots first).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Also write every cell (cell, res, value, neighbours, g, z, p, q, class) as CSV here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `predio keys`.

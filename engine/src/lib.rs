@@ -12,6 +12,7 @@ mod catalog;
 mod error;
 mod export;
 mod geocoder;
+pub mod hotspots;
 pub mod indices;
 mod layer_file;
 mod model;

@@ -512,3 +512,70 @@ fn bad_rules_are_refused_by_file_and_line_and_nothing_is_stored() {
         "a refused compute stores nothing"
     );
 }
+
+#[test]
+fn hot_spots_equal_esdas_gi_star_on_the_same_cells() {
+    let Some(py) = python() else { return };
+    let data = town();
+    let d = data.path();
+    predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
+    let cells = d.join("cells.csv");
+    export_indices(
+        d,
+        "h3",
+        "csv",
+        s(&cells),
+        &["--res", "9", "--window", "365d"],
+    );
+    let n = csv_rows(&cells).len();
+    assert!(n > 20, "{n} cells at res 9");
+    let mut compared = 0;
+    for (res, extra) in [
+        ("9", vec![]),
+        ("10", vec![]),
+        ("9", vec!["--category", "Alumbrado público"]),
+        ("9", vec!["--field", "open", "--ring", "1"]),
+    ] {
+        let out = d.join(format!("hot-{res}-{}.csv", extra.len()));
+        let mut args = vec![
+            "hotspots",
+            "--res",
+            res,
+            "--window",
+            "365d",
+            "--out",
+            s(&out),
+        ];
+        args.extend(extra.iter().copied());
+        let printed = predio_ok(d, &args);
+        let text = String::from_utf8_lossy(&printed.stdout).into_owned();
+        assert!(text.contains("hot and"), "{text}");
+        let check = Command::new(&py)
+            .arg(workspace().join("tests/integration/hotspots_check.py"))
+            .arg(&out)
+            .output()
+            .expect("python runs");
+        assert!(
+            check.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&check.stdout).expect("a JSON summary");
+        compared += summary["cells"].as_u64().unwrap_or(0);
+    }
+    assert!(compared > 100, "{compared} cells compared with esda");
+    // refusals
+    for (args, says) in [
+        (vec!["hotspots", "--res", "7"], "--res 7"),
+        (vec!["hotspots", "--window", "7d"], "--window 7d"),
+        (vec!["hotspots", "--category", "Nada"], "no cells"),
+        (vec!["hotspots", "--field", "nope"], "--field nope"),
+    ] {
+        let out = predio(d, &args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -25,7 +25,7 @@ pub(crate) fn parse_as_of(s: &str) -> anyhow::Result<DateTime<Utc>> {
     Ok(next.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
-fn current(catalog: &DirCatalog) -> anyhow::Result<Manifest> {
+pub(super) fn current(catalog: &DirCatalog) -> anyhow::Result<Manifest> {
     catalog.current()?.context("the catalog is empty")
 }
 
@@ -166,7 +166,7 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn indices_meta(manifest: &Manifest) -> anyhow::Result<&IndicesMeta> {
+pub(super) fn indices_meta(manifest: &Manifest) -> anyhow::Result<&IndicesMeta> {
     manifest
         .indices
         .as_ref()
@@ -182,7 +182,7 @@ fn level(l: IndexLevel) -> Level {
     }
 }
 
-fn dimension(args: &crate::cli::DimensionArgs) -> (String, Option<String>) {
+pub(super) fn dimension(args: &crate::cli::DimensionArgs) -> (String, Option<String>) {
     args.pair()
         .map_or_else(|| ("all".into(), None), |(d, v)| (d, Some(v)))
 }

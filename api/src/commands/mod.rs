@@ -3,6 +3,7 @@
 mod compute;
 mod export;
 mod geocode;
+mod hotspots;
 mod import;
 mod info;
 mod keys;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Indices(args) => compute::show(&catalog, &args),
         Command::Sample(args) => sample::run(&args),
         Command::Serve(args) => serve::run(catalog, &args),
+        Command::Hotspots(args) => hotspots::run(&catalog, &args),
         Command::Keys(command) => keys::run(&cli.data, &command),
     }
 }
