@@ -342,6 +342,8 @@ fn every_endpoint_answers_each_role_as_the_table_says() {
             "/open311/v2/requests/R-0000001.xml".into(),
             "auditor",
         ),
+        ("GET", "/audit/sectors.json".into(), "auditor"),
+        ("GET", "/audit/sectors.csv?window=90d".into(), "auditor"),
         ("GET", "/metrics".into(), "admin"),
         ("POST", "/admin/reload".into(), "admin"),
         ("POST", "/admin/cache/clear".into(), "admin"),
@@ -676,4 +678,110 @@ fn malformed_requests_get_a_4xx_with_a_json_error_never_a_5xx() {
     let out = predio(d, &["serve", "--addr", "127.0.0.1:0"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("keys.toml"));
+}
+
+#[test]
+fn the_audit_table_by_sector_equals_the_sector_indices() {
+    let data = town();
+    let d = data.path();
+    predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
+    let k = key(d, "auditor", "auditor");
+    let server = Server::launch(d, &[]);
+    let h = [("X-API-Key", k.as_str())];
+    for (query, extra) in [
+        ("window=90d", vec!["--window", "90d"]),
+        (
+            "window=365d&department=Obras%20Viales&as_of=2025-12-31",
+            vec!["--window", "365d", "--department", "Obras Viales"],
+        ),
+    ] {
+        let out = d.join("sectors.csv");
+        let mut args = vec![
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--format",
+            "csv",
+            "--out",
+            arg(&out),
+        ];
+        args.extend(extra.iter().copied());
+        predio_ok(d, &args);
+        let mut rd = csv::Reader::from_path(&out).expect("csv");
+        let head: Vec<String> = rd.headers().expect("h").iter().map(str::to_owned).collect();
+        let want: HashMap<String, HashMap<String, String>> = rd
+            .records()
+            .map(|r| {
+                let r = r.expect("row");
+                let m: HashMap<String, String> = head
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().map(str::to_owned))
+                    .collect();
+                (m["sector_id"].clone(), m)
+            })
+            .filter(|(id, _)| !id.is_empty())
+            .collect();
+        let audit = server.get(&format!("/audit/sectors.json?{query}"), &h);
+        assert_eq!(audit.status, 200, "{query}");
+        let audit = audit.json();
+        assert_eq!(audit["as_of"], "2025-12-31");
+        let rows = audit["sectors"].as_array().expect("sectors");
+        assert_eq!(
+            rows.len(),
+            want.len(),
+            "{query}: every sector, zeros included"
+        );
+        let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+        let mut pending = 0.0;
+        for r in rows {
+            let id = r["sector_id"].as_str().expect("id");
+            let w = &want[id];
+            for c in [
+                "received",
+                "answered",
+                "answered_on_time",
+                "open",
+                "overdue",
+                "overdue_0_5",
+                "overdue_6_10",
+                "overdue_11_20",
+                "overdue_over_20",
+            ] {
+                assert_eq!(r[c].as_f64(), Some(num(&w[c])), "{query} {id} {c}");
+            }
+            assert_eq!(
+                r["answered_late"].as_f64(),
+                Some(num(&w["answered"]) - num(&w["answered_on_time"]))
+            );
+            match w["compliance"].as_str() {
+                "" => assert!(r["compliance"].is_null()),
+                c => assert!((r["compliance"].as_f64().unwrap_or(-1.0) - num(c)).abs() < 1e-12),
+            }
+            pending += num(&w["open"]);
+        }
+        assert!(pending > 0.0, "{query}: some reports are pending");
+        // the CSV says the same
+        let text = String::from_utf8(server.get(&format!("/audit/sectors.csv?{query}"), &h).body)
+            .expect("utf-8");
+        let mut lines = text.lines();
+        let cols: Vec<&str> = lines.next().expect("header").split(',').collect();
+        let open = cols.iter().position(|c| *c == "open").expect("open");
+        let csv_pending: f64 = lines.map(|l| l.split(',').nth(open).map_or(0.0, num)).sum();
+        assert_eq!(csv_pending, pending);
+    }
+    for (query, says) in [
+        ("as_of=2025-06-30", "compute --as-of 2025-06-30"),
+        ("as_of=June", "YYYY-MM-DD"),
+        ("window=7d", "computed windows"),
+        ("category=Nada", "no sector rows"),
+    ] {
+        let r = server.get(&format!("/audit/sectors.json?{query}"), &h);
+        assert_eq!(r.status, 400, "{query}");
+        assert!(
+            r.json()["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{query}"
+        );
+    }
 }

@@ -8,6 +8,7 @@
 //! Every request passes [`guard`] first (limits, API key and role, rate limit, time limit, JSON
 //! errors, access log, metrics); Open311 GeoReport v2 lives in [`open311`].
 
+mod audit;
 mod guard;
 mod open311;
 
@@ -347,6 +348,7 @@ fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router {
         .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
         .route("/open311/v2/{file}", get(open311::root))
         .route("/open311/v2/requests/{file}", get(open311::one))
+        .route("/audit/{file}", get(audit::sectors))
         .route("/metrics", get(metrics))
         .route("/admin/reload", post(admin_reload))
         .route("/admin/cache/clear", post(admin_clear))

@@ -107,7 +107,7 @@ pub(super) fn required_role(path: &str, query: Option<&str>, public_parcels: boo
     if path == "/metrics" || path.starts_with("/admin/") {
         return Role::Admin;
     }
-    if path.starts_with("/open311/v2/requests") {
+    if path.starts_with("/open311/v2/requests") || path.starts_with("/audit/") {
         return Role::Auditor;
     }
     let layer = if let Some(rest) = path.strip_prefix("/tiles/") {
@@ -140,6 +140,7 @@ fn route_of(path: &str) -> &'static str {
         p if p.starts_with("/tiles/") => "tiles",
         p if p.starts_with("/open311/") => "open311",
         p if p.starts_with("/admin/") => "admin",
+        p if p.starts_with("/audit/") => "audit",
         _ => "other",
     }
 }
@@ -506,6 +507,7 @@ mod tests {
         assert_eq!(r("/open311/v2/requests.json", None, true), Role::Auditor);
         assert_eq!(r("/open311/v2/requests/R-1.xml", None, true), Role::Auditor);
         assert_eq!(r("/open311/v2/services.json", None, false), Role::Public);
+        assert_eq!(r("/audit/sectors.csv", None, true), Role::Auditor);
         assert_eq!(r("/metrics", None, true), Role::Admin);
         assert_eq!(r("/admin/reload", None, true), Role::Admin);
         assert_eq!(r("/style.json", None, false), Role::Public);

@@ -1,0 +1,235 @@
+//! `GET /audit/sectors.{json,csv}`: unresolved reports by sector against the legal deadlines,
+//! for auditors — per sector, received, answered on time and late, pending, overdue by age
+//! bucket, the oldest open report's age and the compliance rate, from the version's sector
+//! indices (`predio compute`).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use polars::prelude::*;
+use predio_engine::indices::{self, Level, Selection};
+use predio_engine::CatalogStore;
+use serde_json::{json, Map, Value};
+
+use super::{ApiError, Shared};
+
+/// The columns, in order: counts, then ages and rates.
+const COUNTS: [&str; 8] = [
+    "received",
+    "answered",
+    "answered_on_time",
+    "open",
+    "overdue_0_5",
+    "overdue_6_10",
+    "overdue_11_20",
+    "overdue_over_20",
+];
+
+fn bad(m: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, m.into())
+}
+
+/// `/audit/sectors.json|csv?window=&category=|department=&as_of=`.
+pub(super) async fn sectors(
+    State(state): State<Shared>,
+    UrlPath(file): UrlPath<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let csv = match file.as_str() {
+        "sectors.json" => false,
+        "sectors.csv" => true,
+        _ => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no /audit/{file}: sectors.json or sectors.csv"),
+            ))
+        }
+    };
+    let served = state.current.load_full();
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || table(&st, &served.manifest, &q, csv))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+fn table(
+    state: &Shared,
+    manifest: &predio_engine::Manifest,
+    q: &HashMap<String, String>,
+    csv: bool,
+) -> Result<Response, ApiError> {
+    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let meta = manifest.indices.as_ref().ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "this version has no indices: run predio compute".into(),
+        )
+    })?;
+    // `compute --as-of DAY` counts up to the end of DAY (the next midnight, UTC)
+    let computed = if meta.as_of.time() == chrono::NaiveTime::MIN {
+        meta.as_of.date_naive().pred_opt().unwrap_or_default()
+    } else {
+        meta.as_of.date_naive()
+    }
+    .to_string();
+    if let Some(a) = q.get("as_of").filter(|a| !a.is_empty()) {
+        let day = chrono::NaiveDate::parse_from_str(a, "%Y-%m-%d")
+            .map_err(|_| bad(format!("as_of={a:?}: a date, YYYY-MM-DD")))?;
+        if day.to_string() != computed {
+            return Err(bad(format!(
+                "the indices are as of {computed}; for {day} run `predio compute --as-of {day}`"
+            )));
+        }
+    }
+    let window = q
+        .get("window")
+        .filter(|w| !w.is_empty())
+        .cloned()
+        .or_else(|| meta.windows.first().cloned())
+        .unwrap_or_default();
+    if !meta.windows.contains(&window) {
+        return Err(bad(format!(
+            "window {window:?}: computed windows are {}",
+            meta.windows.join(", ")
+        )));
+    }
+    let (dimension, value) = match predio::params::dimension(q).map_err(bad)? {
+        Some((d, v)) => (d, Some(v)),
+        None => ("all".to_owned(), None),
+    };
+    let df = state
+        .catalog
+        .indices(manifest, Level::Sector)
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| internal("the sector table is missing".into()))?;
+    let rows = indices::select(
+        &df,
+        &Selection {
+            window: window.clone(),
+            dimension: dimension.clone(),
+            value: value.clone(),
+            res: None,
+        },
+    )
+    .map_err(|e| internal(e.to_string()))?;
+    if rows.height() == 0 {
+        return Err(bad(format!(
+            "no sector rows for {dimension} {}",
+            value.as_deref().unwrap_or("")
+        )));
+    }
+    let names: HashMap<String, String> = state
+        .catalog
+        .sectors(manifest)
+        .map_err(|e| internal(e.to_string()))?
+        .map(|l| {
+            l.sectors
+                .into_iter()
+                .map(|s| (s.id.as_str().to_owned(), s.name))
+                .collect()
+        })
+        .unwrap_or_default();
+    let col_f64 = |name: &str| -> Result<Vec<Option<f64>>, ApiError> {
+        let c = rows
+            .column(name)
+            .and_then(|c| c.cast(&DataType::Float64))
+            .map_err(|e| internal(format!("{name}: {e}")))?;
+        Ok(c.f64()
+            .map_err(|e| internal(e.to_string()))?
+            .iter()
+            .collect())
+    };
+    let ids: Vec<Option<String>> = rows
+        .column("sector_id")
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(|e| internal(e.to_string()))?
+        .str()
+        .map_err(|e| internal(e.to_string()))?
+        .iter()
+        .map(|s| s.map(str::to_owned))
+        .collect();
+    let mut cols: Vec<(&str, Vec<Option<f64>>)> = Vec::new();
+    for c in COUNTS
+        .iter()
+        .chain(&["overdue", "oldest_open_bd", "compliance"])
+    {
+        cols.push((c, col_f64(c)?));
+    }
+    let mut out = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let Some(id) = id else { continue };
+        let get = |c: &str| cols.iter().find(|(n, _)| *n == c).and_then(|(_, v)| v[i]);
+        let mut m = Map::new();
+        m.insert("sector_id".into(), json!(id));
+        m.insert(
+            "name".into(),
+            json!(names.get(id).cloned().unwrap_or_default()),
+        );
+        for c in COUNTS {
+            m.insert(c.into(), json!(get(c).unwrap_or(0.0) as u64));
+        }
+        let answered = get("answered").unwrap_or(0.0);
+        let on_time = get("answered_on_time").unwrap_or(0.0);
+        m.insert("answered_late".into(), json!((answered - on_time) as u64));
+        m.insert(
+            "overdue".into(),
+            json!(get("overdue").unwrap_or(0.0) as u64),
+        );
+        m.insert("oldest_open_bd".into(), json!(get("oldest_open_bd")));
+        m.insert("compliance".into(), json!(get("compliance")));
+        out.push(Value::Object(m));
+    }
+    out.sort_by(|a, b| a["sector_id"].as_str().cmp(&b["sector_id"].as_str()));
+    if !csv {
+        let mut r = axum::Json(json!({
+            "as_of": computed,
+            "window": window,
+            "dimension": dimension,
+            "value": value,
+            "sectors": out,
+        }))
+        .into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return Ok(r);
+    }
+    let head = [
+        "sector_id",
+        "name",
+        "received",
+        "answered",
+        "answered_on_time",
+        "answered_late",
+        "open",
+        "overdue",
+        "overdue_0_5",
+        "overdue_6_10",
+        "overdue_11_20",
+        "overdue_over_20",
+        "oldest_open_bd",
+        "compliance",
+    ];
+    let mut text = head.join(",") + "\n";
+    for row in &out {
+        let cells: Vec<String> = head
+            .iter()
+            .map(|h| match &row[*h] {
+                Value::String(s) if s.contains([',', '"', '\n']) => {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                }
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                v => v.to_string(),
+            })
+            .collect();
+        text += &(cells.join(",") + "\n");
+    }
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    Ok(r)
+}
