@@ -67,12 +67,59 @@ pub enum Command {
     /// grid_disk, itself included; the formulas of PySAL esda's G_Local(star=True)), two-sided
     /// normal p-values and the Benjamini-Hochberg false-discovery rate.
     Hotspots(HotspotsArgs),
+    /// Segment sectors or parcels by their standardised indices: k-means++ with a fixed seed,
+    /// k given or chosen by the mean silhouette within a range; each segment described by the
+    /// indices its centroid stands out on.
+    Segments(SegmentsArgs),
     /// Manage the API keys `predio serve` accepts (stored hashed in DATA/keys.toml).
     ///
     /// Roles: `public` (no key needed: aggregated layers), `planner` (also parcels),
     /// `auditor` (also report-level data: Open311 requests), `admin` (also /metrics and /admin).
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+/// Levels that can be segmented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SegmentLevel {
+    /// Sectors.
+    Sector,
+    /// Parcels.
+    Parcel,
+}
+
+/// `predio segments`.
+#[derive(Debug, Args)]
+pub struct SegmentsArgs {
+    /// What to segment.
+    #[arg(long, value_enum, default_value = "sector")]
+    pub level: SegmentLevel,
+    /// Number of segments; default: the best mean silhouette from --k-min to --k-max.
+    #[arg(long, value_name = "K")]
+    pub k: Option<usize>,
+    /// Smallest k tried.
+    #[arg(long, default_value_t = 2, value_name = "K")]
+    pub k_min: usize,
+    /// Largest k tried.
+    #[arg(long, default_value_t = 8, value_name = "K")]
+    pub k_max: usize,
+    /// Seed of k-means++ (same seed, same segments).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Window (default: the first computed).
+    #[arg(long, value_name = "W")]
+    pub window: Option<String>,
+    /// Indices clustered on (numeric columns of the level's table), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "received,open,overdue,compliance,resolution_median_bd,trend",
+        value_name = "LIST"
+    )]
+    pub fields: Vec<String>,
+    /// Also write each feature's segment (id, segment, description) as CSV here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `predio hotspots`.

@@ -20,6 +20,7 @@ mod report;
 mod report_store;
 mod reports;
 mod sector_index;
+pub mod segments;
 
 pub use calendar::Calendar;
 pub use catalog::{

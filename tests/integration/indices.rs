@@ -579,3 +579,61 @@ fn hot_spots_equal_esdas_gi_star_on_the_same_cells() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn segments_are_deterministic_per_seed_and_described_in_words() {
+    let data = town();
+    let d = data.path();
+    predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
+    let run = |extra: &[&str], out: &str| -> (String, String) {
+        let path = d.join(out);
+        let mut args = vec![
+            "segments",
+            "--level",
+            "parcel",
+            "--window",
+            "365d",
+            "--out",
+            s(&path),
+        ];
+        args.extend_from_slice(extra);
+        let printed = String::from_utf8_lossy(&predio_ok(d, &args).stdout).into_owned();
+        (printed, fs::read_to_string(&path).expect("segments csv"))
+    };
+    let (a, rows_a) = run(&[], "a.csv");
+    let (b, rows_b) = run(&[], "b.csv");
+    assert_eq!((&a, &rows_a), (&b, &rows_b), "same seed, same segments");
+    assert!(a.contains("k by silhouette"), "{a}");
+    let (c, rows_c) = run(&["--k", "3", "--seed", "7"], "c.csv");
+    assert!(c.contains("in 3 segments"), "{c}");
+    // every parcel once, segments 0..3, sizes as printed, words from the fields
+    let rows = csv_rows(&d.join("c.csv"));
+    assert_eq!(rows.len(), rows_c.lines().count() - 1);
+    let mut sizes = [0usize; 3];
+    for r in &rows {
+        sizes[r["segment"].parse::<usize>().expect("segment")] += 1;
+    }
+    for (i, n) in sizes.iter().enumerate() {
+        assert!(c.contains(&format!("segment {i}: {n:>6}")), "{c}");
+    }
+    assert!(
+        sizes[0] >= sizes[1] && sizes[1] >= sizes[2],
+        "numbered by size: {sizes:?}"
+    );
+    assert!(
+        c.contains("high ") || c.contains("low ") || c.contains("rising"),
+        "the segments say what they stand out on: {c}"
+    );
+    for (args, says) in [
+        (vec!["segments", "--fields", "nope"], "--fields nope"),
+        (vec!["segments", "--k-min", "5", "--k-max", "3"], "--k-min"),
+        (vec!["segments", "--window", "7d"], "--window 7d"),
+    ] {
+        let out = predio(d, &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ mod import;
 mod info;
 mod keys;
 mod sample;
+mod segments;
 mod serve;
 
 pub use keys::Role;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(&args),
         Command::Serve(args) => serve::run(catalog, &args),
         Command::Hotspots(args) => hotspots::run(&catalog, &args),
+        Command::Segments(args) => segments::run(&catalog, &args),
         Command::Keys(command) => keys::run(&cli.data, &command),
     }
 }

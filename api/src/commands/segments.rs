@@ -1,0 +1,143 @@
+//! `predio segments`: k-means++ segments of sectors or parcels by their indices.
+
+use anyhow::{bail, Context as _};
+use polars::prelude::*;
+use predio_engine::indices::{self, Level, Selection};
+use predio_engine::segments::{choose_k, describe, kmeans, standardise};
+use predio_engine::{CatalogStore, DirCatalog};
+
+use super::compute::{current, indices_meta};
+use crate::cli::{SegmentLevel, SegmentsArgs};
+
+/// `predio segments`.
+#[allow(clippy::print_stdout)] // the table is this command's output
+pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (2..=args.k_max).contains(&args.k_min),
+        "--k-min {} and --k-max {}: 2 <= k-min <= k-max",
+        args.k_min,
+        args.k_max
+    );
+    let manifest = current(catalog)?;
+    let meta = indices_meta(&manifest)?;
+    let window = args
+        .window
+        .clone()
+        .or_else(|| meta.windows.first().cloned())
+        .context("no window")?;
+    if !meta.windows.contains(&window) {
+        bail!(
+            "--window {window}: computed windows are {}",
+            meta.windows.join(", ")
+        );
+    }
+    let (level, id_col) = match args.level {
+        SegmentLevel::Sector => (Level::Sector, "sector_id"),
+        SegmentLevel::Parcel => (Level::Parcel, "parcel_id"),
+    };
+    let table = catalog
+        .indices(&manifest, level)?
+        .context("indices table missing: run predio compute")?;
+    let rows = indices::select(
+        &table,
+        &Selection {
+            window: window.clone(),
+            dimension: "all".into(),
+            value: None,
+            res: None,
+        },
+    )?;
+    let ids: Vec<Option<String>> = rows
+        .column(id_col)?
+        .cast(&DataType::String)?
+        .str()?
+        .iter()
+        .map(|s| s.map(str::to_owned))
+        .collect();
+    let keep: Vec<usize> = (0..ids.len()).filter(|i| ids[*i].is_some()).collect();
+    anyhow::ensure!(
+        keep.len() >= 3,
+        "{} features: too few to segment",
+        keep.len()
+    );
+    let mut columns = Vec::new();
+    for f in &args.fields {
+        let c = anyhow::Context::with_context(rows.column(f), || {
+            format!("--fields {f}: no such column in the {id_col} table")
+        })?
+        .cast(&DataType::Float64)
+        .map_err(|e| anyhow::anyhow!("--fields {f}: not a number ({e})"))?;
+        let v: Vec<Option<f64>> = c.f64()?.iter().collect();
+        let present: Vec<f64> = keep
+            .iter()
+            .filter_map(|i| v[*i])
+            .filter(|x| x.is_finite())
+            .collect();
+        // an undefined rate (no reports answered) counts as the column's mean: z = 0
+        let mean = if present.is_empty() {
+            0.0
+        } else {
+            present.iter().sum::<f64>() / present.len() as f64
+        };
+        columns.push(
+            keep.iter()
+                .map(|i| v[*i].filter(|x| x.is_finite()).unwrap_or(mean))
+                .collect::<Vec<f64>>(),
+        );
+    }
+    let matrix: Vec<Vec<f64>> = (0..keep.len())
+        .map(|r| columns.iter().map(|c| c[r]).collect())
+        .collect();
+    let x = standardise(&matrix);
+    let seg = match args.k {
+        Some(k) => {
+            anyhow::ensure!(k >= 1 && k < x.len(), "--k {k}: 1 to {}", x.len() - 1);
+            kmeans(&x, k, args.seed)
+        }
+        None => choose_k(&x, args.k_min..=args.k_max, args.seed),
+    };
+    let fields: Vec<&str> = args.fields.iter().map(String::as_str).collect();
+    let words: Vec<String> = seg.centroids.iter().map(|c| describe(c, &fields)).collect();
+    println!(
+        "{} {}s in {} segments (window {window}, seed {}, mean silhouette {:.3}{})",
+        x.len(),
+        if level == Level::Sector {
+            "sector"
+        } else {
+            "parcel"
+        },
+        seg.k,
+        args.seed,
+        seg.silhouette,
+        if seg.tried.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; k by silhouette: {}",
+                seg.tried
+                    .iter()
+                    .map(|(k, s)| format!("{k}: {s:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    for (i, w) in words.iter().enumerate() {
+        println!("  segment {i}: {:>6} — {w}", seg.sizes[i]);
+    }
+    if let Some(out) = &args.out {
+        let mut text = format!("{id_col},segment,description\n");
+        for (r, i) in keep.iter().enumerate() {
+            let l = seg.labels[r];
+            text += &format!(
+                "{},{l},\"{}\"\n",
+                ids[*i].as_deref().unwrap_or_default(),
+                words[l].replace('"', "\"\"")
+            );
+        }
+        predio_engine::write_file_atomically(out, text.as_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("wrote {} rows to {}", keep.len(), out.display());
+    }
+    Ok(())
+}
