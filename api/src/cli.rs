@@ -71,12 +71,36 @@ pub enum Command {
     /// k given or chosen by the mean silhouette within a range; each segment described by the
     /// indices its centroid stands out on.
     Segments(SegmentsArgs),
+    /// Rank proactive actions (campaign, preventive maintenance, inspection) per sector and
+    /// category by a score of the rise in reports, Gi* hot spots, backlog, recurrence and
+    /// reports per inhabitant; each row states the numbers behind its score.
+    Plan(PlanArgs),
     /// Manage the API keys `predio serve` accepts (stored hashed in DATA/keys.toml).
     ///
     /// Roles: `public` (no key needed: aggregated layers), `planner` (also parcels),
     /// `auditor` (also report-level data: Open311 requests), `admin` (also /metrics and /admin).
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+/// `predio plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Actions shown.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Window (default: 90d when computed, else the first).
+    #[arg(long, value_name = "W")]
+    pub window: Option<String>,
+    /// H3 resolution of the hot spots (one computed).
+    #[arg(long, default_value_t = 9, value_name = "R")]
+    pub res: u8,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write every ranked action as CSV here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Levels that can be segmented.

@@ -16,6 +16,7 @@ pub mod hotspots;
 pub mod indices;
 mod layer_file;
 mod model;
+pub mod plan;
 mod report;
 mod report_store;
 mod reports;

@@ -344,6 +344,7 @@ fn every_endpoint_answers_each_role_as_the_table_says() {
         ),
         ("GET", "/audit/sectors.json".into(), "auditor"),
         ("GET", "/audit/sectors.csv?window=90d".into(), "auditor"),
+        ("GET", "/plan?top=3".into(), "planner"),
         ("GET", "/metrics".into(), "admin"),
         ("POST", "/admin/reload".into(), "admin"),
         ("POST", "/admin/cache/clear".into(), "admin"),

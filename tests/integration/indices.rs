@@ -637,3 +637,89 @@ fn segments_are_deterministic_per_seed_and_described_in_words() {
         );
     }
 }
+
+#[test]
+fn a_burst_of_lighting_reports_puts_its_sector_at_the_top_of_the_plan() {
+    let data = town();
+    let d = data.path();
+    let lighting = "Alumbrado público";
+    predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
+    let plan = |d: &Path| -> serde_json::Value {
+        let out = predio_ok(d, &["plan", "--json", "--top", "500"]);
+        serde_json::from_slice(&out.stdout).expect("plan --json")
+    };
+    let before = plan(d);
+    let rows = before.as_array().expect("actions");
+    assert!(rows.len() > 5);
+    // the sector whose lighting row ranks lowest
+    let target = rows
+        .iter()
+        .rev()
+        .find(|r| r["category"] == lighting)
+        .expect("a lighting row");
+    let sector = target["sector_id"].as_str().expect("id").to_owned();
+    assert_ne!(rows[0]["sector_id"], sector.as_str());
+    for r in rows {
+        let terms: f64 = ["rise", "hot", "backlog", "recurrence", "rate"]
+            .iter()
+            .map(|t| r["terms"][*t].as_f64().unwrap_or(0.0))
+            .sum();
+        assert!(
+            (terms - r["score"].as_f64().unwrap_or(-1.0)).abs() < 0.06,
+            "{r}"
+        );
+    }
+    // a located point of that sector
+    let reports = d.join("reports.csv");
+    predio_ok(
+        d,
+        &["export", "reports", "--format", "csv", "--out", s(&reports)],
+    );
+    let at = csv_rows(&reports)
+        .into_iter()
+        .find(|r| r["sector_id"] == sector && r["location"] == "located")
+        .expect("a report in the sector");
+    // 80 lighting reports there in December, open
+    let burst = d.join("burst.csv");
+    let mut text = String::from(
+        "id_reporte,fecha_creacion,fecha_atencion,fecha_cierre,estado,categoria,departamento,canal,descripcion,latitud,longitud,nombre,correo,telefono\n",
+    );
+    for i in 0..80 {
+        text += &format!(
+            "BURST-{i:03},2025-12-{:02} 19:{:02},,,Abierto,{lighting},Servicios Urbanos,web,,{},{},,,\n",
+            10 + i % 18,
+            i % 60,
+            at["lat"],
+            at["lon"]
+        );
+    }
+    fs::write(&burst, text).expect("write");
+    let town_dir = crate::support::sample_town();
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            s(&burst),
+            "--mapping",
+            s(&town_dir.join("reports-mapping.toml")),
+        ],
+    );
+    predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
+    let after = plan(d);
+    let top = &after[0];
+    assert_eq!(top["sector_id"], sector.as_str(), "{top}");
+    assert_eq!(top["category"], lighting);
+    assert_eq!(top["action"], "campaign");
+    let reason = top["reason"].as_str().unwrap_or_default();
+    let prev = target["received"].as_f64().unwrap_or(0.0);
+    assert!(
+        reason.contains(&format!("received {}", prev + 80.0)),
+        "the reason states the burst: {reason} (before: {target})"
+    );
+    assert!(top["open"].as_f64().unwrap_or(0.0) >= 80.0);
+    assert!(
+        top["score"].as_f64() > target["score"].as_f64(),
+        "{top} vs {target}"
+    );
+}

@@ -7,6 +7,7 @@ mod hotspots;
 mod import;
 mod info;
 mod keys;
+mod plan;
 mod sample;
 mod segments;
 mod serve;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(catalog, &args),
         Command::Hotspots(args) => hotspots::run(&catalog, &args),
         Command::Segments(args) => segments::run(&catalog, &args),
+        Command::Plan(args) => plan::run(&catalog, &args),
         Command::Keys(command) => keys::run(&cli.data, &command),
     }
 }

@@ -349,6 +349,7 @@ fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router {
         .route("/open311/v2/{file}", get(open311::root))
         .route("/open311/v2/requests/{file}", get(open311::one))
         .route("/audit/{file}", get(audit::sectors))
+        .route("/plan", get(plan))
         .route("/metrics", get(metrics))
         .route("/admin/reload", post(admin_reload))
         .route("/admin/cache/clear", post(admin_clear))
@@ -898,6 +899,43 @@ async fn meta(
         "bounds": served.bounds,
         "layers": layers,
     }))
+}
+
+/// `/plan?top=10&window=90d&res=9`: the proactive plan (planner).
+async fn plan(
+    State(state): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let top: usize = match q.get("top").filter(|t| !t.is_empty()) {
+        None => 10,
+        Some(t) => t
+            .parse()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| bad_request(format!("top={t:?}: 1 to 1000")))?,
+    };
+    let res: u8 = match q.get("res").filter(|t| !t.is_empty()) {
+        None => 9,
+        Some(r) => r
+            .parse()
+            .map_err(|_| bad_request(format!("res={r:?}: an H3 resolution")))?,
+    };
+    let window = q.get("window").filter(|w| !w.is_empty()).cloned();
+    let served = state.current.load_full();
+    let st = Arc::clone(&state);
+    let result = tokio::task::spawn_blocking(move || {
+        super::plan::actions(&st.catalog, &served.manifest, window.as_deref(), res)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (ranked, window) = result.map_err(|e| bad_request(format!("{e:#}")))?;
+    let rows: Vec<Value> = ranked
+        .iter()
+        .take(top)
+        .enumerate()
+        .map(|(i, a)| super::plan::action_json(i + 1, a))
+        .collect();
+    Ok(json_response(json!({ "window": window, "actions": rows })))
 }
 
 /// `/metrics`: Prometheus text (admin).

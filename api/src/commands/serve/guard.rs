@@ -110,6 +110,9 @@ pub(super) fn required_role(path: &str, query: Option<&str>, public_parcels: boo
     if path.starts_with("/open311/v2/requests") || path.starts_with("/audit/") {
         return Role::Auditor;
     }
+    if path == "/plan" {
+        return Role::Planner;
+    }
     let layer = if let Some(rest) = path.strip_prefix("/tiles/") {
         rest.split('/')
             .next()
@@ -141,6 +144,7 @@ fn route_of(path: &str) -> &'static str {
         p if p.starts_with("/open311/") => "open311",
         p if p.starts_with("/admin/") => "admin",
         p if p.starts_with("/audit/") => "audit",
+        "/plan" => "plan",
         _ => "other",
     }
 }
@@ -508,6 +512,7 @@ mod tests {
         assert_eq!(r("/open311/v2/requests/R-1.xml", None, true), Role::Auditor);
         assert_eq!(r("/open311/v2/services.json", None, false), Role::Public);
         assert_eq!(r("/audit/sectors.csv", None, true), Role::Auditor);
+        assert_eq!(r("/plan", None, true), Role::Planner);
         assert_eq!(r("/metrics", None, true), Role::Admin);
         assert_eq!(r("/admin/reload", None, true), Role::Admin);
         assert_eq!(r("/style.json", None, false), Role::Public);

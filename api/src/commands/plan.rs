@@ -1,0 +1,251 @@
+//! `predio plan` and `GET /plan`: the proactive plan (engine::plan) from the current version's
+//! sector indices by category and the Gi* hot spots of each category's H3 cells.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context as _};
+use polars::prelude::*;
+use predio_engine::hotspots::{h3_hot_spots, SpotClass};
+use predio_engine::indices::{self, Level, Selection};
+use predio_engine::plan::{rank, Action, Evidence};
+use predio_engine::{CatalogStore, DirCatalog, Manifest, SectorIndex};
+use serde_json::{json, Value};
+
+use super::compute::{current, indices_meta};
+use crate::cli::PlanArgs;
+
+fn f64s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<f64>>> {
+    Ok(df
+        .column(name)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .collect())
+}
+
+fn strings(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<String>>> {
+    Ok(df
+        .column(name)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
+        .cast(&DataType::String)?
+        .str()?
+        .iter()
+        .map(|s| s.map(str::to_owned))
+        .collect())
+}
+
+/// The ranked actions of `manifest`'s version, and the window used.
+pub(crate) fn actions(
+    catalog: &DirCatalog,
+    manifest: &Manifest,
+    window: Option<&str>,
+    res: u8,
+) -> anyhow::Result<(Vec<Action>, String)> {
+    let meta = manifest
+        .indices
+        .as_ref()
+        .context("this version has no indices: run predio compute")?;
+    let window = match window {
+        Some(w) => w.to_owned(),
+        None => ["90d"]
+            .iter()
+            .find(|w| meta.windows.iter().any(|x| x == *w))
+            .map(|w| (*w).to_owned())
+            .or_else(|| meta.windows.first().cloned())
+            .context("no window")?,
+    };
+    if !meta.windows.contains(&window) {
+        bail!(
+            "window {window}: computed windows are {}",
+            meta.windows.join(", ")
+        );
+    }
+    if !meta.h3_resolutions.contains(&res) {
+        bail!(
+            "H3 resolution {res}: computed resolutions are {:?}",
+            meta.h3_resolutions
+        );
+    }
+    let sectors = catalog
+        .sectors(manifest)?
+        .context("no sectors in this version")?;
+    let names: HashMap<String, String> = sectors
+        .sectors
+        .iter()
+        .map(|s| (s.id.as_str().to_owned(), s.name.clone()))
+        .collect();
+    let index = SectorIndex::new(&sectors);
+    let sel = |level_table: &DataFrame, res: Option<u8>| {
+        indices::select(
+            level_table,
+            &Selection {
+                window: window.clone(),
+                dimension: "category".into(),
+                value: None,
+                res,
+            },
+        )
+    };
+    // hot cells per (sector, category)
+    let cells = catalog
+        .indices(manifest, Level::H3)?
+        .context("the H3 cell table is missing")?;
+    let cells = sel(&cells, Some(res))?;
+    let (cell_ids, cats, received) = (
+        strings(&cells, "cell")?,
+        strings(&cells, "value")?,
+        f64s(&cells, "received")?,
+    );
+    let mut by_category: HashMap<String, Vec<(h3o::CellIndex, f64)>> = HashMap::new();
+    for ((c, k), v) in cell_ids.iter().zip(&cats).zip(&received) {
+        if let (Some(c), Some(k)) = (c, k) {
+            if let Ok(cell) = c.parse::<h3o::CellIndex>() {
+                by_category
+                    .entry(k.clone())
+                    .or_default()
+                    .push((cell, v.unwrap_or(0.0)));
+            }
+        }
+    }
+    let mut hot: HashMap<(String, String), (f64, f64)> = HashMap::new();
+    for (category, cells) in &by_category {
+        if cells.len() < 3 {
+            continue;
+        }
+        for s in h3_hot_spots(cells, 1, 0.05) {
+            if s.class != SpotClass::Hot {
+                continue;
+            }
+            let c = h3o::LatLng::from(s.cell);
+            if let Some(sector) = index.sector_at(geo_types::Point::new(c.lng(), c.lat())) {
+                let e = hot
+                    .entry((sector.as_str().to_owned(), category.clone()))
+                    .or_default();
+                e.0 += 1.0;
+                e.1 = e.1.max(s.gi.z);
+            }
+        }
+    }
+    let table = catalog
+        .indices(manifest, Level::Sector)?
+        .context("the sector table is missing")?;
+    let rows = sel(&table, None)?;
+    let (ids, cats) = (strings(&rows, "sector_id")?, strings(&rows, "value")?);
+    let (rec, prev, open, recurrent, per_1000) = (
+        f64s(&rows, "received")?,
+        f64s(&rows, "prev_received")?,
+        f64s(&rows, "open")?,
+        f64s(&rows, "recurrent")?,
+        f64s(&rows, "per_1000")?,
+    );
+    let mut evidence = Vec::new();
+    for i in 0..rows.height() {
+        let (Some(id), Some(category)) = (&ids[i], &cats[i]) else {
+            continue;
+        };
+        let (hot_cells, max_z) = hot
+            .get(&(id.clone(), category.clone()))
+            .copied()
+            .unwrap_or_default();
+        evidence.push(Evidence {
+            sector_id: id.clone(),
+            sector: names.get(id).cloned().unwrap_or_default(),
+            category: category.clone(),
+            received: rec[i].unwrap_or(0.0),
+            previous: prev[i].unwrap_or(0.0),
+            hot_cells,
+            max_z,
+            open: open[i].unwrap_or(0.0),
+            recurrent: recurrent[i].unwrap_or(0.0),
+            per_1000: per_1000[i].filter(|v| v.is_finite()),
+        });
+    }
+    Ok((rank(evidence), window))
+}
+
+/// An action as JSON.
+pub(crate) fn action_json(rank: usize, a: &Action) -> Value {
+    let e = &a.evidence;
+    json!({
+        "rank": rank,
+        "sector_id": e.sector_id,
+        "sector": e.sector,
+        "category": e.category,
+        "action": a.action,
+        "score": (a.score * 10.0).round() / 10.0,
+        "reason": a.reason,
+        "terms": {
+            "rise": a.terms[0], "hot": a.terms[1], "backlog": a.terms[2],
+            "recurrence": a.terms[3], "rate": a.terms[4],
+        },
+        "received": e.received, "previous": e.previous, "hot_cells": e.hot_cells,
+        "max_z": e.max_z, "open": e.open, "recurrent": e.recurrent, "per_1000": e.per_1000,
+    })
+}
+
+/// `predio plan`.
+#[allow(clippy::print_stdout)] // the plan is this command's output
+pub fn run(catalog: &DirCatalog, args: &PlanArgs) -> anyhow::Result<()> {
+    let manifest = current(catalog)?;
+    indices_meta(&manifest)?;
+    let (ranked, window) = actions(catalog, &manifest, args.window.as_deref(), args.res)?;
+    if args.json {
+        let rows: Vec<Value> = ranked
+            .iter()
+            .take(args.top)
+            .enumerate()
+            .map(|(i, a)| action_json(i + 1, a))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!(
+            "proactive plan, window {window} (version {}): {} sector x category rows",
+            manifest.version,
+            ranked.len()
+        );
+        for (i, a) in ranked.iter().take(args.top).enumerate() {
+            let e = &a.evidence;
+            println!(
+                "{:>3}. {:>5.1}  {:<22} {} ({}) — {}\n       {}",
+                i + 1,
+                a.score,
+                a.action,
+                e.sector,
+                e.sector_id,
+                e.category,
+                a.reason
+            );
+        }
+    }
+    if let Some(out) = &args.out {
+        let mut text = String::from(
+            "rank,sector_id,sector,category,action,score,received,previous,hot_cells,max_z,open,recurrent,per_1000,reason\n",
+        );
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        for (i, a) in ranked.iter().enumerate() {
+            let e = &a.evidence;
+            text += &format!(
+                "{},{},{},{},{},{:.3},{},{},{},{:.3},{},{},{},{}\n",
+                i + 1,
+                q(&e.sector_id),
+                q(&e.sector),
+                q(&e.category),
+                a.action,
+                a.score,
+                e.received,
+                e.previous,
+                e.hot_cells,
+                e.max_z,
+                e.open,
+                e.recurrent,
+                e.per_1000.map(|p| format!("{p:.3}")).unwrap_or_default(),
+                q(&a.reason)
+            );
+        }
+        predio_engine::write_file_atomically(out, text.as_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("wrote {} actions to {}", ranked.len(), out.display());
+    }
+    Ok(())
+}
