@@ -16,7 +16,8 @@ BENCH_PACKAGES := hyperfine wrk postgresql-15 postgresql-15-postgis-3 python3-ve
 BENCH_VENV := target/bench-venv
 # The second engine of the indices test (tests/integration/indices_check.py): pandas + numpy;
 # the PMTiles reference reader (protomaps' pmtiles) for the archive test; PySAL esda, libpysal
-# and h3-py for the Gi* hot spots test.
+# and h3-py for the Gi* hot spots test; geopandas, polars, matplotlib and nbclient to run
+# notebooks/analyst.ipynb headless.
 CHECK_VENV := target/check-venv
 # The viewer's MapLibre GL JS (npm, served by predio: no CDN) and the browser test's
 # playwright-core driving Debian's Chromium.
@@ -88,10 +89,12 @@ test: deps test-deps check-venv web browser-deps
 check-venv:
 	@dpkg -s python3-venv >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
-	@[ -x $(CHECK_VENV)/bin/python ] && $(CHECK_VENV)/bin/python -c "import pandas, pmtiles, esda, h3" 2>/dev/null || { \
+	@[ -x $(CHECK_VENV)/bin/python ] && $(CHECK_VENV)/bin/python -c "import pandas, pmtiles, esda, h3, nbclient, geopandas, polars, matplotlib" 2>/dev/null || { \
 	  rm -rf $(CHECK_VENV) && python3 -m venv $(CHECK_VENV) && \
 	  $(CHECK_VENV)/bin/pip install -q pandas==2.2.3 numpy==2.2.6 pmtiles==3.4.1 \
-	    esda==2.9.0 libpysal==4.14.1 h3==4.5.0 scipy==1.17.1; }
+	    esda==2.9.0 libpysal==4.14.1 h3==4.5.0 scipy==1.17.1 \
+	    geopandas==1.2.0 pyarrow==26.0.1 polars==2.1.0 matplotlib==3.11.2 \
+	    nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0; }
 
 lint:
 	$(CARGO) fmt --all -- --check

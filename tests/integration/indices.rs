@@ -723,3 +723,65 @@ fn a_burst_of_lighting_reports_puts_its_sector_at_the_top_of_the_plan() {
         "{top} vs {target}"
     );
 }
+
+#[test]
+fn the_analyst_notebook_runs_headless_on_the_exports() {
+    let Some(py) = python() else { return };
+    let data = town();
+    let d = data.path();
+    predio_ok(
+        d,
+        &["compute", "--as-of", "2025-12-31", "--windows", "90d,all"],
+    );
+    let dir = d.join("notebook");
+    fs::create_dir_all(&dir).expect("dir");
+    let f = |n: &str| dir.join(n);
+    export_indices(
+        d,
+        "sector",
+        "parquet",
+        s(&f("sectors.parquet")),
+        &["--window", "all"],
+    );
+    export_indices(
+        d,
+        "parcel",
+        "parquet",
+        s(&f("parcels.parquet")),
+        &["--window", "90d"],
+    );
+    predio_ok(
+        d,
+        &[
+            "export",
+            "reports",
+            "--format",
+            "parquet",
+            "--out",
+            s(&f("reports.parquet")),
+        ],
+    );
+    predio_ok(d, &["plan", "--out", s(&f("plan.csv"))]);
+    let run = "import sys, nbformat\n\
+               from nbclient import NotebookClient\n\
+               nb = nbformat.read('analyst.ipynb', as_version=4)\n\
+               NotebookClient(nb, timeout=600, kernel_name='python3', \
+                 resources={'metadata': {'path': '.'}}).execute()\n\
+               print('cells', len(nb.cells))";
+    let out = Command::new(&py)
+        .args(["-c", run])
+        .current_dir(workspace().join("notebooks"))
+        .env("PREDIO_NOTEBOOK_DATA", &dir)
+        .env("PREDIO_AS_OF", "2025-12-31")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "the notebook failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for png in ["parcel_heatmap.png", "plan_top.png"] {
+        let n = fs::metadata(f(png)).map(|m| m.len()).unwrap_or(0);
+        assert!(n > 10_000, "{png}: {n} bytes");
+    }
+}
