@@ -35,12 +35,19 @@ try {
   await page.goto(url);
   await page.waitForFunction(() => window.predioMap && window.predioState, null, { timeout: 60000 });
 
-  const idle = () => page.evaluate(() => new Promise((resolve, reject) => {
-    const map = window.predioMap;
-    const timer = setTimeout(() => reject(new Error('map never idle')), 60000);
-    map.once('idle', () => { clearTimeout(timer); resolve(); });
-    map.triggerRepaint();
-  }));
+  // Idle: two frames drawn (so a change has requested its tiles), then every source loaded and
+  // nothing moving, polled (an 'idle' event can fire before a listener is added, and a busy
+  // machine makes that race likely).
+  const idle = async () => {
+    await page.evaluate(() => new Promise((resolve) => {
+      window.predioMap.triggerRepaint();
+      requestAnimationFrame(() => requestAnimationFrame(resolve));
+    }));
+    await page.waitForFunction(() => {
+      const m = window.predioMap;
+      return m.loaded() && m.areTilesLoaded() && !m.isMoving();
+    }, null, { timeout: 60000, polling: 100 }).catch(() => { throw new Error('map never idle'); });
+  };
   const rendered = (layer) => page.evaluate(
     (l) => window.predioMap.queryRenderedFeatures({ layers: [l] }).length, layer);
   const choose = async (select, value, check) => {
