@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{arg, predio, predio_ok, sample_town, town};
+use crate::support::{arg, csv_rows, predio, predio_ok, sample_town, town};
 use crate::tiles::{tile_of, Server};
 
 /// Makes a key with `role` in the catalog's key file and returns it.
@@ -24,23 +24,9 @@ fn exported(data: &Path) -> HashMap<String, HashMap<String, String>> {
         data,
         &["export", "reports", "--format", "csv", "--out", arg(&out)],
     );
-    let mut r = csv::Reader::from_path(&out).expect("csv");
-    let head: Vec<String> = r
-        .headers()
-        .expect("header")
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    r.records()
-        .map(|rec| {
-            let rec = rec.expect("row");
-            let row: HashMap<String, String> = head
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(str::to_owned))
-                .collect();
-            (row["id"].clone(), row)
-        })
+    csv_rows(&out)
+        .into_iter()
+        .map(|row| (row["id"].clone(), row))
         .collect()
 }
 
@@ -473,26 +459,20 @@ fn no_public_response_holds_personal_data_or_a_report() {
     }
     // the values that must never leave: names, e-mails, phones, free text, report ids, points
     let mut secrets: HashSet<String> = HashSet::new();
-    let mut rd = csv::Reader::from_path(town_dir.join("reports.csv")).expect("csv");
-    let head: Vec<String> = rd.headers().expect("h").iter().map(str::to_owned).collect();
-    let col = |n: &str| head.iter().position(|h| h == n).expect(n);
-    let personal = ["nombre", "correo", "telefono", "descripcion"].map(col);
-    let (id, lat, lon) = (col("id_reporte"), col("latitud"), col("longitud"));
     let mut ids = Vec::new();
-    for rec in rd.records() {
-        let rec = rec.expect("row");
-        for c in personal {
-            let v = rec.get(c).unwrap_or("").trim();
+    for rec in csv_rows(&town_dir.join("reports.csv")) {
+        for c in ["nombre", "correo", "telefono", "descripcion"] {
+            let v = rec[c].trim();
             if v.chars().count() >= 6 {
                 secrets.insert(v.to_owned());
             }
         }
-        ids.push(rec.get(id).unwrap_or("").to_owned());
-        for c in [lat, lon] {
+        ids.push(rec["id_reporte"].clone());
+        for c in ["latitud", "longitud"] {
             // a report's point as the source wrote it (7 decimals: centimetres)
-            let v = rec.get(c).unwrap_or("");
+            let v = &rec[c];
             if v.split_once('.').is_some_and(|(_, frac)| frac.len() >= 6) {
-                secrets.insert(v.to_owned());
+                secrets.insert(v.clone());
             }
         }
     }
@@ -709,19 +689,9 @@ fn the_audit_table_by_sector_equals_the_sector_indices() {
         ];
         args.extend(extra.iter().copied());
         predio_ok(d, &args);
-        let mut rd = csv::Reader::from_path(&out).expect("csv");
-        let head: Vec<String> = rd.headers().expect("h").iter().map(str::to_owned).collect();
-        let want: HashMap<String, HashMap<String, String>> = rd
-            .records()
-            .map(|r| {
-                let r = r.expect("row");
-                let m: HashMap<String, String> = head
-                    .iter()
-                    .cloned()
-                    .zip(r.iter().map(str::to_owned))
-                    .collect();
-                (m["sector_id"].clone(), m)
-            })
+        let want: HashMap<String, HashMap<String, String>> = csv_rows(&out)
+            .into_iter()
+            .map(|m| (m["sector_id"].clone(), m))
             .filter(|(id, _)| !id.is_empty())
             .collect();
         let audit = server.get(&format!("/audit/sectors.json?{query}"), &h);

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use geozero::ToGeo;
 
-use crate::support::{info, predio, predio_ok, python, shared, town, workspace};
+use crate::support::{csv_rows, info, predio, predio_ok, python, shared, town, workspace};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -21,22 +21,6 @@ fn rules() -> (PathBuf, PathBuf) {
         dir.join("costa-rica.toml"),
         dir.join("feriados-cr-2025.csv"),
     )
-}
-
-/// Rows of a CSV file as maps from column to value.
-fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut rdr = csv::Reader::from_path(path).expect("csv");
-    let headers = rdr.headers().expect("header").clone();
-    rdr.records()
-        .map(|r| {
-            let r = r.expect("row");
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_owned(), v.to_owned()))
-                .collect()
-        })
-        .collect()
 }
 
 /// `predio export indices --level LEVEL --format FORMAT --out OUT extra...`.

@@ -140,6 +140,22 @@ pub fn python() -> Option<PathBuf> {
     present(&p, "`make test` installs pandas and pmtiles there").then_some(p)
 }
 
+/// The rows of a CSV file, by column name.
+pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut rdr = csv::Reader::from_path(path).expect("csv");
+    let headers = rdr.headers().expect("header").clone();
+    rdr.records()
+        .map(|r| {
+            let r = r.expect("row");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
 /// Runs a GDAL command-line tool and returns its stdout.
 pub fn gdal_tool(tool: &str, args: &[&str]) -> String {
     let out = Command::new(tool)

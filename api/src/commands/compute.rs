@@ -192,28 +192,13 @@ pub fn export(catalog: &DirCatalog, args: &ExportIndices) -> anyhow::Result<()> 
     let manifest = current(catalog)?;
     let meta = indices_meta(&manifest)?;
     let level = level(args.level);
-    let window = args
-        .window
-        .clone()
-        .or_else(|| meta.windows.first().cloned())
-        .context("no window")?;
-    if !meta.windows.contains(&window) {
-        bail!(
-            "--window {window}: computed windows are {} (run `predio compute --windows ...`)",
-            meta.windows.join(", ")
-        );
-    }
+    let window = super::table::pick_window(meta, args.window.as_deref())?;
     let res = match level {
-        Level::H3 => {
-            let r = args.res.or_else(|| meta.h3_resolutions.first().copied());
-            if let Some(r) = r.filter(|r| !meta.h3_resolutions.contains(r)) {
-                bail!(
-                    "--res {r}: computed H3 resolutions are {:?}",
-                    meta.h3_resolutions
-                );
-            }
-            r
-        }
+        Level::H3 => args
+            .res
+            .or_else(|| meta.h3_resolutions.first().copied())
+            .map(|r| super::table::check_res(meta, r))
+            .transpose()?,
         _ => None,
     };
     let (dim, value) = dimension(&args.dimension);

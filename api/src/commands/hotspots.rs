@@ -1,14 +1,12 @@
 //! `predio hotspots`: Getis–Ord Gi* over the H3 cell table of the current version.
 
-use std::io::Write as _;
-
 use anyhow::{bail, Context as _};
-use polars::prelude::*;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 use predio_engine::indices::{self, Level, Selection};
 use predio_engine::{CatalogStore, DirCatalog};
 
 use super::compute::{current, dimension, indices_meta};
+use super::table::{check_res, csv_text, f64_column, pick_window, string_column};
 use crate::cli::HotspotsArgs;
 
 /// `predio hotspots`.
@@ -22,24 +20,8 @@ pub fn run(catalog: &DirCatalog, args: &HotspotsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.ring >= 1, "--ring: at least 1");
     let manifest = current(catalog)?;
     let meta = indices_meta(&manifest)?;
-    if !meta.h3_resolutions.contains(&args.res) {
-        bail!(
-            "--res {}: computed H3 resolutions are {:?}",
-            args.res,
-            meta.h3_resolutions
-        );
-    }
-    let window = args
-        .window
-        .clone()
-        .or_else(|| meta.windows.first().cloned())
-        .context("no window")?;
-    if !meta.windows.contains(&window) {
-        bail!(
-            "--window {window}: computed windows are {}",
-            meta.windows.join(", ")
-        );
-    }
+    check_res(meta, args.res)?;
+    let window = pick_window(meta, args.window.as_deref())?;
     let (dim, value) = dimension(&args.dimension);
     let table = catalog
         .indices(&manifest, Level::H3)?
@@ -60,19 +42,16 @@ pub fn run(catalog: &DirCatalog, args: &HotspotsArgs) -> anyhow::Result<()> {
             value.as_deref().unwrap_or("")
         );
     }
-    let cells = rows.column("cell")?.str()?;
-    let values = anyhow::Context::with_context(rows.column(&args.field), || {
-        format!("--field {}: no such column in the cell table", args.field)
-    })?
-    .cast(&DataType::Float64)?;
-    let values = values.f64()?;
+    let cells = string_column(&rows, "cell")?;
+    let values = f64_column(&rows, &args.field)
+        .with_context(|| format!("--field {}: a numeric column of the cell table", args.field))?;
     let mut input = Vec::with_capacity(rows.height());
-    for (c, v) in cells.iter().zip(values.iter()) {
+    for (c, v) in cells.iter().zip(&values) {
         let (Some(c), Some(v)) = (c, v) else { continue };
         let cell: h3o::CellIndex = c
             .parse()
             .map_err(|e| anyhow::anyhow!("cell {c:?} in the cell table: {e}"))?;
-        input.push((cell, v));
+        input.push((cell, *v));
     }
     let spots = h3_hot_spots(&input, args.ring, args.alpha);
     let hot = spots.iter().filter(|s| s.class == SpotClass::Hot).count();
@@ -106,24 +85,34 @@ pub fn run(catalog: &DirCatalog, args: &HotspotsArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(out) = &args.out {
-        let mut text = String::from("cell,res,value,neighbours,g,z,p,q,class\n");
-        for s in &spots {
-            text += &format!(
-                "{},{},{},{},{:e},{:e},{:e},{:e},{}\n",
-                s.cell,
-                args.res,
-                s.value,
-                s.neighbours,
-                s.gi.g,
-                s.gi.z,
-                s.gi.p,
-                s.q,
-                s.class.as_str()
-            );
-        }
+        let text = csv_text(
+            &[
+                "cell",
+                "res",
+                "value",
+                "neighbours",
+                "g",
+                "z",
+                "p",
+                "q",
+                "class",
+            ],
+            spots.iter().map(|s| {
+                vec![
+                    s.cell.to_string(),
+                    args.res.to_string(),
+                    s.value.to_string(),
+                    s.neighbours.to_string(),
+                    format!("{:e}", s.gi.g),
+                    format!("{:e}", s.gi.z),
+                    format!("{:e}", s.gi.p),
+                    format!("{:e}", s.q),
+                    s.class.as_str().to_owned(),
+                ]
+            }),
+        )?;
         predio_engine::write_file_atomically(out, text.as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
-        let _ = std::io::stdout().flush();
         eprintln!("wrote {} cells to {}", spots.len(), out.display());
     }
     Ok(())

@@ -11,6 +11,7 @@ mod plan;
 mod sample;
 mod segments;
 mod serve;
+mod table;
 
 pub use keys::Role;
 use predio_engine::DirCatalog;

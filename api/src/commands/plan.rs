@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use anyhow::{bail, Context as _};
-use polars::prelude::*;
+use anyhow::Context as _;
+use polars::prelude::DataFrame;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 use predio_engine::indices::{self, Level, Selection};
 use predio_engine::plan::{rank, Action, Evidence};
@@ -12,28 +12,8 @@ use predio_engine::{CatalogStore, DirCatalog, Manifest, SectorIndex};
 use serde_json::{json, Value};
 
 use super::compute::{current, indices_meta};
+use super::table::{check_res, csv_text, f64_column, pick_window, string_column};
 use crate::cli::PlanArgs;
-
-fn f64s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<f64>>> {
-    Ok(df
-        .column(name)
-        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .collect())
-}
-
-fn strings(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<String>>> {
-    Ok(df
-        .column(name)
-        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|s| s.map(str::to_owned))
-        .collect())
-}
 
 /// The ranked actions of `manifest`'s version, and the window used.
 pub(crate) fn actions(
@@ -42,31 +22,16 @@ pub(crate) fn actions(
     window: Option<&str>,
     res: u8,
 ) -> anyhow::Result<(Vec<Action>, String)> {
-    let meta = manifest
-        .indices
-        .as_ref()
-        .context("this version has no indices: run predio compute")?;
-    let window = match window {
-        Some(w) => w.to_owned(),
-        None => ["90d"]
+    let meta = indices_meta(manifest)?;
+    // 90 days where computed: a season, long enough for a trend
+    let preferred = window.or_else(|| {
+        meta.windows
             .iter()
-            .find(|w| meta.windows.iter().any(|x| x == *w))
-            .map(|w| (*w).to_owned())
-            .or_else(|| meta.windows.first().cloned())
-            .context("no window")?,
-    };
-    if !meta.windows.contains(&window) {
-        bail!(
-            "window {window}: computed windows are {}",
-            meta.windows.join(", ")
-        );
-    }
-    if !meta.h3_resolutions.contains(&res) {
-        bail!(
-            "H3 resolution {res}: computed resolutions are {:?}",
-            meta.h3_resolutions
-        );
-    }
+            .find(|w| *w == "90d")
+            .map(String::as_str)
+    });
+    let window = pick_window(meta, preferred)?;
+    check_res(meta, res)?;
     let sectors = catalog
         .sectors(manifest)?
         .context("no sectors in this version")?;
@@ -93,9 +58,9 @@ pub(crate) fn actions(
         .context("the H3 cell table is missing")?;
     let cells = sel(&cells, Some(res))?;
     let (cell_ids, cats, received) = (
-        strings(&cells, "cell")?,
-        strings(&cells, "value")?,
-        f64s(&cells, "received")?,
+        string_column(&cells, "cell")?,
+        string_column(&cells, "value")?,
+        f64_column(&cells, "received")?,
     );
     let mut by_category: HashMap<String, Vec<(h3o::CellIndex, f64)>> = HashMap::new();
     for ((c, k), v) in cell_ids.iter().zip(&cats).zip(&received) {
@@ -131,13 +96,16 @@ pub(crate) fn actions(
         .indices(manifest, Level::Sector)?
         .context("the sector table is missing")?;
     let rows = sel(&table, None)?;
-    let (ids, cats) = (strings(&rows, "sector_id")?, strings(&rows, "value")?);
+    let (ids, cats) = (
+        string_column(&rows, "sector_id")?,
+        string_column(&rows, "value")?,
+    );
     let (rec, prev, open, recurrent, per_1000) = (
-        f64s(&rows, "received")?,
-        f64s(&rows, "prev_received")?,
-        f64s(&rows, "open")?,
-        f64s(&rows, "recurrent")?,
-        f64s(&rows, "per_1000")?,
+        f64_column(&rows, "received")?,
+        f64_column(&rows, "prev_received")?,
+        f64_column(&rows, "open")?,
+        f64_column(&rows, "recurrent")?,
+        f64_column(&rows, "per_1000")?,
     );
     let mut evidence = Vec::new();
     for i in 0..rows.height() {
@@ -188,7 +156,6 @@ pub(crate) fn action_json(rank: usize, a: &Action) -> Value {
 #[allow(clippy::print_stdout)] // the plan is this command's output
 pub fn run(catalog: &DirCatalog, args: &PlanArgs) -> anyhow::Result<()> {
     let manifest = current(catalog)?;
-    indices_meta(&manifest)?;
     let (ranked, window) = actions(catalog, &manifest, args.window.as_deref(), args.res)?;
     if args.json {
         let rows: Vec<Value> = ranked
@@ -219,30 +186,43 @@ pub fn run(catalog: &DirCatalog, args: &PlanArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(out) = &args.out {
-        let mut text = String::from(
-            "rank,sector_id,sector,category,action,score,received,previous,hot_cells,max_z,open,recurrent,per_1000,reason\n",
-        );
-        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        for (i, a) in ranked.iter().enumerate() {
-            let e = &a.evidence;
-            text += &format!(
-                "{},{},{},{},{},{:.3},{},{},{},{:.3},{},{},{},{}\n",
-                i + 1,
-                q(&e.sector_id),
-                q(&e.sector),
-                q(&e.category),
-                a.action,
-                a.score,
-                e.received,
-                e.previous,
-                e.hot_cells,
-                e.max_z,
-                e.open,
-                e.recurrent,
-                e.per_1000.map(|p| format!("{p:.3}")).unwrap_or_default(),
-                q(&a.reason)
-            );
-        }
+        let text = csv_text(
+            &[
+                "rank",
+                "sector_id",
+                "sector",
+                "category",
+                "action",
+                "score",
+                "received",
+                "previous",
+                "hot_cells",
+                "max_z",
+                "open",
+                "recurrent",
+                "per_1000",
+                "reason",
+            ],
+            ranked.iter().enumerate().map(|(i, a)| {
+                let e = &a.evidence;
+                vec![
+                    (i + 1).to_string(),
+                    e.sector_id.clone(),
+                    e.sector.clone(),
+                    e.category.clone(),
+                    a.action.to_owned(),
+                    format!("{:.3}", a.score),
+                    e.received.to_string(),
+                    e.previous.to_string(),
+                    e.hot_cells.to_string(),
+                    format!("{:.3}", e.max_z),
+                    e.open.to_string(),
+                    e.recurrent.to_string(),
+                    e.per_1000.map(|p| format!("{p:.3}")).unwrap_or_default(),
+                    a.reason.clone(),
+                ]
+            }),
+        )?;
         predio_engine::write_file_atomically(out, text.as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
         eprintln!("wrote {} actions to {}", ranked.len(), out.display());

@@ -1,12 +1,12 @@
 //! `predio segments`: k-means++ segments of sectors or parcels by their indices.
 
-use anyhow::{bail, Context as _};
-use polars::prelude::*;
+use anyhow::Context as _;
 use predio_engine::indices::{self, Level, Selection};
 use predio_engine::segments::{choose_k, describe, kmeans, standardise};
 use predio_engine::{CatalogStore, DirCatalog};
 
 use super::compute::{current, indices_meta};
+use super::table::{csv_text, f64_column, pick_window, string_column};
 use crate::cli::{SegmentLevel, SegmentsArgs};
 
 /// `predio segments`.
@@ -20,17 +20,7 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
     );
     let manifest = current(catalog)?;
     let meta = indices_meta(&manifest)?;
-    let window = args
-        .window
-        .clone()
-        .or_else(|| meta.windows.first().cloned())
-        .context("no window")?;
-    if !meta.windows.contains(&window) {
-        bail!(
-            "--window {window}: computed windows are {}",
-            meta.windows.join(", ")
-        );
-    }
+    let window = pick_window(meta, args.window.as_deref())?;
     let (level, id_col) = match args.level {
         SegmentLevel::Sector => (Level::Sector, "sector_id"),
         SegmentLevel::Parcel => (Level::Parcel, "parcel_id"),
@@ -47,13 +37,7 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
             res: None,
         },
     )?;
-    let ids: Vec<Option<String>> = rows
-        .column(id_col)?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|s| s.map(str::to_owned))
-        .collect();
+    let ids = string_column(&rows, id_col)?;
     let keep: Vec<usize> = (0..ids.len()).filter(|i| ids[*i].is_some()).collect();
     anyhow::ensure!(
         keep.len() >= 3,
@@ -62,12 +46,8 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
     );
     let mut columns = Vec::new();
     for f in &args.fields {
-        let c = anyhow::Context::with_context(rows.column(f), || {
-            format!("--fields {f}: no such column in the {id_col} table")
-        })?
-        .cast(&DataType::Float64)
-        .map_err(|e| anyhow::anyhow!("--fields {f}: not a number ({e})"))?;
-        let v: Vec<Option<f64>> = c.f64()?.iter().collect();
+        let v = f64_column(&rows, f)
+            .with_context(|| format!("--fields {f}: a numeric column of the {id_col} table"))?;
         let present: Vec<f64> = keep
             .iter()
             .filter_map(|i| v[*i])
@@ -126,15 +106,17 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
         println!("  segment {i}: {:>6} — {w}", seg.sizes[i]);
     }
     if let Some(out) = &args.out {
-        let mut text = format!("{id_col},segment,description\n");
-        for (r, i) in keep.iter().enumerate() {
-            let l = seg.labels[r];
-            text += &format!(
-                "{},{l},\"{}\"\n",
-                ids[*i].as_deref().unwrap_or_default(),
-                words[l].replace('"', "\"\"")
-            );
-        }
+        let text = csv_text(
+            &[id_col, "segment", "description"],
+            keep.iter().enumerate().map(|(r, i)| {
+                let l = seg.labels[r];
+                vec![
+                    ids[*i].clone().unwrap_or_default(),
+                    l.to_string(),
+                    words[l].clone(),
+                ]
+            }),
+        )?;
         predio_engine::write_file_atomically(out, text.as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
         eprintln!("wrote {} rows to {}", keep.len(), out.display());

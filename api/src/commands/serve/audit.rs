@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use polars::prelude::*;
 use predio_engine::indices::{self, Level, Selection};
 use predio_engine::CatalogStore;
 use serde_json::{json, Map, Value};
 
 use super::{ApiError, Shared};
+use crate::commands::table::{csv_text, f64_column, pick_window, string_column};
 
 /// The columns, in order: counts, then ages and rates.
 const COUNTS: [&str; 8] = [
@@ -83,18 +83,8 @@ fn table(
             )));
         }
     }
-    let window = q
-        .get("window")
-        .filter(|w| !w.is_empty())
-        .cloned()
-        .or_else(|| meta.windows.first().cloned())
-        .unwrap_or_default();
-    if !meta.windows.contains(&window) {
-        return Err(bad(format!(
-            "window {window:?}: computed windows are {}",
-            meta.windows.join(", ")
-        )));
-    }
+    let window = pick_window(meta, q.get("window").map(String::as_str))
+        .map_err(|e| bad(format!("{e:#}")))?;
     let (dimension, value) = match predio::params::dimension(q).map_err(bad)? {
         Some((d, v)) => (d, Some(v)),
         None => ("all".to_owned(), None),
@@ -131,31 +121,16 @@ fn table(
                 .collect()
         })
         .unwrap_or_default();
-    let col_f64 = |name: &str| -> Result<Vec<Option<f64>>, ApiError> {
-        let c = rows
-            .column(name)
-            .and_then(|c| c.cast(&DataType::Float64))
-            .map_err(|e| internal(format!("{name}: {e}")))?;
-        Ok(c.f64()
-            .map_err(|e| internal(e.to_string()))?
-            .iter()
-            .collect())
-    };
-    let ids: Vec<Option<String>> = rows
-        .column("sector_id")
-        .and_then(|c| c.cast(&DataType::String))
-        .map_err(|e| internal(e.to_string()))?
-        .str()
-        .map_err(|e| internal(e.to_string()))?
-        .iter()
-        .map(|s| s.map(str::to_owned))
-        .collect();
+    let ids = string_column(&rows, "sector_id").map_err(|e| internal(format!("{e:#}")))?;
     let mut cols: Vec<(&str, Vec<Option<f64>>)> = Vec::new();
     for c in COUNTS
         .iter()
         .chain(&["overdue", "oldest_open_bd", "compliance"])
     {
-        cols.push((c, col_f64(c)?));
+        cols.push((
+            c,
+            f64_column(&rows, c).map_err(|e| internal(format!("{e:#}")))?,
+        ));
     }
     let mut out = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -211,21 +186,19 @@ fn table(
         "oldest_open_bd",
         "compliance",
     ];
-    let mut text = head.join(",") + "\n";
-    for row in &out {
-        let cells: Vec<String> = head
-            .iter()
-            .map(|h| match &row[*h] {
-                Value::String(s) if s.contains([',', '"', '\n']) => {
-                    format!("\"{}\"", s.replace('"', "\"\""))
-                }
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                v => v.to_string(),
-            })
-            .collect();
-        text += &(cells.join(",") + "\n");
-    }
+    let text = csv_text(
+        &head,
+        out.iter().map(|row| {
+            head.iter()
+                .map(|h| match &row[*h] {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    v => v.to_string(),
+                })
+                .collect()
+        }),
+    )
+    .map_err(|e| internal(e.to_string()))?;
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -186,7 +186,8 @@ pub(super) async fn guard(State(state): State<Shared>, req: Request, next: Next)
     let method = req.method().clone();
     let g = &state.guard;
     let (resp, who) = 'answer: {
-        if req.uri().to_string().len() > MAX_URI {
+        let target = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
+        if target > MAX_URI {
             break 'answer (
                 error(
                     StatusCode::URI_TOO_LONG,
