@@ -1,4 +1,5 @@
-// predio's map viewer: parcels coloured by an index, sectors by backlog/overdue, H3 heat.
+// predio's map viewer: parcels coloured by an index, sectors by backlog/overdue, H3 heat, and
+// the Gi* hot and cold spots.
 // Everything comes from the predio server it is served by (no CDN, no base map: works offline).
 (async function () {
   'use strict';
@@ -13,6 +14,10 @@
   const api = (url) => fetch(url, key ? { headers: { 'X-API-Key': key } } : {});
   const meta = await (await api('/meta.json')).json();
   const layers = Object.fromEntries(meta.layers.map((l) => [l.name, l]));
+  // Layers coloured by class, not by an index: a fixed legend.
+  const classes = {
+    hotspots: { field: 'Gi* (FDR 5 %)', rows: [['#d7301f', 'punto caliente'], ['#2b8cbe', 'punto frío']] },
+  };
   const option = (select, value, label) => {
     const o = document.createElement('option');
     o.value = value;
@@ -41,7 +46,7 @@
     const l = layers[$('view').value];
     const select = $('field');
     select.innerHTML = '';
-    if (!l) return;
+    if (!l || classes[$('view').value]) return;
     l.fields.filter((f) => f.type === 'Number' && f.name !== 'res')
       .forEach((f) => option(select, f.name, `${f.name} — ${f.description}`));
     select.value = l.default_field;
@@ -69,6 +74,7 @@
     parcels: ['parcels-fill', 'parcels-line'],
     sectors: ['sectors-fill'],
     heat: ['heat-fill'],
+    hotspots: ['hotspots-fill'],
   };
   const renderLegend = (legend) => {
     const div = $('legend');
@@ -87,7 +93,8 @@
       r.append(s, t);
       div.appendChild(r);
     };
-    row(legend.none, 'sin dato / 0');
+    if (legend.rows) legend.rows.forEach(([c, t]) => row(c, t));
+    if (legend.none) row(legend.none, 'sin dato / 0');
     legend.stops.forEach((s, i) => {
       const next = legend.stops[i + 1];
       row(legend.colors[i], next === undefined ? `≥ ${s}` : `${s} – ${next}`);
@@ -107,7 +114,9 @@
       }
     }
     const field = $('field').value;
-    if (field) {
+    if (classes[view]) {
+      renderLegend({ field: classes[view].field, none: null, stops: [], colors: [], rows: classes[view].rows });
+    } else if (field) {
       const r = await api(`/legend.json?layer=${view}&field=${encodeURIComponent(field)}&${q}`);
       const legend = await r.json();
       if (r.ok) {

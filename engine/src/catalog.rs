@@ -32,6 +32,7 @@ use crate::indices::{IndexTables, IndicesMeta, Level};
 use crate::model::{Bbox, Field, ParcelLayer, SectorLayer};
 use crate::report::{ImportReport, IssueAction};
 use crate::reports::{PrivateFields, Report};
+use crate::segments::SegmentsMeta;
 use crate::{layer_file, report_store, PREDIO_VERSION};
 
 /// Version of the on-disk layout, recorded in every manifest.
@@ -246,6 +247,15 @@ pub struct Manifest {
     /// The indices (`predio compute`), when the version has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indices: Option<IndicesMeta>,
+    /// Segmentations saved with `predio segments --save`, per level. They describe the indices
+    /// and go when the indices are recomputed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub segments: BTreeMap<Level, SegmentsMeta>,
+}
+
+/// The file of a level's saved segments in a catalog version.
+pub fn segments_file(level: Level) -> String {
+    format!("segments-{}s.parquet", level.as_str())
 }
 
 /// A change to commit as a new version: the layers it replaces and its import report.
@@ -262,8 +272,12 @@ pub struct Change {
     /// All personal fields kept with `--keep-private` (replacing the parent's), stored apart in
     /// [`PRIVATE_FILE`], readable by the owner only.
     pub private: Option<Vec<PrivateFields>>,
-    /// New indices tables (`indices-*.parquet`), replacing the parent's.
+    /// New indices tables (`indices-*.parquet`), replacing the parent's (and dropping its
+    /// saved segments, which described the old ones).
     pub indices: Option<(IndexTables, IndicesMeta)>,
+    /// A segmentation of one level (its table: feature id, `segment`, `description`),
+    /// replacing that level's.
+    pub segments: Option<(Level, polars::prelude::DataFrame, SegmentsMeta)>,
     /// Problems found on the way.
     pub report: ImportReport,
 }
@@ -317,6 +331,15 @@ pub trait CatalogStore {
     /// # Errors
     /// I/O or Parquet errors naming the file.
     fn indices(
+        &self,
+        manifest: &Manifest,
+        level: Level,
+    ) -> Result<Option<polars::prelude::DataFrame>>;
+    /// The segments of `level` saved with `predio segments --save`, or `None`.
+    ///
+    /// # Errors
+    /// I/O or Parquet errors naming the file.
+    fn segments(
         &self,
         manifest: &Manifest,
         level: Level,
@@ -471,6 +494,12 @@ impl DirCatalog {
                 files.insert(level.file_name().to_owned(), sha256_file(&path)?);
             }
         }
+        if let Some((level, table, _)) = &change.segments {
+            let name = segments_file(*level);
+            let path = staging.join(&name);
+            report_store::write_table(&path, table)?;
+            files.insert(name, sha256_file(&path)?);
+        }
         let report = staging.join(REPORT);
         change.report.write_csv(&report)?;
         files.insert(REPORT.to_owned(), sha256_file(&report)?);
@@ -478,7 +507,8 @@ impl DirCatalog {
         // link is as good as a copy and costs nothing.
         if let Some(parent) = parent {
             for (name, entry) in &parent.files {
-                if files.contains_key(name) {
+                let stale_segments = change.indices.is_some() && name.starts_with("segments-");
+                if files.contains_key(name) || stale_segments {
                     continue;
                 }
                 let from = self.file_path(parent, name);
@@ -587,6 +617,17 @@ impl CatalogStore for DirCatalog {
         report_store::read_table(&self.file_path(manifest, level.file_name())).map(Some)
     }
 
+    fn segments(
+        &self,
+        manifest: &Manifest,
+        level: Level,
+    ) -> Result<Option<polars::prelude::DataFrame>> {
+        if !manifest.segments.contains_key(&level) {
+            return Ok(None);
+        }
+        report_store::read_table(&self.file_path(manifest, &segments_file(level))).map(Some)
+    }
+
     #[tracing::instrument(skip_all, fields(operation = %change.operation))]
     fn commit(&self, change: Change) -> Result<Manifest> {
         let versions_dir = self.versions_dir();
@@ -628,6 +669,13 @@ impl CatalogStore for DirCatalog {
         for issue in &change.report.issues {
             *issues.entry(issue.action).or_insert(0) += 1;
         }
+        let mut segments = match (&change.indices, parent.as_ref()) {
+            (None, Some(p)) => p.segments.clone(),
+            _ => BTreeMap::new(),
+        };
+        if let Some((level, _, meta)) = change.segments {
+            segments.insert(level, meta);
+        }
         let manifest = Manifest {
             format: CATALOG_FORMAT,
             version: next,
@@ -646,6 +694,7 @@ impl CatalogStore for DirCatalog {
                 .indices
                 .map(|(_, meta)| meta)
                 .or_else(|| parent.as_ref().and_then(|p| p.indices.clone())),
+            segments,
         };
         let manifest_path = staging.join(MANIFEST);
         let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Manifest {
@@ -771,6 +820,54 @@ mod tests {
         cat.verify(&v1).expect("v1 intact");
         cat.verify(&v2).expect("v2 intact");
         assert_eq!(cat.versions().expect("list"), vec![v1.version, v2.version]);
+    }
+
+    #[test]
+    fn saved_segments_travel_with_later_versions_until_the_indices_change() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cat = DirCatalog::new(dir.path());
+        cat.commit(Change {
+            operation: "import parcels".into(),
+            parcels: Some(parcels(2)),
+            ..Default::default()
+        })
+        .expect("v1");
+        let table = df!(
+            "parcel_id" => ["0", "1"],
+            "segment" => [0u32, 1],
+            "description" => ["average", "high open (+1.0 sd)"],
+        )
+        .expect("frame");
+        let meta = SegmentsMeta {
+            window: "90d".into(),
+            fields: vec!["open".into()],
+            seed: 42,
+            k: 2,
+            silhouette: 0.5,
+            sizes: vec![1, 1],
+            descriptions: vec!["average".into(), "high open (+1.0 sd)".into()],
+            indices_as_of: Utc::now(),
+        };
+        let v2 = cat
+            .commit(Change {
+                operation: "segments parcel".into(),
+                segments: Some((Level::Parcel, table.clone(), meta.clone())),
+                ..Default::default()
+            })
+            .expect("v2");
+        assert_eq!(v2.segments.get(&Level::Parcel), Some(&meta));
+        assert_eq!(cat.segments(&v2, Level::Sector).expect("read"), None);
+        let v3 = cat
+            .commit(Change {
+                operation: "import parcels".into(),
+                parcels: Some(parcels(2)),
+                ..Default::default()
+            })
+            .expect("v3");
+        assert_eq!(v3.segments, v2.segments);
+        assert_eq!(cat.segments(&v3, Level::Parcel).expect("read"), Some(table));
+        cat.verify(&v3).expect("v3 intact");
     }
 
     #[test]

@@ -2,6 +2,32 @@
 //! chosen by the mean silhouette within a range or given, and each segment described in plain
 //! words by its centroid (the indices it stands out on, in standard deviations).
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A segmentation kept in a catalog version (`predio segments --save`): what it was run on and
+/// with, and each segment's size and words. The table of labels is `segments-<level>s.parquet`
+/// (the feature id, `segment`, `description`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentsMeta {
+    /// The indices window it segments.
+    pub window: String,
+    /// The standardised index fields.
+    pub fields: Vec<String>,
+    /// The k-means++ seed.
+    pub seed: u64,
+    /// The number of segments.
+    pub k: usize,
+    /// The mean silhouette.
+    pub silhouette: f64,
+    /// Features per segment.
+    pub sizes: Vec<usize>,
+    /// Each segment in words.
+    pub descriptions: Vec<String>,
+    /// The as-of time of the indices it was computed on (a new `predio compute` drops it).
+    pub indices_as_of: DateTime<Utc>,
+}
+
 /// A segmentation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segmentation {

@@ -380,6 +380,7 @@ pub fn import_parcels(
         operation: "import parcels".into(),
         parcels: Some((layer, meta)),
         sectors: None,
+        segments: None,
         report,
     })
 }
@@ -508,6 +509,7 @@ pub fn import_sectors(
         operation: "import sectors".into(),
         parcels,
         sectors: Some((sectors, sector_meta)),
+        segments: None,
         report,
     })
 }

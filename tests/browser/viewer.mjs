@@ -64,6 +64,12 @@ try {
   summary.heat = await rendered('heat-fill');
   if (!(summary.heat > 0)) await fail('no heat cell rendered');
 
+  // Hot spots: drawn by class, with the fixed legend.
+  await choose('#view', 'hotspots', (v) => window.predioState.view === v);
+  summary.hotspots = await rendered('hotspots-fill');
+  const hotLegend = await page.textContent('#legend');
+  if (!hotLegend.includes('punto caliente')) await fail(`hot spot legend: ${hotLegend}`);
+
   await choose('#view', 'parcels', (v) => window.predioState.view === v);
   await page.evaluate(() => window.predioMap.jumpTo({ zoom: 15.5 }));
   await idle();

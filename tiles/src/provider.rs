@@ -17,6 +17,10 @@ use rstar::{RTree, AABB};
 use crate::coord::TileCoord;
 use crate::geom::{self, Cutter, TileFrame, TilePolygons, BUFFER, UNITS_PER_PIXEL};
 
+mod hotspots;
+
+pub use hotspots::HotspotLayer;
+
 /// Why a tile could not be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -667,6 +671,8 @@ pub struct PolygonLayer {
     /// Text attributes besides the id (`sector_id` of a parcel, `name` of a sector).
     texts: Vec<(&'static str, Vec<Option<String>>)>,
     table: IndexTable,
+    /// Each feature's saved segment (`predio segments --save`) and the segments' words.
+    segments: Option<(Vec<Option<u32>>, Vec<String>)>,
     min_zoom: u8,
     /// Below this zoom the smallest feature kept doubles in area at each zoom out (parcel tiles
     /// stay light where lots are a few pixels).
@@ -703,6 +709,7 @@ impl PolygonLayer {
                     .collect(),
             )],
             table: IndexTable::new("parcels", indices, "parcel_id", PARCEL_FIELDS)?,
+            segments: None,
             min_zoom: 13,
             full_detail_zoom: 15,
         })
@@ -731,9 +738,57 @@ impl PolygonLayer {
                 layer.sectors.iter().map(|s| Some(s.name.clone())).collect(),
             )],
             table: IndexTable::new("sectors", indices, "sector_id", SECTOR_FIELDS)?,
+            segments: None,
             min_zoom: 0,
             full_detail_zoom: 0,
         })
+    }
+
+    /// Adds the saved segments (a table of the layer's id, `segment`, `description`): every
+    /// tile's features then carry `segment` and `segment_desc`.
+    ///
+    /// # Errors
+    /// A table without those columns.
+    pub fn with_segments(mut self, table: Option<DataFrame>) -> Result<Self, TileSourceError> {
+        let Some(df) = table else {
+            return Ok(self);
+        };
+        let err = table_error(self.name);
+        let ids = df
+            .column(self.id_field)
+            .map_err(&err)?
+            .str()
+            .map_err(&err)?;
+        let segment = df
+            .column("segment")
+            .map_err(&err)?
+            .cast(&DataType::UInt32)
+            .map_err(&err)?;
+        let segment = segment.u32().map_err(&err)?;
+        let words = df
+            .column("description")
+            .map_err(&err)?
+            .str()
+            .map_err(&err)?;
+        let mut of_feature = vec![None; self.features.ids.len()];
+        let mut descriptions: Vec<String> = Vec::new();
+        for ((id, s), w) in ids.iter().zip(segment.iter()).zip(words.iter()) {
+            let (Some(id), Some(s)) = (id, s) else {
+                continue;
+            };
+            if let Some(&i) = self.features.index.get(id) {
+                of_feature[i as usize] = Some(s);
+            }
+            let s = s as usize;
+            if descriptions.len() <= s {
+                descriptions.resize(s + 1, String::new());
+            }
+            if let Some(w) = w {
+                descriptions[s] = w.to_owned();
+            }
+        }
+        self.segments = Some((of_feature, descriptions));
+        Ok(self)
     }
 
     /// Windows, categories and departments of the layer's indices table.
@@ -762,6 +817,18 @@ impl TileProvider for PolygonLayer {
                 .iter()
                 .map(|(n, _)| ((*n).to_owned(), FieldKind::Text, (*n).replace('_', " "))),
         );
+        if self.segments.is_some() {
+            v.push((
+                "segment".to_owned(),
+                FieldKind::Count,
+                "segment saved by `predio segments --save` (0 is the largest)".to_owned(),
+            ));
+            v.push((
+                "segment_desc".to_owned(),
+                FieldKind::Text,
+                "the segment in words: the indices it stands out on".to_owned(),
+            ));
+        }
         if self.table.df.is_some() {
             v.extend(
                 self.table
@@ -819,6 +886,12 @@ impl TileProvider for PolygonLayer {
                     f.tag_ref(name, MvtValueRef::String(v))?;
                 }
             }
+            if let Some((labels, words)) = &self.segments {
+                if let Some(s) = labels[i as usize] {
+                    f.tag_ref("segment", MvtValueRef::UInt(u64::from(s)))?;
+                    f.tag_ref("segment_desc", MvtValueRef::String(&words[s as usize]))?;
+                }
+            }
             if let Some(a) = &attrs {
                 index_tags(f, self.table.fields, a, a.rows[i as usize])?;
             }
@@ -846,6 +919,10 @@ impl TileProvider for PolygonLayer {
                 for (_, v) in &self.texts {
                     v[i].hash(&mut h);
                 }
+                if let Some((labels, words)) = &self.segments {
+                    labels[i].hash(&mut h);
+                    labels[i].map(|s| &words[s as usize]).hash(&mut h);
+                }
                 rows[i].hash(&mut h);
                 (
                     self.features.ids[i].clone(),
@@ -860,8 +937,10 @@ impl TileProvider for PolygonLayer {
 /// H3 hexagons coloured by reports, the resolution chosen by zoom among those computed; cells
 /// with fewer than `min_reports` reports in the filter are left out (k-anonymity).
 pub struct HeatLayer {
-    /// Per computed resolution, its cells.
-    levels: Vec<(u8, Features)>,
+    /// Per computed resolution, its cells (shared with the [`HotspotLayer`]).
+    levels: Arc<Vec<(u8, Features)>>,
+    /// The H3 indices table it was made from.
+    indices: DataFrame,
     table: IndexTable,
     min_reports: u32,
 }
@@ -888,7 +967,7 @@ impl HeatLayer {
                 }
             }
         }
-        let levels = per_res
+        let levels: Vec<(u8, Features)> = per_res
             .into_iter()
             .map(|(r, cells)| {
                 let polys: Vec<(String, MultiPolygon<f64>)> = cells
@@ -899,8 +978,9 @@ impl HeatLayer {
             })
             .collect();
         Ok(Self {
-            levels,
-            table: IndexTable::new("heat", Some(indices), "cell", HEAT_FIELDS)?,
+            levels: Arc::new(levels),
+            table: IndexTable::new("heat", Some(indices.clone()), "cell", HEAT_FIELDS)?,
+            indices,
             min_reports,
         })
     }
@@ -908,20 +988,51 @@ impl HeatLayer {
     /// The resolution drawn at `tile`: the finest computed one whose hexagons are at least 6
     /// pixels across there, else the coarsest.
     pub fn resolution(&self, tile: TileCoord) -> Option<u8> {
-        let [_, s, _, n] = tile.bounds_lonlat();
-        let lat = ((s + n) / 2.0).to_radians();
-        let metres_per_pixel = 40_075_016.686 * lat.cos() / (256.0 * f64::from(1u32 << tile.z()));
-        let edge_px = |r: u8| {
-            h3o::Resolution::try_from(r).map_or(0.0, |r| r.edge_length_m() / metres_per_pixel)
-        };
-        let fine = self
-            .levels
-            .iter()
-            .rev()
-            .map(|(r, _)| *r)
-            .find(|&r| edge_px(r) >= 6.0);
-        fine.or_else(|| self.levels.first().map(|(r, _)| *r))
+        resolution_at(&self.levels, tile)
     }
+
+    /// The `hotspots` layer over the same cells: Gi* of `received` with neighbours within
+    /// `ring` steps, hot or cold where the Benjamini–Hochberg q-value is under `alpha`.
+    ///
+    /// # Errors
+    /// A table without the expected columns.
+    pub fn hotspots(&self, ring: u32, alpha: f64) -> Result<HotspotLayer, TileSourceError> {
+        HotspotLayer::new(Arc::clone(&self.levels), self.indices.clone(), ring, alpha)
+    }
+}
+
+/// The finest computed H3 resolution whose hexagons are at least 6 pixels across at `tile`,
+/// else the coarsest.
+fn resolution_at(levels: &[(u8, Features)], tile: TileCoord) -> Option<u8> {
+    let [_, s, _, n] = tile.bounds_lonlat();
+    let lat = ((s + n) / 2.0).to_radians();
+    let metres_per_pixel = 40_075_016.686 * lat.cos() / (256.0 * f64::from(1u32 << tile.z()));
+    let edge_px =
+        |r: u8| h3o::Resolution::try_from(r).map_or(0.0, |r| r.edge_length_m() / metres_per_pixel);
+    let fine = levels
+        .iter()
+        .rev()
+        .map(|(r, _)| *r)
+        .find(|&r| edge_px(r) >= 6.0);
+    fine.or_else(|| levels.first().map(|(r, _)| *r))
+}
+
+/// The H3 cells of a tile, grown by two hexagon edges so that a cell whose centre lies outside
+/// still shows its edge.
+fn cells_near(features: &Features, frame: &TileFrame, res: u8) -> Vec<u32> {
+    let hex =
+        h3o::Resolution::try_from(res).map_or(0.0, |r| 2.0 * r.edge_length_m()) / 40_075_016.686;
+    let [a, b, c, d] = frame.bounds(BUFFER);
+    let lat_scale = 1.0
+        / geom::lonlat(geo::Coord {
+            x: a,
+            y: (b + d) / 2.0,
+        })
+        .y
+        .to_radians()
+        .cos();
+    let grow = hex * lat_scale;
+    features.within([a - grow, b - grow, c + grow, d + grow])
 }
 
 impl TileProvider for HeatLayer {
@@ -982,25 +1093,11 @@ impl TileProvider for HeatLayer {
             self.table
                 .attributes(filter, Some(res), &features.index, features.ids.len())?;
         let frame = TileFrame::new(tile);
-        // One hexagon beyond the tile: a cell whose centre lies outside still shows its edge.
-        let hex = h3o::Resolution::try_from(res).map_or(0.0, |r| 2.0 * r.edge_length_m())
-            / 40_075_016.686;
-        let [a, b, c, d] = frame.bounds(BUFFER);
-        let lat_scale = 1.0
-            / geom::lonlat(geo::Coord {
-                x: a,
-                y: (b + d) / 2.0,
-            })
-            .y
-            .to_radians()
-            .cos();
-        let grow = hex * lat_scale;
         let received = HEAT_FIELDS
             .iter()
             .position(|f| f.name == "received")
             .unwrap_or(0);
-        let ids: Vec<u32> = features
-            .within([a - grow, b - grow, c + grow, d + grow])
+        let ids: Vec<u32> = cells_near(features, &frame, res)
             .into_iter()
             .filter(|&i| {
                 let row = attrs.rows[i as usize];
@@ -1018,7 +1115,7 @@ impl TileProvider for HeatLayer {
 
     fn fingerprints(&self) -> Vec<(String, u64, [f64; 4])> {
         let mut out = Vec::new();
-        for (res, features) in &self.levels {
+        for (res, features) in self.levels.iter() {
             let rows = self.table.row_hashes(&features.index, features.ids.len());
             for ((id, hash), bounds) in features.ids.iter().zip(rows).zip(&features.bounds) {
                 out.push((format!("{res}/{id}"), hash, *bounds));

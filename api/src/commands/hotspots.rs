@@ -1,12 +1,13 @@
 //! `predio hotspots`: Getis–Ord Gi* over the H3 cell table of the current version.
 
 use anyhow::{bail, Context as _};
+use polars::prelude::*;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 use predio_engine::indices::{self, Level, Selection};
 use predio_engine::{CatalogStore, DirCatalog};
 
 use super::compute::{current, dimension, indices_meta};
-use super::table::{check_res, csv_text, f64_column, pick_window, string_column};
+use super::table::{check_res, f64_column, pick_window, string_column, write_out};
 use crate::cli::HotspotsArgs;
 
 /// `predio hotspots`.
@@ -85,35 +86,19 @@ pub fn run(catalog: &DirCatalog, args: &HotspotsArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(out) = &args.out {
-        let text = csv_text(
-            &[
-                "cell",
-                "res",
-                "value",
-                "neighbours",
-                "g",
-                "z",
-                "p",
-                "q",
-                "class",
-            ],
-            spots.iter().map(|s| {
-                vec![
-                    s.cell.to_string(),
-                    args.res.to_string(),
-                    s.value.to_string(),
-                    s.neighbours.to_string(),
-                    format!("{:e}", s.gi.g),
-                    format!("{:e}", s.gi.z),
-                    format!("{:e}", s.gi.p),
-                    format!("{:e}", s.q),
-                    s.class.as_str().to_owned(),
-                ]
-            }),
+        let table = df!(
+            "cell" => spots.iter().map(|s| s.cell.to_string()).collect::<Vec<_>>(),
+            "res" => vec![u32::from(args.res); spots.len()],
+            "value" => spots.iter().map(|s| s.value).collect::<Vec<_>>(),
+            "neighbours" => spots.iter().map(|s| s.neighbours as u32).collect::<Vec<_>>(),
+            "g" => spots.iter().map(|s| s.gi.g).collect::<Vec<_>>(),
+            "z" => spots.iter().map(|s| s.gi.z).collect::<Vec<_>>(),
+            "p" => spots.iter().map(|s| s.gi.p).collect::<Vec<_>>(),
+            "q" => spots.iter().map(|s| s.q).collect::<Vec<_>>(),
+            "class" => spots.iter().map(|s| s.class.as_str()).collect::<Vec<_>>(),
         )?;
-        predio_engine::write_file_atomically(out, text.as_bytes())
-            .with_context(|| format!("writing {}", out.display()))?;
-        eprintln!("wrote {} cells to {}", spots.len(), out.display());
+        let n = write_out(catalog, &manifest, &table, Level::H3, out)?;
+        eprintln!("wrote {n} cells to {}", out.display());
     }
     Ok(())
 }

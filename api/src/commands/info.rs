@@ -134,6 +134,24 @@ pub fn run(catalog: &DirCatalog, args: &InfoArgs) -> anyhow::Result<()> {
             }
         );
     }
+    for (level, seg) in &m.segments {
+        out += &format!(
+            "segments  {}: k {} of {} ({} features) · window {} · seed {} · silhouette {:.3} · {}\n",
+            level.as_str(),
+            seg.k,
+            seg.fields.join(", "),
+            thousands(seg.sizes.iter().sum()),
+            seg.window,
+            seg.seed,
+            seg.silhouette,
+            seg.descriptions
+                .iter()
+                .enumerate()
+                .map(|(i, d)| format!("{i}: {d}"))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        );
+    }
     if !m.issues.is_empty() {
         let list: Vec<String> = m
             .issues

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context as _;
-use polars::prelude::DataFrame;
+use polars::prelude::*;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 use predio_engine::indices::{self, Level, Selection};
 use predio_engine::plan::{rank, Action, Evidence};
@@ -12,7 +12,7 @@ use predio_engine::{CatalogStore, DirCatalog, Manifest, SectorIndex};
 use serde_json::{json, Value};
 
 use super::compute::{current, indices_meta};
-use super::table::{check_res, csv_text, f64_column, pick_window, string_column};
+use super::table::{check_res, f64_column, pick_window, string_column, write_out};
 use crate::cli::PlanArgs;
 
 /// The ranked actions of `manifest`'s version, and the window used.
@@ -186,46 +186,32 @@ pub fn run(catalog: &DirCatalog, args: &PlanArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(out) = &args.out {
-        let text = csv_text(
-            &[
-                "rank",
-                "sector_id",
-                "sector",
-                "category",
-                "action",
-                "score",
-                "received",
-                "previous",
-                "hot_cells",
-                "max_z",
-                "open",
-                "recurrent",
-                "per_1000",
-                "reason",
-            ],
-            ranked.iter().enumerate().map(|(i, a)| {
-                let e = &a.evidence;
-                vec![
-                    (i + 1).to_string(),
-                    e.sector_id.clone(),
-                    e.sector.clone(),
-                    e.category.clone(),
-                    a.action.to_owned(),
-                    format!("{:.3}", a.score),
-                    e.received.to_string(),
-                    e.previous.to_string(),
-                    e.hot_cells.to_string(),
-                    format!("{:.3}", e.max_z),
-                    e.open.to_string(),
-                    e.recurrent.to_string(),
-                    e.per_1000.map(|p| format!("{p:.3}")).unwrap_or_default(),
-                    a.reason.clone(),
-                ]
-            }),
+        let ev =
+            |f: fn(&Evidence) -> f64| ranked.iter().map(|a| f(&a.evidence)).collect::<Vec<_>>();
+        let term = |t: usize| ranked.iter().map(|a| a.terms[t]).collect::<Vec<_>>();
+        let table = df!(
+            "rank" => (1..=ranked.len() as u32).collect::<Vec<_>>(),
+            "sector_id" => ranked.iter().map(|a| a.evidence.sector_id.as_str()).collect::<Vec<_>>(),
+            "sector" => ranked.iter().map(|a| a.evidence.sector.as_str()).collect::<Vec<_>>(),
+            "category" => ranked.iter().map(|a| a.evidence.category.as_str()).collect::<Vec<_>>(),
+            "action" => ranked.iter().map(|a| a.action).collect::<Vec<_>>(),
+            "score" => ranked.iter().map(|a| a.score).collect::<Vec<_>>(),
+            "received" => ev(|e| e.received),
+            "previous" => ev(|e| e.previous),
+            "hot_cells" => ev(|e| e.hot_cells),
+            "max_z" => ev(|e| e.max_z),
+            "open" => ev(|e| e.open),
+            "recurrent" => ev(|e| e.recurrent),
+            "per_1000" => ranked.iter().map(|a| a.evidence.per_1000).collect::<Vec<_>>(),
+            "points_rise" => term(0),
+            "points_hot" => term(1),
+            "points_backlog" => term(2),
+            "points_recurrence" => term(3),
+            "points_rate" => term(4),
+            "reason" => ranked.iter().map(|a| a.reason.as_str()).collect::<Vec<_>>(),
         )?;
-        predio_engine::write_file_atomically(out, text.as_bytes())
-            .with_context(|| format!("writing {}", out.display()))?;
-        eprintln!("wrote {} actions to {}", ranked.len(), out.display());
+        let n = write_out(catalog, &manifest, &table, Level::Sector, out)?;
+        eprintln!("wrote {n} actions to {}", out.display());
     }
     Ok(())
 }

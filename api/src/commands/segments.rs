@@ -1,12 +1,13 @@
 //! `predio segments`: k-means++ segments of sectors or parcels by their indices.
 
 use anyhow::Context as _;
+use polars::prelude::*;
 use predio_engine::indices::{self, Level, Selection};
-use predio_engine::segments::{choose_k, describe, kmeans, standardise};
-use predio_engine::{CatalogStore, DirCatalog};
+use predio_engine::segments::{choose_k, describe, kmeans, standardise, SegmentsMeta};
+use predio_engine::{CatalogStore, Change, DirCatalog};
 
 use super::compute::{current, indices_meta};
-use super::table::{csv_text, f64_column, pick_window, string_column};
+use super::table::{f64_column, pick_window, string_column, write_out};
 use crate::cli::{SegmentLevel, SegmentsArgs};
 
 /// `predio segments`.
@@ -105,21 +106,40 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
     for (i, w) in words.iter().enumerate() {
         println!("  segment {i}: {:>6} — {w}", seg.sizes[i]);
     }
+    let table = df!(
+        id_col => keep.iter().map(|i| ids[*i].clone()).collect::<Vec<_>>(),
+        "segment" => seg.labels.iter().map(|l| *l as u32).collect::<Vec<_>>(),
+        "description" => seg.labels.iter().map(|l| words[*l].clone()).collect::<Vec<_>>(),
+    )?;
     if let Some(out) = &args.out {
-        let text = csv_text(
-            &[id_col, "segment", "description"],
-            keep.iter().enumerate().map(|(r, i)| {
-                let l = seg.labels[r];
-                vec![
-                    ids[*i].clone().unwrap_or_default(),
-                    l.to_string(),
-                    words[l].clone(),
-                ]
-            }),
-        )?;
-        predio_engine::write_file_atomically(out, text.as_bytes())
-            .with_context(|| format!("writing {}", out.display()))?;
-        eprintln!("wrote {} rows to {}", keep.len(), out.display());
+        let n = write_out(catalog, &manifest, &table, level, out)?;
+        eprintln!("wrote {n} rows to {}", out.display());
+    }
+    if args.save {
+        let meta = SegmentsMeta {
+            window: window.clone(),
+            fields: args.fields.clone(),
+            seed: args.seed,
+            k: seg.k,
+            silhouette: seg.silhouette,
+            sizes: seg.sizes.clone(),
+            descriptions: words,
+            indices_as_of: meta.as_of,
+        };
+        let committed = catalog.commit(Change {
+            operation: format!("segments {}", level.as_str()),
+            segments: Some((level, table, meta)),
+            ..Default::default()
+        })?;
+        eprintln!(
+            "saved as {}: the {} tiles carry segment and segment_desc",
+            committed.version,
+            if level == Level::Sector {
+                "sectors"
+            } else {
+                "parcels"
+            }
+        );
     }
     Ok(())
 }

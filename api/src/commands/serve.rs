@@ -59,19 +59,24 @@ fn load(
     let mut layers: BTreeMap<String, Arc<dyn TileProvider>> = BTreeMap::new();
     let mut filters = None;
     if let Some(sectors) = catalog.sectors(manifest)? {
-        let l = PolygonLayer::sectors(&sectors, catalog.indices(manifest, Level::Sector)?)?;
+        let l = PolygonLayer::sectors(&sectors, catalog.indices(manifest, Level::Sector)?)?
+            .with_segments(catalog.segments(manifest, Level::Sector)?)?;
         filters = Some(l.filters());
         layers.insert("sectors".into(), Arc::new(l));
     }
     if let Some(parcels) = catalog.parcels(manifest)? {
-        let l = PolygonLayer::parcels(&parcels, catalog.indices(manifest, Level::Parcel)?)?;
+        let l = PolygonLayer::parcels(&parcels, catalog.indices(manifest, Level::Parcel)?)?
+            .with_segments(catalog.segments(manifest, Level::Parcel)?)?;
         if filters.as_ref().is_none_or(|f| f.0.is_empty()) {
             filters = Some(l.filters());
         }
         layers.insert("parcels".into(), Arc::new(l));
     }
     if let Some(h3) = catalog.indices(manifest, Level::H3)? {
-        layers.insert("heat".into(), Arc::new(HeatLayer::new(h3, min_heat)?));
+        let heat = HeatLayer::new(h3, min_heat)?;
+        // the defaults of `predio hotspots`: neighbours one step away, FDR 5 %
+        layers.insert("hotspots".into(), Arc::new(heat.hotspots(1, 0.05)?));
+        layers.insert("heat".into(), Arc::new(heat));
     }
     for e in externals {
         let name = e.name().to_owned();
@@ -682,6 +687,9 @@ fn tilejson_of(p: &dyn TileProvider, base: &str, filter: &TileFilter, version: V
 /// Sequential ramps, low to high; `compliance` is the other way round (low is bad).
 const RAMP: [&str; 5] = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
 const NONE: &str = "#e8e8e8";
+/// Gi* hot and cold spots.
+const HOT: &str = "#d7301f";
+const COLD: &str = "#2b8cbe";
 
 /// A legend: class breaks from the quantiles of the field's values, and their colours.
 fn legend_of(values: &mut [f64], field: &str) -> Value {
@@ -826,6 +834,16 @@ async fn style(
             "id": "heat-fill", "type": "fill", "source": "heat", "source-layer": "heat",
             "layout": { "visibility": "none" },
             "paint": { "fill-color": paint("heat"), "fill-opacity": 0.75, "fill-outline-color": "rgba(255,255,255,0.4)" }
+        }));
+    }
+    if seen.contains_key("hotspots") {
+        layers.push(json!({
+            "id": "hotspots-fill", "type": "fill", "source": "hotspots", "source-layer": "hotspots",
+            "layout": { "visibility": "none" },
+            "paint": {
+                "fill-color": ["match", ["get", "class"], "hot", HOT, "cold", COLD, NONE],
+                "fill-opacity": 0.75, "fill-outline-color": "rgba(255,255,255,0.6)"
+            }
         }));
     }
     if seen.contains_key("parcels") {

@@ -1,9 +1,63 @@
 //! What the commands that read the indices tables share: the window and H3 resolution asked
-//! for (checked against what `predio compute` made), columns as plain vectors, and CSV text.
+//! for (checked against what `predio compute` made), columns as plain vectors, CSV text, and
+//! `--out` files with their outlines in the format their extension names.
+
+use std::collections::HashMap;
+use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
-use predio_engine::indices::IndicesMeta;
+use predio_engine::indices::{export_indices, IndicesMeta, Level};
+use predio_engine::{CatalogStore, DirCatalog, ExportFormat, Manifest};
+
+/// The format of an `--out` file, by its extension.
+pub(crate) fn format_of(path: &Path) -> anyhow::Result<ExportFormat> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    Ok(match ext.as_deref() {
+        Some("csv") => ExportFormat::Csv,
+        Some("geojson" | "json") => ExportFormat::GeoJson,
+        Some("parquet") => ExportFormat::Parquet,
+        Some("fgb") => ExportFormat::Fgb,
+        _ => bail!(
+            "--out {}: name a .csv, .geojson, .parquet (GeoParquet) or .fgb file",
+            path.display()
+        ),
+    })
+}
+
+/// Writes `rows` (keyed by `parcel_id`, `sector_id` or `cell` as `level` says) with each
+/// feature's outline to `path`, in the format of its extension, atomically. Returns the rows
+/// written.
+pub(crate) fn write_out(
+    catalog: &DirCatalog,
+    manifest: &Manifest,
+    rows: &DataFrame,
+    level: Level,
+    path: &Path,
+) -> anyhow::Result<usize> {
+    let format = format_of(path)?;
+    let parcels;
+    let sectors;
+    let mut outlines: HashMap<&str, &geo_types::MultiPolygon<f64>> = HashMap::new();
+    if format != ExportFormat::Csv {
+        match level {
+            Level::Parcel => {
+                parcels = catalog.parcels(manifest)?.unwrap_or_default();
+                outlines.extend(parcels.parcels.iter().map(|p| (p.id.as_str(), &p.geometry)));
+            }
+            Level::Sector => {
+                sectors = catalog.sectors(manifest)?.unwrap_or_default();
+                outlines.extend(sectors.sectors.iter().map(|s| (s.id.as_str(), &s.geometry)));
+            }
+            Level::H3 | Level::Report => {}
+        }
+    }
+    export_indices(rows, level, &outlines, format, path)
+        .with_context(|| format!("writing {}", path.display()))
+}
 
 /// The window asked for, else the first computed; refused when it was not computed.
 pub(crate) fn pick_window(meta: &IndicesMeta, given: Option<&str>) -> anyhow::Result<String> {

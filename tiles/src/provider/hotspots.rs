@@ -1,0 +1,224 @@
+//! The `hotspots` layer: Getis–Ord Gi* of the reports received per H3 cell (engine::hotspots,
+//! the statistic `predio hotspots` prints), computed once per filter and resolution, drawing
+//! the cells that are hot or cold after the false-discovery-rate correction.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use fast_mvt::MvtValueRef;
+use polars::prelude::DataFrame;
+use predio_engine::hotspots::{h3_hot_spots, SpotClass};
+
+use super::{
+    cells_near, count, encode_layer, resolution_at, Features, FieldKind, FieldSpec, IndexTable,
+    TileFilter, TileProvider, TileSourceError,
+};
+use crate::coord::TileCoord;
+use crate::geom::TileFrame;
+
+/// The value Gi* is computed on.
+const VALUE: &[FieldSpec] = &[count("received", "reports received in the window")];
+
+/// One cell's statistic.
+#[derive(Debug, Clone, Copy)]
+struct Spot {
+    z: f64,
+    p: f64,
+    q: f64,
+    neighbours: u32,
+    hot: bool,
+}
+
+/// Per feature of a resolution, its spot where it is hot or cold.
+type Spots = Arc<Vec<Option<Spot>>>;
+
+/// Hot and cold spots of the reports received, on the heat layer's hexagons.
+pub struct HotspotLayer {
+    levels: Arc<Vec<(u8, Features)>>,
+    table: IndexTable,
+    ring: u32,
+    alpha: f64,
+    cache: Mutex<HashMap<(TileFilter, u8), Spots>>,
+}
+
+impl HotspotLayer {
+    pub(super) fn new(
+        levels: Arc<Vec<(u8, Features)>>,
+        indices: DataFrame,
+        ring: u32,
+        alpha: f64,
+    ) -> Result<Self, TileSourceError> {
+        Ok(Self {
+            levels,
+            table: IndexTable::new("hotspots", Some(indices), "cell", VALUE)?,
+            ring,
+            alpha,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Gi* of every cell of resolution `res` with reports under `filter`, as
+    /// `h3_hot_spots(cells, ring, alpha)` gives it; kept for the cells that are hot or cold.
+    fn spots(
+        &self,
+        filter: &TileFilter,
+        res: u8,
+        features: &Features,
+    ) -> Result<Spots, TileSourceError> {
+        let key = (filter.clone(), res);
+        let poisoned = || TileSourceError::Table {
+            layer: "hotspots".into(),
+            message: "cache poisoned by a panic".into(),
+        };
+        if let Some(s) = self.cache.lock().map_err(|_| poisoned())?.get(&key) {
+            return Ok(Arc::clone(s));
+        }
+        let n = features.ids.len();
+        let attrs = self
+            .table
+            .attributes(filter, Some(res), &features.index, n)?;
+        let mut input = Vec::new();
+        let mut of = Vec::new();
+        for (i, &row) in attrs.rows.iter().enumerate() {
+            if row == u32::MAX {
+                continue;
+            }
+            let Some(v) = attrs.columns[0][row as usize] else {
+                continue;
+            };
+            if let Ok(cell) = features.ids[i].parse::<h3o::CellIndex>() {
+                input.push((cell, v));
+                of.push(i);
+            }
+        }
+        let mut spots = vec![None; n];
+        for (s, i) in h3_hot_spots(&input, self.ring, self.alpha).iter().zip(of) {
+            if s.class != SpotClass::None {
+                spots[i] = Some(Spot {
+                    z: s.gi.z,
+                    p: s.gi.p,
+                    q: s.q,
+                    neighbours: u32::try_from(s.neighbours).unwrap_or(u32::MAX),
+                    hot: s.class == SpotClass::Hot,
+                });
+            }
+        }
+        let spots = Arc::new(spots);
+        self.cache
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(key, Arc::clone(&spots));
+        Ok(spots)
+    }
+}
+
+impl TileProvider for HotspotLayer {
+    fn name(&self) -> &str {
+        "hotspots"
+    }
+
+    fn description(&self) -> &str {
+        "H3 cells that are hot or cold spots of reports received (Getis-Ord Gi*, FDR-corrected)"
+    }
+
+    fn fields(&self) -> Vec<(String, FieldKind, String)> {
+        [
+            ("cell", FieldKind::Text, "H3 cell index"),
+            ("res", FieldKind::Count, "H3 resolution"),
+            ("class", FieldKind::Text, "hot or cold"),
+            ("z", FieldKind::Number, "Gi* z-score"),
+            ("p", FieldKind::Number, "two-sided p-value"),
+            (
+                "q",
+                FieldKind::Number,
+                "Benjamini-Hochberg q-value over the cells of the resolution",
+            ),
+            (
+                "neighbours",
+                FieldKind::Count,
+                "neighbouring cells with reports",
+            ),
+        ]
+        .into_iter()
+        .map(|(n, k, d)| (n.to_owned(), k, d.to_owned()))
+        .collect()
+    }
+
+    fn zoom_range(&self) -> (u8, u8) {
+        (0, crate::MAX_ZOOM)
+    }
+
+    fn bounds(&self) -> Option<[f64; 4]> {
+        self.levels.first().and_then(|(_, f)| f.lonlat_bounds())
+    }
+
+    fn check(&self, filter: &TileFilter) -> Result<(), TileSourceError> {
+        self.table.check(filter)
+    }
+
+    fn tile(
+        &self,
+        tile: TileCoord,
+        filter: &TileFilter,
+    ) -> Result<Option<Vec<u8>>, TileSourceError> {
+        self.check(filter)?;
+        let Some(res) = resolution_at(&self.levels, tile) else {
+            return Ok(None);
+        };
+        let Some((_, features)) = self.levels.iter().find(|(r, _)| *r == res) else {
+            return Ok(None);
+        };
+        let spots = self.spots(filter, res, features)?;
+        let frame = TileFrame::new(tile);
+        let ids: Vec<u32> = cells_near(features, &frame, res)
+            .into_iter()
+            .filter(|&i| spots[i as usize].is_some())
+            .collect();
+        encode_layer("hotspots", features, &ids, &frame, 1, |i, f| {
+            let Some(s) = spots[i as usize] else {
+                return Ok(());
+            };
+            f.tag_ref("cell", MvtValueRef::String(&features.ids[i as usize]))?;
+            f.tag_ref("res", MvtValueRef::UInt(u64::from(res)))?;
+            f.tag_ref(
+                "class",
+                MvtValueRef::String(if s.hot { "hot" } else { "cold" }),
+            )?;
+            f.tag_ref("z", MvtValueRef::Double(s.z))?;
+            f.tag_ref("p", MvtValueRef::Double(s.p))?;
+            f.tag_ref("q", MvtValueRef::Double(s.q))?;
+            f.tag_ref("neighbours", MvtValueRef::UInt(u64::from(s.neighbours)))?;
+            Ok(())
+        })
+    }
+
+    /// One fingerprint for the whole layer: Gi* rests on the global mean and variance, so a
+    /// change to any cell can move every cell's z-score.
+    fn fingerprints(&self) -> Vec<(String, u64, [f64; 4])> {
+        let mut h = std::hash::DefaultHasher::new();
+        let mut bounds = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for (res, features) in self.levels.iter() {
+            res.hash(&mut h);
+            features.ids.hash(&mut h);
+            self.table
+                .row_hashes(&features.index, features.ids.len())
+                .hash(&mut h);
+            for b in &features.bounds {
+                bounds = [
+                    bounds[0].min(b[0]),
+                    bounds[1].min(b[1]),
+                    bounds[2].max(b[2]),
+                    bounds[3].max(b[3]),
+                ];
+            }
+        }
+        (self.ring, self.alpha.to_bits()).hash(&mut h);
+        vec![("all".to_owned(), h.finish(), bounds)]
+    }
+}
