@@ -75,6 +75,15 @@ pub enum Command {
     /// category by a score of the rise in reports, Gi* hot spots, backlog, recurrence and
     /// reports per inhabitant; each row states the numbers behind its score.
     Plan(PlanArgs),
+    /// Write the printable accountability report of a period as one HTML file: per department
+    /// and per sector, received, answered on time, answered late, pending at the end and
+    /// compliance with the legal deadlines; a map of the sectors coloured by compliance and
+    /// the worst sectors.
+    ///
+    /// The numbers are the sector indices of a window that is the period, counted as of its
+    /// last day (`predio compute --as-of LAST --windows Nd` gives the same), with the deadline
+    /// rules and holidays the current indices were computed with unless given.
+    Audit(AuditArgs),
     /// Manage the API keys `predio serve` accepts (stored hashed in DATA/keys.toml).
     ///
     /// Roles: `public` (no key needed: aggregated layers), `planner` (also parcels),
@@ -98,9 +107,41 @@ pub struct PlanArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Also write every ranked action as CSV here.
+    /// Also write every ranked action here, with its sector's outline: .csv, .geojson,
+    /// .parquet (GeoParquet) or .fgb, by the extension.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// `predio audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The period, in whole UTC days: YYYY, YYYY-H1 or H2, YYYY-Q1 to Q4, YYYY-MM, or
+    /// FIRST..LAST (dates, both included).
+    #[arg(long, value_name = "PERIOD")]
+    pub period: String,
+    /// The HTML file written.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Deadline rules (default: those of the current indices).
+    #[arg(long, value_name = "FILE")]
+    pub deadlines: Option<PathBuf>,
+    /// Holidays (default: those of the current indices).
+    #[arg(long, value_name = "FILE")]
+    pub holidays: Option<PathBuf>,
+    /// Sectors in the table of the worst.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub worst: usize,
+    /// Answered reports a sector needs to be ranked among the worst.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub min_answered: u32,
+    /// The report's title (e.g. the municipality's name).
+    #[arg(
+        long,
+        default_value = "Rendición de cuentas: solicitudes ciudadanas",
+        value_name = "TEXT"
+    )]
+    pub title: String,
 }
 
 /// Levels that can be segmented.
@@ -141,9 +182,15 @@ pub struct SegmentsArgs {
         value_name = "LIST"
     )]
     pub fields: Vec<String>,
-    /// Also write each feature's segment (id, segment, description) as CSV here.
+    /// Also write each feature's segment (id, segment, description) here, with its outline:
+    /// .csv, .geojson, .parquet (GeoParquet) or .fgb, by the extension.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Keep the segments in a new catalog version: the `sectors` or `parcels` tiles then carry
+    /// `segment` and `segment_desc`. A new `predio compute` drops them (they describe the
+    /// indices it replaces): save again after it.
+    #[arg(long)]
+    pub save: bool,
 }
 
 /// `predio hotspots`.
@@ -169,7 +216,8 @@ pub struct HotspotsArgs {
     /// Cells printed (the strongest hot spots first).
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
-    /// Also write every cell (cell, res, value, neighbours, g, z, p, q, class) as CSV here.
+    /// Also write every cell (cell, res, value, neighbours, g, z, p, q, class) here, with its
+    /// hexagon: .csv, .geojson, .parquet (GeoParquet) or .fgb, by the extension.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }

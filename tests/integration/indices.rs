@@ -769,3 +769,237 @@ fn the_analyst_notebook_runs_headless_on_the_exports() {
         assert!(n > 10_000, "{png}: {n} bytes");
     }
 }
+
+/// Sums of the sector table's rows, by the field names of the report.
+fn sums(rows: &[HashMap<String, String>]) -> HashMap<&'static str, u64> {
+    let n = |r: &HashMap<String, String>, c: &str| r[c].parse::<f64>().unwrap_or(0.0) as u64;
+    let mut out = HashMap::new();
+    for r in rows {
+        let (answered, on_time) = (n(r, "answered"), n(r, "answered_on_time"));
+        for (k, v) in [
+            ("received", n(r, "received")),
+            ("on_time", on_time),
+            ("late", answered - on_time),
+            ("pending", n(r, "open")),
+            ("overdue", n(r, "overdue")),
+        ] {
+            *out.entry(k).or_insert(0) += v;
+        }
+    }
+    out
+}
+
+#[test]
+fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium() {
+    let root = workspace();
+    let needed = |p: &Path, what: &str| {
+        crate::support::present(p, &format!("{what}; `make test` installs it"))
+    };
+    if !(needed(Path::new("/usr/bin/chromium"), "Debian's chromium")
+        && needed(
+            &root.join("tests/browser/node_modules/playwright-core"),
+            "npm playwright-core",
+        ))
+    {
+        return;
+    }
+    let data = town();
+    let d = data.path();
+    let (deadlines, holidays) = rules();
+    // the current indices carry the rules the report uses when it is given none
+    predio_ok(
+        d,
+        &[
+            "compute",
+            "--as-of",
+            "2025-12-31",
+            "--deadlines",
+            s(&deadlines),
+            "--holidays",
+            s(&holidays),
+        ],
+    );
+    let html = d.join("informe.html");
+    let printed = predio_ok(
+        d,
+        &[
+            "audit",
+            "--period",
+            "2025-H1",
+            "--out",
+            s(&html),
+            "--min-answered",
+            "5",
+            "--worst",
+            "2",
+        ],
+    );
+    let printed = String::from_utf8_lossy(&printed.stdout).into_owned();
+    assert!(printed.contains("2025-01-01 to 2025-06-30"), "{printed}");
+
+    let shot = d.join("informe.png");
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/report.mjs"))
+        .arg(&html)
+        .arg(&shot)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the report failed in Chromium:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+    assert_eq!(seen["period"], "2025-H1");
+
+    // the same numbers from the indices: one window that is the half year, as of its end
+    predio_ok(
+        d,
+        &[
+            "compute",
+            "--as-of",
+            "2025-06-30",
+            "--windows",
+            "181d",
+            "--deadlines",
+            s(&deadlines),
+            "--holidays",
+            s(&holidays),
+        ],
+    );
+    let csv = d.join("sectors.csv");
+    export_indices(d, "sector", "csv", s(&csv), &["--window", "181d"]);
+    let table = csv_rows(&csv);
+    let fields = ["received", "on_time", "late", "pending", "overdue"];
+    let shown = |row: &serde_json::Value| -> HashMap<&'static str, u64> {
+        fields
+            .iter()
+            .map(|f| (*f, row[*f].as_u64().unwrap_or(u64::MAX)))
+            .collect()
+    };
+    let (sectors, sector_total): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) = seen
+        ["tables"]["tabla-sectores"]
+        .as_array()
+        .expect("sector table")
+        .iter()
+        .partition(|r| r["id"] != "total");
+    let with_id: Vec<HashMap<String, String>> = table
+        .iter()
+        .filter(|r| !r["sector_id"].is_empty())
+        .cloned()
+        .collect();
+    assert_eq!(sectors.len(), with_id.len(), "every sector once");
+    assert!(sectors.len() >= 4);
+    assert_eq!(shown(sector_total[0]), sums(&with_id), "the sectors' total");
+    let mut compliance = HashMap::new();
+    for row in &sectors {
+        let id = row["id"].as_str().expect("id");
+        let r = with_id
+            .iter()
+            .find(|r| r["sector_id"] == id)
+            .unwrap_or_else(|| panic!("sector {id} in the indices"));
+        assert_eq!(shown(row), sums(std::slice::from_ref(r)), "sector {id}");
+        let expected = r["compliance"].parse::<f64>().ok();
+        let got = row["compliance"].as_f64();
+        assert!(
+            match (expected, got) {
+                (Some(e), Some(g)) => (e - g).abs() < 1e-12,
+                (None, None) => true,
+                _ => false,
+            },
+            "sector {id}: compliance {got:?} against {expected:?}"
+        );
+        let answered = r["answered"].parse::<f64>().unwrap_or(0.0);
+        if answered >= 5.0 {
+            compliance.insert(id.to_owned(), got.unwrap_or(1.0));
+        }
+    }
+    // the totals include the reports without a sector
+    let total = &seen["tables"]["tabla-departamentos"]
+        .as_array()
+        .expect("department table")
+        .iter()
+        .find(|r| r["id"] == "total")
+        .expect("a total row")
+        .clone();
+    assert_eq!(shown(total), sums(&table), "the totals");
+    assert!(total["received"].as_u64().unwrap_or(0) > 100);
+    // each department: the sum of its sector rows (and its row without a sector)
+    let departments = seen["tables"]["tabla-departamentos"]
+        .as_array()
+        .expect("department table");
+    assert!(departments.len() >= 3, "{departments:?}");
+    for row in departments.iter().filter(|r| r["id"] != "total") {
+        let name = row["id"].as_str().expect("department");
+        let path = d.join("department.csv");
+        export_indices(
+            d,
+            "sector",
+            "csv",
+            s(&path),
+            &["--window", "181d", "--department", name],
+        );
+        assert_eq!(shown(row), sums(&csv_rows(&path)), "department {name}");
+    }
+    // the worst: the lowest compliance among sectors with at least 5 answered
+    let worst: Vec<&str> = seen["tables"]["tabla-peores"]
+        .as_array()
+        .expect("worst table")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(worst.len(), 2.min(compliance.len()));
+    let cut = compliance[worst[worst.len() - 1]];
+    for (id, c) in &compliance {
+        if !worst.contains(&id.as_str()) {
+            assert!(
+                *c >= cut,
+                "{id} ({c}) is worse than the last of {worst:?} ({cut})"
+            );
+        }
+    }
+    for w in worst.windows(2) {
+        assert!(compliance[w[0]] <= compliance[w[1]], "{worst:?} in order");
+    }
+    // the map: one path per sector, coloured in more than one class, the worst numbered
+    assert_eq!(seen["map"]["paths"].as_u64(), Some(sectors.len() as u64));
+    assert_eq!(seen["map"]["markers"].as_u64(), Some(worst.len() as u64));
+    assert!(
+        seen["map"]["painted"].as_f64().unwrap_or(0.0) > 0.5,
+        "{}",
+        seen["map"]
+    );
+    let png = fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+
+    for (args, says) in [
+        (
+            vec!["audit", "--period", "2025-H3", "--out", "x.html"],
+            "--period",
+        ),
+        (
+            vec![
+                "audit",
+                "--period",
+                "2025-H1",
+                "--out",
+                "x.html",
+                "--deadlines",
+                "nope.toml",
+            ],
+            "nope.toml",
+        ),
+    ] {
+        let out = predio(d, &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}"
+        );
+    }
+}

@@ -1488,3 +1488,231 @@ fn postgis_tables_and_functions_serve_through_the_same_layer_trait() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no geometry column in town.nope"), "{err}");
 }
+
+/// Every feature of `layer` in the tiles of zoom `z` over `bounds`, by `key`, with its tags.
+fn features_over(
+    server: &Server,
+    layer: &str,
+    z: u8,
+    bounds: [f64; 4],
+    query: &str,
+) -> HashMap<String, HashMap<String, Val>> {
+    let [w, s, e, n] = bounds;
+    let (x0, y0) = tile_of(z, w, n);
+    let (x1, y1) = tile_of(z, e, s);
+    let key = match layer {
+        "sectors" => "sector_id",
+        "parcels" => "parcel_id",
+        _ => "cell",
+    };
+    let mut out = HashMap::new();
+    for x in x0..=x1 {
+        for y in y0..=y1 {
+            let r = server.get(&format!("/tiles/{layer}/{z}/{x}/{y}.mvt?{query}"), &[]);
+            assert!(
+                r.status == 200 || r.status == 204,
+                "{layer} {z}/{x}/{y}: {}",
+                r.status
+            );
+            if r.status == 204 {
+                continue;
+            }
+            assert!(spec_problems(&r.body).is_empty(), "{layer} {z}/{x}/{y}");
+            for l in decode(&r.body) {
+                for f in &l.features {
+                    let p = props(&l, f);
+                    let Some(Val::Str(id)) = p.get(key) else {
+                        panic!("{layer}: a feature without {key}")
+                    };
+                    out.insert(id.clone(), p);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn hot_spots_and_saved_segments_reach_the_tiles_and_the_geojson_exports() {
+    let data = computed_town();
+    let d = data.path();
+    let file = |n: &str| d.join(n);
+    // the CLI's Gi* at resolution 10, the one z14 draws
+    predio_ok(
+        d,
+        &[
+            "hotspots",
+            "--res",
+            "10",
+            "--window",
+            "365d",
+            "--out",
+            arg(&file("hs.csv")),
+        ],
+    );
+    predio_ok(
+        d,
+        &[
+            "hotspots",
+            "--res",
+            "10",
+            "--window",
+            "365d",
+            "--out",
+            arg(&file("hs.geojson")),
+        ],
+    );
+    let cli: Vec<HashMap<String, String>> = crate::support::csv_rows(&file("hs.csv"));
+    let significant: HashMap<&str, &HashMap<String, String>> = cli
+        .iter()
+        .filter(|r| r["class"] != "none")
+        .map(|r| (r["cell"].as_str(), r))
+        .collect();
+    assert!(!significant.is_empty(), "the town has hot spots at res 10");
+
+    let server = Server::start(d);
+    let meta = server.get("/meta.json", &[]).json();
+    let bounds = [0, 1, 2, 3].map(|i| meta["bounds"][i].as_f64().expect("bounds"));
+    let tj = server.get("/tiles/hotspots.json?window=365d", &[]).json();
+    assert_eq!(tj["vector_layers"][0]["id"], "hotspots", "{tj}");
+    let tiles = features_over(&server, "hotspots", 14, bounds, "window=365d");
+    let mut drawn: Vec<&str> = tiles.keys().map(String::as_str).collect();
+    let mut want: Vec<&str> = significant.keys().copied().collect();
+    drawn.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(
+        drawn, want,
+        "the tiles draw exactly the CLI's hot and cold cells"
+    );
+    for (cell, p) in &tiles {
+        let row = significant[cell.as_str()];
+        let z: f64 = row["z"].parse().expect("z");
+        let q: f64 = row["q"].parse().expect("q");
+        let got = p.get("z").and_then(Val::num).expect("z tag");
+        assert!((got - z).abs() < 1e-9, "{cell}: z {got} against {z}");
+        assert!((p.get("q").and_then(Val::num).expect("q") - q).abs() < 1e-9);
+        assert!(matches!(p.get("class"), Some(Val::Str(c)) if *c == row["class"]));
+        assert_eq!(p.get("res").and_then(Val::num), Some(10.0));
+    }
+    // an unknown window is refused, as on every layer
+    assert_eq!(
+        server
+            .get("/tiles/hotspots/14/0/0.mvt?window=7d", &[])
+            .status,
+        400
+    );
+    // the GeoJSON: one hexagon per cell, its properties those of the CSV
+    let gj: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file("hs.geojson")).expect("geojson")).expect("json");
+    let features = gj["features"].as_array().expect("features");
+    assert_eq!(features.len(), cli.len());
+    for f in features {
+        let ring = &f["geometry"]["coordinates"][0][0];
+        assert!(
+            ring.as_array().is_some_and(|r| r.len() == 7),
+            "a hexagon: {ring}"
+        );
+        let cell = f["properties"]["cell"].as_str().expect("cell");
+        let row = cli
+            .iter()
+            .find(|r| r["cell"] == cell)
+            .expect("the same cell");
+        assert_eq!(f["properties"]["class"], row["class"].as_str());
+    }
+    let info = crate::support::gdal_tool("ogrinfo", &["-so", "-al", arg(&file("hs.geojson"))]);
+    assert!(
+        info.contains(&format!("Feature Count: {}", cli.len())),
+        "{info}"
+    );
+
+    // the plan and the segments as GeoJSON, with their sectors' outlines
+    predio_ok(
+        d,
+        &[
+            "plan",
+            "--window",
+            "365d",
+            "--out",
+            arg(&file("plan.geojson")),
+        ],
+    );
+    predio_ok(
+        d,
+        &["plan", "--window", "365d", "--out", arg(&file("plan.csv"))],
+    );
+    let plan_csv = crate::support::csv_rows(&file("plan.csv"));
+    let info = crate::support::gdal_tool("ogrinfo", &["-so", "-al", arg(&file("plan.geojson"))]);
+    assert!(
+        info.contains(&format!("Feature Count: {}", plan_csv.len())),
+        "{info}"
+    );
+    assert!(
+        info.contains("Multi Polygon") && info.contains("reason"),
+        "{info}"
+    );
+    let out = predio(d, &["plan", "--out", arg(&file("plan.txt"))]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(".geojson"));
+
+    // segments saved into the catalog become an attribute of the sector tiles
+    let before = meta["version"].as_str().expect("version").to_owned();
+    predio_ok(
+        d,
+        &[
+            "segments",
+            "--level",
+            "sector",
+            "--window",
+            "365d",
+            "--k",
+            "2",
+            "--save",
+            "--out",
+            arg(&file("seg.csv")),
+        ],
+    );
+    let segments = crate::support::csv_rows(&file("seg.csv"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get("/meta.json", &[]).json()["version"] == before.as_str() {
+        assert!(
+            Instant::now() < deadline,
+            "the server never saw the new version"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sectors = features_over(&server, "sectors", 12, bounds, "window=30d");
+    assert_eq!(sectors.len(), segments.len());
+    for r in &segments {
+        let p = &sectors[&r["sector_id"]];
+        assert_eq!(
+            p.get("segment").and_then(Val::num),
+            Some(r["segment"].parse::<f64>().expect("segment")),
+            "{}",
+            r["sector_id"]
+        );
+        assert!(matches!(p.get("segment_desc"), Some(Val::Str(w)) if *w == r["description"]));
+    }
+    let tj = server.get("/tiles/sectors.json", &[]).json();
+    assert!(
+        tj["vector_layers"][0]["fields"].get("segment").is_some(),
+        "{tj}"
+    );
+    let info = String::from_utf8_lossy(&predio_ok(d, &["info"]).stdout).into_owned();
+    assert!(info.contains("segments  sector: k 2"), "{info}");
+    // a new compute drops them: they described the indices it replaces
+    predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
+    let info = String::from_utf8_lossy(&predio_ok(d, &["info"]).stdout).into_owned();
+    assert!(!info.contains("segments "), "{info}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let tj = server.get("/tiles/sectors.json", &[]).json();
+        if tj["vector_layers"][0]["fields"].get("segment").is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the segments stayed after a new compute"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,5 +1,6 @@
 //! One module per command; each turns parsed arguments into calls of the library crates.
 
+mod audit;
 mod compute;
 mod export;
 mod geocode;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Hotspots(args) => hotspots::run(&catalog, &args),
         Command::Segments(args) => segments::run(&catalog, &args),
         Command::Plan(args) => plan::run(&catalog, &args),
+        Command::Audit(args) => audit::run(&catalog, &args),
         Command::Keys(command) => keys::run(&cli.data, &command),
     }
 }
