@@ -597,18 +597,18 @@ fn render(r: &Report, layer: &SectorLayer) -> String {
     let p = &r.period;
     let t = &r.totals;
     let mut h = String::with_capacity(64 * 1024);
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<!doctype html>\n<html lang=\"es\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{} — {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+         <title>{} — {}</title>\n<style>{CSS}</style>\n</head>\n<body>",
         esc(&r.title),
         esc(&p.label)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<header><h1>{}</h1><p class=\"sub\">Período <strong id=\"periodo\">{}</strong>: del {} \
-         al {} (días UTC) · datos de la versión {} del catálogo · generado el {}</p></header>\n",
+         al {} (días UTC) · datos de la versión {} del catálogo · generado el {}</p></header>",
         esc(&r.title),
         esc(&p.label),
         p.first.format("%d/%m/%Y"),
@@ -623,14 +623,14 @@ fn render(r: &Report, layer: &SectorLayer) -> String {
              <span class=\"l\">{label}</span></div>"
         )
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<section id=\"resumen\"><h2>Resumen</h2><div class=\"kpis\">{}{}{}{}{}</div>\
          <p class=\"nota\">Solicitudes recibidas en el período; respondidas (resueltas, \
          rechazadas o duplicadas) hasta su cierre, a tiempo o tarde según el plazo legal en \
          días hábiles; pendientes: abiertas al final del período. {} {} recibidas no tienen \
          sector (sin ubicación o fuera de los sectores): cuentan en el total y por departamento, \
-         no en la tabla por sector.</p></section>\n",
+         no en la tabla por sector.</p></section>",
         kpi("received", int(t.received), "recibidas"),
         kpi("on_time", int(t.on_time), "respondidas a tiempo"),
         kpi("late", int(t.late()), "respondidas tarde"),
@@ -640,21 +640,21 @@ fn render(r: &Report, layer: &SectorLayer) -> String {
         int(r.without_sector.received)
     );
     // map
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<section id=\"mapa\"><h2>Cumplimiento por sector</h2><figure>{}<figcaption>{}\
          Cumplimiento: respondidas a tiempo sobre respondidas. Los números marcan los sectores \
-         de la tabla siguiente.</figcaption></figure></section>\n",
+         de la tabla siguiente.</figcaption></figure></section>",
         map_svg(r, layer),
         legend()
     );
     // worst sectors
     let worst: Vec<&Row> = r.worst.iter().map(|i| &r.sectors[*i]).collect();
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<section id=\"peores\"><h2>Sectores con menor cumplimiento</h2>{}<p class=\"nota\">Entre \
          los sectores con al menos {} solicitudes respondidas en el período (con menos, la tasa \
-         dice poco); a igual cumplimiento, primero el de más pendientes.</p></section>\n",
+         dice poco); a igual cumplimiento, primero el de más pendientes.</p></section>",
         if worst.is_empty() {
             "<p>Ningún sector llega al mínimo de respuestas.</p>".to_owned()
         } else {
@@ -663,9 +663,9 @@ fn render(r: &Report, layer: &SectorLayer) -> String {
         r.min_answered
     );
     let departments: Vec<&Row> = r.departments.iter().collect();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section id=\"departamentos\"><h2>Por departamento</h2>{}</section>\n",
+        "<section id=\"departamentos\"><h2>Por departamento</h2>{}</section>",
         table(
             "tabla-departamentos",
             "Departamento",
@@ -685,9 +685,9 @@ fn render(r: &Report, layer: &SectorLayer) -> String {
     }
     in_sectors.id = "total".into();
     in_sectors.name = "Total en sectores".into();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section id=\"sectores\"><h2>Por sector</h2>{}</section>\n",
+        "<section id=\"sectores\"><h2>Por sector</h2>{}</section>",
         table(
             "tabla-sectores",
             "Sector",
@@ -696,7 +696,7 @@ fn render(r: &Report, layer: &SectorLayer) -> String {
             Some(&in_sectors)
         )
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<section id=\"metodo\"><h2>Método</h2><dl>\
          <dt>Período</dt><dd>Solicitudes creadas después del {} a las 00:00 UTC y hasta el {} a \
@@ -710,7 +710,7 @@ fn render(r: &Report, layer: &SectorLayer) -> String {
          <dt>Cumplimiento</dt><dd>Respondidas a tiempo ÷ respondidas; «—» cuando no hubo \
          respuestas.</dd>\
          <dt>Fuente</dt><dd>Índices por sector de predio (<code>predio compute --as-of {} \
-         --windows {}d</code> da las mismas cifras). Sin datos personales.</dd></dl></section>\n",
+         --windows {}d</code> da las mismas cifras). Sin datos personales.</dd></dl></section>",
         p.first.format("%d/%m/%Y"),
         p.last.format("%d/%m/%Y"),
         esc(&r.rules),
