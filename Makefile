@@ -76,6 +76,8 @@ demo: build
 	$(PREDIO) --data $(DEMO_DATA) import parcels $(DEMO_TOWN)/parcels.shp --id-field finca
 	$(PREDIO) --data $(DEMO_DATA) import reports $(DEMO_TOWN)/reports.csv --mapping $(DEMO_TOWN)/reports-mapping.toml
 	$(PREDIO) --data $(DEMO_DATA) compute --as-of 2025-12-31 --deadlines data-samples/rules/costa-rica.toml --holidays data-samples/rules/feriados-cr-2025.csv
+	$(PREDIO) --data $(DEMO_DATA) segments --level sector --window 90d --save
+	$(PREDIO) --data $(DEMO_DATA) audit --period 2025-H2 --out $(DEMO_DATA)/informe-2025-H2.html
 	$(PREDIO) --data $(DEMO_DATA) info
 	$(PREDIO) --data $(DEMO_DATA) indices --sector "Barrio Amón"
 	@echo "open http://127.0.0.1:$(DEMO_PORT)/ (Ctrl-C stops the server)"
