@@ -37,7 +37,6 @@ use crate::cli::{ExportTiles, ServeArgs, TileArchiveFormat};
 
 /// One catalog version's layers, as served.
 struct Served {
-    version: VersionId,
     manifest: Manifest,
     /// Its reports for Open311, read on first use.
     open311: std::sync::OnceLock<Result<Arc<open311::Requests>, String>>,
@@ -97,7 +96,6 @@ fn load(
         .iter()
         .find_map(|l| layers.get(*l).and_then(|p| p.bounds()));
     Ok(Served {
-        version: manifest.version,
         manifest: manifest.clone(),
         open311: std::sync::OnceLock::new(),
         layers,
@@ -128,7 +126,7 @@ pub fn export_tiles(catalog: &DirCatalog, args: &ExportTiles) -> anyhow::Result<
         let l = served.layers.get(name).with_context(|| {
             format!(
                 "no layer {name:?} in version {}; it has {}",
-                served.version,
+                served.manifest.version,
                 served.layers.keys().cloned().collect::<Vec<_>>().join(", ")
             )
         })?;
@@ -148,7 +146,11 @@ pub fn export_tiles(catalog: &DirCatalog, args: &ExportTiles) -> anyhow::Result<
         &layers,
         &filter,
         (args.minzoom, args.maxzoom),
-        &format!("predio {} ({})", served.version, filter_query(&filter)),
+        &format!(
+            "predio {} ({})",
+            served.manifest.version,
+            filter_query(&filter)
+        ),
     )
     .with_context(|| format!("writing {}", args.out.display()))?;
     let total: u64 = stats.per_zoom.values().sum();
@@ -237,7 +239,7 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
     }
     let served = load(&catalog, &manifest, args.min_heat_reports, &externals)
         .with_context(|| format!("loading version {}", manifest.version))?;
-    tracing::info!(version = %served.version, secs = t.elapsed().as_secs_f64(), "loaded");
+    tracing::info!(version = %served.manifest.version, secs = t.elapsed().as_secs_f64(), "loaded");
     let vendor = read_vendor(args.web_dir.as_deref());
     let catalog_root = &catalog.root().to_path_buf();
     let state = Arc::new(AppState {
@@ -264,7 +266,7 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         println!(
             "serving http://{addr}/ (version {}); Ctrl-C stops",
-            state.current.load().version
+            state.current.load().manifest.version
         );
         tokio::spawn(watch(
             Arc::clone(&state),
@@ -382,7 +384,9 @@ async fn watch(state: Shared, every: Duration) {
             continue;
         };
         let name = name.trim().to_owned();
-        if name == state.current.load().version.to_string() || failed.as_deref() == Some(&name) {
+        if name == state.current.load().manifest.version.to_string()
+            || failed.as_deref() == Some(&name)
+        {
             continue;
         }
         let st = Arc::clone(&state);
@@ -418,7 +422,7 @@ fn switch(state: &AppState) -> anyhow::Result<()> {
     for name in old.layers.keys().filter(|n| !new.layers.contains_key(*n)) {
         evict.push((name.clone(), predio_tiles::Changed::Everything, 0.0));
     }
-    let version = new.version;
+    let version = new.manifest.version;
     {
         let _guard = state
             .switch
@@ -538,7 +542,7 @@ async fn tile(
         None => {
             let st = Arc::clone(&state);
             let filter = key.filter.clone();
-            let version = served.version;
+            let version = served.manifest.version;
             let t = tokio::task::spawn_blocking(move || -> Result<Arc<EncodedTile>, ApiError> {
                 let raw = provider.tile(coord, &filter)?.unwrap_or_default();
                 let t = Arc::new(
@@ -546,7 +550,7 @@ async fn tile(
                         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
                 );
                 if let Ok(_g) = st.switch.read() {
-                    if st.current.load().version == version {
+                    if st.current.load().manifest.version == version {
                         st.cache.insert(key, Arc::clone(&t));
                     }
                 }
@@ -557,7 +561,12 @@ async fn tile(
             (t, false)
         }
     };
-    Ok(tile_response(&encoded, hit, served.version, &headers))
+    Ok(tile_response(
+        &encoded,
+        hit,
+        served.manifest.version,
+        &headers,
+    ))
 }
 
 fn tile_response(t: &EncodedTile, hit: bool, version: VersionId, headers: &HeaderMap) -> Response {
@@ -644,7 +653,7 @@ async fn tilejson(
         p.as_ref(),
         &base_url(&headers),
         &filter,
-        served.version,
+        served.manifest.version,
     )))
 }
 
@@ -873,7 +882,7 @@ async fn style(
         "version": 8,
         "name": "predio",
         "metadata": {
-            "predio:version": served.version.to_string(),
+            "predio:version": served.manifest.version.to_string(),
             "predio:filter": { "window": filter.window, "dimension": filter.dimension },
             "predio:legend": legends,
         },
@@ -909,7 +918,7 @@ async fn meta(
         })
         .collect();
     json_response(json!({
-        "version": served.version.to_string(),
+        "version": served.manifest.version.to_string(),
         "windows": served.windows,
         "default_window": served.default_window,
         "categories": served.categories,
@@ -974,7 +983,7 @@ async fn metrics(State(state): State<Shared>) -> Response {
         (
             "predio_catalog_version",
             "The catalog version served.",
-            served.version.number() as f64,
+            served.manifest.version.number() as f64,
         ),
     ]);
     let mut r = Response::new(Body::from(text));
@@ -993,7 +1002,7 @@ async fn admin_reload(State(state): State<Shared>) -> Result<Response, ApiError>
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
     Ok(json_response(
-        json!({ "version": state.current.load().version.to_string() }),
+        json!({ "version": state.current.load().manifest.version.to_string() }),
     ))
 }
 
@@ -1008,7 +1017,7 @@ async fn health(State(state): State<Shared>) -> Response {
     let (tiles, bytes) = state.cache.usage();
     json_response(json!({
         "status": "ok",
-        "version": state.current.load().version.to_string(),
+        "version": state.current.load().manifest.version.to_string(),
         "cache": { "tiles": tiles, "bytes": bytes },
     }))
 }
