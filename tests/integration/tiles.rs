@@ -1537,31 +1537,22 @@ fn hot_spots_and_saved_segments_reach_the_tiles_and_the_geojson_exports() {
     let data = computed_town();
     let d = data.path();
     let file = |n: &str| d.join(n);
-    // the CLI's Gi* at resolution 10, the one z14 draws
-    predio_ok(
-        d,
-        &[
-            "hotspots",
-            "--res",
-            "10",
-            "--window",
-            "365d",
-            "--out",
-            arg(&file("hs.csv")),
-        ],
-    );
-    predio_ok(
-        d,
-        &[
-            "hotspots",
-            "--res",
-            "10",
-            "--window",
-            "365d",
-            "--out",
-            arg(&file("hs.geojson")),
-        ],
-    );
+    // the CLI's Gi* at resolution 10, the one z14 draws, as CSV and as GeoJSON
+    for out in ["hs.csv", "hs.geojson"] {
+        let out = file(out);
+        predio_ok(
+            d,
+            &[
+                "hotspots",
+                "--res",
+                "10",
+                "--window",
+                "365d",
+                "--out",
+                arg(&out),
+            ],
+        );
+    }
     let cli: Vec<HashMap<String, String>> = crate::support::csv_rows(&file("hs.csv"));
     let significant: HashMap<&str, &HashMap<String, String>> = cli
         .iter()

@@ -1017,6 +1017,12 @@ fn resolution_at(levels: &[(u8, Features)], tile: TileCoord) -> Option<u8> {
     fine.or_else(|| levels.first().map(|(r, _)| *r))
 }
 
+/// The resolution drawn at `tile` ([`resolution_at`]) with its cells.
+fn level_at(levels: &[(u8, Features)], tile: TileCoord) -> Option<(u8, &Features)> {
+    let res = resolution_at(levels, tile)?;
+    levels.iter().find(|(r, _)| *r == res).map(|(r, f)| (*r, f))
+}
+
 /// The H3 cells of a tile, grown by two hexagon edges so that a cell whose centre lies outside
 /// still shows its edge.
 fn cells_near(features: &Features, frame: &TileFrame, res: u8) -> Vec<u32> {
@@ -1083,10 +1089,7 @@ impl TileProvider for HeatLayer {
         filter: &TileFilter,
     ) -> Result<Option<Vec<u8>>, TileSourceError> {
         self.check(filter)?;
-        let Some(res) = self.resolution(tile) else {
-            return Ok(None);
-        };
-        let Some((_, features)) = self.levels.iter().find(|(r, _)| *r == res) else {
+        let Some((res, features)) = level_at(&self.levels, tile) else {
             return Ok(None);
         };
         let attrs =

@@ -18,6 +18,7 @@ use predio_engine::indices::{self, IndexConfig, Scope, Selection, Window};
 use predio_engine::{CatalogStore, DirCatalog, Manifest, SectorLayer};
 
 use super::compute::{current, parse_as_of};
+use super::escape_markup as esc;
 use super::table::{f64_column, string_column};
 use super::thousands;
 use crate::cli::AuditArgs;
@@ -355,21 +356,6 @@ fn rules(manifest: &Manifest, args: &AuditArgs) -> anyhow::Result<(IndexConfig, 
         }
     );
     Ok((cfg, line))
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `12345` → `12 345` (thin spaces, as Spanish and SI style write thousands).
@@ -769,7 +755,10 @@ mod tests {
         assert_eq!(colour(Some(0.2)), COLOURS[0]);
         assert_eq!(colour(Some(0.5)), COLOURS[1]);
         assert_eq!(colour(Some(0.96)), COLOURS[4]);
-        assert_eq!(esc("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+        assert_eq!(
+            esc("<a href='x'>&\u{7}"),
+            "&lt;a href=&apos;x&apos;&gt;&amp;"
+        );
         assert_eq!(percent(Some(0.8534)), "85,3 %");
         assert_eq!(int(1_234_567), "1\u{2009}234\u{2009}567");
     }

@@ -55,3 +55,21 @@ pub(crate) fn thousands(n: usize) -> String {
     }
     out
 }
+
+/// Text for XML or HTML: the five markup characters as entities, control characters other
+/// than tab and line breaks dropped (XML 1.0 cannot carry them).
+pub(crate) fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -11,7 +11,7 @@ use polars::prelude::DataFrame;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 
 use super::{
-    cells_near, count, encode_layer, resolution_at, Features, FieldKind, FieldSpec, IndexTable,
+    cells_near, count, encode_layer, level_at, Features, FieldKind, FieldSpec, IndexTable,
     TileFilter, TileProvider, TileSourceError,
 };
 use crate::coord::TileCoord;
@@ -163,10 +163,7 @@ impl TileProvider for HotspotLayer {
         filter: &TileFilter,
     ) -> Result<Option<Vec<u8>>, TileSourceError> {
         self.check(filter)?;
-        let Some(res) = resolution_at(&self.levels, tile) else {
-            return Ok(None);
-        };
-        let Some((_, features)) = self.levels.iter().find(|(r, _)| *r == res) else {
+        let Some((res, features)) = level_at(&self.levels, tile) else {
             return Ok(None);
         };
         let spots = self.spots(filter, res, features)?;

@@ -154,7 +154,7 @@ fn error_response(e: Open311Error, f: Format) -> Response {
             let body = format!(
                 "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<errors><error><code>{code}</code>\
                  <description>{}</description></error></errors>",
-                escape(&e.1)
+                super::super::escape_markup(&e.1)
             );
             xml_response(body)
         }
@@ -170,22 +170,6 @@ fn xml_response(body: String) -> Response {
         HeaderValue::from_static("text/xml; charset=utf-8"),
     );
     r
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A JSON array of objects as Open311 XML: `<root><item><k>v</k>...</item>...</root>`.
@@ -210,7 +194,7 @@ fn write_xml_value(out: &mut String, k: &str, v: &Value) {
             let _ = write!(out, "<{k}/>");
         }
         Value::String(s) => {
-            let _ = write!(out, "<{k}>{}</{k}>", escape(s));
+            let _ = write!(out, "<{k}>{}</{k}>", super::super::escape_markup(s));
         }
         Value::Array(items) => {
             // discovery's formats: <formats><format>...</format></formats>
