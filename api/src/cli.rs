@@ -57,7 +57,7 @@ pub enum Command {
     Sample(SampleArgs),
     /// Serve vector tiles, TileJSON, a MapLibre style and the map viewer over HTTP.
     ///
-    /// Endpoints: `/` (viewer), `/tiles/{parcels|sectors|heat}/{z}/{x}/{y}.mvt` (MVT 2.1, gzip
+    /// Endpoints: `/` (viewer), `/tiles/{parcels|sectors|heat|hotspots}/{z}/{x}/{y}.mvt` (MVT 2.1, gzip
     /// when accepted, ETag, 204 when empty; `?window=90d&category=...` or `&department=...`),
     /// `/tiles/{layer}.json` (TileJSON 3.0.0), `/style.json`, `/legend.json`, `/meta.json`,
     /// `/health`. A new catalog version (an import or a compute) is picked up within
