@@ -23,6 +23,20 @@ fn rules() -> (PathBuf, PathBuf) {
     )
 }
 
+/// `predio compute` with the Costa Rican deadline rules and 2025 holidays, and `extra`.
+fn compute_with_rules(d: &Path, extra: &[&str]) {
+    let (deadlines, holidays) = rules();
+    let mut args = vec![
+        "compute",
+        "--deadlines",
+        s(&deadlines),
+        "--holidays",
+        s(&holidays),
+    ];
+    args.extend_from_slice(extra);
+    predio_ok(d, &args);
+}
+
 /// `predio export indices --level LEVEL --format FORMAT --out OUT extra...`.
 fn export_indices(d: &Path, level: &str, format: &str, out: &str, extra: &[&str]) {
     let mut args = vec![
@@ -38,20 +52,7 @@ fn sector_indices_equal_an_independent_pandas_computation() {
     let data = town();
     let d = data.path();
     let (deadlines, holidays) = rules();
-    predio_ok(
-        d,
-        &[
-            "compute",
-            "--as-of",
-            "2025-12-31",
-            "--windows",
-            "90d,all",
-            "--deadlines",
-            s(&deadlines),
-            "--holidays",
-            s(&holidays),
-        ],
-    );
+    compute_with_rules(d, &["--as-of", "2025-12-31", "--windows", "90d,all"]);
     let out = tempfile::tempdir().expect("tempdir");
     let reports = out.path().join("reports.csv");
     predio_ok(
@@ -334,19 +335,7 @@ fn boston_on_time_equals_the_city_verdict_for_every_closed_case_with_a_target() 
 fn indices_export_to_files_gdal_and_polars_read_and_print_for_a_sector() {
     let data = town();
     let d = data.path();
-    let (deadlines, holidays) = rules();
-    predio_ok(
-        d,
-        &[
-            "compute",
-            "--as-of",
-            "2025-12-31",
-            "--deadlines",
-            s(&deadlines),
-            "--holidays",
-            s(&holidays),
-        ],
-    );
+    compute_with_rules(d, &["--as-of", "2025-12-31"]);
     let meta = info(d)["indices"].clone();
     assert_eq!(meta["windows"], serde_json::json!(["30d", "90d", "365d"]));
     assert_eq!(meta["category_rules"], 3);
@@ -805,20 +794,8 @@ fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium()
     }
     let data = town();
     let d = data.path();
-    let (deadlines, holidays) = rules();
     // the current indices carry the rules the report uses when it is given none
-    predio_ok(
-        d,
-        &[
-            "compute",
-            "--as-of",
-            "2025-12-31",
-            "--deadlines",
-            s(&deadlines),
-            "--holidays",
-            s(&holidays),
-        ],
-    );
+    compute_with_rules(d, &["--as-of", "2025-12-31"]);
     let html = d.join("informe.html");
     let printed = predio_ok(
         d,
@@ -854,20 +831,7 @@ fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium()
     assert_eq!(seen["period"], "2025-H1");
 
     // the same numbers from the indices: one window that is the half year, as of its end
-    predio_ok(
-        d,
-        &[
-            "compute",
-            "--as-of",
-            "2025-06-30",
-            "--windows",
-            "181d",
-            "--deadlines",
-            s(&deadlines),
-            "--holidays",
-            s(&holidays),
-        ],
-    );
+    compute_with_rules(d, &["--as-of", "2025-06-30", "--windows", "181d"]);
     let csv = d.join("sectors.csv");
     export_indices(d, "sector", "csv", s(&csv), &["--window", "181d"]);
     let table = csv_rows(&csv);

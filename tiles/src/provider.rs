@@ -939,9 +939,8 @@ impl TileProvider for PolygonLayer {
 pub struct HeatLayer {
     /// Per computed resolution, its cells (shared with the [`HotspotLayer`]).
     levels: Arc<Vec<(u8, Features)>>,
-    /// The H3 indices table it was made from.
-    indices: DataFrame,
-    table: IndexTable,
+    /// The cell table and its attributes per filter (shared with the [`HotspotLayer`]).
+    table: Arc<IndexTable>,
     min_reports: u32,
 }
 
@@ -979,8 +978,7 @@ impl HeatLayer {
             .collect();
         Ok(Self {
             levels: Arc::new(levels),
-            table: IndexTable::new("heat", Some(indices.clone()), "cell", HEAT_FIELDS)?,
-            indices,
+            table: Arc::new(IndexTable::new("heat", Some(indices), "cell", HEAT_FIELDS)?),
             min_reports,
         })
     }
@@ -997,7 +995,12 @@ impl HeatLayer {
     /// # Errors
     /// A table without the expected columns.
     pub fn hotspots(&self, ring: u32, alpha: f64) -> Result<HotspotLayer, TileSourceError> {
-        HotspotLayer::new(Arc::clone(&self.levels), self.indices.clone(), ring, alpha)
+        HotspotLayer::new(
+            Arc::clone(&self.levels),
+            Arc::clone(&self.table),
+            ring,
+            alpha,
+        )
     }
 }
 

@@ -95,24 +95,39 @@ pub(crate) fn parse_period(s: &str) -> anyhow::Result<Period> {
     })
 }
 
-/// One row of a report table.
+/// The overdue age buckets of the sector table, in business days past the deadline.
+pub(crate) const OVERDUE_BUCKETS: [&str; 4] = [
+    "overdue_0_5",
+    "overdue_6_10",
+    "overdue_11_20",
+    "overdue_over_20",
+];
+
+/// One sector (or department) against the deadlines: what `/audit/sectors` serves and what the
+/// report prints, read from the sector indices table.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Row {
-    id: String,
-    name: String,
-    received: u64,
-    answered: u64,
-    on_time: u64,
-    pending: u64,
-    overdue: u64,
+pub(crate) struct Row {
+    pub id: String,
+    pub name: String,
+    pub received: u64,
+    pub answered: u64,
+    pub on_time: u64,
+    /// Open at the as-of time.
+    pub pending: u64,
+    pub overdue: u64,
+    /// Overdue by [`OVERDUE_BUCKETS`].
+    pub overdue_by_age: [u64; 4],
+    /// Age of the oldest open report, business days.
+    pub oldest_open_bd: Option<f64>,
 }
 
 impl Row {
-    fn late(&self) -> u64 {
+    pub fn late(&self) -> u64 {
         self.answered.saturating_sub(self.on_time)
     }
 
-    fn compliance(&self) -> Option<f64> {
+    /// Answered on time over answered, as the indices' `compliance`; `None` without answers.
+    pub fn compliance(&self) -> Option<f64> {
         (self.answered > 0).then(|| self.on_time as f64 / self.answered as f64)
     }
 
@@ -122,11 +137,19 @@ impl Row {
         self.on_time += o.on_time;
         self.pending += o.pending;
         self.overdue += o.overdue;
+        for (a, b) in self.overdue_by_age.iter_mut().zip(o.overdue_by_age) {
+            *a += b;
+        }
+        self.oldest_open_bd = match (self.oldest_open_bd, o.oldest_open_bd) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
-/// The rows of a selection of the sector table: (sector id or `None`, dimension value, row).
-fn rows(df: &polars::prelude::DataFrame) -> anyhow::Result<Vec<(Option<String>, Row)>> {
+/// The rows of a selection of the sector table, each with its sector id (`None` for the row
+/// of the reports without a sector); `name` holds the dimension's value (a department).
+pub(crate) fn rows(df: &polars::prelude::DataFrame) -> anyhow::Result<Vec<(Option<String>, Row)>> {
     let ids = string_column(df, "sector_id")?;
     let values = string_column(df, "value")?;
     let n = |c: &str| -> anyhow::Result<Vec<u64>> {
@@ -142,6 +165,11 @@ fn rows(df: &polars::prelude::DataFrame) -> anyhow::Result<Vec<(Option<String>, 
         n("open")?,
         n("overdue")?,
     );
+    let buckets = OVERDUE_BUCKETS
+        .iter()
+        .map(|c| n(c))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let oldest = f64_column(df, "oldest_open_bd")?;
     Ok((0..df.height())
         .map(|i| {
             (
@@ -154,6 +182,8 @@ fn rows(df: &polars::prelude::DataFrame) -> anyhow::Result<Vec<(Option<String>, 
                     on_time: on_time[i],
                     pending: open[i],
                     overdue: overdue[i],
+                    overdue_by_age: [0, 1, 2, 3].map(|b| buckets[b][i]),
+                    oldest_open_bd: oldest[i],
                 },
             )
         })
@@ -199,8 +229,8 @@ pub fn run(catalog: &DirCatalog, args: &AuditArgs) -> anyhow::Result<()> {
         Scope {
             as_of,
             windows: std::slice::from_ref(&window),
-            // the cell table is not shown; one coarse resolution keeps it cheap
-            h3_res: &[h3o::Resolution::Five],
+            // the report shows sectors only: no cell table
+            h3_res: &[],
         },
         &cfg,
     )

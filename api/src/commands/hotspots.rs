@@ -7,7 +7,7 @@ use predio_engine::indices::{self, Level, Selection};
 use predio_engine::{CatalogStore, DirCatalog};
 
 use super::compute::{current, dimension, indices_meta};
-use super::table::{check_res, f64_column, pick_window, string_column, write_out};
+use super::table::{check_res, f64_column, format_of, pick_window, string_column, write_out};
 use crate::cli::HotspotsArgs;
 
 /// `predio hotspots`.
@@ -19,6 +19,10 @@ pub fn run(catalog: &DirCatalog, args: &HotspotsArgs) -> anyhow::Result<()> {
         args.alpha
     );
     anyhow::ensure!(args.ring >= 1, "--ring: at least 1");
+    // a bad --out is refused before any work
+    if let Some(out) = &args.out {
+        format_of(out)?;
+    }
     let manifest = current(catalog)?;
     let meta = indices_meta(&manifest)?;
     check_res(meta, args.res)?;

@@ -1,6 +1,6 @@
 //! One module per command; each turns parsed arguments into calls of the library crates.
 
-mod audit;
+pub(crate) mod audit;
 mod compute;
 mod export;
 mod geocode;

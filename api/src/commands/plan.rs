@@ -12,7 +12,7 @@ use predio_engine::{CatalogStore, DirCatalog, Manifest, SectorIndex};
 use serde_json::{json, Value};
 
 use super::compute::{current, indices_meta};
-use super::table::{check_res, f64_column, pick_window, string_column, write_out};
+use super::table::{check_res, f64_column, format_of, pick_window, string_column, write_out};
 use crate::cli::PlanArgs;
 
 /// The ranked actions of `manifest`'s version, and the window used.
@@ -155,6 +155,10 @@ pub(crate) fn action_json(rank: usize, a: &Action) -> Value {
 /// `predio plan`.
 #[allow(clippy::print_stdout)] // the plan is this command's output
 pub fn run(catalog: &DirCatalog, args: &PlanArgs) -> anyhow::Result<()> {
+    // a bad --out is refused before any work
+    if let Some(out) = &args.out {
+        format_of(out)?;
+    }
     let manifest = current(catalog)?;
     let (ranked, window) = actions(catalog, &manifest, args.window.as_deref(), args.res)?;
     if args.json {

@@ -7,7 +7,7 @@ use predio_engine::segments::{choose_k, describe, kmeans, standardise, SegmentsM
 use predio_engine::{CatalogStore, Change, DirCatalog};
 
 use super::compute::{current, indices_meta};
-use super::table::{f64_column, pick_window, string_column, write_out};
+use super::table::{f64_column, format_of, pick_window, string_column, write_out};
 use crate::cli::{SegmentLevel, SegmentsArgs};
 
 /// `predio segments`.
@@ -19,6 +19,10 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
         args.k_min,
         args.k_max
     );
+    // a bad --out is refused before any work
+    if let Some(out) = &args.out {
+        format_of(out)?;
+    }
     let manifest = current(catalog)?;
     let meta = indices_meta(&manifest)?;
     let window = pick_window(meta, args.window.as_deref())?;

@@ -483,7 +483,23 @@ pub fn compute(
     };
     let parcel_table = concat(&parcel_parts, union)?;
     let sector_table = concat(&sector_parts, union)?;
-    let cell_table = concat(&cell_parts, union)?;
+    let cell_table = if cell_parts.is_empty() {
+        // No H3 resolution asked for: an empty cell table with the columns of one.
+        let mut order = vec![col("cell"), col("res")];
+        order.extend(["window", "dimension", "value"].map(col));
+        order.extend(AGGREGATED.map(col));
+        order.push(col("prev_received"));
+        sector_table
+            .clone()
+            .filter(lit(false))
+            .with_columns([
+                lit(NULL).cast(DataType::UInt64).alias("cell"),
+                lit(NULL).cast(DataType::Int32).alias("res"),
+            ])
+            .select(order)
+    } else {
+        concat(&cell_parts, union)?
+    };
 
     // Ids, areas (km²) and populations back on the rows.
     let parcel_attrs = df!(

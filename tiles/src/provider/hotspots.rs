@@ -7,18 +7,14 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use fast_mvt::MvtValueRef;
-use polars::prelude::DataFrame;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 
 use super::{
-    cells_near, count, encode_layer, level_at, Features, FieldKind, FieldSpec, IndexTable,
-    TileFilter, TileProvider, TileSourceError,
+    cells_near, encode_layer, level_at, Features, FieldKind, IndexTable, TileFilter, TileProvider,
+    TileSourceError,
 };
 use crate::coord::TileCoord;
 use crate::geom::TileFrame;
-
-/// The value Gi* is computed on.
-const VALUE: &[FieldSpec] = &[count("received", "reports received in the window")];
 
 /// One cell's statistic.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +32,10 @@ type Spots = Arc<Vec<Option<Spot>>>;
 /// Hot and cold spots of the reports received, on the heat layer's hexagons.
 pub struct HotspotLayer {
     levels: Arc<Vec<(u8, Features)>>,
-    table: IndexTable,
+    /// The heat layer's table: its attributes per filter are read once for both layers.
+    table: Arc<IndexTable>,
+    /// The column of `received`, the value Gi* is computed on.
+    received: usize,
     ring: u32,
     alpha: f64,
     cache: Mutex<HashMap<(TileFilter, u8), Spots>>,
@@ -45,13 +44,22 @@ pub struct HotspotLayer {
 impl HotspotLayer {
     pub(super) fn new(
         levels: Arc<Vec<(u8, Features)>>,
-        indices: DataFrame,
+        table: Arc<IndexTable>,
         ring: u32,
         alpha: f64,
     ) -> Result<Self, TileSourceError> {
+        let received = table
+            .fields
+            .iter()
+            .position(|f| f.name == "received")
+            .ok_or_else(|| TileSourceError::Table {
+                layer: "hotspots".into(),
+                message: "the cell table has no received column".into(),
+            })?;
         Ok(Self {
             levels,
-            table: IndexTable::new("hotspots", Some(indices), "cell", VALUE)?,
+            table,
+            received,
             ring,
             alpha,
             cache: Mutex::new(HashMap::new()),
@@ -84,7 +92,7 @@ impl HotspotLayer {
             if row == u32::MAX {
                 continue;
             }
-            let Some(v) = attrs.columns[0][row as usize] else {
+            let Some(v) = attrs.columns[self.received][row as usize] else {
                 continue;
             };
             if let Ok(cell) = features.ids[i].parse::<h3o::CellIndex>() {

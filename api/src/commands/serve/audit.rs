@@ -13,19 +13,8 @@ use predio_engine::CatalogStore;
 use serde_json::{json, Map, Value};
 
 use super::{ApiError, Shared};
-use crate::commands::table::{csv_text, f64_column, pick_window, string_column};
-
-/// The columns, in order: counts, then ages and rates.
-const COUNTS: [&str; 8] = [
-    "received",
-    "answered",
-    "answered_on_time",
-    "open",
-    "overdue_0_5",
-    "overdue_6_10",
-    "overdue_11_20",
-    "overdue_over_20",
-];
+use crate::commands::audit::{rows, OVERDUE_BUCKETS};
+use crate::commands::table::{csv_text, pick_window};
 
 fn bad(m: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, m.into())
@@ -94,7 +83,7 @@ fn table(
         .indices(manifest, Level::Sector)
         .map_err(|e| internal(e.to_string()))?
         .ok_or_else(|| internal("the sector table is missing".into()))?;
-    let rows = indices::select(
+    let rows_df = indices::select(
         &df,
         &Selection {
             window: window.clone(),
@@ -104,7 +93,7 @@ fn table(
         },
     )
     .map_err(|e| internal(e.to_string()))?;
-    if rows.height() == 0 {
+    if rows_df.height() == 0 {
         return Err(bad(format!(
             "no sector rows for {dimension} {}",
             value.as_deref().unwrap_or("")
@@ -121,39 +110,26 @@ fn table(
                 .collect()
         })
         .unwrap_or_default();
-    let ids = string_column(&rows, "sector_id").map_err(|e| internal(format!("{e:#}")))?;
-    let mut cols: Vec<(&str, Vec<Option<f64>>)> = Vec::new();
-    for c in COUNTS
-        .iter()
-        .chain(&["overdue", "oldest_open_bd", "compliance"])
-    {
-        cols.push((
-            c,
-            f64_column(&rows, c).map_err(|e| internal(format!("{e:#}")))?,
-        ));
-    }
     let mut out = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
+    for (id, r) in rows(&rows_df).map_err(|e| internal(format!("{e:#}")))? {
         let Some(id) = id else { continue };
-        let get = |c: &str| cols.iter().find(|(n, _)| *n == c).and_then(|(_, v)| v[i]);
         let mut m = Map::new();
         m.insert("sector_id".into(), json!(id));
         m.insert(
             "name".into(),
-            json!(names.get(id).cloned().unwrap_or_default()),
+            json!(names.get(&id).cloned().unwrap_or_default()),
         );
-        for c in COUNTS {
-            m.insert(c.into(), json!(get(c).unwrap_or(0.0) as u64));
+        m.insert("received".into(), json!(r.received));
+        m.insert("answered".into(), json!(r.answered));
+        m.insert("answered_on_time".into(), json!(r.on_time));
+        m.insert("answered_late".into(), json!(r.late()));
+        m.insert("open".into(), json!(r.pending));
+        m.insert("overdue".into(), json!(r.overdue));
+        for (b, n) in OVERDUE_BUCKETS.iter().zip(r.overdue_by_age) {
+            m.insert((*b).into(), json!(n));
         }
-        let answered = get("answered").unwrap_or(0.0);
-        let on_time = get("answered_on_time").unwrap_or(0.0);
-        m.insert("answered_late".into(), json!((answered - on_time) as u64));
-        m.insert(
-            "overdue".into(),
-            json!(get("overdue").unwrap_or(0.0) as u64),
-        );
-        m.insert("oldest_open_bd".into(), json!(get("oldest_open_bd")));
-        m.insert("compliance".into(), json!(get("compliance")));
+        m.insert("oldest_open_bd".into(), json!(r.oldest_open_bd));
+        m.insert("compliance".into(), json!(r.compliance()));
         out.push(Value::Object(m));
     }
     out.sort_by(|a, b| a["sector_id"].as_str().cmp(&b["sector_id"].as_str()));
@@ -170,7 +146,7 @@ fn table(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(r);
     }
-    let head = [
+    let mut head = vec![
         "sector_id",
         "name",
         "received",
@@ -179,13 +155,9 @@ fn table(
         "answered_late",
         "open",
         "overdue",
-        "overdue_0_5",
-        "overdue_6_10",
-        "overdue_11_20",
-        "overdue_over_20",
-        "oldest_open_bd",
-        "compliance",
     ];
+    head.extend(OVERDUE_BUCKETS);
+    head.extend(["oldest_open_bd", "compliance"]);
     let text = csv_text(
         &head,
         out.iter().map(|row| {
