@@ -7,6 +7,9 @@
 //! parcel — citizens often drop the pin on the street in front of the house — goes to the
 //! nearest parcel within a tolerance measured in metres on the ground, not in degrees. The
 //! sector comes from the parcel, or from the sector polygons when no parcel is near.
+//!
+//! [`geocode_reports`] locates a batch in grid-cell order (neighbouring points reuse the parcels
+//! and the H3 cell already at hand) and writes the results back in blocks of reports.
 
 use geo::coordinate_position::CoordPos;
 use geo::{BoundingRect, Point};
@@ -51,6 +54,38 @@ pub struct Match {
     pub distance_m: Option<f64>,
 }
 
+/// A [`Match`] as [`geocode_reports`] keeps a million of them: 32 bytes, the sector borrowed,
+/// with the point's H3 cell.
+#[derive(Clone, Copy)]
+struct Placed<'a> {
+    /// Index of the parcel, `u32::MAX` for none.
+    parcel: u32,
+    kind: MatchKind,
+    /// NaN for none.
+    distance_m: f64,
+    sector: Option<&'a SectorId>,
+    /// 0 (no valid cell) for none.
+    h3: u64,
+}
+
+impl Placed<'_> {
+    const NONE: Placed<'static> = Placed {
+        parcel: u32::MAX,
+        kind: MatchKind::None,
+        distance_m: f64::NAN,
+        sector: None,
+        h3: 0,
+    };
+
+    fn parcel(&self) -> Option<usize> {
+        (self.parcel != u32::MAX).then_some(self.parcel as usize)
+    }
+
+    fn distance_m(&self) -> Option<f64> {
+        (!self.distance_m.is_nan()).then_some(self.distance_m)
+    }
+}
+
 /// Metres per degree of latitude (mean, WGS 84); longitude scales by cos(latitude).
 const M_PER_DEG_LAT: f64 = 110_574.0;
 const M_PER_DEG_LON_EQUATOR: f64 = 111_319.49;
@@ -88,40 +123,50 @@ impl<'a> Geocoder<'a> {
 
     /// Locates a point given in longitude/latitude degrees.
     pub fn locate(&self, lon: f64, lat: f64) -> Match {
+        let p = self.place(lon, lat, &mut Vec::new());
+        Match {
+            parcel: p.parcel(),
+            sector: p.sector.cloned(),
+            kind: p.kind,
+            distance_m: p.distance_m(),
+        }
+    }
+
+    /// [`Geocoder::locate`], compactly, with a buffer for the nearest search kept between
+    /// calls.
+    fn place(&self, lon: f64, lat: f64, scratch: &mut Vec<u32>) -> Placed<'a> {
         let point = Point::new(lon, lat);
         let (parcel, kind, distance_m) = match self.inside(point) {
-            Some(i) => (Some(i), MatchKind::Inside, Some(0.0)),
-            None => match self.nearest(point) {
-                Some((i, d)) => (Some(i), MatchKind::Nearest, Some(d)),
-                None => (None, MatchKind::None, None),
+            Some(i) => (Some(i), MatchKind::Inside, 0.0),
+            None => match self.nearest(point, scratch) {
+                Some((i, d)) => (Some(i), MatchKind::Nearest, d),
+                None => (None, MatchKind::None, f64::NAN),
             },
         };
         let sector = match parcel {
-            Some(i) => self.parcels.parcels[i].sector_id.clone(),
-            None => self
-                .sectors
-                .as_ref()
-                .and_then(|s| s.sector_at(point).cloned()),
+            Some(i) => self.parcels.parcels[i].sector_id.as_ref(),
+            None => self.sectors.as_ref().and_then(|s| s.sector_at(point)),
         };
-        Match {
-            parcel,
-            sector,
+        Placed {
+            parcel: parcel.map_or(u32::MAX, |i| i as u32),
             kind,
             distance_m,
+            sector,
+            h3: 0,
         }
     }
 
     fn inside(&self, point: Point<f64>) -> Option<usize> {
         let (x, y) = (point.x(), point.y());
         let g = &self.grid;
+        let (rx, ry) = (x - g.origin[0], y - g.origin[1]);
         let mut boundary: Option<usize> = None;
         // candidates come in layer order: the first inside wins, as does the first boundary
-        for &i in g.cell_items(x, y) {
-            let i = i as usize;
-            let e = g.env[i];
-            if x < e[0] || x > e[2] || y < e[1] || y > e[3] {
+        for item in g.cell_items(x, y) {
+            if !item.may_hold(rx, ry) {
                 continue;
             }
+            let i = item.parcel as usize;
             match g.position(i, x, y) {
                 CoordPos::Inside => return Some(i),
                 CoordPos::OnBoundary => {
@@ -135,60 +180,114 @@ impl<'a> Geocoder<'a> {
 
     /// The nearest parcel within the tolerance, for a point in no parcel: the distance to each
     /// candidate's rings in local metres (equirectangular about the point, exact to well under a
-    /// centimetre over 25 m), without copying geometries; candidates whose envelope is already
-    /// farther than the best so far are skipped.
-    fn nearest(&self, point: Point<f64>) -> Option<(usize, f64)> {
+    /// centimetre over 25 m), without copying geometries. Cells are visited in rings about the
+    /// point's cell, nearest first, until a ring lies farther than the best so far; candidates
+    /// whose envelope is already farther are skipped. `seen` (kept between calls) holds the
+    /// candidates measured, as a parcel is listed in every cell its envelope meets.
+    fn nearest(&self, point: Point<f64>, seen: &mut Vec<u32>) -> Option<(usize, f64)> {
         let (lon, lat) = (point.x(), point.y());
         let k = lat.to_radians().cos().max(1e-6);
         let (sx, sy) = (M_PER_DEG_LON_EQUATOR * k, M_PER_DEG_LAT);
         let (dx, dy) = (self.tolerance_m / sx, self.tolerance_m / sy);
         let limit2 = self.tolerance_m * self.tolerance_m;
         let g = &self.grid;
-        let candidates = g.items_in([lon - dx, lat - dy, lon + dx, lat + dy]);
+        let (bx0, by0, bx1, by1) = g.span([lon - dx, lat - dy, lon + dx, lat + dy])?;
+        let (rx, ry) = (lon - g.origin[0], lat - g.origin[1]);
+        // the point's cell, clamped into the box's cells
+        let px = ((rx / g.cell[0]).max(0.0) as usize).clamp(bx0, bx1);
+        let py = ((ry / g.cell[1]).max(0.0) as usize).clamp(by0, by1);
+        let reach = (px - bx0).max(bx1 - px).max(py - by0).max(by1 - py);
+        seen.clear();
         let mut best: Option<(usize, f64)> = None;
-        for i in candidates {
-            let i = i as usize;
+        for r in 0..=reach {
             let bound = best.map_or(limit2, |b| b.1);
-            let env = g.env[i];
-            let ex = (env[0] - lon).max(lon - env[2]).max(0.0) * sx;
-            let ey = (env[1] - lat).max(lat - env[3]).max(0.0) * sy;
-            if ex * ex + ey * ey > bound {
-                continue;
-            }
-            let mut d2 = f64::INFINITY;
-            for ring in g.rings_of(i) {
-                for w in ring.windows(2) {
-                    let a = ((w[0][0] - lon) * sx, (w[0][1] - lat) * sy);
-                    let b = ((w[1][0] - lon) * sx, (w[1][1] - lat) * sy);
-                    d2 = d2.min(segment_origin_d2(a, b));
+            if r > 0 {
+                // ring r lies outside the block of the rings before it
+                let (l, b) = (px as f64 - (r - 1) as f64, py as f64 - (r - 1) as f64);
+                let (rt, t) = (px as f64 + r as f64, py as f64 + r as f64);
+                let gap = ((rx - l * g.cell[0]) * sx)
+                    .min((rt * g.cell[0] - rx) * sx)
+                    .min((ry - b * g.cell[1]) * sy)
+                    .min((t * g.cell[1] - ry) * sy);
+                if gap > 0.0 && gap * gap > bound {
+                    break;
                 }
             }
-            // candidates come in layer order: a tie keeps the first
-            if d2 <= bound && best.is_none_or(|b| d2 < b.1) {
-                best = Some((i, d2));
+            let (y0, y1) = (py.saturating_sub(r).max(by0), (py + r).min(by1));
+            let (x0, x1) = (px.saturating_sub(r).max(bx0), (px + r).min(bx1));
+            for cy in y0..=y1 {
+                let edge_row = cy + r == py || cy == py + r;
+                for cx in x0..=x1 {
+                    if !edge_row && cx + r != px && cx != px + r {
+                        continue;
+                    }
+                    for item in g.items_of(cy * g.nx + cx) {
+                        let bound = best.map_or(limit2, |b| b.1);
+                        let i = item.parcel as usize;
+                        let e = item.env.map(f64::from);
+                        let ex = (e[0] - rx).max(rx - e[2]).max(0.0) * sx;
+                        let ey = (e[1] - ry).max(ry - e[3]).max(0.0) * sy;
+                        if ex * ex + ey * ey > bound || seen.contains(&item.parcel) {
+                            continue;
+                        }
+                        seen.push(item.parcel);
+                        // NaN separates rings: `min` passes over the NaN of those edges
+                        let d2 = g
+                            .coords_of(i)
+                            .windows(2)
+                            .map(|w| {
+                                let a = ((w[0][0] - lon) * sx, (w[0][1] - lat) * sy);
+                                let b = ((w[1][0] - lon) * sx, (w[1][1] - lat) * sy);
+                                segment_origin_d2(a, b)
+                            })
+                            .fold(f64::INFINITY, f64::min);
+                        // a tie keeps the first in layer order
+                        if d2 <= bound && best.is_none_or(|b| d2 < b.1 || (d2 == b.1 && i < b.0)) {
+                            best = Some((i, d2));
+                        }
+                    }
+                }
             }
         }
         best.map(|(i, d2)| (i, d2.sqrt()))
     }
 }
 
-/// The parcels flattened for point queries: envelopes, rings as runs of one coordinate array,
-/// and a uniform grid (compressed rows) listing, per cell, the parcels whose envelope meets it,
-/// in layer order.
+/// The parcels flattened for point queries: each parcel's rings as one run of a coordinate
+/// array (rings separated by a NaN point; runs in the order of the parcels' first grid cells),
+/// and a uniform grid (compressed rows) listing, per
+/// cell, the parcels whose envelope meets it, in layer order, each with its envelope.
 struct ParcelGrid {
-    /// `[min x, min y, max x, max y]` per parcel (inverted for an empty one).
-    env: Vec<[f64; 4]>,
     coords: Vec<[f64; 2]>,
-    /// `(start, end)` of each ring in `coords` (closed rings).
-    rings: Vec<(u32, u32)>,
-    /// Per parcel, its rings: `rings[ring_start[i]..ring_start[i + 1]]`.
-    ring_start: Vec<u32>,
+    /// Per parcel, its run `coords[start..end]`.
+    start: Vec<(u32, u32)>,
     origin: [f64; 2],
     cell: [f64; 2],
     nx: usize,
     ny: usize,
     cell_start: Vec<u32>,
-    items: Vec<u32>,
+    items: Vec<Item>,
+}
+
+/// A parcel listed in a grid cell, with its envelope relative to the grid's origin in `f32`
+/// rounded outwards (so that testing a point against it never rejects a parcel that holds it;
+/// and next to the index, so that the test costs no other read).
+#[derive(Clone, Copy)]
+struct Item {
+    parcel: u32,
+    /// `[min x, min y, max x, max y]`.
+    env: [f32; 4],
+}
+
+impl Item {
+    /// Whether the envelope holds a point given relative to the grid's origin.
+    fn may_hold(&self, rx: f64, ry: f64) -> bool {
+        let e = self.env;
+        rx >= f64::from(e[0])
+            && rx <= f64::from(e[2])
+            && ry >= f64::from(e[1])
+            && ry <= f64::from(e[3])
+    }
 }
 
 impl ParcelGrid {
@@ -196,8 +295,6 @@ impl ParcelGrid {
         let n = layer.parcels.len();
         let mut env = Vec::with_capacity(n);
         let mut coords = Vec::new();
-        let mut rings = Vec::new();
-        let mut ring_start = Vec::with_capacity(n + 1);
         let mut all = [
             f64::INFINITY,
             f64::INFINITY,
@@ -205,14 +302,6 @@ impl ParcelGrid {
             f64::NEG_INFINITY,
         ];
         for p in &layer.parcels {
-            ring_start.push(rings.len() as u32);
-            for polygon in &p.geometry {
-                for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
-                    let start = coords.len() as u32;
-                    coords.extend(ring.0.iter().map(|c| [c.x, c.y]));
-                    rings.push((start, coords.len() as u32));
-                }
-            }
             let e = p.geometry.bounding_rect().map_or(
                 [
                     f64::INFINITY,
@@ -232,7 +321,6 @@ impl ParcelGrid {
             }
             env.push(e);
         }
-        ring_start.push(rings.len() as u32);
         if all[0] > all[2] {
             all = [0.0, 0.0, 0.0, 0.0];
         }
@@ -244,10 +332,8 @@ impl ParcelGrid {
         let ny = ((h / side).ceil() as usize).clamp(1, 1 << 14);
         let cell = [w / nx as f64, h / ny as f64];
         let mut grid = Self {
-            env,
-            coords,
-            rings,
-            ring_start,
+            coords: Vec::new(),
+            start: Vec::new(),
             origin: [all[0], all[1]],
             cell,
             nx,
@@ -255,8 +341,31 @@ impl ParcelGrid {
             cell_start: vec![0; nx * ny + 1],
             items: Vec::new(),
         };
+        // The rings, laid out in the order of each parcel's first cell (row by row), as points
+        // are located: the parcels of one row of cells lie together.
+        let mut by_cell: Vec<(usize, usize)> = env
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (grid.span(*e).map_or(usize::MAX, |(x, y, ..)| y * nx + x), i))
+            .collect();
+        by_cell.sort_unstable();
+        let mut run = vec![(0u32, 0u32); n];
+        for &(_, i) in &by_cell {
+            let first = coords.len();
+            for polygon in &layer.parcels[i].geometry {
+                for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+                    if coords.len() > first {
+                        coords.push([f64::NAN, f64::NAN]);
+                    }
+                    coords.extend(ring.0.iter().map(|c| [c.x, c.y]));
+                }
+            }
+            run[i] = (first as u32, coords.len() as u32);
+        }
+        grid.coords = coords;
+        grid.start = run;
         // two passes: count per cell, then fill in layer order
-        for e in &grid.env {
+        for e in &env {
             if let Some((x0, y0, x1, y1)) = grid.span(*e) {
                 for cy in y0..=y1 {
                     for cx in x0..=x1 {
@@ -269,13 +378,43 @@ impl ParcelGrid {
             grid.cell_start[c + 1] += grid.cell_start[c];
         }
         let mut next: Vec<u32> = grid.cell_start[..nx * ny].to_vec();
-        grid.items = vec![0; grid.cell_start[nx * ny] as usize];
-        for (i, e) in grid.env.iter().enumerate() {
+        let none = Item {
+            parcel: 0,
+            env: [0.0; 4],
+        };
+        grid.items = vec![none; grid.cell_start[nx * ny] as usize];
+        let [ox, oy] = grid.origin;
+        let down = |v: f64| {
+            let f = v as f32;
+            if f64::from(f) > v {
+                f.next_down()
+            } else {
+                f
+            }
+        };
+        let up = |v: f64| {
+            let f = v as f32;
+            if f64::from(f) < v {
+                f.next_up()
+            } else {
+                f
+            }
+        };
+        for (i, e) in env.iter().enumerate() {
             if let Some((x0, y0, x1, y1)) = grid.span(*e) {
+                let item = Item {
+                    parcel: i as u32,
+                    env: [
+                        down(e[0] - ox),
+                        down(e[1] - oy),
+                        up(e[2] - ox),
+                        up(e[3] - oy),
+                    ],
+                };
                 for cy in y0..=y1 {
                     for cx in x0..=x1 {
                         let slot = &mut next[cy * nx + cx];
-                        grid.items[*slot as usize] = i as u32;
+                        grid.items[*slot as usize] = item;
                         *slot += 1;
                     }
                 }
@@ -289,18 +428,21 @@ impl ParcelGrid {
         if !(e[0] <= e[2] && e[1] <= e[3]) {
             return None;
         }
-        let fx = |x: f64| ((x - self.origin[0]) / self.cell[0]).floor();
-        let fy = |y: f64| ((y - self.origin[1]) / self.cell[1]).floor();
+        // Cell coordinates, not floored: truncation of the clamped (non-negative) values below
+        // is the floor, without a call to libm's.
+        let fx = |x: f64| (x - self.origin[0]) / self.cell[0];
+        let fy = |y: f64| (y - self.origin[1]) / self.cell[1];
         let (x0, x1, y0, y1) = (fx(e[0]), fx(e[2]), fy(e[1]), fy(e[3]));
         let (mx, my) = ((self.nx - 1) as f64, (self.ny - 1) as f64);
-        if x1 < 0.0 || y1 < 0.0 || x0 > mx || y0 > my {
+        // The grid is closed: a point on its east or north edge is in the last cell.
+        if x1 < 0.0 || y1 < 0.0 || x0 > mx + 1.0 || y0 > my + 1.0 {
             return None;
         }
         Some((
-            x0.max(0.0) as usize,
-            y0.max(0.0) as usize,
-            x1.min(mx) as usize,
-            y1.min(my) as usize,
+            x0.clamp(0.0, mx) as usize,
+            y0.clamp(0.0, my) as usize,
+            x1.clamp(0.0, mx) as usize,
+            y1.clamp(0.0, my) as usize,
         ))
     }
 
@@ -312,42 +454,22 @@ impl ParcelGrid {
     }
 
     /// The parcels listed in the cell of a point (none outside the grid).
-    fn cell_items(&self, x: f64, y: f64) -> &[u32] {
+    fn cell_items(&self, x: f64, y: f64) -> &[Item] {
         match self.span([x, y, x, y]) {
-            Some((cx, cy, ..)) => {
-                let c = cy * self.nx + cx;
-                &self.items[self.cell_start[c] as usize..self.cell_start[c + 1] as usize]
-            }
+            Some((cx, cy, ..)) => self.items_of(cy * self.nx + cx),
             None => &[],
         }
     }
 
-    /// The parcels listed in the cells a box meets, each once, in layer order.
-    fn items_in(&self, b: [f64; 4]) -> Vec<u32> {
-        let Some((x0, y0, x1, y1)) = self.span(b) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for cy in y0..=y1 {
-            let row = cy * self.nx;
-            let (a, z) = (
-                self.cell_start[row + x0] as usize,
-                self.cell_start[row + x1 + 1] as usize,
-            );
-            out.extend_from_slice(&self.items[a..z]);
-        }
-        if y1 > y0 || x1 > x0 {
-            out.sort_unstable();
-            out.dedup();
-        }
-        out
+    /// The parcels listed in cell `c`, in layer order.
+    fn items_of(&self, c: usize) -> &[Item] {
+        &self.items[self.cell_start[c] as usize..self.cell_start[c + 1] as usize]
     }
 
-    fn rings_of(&self, i: usize) -> impl Iterator<Item = &[[f64; 2]]> {
-        let (a, b) = (self.ring_start[i] as usize, self.ring_start[i + 1] as usize);
-        self.rings[a..b]
-            .iter()
-            .map(|&(s, e)| &self.coords[s as usize..e as usize])
+    /// The rings of parcel `i`, one after the other, separated by a NaN point.
+    fn coords_of(&self, i: usize) -> &[[f64; 2]] {
+        let (a, b) = self.start[i];
+        &self.coords[a as usize..b as usize]
     }
 
     /// Inside, on the boundary or outside parcel `i`: crossings of a ray towards +x over all
@@ -356,22 +478,25 @@ impl ParcelGrid {
     /// is on the boundary.
     fn position(&self, i: usize, x: f64, y: f64) -> CoordPos {
         let mut inside = false;
-        for ring in self.rings_of(i) {
-            for w in ring.windows(2) {
-                let ([ax, ay], [bx, by]) = (w[0], w[1]);
-                if (ay > y) != (by > y) {
-                    let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
-                    if cross == 0.0 {
-                        return CoordPos::OnBoundary;
-                    }
-                    if (cross > 0.0) == (by > ay) {
-                        inside = !inside;
-                    }
-                } else if (ay == y && by == y && x >= ax.min(bx) && x <= ax.max(bx))
-                    || (ax == x && ay == y)
-                {
+        for w in self.coords_of(i).windows(2) {
+            let ([ax, ay], [bx, by]) = (w[0], w[1]);
+            // Comparisons with the NaN between rings are false: such an edge only comes here,
+            // where its NaN cross product leaves it out.
+            if (ay > y) != (by > y) {
+                let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
+                if cross.is_nan() {
+                    continue;
+                }
+                if cross == 0.0 {
                     return CoordPos::OnBoundary;
                 }
+                if (cross > 0.0) == (by > ay) {
+                    inside = !inside;
+                }
+            } else if (ay == y && by == y && x >= ax.min(bx) && x <= ax.max(bx))
+                || (ax == x && ay == y)
+            {
+                return CoordPos::OnBoundary;
             }
         }
         if inside {
@@ -411,6 +536,132 @@ pub struct MatchCounts {
     pub in_sector: usize,
 }
 
+/// The H3 cell of points that come in spatial order (as [`geocode_reports`] locates them):
+/// the last few cells are kept with their shape, and a point inside one of them, clear of its
+/// edges, gets that cell without the full computation. A few, not one: a run of neighbouring
+/// points often straddles the edge between two or three cells.
+///
+/// A cell's shape is taken in a local equirectangular frame about its centre, in metres: the
+/// disc inside its nearest straight edge, and for a convex hexagon (no distortion vertex) its
+/// six edges as half-planes moved inwards by 1 % of the edge's length. Cell edges are
+/// great-circle arcs, which in that frame bend from the straight edge by well under a
+/// millimetre at the resolutions where shapes are used (7 and finer, edges of 1.4 km or less,
+/// and within 80° of the equator), against that margin: a point the shape accepts is inside the
+/// cell, and any other point is computed by h3o.
+struct CellCache {
+    res: h3o::Resolution,
+    /// Recent cells.
+    recent: [Option<KnownCell>; 4],
+    /// The slot the next new cell takes.
+    next: usize,
+}
+
+#[derive(Clone, Copy)]
+struct KnownCell {
+    cell: u64,
+    /// Centre (lon, lat) and metres per degree of longitude there.
+    centre: [f64; 2],
+    kx: f64,
+    /// Squared radius of the inner disc (0: never reused).
+    r2: f64,
+    /// Inward unit normals and offsets of the hexagon's edges, margin included: a point `p`
+    /// (metres from the centre) is inside when `n · p >= c` for all six (none: disc only).
+    edges: Option<[[f64; 3]; 6]>,
+}
+
+impl KnownCell {
+    fn new(cell: h3o::CellIndex) -> Self {
+        let centre = h3o::LatLng::from(cell);
+        let (x0, y0) = (centre.lng(), centre.lat());
+        let kx = M_PER_DEG_LON_EQUATOR * y0.to_radians().cos();
+        let mut known = KnownCell {
+            cell: u64::from(cell),
+            centre: [x0, y0],
+            kx,
+            r2: 0.0,
+            edges: None,
+        };
+        if cell.resolution() < h3o::Resolution::Seven || y0.abs() > 80.0 {
+            return known;
+        }
+        let v: Vec<(f64, f64)> = cell
+            .boundary()
+            .iter()
+            .map(|p| ((p.lng() - x0) * kx, (p.lat() - y0) * M_PER_DEG_LAT))
+            .collect();
+        let n = v.len();
+        let d2 = (0..n)
+            .map(|i| segment_origin_d2(v[i], v[(i + 1) % n]))
+            .fold(f64::INFINITY, f64::min);
+        let r = 0.98 * d2.sqrt();
+        if !r.is_finite() {
+            return known;
+        }
+        known.r2 = r * r;
+        if n == 6 {
+            // Counter-clockwise or not, every edge must turn the same way (convex).
+            let turn = |i: usize| {
+                let (a, b, c) = (v[i], v[(i + 1) % 6], v[(i + 2) % 6]);
+                (b.0 - a.0) * (c.1 - b.1) - (b.1 - a.1) * (c.0 - b.0)
+            };
+            let sign = turn(0).signum();
+            if (0..6).all(|i| turn(i).signum() == sign && sign != 0.0) {
+                let mut edges = [[0.0; 3]; 6];
+                for (i, e) in edges.iter_mut().enumerate() {
+                    let (a, b) = (v[i], v[(i + 1) % 6]);
+                    let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+                    // Left of a→b is inside for a counter-clockwise ring.
+                    let (nx, ny) = (-(b.1 - a.1) * sign / len, (b.0 - a.0) * sign / len);
+                    *e = [nx, ny, nx * a.0 + ny * a.1 + 0.01 * len];
+                }
+                known.edges = Some(edges);
+            }
+        }
+        known
+    }
+
+    fn holds(&self, lon: f64, lat: f64) -> bool {
+        let [x0, y0] = self.centre;
+        let (dx, dy) = ((lon - x0) * self.kx, (lat - y0) * M_PER_DEG_LAT);
+        dx * dx + dy * dy < self.r2
+            || self
+                .edges
+                .is_some_and(|e| e.iter().all(|[nx, ny, c]| nx * dx + ny * dy >= *c))
+    }
+}
+
+impl CellCache {
+    fn new(res: h3o::Resolution) -> Self {
+        Self {
+            res,
+            recent: [None; 4],
+            next: 0,
+        }
+    }
+
+    /// A recent cell, when the point lies in it clear of its edges.
+    fn reuse(&self, lon: f64, lat: f64) -> Option<u64> {
+        self.recent
+            .iter()
+            .flatten()
+            .find(|k| k.holds(lon, lat))
+            .map(|k| k.cell)
+    }
+
+    fn cell(&mut self, lon: f64, lat: f64) -> Option<u64> {
+        if let Some(cell) = self.reuse(lon, lat) {
+            return Some(cell);
+        }
+        let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(self.res);
+        let id = u64::from(cell);
+        if !self.recent.iter().flatten().any(|k| k.cell == id) {
+            self.recent[self.next] = Some(KnownCell::new(cell));
+            self.next = (self.next + 1) % self.recent.len();
+        }
+        Some(id)
+    }
+}
+
 /// Geocodes every located report in place (in parallel): parcel, sector, match kind, distance
 /// and the H3 cell at `h3_resolution`. Unlocated reports get no parcel and match `none`.
 pub fn geocode_reports(
@@ -421,55 +672,98 @@ pub fn geocode_reports(
     use crate::reports::Location;
     use rayon::prelude::*;
     // Located in grid-cell order, so that neighbouring points reuse the parcels already in
-    // cache; then written back in place.
-    let mut order: Vec<(u32, u32)> = reports
+    // cache (and the H3 cell of the point before); then written back in place.
+    let started = std::time::Instant::now();
+    let phase = |what: &str| {
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "geocode: {what}");
+    };
+    // With their coordinates, read once in report order: a random read of a report's point
+    // in cell order would miss the cache nearly every time.
+    let mut order: Vec<(u32, u32, [f64; 2])> = reports
         .iter()
         .enumerate()
         .filter_map(|(i, r)| match (r.lon, r.lat, r.location) {
             (Some(lon), Some(lat), Location::Located) => {
-                Some((geocoder.grid.cell_key(lon, lat), i as u32))
+                Some((geocoder.grid.cell_key(lon, lat), i as u32, [lon, lat]))
             }
             _ => None,
         })
         .collect();
-    order.par_sort_unstable();
-    let found: Vec<(Match, Option<u64>)> = order
+    order.par_sort_unstable_by_key(|o| o.0);
+    phase("points in cell order");
+    let found: Vec<Placed<'_>> = order
         .par_iter()
-        .with_min_len(1024)
-        .map(|&(_, i)| {
-            let r = &reports[i as usize];
-            let (lon, lat) = (r.lon.unwrap_or_default(), r.lat.unwrap_or_default());
-            let h3 = h3o::LatLng::new(lat, lon)
-                .ok()
-                .map(|ll| u64::from(ll.to_cell(h3_resolution)));
-            (geocoder.locate(lon, lat), h3)
-        })
+        .with_min_len(4096)
+        .map_init(
+            || (CellCache::new(h3_resolution), Vec::new()),
+            |(cells, scratch), &(_, _, [lon, lat])| Placed {
+                h3: cells.cell(lon, lat).unwrap_or(0),
+                ..geocoder.place(lon, lat, scratch)
+            },
+        )
         .collect();
-    reports.par_iter_mut().with_min_len(1024).for_each(|r| {
-        r.parcel_id = None;
-        r.sector_id = None;
-        r.match_kind = MatchKind::None;
-        r.distance_m = None;
-        r.h3 = None;
-    });
-    for (&(_, i), (m, h3)) in order.iter().zip(found) {
-        let r = &mut reports[i as usize];
-        r.parcel_id = m.parcel.map(|p| geocoder.parcels.parcels[p].id.clone());
-        r.sector_id = m.sector;
-        r.match_kind = m.kind;
-        r.distance_m = m.distance_m;
-        r.h3 = h3;
+    phase("located");
+    // Written back in blocks of reports: the results are first moved, in one pass, into the
+    // block of their report, so that each block then writes to reports that lie together in
+    // memory instead of one report anywhere per result.
+    const BLOCK: usize = 4096;
+    let blocks = reports.len().div_ceil(BLOCK);
+    let mut block_start = vec![0usize; blocks + 1];
+    for &(_, i, _) in &order {
+        block_start[i as usize / BLOCK + 1] += 1;
     }
-    let mut counts = MatchCounts::default();
-    for r in reports.iter() {
-        match (r.location, r.match_kind) {
-            (Location::Located, MatchKind::Inside) => counts.inside += 1,
-            (Location::Located, MatchKind::Nearest) => counts.nearest += 1,
-            (Location::Located, MatchKind::None) => counts.none += 1,
-            _ => counts.unlocated += 1,
-        }
-        counts.in_sector += usize::from(r.sector_id.is_some());
+    for b in 0..blocks {
+        block_start[b + 1] += block_start[b];
     }
+    let mut next = block_start.clone();
+    let mut by_block: Vec<(u32, Placed<'_>)> = vec![(0, Placed::NONE); order.len()];
+    for (&(_, i, _), p) in order.iter().zip(&found) {
+        let slot = &mut next[i as usize / BLOCK];
+        by_block[*slot] = (i, *p);
+        *slot += 1;
+    }
+    drop(found);
+    phase("results by block");
+    let parcels = &geocoder.parcels.parcels;
+    let counts = reports
+        .par_chunks_mut(BLOCK)
+        .enumerate()
+        .map(|(b, chunk)| {
+            for r in chunk.iter_mut() {
+                r.parcel_id = None;
+                r.sector_id = None;
+                r.match_kind = MatchKind::None;
+                r.distance_m = None;
+                r.h3 = None;
+            }
+            for (i, p) in &by_block[block_start[b]..block_start[b + 1]] {
+                let r = &mut chunk[*i as usize % BLOCK];
+                r.parcel_id = p.parcel().map(|i| parcels[i].id.clone());
+                r.sector_id = p.sector.cloned();
+                r.match_kind = p.kind;
+                r.distance_m = p.distance_m();
+                r.h3 = (p.h3 != 0).then_some(p.h3);
+            }
+            let mut c = MatchCounts::default();
+            for r in chunk.iter() {
+                match (r.location, r.match_kind) {
+                    (Location::Located, MatchKind::Inside) => c.inside += 1,
+                    (Location::Located, MatchKind::Nearest) => c.nearest += 1,
+                    (Location::Located, MatchKind::None) => c.none += 1,
+                    _ => c.unlocated += 1,
+                }
+                c.in_sector += usize::from(r.sector_id.is_some());
+            }
+            c
+        })
+        .reduce(MatchCounts::default, |a, b| MatchCounts {
+            inside: a.inside + b.inside,
+            nearest: a.nearest + b.nearest,
+            none: a.none + b.none,
+            unlocated: a.unlocated + b.unlocated,
+            in_sector: a.in_sector + b.in_sector,
+        });
+    phase("written back");
     counts
 }
 
@@ -530,6 +824,66 @@ mod tests {
         let parcels = layer();
         let g = Geocoder::new(&parcels, None, 25.0);
         assert_eq!(g.locate(0.001, 0.0005).parcel, Some(0));
+        // The outer edges of the layer are boundaries too, the north-east corner included.
+        for (x, y, p) in [
+            (0.002, 0.0005, 1),
+            (0.0015, 0.001, 1),
+            (0.002, 0.001, 1),
+            (0.0, 0.0, 0),
+        ] {
+            let m = g.locate(x, y);
+            assert_eq!((m.parcel, m.kind), (Some(p), MatchKind::Inside), "{x} {y}");
+        }
+    }
+
+    #[test]
+    fn reused_h3_cells_equal_h3o() {
+        // Walks of points in spatial order (as geocode_reports takes them) at several places:
+        // Seoul, the equator, 60° N, Montevideo, by the antimeridian, at a pentagon and near
+        // the 80° limit; steps of 3 to 60 m with jumps. Every cell must be h3o's own.
+        let pentagon = h3o::LatLng::from(
+            h3o::Resolution::Nine
+                .pentagons()
+                .next()
+                .expect("a pentagon"),
+        );
+        let places = [
+            (127.08, 37.51),
+            (0.0, 0.0),
+            (10.0, 60.0),
+            (-56.19, -34.9),
+            (179.999, -16.5),
+            (pentagon.lng(), pentagon.lat()),
+            (20.0, 79.99),
+        ];
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut reused = 0;
+        for res in [5u8, 7, 8, 9, 10, 12, 15] {
+            let res = h3o::Resolution::try_from(res).expect("res");
+            for &(lon0, lat0) in &places {
+                let mut cache = CellCache::new(res);
+                let (mut lon, mut lat) = (lon0, lat0);
+                for step in 0..4000 {
+                    let jump = if step % 500 == 0 { 0.01 } else { 0.0006 };
+                    lon += (next() - 0.5) * jump;
+                    lat += (next() - 0.5) * jump * 0.5;
+                    let direct = h3o::LatLng::new(lat, lon)
+                        .ok()
+                        .map(|ll| u64::from(ll.to_cell(res)));
+                    reused += usize::from(cache.reuse(lon, lat).is_some());
+                    assert_eq!(cache.cell(lon, lat), direct, "res {res} at {lon},{lat}");
+                }
+            }
+        }
+        // The disc does its work: at resolutions 7 to 9 (cells of 1.4 km to 170 m) most points
+        // skip h3o.
+        assert!(reused > 3 * 7 * 4000 / 2, "{reused}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The domain model: parcels, sectors and their attributes.
 
 use std::fmt;
+use std::sync::Arc;
 
 use geo::{BoundingRect, MultiPolygon};
 use serde::{Deserialize, Serialize};
@@ -8,14 +9,16 @@ use serde::{Deserialize, Serialize};
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        ///
+        /// Shared text: a clone (every report placed on a parcel holds its parcel's id) is a
+        /// reference count, not a copy.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps an identifier as read from the source.
-            pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
+            pub fn new(id: impl AsRef<str>) -> Self {
+                Self(Arc::from(id.as_ref()))
             }
 
             /// The identifier as text.
@@ -27,6 +30,18 @@ macro_rules! id_type {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok(Self::new(String::deserialize(d)?))
             }
         }
     };
