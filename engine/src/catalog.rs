@@ -488,11 +488,17 @@ impl DirCatalog {
             files.insert(PRIVATE_FILE.to_owned(), sha256_file(&path)?);
         }
         if let Some((tables, _)) = &change.indices {
-            for level in Level::ALL {
-                let path = staging.join(level.file_name());
-                report_store::write_table(&path, tables.get(level))?;
-                files.insert(level.file_name().to_owned(), sha256_file(&path)?);
-            }
+            // The four tables are written (and hashed) side by side.
+            use rayon::prelude::*;
+            let written = Level::ALL
+                .par_iter()
+                .map(|level| {
+                    let path = staging.join(level.file_name());
+                    report_store::write_table(&path, tables.get(*level))?;
+                    Ok((level.file_name().to_owned(), sha256_file(&path)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            files.extend(written);
         }
         if let Some((level, table, _)) = &change.segments {
             let name = segments_file(*level);

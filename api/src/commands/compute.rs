@@ -56,15 +56,23 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     };
     let manifest = current(catalog)?;
     let read_started = Instant::now();
-    let Some((reports, history_lens)) = catalog.reports_counting_history(&manifest)? else {
+    // The reports, and the cadastre beside them.
+    let (reports, layers) = std::thread::scope(|s| {
+        let layers = s.spawn(|| -> anyhow::Result<_> {
+            Ok((catalog.parcels(&manifest)?, catalog.sectors(&manifest)?))
+        });
+        let reports = catalog.reports_counting_history(&manifest);
+        (
+            reports,
+            layers
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the cadastre failed"))),
+        )
+    });
+    let Some((reports, history_lens)) = reports? else {
         bail!("the catalog has no reports: run `predio import reports` first")
     };
-    tracing::info!(
-        seconds = read_started.elapsed().as_secs_f64(),
-        "read the reports"
-    );
-    let parcels = catalog.parcels(&manifest)?;
-    let sectors = catalog.sectors(&manifest)?;
+    let (parcels, sectors) = layers?;
     tracing::info!(
         seconds = read_started.elapsed().as_secs_f64(),
         "read the catalog"

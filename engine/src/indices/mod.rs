@@ -11,6 +11,7 @@
 pub mod config;
 mod export;
 mod facts;
+mod quantiles;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -200,11 +201,6 @@ fn aggregations() -> Vec<Expr> {
             .cast(DataType::UInt32)
             .alias(name)
     };
-    let p90 = |c: &str, name: &str| {
-        col(c)
-            .quantile(lit(0.9), QuantileMethod::Linear)
-            .alias(name)
-    };
     vec![
         len().cast(DataType::UInt32).alias("received"),
         sum("open", "open"),
@@ -225,12 +221,6 @@ fn aggregations() -> Vec<Expr> {
         eq_sum("past_due", 3, "overdue_11_20"),
         eq_sum("past_due", 4, "overdue_over_20"),
         col("age_bd").max().alias("oldest_open_bd"),
-        col("res_h").median().alias("resolution_median_h"),
-        p90("res_h", "resolution_p90_h"),
-        col("res_bd").median().alias("resolution_median_bd"),
-        p90("res_bd", "resolution_p90_bd"),
-        col("ack_h").median().alias("ack_median_h"),
-        p90("ack_h", "ack_p90_h"),
         sum("reopened", "reopened"),
         col("reopened")
             .count()
@@ -259,10 +249,12 @@ struct Group {
 
 const DIMENSIONS: [&str; 3] = ["all", "category", "department"];
 
-/// Aggregates `cur` (and the counts of `prev`, the window before) by `group` and dimension.
+/// Aggregates `cur` (and the counts of `prev`, the window before) by `group` and dimension,
+/// with the medians and 90th percentiles of `quantiles` (keyed alike; see [`quantiles`]).
 fn by_group(
     cur: &LazyFrame,
     prev: Option<&LazyFrame>,
+    quantiles: LazyFrame,
     group: &Group,
     window: &str,
     dimension: &str,
@@ -274,6 +266,9 @@ fn by_group(
         names.push(col("value"));
     }
     let mut out = cur.clone().group_by(&keys).agg(aggregations());
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.nulls_equal = true;
+    out = out.join(quantiles, &names, &names, args);
     out = match prev {
         Some(prev) => {
             let counts = prev
@@ -420,12 +415,14 @@ pub fn compute(
             .fill_null(lit(false))
             .alias("recurrent"),
         )
-        .collect()?
-        .lazy();
+        .collect()?;
     tracing::info!(
         seconds = t0.elapsed().as_secs_f64(),
         "indices: facts and recurrence"
     );
+    let quantile_parts = quantile_frames(&facts, windows, as_of_ms, h3_res)?;
+    tracing::info!(seconds = t0.elapsed().as_secs_f64(), "indices: quantiles");
+    let facts = facts.lazy();
 
     let parcel_group = Group {
         keys: vec![col("pidx")],
@@ -447,6 +444,12 @@ pub fn compute(
         .collect();
 
     let (mut parcel_parts, mut sector_parts, mut cell_parts) = (vec![], vec![], vec![]);
+    let mut quantile_parts = quantile_parts.into_iter();
+    let mut next_quantiles = || {
+        quantile_parts
+            .next()
+            .ok_or_else(|| polars_err!(ComputeError: "quantile tables out of step"))
+    };
     for w in windows {
         let (cur, prev) = match w.days {
             Some(days) => {
@@ -462,8 +465,9 @@ pub fn compute(
             None => (facts.clone(), None),
         };
         for dim in DIMENSIONS {
-            let mut p = by_group(&cur, prev.as_ref(), &parcel_group, &w.label, dim);
-            let mut s = by_group(&cur, prev.as_ref(), &sector_group, &w.label, dim);
+            let (q, pr) = (next_quantiles()?, prev.as_ref());
+            let mut p = by_group(&cur, pr, q, &parcel_group, &w.label, dim);
+            let mut s = by_group(&cur, pr, next_quantiles()?, &sector_group, &w.label, dim);
             if dim == "all" {
                 // Every parcel and sector gets a row, with zeros when it had no reports; the
                 // row without a feature (reports with no parcel or sector) is kept.
@@ -473,7 +477,8 @@ pub fn compute(
             parcel_parts.push(p);
             sector_parts.push(s);
             for g in &cell_groups {
-                cell_parts.push(by_group(&cur, prev.as_ref(), g, &w.label, dim));
+                let q = next_quantiles()?;
+                cell_parts.push(by_group(&cur, prev.as_ref(), q, g, &w.label, dim));
             }
         }
     }
@@ -587,6 +592,97 @@ pub fn compute(
         },
         fact_counts,
     ))
+}
+
+/// The quantile tables [`by_group`] joins, in the order it takes them: per window, per
+/// dimension, parcels, sectors, then the cells of each resolution. Each level and dimension is
+/// grouped once (in parallel) and cut by every window.
+fn quantile_frames(
+    facts: &DataFrame,
+    windows: &[Window],
+    as_of_ms: i64,
+    h3_res: &[h3o::Resolution],
+) -> PolarsResult<Vec<LazyFrame>> {
+    use rayon::prelude::*;
+    let created = facts.column("created")?.i64()?;
+    let metric = |m: usize| -> PolarsResult<&Float64Chunked> {
+        facts.column(quantiles::METRICS[m].0)?.f64()
+    };
+    let (m0, m1, m2) = (metric(0)?, metric(1)?, metric(2)?);
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    let rows: Vec<quantiles::RowValues> = created
+        .iter()
+        .zip(m0.iter().zip(m1.iter()).zip(m2.iter()))
+        .map(|(c, ((a, b), d))| (c.unwrap_or(i64::MIN), [nan(a), nan(b), nan(d)]))
+        .collect();
+    let index = |name: &str| -> PolarsResult<Vec<Option<u64>>> {
+        Ok(facts
+            .column(name)?
+            .u32()?
+            .iter()
+            .map(|v| v.map(u64::from))
+            .collect())
+    };
+    // (key column in the group-by, wide key, the keys)
+    let mut levels = vec![
+        ("pidx", false, index("pidx")?),
+        ("sidx", false, index("sidx")?),
+    ];
+    for r in h3_res {
+        let cells = facts.column(&format!("h3_{}", u8::from(*r)))?.u64()?;
+        levels.push(("cell", true, cells.iter().collect()));
+    }
+    // Dimension values as codes, with their names.
+    let coded = |name: &str| -> PolarsResult<(Vec<Option<u32>>, Vec<String>)> {
+        let mut names: Vec<String> = Vec::new();
+        let mut lookup: HashMap<&str, u32> = HashMap::new();
+        let col = facts.column(name)?.str()?;
+        let codes = col
+            .iter()
+            .map(|v| {
+                v.map(|v| {
+                    *lookup.entry(v).or_insert_with(|| {
+                        names.push(v.to_owned());
+                        names.len() as u32 - 1
+                    })
+                })
+            })
+            .collect();
+        Ok((codes, names))
+    };
+    let dims = [None, Some(coded("category")?), Some(coded("department")?)];
+    let tasks: Vec<(usize, usize)> = (0..DIMENSIONS.len())
+        .flat_map(|d| (0..levels.len()).map(move |l| (d, l)))
+        .collect();
+    let after: Vec<Option<i64>> = windows
+        .iter()
+        .map(|w| w.days.map(|d| as_of_ms - i64::from(d) * 86_400_000))
+        .collect();
+    let mut done: Vec<((usize, usize), Vec<DataFrame>)> = tasks
+        .par_iter()
+        .map(|&(d, l)| {
+            let (key, wide, keys) = &levels[l];
+            let dim = dims[d].as_ref();
+            let grouped = quantiles::Grouped::new(&rows, keys, dim.map(|(c, _)| c.as_slice()));
+            let frames = after
+                .iter()
+                .map(|a| {
+                    let rows = grouped.quantiles(*a);
+                    quantiles::frame(rows, key, *wide, dim.map(|(_, n)| n.as_slice()))
+                })
+                .collect::<PolarsResult<Vec<_>>>()?;
+            Ok(((d, l), frames))
+        })
+        .collect::<PolarsResult<_>>()?;
+    done.sort_by_key(|(t, _)| *t);
+    // Reordered to window, then dimension, then level.
+    let mut out = Vec::with_capacity(windows.len() * tasks.len());
+    for w in 0..windows.len() {
+        for (_, frames) in &done {
+            out.push(frames[w].clone().lazy());
+        }
+    }
+    Ok(out)
 }
 
 fn collect_all<const N: usize>(frames: [LazyFrame; N]) -> PolarsResult<Vec<DataFrame>> {
