@@ -794,8 +794,24 @@ fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium()
     }
     let data = town();
     let d = data.path();
-    // the current indices carry the rules the report uses when it is given none
-    compute_with_rules(d, &["--as-of", "2025-12-31"]);
+    // The current indices carry the rules the report uses when it is given none, even when
+    // compute was given them relative to another directory.
+    let (deadlines, _) = rules();
+    let computed = Command::new(env!("CARGO_BIN_EXE_predio"))
+        .current_dir(deadlines.parent().expect("the rules' directory"))
+        .arg("--data")
+        .arg(d)
+        .args(["compute", "--deadlines", "costa-rica.toml"])
+        .args([
+            "--holidays",
+            "feriados-cr-2025.csv",
+            "--as-of",
+            "2025-12-31",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("predio runs");
+    assert!(computed.status.success(), "{computed:?}");
     let html = d.join("informe.html");
     let printed = predio_ok(
         d,
@@ -813,6 +829,12 @@ fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium()
     );
     let printed = String::from_utf8_lossy(&printed.stdout).into_owned();
     assert!(printed.contains("2025-01-01 to 2025-06-30"), "{printed}");
+    // named by file, not by where they lie on the server
+    let page = std::fs::read_to_string(&html).expect("the report");
+    assert!(
+        page.contains("(reglas: costa-rica.toml, feriados-cr-2025.csv)"),
+        "the report names its rules"
+    );
 
     let shot = d.join("informe.png");
     let out = Command::new("node")

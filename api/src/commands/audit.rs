@@ -379,7 +379,11 @@ fn rules(manifest: &Manifest, args: &AuditArgs) -> anyhow::Result<(IndexConfig, 
                 [deadlines, holidays]
                     .iter()
                     .flatten()
-                    .map(|p| p.display().to_string())
+                    .map(|p| {
+                        // the file's name: the report is public, the server's paths are not
+                        p.file_name()
+                            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

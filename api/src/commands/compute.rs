@@ -121,9 +121,18 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         recurrence_days: cfg.recurrence_days,
         min_reports: cfg.min_reports,
         weights: cfg.weights,
+        // Absolute, so that `predio audit` finds them from any directory.
         config: ConfigSource {
-            deadlines: args.deadlines.clone(),
-            holidays: args.holidays.clone(),
+            deadlines: args
+                .deadlines
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()?,
+            holidays: args
+                .holidays
+                .as_deref()
+                .map(std::path::absolute)
+                .transpose()?,
         },
         reports_sha256: manifest
             .files
