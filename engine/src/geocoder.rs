@@ -231,10 +231,19 @@ impl<'a> Geocoder<'a> {
                             continue;
                         }
                         seen.push(item.parcel);
-                        // NaN separates rings: `min` passes over the NaN of those edges
+                        // Edges wholly beyond the bound on one side are passed over; NaN
+                        // separates rings, and `min` passes over the NaN of those edges.
+                        let r = bound.sqrt();
+                        let (rx, ry) = (r / sx, r / sy);
+                        let beyond =
+                            |a: f64, b: f64, r: f64| (a > r && b > r) || (a < -r && b < -r);
                         let d2 = g
                             .coords_of(i)
                             .windows(2)
+                            .filter(|w| {
+                                !beyond(w[0][0] - lon, w[1][0] - lon, rx)
+                                    && !beyond(w[0][1] - lat, w[1][1] - lat, ry)
+                            })
                             .map(|w| {
                                 let a = ((w[0][0] - lon) * sx, (w[0][1] - lat) * sy);
                                 let b = ((w[1][0] - lon) * sx, (w[1][1] - lat) * sy);
