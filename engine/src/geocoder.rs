@@ -865,12 +865,18 @@ mod tests {
             (pentagon.lng(), pentagon.lat()),
             (20.0, 79.99),
         ];
-        let mut state = 7u64;
+        // Steps from two Weyl sequences (fractional parts of multiples of irrationals): even,
+        // deterministic, different in each axis.
+        let mut k = 0u32;
         let mut next = || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
+            k += 1;
+            (f64::from(k)
+                * if k.is_multiple_of(2) {
+                    0.618_033_988_7
+                } else {
+                    0.414_213_562_4
+                })
+            .fract()
         };
         let mut reused = 0;
         for res in [5u8, 7, 8, 9, 10, 12, 15] {
