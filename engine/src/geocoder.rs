@@ -698,6 +698,20 @@ fn radix_by_key<T: Copy>(mut items: Vec<(u32, u32, T)>) -> Vec<(u32, u32, T)> {
     items
 }
 
+impl std::ops::Add for MatchCounts {
+    type Output = MatchCounts;
+
+    fn add(self, b: MatchCounts) -> MatchCounts {
+        MatchCounts {
+            inside: self.inside + b.inside,
+            nearest: self.nearest + b.nearest,
+            none: self.none + b.none,
+            unlocated: self.unlocated + b.unlocated,
+            in_sector: self.in_sector + b.in_sector,
+        }
+    }
+}
+
 /// Geocodes every located report in place (in parallel): parcel, sector, match kind, distance
 /// and the H3 cell at `h3_resolution`. Unlocated reports get no parcel and match `none`.
 pub fn geocode_reports(
@@ -715,14 +729,15 @@ pub fn geocode_reports(
     };
     // With their coordinates, read once in report order: a random read of a report's point
     // in cell order would miss the cache nearly every time.
+    let point = |r: &crate::reports::Report| match (r.lon, r.lat, r.location) {
+        (Some(lon), Some(lat), Location::Located) => Some([lon, lat]),
+        _ => None,
+    };
     let order: Vec<(u32, u32, [f64; 2])> = reports
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| match (r.lon, r.lat, r.location) {
-            (Some(lon), Some(lat), Location::Located) => {
-                Some((geocoder.grid.cell_key(lon, lat), i as u32, [lon, lat]))
-            }
-            _ => None,
+        .filter_map(|(i, r)| {
+            point(r).map(|[lon, lat]| (geocoder.grid.cell_key(lon, lat), i as u32, [lon, lat]))
         })
         .collect();
     let order = radix_by_key(order);
@@ -765,12 +780,15 @@ pub fn geocode_reports(
         .par_chunks_mut(BLOCK)
         .enumerate()
         .map(|(b, chunk)| {
-            for r in chunk.iter_mut() {
+            // Each report written once: the unlocated here, the located from their results.
+            let mut c = MatchCounts::default();
+            for r in chunk.iter_mut().filter(|r| point(r).is_none()) {
                 r.parcel_id = None;
                 r.sector_id = None;
                 r.match_kind = MatchKind::None;
                 r.distance_m = None;
                 r.h3 = None;
+                c.unlocated += 1;
             }
             for (i, p) in &by_block[block_start[b]..block_start[b + 1]] {
                 let r = &mut chunk[*i as usize % BLOCK];
@@ -779,26 +797,16 @@ pub fn geocode_reports(
                 r.match_kind = p.kind;
                 r.distance_m = p.distance_m();
                 r.h3 = (p.h3 != 0).then_some(p.h3);
-            }
-            let mut c = MatchCounts::default();
-            for r in chunk.iter() {
-                match (r.location, r.match_kind) {
-                    (Location::Located, MatchKind::Inside) => c.inside += 1,
-                    (Location::Located, MatchKind::Nearest) => c.nearest += 1,
-                    (Location::Located, MatchKind::None) => c.none += 1,
-                    _ => c.unlocated += 1,
+                match p.kind {
+                    MatchKind::Inside => c.inside += 1,
+                    MatchKind::Nearest => c.nearest += 1,
+                    MatchKind::None => c.none += 1,
                 }
-                c.in_sector += usize::from(r.sector_id.is_some());
+                c.in_sector += usize::from(p.sector.is_some());
             }
             c
         })
-        .reduce(MatchCounts::default, |a, b| MatchCounts {
-            inside: a.inside + b.inside,
-            nearest: a.nearest + b.nearest,
-            none: a.none + b.none,
-            unlocated: a.unlocated + b.unlocated,
-            in_sector: a.in_sector + b.in_sector,
-        });
+        .reduce(MatchCounts::default, |a, b| a + b);
     phase("written back");
     counts
 }
