@@ -38,7 +38,17 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The chain of causes, each once: some errors already say their cause.
+            let mut message = String::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                if !message.ends_with(&cause) {
+                    if !message.is_empty() {
+                        message.push_str(": ");
+                    }
+                    message.push_str(&cause);
+                }
+            }
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
