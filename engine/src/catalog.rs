@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::geocoder::MatchCounts;
 use crate::indices::{IndexTables, IndicesMeta, Level};
-use crate::model::{Bbox, Field, ParcelLayer, SectorLayer};
+use crate::model::{Bbox, Field, ParcelKey, ParcelLayer, SectorLayer};
 use crate::report::{ImportReport, IssueAction};
 use crate::reports::{PrivateFields, Report};
 use crate::segments::SegmentsMeta;
@@ -300,6 +300,11 @@ pub trait CatalogStore {
     /// # Errors
     /// An unreadable layer file.
     fn parcels(&self, manifest: &Manifest) -> Result<Option<ParcelLayer>>;
+    /// The ids and areas of a version's parcels (without outlines), if it has any.
+    ///
+    /// # Errors
+    /// An unreadable layer file.
+    fn parcel_keys(&self, manifest: &Manifest) -> Result<Option<Vec<ParcelKey>>>;
     /// The sectors of a version, if it has any.
     ///
     /// # Errors
@@ -494,8 +499,17 @@ impl DirCatalog {
                 .par_iter()
                 .map(|level| {
                     let path = staging.join(level.file_name());
+                    let t = std::time::Instant::now();
                     report_store::write_table(&path, tables.get(*level))?;
-                    Ok((level.file_name().to_owned(), sha256_file(&path)?))
+                    let written = t.elapsed().as_secs_f64();
+                    let entry = sha256_file(&path)?;
+                    tracing::debug!(
+                        %level,
+                        written,
+                        hashed = t.elapsed().as_secs_f64() - written,
+                        "indices table"
+                    );
+                    Ok((level.file_name().to_owned(), entry))
                 })
                 .collect::<Result<Vec<_>>>()?;
             files.extend(written);
@@ -579,6 +593,12 @@ impl CatalogStore for DirCatalog {
     fn parcels(&self, manifest: &Manifest) -> Result<Option<ParcelLayer>> {
         self.layer_path(manifest, LayerKind::Parcels)
             .map(|p| layer_file::read_parcels(&p))
+            .transpose()
+    }
+
+    fn parcel_keys(&self, manifest: &Manifest) -> Result<Option<Vec<ParcelKey>>> {
+        self.layer_path(manifest, LayerKind::Parcels)
+            .map(|p| layer_file::read_parcel_keys(&p))
             .transpose()
     }
 

@@ -671,33 +671,6 @@ impl CellCache {
     }
 }
 
-/// `items` ordered by their key (stable), by least-significant-digit radix sort in passes of
-/// 11 bits, as many as the largest key needs: a grid has at most 2²⁸ cells, so at most three
-/// passes, each a count and a move, where a comparison sort makes some twenty.
-fn radix_by_key<T: Copy>(mut items: Vec<(u32, u32, T)>) -> Vec<(u32, u32, T)> {
-    const BITS: u32 = 11;
-    let max = items.iter().map(|o| o.0).max().unwrap_or(0);
-    let mut buf = items.clone();
-    let mut shift = 0;
-    while shift < 32 && (max >> shift) > 0 {
-        let mut start = vec![0usize; (1 << BITS) + 1];
-        for o in &items {
-            start[((o.0 >> shift) & ((1 << BITS) - 1)) as usize + 1] += 1;
-        }
-        for d in 0..1 << BITS {
-            start[d + 1] += start[d];
-        }
-        for o in &items {
-            let d = ((o.0 >> shift) & ((1 << BITS) - 1)) as usize;
-            buf[start[d]] = *o;
-            start[d] += 1;
-        }
-        std::mem::swap(&mut items, &mut buf);
-        shift += BITS;
-    }
-    items
-}
-
 impl std::ops::Add for MatchCounts {
     type Output = MatchCounts;
 
@@ -740,7 +713,7 @@ pub fn geocode_reports(
             point(r).map(|[lon, lat]| (geocoder.grid.cell_key(lon, lat), i as u32, [lon, lat]))
         })
         .collect();
-    let order = radix_by_key(order);
+    let order = crate::radix::sort_by_key(order, |o| u64::from(o.0));
     phase("points in cell order");
     let found: Vec<Placed<'_>> = order
         .par_iter()
@@ -878,31 +851,6 @@ mod tests {
             let m = g.locate(x, y);
             assert_eq!((m.parcel, m.kind), (Some(p), MatchKind::Inside), "{x} {y}");
         }
-    }
-
-    #[test]
-    fn radix_order_is_the_stable_sort_by_key() {
-        let keys = [
-            7u32,
-            0,
-            u32::MAX,
-            2048,
-            7,
-            1 << 22,
-            3,
-            2048,
-            0,
-            u32::MAX - 1,
-        ];
-        let items: Vec<(u32, u32, ())> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (*k, i as u32, ()))
-            .collect();
-        let mut expected = items.clone();
-        expected.sort_by_key(|o| o.0);
-        assert_eq!(radix_by_key(items), expected);
-        assert!(radix_by_key(Vec::<(u32, u32, ())>::new()).is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@ use geozero::{
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Field, FieldType, Parcel, ParcelId, ParcelLayer, Sector, SectorId, SectorLayer, Value,
+    Field, FieldType, Parcel, ParcelId, ParcelKey, ParcelLayer, Sector, SectorId, SectorLayer,
+    Value,
 };
 
 /// predio's own leading columns of `parcels.fgb`.
@@ -230,7 +231,7 @@ pub fn write_sectors(path: &Path, layer: &SectorLayer) -> Result<()> {
     )
 }
 
-/// Collects one feature's properties by column index.
+/// Collects one feature's properties by column index (the first `values.len()`).
 struct Collector {
     values: Vec<Value>,
 }
@@ -257,7 +258,8 @@ impl PropertyProcessor for Collector {
         if let Some(slot) = self.values.get_mut(i) {
             *slot = value;
         }
-        Ok(false)
+        // Stop once the columns wanted are read.
+        Ok(i + 1 >= self.values.len())
     }
 }
 
@@ -267,7 +269,13 @@ struct RawLayer {
     features: Vec<(MultiPolygon<f64>, Vec<Value>)>,
 }
 
-fn read_layer(path: &Path, leading: &[(&'static str, FieldType)]) -> Result<RawLayer> {
+/// Reads a layer file; with `outlines` false, only the `leading` columns of each feature and
+/// no geometry (empty outlines).
+fn read_layer(
+    path: &Path,
+    leading: &[(&'static str, FieldType)],
+    outlines: bool,
+) -> Result<RawLayer> {
     let file = File::open(path).map_err(Error::io(path))?;
     let reader = FgbReader::open(BufReader::new(file)).map_err(fgb_err(path))?;
     let columns: Vec<Field> = reader
@@ -291,12 +299,21 @@ fn read_layer(path: &Path, leading: &[(&'static str, FieldType)]) -> Result<RawL
     let mut iter = reader.select_all().map_err(fgb_err(path))?;
     let mut features = Vec::with_capacity(count);
     while let Some(feature) = iter.next().map_err(fgb_err(path))? {
+        let wanted = if outlines {
+            columns.len()
+        } else {
+            leading.len()
+        };
         let mut collector = Collector {
-            values: vec![Value::Null; columns.len()],
+            values: vec![Value::Null; wanted],
         };
         feature
             .process_properties(&mut collector)
             .map_err(geozero_err(path))?;
+        if !outlines {
+            features.push((MultiPolygon(Vec::new()), collector.values));
+            continue;
+        }
         let geometry = match feature.to_geo().map_err(geozero_err(path))? {
             Geometry::MultiPolygon(mp) => mp,
             Geometry::Polygon(p) => MultiPolygon(vec![p]),
@@ -333,7 +350,7 @@ fn number(v: &Value) -> Option<f64> {
 /// # Errors
 /// I/O and decoding errors, or a file that lacks predio's columns; each names `path`.
 pub fn read_parcels(path: &Path) -> Result<ParcelLayer> {
-    let raw = read_layer(path, &PARCEL_COLUMNS)?;
+    let raw = read_layer(path, &PARCEL_COLUMNS, true)?;
     let n = PARCEL_COLUMNS.len();
     let parcels = raw
         .features
@@ -355,12 +372,29 @@ pub fn read_parcels(path: &Path) -> Result<ParcelLayer> {
     })
 }
 
+/// Reads the ids and areas of a parcels file written by [`write_parcels`], without the
+/// outlines and the source attributes (what the indices need, several times faster).
+///
+/// # Errors
+/// I/O and decoding errors, or a file that lacks predio's columns; each names `path`.
+pub fn read_parcel_keys(path: &Path) -> Result<Vec<ParcelKey>> {
+    let raw = read_layer(path, &PARCEL_COLUMNS, false)?;
+    Ok(raw
+        .features
+        .into_iter()
+        .map(|(_, values)| ParcelKey {
+            id: ParcelId::new(text(&values[0]).unwrap_or_default()),
+            area_m2: number(&values[2]).unwrap_or(f64::NAN),
+        })
+        .collect())
+}
+
 /// Reads a sectors file written by [`write_sectors`].
 ///
 /// # Errors
 /// I/O and decoding errors, or a file that lacks predio's columns; each names `path`.
 pub fn read_sectors(path: &Path) -> Result<SectorLayer> {
-    let raw = read_layer(path, &SECTOR_COLUMNS)?;
+    let raw = read_layer(path, &SECTOR_COLUMNS, true)?;
     let n = SECTOR_COLUMNS.len();
     let sectors = raw
         .features
@@ -431,6 +465,13 @@ mod tests {
         back.parcels
             .sort_by_key(|p| p.id.as_str()[1..].parse::<u32>().expect("numeric id"));
         assert_eq!(back.parcels, layer.parcels);
+        // Ids and areas alone (null sectors included), in the file's order.
+        let keys = read_parcel_keys(&path).expect("keys");
+        let full = read_parcels(&path).expect("read");
+        assert_eq!(keys.len(), full.parcels.len());
+        for (k, p) in keys.iter().zip(&full.parcels) {
+            assert_eq!((&k.id, k.area_m2), (&p.id, p.area_m2));
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod indices;
 mod layer_file;
 mod model;
 pub mod plan;
+mod radix;
 mod report;
 mod report_store;
 mod reports;
@@ -31,9 +32,12 @@ pub use catalog::{
 pub use error::{Error, Result};
 pub use export::{export_reports, export_row, write_file_atomically, ExportFormat, EXPORT_COLUMNS};
 pub use geocoder::{geocode_reports, Geocoder, Match, MatchCounts, MatchKind};
-pub use layer_file::{read_parcels, read_sectors, write_parcels, write_sectors, RESERVED_COLUMNS};
+pub use layer_file::{
+    read_parcel_keys, read_parcels, read_sectors, write_parcels, write_sectors, RESERVED_COLUMNS,
+};
 pub use model::{
-    Bbox, Field, FieldType, Parcel, ParcelId, ParcelLayer, Sector, SectorId, SectorLayer, Value,
+    Bbox, Field, FieldType, Parcel, ParcelId, ParcelKey, ParcelLayer, Sector, SectorId,
+    SectorLayer, Value,
 };
 pub use report::{ImportReport, Issue, IssueAction};
 pub use report_store::{read_reports, reports_frame, write_reports};

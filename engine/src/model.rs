@@ -212,6 +212,15 @@ pub struct Parcel {
     pub attributes: Vec<Value>,
 }
 
+/// What the indices need of a parcel: its id and area (read without its outline).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParcelKey {
+    /// Unique id.
+    pub id: ParcelId,
+    /// Geodesic area in m².
+    pub area_m2: f64,
+}
+
 /// All parcels of a catalog version with the schema of their source attributes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParcelLayer {

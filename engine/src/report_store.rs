@@ -256,10 +256,6 @@ fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
         .collect())
 }
 
-fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
-    Ok(df.column(name)?.f64()?.iter().collect())
-}
-
 fn parse<T: std::str::FromStr<Err = String>>(path: &Path, v: Option<String>) -> Result<T> {
     v.unwrap_or_default()
         .parse()
@@ -277,8 +273,10 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
     read_reports_with(dir, true).map(|(reports, _)| reports)
 }
 
-/// Reads the reports without their histories, with the number of status changes each has
-/// (what the indices need of the history), which is much cheaper.
+/// Reads what the indices need of the reports, with the number of status changes each has
+/// instead of the history, which is much cheaper: the fields the indices do not use (`source`,
+/// `channel`, `status_label`, `source_on_time`, `match`, `distance_m`, `source_area`,
+/// `parent_id`) are left empty.
 ///
 /// # Errors
 /// I/O and decoding errors naming the file.
@@ -323,59 +321,144 @@ fn history_counts(hpath: &Path, reports: &[Report]) -> Result<Vec<u32>> {
     Ok(counts)
 }
 
+/// The columns the indices read (the others are left empty by
+/// [`read_reports_counting_history`]).
+const INDEX_COLUMNS: [&str; 17] = [
+    "id",
+    "category",
+    "department",
+    "status",
+    "status_type",
+    "created_at",
+    "acknowledged_at",
+    "closed_at",
+    "reopened_at",
+    "deadline_at",
+    "source_tz",
+    "lon",
+    "lat",
+    "location",
+    "parcel_id",
+    "sector_id",
+    "h3",
+];
+
+/// A column of `df` (one chunk), or `None` when it was not read.
+fn get<'a, T>(
+    df: &'a DataFrame,
+    name: &str,
+    typed: impl Fn(&'a Series) -> PolarsResult<&'a T>,
+) -> PolarsResult<Option<&'a T>> {
+    match df.column(name) {
+        Ok(c) => typed(c.as_materialized_series()).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
 fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec<u32>)> {
+    use rayon::prelude::*;
     let path = dir.join("reports.parquet");
-    let df = read_frame(&path)?;
+    let file = File::open(&path).map_err(Error::io(&path))?;
+    let mut reader = ParquetReader::new(file);
+    if !with_history {
+        let columns: Vec<String> = INDEX_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+        reader = reader.with_columns(Some(columns));
+    }
+    let mut df = reader.finish().map_err(pl_err(&path))?;
+    // One chunk per column, times as plain milliseconds.
+    for name in [
+        "created_at",
+        "acknowledged_at",
+        "closed_at",
+        "reopened_at",
+        "deadline_at",
+    ] {
+        let ms = df
+            .column(name)
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(pl_err(&path))?;
+        df.with_column(ms).map_err(pl_err(&path))?;
+    }
+    df.rechunk_mut_par();
     let e = pl_err(&path);
-    let (mut id, mut source, mut category, mut department, mut channel) = (
-        strs(&df, "id").map_err(&e)?,
-        strs(&df, "source").map_err(&e)?,
-        strs(&df, "category").map_err(&e)?,
-        strs(&df, "department").map_err(&e)?,
-        strs(&df, "channel").map_err(&e)?,
+    let text = |name: &str| get(&df, name, |s| s.str()).map_err(&e);
+    let (id, source, category, department, channel) = (
+        text("id")?,
+        text("source")?,
+        text("category")?,
+        text("department")?,
+        text("channel")?,
     );
-    let (mut status, mut label, mut stype, mut tz, mut location) = (
-        strs(&df, "status").map_err(&e)?,
-        strs(&df, "status_label").map_err(&e)?,
-        strs(&df, "status_type").map_err(&e)?,
-        strs(&df, "source_tz").map_err(&e)?,
-        strs(&df, "location").map_err(&e)?,
+    let (status, label, stype, tz, location) = (
+        text("status")?,
+        text("status_label")?,
+        text("status_type")?,
+        text("source_tz")?,
+        text("location")?,
     );
+    let (parcel, sector, matched, area, parent) = (
+        text("parcel_id")?,
+        text("sector_id")?,
+        text("match")?,
+        text("source_area")?,
+        text("parent_id")?,
+    );
+    let time = |name: &str| get(&df, name, |s| s.i64()).map_err(&e);
     let (created, ack, closed, reopened, deadline) = (
-        i64s(&df, "created_at").map_err(&e)?,
-        i64s(&df, "acknowledged_at").map_err(&e)?,
-        i64s(&df, "closed_at").map_err(&e)?,
-        i64s(&df, "reopened_at").map_err(&e)?,
-        i64s(&df, "deadline_at").map_err(&e)?,
+        time("created_at")?,
+        time("acknowledged_at")?,
+        time("closed_at")?,
+        time("reopened_at")?,
+        time("deadline_at")?,
     );
-    let on_time: Vec<Option<bool>> = df
-        .column("source_on_time")
-        .map_err(&e)?
-        .bool()
-        .map_err(&e)?
-        .iter()
-        .collect();
-    let (lon, lat, dist) = (
-        f64s(&df, "lon").map_err(&e)?,
-        f64s(&df, "lat").map_err(&e)?,
-        f64s(&df, "distance_m").map_err(&e)?,
-    );
-    let (mut parcel, mut sector, matched) = (
-        strs(&df, "parcel_id").map_err(&e)?,
-        strs(&df, "sector_id").map_err(&e)?,
-        strs(&df, "match").map_err(&e)?,
-    );
-    let (mut area, mut parent) = (
-        strs(&df, "source_area").map_err(&e)?,
-        strs(&df, "parent_id").map_err(&e)?,
-    );
-    let h3: Vec<Option<u64>> = df
-        .column("h3")
-        .map_err(&e)?
-        .u64()
-        .map_err(&e)?
-        .iter()
-        .collect();
+    let on_time = get(&df, "source_on_time", |s| s.bool()).map_err(&e)?;
+    let float = |name: &str| get(&df, name, |s| s.f64()).map_err(&e);
+    let (lon, lat, dist) = (float("lon")?, float("lat")?, float("distance_m")?);
+    let h3 = get(&df, "h3", |s| s.u64()).map_err(&e)?;
+    fn at(c: Option<&StringChunked>, i: usize) -> Option<&str> {
+        c.and_then(|c| c.get(i))
+    }
+    let owned = |c: Option<&StringChunked>, i: usize| at(c, i).map(str::to_owned);
+    let ms = |c: Option<&Int64Chunked>, i: usize| from_ms(c.and_then(|c| c.get(i)));
+    let float_at = |c: Option<&Float64Chunked>, i: usize| c.and_then(|c| c.get(i));
+    let mut out: Vec<Report> = (0..df.height())
+        .into_par_iter()
+        .map(|i| {
+            let match_kind = match at(matched, i) {
+                Some("inside") => MatchKind::Inside,
+                Some("nearest") => MatchKind::Nearest,
+                _ => MatchKind::None,
+            };
+            Ok(Report {
+                history: Vec::new(),
+                id: owned(id, i).unwrap_or_default(),
+                source: owned(source, i).unwrap_or_default(),
+                category: owned(category, i),
+                department: owned(department, i),
+                channel: owned(channel, i),
+                status: parse::<Status>(&path, owned(status, i))?,
+                status_label: owned(label, i).unwrap_or_default(),
+                status_type: parse::<StatusType>(&path, owned(stype, i))?,
+                created_at: ms(created, i).unwrap_or_default(),
+                acknowledged_at: ms(ack, i),
+                closed_at: ms(closed, i),
+                reopened_at: ms(reopened, i),
+                deadline_at: ms(deadline, i),
+                source_on_time: on_time.and_then(|c| c.get(i)),
+                source_tz: owned(tz, i).unwrap_or_default(),
+                lon: float_at(lon, i),
+                lat: float_at(lat, i),
+                location: parse::<Location>(&path, owned(location, i))?,
+                parcel_id: at(parcel, i).map(ParcelId::new),
+                sector_id: at(sector, i).map(SectorId::new),
+                match_kind,
+                distance_m: float_at(dist, i),
+                h3: h3.and_then(|c| c.get(i)),
+                source_area: owned(area, i),
+                parent_id: owned(parent, i),
+            })
+        })
+        .collect::<Result<_>>()?;
 
     // The history is written report by report in the reports' order: walk it with a cursor
     // (a map by id only if a file was written otherwise).
@@ -401,47 +484,11 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
         }
     }
     let mut cursor = 0;
-    let mut out = Vec::with_capacity(df.height());
-    for i in 0..df.height() {
-        let id = id[i].take().unwrap_or_default();
-        let match_kind = match matched[i].as_deref() {
-            Some("inside") => MatchKind::Inside,
-            Some("nearest") => MatchKind::Nearest,
-            _ => MatchKind::None,
-        };
-        let mut history = Vec::new();
-        while cursor < changes.len() && changes[cursor].0.as_deref() == Some(id.as_str()) {
-            history.extend(changes[cursor].1.take());
+    for r in &mut out {
+        while cursor < changes.len() && changes[cursor].0.as_deref() == Some(r.id.as_str()) {
+            r.history.extend(changes[cursor].1.take());
             cursor += 1;
         }
-        out.push(Report {
-            history,
-            id,
-            source: source[i].take().unwrap_or_default(),
-            category: category[i].take(),
-            department: department[i].take(),
-            channel: channel[i].take(),
-            status: parse::<Status>(&path, status[i].take())?,
-            status_label: label[i].take().unwrap_or_default(),
-            status_type: parse::<StatusType>(&path, stype[i].take())?,
-            created_at: from_ms(created[i]).unwrap_or_default(),
-            acknowledged_at: from_ms(ack[i]),
-            closed_at: from_ms(closed[i]),
-            reopened_at: from_ms(reopened[i]),
-            deadline_at: from_ms(deadline[i]),
-            source_on_time: on_time[i],
-            source_tz: tz[i].take().unwrap_or_default(),
-            lon: lon[i],
-            lat: lat[i],
-            location: parse::<Location>(&path, location[i].take())?,
-            parcel_id: parcel[i].take().map(ParcelId::new),
-            sector_id: sector[i].take().map(SectorId::new),
-            match_kind,
-            distance_m: dist[i],
-            h3: h3[i],
-            source_area: area[i].take(),
-            parent_id: parent[i].take(),
-        });
     }
     if cursor < changes.len() {
         // Not in the reports' order: attach everything by id instead.

@@ -59,9 +59,18 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     // The reports, and the cadastre beside them.
     let (reports, layers) = std::thread::scope(|s| {
         let layers = s.spawn(|| -> anyhow::Result<_> {
-            Ok((catalog.parcels(&manifest)?, catalog.sectors(&manifest)?))
+            let layers = (catalog.parcel_keys(&manifest)?, catalog.sectors(&manifest)?);
+            tracing::debug!(
+                seconds = read_started.elapsed().as_secs_f64(),
+                "read the cadastre"
+            );
+            Ok(layers)
         });
         let reports = catalog.reports_counting_history(&manifest);
+        tracing::debug!(
+            seconds = read_started.elapsed().as_secs_f64(),
+            "read the reports"
+        );
         (
             reports,
             layers
@@ -81,7 +90,7 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     let (tables, counts) = indices::compute(
         &reports,
         &history_lens,
-        parcels.as_ref(),
+        parcels.as_deref(),
         sectors.as_ref(),
         Scope {
             as_of,
@@ -139,12 +148,17 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
             .get("reports.parquet")
             .map(|f| f.sha256.clone()),
     };
+    let commit_started = Instant::now();
     let committed = catalog.commit(Change {
         operation: "compute".into(),
         indices: Some((tables, meta)),
         report: ImportReport::default(),
         ..Default::default()
     })?;
+    tracing::debug!(
+        seconds = commit_started.elapsed().as_secs_f64(),
+        "committed"
+    );
     let m = committed
         .indices
         .as_ref()

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::model::{ParcelId, SectorId};
 use crate::reports::{Report, Status, StatusType};
 
+use super::aggregate::{flag, Row};
 use super::config::IndexConfig;
 
 /// Stage of an open report against its deadline (stored as its code).
@@ -27,7 +28,7 @@ pub enum Stage {
 }
 
 /// Business days past due of an overdue report: 0–5, 6–10, 11–20, more than 20 (codes 1–4).
-fn past_due_bucket(days: i64) -> u8 {
+pub(super) fn past_due_bucket(days: i64) -> u8 {
     match days {
         ..=5 => 1,
         6..=10 => 2,
@@ -62,10 +63,10 @@ pub struct Fact {
 }
 
 /// Time zones by name, parsed once.
-struct Zones(HashMap<String, Tz>);
+pub(super) struct Zones(pub(super) HashMap<String, Tz>);
 
 impl Zones {
-    fn get(&mut self, name: &str) -> Tz {
+    pub(super) fn get(&mut self, name: &str) -> Tz {
         if let Some(tz) = self.0.get(name) {
             return *tz;
         }
@@ -171,19 +172,68 @@ pub struct FactCounts {
     pub closed_before_created: usize,
 }
 
-/// The facts frame: one row per report created up to `as_of`. H3 cells at each of
-/// `h3_res` (`h3_<res>` columns) come from the stored cell when it is as fine, else from the
-/// point.
+/// Each row's 1-based code of a dimension (0: none), and the values coded.
+pub(super) type Coded = (Vec<u32>, Vec<String>);
+
+/// The reports of the indices, ready to aggregate: one [`Row`] per report created up to the
+/// as-of time, in order of creation, with its groups as 1-based codes (0: none).
+pub(super) struct Facts {
+    /// The rows, in order of creation (ties in the reports' order).
+    pub rows: Vec<Row>,
+    /// Each row's parcel: its position in the parcel ids given, plus one.
+    pub parcel: Vec<u32>,
+    /// Each row's sector: its position in the sector ids given, plus one.
+    pub sector: Vec<u32>,
+    /// Each row's category code, and the categories.
+    pub category: Coded,
+    /// Each row's department code, and the departments.
+    pub department: Coded,
+    /// Per H3 resolution: each row's cell code, and the cells (ascending).
+    pub cells: Vec<(Vec<u32>, Vec<u64>)>,
+    /// One row per report: deadline, verdict, stage and times (`indices-reports.parquet`).
+    pub report_table: DataFrame,
+    /// What was left out.
+    pub counts: FactCounts,
+}
+
+/// 1-based codes of `values` in order of first appearance, with the values.
+fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
+    let mut names: Vec<String> = Vec::new();
+    let mut lookup: PlHashMap<&str, u32> = PlHashMap::new();
+    let codes = values
+        .map(|v| {
+            v.map_or(0, |v| {
+                *lookup.entry(v).or_insert_with(|| {
+                    names.push(v.to_owned());
+                    names.len() as u32
+                })
+            })
+        })
+        .collect();
+    (codes, names)
+}
+
+/// The facts of the reports created up to `as_of`, their parcels and sectors coded by their
+/// position in `parcel_ids` and `sector_ids` (a report whose parcel is not there has none),
+/// their cells at each of `h3_res` (the stored cell's parent when it is as fine, else from the
+/// point).
 ///
 /// # Errors
-/// Polars errors building the frame.
-pub fn facts_frame(
+/// Polars errors building the per-report table.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn facts(
     reports: &[Report],
     history_lens: &[u32],
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
     h3_res: &[h3o::Resolution],
-) -> PolarsResult<(DataFrame, DataFrame, FactCounts)> {
+    parcel_ids: &[&str],
+    sector_ids: &[&str],
+) -> PolarsResult<Facts> {
+    let started = std::time::Instant::now();
+    let phase = |what: &str| {
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "facts: {what}");
+    };
     let (used, lens): (Vec<&Report>, Vec<usize>) = reports
         .iter()
         .zip(history_lens.iter().copied().chain(std::iter::repeat(0)))
@@ -206,101 +256,128 @@ pub fn facts_frame(
             |zones, (r, n)| fact(r, *n, zones.get(&r.source_tz), as_of, cfg),
         )
         .collect();
-    let n = used.len();
-    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
-    // Built once, shared (cheaply cloned) by the facts and the per-report table.
-    let created = column(
-        "created",
-        used.iter()
-            .map(|r| r.created_at.timestamp_millis())
-            .collect::<Vec<_>>(),
-    );
-    let [parcel, sector, category, department] = [
-        text(
-            "parcel_id",
-            used.iter()
-                .map(|r| r.parcel_id.as_ref().map(ParcelId::as_str))
-                .collect(),
-        ),
-        text(
-            "sector_id",
-            used.iter()
-                .map(|r| r.sector_id.as_ref().map(SectorId::as_str))
-                .collect(),
-        ),
-        text(
-            "category",
-            used.iter().map(|r| r.category.as_deref()).collect(),
-        ),
-        text(
-            "department",
-            used.iter().map(|r| r.department.as_deref()).collect(),
-        ),
-    ];
-    let report_table = report_table(
-        &used,
-        &facts,
-        [&category, &department, &parcel, &sector],
-        &created,
-    )?;
-    let mut columns = vec![created, parcel, sector, category, department];
-    for res in h3_res {
-        let cells: Vec<Option<u64>> = used.par_iter().map(|r| cell_at(r, *res)).collect();
-        columns.push(Series::new(format!("h3_{}", u8::from(*res)).into(), cells).into_column());
-    }
-    let flag = |name: &str, f: &dyn Fn(&Report, &Fact) -> bool| {
-        Series::new(
-            name.into(),
-            used.iter()
-                .zip(&facts)
-                .map(|(r, x)| f(r, x))
-                .collect::<Vec<bool>>(),
-        )
-        .into_column()
-    };
-    columns.push(flag("open", &|_, x| !x.closed));
-    columns.push(flag("resolved", &|r, x| {
-        x.closed && r.status == Status::Resolved
-    }));
-    columns.push(flag("rejected_duplicate", &|r, x| {
-        x.closed && matches!(r.status, Status::Rejected | Status::Duplicate)
-    }));
-    columns.push(flag("resolved_not_fixed", &|r, x| {
-        x.closed && r.status == Status::Resolved && r.status_type == StatusType::ClosedNotFixed
-    }));
-    let opt_f = |name: &str, f: &dyn Fn(&Fact) -> Option<f64>| {
-        Series::new(name.into(), facts.iter().map(f).collect::<Vec<_>>()).into_column()
-    };
-    columns.push(opt_f("ack_h", &|x| x.ack_h));
-    columns.push(opt_f("res_h", &|x| x.res_h));
-    columns.push(opt_f("res_bd", &|x| x.res_bd));
-    columns.push(column(
-        "reopened",
-        facts.iter().map(|x| x.reopened).collect::<Vec<_>>(),
-    ));
-    columns.push(column(
-        "on_time",
-        facts.iter().map(|x| x.on_time).collect::<Vec<_>>(),
-    ));
-    columns.push(column(
-        "stage",
-        facts
+    phase("facts");
+    let report_table = report_table(&used, &facts)?;
+    phase("report table");
+    // In order of creation: a stable sort, so that ties keep the reports' order.
+    let first = used
+        .iter()
+        .map(|r| r.created_at.timestamp_millis())
+        .min()
+        .unwrap_or(0);
+    let order: Vec<(u64, u32)> = used
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.created_at.timestamp_millis() - first) as u64, i as u32))
+        .collect();
+    let order: Vec<usize> = crate::radix::sort_by_key(order, |o| o.0)
+        .into_iter()
+        .map(|o| o.1 as usize)
+        .collect();
+    let used: Vec<&Report> = order.iter().map(|&i| used[i]).collect();
+    let position = |ids: &[&str], key: &(dyn Fn(&Report) -> Option<&str> + Sync)| -> Vec<u32> {
+        let lookup: PlHashMap<&str, u32> = ids
             .iter()
-            .map(|x| x.stage.map(|s| s as u32))
-            .collect::<Vec<_>>(),
-    ));
-    columns.push(column(
-        "past_due",
-        facts
+            .enumerate()
+            .map(|(i, id)| (*id, i as u32 + 1))
+            .collect();
+        used.par_iter()
+            .map(|r| key(r).and_then(|k| lookup.get(k).copied()).unwrap_or(0))
+            .collect()
+    };
+    let parcel = position(parcel_ids, &|r| r.parcel_id.as_ref().map(ParcelId::as_str));
+    let sector = position(sector_ids, &|r| r.sector_id.as_ref().map(SectorId::as_str));
+    phase("order, parcels and sectors");
+    let category = codes(used.iter().map(|r| r.category.as_deref()));
+    let department = codes(used.iter().map(|r| r.department.as_deref()));
+    let cells = h3_res
+        .iter()
+        .map(|res| {
+            let cell: Vec<u64> = used
+                .par_iter()
+                .map(|r| cell_at(r, *res).unwrap_or(0))
+                .collect();
+            phase("cells");
+            // Coded in ascending order of cell by a radix sort of the located rows.
+            let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
+            let located: Vec<(u64, u32)> = cell
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c != 0)
+                .map(|(i, c)| (c - first, i as u32))
+                .collect();
+            let mut code = vec![0u32; cell.len()];
+            let mut distinct: Vec<u64> = Vec::new();
+            for (c, i) in crate::radix::sort_by_key(located, |o| o.0) {
+                if distinct.last() != Some(&(c + first)) {
+                    distinct.push(c + first);
+                }
+                code[i as usize] = distinct.len() as u32;
+            }
+            phase("cell codes");
+            (code, distinct)
+        })
+        .collect();
+    phase("categories and cells");
+    // Recurrence: a report of a category on a parcel within the interval after the one
+    // before it.
+    let within = i64::from(cfg.recurrence_days) * 86_400_000;
+    let mut last: PlHashMap<(u32, u32), i64> = PlHashMap::new();
+    let rows = order
+        .iter()
+        .zip(&used)
+        .enumerate()
+        .map(|(at, (&i, r))| {
+            let x = &facts[i];
+            let created = r.created_at.timestamp_millis();
+            let mut recurrent = false;
+            if parcel[at] > 0 {
+                let before = last.insert((parcel[at], category.0[at]), created);
+                recurrent = before.is_some_and(|b| created - b <= within);
+            }
+            let closed_as = |s: &[Status]| x.closed && s.contains(&r.status);
+            let flags = [
+                (!x.closed, flag::OPEN),
+                (closed_as(&[Status::Resolved]), flag::RESOLVED),
+                (
+                    closed_as(&[Status::Rejected, Status::Duplicate]),
+                    flag::REJECTED_DUPLICATE,
+                ),
+                (
+                    closed_as(&[Status::Resolved]) && r.status_type == StatusType::ClosedNotFixed,
+                    flag::NOT_FIXED,
+                ),
+                (x.on_time.is_some(), flag::ANSWERED),
+                (x.on_time == Some(true), flag::ON_TIME),
+                (x.reopened.is_some(), flag::HISTORY),
+                (x.reopened == Some(true), flag::REOPENED),
+                (recurrent, flag::RECURRENT),
+            ]
             .iter()
-            .map(|x| x.past_due.map(|d| u32::from(past_due_bucket(d))))
-            .collect::<Vec<_>>(),
-    ));
-    columns.push(column(
-        "age_bd",
-        facts.iter().map(|x| x.age_bd).collect::<Vec<_>>(),
-    ));
-    Ok((DataFrame::new(n, columns)?, report_table, counts))
+            .filter(|(on, _)| *on)
+            .fold(0, |a, (_, f)| a | f);
+            let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+            Row {
+                created,
+                metrics: [nan(x.res_h), nan(x.res_bd), nan(x.ack_h)],
+                age_bd: x.age_bd.unwrap_or(i64::MIN),
+                flags,
+                stage: x.stage.map_or(0, |s| s as u8),
+                past_due: x.past_due.map_or(0, past_due_bucket),
+            }
+        })
+        .collect();
+    phase("rows");
+    Ok(Facts {
+        rows,
+        parcel,
+        sector,
+        category,
+        department,
+        cells,
+        report_table,
+        counts,
+    })
 }
 
 impl Stage {
@@ -316,7 +393,7 @@ impl Stage {
 }
 
 /// A named column from a vector of values.
-fn column<T, P: ?Sized>(name: &str, values: Vec<T>) -> Column
+pub(super) fn column<T, P: ?Sized>(name: &str, values: Vec<T>) -> Column
 where
     Series: NamedFrom<Vec<T>, P>,
 {
@@ -325,27 +402,42 @@ where
 
 /// One row per report: its deadline, verdict, stage and times (no personal data), for
 /// auditors and for checking against a source's own verdicts.
-fn report_table(
-    used: &[&Report],
-    facts: &[Fact],
-    keys: [&Column; 4],
-    created: &Column,
-) -> PolarsResult<DataFrame> {
+pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<DataFrame> {
     let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
     let n = used.len();
-    let mut columns = vec![text(
-        "id",
-        used.iter().map(|r| Some(r.id.as_str())).collect(),
-    )];
-    columns.extend(keys.into_iter().cloned());
-    columns.push(
-        created
-            .cast(&DataType::Datetime(
-                TimeUnit::Milliseconds,
-                Some(TimeZone::UTC),
-            ))?
-            .with_name("created_at".into()),
-    );
+    let mut columns = vec![
+        text("id", used.iter().map(|r| Some(r.id.as_str())).collect()),
+        text(
+            "category",
+            used.iter().map(|r| r.category.as_deref()).collect(),
+        ),
+        text(
+            "department",
+            used.iter().map(|r| r.department.as_deref()).collect(),
+        ),
+        text(
+            "parcel_id",
+            used.iter()
+                .map(|r| r.parcel_id.as_ref().map(ParcelId::as_str))
+                .collect(),
+        ),
+        text(
+            "sector_id",
+            used.iter()
+                .map(|r| r.sector_id.as_ref().map(SectorId::as_str))
+                .collect(),
+        ),
+        column(
+            "created_at",
+            used.iter()
+                .map(|r| r.created_at.timestamp_millis())
+                .collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Milliseconds,
+            Some(TimeZone::UTC),
+        ))?,
+    ];
     columns.extend([
         text(
             "status",
@@ -398,7 +490,7 @@ fn report_table(
 
 /// The report's H3 cell at `res`: the stored cell's parent when it is at least as fine, else
 /// computed from the point.
-fn cell_at(r: &Report, res: h3o::Resolution) -> Option<u64> {
+pub(super) fn cell_at(r: &Report, res: h3o::Resolution) -> Option<u64> {
     if r.location != crate::reports::Location::Located {
         return None;
     }

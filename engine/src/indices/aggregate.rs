@@ -1,0 +1,671 @@
+//! The aggregates of every level, window and dimension in one sorted pass per level and
+//! dimension.
+//!
+//! The first formulation of the indices was a Polars lazy query per level, window and
+//! dimension (45 group-bys, each joined to the counts of the window before); it is kept as the
+//! tests' oracle (`reference.rs`). Here the reports, in order of creation, are sorted once per
+//! level and dimension by their group (a stable radix sort, so each group's run stays in order
+//! of creation), and each run is walked once from its newest report back: the windows are
+//! nested, so each is a snapshot of the running counts taken where the walk passes its start,
+//! and the reports of the window before are counted on the way. Medians and 90th percentiles
+//! are order statistics of the values gathered so far (a selection, not a sort).
+
+use polars::prelude::*;
+
+use super::config::Weights;
+
+/// Flags of a [`Row`].
+pub(super) mod flag {
+    /// Not closed at the as-of time.
+    pub const OPEN: u16 = 1;
+    /// Closed as resolved.
+    pub const RESOLVED: u16 = 1 << 1;
+    /// Closed as rejected or duplicate.
+    pub const REJECTED_DUPLICATE: u16 = 1 << 2;
+    /// Closed as resolved with a closed-not-fixed label.
+    pub const NOT_FIXED: u16 = 1 << 3;
+    /// Closed with a verdict against a deadline.
+    pub const ANSWERED: u16 = 1 << 4;
+    /// ... answered by the deadline.
+    pub const ON_TIME: u16 = 1 << 5;
+    /// The source has a history of its own for it.
+    pub const HISTORY: u16 = 1 << 6;
+    /// ... and it was reopened.
+    pub const REOPENED: u16 = 1 << 7;
+    /// It repeats a category on its parcel within the recurrence interval.
+    pub const RECURRENT: u16 = 1 << 8;
+}
+
+/// What one report brings to the aggregates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Row {
+    /// Creation time, UTC milliseconds.
+    pub created: i64,
+    /// Resolution hours, resolution business days, hours to acknowledge (NaN where none).
+    pub metrics: [f64; 3],
+    /// Business days since receipt of an open report (`i64::MIN` when closed).
+    pub age_bd: i64,
+    /// [`flag`]s.
+    pub flags: u16,
+    /// Stage code of an open report with a deadline (1–4, 0 when none).
+    pub stage: u8,
+    /// Past-due bucket of an overdue report (1–4, 0 when none).
+    pub past_due: u8,
+}
+
+/// The count columns, in the order of the tables.
+pub(super) const COUNTS: [&str; 18] = [
+    "received",
+    "open",
+    "resolved",
+    "rejected_duplicate",
+    "resolved_not_fixed",
+    "answered",
+    "answered_on_time",
+    "open_on_time",
+    "open_warning",
+    "open_alert",
+    "overdue",
+    "overdue_0_5",
+    "overdue_6_10",
+    "overdue_11_20",
+    "overdue_over_20",
+    "reopened",
+    "with_history",
+    "recurrent",
+];
+
+/// The flags counted, with their column in [`COUNTS`].
+const FLAG_COUNTS: [(u16, usize); 9] = [
+    (flag::OPEN, 1),
+    (flag::RESOLVED, 2),
+    (flag::REJECTED_DUPLICATE, 3),
+    (flag::NOT_FIXED, 4),
+    (flag::ANSWERED, 5),
+    (flag::ON_TIME, 6),
+    (flag::REOPENED, 15),
+    (flag::HISTORY, 16),
+    (flag::RECURRENT, 17),
+];
+
+/// Running counts of a group.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Acc {
+    counts: [u32; COUNTS.len()],
+    oldest_open_bd: Option<i64>,
+}
+
+impl Acc {
+    fn add(&mut self, r: &Row) {
+        let c = &mut self.counts;
+        c[0] += 1;
+        for (f, i) in FLAG_COUNTS {
+            c[i] += u32::from(r.flags & f != 0);
+        }
+        if r.stage > 0 {
+            c[6 + usize::from(r.stage)] += 1;
+        }
+        if r.past_due > 0 {
+            c[10 + usize::from(r.past_due)] += 1;
+        }
+        if r.age_bd != i64::MIN {
+            self.oldest_open_bd = Some(self.oldest_open_bd.map_or(r.age_bd, |o| o.max(r.age_bd)));
+        }
+    }
+}
+
+/// The quantile `q` of `values` (linear interpolation between the closest ranks, as Polars'
+/// `QuantileMethod::Linear` and `median`), found by selection; `values` is reordered.
+fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let idx = q * (values.len() - 1) as f64;
+    let (lo, hi) = (idx.floor() as usize, idx.ceil() as usize);
+    let (_, a, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let a = *a;
+    if lo == hi {
+        return Some(a);
+    }
+    let b = above.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
+    Some(a + (b - a) * (idx - lo as f64))
+}
+
+/// A window as the pass cuts it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cut {
+    /// Reports created after this time (milliseconds) are in it; `None`: all.
+    pub after: Option<i64>,
+    /// The window of the same length before: created in `(lo, hi]`.
+    pub prev: Option<(i64, i64)>,
+}
+
+impl Cut {
+    /// The cut of a window of `days` (all when `None`) up to `as_of_ms`.
+    pub fn new(days: Option<u32>, as_of_ms: i64) -> Cut {
+        match days {
+            Some(d) => {
+                let len = i64::from(d) * 86_400_000;
+                Cut {
+                    after: Some(as_of_ms - len),
+                    prev: Some((as_of_ms - 2 * len, as_of_ms - len)),
+                }
+            }
+            None => Cut {
+                after: None,
+                prev: None,
+            },
+        }
+    }
+}
+
+/// The aggregated rows of one level, window and dimension, in columns: the group's key
+/// (0: no feature), its dimension code (0: none) and its aggregates.
+#[derive(Debug, Default)]
+pub(super) struct Part {
+    pub key: Vec<u32>,
+    pub code: Vec<u32>,
+    pub counts: [Vec<u32>; COUNTS.len()],
+    pub oldest_open_bd: Vec<Option<i64>>,
+    /// Median and p90 of each metric, in the order of [`QUANTILES`].
+    pub quantiles: [Vec<Option<f64>>; 6],
+    /// Reports of the window before (`None` for `all`).
+    pub prev: Vec<Option<u32>>,
+}
+
+/// The quantile columns, in the order of [`Part::quantiles`].
+pub(super) const QUANTILES: [&str; 6] = [
+    "resolution_median_h",
+    "resolution_p90_h",
+    "resolution_median_bd",
+    "resolution_p90_bd",
+    "ack_median_h",
+    "ack_p90_h",
+];
+
+impl Part {
+    fn push(&mut self, key: u32, code: u32, acc: &Acc, q: &[Option<f64>; 6], prev: Option<u32>) {
+        self.key.push(key);
+        self.code.push(code);
+        for (v, c) in self.counts.iter_mut().zip(acc.counts) {
+            v.push(c);
+        }
+        self.oldest_open_bd.push(acc.oldest_open_bd);
+        for (v, x) in self.quantiles.iter_mut().zip(q) {
+            v.push(*x);
+        }
+        self.prev.push(prev);
+    }
+
+    pub fn len(&self) -> usize {
+        self.key.len()
+    }
+}
+
+/// How one level and dimension groups the rows.
+pub(super) struct Grouping<'a> {
+    /// Each row's feature (1-based; 0: none).
+    pub keys: &'a [u32],
+    /// Each row's dimension code (1-based; 0: none), or `None` for `all`.
+    pub codes: Option<&'a [u32]>,
+    /// Number of dimension codes.
+    pub n_codes: u32,
+    /// Give every feature `1..=n` a row in every window, zeros included (`all` of parcels
+    /// and sectors).
+    pub complete: Option<u32>,
+}
+
+/// The aggregates of `rows` (in order of creation) grouped by `g`, one [`Part`] per cut.
+pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Part> {
+    let width = u64::from(g.n_codes) + 1;
+    let items: Vec<(u64, u32)> = (0..rows.len())
+        .map(|i| {
+            let code = g.codes.map_or(0, |c| c[i]);
+            (u64::from(g.keys[i]) * width + u64::from(code), i as u32)
+        })
+        .collect();
+    let items = crate::radix::sort_by_key(items, |o| o.0);
+    // The rows in group order, gathered in one tight loop (whose reads overlap) rather than
+    // read at random by the walk, where each waited on its cache miss.
+    let (groups, rows): (Vec<u64>, Vec<Row>) =
+        items.iter().map(|&(g, i)| (g, rows[i as usize])).unzip();
+    drop(items);
+    // Cuts from the newest start back (`all` last), as the walk meets them.
+    let mut order: Vec<usize> = (0..cuts.len()).collect();
+    order.sort_by_key(|&w| std::cmp::Reverse(cuts[w].after.unwrap_or(i64::MIN)));
+    let mut parts: Vec<Part> = cuts.iter().map(|_| Part::default()).collect();
+    let mut values: [Vec<f64>; 3] = Default::default();
+    let mut snaps: Vec<(Acc, [Option<f64>; 6])> = vec![(Acc::default(), [None; 6]); cuts.len()];
+    let mut prev = vec![0u32; cuts.len()];
+    let zero = (Acc::default(), [None; 6]);
+    // Rows of features without reports, when complete.
+    let fill = |parts: &mut Vec<Part>, from: u32, to: u32| {
+        for key in from..to {
+            for (w, part) in parts.iter_mut().enumerate() {
+                let p = cuts[w].prev.map(|_| 0);
+                part.push(key, 0, &zero.0, &zero.1, p);
+            }
+        }
+    };
+    let mut next_feature = 1u32;
+    let mut start = 0;
+    while start < groups.len() {
+        let group = groups[start];
+        let mut end = start + 1;
+        while end < groups.len() && groups[end] == group {
+            end += 1;
+        }
+        let (key, code) = ((group / width) as u32, (group % width) as u32);
+        if let Some(n) = g.complete {
+            if key > 0 {
+                fill(&mut parts, next_feature, key.min(n + 1));
+                next_feature = key + 1;
+            }
+        }
+        // Walk the run from its newest report back.
+        let mut acc = Acc::default();
+        values.iter_mut().for_each(Vec::clear);
+        prev.iter_mut().for_each(|p| *p = 0);
+        let mut next = 0;
+        // The window before, when it held the same reports: most parcels' windows do.
+        let mut last: Option<usize> = None;
+        let mut snap = |w: usize, acc: &Acc, values: &mut [Vec<f64>; 3]| {
+            if let Some(l) = last.filter(|l| snaps[*l].0.counts[0] == acc.counts[0]) {
+                snaps[w] = snaps[l];
+            } else {
+                let mut q = [None; 6];
+                for (m, v) in values.iter_mut().enumerate() {
+                    q[2 * m] = quantile(v, 0.5);
+                    q[2 * m + 1] = quantile(v, 0.9);
+                }
+                snaps[w] = (*acc, q);
+            }
+            last = Some(w);
+        };
+        for r in rows[start..end].iter().rev() {
+            while next < order.len() && cuts[order[next]].after.is_some_and(|a| r.created <= a) {
+                snap(order[next], &acc, &mut values);
+                next += 1;
+            }
+            acc.add(r);
+            for (v, x) in values.iter_mut().zip(r.metrics) {
+                if !x.is_nan() {
+                    v.push(x);
+                }
+            }
+            for (p, cut) in prev.iter_mut().zip(cuts) {
+                if let Some((lo, hi)) = cut.prev {
+                    *p += u32::from(r.created > lo && r.created <= hi);
+                }
+            }
+        }
+        while next < order.len() {
+            snap(order[next], &acc, &mut values);
+            next += 1;
+        }
+        let keep_empty = g.complete.is_some() && key > 0;
+        for (w, part) in parts.iter_mut().enumerate() {
+            let (acc, q) = &snaps[w];
+            if acc.counts[0] > 0 || keep_empty {
+                part.push(key, code, acc, q, cuts[w].prev.map(|_| prev[w]));
+            }
+        }
+        start = end;
+    }
+    if let Some(n) = g.complete {
+        fill(&mut parts, next_feature, n + 1);
+    }
+    parts
+}
+
+/// The attention score of one row, 0–100 (see the README), from its density percentile and
+/// its counts; `None` below the minimum of reports.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn attention_score(
+    w: &Weights,
+    percentile: f64,
+    received: u32,
+    open: u32,
+    overdue: u32,
+    answered: u32,
+    on_time: u32,
+    recurrent: u32,
+    trend: Option<f64>,
+) -> f64 {
+    let total = w.density + w.backlog + w.overdue + w.late + w.recurrence + w.trend;
+    let frac = |a: u32, b: u32| {
+        if b > 0 {
+            f64::from(a) / f64::from(b)
+        } else {
+            0.0
+        }
+    };
+    let s = w.density * percentile
+        + w.backlog * frac(open, received)
+        + w.overdue * frac(overdue, open)
+        + w.late * (1.0 - frac(on_time, answered).min(1.0)) * f64::from(u8::from(answered > 0))
+        + w.recurrence * frac(recurrent, received)
+        + w.trend * trend.map_or(0.0, |t| (t - 1.0).clamp(0.0, 1.0));
+    (1000.0 * s / total).round() / 10.0
+}
+
+/// Each row's percentile of `density` among the rows of its `group` that are `eligible` and
+/// have a density (ties share the mean rank; the densest scores 1), 0 for the others.
+pub(super) fn density_percentiles(
+    density: &[Option<f64>],
+    group: &[u32],
+    eligible: &[bool],
+) -> Vec<f64> {
+    let mut rows: Vec<usize> = (0..density.len())
+        .filter(|&i| eligible[i] && density[i].is_some())
+        .collect();
+    let d = |i: usize| density[i].unwrap_or(f64::NAN);
+    rows.sort_by(|&a, &b| {
+        group[a]
+            .cmp(&group[b])
+            .then(d(a).partial_cmp(&d(b)).unwrap_or(std::cmp::Ordering::Equal))
+    });
+    let mut out = vec![0.0; density.len()];
+    let mut g = 0;
+    while g < rows.len() {
+        let mut end = g;
+        while end < rows.len() && group[rows[end]] == group[rows[g]] {
+            end += 1;
+        }
+        let m = (end - g) as f64;
+        let mut i = g;
+        while i < end {
+            let mut j = i;
+            while j + 1 < end && d(rows[j + 1]) == d(rows[i]) {
+                j += 1;
+            }
+            let rank = (i - g + j - g) as f64 / 2.0 + 1.0;
+            for r in &rows[i..=j] {
+                out[*r] = rank / m;
+            }
+            i = j + 1;
+        }
+        g = end;
+    }
+    out
+}
+
+/// What a level's table says of its features, by their 1-based key.
+pub(super) struct Features<'a> {
+    /// The key columns of the level, with their values per feature (e.g. `parcel_id`;
+    /// `sector_id` and `name`; `cell`).
+    pub names: Vec<(&'static str, Vec<&'a str>)>,
+    /// Each feature's area in km² (NaN when unknown).
+    pub area_km2: Vec<f64>,
+    /// Each feature's population (sectors), when the level has one.
+    pub population: Option<Vec<Option<f64>>>,
+    /// The H3 resolution of a cell table.
+    pub res: Option<i32>,
+}
+
+/// Where a [`Part`] sits: its window's label and its dimension's name and values.
+pub(super) struct Place<'a> {
+    pub window: &'a str,
+    pub dimension: &'a str,
+    /// Names of the dimension codes (code `c` is `values[c - 1]`).
+    pub values: &'a [String],
+}
+
+fn u32s(name: &str, v: Vec<u32>) -> Column {
+    UInt32Chunked::from_vec(name.into(), v)
+        .into_series()
+        .into_column()
+}
+
+fn opt<T>(name: &str, v: Vec<Option<T>>) -> Column
+where
+    Series: NamedFrom<Vec<Option<T>>, [Option<T>]>,
+{
+    Series::new(name.into(), v).into_column()
+}
+
+/// `a / b` where `b > 0`, else `None`.
+fn ratio(a: f64, b: Option<f64>) -> Option<f64> {
+    b.filter(|b| *b > 0.0).map(|b| a / b)
+}
+
+/// The finished table rows of a [`Part`]: keys, window, dimension, value, the aggregates with
+/// their ratios, area, density (and population) and attention, in the tables' column order.
+pub(super) fn frame(
+    part: Part,
+    f: &Features<'_>,
+    at: &Place<'_>,
+    min_reports: u32,
+    weights: &Weights,
+) -> PolarsResult<DataFrame> {
+    let n = part.len();
+    let feature = |k: u32| (k as usize).checked_sub(1);
+    let mut cols: Vec<Column> = Vec::with_capacity(40);
+    if let Some(res) = f.res {
+        cols.push(Int32Chunked::full("res".into(), res, n).into_column());
+    }
+    for (name, values) in &f.names {
+        let it = part.key.iter().map(|k| feature(*k).map(|i| values[i]));
+        cols.push(StringChunked::from_iter_options((*name).into(), it).into_column());
+    }
+    cols.push(StringChunked::full("window".into(), at.window, n).into_column());
+    cols.push(StringChunked::full("dimension".into(), at.dimension, n).into_column());
+    let value = part
+        .code
+        .iter()
+        .map(|c| (*c as usize).checked_sub(1).map(|c| at.values[c].as_str()));
+    cols.push(StringChunked::from_iter_options("value".into(), value).into_column());
+    let [received, open, _, _, _, answered, on_time, _, _, _, overdue, _, _, _, _, reopened, with_history, recurrent] =
+        &part.counts;
+    let share = |a: &[u32], b: &[u32]| -> Vec<Option<f64>> {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| ratio(f64::from(*a), Some(f64::from(*b))))
+            .collect()
+    };
+    let compliance = share(on_time, answered);
+    let reopen_rate = share(reopened, with_history);
+    let trend: Vec<Option<f64>> = received
+        .iter()
+        .zip(&part.prev)
+        .map(|(r, p)| ratio(f64::from(*r), p.map(f64::from)))
+        .collect();
+    let area: Vec<Option<f64>> = part
+        .key
+        .iter()
+        .map(|k| feature(*k).map(|i| f.area_km2[i]))
+        .collect();
+    let density: Vec<Option<f64>> = received
+        .iter()
+        .zip(&area)
+        .map(|(r, a)| ratio(f64::from(*r), *a))
+        .collect();
+    let eligible: Vec<bool> = received.iter().map(|r| *r >= min_reports.max(1)).collect();
+    let percentile = density_percentiles(&density, &part.code, &eligible);
+    let attention: Vec<Option<f64>> = (0..n)
+        .map(|i| {
+            eligible[i].then(|| {
+                attention_score(
+                    weights,
+                    percentile[i],
+                    received[i],
+                    open[i],
+                    overdue[i],
+                    answered[i],
+                    on_time[i],
+                    recurrent[i],
+                    trend[i],
+                )
+            })
+        })
+        .collect();
+    let per_1000: Option<Vec<Option<f64>>> = f.population.as_ref().map(|pop| {
+        part.key
+            .iter()
+            .zip(received)
+            .map(|(k, r)| {
+                ratio(f64::from(*r), feature(*k).and_then(|i| pop[i])).map(|x| x * 1000.0)
+            })
+            .collect()
+    });
+    let population: Option<Vec<Option<f64>>> = f.population.as_ref().map(|pop| {
+        part.key
+            .iter()
+            .map(|k| feature(*k).and_then(|i| pop[i]))
+            .collect()
+    });
+    let Part {
+        counts,
+        oldest_open_bd,
+        quantiles,
+        prev,
+        ..
+    } = part;
+    let mut quantiles = quantiles.into_iter();
+    let (mut compliance, mut reopen_rate) = (Some(compliance), Some(reopen_rate));
+    for (name, values) in COUNTS.iter().zip(counts) {
+        cols.push(u32s(name, values));
+        match *name {
+            "answered_on_time" => {
+                cols.push(opt("compliance", compliance.take().unwrap_or_default()))
+            }
+            "overdue_over_20" => {
+                cols.push(opt("oldest_open_bd", oldest_open_bd.clone()));
+                for q in QUANTILES {
+                    cols.push(opt(q, quantiles.next().unwrap_or_default()));
+                }
+            }
+            "with_history" => cols.push(opt("reopen_rate", reopen_rate.take().unwrap_or_default())),
+            _ => {}
+        }
+    }
+    cols.push(opt("prev_received", prev));
+    cols.push(opt("trend", trend));
+    cols.push(opt("area_km2", area));
+    cols.push(opt("density_km2", density));
+    if let (Some(pop), Some(per)) = (population, per_1000) {
+        cols.push(opt("population", pop));
+        cols.push(opt("per_1000", per));
+    }
+    cols.push(opt("attention", attention));
+    DataFrame::new(n, cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(created: i64, res_h: f64, flags: u16) -> Row {
+        Row {
+            created,
+            metrics: [res_h, f64::NAN, res_h],
+            age_bd: if flags & flag::OPEN != 0 {
+                created
+            } else {
+                i64::MIN
+            },
+            flags,
+            stage: 0,
+            past_due: 0,
+        }
+    }
+
+    #[test]
+    fn quantiles_interpolate_like_polars() {
+        // Polars: median of [1, 2, 3, 10] is 2.5; its linear p90 is 3 + 0.7 × 7 = 7.9.
+        assert_eq!(quantile(&mut [10.0, 1.0, 3.0, 2.0], 0.5), Some(2.5));
+        let p90 = quantile(&mut [3.0, 10.0, 2.0, 1.0], 0.9).expect("p90");
+        assert!((p90 - 7.9).abs() < 1e-12);
+        assert_eq!(quantile(&mut [4.0], 0.9), Some(4.0));
+        assert_eq!(quantile(&mut [], 0.5), None);
+        let v = [11.0, 1.0, 2.0, 3.0, 10.0];
+        let polars = df!("v" => v)
+            .expect("frame")
+            .lazy()
+            .select([
+                col("v").median().alias("median"),
+                col("v")
+                    .quantile(lit(0.9), QuantileMethod::Linear)
+                    .alias("p90"),
+            ])
+            .collect()
+            .expect("quantiles");
+        let get = |c: &str| polars.column(c).expect(c).f64().expect("f64").get(0);
+        assert_eq!(get("median"), quantile(&mut v.clone(), 0.5));
+        assert_eq!(get("p90"), quantile(&mut v.clone(), 0.9));
+    }
+
+    #[test]
+    fn windows_are_tails_of_each_group_and_features_are_completed() {
+        // Feature 1 has reports at 10, 20 (open), 30 and 60; feature 3 one at 50; one report
+        // (at 40) has no feature. Three features: feature 2 gets zero rows.
+        let rows = [
+            row(10, 1.0, 0),
+            row(20, f64::NAN, flag::OPEN),
+            row(30, 3.0, 0),
+            row(40, 7.0, 0),
+            row(50, f64::NAN, flag::OPEN),
+            row(60, 2.0, flag::RECURRENT),
+        ];
+        let keys = [1, 1, 1, 0, 3, 1];
+        // Window: after 25 (the window before: (0, 25]), and all.
+        let cuts = [
+            Cut {
+                after: Some(25),
+                prev: Some((0, 25)),
+            },
+            Cut {
+                after: None,
+                prev: None,
+            },
+        ];
+        let g = Grouping {
+            keys: &keys,
+            codes: None,
+            n_codes: 0,
+            complete: Some(3),
+        };
+        let parts = aggregate(&rows, &g, &cuts);
+        let recent = &parts[0];
+        assert_eq!(recent.key, [0, 1, 2, 3]);
+        assert_eq!(recent.counts[0], [1, 2, 0, 1]);
+        assert_eq!(recent.counts[17], [0, 1, 0, 0]);
+        // Feature 1 after 25: 3 and 2 → median 2.5; the window before held 10 and 20.
+        assert_eq!(recent.quantiles[0][1], Some(2.5));
+        assert_eq!(recent.prev, [Some(0), Some(2), Some(0), Some(0)]);
+        let all = &parts[1];
+        assert_eq!(all.counts[0], [1, 4, 0, 1]);
+        assert_eq!(all.counts[1], [0, 1, 0, 1]);
+        assert_eq!(all.oldest_open_bd, [None, Some(20), None, Some(50)]);
+        assert_eq!(all.quantiles[0][1], Some(2.0));
+        assert_eq!(all.quantiles[0][3], None);
+        assert_eq!(all.prev, [None; 4]);
+        // Without completion, only groups with reports in the window; by dimension, a group
+        // per feature and code.
+        let codes = [1, 2, 1, 1, 0, 1];
+        let by = Grouping {
+            keys: &keys,
+            codes: Some(&codes),
+            n_codes: 2,
+            complete: None,
+        };
+        let parts = aggregate(&rows, &by, &cuts);
+        assert_eq!(
+            (parts[0].key.clone(), parts[0].code.clone()),
+            (vec![0, 1, 3], vec![1, 1, 0])
+        );
+        assert_eq!(parts[1].key, [0, 1, 1, 3]);
+        assert_eq!(parts[1].code, [1, 1, 2, 0]);
+        assert_eq!(parts[1].counts[0], [1, 3, 1, 1]);
+    }
+
+    #[test]
+    fn density_percentiles_share_ties_within_groups() {
+        let density = [Some(1.0), Some(3.0), Some(3.0), None, Some(9.0), Some(2.0)];
+        let group = [0, 0, 0, 0, 0, 1];
+        let eligible = [true, true, true, true, false, true];
+        let p = density_percentiles(&density, &group, &eligible);
+        // Group 0: 1 (rank 1), 3 and 3 (ranks 2 and 3, sharing 2.5) of three eligible rows.
+        assert_eq!(p, [1.0 / 3.0, 2.5 / 3.0, 2.5 / 3.0, 0.0, 0.0, 1.0]);
+    }
+}
