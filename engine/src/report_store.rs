@@ -256,7 +256,7 @@ fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
         .collect())
 }
 
-fn parse<T: std::str::FromStr<Err = String>>(path: &Path, v: Option<String>) -> Result<T> {
+fn parse<T: std::str::FromStr<Err = String>>(path: &Path, v: Option<&str>) -> Result<T> {
     v.unwrap_or_default()
         .parse()
         .map_err(|message| Error::Parquet {
@@ -436,9 +436,9 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
                 category: owned(category, i),
                 department: owned(department, i),
                 channel: owned(channel, i),
-                status: parse::<Status>(&path, owned(status, i))?,
+                status: parse::<Status>(&path, at(status, i))?,
                 status_label: owned(label, i).unwrap_or_default(),
-                status_type: parse::<StatusType>(&path, owned(stype, i))?,
+                status_type: parse::<StatusType>(&path, at(stype, i))?,
                 created_at: ms(created, i).unwrap_or_default(),
                 acknowledged_at: ms(ack, i),
                 closed_at: ms(closed, i),
@@ -448,7 +448,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
                 source_tz: owned(tz, i).unwrap_or_default(),
                 lon: float_at(lon, i),
                 lat: float_at(lat, i),
-                location: parse::<Location>(&path, owned(location, i))?,
+                location: parse::<Location>(&path, at(location, i))?,
                 parcel_id: at(parcel, i).map(ParcelId::new),
                 sector_id: at(sector, i).map(SectorId::new),
                 match_kind,
@@ -477,7 +477,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
         for (((id, at), st), lb) in ids.into_iter().zip(at).zip(st).zip(lb) {
             let change = StatusChange {
                 at: from_ms(at).unwrap_or_default(),
-                status: parse(&hpath, st)?,
+                status: parse(&hpath, st.as_deref())?,
                 label: lb.unwrap_or_default(),
             };
             changes.push((id, Some(change)));

@@ -184,6 +184,17 @@ pub(super) const QUANTILES: [&str; 6] = [
 ];
 
 impl Part {
+    fn with_capacity(n: usize) -> Part {
+        Part {
+            key: Vec::with_capacity(n),
+            code: Vec::with_capacity(n),
+            counts: std::array::from_fn(|_| Vec::with_capacity(n)),
+            oldest_open_bd: Vec::with_capacity(n),
+            quantiles: std::array::from_fn(|_| Vec::with_capacity(n)),
+            prev: Vec::with_capacity(n),
+        }
+    }
+
     fn push(&mut self, key: u32, code: u32, acc: &Acc, q: &[Option<f64>; 6], prev: Option<u32>) {
         self.key.push(key);
         self.code.push(code);
@@ -202,118 +213,222 @@ impl Part {
     }
 }
 
-/// How one level and dimension groups the rows.
+/// How one level groups the rows.
 pub(super) struct Grouping<'a> {
     /// Each row's feature (1-based; 0: none).
     pub keys: &'a [u32],
-    /// Each row's dimension code (1-based; 0: none), or `None` for `all`.
-    pub codes: Option<&'a [u32]>,
-    /// Number of dimension codes.
-    pub n_codes: u32,
-    /// Give every feature `1..=n` a row in every window, zeros included (`all` of parcels
-    /// and sectors).
+    /// The dimensions: `None` for `all`, else each row's 1-based code (0: none).
+    pub dims: &'a [Option<&'a [u32]>],
+    /// Give every feature `1..=n` a row in every window of `all`, zeros included (parcels and
+    /// sectors).
     pub complete: Option<u32>,
 }
 
-/// The aggregates of `rows` (in order of creation) grouped by `g`, one [`Part`] per cut.
-pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Part> {
-    let width = u64::from(g.n_codes) + 1;
-    let items: Vec<(u64, u32)> = (0..rows.len())
-        .map(|i| {
-            let code = g.codes.map_or(0, |c| c[i]);
-            (u64::from(g.keys[i]) * width + u64::from(code), i as u32)
-        })
-        .collect();
-    let items = crate::radix::sort_by_key(items, |o| o.0);
-    // The rows in group order, gathered in one tight loop (whose reads overlap) rather than
-    // read at random by the walk, where each waited on its cache miss.
-    let (groups, rows): (Vec<u64>, Vec<Row>) =
-        items.iter().map(|&(g, i)| (g, rows[i as usize])).unzip();
-    drop(items);
-    // Cuts from the newest start back (`all` last), as the walk meets them.
-    let mut order: Vec<usize> = (0..cuts.len()).collect();
-    order.sort_by_key(|&w| std::cmp::Reverse(cuts[w].after.unwrap_or(i64::MIN)));
-    let mut parts: Vec<Part> = cuts.iter().map(|_| Part::default()).collect();
-    let mut values: [Vec<f64>; 3] = Default::default();
-    let mut snaps: Vec<(Acc, [Option<f64>; 6])> = vec![(Acc::default(), [None; 6]); cuts.len()];
-    let mut prev = vec![0u32; cuts.len()];
-    let zero = (Acc::default(), [None; 6]);
-    // Rows of features without reports, when complete.
-    let fill = |parts: &mut Vec<Part>, from: u32, to: u32| {
-        for key in from..to {
-            for (w, part) in parts.iter_mut().enumerate() {
-                let p = cuts[w].prev.map(|_| 0);
-                part.push(key, 0, &zero.0, &zero.1, p);
-            }
+/// The quantiles `q` of `values` (linear interpolation between the closest ranks, as Polars'
+/// `QuantileMethod::Linear` and `median`), `q` ascending, found by selection; `values` is
+/// reordered. Each quantile is selected among the values above the one before.
+fn quantiles<const N: usize>(values: &mut [f64], q: [f64; N]) -> [Option<f64>; N] {
+    let mut out = [None; N];
+    let n = values.len();
+    let mut from = 0;
+    for (o, q) in out.iter_mut().zip(q) {
+        let idx = q * (n.saturating_sub(1)) as f64;
+        let lo = idx.floor() as usize;
+        if n == 0 || lo < from {
+            *o = quantile(values, q);
+            continue;
         }
-    };
-    let mut next_feature = 1u32;
-    let mut start = 0;
-    while start < groups.len() {
-        let group = groups[start];
-        let mut end = start + 1;
-        while end < groups.len() && groups[end] == group {
-            end += 1;
+        let (_, a, above) = values[from..].select_nth_unstable_by(lo - from, f64::total_cmp);
+        let a = *a;
+        *o = Some(if idx.ceil() as usize == lo {
+            a
+        } else {
+            let b = above.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
+            a + (b - a) * (idx - lo as f64)
+        });
+        from = lo;
+    }
+    out
+}
+
+/// One walk's scratch: the values gathered, the snapshots of each cut and the window-before
+/// counts.
+struct Walk<'c> {
+    cuts: &'c [Cut],
+    /// Cut indices from the newest start back (`all` last), as the walk meets them.
+    order: Vec<usize>,
+    values: [Vec<f64>; 3],
+    snaps: Vec<(Acc, [Option<f64>; 6])>,
+    prev: Vec<u32>,
+}
+
+impl<'c> Walk<'c> {
+    fn new(cuts: &'c [Cut]) -> Self {
+        let mut order: Vec<usize> = (0..cuts.len()).collect();
+        order.sort_by_key(|&w| std::cmp::Reverse(cuts[w].after.unwrap_or(i64::MIN)));
+        Walk {
+            cuts,
+            order,
+            values: Default::default(),
+            snaps: vec![(Acc::default(), [None; 6]); cuts.len()],
+            prev: vec![0; cuts.len()],
         }
-        let (key, code) = ((group / width) as u32, (group % width) as u32);
-        if let Some(n) = g.complete {
-            if key > 0 {
-                fill(&mut parts, next_feature, key.min(n + 1));
-                next_feature = key + 1;
-            }
-        }
-        // Walk the run from its newest report back.
-        let mut acc = Acc::default();
-        values.iter_mut().for_each(Vec::clear);
-        prev.iter_mut().for_each(|p| *p = 0);
-        let mut next = 0;
+    }
+
+    fn snap(&mut self, w: usize, last: Option<usize>, acc: &Acc) {
         // The window before, when it held the same reports: most parcels' windows do.
-        let mut last: Option<usize> = None;
-        let mut snap = |w: usize, acc: &Acc, values: &mut [Vec<f64>; 3]| {
-            if let Some(l) = last.filter(|l| snaps[*l].0.counts[0] == acc.counts[0]) {
-                snaps[w] = snaps[l];
-            } else {
-                let mut q = [None; 6];
-                for (m, v) in values.iter_mut().enumerate() {
-                    q[2 * m] = quantile(v, 0.5);
-                    q[2 * m + 1] = quantile(v, 0.9);
-                }
-                snaps[w] = (*acc, q);
-            }
-            last = Some(w);
-        };
-        for r in rows[start..end].iter().rev() {
-            while next < order.len() && cuts[order[next]].after.is_some_and(|a| r.created <= a) {
-                snap(order[next], &acc, &mut values);
-                next += 1;
+        if let Some(l) = last.filter(|l| self.snaps[*l].0.counts[0] == acc.counts[0]) {
+            self.snaps[w] = self.snaps[l];
+            return;
+        }
+        let mut q = [None; 6];
+        for (m, v) in self.values.iter_mut().enumerate() {
+            [q[2 * m], q[2 * m + 1]] = quantiles(v, [0.5, 0.9]);
+        }
+        self.snaps[w] = (*acc, q);
+    }
+
+    /// Walks `run` (one group's rows, in order of creation) from its newest row back, and
+    /// pushes a row per cut into `parts` (empty ones only when `keep_empty`).
+    fn run(&mut self, run: &[Row], key: u32, code: u32, keep_empty: bool, parts: &mut [Part]) {
+        let mut acc = Acc::default();
+        self.values.iter_mut().for_each(Vec::clear);
+        self.prev.iter_mut().for_each(|p| *p = 0);
+        let (mut next, mut last) = (0, None);
+        for r in run.iter().rev() {
+            while next < self.order.len()
+                && self.cuts[self.order[next]]
+                    .after
+                    .is_some_and(|a| r.created <= a)
+            {
+                let w = self.order[next];
+                self.snap(w, last, &acc);
+                (last, next) = (Some(w), next + 1);
             }
             acc.add(r);
-            for (v, x) in values.iter_mut().zip(r.metrics) {
+            for (v, x) in self.values.iter_mut().zip(r.metrics) {
                 if !x.is_nan() {
                     v.push(x);
                 }
             }
-            for (p, cut) in prev.iter_mut().zip(cuts) {
+            for (p, cut) in self.prev.iter_mut().zip(self.cuts) {
                 if let Some((lo, hi)) = cut.prev {
                     *p += u32::from(r.created > lo && r.created <= hi);
                 }
             }
         }
-        while next < order.len() {
-            snap(order[next], &acc, &mut values);
-            next += 1;
+        while next < self.order.len() {
+            let w = self.order[next];
+            self.snap(w, last, &acc);
+            (last, next) = (Some(w), next + 1);
         }
-        let keep_empty = g.complete.is_some() && key > 0;
         for (w, part) in parts.iter_mut().enumerate() {
-            let (acc, q) = &snaps[w];
+            let (acc, q) = &self.snaps[w];
             if acc.counts[0] > 0 || keep_empty {
-                part.push(key, code, acc, q, cuts[w].prev.map(|_| prev[w]));
+                part.push(key, code, acc, q, self.cuts[w].prev.map(|_| self.prev[w]));
+            }
+        }
+    }
+}
+
+/// The aggregates of `rows` (in order of creation) grouped by `g`'s feature and each of its
+/// dimensions: one [`Part`] per dimension and cut.
+///
+/// The rows are sorted once by feature (a stable radix sort keeps each feature's run in
+/// order of creation) and gathered in that order; a dimension's groups are then the runs of
+/// each code within a feature's run, sorted apart (stably) in a scratch buffer.
+pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec<Part>> {
+    let items: Vec<(u32, u32)> = g
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (*k, i as u32))
+        .collect();
+    let items = crate::radix::sort_by_key(items, |o| u64::from(o.0));
+    // The rows in feature order, gathered in one tight loop (whose reads overlap) rather than
+    // read at random by the walk, where each waited on its cache miss.
+    let keys: Vec<u32> = items.iter().map(|o| o.0).collect();
+    let rows: Vec<Row> = items.iter().map(|o| rows[o.1 as usize]).collect();
+    let codes: Vec<Option<Vec<u32>>> = g
+        .dims
+        .iter()
+        .map(|d| d.map(|c| items.iter().map(|o| c[o.1 as usize]).collect()))
+        .collect();
+    drop(items);
+    let features = keys.windows(2).filter(|w| w[0] != w[1]).count() + 1;
+    let mut parts: Vec<Vec<Part>> = g
+        .dims
+        .iter()
+        .map(|d| {
+            let n = features
+                + if d.is_none() {
+                    g.complete.unwrap_or(0) as usize
+                } else {
+                    0
+                };
+            cuts.iter().map(|_| Part::with_capacity(n)).collect()
+        })
+        .collect();
+    let mut walk = Walk::new(cuts);
+    let zero = (Acc::default(), [None; 6]);
+    // Rows of features without reports, when complete.
+    let fill = |parts: &mut [Part], from: u32, to: u32| {
+        for key in from..to {
+            for (w, part) in parts.iter_mut().enumerate() {
+                part.push(key, 0, &zero.0, &zero.1, cuts[w].prev.map(|_| 0));
+            }
+        }
+    };
+    let mut scratch: Vec<(u32, Row)> = Vec::new();
+    let mut sub: Vec<Row> = Vec::new();
+    let mut next_feature = 1u32;
+    let mut start = 0;
+    while start < keys.len() {
+        let key = keys[start];
+        let mut end = start + 1;
+        while end < keys.len() && keys[end] == key {
+            end += 1;
+        }
+        for (d, coded) in codes.iter().enumerate() {
+            let parts = &mut parts[d];
+            let Some(coded) = coded else {
+                if let Some(n) = g.complete.filter(|_| key > 0) {
+                    fill(parts, next_feature, key.min(n + 1));
+                    next_feature = key + 1;
+                }
+                let keep_empty = g.complete.is_some() && key > 0;
+                walk.run(&rows[start..end], key, 0, keep_empty, parts);
+                continue;
+            };
+            let codes = &coded[start..end];
+            if codes.iter().all(|c| *c == codes[0]) {
+                walk.run(&rows[start..end], key, codes[0], false, parts);
+                continue;
+            }
+            scratch.clear();
+            scratch.extend(codes.iter().copied().zip(rows[start..end].iter().copied()));
+            scratch.sort_by_key(|o| o.0);
+            let mut s = 0;
+            while s < scratch.len() {
+                let code = scratch[s].0;
+                let mut e = s + 1;
+                while e < scratch.len() && scratch[e].0 == code {
+                    e += 1;
+                }
+                sub.clear();
+                sub.extend(scratch[s..e].iter().map(|o| o.1));
+                walk.run(&sub, key, code, false, parts);
+                s = e;
             }
         }
         start = end;
     }
     if let Some(n) = g.complete {
-        fill(&mut parts, next_feature, n + 1);
+        for (d, coded) in codes.iter().enumerate() {
+            if coded.is_none() {
+                fill(&mut parts[d], next_feature, n + 1);
+            }
+        }
     }
     parts
 }
@@ -619,13 +734,15 @@ mod tests {
                 prev: None,
             },
         ];
+        // By feature alone (completed) and by feature and a dimension.
+        let codes = [1, 2, 1, 1, 0, 1];
         let g = Grouping {
             keys: &keys,
-            codes: None,
-            n_codes: 0,
+            dims: &[None, Some(&codes)],
             complete: Some(3),
         };
-        let parts = aggregate(&rows, &g, &cuts);
+        let by_dim = aggregate(&rows, &g, &cuts);
+        let parts = &by_dim[0];
         let recent = &parts[0];
         assert_eq!(recent.key, [0, 1, 2, 3]);
         assert_eq!(recent.counts[0], [1, 2, 0, 1]);
@@ -640,16 +757,9 @@ mod tests {
         assert_eq!(all.quantiles[0][1], Some(2.0));
         assert_eq!(all.quantiles[0][3], None);
         assert_eq!(all.prev, [None; 4]);
-        // Without completion, only groups with reports in the window; by dimension, a group
-        // per feature and code.
-        let codes = [1, 2, 1, 1, 0, 1];
-        let by = Grouping {
-            keys: &keys,
-            codes: Some(&codes),
-            n_codes: 2,
-            complete: None,
-        };
-        let parts = aggregate(&rows, &by, &cuts);
+        // By dimension, never completed: only the groups with reports in the window, one per
+        // feature and code.
+        let parts = &by_dim[1];
         assert_eq!(
             (parts[0].key.clone(), parts[0].code.clone()),
             (vec![0, 1, 3], vec![1, 1, 0])
@@ -657,6 +767,16 @@ mod tests {
         assert_eq!(parts[1].key, [0, 1, 1, 3]);
         assert_eq!(parts[1].code, [1, 1, 2, 0]);
         assert_eq!(parts[1].counts[0], [1, 3, 1, 1]);
+    }
+
+    #[test]
+    fn successive_quantiles_equal_each_alone() {
+        let v = [5.0, 1.0, 9.0, 3.0, 3.0, 8.0, 2.0, 7.0, 4.0, 6.0, 0.5];
+        for n in 0..=v.len() {
+            let both = quantiles(&mut v[..n].to_vec(), [0.5, 0.9]);
+            let alone = [0.5, 0.9].map(|q| quantile(&mut v[..n].to_vec(), q));
+            assert_eq!(both, alone, "{n} values");
+        }
     }
 
     #[test]

@@ -257,117 +257,145 @@ pub(super) fn facts(
         )
         .collect();
     phase("facts");
-    let report_table = report_table(&used, &facts)?;
-    phase("report table");
-    // In order of creation: a stable sort, so that ties keep the reports' order.
-    let first = used
-        .iter()
-        .map(|r| r.created_at.timestamp_millis())
-        .min()
-        .unwrap_or(0);
-    let order: Vec<(u64, u32)> = used
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((r.created_at.timestamp_millis() - first) as u64, i as u32))
-        .collect();
-    let order: Vec<usize> = crate::radix::sort_by_key(order, |o| o.0)
-        .into_iter()
-        .map(|o| o.1 as usize)
-        .collect();
-    let used: Vec<&Report> = order.iter().map(|&i| used[i]).collect();
-    let position = |ids: &[&str], key: &(dyn Fn(&Report) -> Option<&str> + Sync)| -> Vec<u32> {
-        let lookup: PlHashMap<&str, u32> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (*id, i as u32 + 1))
-            .collect();
-        used.par_iter()
-            .map(|r| key(r).and_then(|k| lookup.get(k).copied()).unwrap_or(0))
-            .collect()
-    };
-    let parcel = position(parcel_ids, &|r| r.parcel_id.as_ref().map(ParcelId::as_str));
-    let sector = position(sector_ids, &|r| r.sector_id.as_ref().map(SectorId::as_str));
-    phase("order, parcels and sectors");
-    let category = codes(used.iter().map(|r| r.category.as_deref()));
-    let department = codes(used.iter().map(|r| r.department.as_deref()));
-    let cells = h3_res
-        .iter()
-        .map(|res| {
-            let cell: Vec<u64> = used
-                .par_iter()
-                .map(|r| cell_at(r, *res).unwrap_or(0))
-                .collect();
-            phase("cells");
-            // Coded in ascending order of cell by a radix sort of the located rows.
-            let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
-            let located: Vec<(u64, u32)> = cell
+    // The per-report table is built beside the rows.
+    let (report_table, keyed) = rayon::join(
+        || {
+            let table = report_table(&used, &facts);
+            phase("report table");
+            table
+        },
+        || {
+            // In order of creation: a stable sort, so that ties keep the reports' order.
+            let first = used
+                .iter()
+                .map(|r| r.created_at.timestamp_millis())
+                .min()
+                .unwrap_or(0);
+            let order: Vec<(u64, u32)> = used
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| **c != 0)
-                .map(|(i, c)| (c - first, i as u32))
+                .map(|(i, r)| ((r.created_at.timestamp_millis() - first) as u64, i as u32))
                 .collect();
-            let mut code = vec![0u32; cell.len()];
-            let mut distinct: Vec<u64> = Vec::new();
-            for (c, i) in crate::radix::sort_by_key(located, |o| o.0) {
-                if distinct.last() != Some(&(c + first)) {
-                    distinct.push(c + first);
+            let order: Vec<usize> = crate::radix::sort_by_key(order, |o| o.0)
+                .into_iter()
+                .map(|o| o.1 as usize)
+                .collect();
+            // Everything is read in the reports' order (a random read of a report costs a cache
+            // miss), then put in order of creation.
+            let position =
+                |ids: &[&str], key: &(dyn Fn(&Report) -> Option<&str> + Sync)| -> Vec<u32> {
+                    let lookup: PlHashMap<&str, u32> = ids
+                        .iter()
+                        .enumerate()
+                        .map(|(i, id)| (*id, i as u32 + 1))
+                        .collect();
+                    used.par_iter()
+                        .map(|r| key(r).and_then(|k| lookup.get(k).copied()).unwrap_or(0))
+                        .collect()
+                };
+            let parcel = position(parcel_ids, &|r| r.parcel_id.as_ref().map(ParcelId::as_str));
+            let sector = position(sector_ids, &|r| r.sector_id.as_ref().map(SectorId::as_str));
+            phase("parcels and sectors");
+            let (category, department) = rayon::join(
+                || codes(used.iter().map(|r| r.category.as_deref())),
+                || codes(used.iter().map(|r| r.department.as_deref())),
+            );
+            let cells: Vec<(Vec<u32>, Vec<u64>)> = h3_res
+                .iter()
+                .map(|res| {
+                    let cell: Vec<u64> = used
+                        .par_iter()
+                        .map(|r| cell_at(r, *res).unwrap_or(0))
+                        .collect();
+                    // Coded in ascending order of cell by a radix sort of the located rows.
+                    let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
+                    let located: Vec<(u64, u32)> = cell
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| **c != 0)
+                        .map(|(i, c)| (c - first, i as u32))
+                        .collect();
+                    let mut code = vec![0u32; cell.len()];
+                    let mut distinct: Vec<u64> = Vec::new();
+                    for (c, i) in crate::radix::sort_by_key(located, |o| o.0) {
+                        if distinct.last() != Some(&(c + first)) {
+                            distinct.push(c + first);
+                        }
+                        code[i as usize] = distinct.len() as u32;
+                    }
+                    (code, distinct)
+                })
+                .collect();
+            phase("categories and cells");
+            let rows: Vec<Row> = used
+                .par_iter()
+                .zip(facts.par_iter())
+                .map(|(r, x)| {
+                    let closed_as = |s: &[Status]| x.closed && s.contains(&r.status);
+                    let flags = [
+                        (!x.closed, flag::OPEN),
+                        (closed_as(&[Status::Resolved]), flag::RESOLVED),
+                        (
+                            closed_as(&[Status::Rejected, Status::Duplicate]),
+                            flag::REJECTED_DUPLICATE,
+                        ),
+                        (
+                            closed_as(&[Status::Resolved])
+                                && r.status_type == StatusType::ClosedNotFixed,
+                            flag::NOT_FIXED,
+                        ),
+                        (x.on_time.is_some(), flag::ANSWERED),
+                        (x.on_time == Some(true), flag::ON_TIME),
+                        (x.reopened.is_some(), flag::HISTORY),
+                        (x.reopened == Some(true), flag::REOPENED),
+                    ]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .fold(0, |a, (_, f)| a | f);
+                    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+                    Row {
+                        created: r.created_at.timestamp_millis(),
+                        metrics: [nan(x.res_h), nan(x.res_bd), nan(x.ack_h)],
+                        age_bd: x.age_bd.unwrap_or(i64::MIN),
+                        flags,
+                        stage: x.stage.map_or(0, |s| s as u8),
+                        past_due: x.past_due.map_or(0, past_due_bucket),
+                    }
+                })
+                .collect();
+            // In order of creation.
+            let permute = |v: &[u32]| -> Vec<u32> { order.par_iter().map(|&i| v[i]).collect() };
+            let mut rows: Vec<Row> = order.par_iter().map(|&i| rows[i]).collect();
+            let (parcel, sector) = (permute(&parcel), permute(&sector));
+            let category = (permute(&category.0), category.1);
+            let department = (permute(&department.0), department.1);
+            let cells: Vec<(Vec<u32>, Vec<u64>)> =
+                cells.into_iter().map(|(c, d)| (permute(&c), d)).collect();
+            // Recurrence: a report of a category on a parcel within the interval after the one
+            // before it. The rows of each parcel and category, in order of creation (a stable
+            // radix sort), each against the one before.
+            let within = i64::from(cfg.recurrence_days) * 86_400_000;
+            let width = category.1.len() as u64 + 1;
+            let on_parcels: Vec<(u64, u32)> = (0..rows.len())
+                .filter(|&at| parcel[at] > 0)
+                .map(|at| {
+                    let group = u64::from(parcel[at]) * width + u64::from(category.0[at]);
+                    (group, at as u32)
+                })
+                .collect();
+            let on_parcels = crate::radix::sort_by_key(on_parcels, |o| o.0);
+            for pair in on_parcels.windows(2) {
+                let [(g0, a), (g1, b)] = [pair[0], pair[1]];
+                if g0 == g1 && rows[b as usize].created - rows[a as usize].created <= within {
+                    rows[b as usize].flags |= flag::RECURRENT;
                 }
-                code[i as usize] = distinct.len() as u32;
             }
-            phase("cell codes");
-            (code, distinct)
-        })
-        .collect();
-    phase("categories and cells");
-    // Recurrence: a report of a category on a parcel within the interval after the one
-    // before it.
-    let within = i64::from(cfg.recurrence_days) * 86_400_000;
-    let mut last: PlHashMap<(u32, u32), i64> = PlHashMap::new();
-    let rows = order
-        .iter()
-        .zip(&used)
-        .enumerate()
-        .map(|(at, (&i, r))| {
-            let x = &facts[i];
-            let created = r.created_at.timestamp_millis();
-            let mut recurrent = false;
-            if parcel[at] > 0 {
-                let before = last.insert((parcel[at], category.0[at]), created);
-                recurrent = before.is_some_and(|b| created - b <= within);
-            }
-            let closed_as = |s: &[Status]| x.closed && s.contains(&r.status);
-            let flags = [
-                (!x.closed, flag::OPEN),
-                (closed_as(&[Status::Resolved]), flag::RESOLVED),
-                (
-                    closed_as(&[Status::Rejected, Status::Duplicate]),
-                    flag::REJECTED_DUPLICATE,
-                ),
-                (
-                    closed_as(&[Status::Resolved]) && r.status_type == StatusType::ClosedNotFixed,
-                    flag::NOT_FIXED,
-                ),
-                (x.on_time.is_some(), flag::ANSWERED),
-                (x.on_time == Some(true), flag::ON_TIME),
-                (x.reopened.is_some(), flag::HISTORY),
-                (x.reopened == Some(true), flag::REOPENED),
-                (recurrent, flag::RECURRENT),
-            ]
-            .iter()
-            .filter(|(on, _)| *on)
-            .fold(0, |a, (_, f)| a | f);
-            let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
-            Row {
-                created,
-                metrics: [nan(x.res_h), nan(x.res_bd), nan(x.ack_h)],
-                age_bd: x.age_bd.unwrap_or(i64::MIN),
-                flags,
-                stage: x.stage.map_or(0, |s| s as u8),
-                past_due: x.past_due.map_or(0, past_due_bucket),
-            }
-        })
-        .collect();
-    phase("rows");
+            phase("rows");
+            (rows, parcel, sector, category, department, cells)
+        },
+    );
+    let report_table = report_table?;
+    let (rows, parcel, sector, category, department, cells) = keyed;
     Ok(Facts {
         rows,
         parcel,

@@ -320,62 +320,81 @@ pub fn compute(
         ("category", Some(&facts.category)),
         ("department", Some(&facts.department)),
     ];
-    let tasks: Vec<(usize, usize)> = (0..levels.len())
-        .flat_map(|l| (0..dims.len()).map(move |d| (l, d)))
+    let coded: Vec<Option<&[u32]>> = dims
+        .iter()
+        .map(|(_, c)| c.map(|c| c.0.as_slice()))
         .collect();
-    // Each level and dimension in one pass, in parallel; a frame per window.
-    let done: Vec<Vec<DataFrame>> = tasks
+    // A task per level with all its dimensions in one pass, but the parcels' dimensions apart:
+    // a pass costs mostly its groups there (a few reports each), and apart they run side by
+    // side. The largest first, then a frame per dimension and window, in parallel too.
+    let tasks: Vec<(usize, Vec<usize>)> = (0..dims.len())
+        .map(|d| (0, vec![d]))
+        .chain((1..levels.len()).map(|l| (l, (0..dims.len()).collect())))
+        .collect();
+    let done: Vec<Vec<std::vec::IntoIter<DataFrame>>> = tasks
         .par_iter()
-        .map(|&(l, d)| {
-            let (features, keys, n) = &levels[l];
-            let (dimension, coded) = dims[d];
+        .with_max_len(1)
+        .map(|(l, ds)| {
+            let (features, keys, n) = &levels[*l];
+            let task_dims: Vec<Option<&[u32]>> = ds.iter().map(|d| coded[*d]).collect();
             let g = Grouping {
                 keys,
-                codes: coded.map(|c| c.0.as_slice()),
-                n_codes: coded.map_or(0, |c| c.1.len() as u32),
-                complete: if coded.is_none() { *n } else { None },
+                dims: &task_dims,
+                complete: *n,
             };
             let t = std::time::Instant::now();
             let parts = aggregate::aggregate(&facts.rows, &g, &cuts);
             let pass = t.elapsed().as_secs_f64();
-            parts
-                .into_iter()
-                .zip(windows)
-                .map(|(part, w)| {
-                    let at = Place {
-                        window: &w.label,
-                        dimension,
-                        values: coded.map_or(&[], |c| c.1.as_slice()),
-                    };
-                    aggregate::frame(part, features, &at, cfg.min_reports, &cfg.weights)
+            let frames = parts
+                .into_par_iter()
+                .zip(ds.par_iter())
+                .map(|(parts, d)| {
+                    let (dimension, coded) = dims[*d];
+                    parts
+                        .into_par_iter()
+                        .zip(windows.par_iter())
+                        .map(|(part, w)| {
+                            let at = Place {
+                                window: &w.label,
+                                dimension,
+                                values: coded.map_or(&[], |c| c.1.as_slice()),
+                            };
+                            aggregate::frame(part, features, &at, cfg.min_reports, &cfg.weights)
+                        })
+                        .collect::<PolarsResult<Vec<_>>>()
+                        .map(Vec::into_iter)
                 })
-                .collect::<PolarsResult<Vec<_>>>()
-                .inspect(|_| {
-                    tracing::debug!(
-                        level = l,
-                        dimension,
-                        pass,
-                        frames = t.elapsed().as_secs_f64() - pass,
-                        "indices: level and dimension"
-                    );
-                })
+                .collect::<PolarsResult<Vec<_>>>();
+            tracing::debug!(
+                level = l,
+                pass,
+                frames = t.elapsed().as_secs_f64() - pass,
+                "indices: level"
+            );
+            frames
         })
         .collect::<PolarsResult<_>>()?;
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: aggregated");
+    // The frames of each dimension and level, by window.
+    let mut frames: Vec<Vec<Option<std::vec::IntoIter<DataFrame>>>> = (0..dims.len())
+        .map(|_| (0..levels.len()).map(|_| None).collect())
+        .collect();
+    for ((l, ds), task) in tasks.iter().zip(done) {
+        for (d, f) in ds.iter().zip(task) {
+            frames[*d][*l] = Some(f);
+        }
+    }
 
     // Each level's table: by window, then dimension (then resolution).
-    // Tasks run level by level, each dimension in turn: the frames of level `l` and dimension
-    // `d` are task `l * 3 + d`'s, one per window, taken in window order.
-    let mut done: Vec<std::vec::IntoIter<DataFrame>> =
-        done.into_iter().map(Vec::into_iter).collect();
     let mut tables: Vec<DataFrame> = Vec::with_capacity(3);
     for level in [0..1, 1..2, 2..levels.len()] {
         let mut table: Option<DataFrame> = None;
         for _ in windows {
-            for d in 0..dims.len() {
+            for by_level in &mut frames {
                 for l in level.clone() {
-                    let frame = done[l * dims.len() + d]
-                        .next()
+                    let frame = by_level[l]
+                        .as_mut()
+                        .and_then(Iterator::next)
                         .ok_or_else(|| polars_err!(ComputeError: "missing frame"))?;
                     match table.as_mut() {
                         Some(table) => {
