@@ -500,15 +500,13 @@ impl DirCatalog {
                 .map(|level| {
                     let path = staging.join(level.file_name());
                     let t = std::time::Instant::now();
-                    report_store::write_table(&path, tables.get(*level))?;
-                    let written = t.elapsed().as_secs_f64();
-                    let entry = sha256_file(&path)?;
+                    let (sha256, bytes) = report_store::write_table(&path, tables.get(*level))?;
                     tracing::debug!(
                         %level,
-                        written,
-                        hashed = t.elapsed().as_secs_f64() - written,
-                        "indices table"
+                        seconds = t.elapsed().as_secs_f64(),
+                        "indices table written"
                     );
+                    let entry = FileEntry { sha256, bytes };
                     Ok((level.file_name().to_owned(), entry))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -517,8 +515,8 @@ impl DirCatalog {
         if let Some((level, table, _)) = &change.segments {
             let name = segments_file(*level);
             let path = staging.join(&name);
-            report_store::write_table(&path, table)?;
-            files.insert(name, sha256_file(&path)?);
+            let (sha256, bytes) = report_store::write_table(&path, table)?;
+            files.insert(name, FileEntry { sha256, bytes });
         }
         let report = staging.join(REPORT);
         change.report.write_csv(&report)?;
