@@ -116,6 +116,7 @@ impl Acc {
 
 /// The quantile `q` of `values` (linear interpolation between the closest ranks, as Polars'
 /// `QuantileMethod::Linear` and `median`), found by selection; `values` is reordered.
+#[cfg(test)]
 fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
@@ -129,6 +130,21 @@ fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
     }
     let b = above.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
     Some(a + (b - a) * (idx - lo as f64))
+}
+
+/// `v` as an integer whose order is `f64::total_cmp`'s: selections compare integers.
+fn ordered(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | 1 << 63
+    }
+}
+
+/// The inverse of [`ordered`].
+fn from_ordered(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
 /// A window as the pass cuts it.
@@ -224,26 +240,28 @@ pub(super) struct Grouping<'a> {
     pub complete: Option<u32>,
 }
 
-/// The quantiles `q` of `values` (linear interpolation between the closest ranks, as Polars'
-/// `QuantileMethod::Linear` and `median`), `q` ascending, found by selection; `values` is
-/// reordered. Each quantile is selected among the values above the one before.
-fn quantiles<const N: usize>(values: &mut [f64], q: [f64; N]) -> [Option<f64>; N] {
+/// The quantiles `q` of `values` ([`ordered`] keys; linear interpolation between the closest
+/// ranks, as Polars' `QuantileMethod::Linear` and `median`), `q` ascending, found by
+/// selection; `values` is reordered. Each quantile is selected among the values above the one
+/// before.
+fn quantiles<const N: usize>(values: &mut [u64], q: [f64; N]) -> [Option<f64>; N] {
     let mut out = [None; N];
     let n = values.len();
+    if n == 0 {
+        return out;
+    }
     let mut from = 0;
     for (o, q) in out.iter_mut().zip(q) {
-        let idx = q * (n.saturating_sub(1)) as f64;
+        let idx = q * (n - 1) as f64;
         let lo = idx.floor() as usize;
-        if n == 0 || lo < from {
-            *o = quantile(values, q);
-            continue;
-        }
-        let (_, a, above) = values[from..].select_nth_unstable_by(lo - from, f64::total_cmp);
-        let a = *a;
+        // Ascending quantiles: `lo` is never below the one before.
+        let from_here = from.min(lo);
+        let (_, a, above) = values[from_here..].select_nth_unstable(lo - from_here);
+        let a = from_ordered(*a);
         *o = Some(if idx.ceil() as usize == lo {
             a
         } else {
-            let b = above.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
+            let b = above.iter().copied().min().map_or(a, from_ordered);
             a + (b - a) * (idx - lo as f64)
         });
         from = lo;
@@ -257,7 +275,7 @@ struct Walk<'c> {
     cuts: &'c [Cut],
     /// Cut indices from the newest start back (`all` last), as the walk meets them.
     order: Vec<usize>,
-    values: [Vec<f64>; 3],
+    values: [Vec<u64>; 3],
     snaps: Vec<(Acc, [Option<f64>; 6])>,
     prev: Vec<u32>,
 }
@@ -308,7 +326,7 @@ impl<'c> Walk<'c> {
             acc.add(r);
             for (v, x) in self.values.iter_mut().zip(r.metrics) {
                 if !x.is_nan() {
-                    v.push(x);
+                    v.push(ordered(x));
                 }
             }
             for (p, cut) in self.prev.iter_mut().zip(self.cuts) {
@@ -771,9 +789,18 @@ mod tests {
 
     #[test]
     fn successive_quantiles_equal_each_alone() {
-        let v = [5.0, 1.0, 9.0, 3.0, 3.0, 8.0, 2.0, 7.0, 4.0, 6.0, 0.5];
+        let v = [
+            5.0, 1.0, 9.0, 3.0, 3.0, 8.0, 2.0, 7.0, 4.0, 6.0, 0.5, -2.5, 0.0, -0.0, 1e300,
+        ];
+        for x in v {
+            assert_eq!(from_ordered(ordered(x)).to_bits(), x.to_bits());
+            for y in v {
+                assert_eq!(ordered(x).cmp(&ordered(y)), x.total_cmp(&y), "{x} {y}");
+            }
+        }
         for n in 0..=v.len() {
-            let both = quantiles(&mut v[..n].to_vec(), [0.5, 0.9]);
+            let mut keys: Vec<u64> = v[..n].iter().map(|x| ordered(*x)).collect();
+            let both = quantiles(&mut keys, [0.5, 0.9]);
             let alone = [0.5, 0.9].map(|q| quantile(&mut v[..n].to_vec(), q));
             assert_eq!(both, alone, "{n} values");
         }
