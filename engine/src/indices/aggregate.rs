@@ -550,11 +550,14 @@ fn u32s(name: &str, v: Vec<u32>) -> Column {
         .into_column()
 }
 
-fn opt<T>(name: &str, v: Vec<Option<T>>) -> Column
+/// A nullable column from options, through a trusted-length collect (values and validity in
+/// one pass) rather than a builder.
+fn opt<T: PolarsNumericType>(name: &str, v: &[Option<T::Native>]) -> Column
 where
-    Series: NamedFrom<Vec<Option<T>>, [Option<T>]>,
+    ChunkedArray<T>: IntoSeries,
 {
-    Series::new(name.into(), v).into_column()
+    let ca: ChunkedArray<T> = v.iter().copied().collect_ca_trusted(name.into());
+    ca.into_series().into_column()
 }
 
 /// `a / b` where `b > 0`, else `None`.
@@ -659,28 +662,32 @@ pub(super) fn frame(
     for (name, values) in COUNTS.iter().zip(counts) {
         cols.push(u32s(name, values));
         match *name {
-            "answered_on_time" => {
-                cols.push(opt("compliance", compliance.take().unwrap_or_default()))
-            }
+            "answered_on_time" => cols.push(opt::<Float64Type>(
+                "compliance",
+                &compliance.take().unwrap_or_default(),
+            )),
             "overdue_over_20" => {
-                cols.push(opt("oldest_open_bd", oldest_open_bd.clone()));
+                cols.push(opt::<Int64Type>("oldest_open_bd", &oldest_open_bd));
                 for q in QUANTILES {
-                    cols.push(opt(q, quantiles.next().unwrap_or_default()));
+                    cols.push(opt::<Float64Type>(q, &quantiles.next().unwrap_or_default()));
                 }
             }
-            "with_history" => cols.push(opt("reopen_rate", reopen_rate.take().unwrap_or_default())),
+            "with_history" => cols.push(opt::<Float64Type>(
+                "reopen_rate",
+                &reopen_rate.take().unwrap_or_default(),
+            )),
             _ => {}
         }
     }
-    cols.push(opt("prev_received", prev));
-    cols.push(opt("trend", trend));
-    cols.push(opt("area_km2", area));
-    cols.push(opt("density_km2", density));
+    cols.push(opt::<UInt32Type>("prev_received", &prev));
+    cols.push(opt::<Float64Type>("trend", &trend));
+    cols.push(opt::<Float64Type>("area_km2", &area));
+    cols.push(opt::<Float64Type>("density_km2", &density));
     if let (Some(pop), Some(per)) = (population, per_1000) {
-        cols.push(opt("population", pop));
-        cols.push(opt("per_1000", per));
+        cols.push(opt::<Float64Type>("population", &pop));
+        cols.push(opt::<Float64Type>("per_1000", &per));
     }
-    cols.push(opt("attention", attention));
+    cols.push(opt::<Float64Type>("attention", &attention));
     DataFrame::new(n, cols)
 }
 
