@@ -1,5 +1,6 @@
-//! Indices per parcel, sector and H3 cell ("índices municipales por predio"), computed with
-//! Polars lazy queries over the geocoded reports.
+//! Indices per parcel, sector and H3 cell ("índices municipales por predio"), computed over
+//! the geocoded reports in one sorted pass per level (`aggregate.rs`) into Polars tables, and
+//! checked in the tests against the same indices as Polars lazy queries (`reference.rs`).
 //!
 //! Every table is long: one row per feature (parcel, sector or cell), time window and
 //! dimension (`all`, or one `category` or `department` value). A window `30d` holds the reports
