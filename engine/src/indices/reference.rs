@@ -936,6 +936,34 @@ mod tests {
             .filter(|r| *r == Some(0))
             .count();
         assert!(zero_received > 0);
+        // Before any report: zero rows for every parcel and sector, nothing else.
+        let before = Scope {
+            as_of: as_of - chrono::Duration::days(400),
+            ..scope
+        };
+        let (fast, counts) = super::super::compute(
+            &reports,
+            &lens,
+            Some(parcels.as_slice()),
+            Some(&sectors),
+            before,
+            &cfg,
+        )
+        .expect("single pass");
+        let (oracle, _) = compute(
+            &reports,
+            &lens,
+            Some(parcels.as_slice()),
+            Some(&sectors),
+            before,
+            &cfg,
+        )
+        .expect("polars");
+        assert_eq!((counts.used, counts.after_as_of), (0, reports.len()));
+        assert_eq!(fast.parcels.height(), parcels.len() * windows.len());
+        for level in [Level::Parcel, Level::Sector, Level::H3] {
+            assert_same(level, fast.get(level), oracle.get(level));
+        }
         // Without H3 resolutions, an empty cell table with the columns of one.
         let none = Scope {
             h3_res: &[],
