@@ -63,10 +63,10 @@ pub struct Fact {
 }
 
 /// Time zones by name, parsed once.
-pub(super) struct Zones(pub(super) HashMap<String, Tz>);
+struct Zones(HashMap<String, Tz>);
 
 impl Zones {
-    pub(super) fn get(&mut self, name: &str) -> Tz {
+    fn get(&mut self, name: &str) -> Tz {
         if let Some(tz) = self.0.get(name) {
             return *tz;
         }
@@ -213,27 +213,14 @@ fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
     (codes, names)
 }
 
-/// The facts of the reports created up to `as_of`, their parcels and sectors coded by their
-/// position in `parcel_ids` and `sector_ids` (a report whose parcel is not there has none),
-/// their cells at each of `h3_res` (the stored cell's parent when it is as fine, else from the
-/// point).
-///
-/// # Errors
-/// Polars errors building the per-report table.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn facts(
-    reports: &[Report],
+/// The reports created up to `as_of` (with the number of status changes of each in
+/// `history_lens`), their facts, and the counts of what was left out.
+pub(super) fn used_facts<'r>(
+    reports: &'r [Report],
     history_lens: &[u32],
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
-    h3_res: &[h3o::Resolution],
-    parcel_ids: &[&str],
-    sector_ids: &[&str],
-) -> PolarsResult<Facts> {
-    let started = std::time::Instant::now();
-    let phase = |what: &str| {
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "facts: {what}");
-    };
+) -> (Vec<&'r Report>, Vec<Fact>, FactCounts) {
     let (used, lens): (Vec<&Report>, Vec<usize>) = reports
         .iter()
         .zip(history_lens.iter().copied().chain(std::iter::repeat(0)))
@@ -256,6 +243,31 @@ pub(super) fn facts(
             |zones, (r, n)| fact(r, *n, zones.get(&r.source_tz), as_of, cfg),
         )
         .collect();
+    (used, facts, counts)
+}
+
+/// The facts of the reports created up to `as_of`, their parcels and sectors coded by their
+/// position in `parcel_ids` and `sector_ids` (a report whose parcel is not there has none),
+/// their cells at each of `h3_res` (the stored cell's parent when it is as fine, else from the
+/// point).
+///
+/// # Errors
+/// Polars errors building the per-report table.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn facts(
+    reports: &[Report],
+    history_lens: &[u32],
+    as_of: DateTime<Utc>,
+    cfg: &IndexConfig,
+    h3_res: &[h3o::Resolution],
+    parcel_ids: &[&str],
+    sector_ids: &[&str],
+) -> PolarsResult<Facts> {
+    let started = std::time::Instant::now();
+    let phase = |what: &str| {
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "facts: {what}");
+    };
+    let (used, facts, counts) = used_facts(reports, history_lens, as_of, cfg);
     phase("facts");
     // The per-report table is built beside the rows.
     let (report_table, keyed) = rayon::join(
@@ -428,13 +440,10 @@ where
     Series::new(name.into(), values).into_column()
 }
 
-/// One row per report: its deadline, verdict, stage and times (no personal data), for
-/// auditors and for checking against a source's own verdicts.
-pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<DataFrame> {
+/// The `category`, `department`, `parcel_id` and `sector_id` columns of `used`.
+pub(super) fn key_columns(used: &[&Report]) -> [Column; 4] {
     let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
-    let n = used.len();
-    let mut columns = vec![
-        text("id", used.iter().map(|r| Some(r.id.as_str())).collect()),
+    [
         text(
             "category",
             used.iter().map(|r| r.category.as_deref()).collect(),
@@ -455,6 +464,20 @@ pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<Dat
                 .map(|r| r.sector_id.as_ref().map(SectorId::as_str))
                 .collect(),
         ),
+    ]
+}
+
+/// One row per report: its deadline, verdict, stage and times (no personal data), for
+/// auditors and for checking against a source's own verdicts.
+pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<DataFrame> {
+    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
+    let n = used.len();
+    let mut columns = vec![text(
+        "id",
+        used.iter().map(|r| Some(r.id.as_str())).collect(),
+    )];
+    columns.extend(key_columns(used));
+    columns.push(
         column(
             "created_at",
             used.iter()
@@ -465,7 +488,7 @@ pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<Dat
             TimeUnit::Milliseconds,
             Some(TimeZone::UTC),
         ))?,
-    ];
+    );
     columns.extend([
         text(
             "status",
