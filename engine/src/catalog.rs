@@ -371,6 +371,11 @@ fn fsync_dir(dir: &Path) -> Result<()> {
         .map_err(Error::io(dir))
 }
 
+/// Lowercase hexadecimal of a digest.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn sha256_file(path: &Path) -> Result<FileEntry> {
     let mut file = File::open(path).map_err(Error::io(path))?;
     let mut hasher = Sha256::new();
@@ -384,11 +389,7 @@ fn sha256_file(path: &Path) -> Result<FileEntry> {
         bytes += n as u64;
         hasher.update(&buf[..n]);
     }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = hex(&hasher.finalize());
     Ok(FileEntry { sha256, bytes })
 }
 

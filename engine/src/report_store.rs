@@ -169,12 +169,7 @@ pub fn write_table(path: &Path, df: &DataFrame) -> Result<(String, u64)> {
     } = out;
     drop(inner);
     file.sync_all().map_err(Error::io(path))?;
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((sha256, bytes))
+    Ok((crate::catalog::hex(&hasher.finalize()), bytes))
 }
 
 /// Reads a Parquet table.
@@ -388,16 +383,18 @@ const INDEX_COLUMNS: [&str; 17] = [
     "h3",
 ];
 
-/// A column of `df` (one chunk), or `None` when it was not read.
+/// A column of `df` (one chunk), or `None` when it was left unread (`projected`, and not one
+/// of the [`INDEX_COLUMNS`]); a column that should be there and is not is an error.
 fn get<'a, T>(
     df: &'a DataFrame,
     name: &str,
+    projected: bool,
     typed: impl Fn(&'a Series) -> PolarsResult<&'a T>,
 ) -> PolarsResult<Option<&'a T>> {
-    match df.column(name) {
-        Ok(c) => typed(c.as_materialized_series()).map(Some),
-        Err(_) => Ok(None),
+    if projected && !INDEX_COLUMNS.contains(&name) {
+        return Ok(None);
     }
+    typed(df.column(name)?.as_materialized_series()).map(Some)
 }
 
 fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec<u32>)> {
@@ -426,7 +423,8 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
     }
     df.rechunk_mut_par();
     let e = pl_err(&path);
-    let text = |name: &str| get(&df, name, |s| s.str()).map_err(&e);
+    let projected = !with_history;
+    let text = |name: &str| get(&df, name, projected, |s| s.str()).map_err(&e);
     let (id, source, category, department, channel) = (
         text("id")?,
         text("source")?,
@@ -448,7 +446,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
         text("source_area")?,
         text("parent_id")?,
     );
-    let time = |name: &str| get(&df, name, |s| s.i64()).map_err(&e);
+    let time = |name: &str| get(&df, name, projected, |s| s.i64()).map_err(&e);
     let (created, ack, closed, reopened, deadline) = (
         time("created_at")?,
         time("acknowledged_at")?,
@@ -456,10 +454,10 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
         time("reopened_at")?,
         time("deadline_at")?,
     );
-    let on_time = get(&df, "source_on_time", |s| s.bool()).map_err(&e)?;
-    let float = |name: &str| get(&df, name, |s| s.f64()).map_err(&e);
+    let on_time = get(&df, "source_on_time", projected, |s| s.bool()).map_err(&e)?;
+    let float = |name: &str| get(&df, name, projected, |s| s.f64()).map_err(&e);
     let (lon, lat, dist) = (float("lon")?, float("lat")?, float("distance_m")?);
-    let h3 = get(&df, "h3", |s| s.u64()).map_err(&e)?;
+    let h3 = get(&df, "h3", projected, |s| s.u64()).map_err(&e)?;
     fn at(c: Option<&StringChunked>, i: usize) -> Option<&str> {
         c.and_then(|c| c.get(i))
     }
@@ -619,5 +617,41 @@ mod tests {
         let reports = vec![report("R-1", true), report("R-2", false)];
         write_reports(dir.path(), &reports).expect("write");
         assert_eq!(read_reports(dir.path()).expect("read"), reports);
+        // For the indices: the columns they use, the others left empty.
+        let (lean, counts) = read_reports_counting_history(dir.path()).expect("lean read");
+        assert_eq!(counts, [1, 1]);
+        assert_eq!(
+            (&lean[0].parcel_id, lean[0].h3),
+            (&reports[0].parcel_id, reports[0].h3)
+        );
+        assert_eq!(
+            (lean[0].channel.as_deref(), lean[0].distance_m),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn a_missing_column_is_an_error_naming_the_file_and_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_reports(dir.path(), &[report("R-1", true)]).expect("write");
+        let path = dir.path().join("reports.parquet");
+        for column in ["parcel_id", "channel"] {
+            let mut df = read_frame(&path).expect("read").drop(column).expect("drop");
+            write_frame(&path, &mut df).expect("rewrite");
+            let full = read_reports(dir.path()).expect_err("full read").to_string();
+            assert!(
+                full.contains("reports.parquet") && full.contains(column),
+                "{full}"
+            );
+            // The indices need the parcel, not the channel.
+            let lean = read_reports_counting_history(dir.path());
+            if column == "parcel_id" {
+                let e = lean.expect_err("lean read").to_string();
+                assert!(e.contains("reports.parquet") && e.contains(column), "{e}");
+            } else {
+                assert!(lean.is_ok());
+            }
+            write_reports(dir.path(), &[report("R-1", true)]).expect("restore");
+        }
     }
 }
