@@ -16,6 +16,7 @@ pub mod hotspots;
 pub mod indices;
 mod layer_file;
 mod model;
+mod parquet_write;
 pub mod plan;
 mod radix;
 mod report;

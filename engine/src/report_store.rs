@@ -10,7 +10,9 @@ use polars::prelude::*;
 use crate::error::{Error, Result};
 use crate::geocoder::MatchKind;
 use crate::model::{ParcelId, SectorId};
+use crate::parquet_write::{write_parquet, Options};
 use crate::reports::{Location, PrivateFields, Report, Status, StatusChange, StatusType};
+use polars_parquet::write::CompressionOptions;
 
 fn pl_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
     move |e| Error::Parquet {
@@ -109,11 +111,14 @@ pub fn reports_frame(reports: &[Report]) -> PolarsResult<DataFrame> {
 
 fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
     let file = File::create(path).map_err(Error::io(path))?;
-    let file_ref = &file;
-    ParquetWriter::new(file_ref)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(df)
-        .map_err(pl_err(path))?;
+    let options = Options {
+        compression: CompressionOptions::Zstd(None),
+        statistics: true,
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
+    write_parquet(&mut out, df, options).map_err(pl_err(path))?;
+    std::io::Write::flush(&mut out).map_err(Error::io(path))?;
+    drop(out);
     file.sync_all().map_err(Error::io(path))
 }
 
@@ -156,11 +161,11 @@ pub fn write_table(path: &Path, df: &DataFrame) -> Result<(String, u64)> {
         hasher: sha2::Sha256::new(),
         bytes: 0,
     };
-    ParquetWriter::new(&mut out)
-        .with_compression(ParquetCompression::Snappy)
-        .with_statistics(StatisticsOptions::empty())
-        .finish(&mut df.clone())
-        .map_err(pl_err(path))?;
+    let options = Options {
+        compression: CompressionOptions::Snappy,
+        statistics: false,
+    };
+    write_parquet(&mut out, df, options).map_err(pl_err(path))?;
     std::io::Write::flush(&mut out).map_err(Error::io(path))?;
     let Hashing {
         inner,
