@@ -194,6 +194,10 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         m.holidays,
         m.min_reports
     );
+    // The process ends with this command: a million reports, each a handful of strings, are
+    // left to the operating system rather than freed one allocation at a time (a quarter of a
+    // second).
+    std::mem::forget((reports, history_lens, parcels, sectors));
     Ok(())
 }
 
