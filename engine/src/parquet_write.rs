@@ -4,11 +4,15 @@
 //! and every page compressed lazily, one after the other, as the file is written: on the parcel
 //! indices (3.6 M rows × 36 columns) most of the write ran on one core. Here each column chunk
 //! is encoded and compressed to its final pages by its own task, with Polars' own page
-//! encoders, and the next row group is prepared while the previous one is written. The file is
-//! the one Polars would write (same schema metadata, Parquet v1 pages), except that floating
-//! point columns are written PLAIN: Polars tries a dictionary on every primitive column after a
-//! HyperLogLog cardinality estimate, and the floats predio stores (hours, rates, areas) are
-//! near-unique, so the estimate was spent for nothing.
+//! encoders, and the next row group is prepared while the previous one is written.
+//!
+//! The file is the one Polars writes (same schema metadata, Parquet v1 pages) but for one
+//! choice: numbers (integers, floats, times) are written PLAIN and left to the compression.
+//! Polars tries a dictionary on every number column after a HyperLogLog estimate of its
+//! cardinality, hashing every value. The hours, rates and areas predio stores are near-unique,
+//! so for them the estimate was spent for nothing; for the counts the dictionary saved space
+//! that Snappy mostly saves too. On the parcel indices this writes in 15 % less CPU time for
+//! a file 14 % larger. Strings keep their dictionaries (ids, categories and windows repeat).
 
 use std::io::Write;
 
@@ -57,11 +61,24 @@ pub(crate) fn write_parquet<W: Write + Send>(
     };
     let encodings: Vec<Vec<Encoding>> = schema
         .iter_values()
-        .map(|f| match f.dtype {
-            ArrowDataType::Float16 | ArrowDataType::Float32 | ArrowDataType::Float64 => {
-                vec![Encoding::Plain]
+        .map(|f| {
+            use ArrowDataType as D;
+            match f.dtype {
+                D::Int8
+                | D::Int16
+                | D::Int32
+                | D::Int64
+                | D::UInt8
+                | D::UInt16
+                | D::UInt32
+                | D::UInt64
+                | D::Float32
+                | D::Float64
+                | D::Date32
+                | D::Timestamp(..)
+                | D::Duration(_) => vec![Encoding::Plain],
+                ref dtype => get_dtype_encoding(dtype),
             }
-            ref dtype => get_dtype_encoding(dtype),
         })
         .collect();
     let groups = df.height().div_ceil(ROW_GROUP);
