@@ -7,12 +7,13 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
+use polars_parquet::write::CompressionOptions;
+
 use crate::error::{Error, Result};
 use crate::geocoder::MatchKind;
 use crate::model::{ParcelId, SectorId};
 use crate::parquet_write::{write_parquet, Options};
 use crate::reports::{Location, PrivateFields, Report, Status, StatusChange, StatusType};
-use polars_parquet::write::CompressionOptions;
 
 fn pl_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
     move |e| Error::Parquet {
@@ -109,8 +110,15 @@ pub fn reports_frame(reports: &[Report]) -> PolarsResult<DataFrame> {
     )
 }
 
-fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
-    let file = File::create(path).map_err(Error::io(path))?;
+/// Writes `df` to `path` (zstd, with statistics), fsynced. A new file gets `mode` (on Unix).
+fn write_frame_with_mode(path: &Path, df: &DataFrame, mode: u32) -> Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let file = open.open(path).map_err(Error::io(path))?;
     let options = Options {
         compression: CompressionOptions::Zstd(None),
         statistics: true,
@@ -120,6 +128,10 @@ fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
     std::io::Write::flush(&mut out).map_err(Error::io(path))?;
     drop(out);
     file.sync_all().map_err(Error::io(path))
+}
+
+fn write_frame(path: &Path, df: &DataFrame) -> Result<()> {
+    write_frame_with_mode(path, df, 0o666)
 }
 
 /// A writer that hashes (SHA-256) and counts what it writes.
@@ -192,14 +204,14 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
 /// I/O and encoding errors naming the file.
 pub fn write_reports(dir: &Path, reports: &[Report]) -> Result<()> {
     let path = dir.join("reports.parquet");
-    let mut df = reports_frame(reports).map_err(pl_err(&path))?;
-    write_frame(&path, &mut df)?;
+    let df = reports_frame(reports).map_err(pl_err(&path))?;
+    write_frame(&path, &df)?;
     let hpath = dir.join("report_history.parquet");
     let rows: Vec<(&str, &StatusChange)> = reports
         .iter()
         .flat_map(|r| r.history.iter().map(move |h| (r.id.as_str(), h)))
         .collect();
-    let mut history = DataFrame::new(
+    let history = DataFrame::new(
         rows.len(),
         vec![
             text("report_id", rows.iter().map(|(id, _)| Some(*id))),
@@ -215,7 +227,7 @@ pub fn write_reports(dir: &Path, reports: &[Report]) -> Result<()> {
         ],
     )
     .map_err(pl_err(&hpath))?;
-    write_frame(&hpath, &mut history)
+    write_frame(&hpath, &history)
 }
 
 /// Writes the personal fields kept with `--keep-private` to `path`, one row per (report id,
@@ -232,7 +244,7 @@ pub fn write_private(path: &Path, private: &[PrivateFields]) -> Result<()> {
                 .map(move |(k, v)| (p.id.as_str(), k.as_str(), v.as_str()))
         })
         .collect();
-    let mut df = DataFrame::new(
+    let df = DataFrame::new(
         rows.len(),
         vec![
             text("report_id", rows.iter().map(|r| Some(r.0))),
@@ -241,7 +253,9 @@ pub fn write_private(path: &Path, private: &[PrivateFields]) -> Result<()> {
         ],
     )
     .map_err(pl_err(path))?;
-    write_frame(path, &mut df)?;
+    // Created readable by its owner only, never readable by others even for a moment; an
+    // existing file keeps its mode when truncated, hence the permissions set after.
+    write_frame_with_mode(path, &df, 0o600)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -635,14 +649,38 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn the_private_fields_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("private.parquet");
+        let private = [PrivateFields {
+            id: "R-1".into(),
+            values: vec![("email".into(), "vecina@example.org".into())],
+        }];
+        // New, and over a file that was readable by everyone.
+        for _ in 0..2 {
+            write_private(&path, &private).expect("write");
+            let mode = std::fs::metadata(&path)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        let back = read_frame(&path).expect("read");
+        assert_eq!(back.height(), 1);
+    }
+
     #[test]
     fn a_missing_column_is_an_error_naming_the_file_and_column() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_reports(dir.path(), &[report("R-1", true)]).expect("write");
         let path = dir.path().join("reports.parquet");
         for column in ["parcel_id", "channel"] {
-            let mut df = read_frame(&path).expect("read").drop(column).expect("drop");
-            write_frame(&path, &mut df).expect("rewrite");
+            let df = read_frame(&path).expect("read").drop(column).expect("drop");
+            write_frame(&path, &df).expect("rewrite");
             let full = read_reports(dir.path()).expect_err("full read").to_string();
             assert!(
                 full.contains("reports.parquet") && full.contains(column),
