@@ -117,11 +117,10 @@ fn encode_chunk(
     options: WriteOptions,
 ) -> PolarsResult<Vec<Vec<CompressedPage>>> {
     let offset = i64::try_from(g * ROW_GROUP).expect("row offsets fit i64");
-    let slice = column
-        .as_materialized_series()
-        .slice(offset, ROW_GROUP)
-        .rechunk();
-    let array = slice.to_arrow(0, CompatLevel::newest());
+    // Sliced before it is materialised: a constant column becomes only this group's values.
+    let slice = column.slice(offset, ROW_GROUP);
+    let series = slice.as_materialized_series().rechunk();
+    let array = series.to_arrow(0, CompatLevel::newest());
     array_to_columns(&array, field.clone(), options, encoding)?
         .into_iter()
         .map(|pages| {
@@ -166,6 +165,12 @@ mod tests {
         )
         .expect("frame")
         .with_column(at.into_column())
+        .expect("column")
+        .with_column(Column::new_scalar(
+            "window".into(),
+            Scalar::new(DataType::String, "90d".into()),
+            rows,
+        ))
         .expect("column")
         .clone()
     }
