@@ -17,25 +17,40 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's purge delay for the batch commands (all but `serve`), in milliseconds.
+/// mimalloc's options for the batch commands (all but `serve`).
 ///
-/// A batch command ends in seconds; returning freed memory to the system in the middle of it
-/// only makes the next allocations fault their pages in again, zeroed (2 MiB at a time under
-/// transparent huge pages). On 1,000,000 reports `predio compute` took 35–70 thousand page
-/// faults and 2–6 s of system time at mimalloc's default delay (1 s), 5 thousand faults and
-/// 1.6–2.4 s with it deferred past the command's end. `serve` keeps the default: it returns a
-/// replaced catalog version's memory.
-const BATCH_PURGE_DELAY_MS: &str = "10000";
+/// - `MIMALLOC_PURGE_DELAY=10000` (milliseconds). A batch command ends in seconds; returning
+///   freed memory to the system in the middle of it only makes the next allocations fault
+///   their pages in again, zeroed. On 1,000,000 reports `predio compute` took 35–70 thousand
+///   page faults and 2–6 s of system time at mimalloc's default delay (1 s), 5 thousand faults
+///   with it deferred past the command's end.
+/// - `MIMALLOC_ALLOW_THP=0`: no transparent huge pages. mimalloc asks for them on its large
+///   regions, and each first touch then zeroes 2 MiB. On the 2-core VM of the benches such a
+///   fault was the most expensive thing `predio compute` did: 44 % of its samples were
+///   `clear_page_erms` under huge-page faults, and its system time varied from 1.4 to 7.6 s
+///   with the host's memory. With 4 KiB pages it took 1.7–2.5 s of system time in every run
+///   and 0.3–0.5 s more user time (TLB misses): in interleaved runs the whole command took
+///   5.1–6.1 s against 5.8–8.4 s with huge pages (`/usr/bin/time`, 10 runs each).
+///
+/// `serve` keeps the defaults: it returns a replaced catalog version's memory, and a
+/// long-running server amortises its huge pages.
+const BATCH_MALLOC_OPTIONS: [(&str, &str); 2] = [
+    ("MIMALLOC_PURGE_DELAY", "10000"),
+    ("MIMALLOC_ALLOW_THP", "0"),
+];
 
 /// mimalloc reads its options from the environment as the process starts, before `main`, and
 /// setting them later needs `unsafe`: a batch command re-executes itself once with
-/// `MIMALLOC_PURGE_DELAY` set. A delay already set (by the user, or by this) is kept; if the
-/// re-execution fails, the command runs here with the default.
+/// [`BATCH_MALLOC_OPTIONS`] set. An option already set (by the user, or by this) is kept; if
+/// the re-execution fails, the command runs here with the defaults.
 #[cfg(unix)]
-fn defer_purging(cli: &cli::Cli) {
+fn batch_malloc_options(cli: &cli::Cli) {
     use std::os::unix::process::CommandExt;
-    const VAR: &str = "MIMALLOC_PURGE_DELAY";
-    if matches!(cli.command, cli::Command::Serve(_)) || std::env::var_os(VAR).is_some() {
+    let unset: Vec<(&str, &str)> = BATCH_MALLOC_OPTIONS
+        .into_iter()
+        .filter(|(var, _)| std::env::var_os(var).is_none())
+        .collect();
+    if matches!(cli.command, cli::Command::Serve(_)) || unset.is_empty() {
         return;
     }
     let Ok(exe) = std::env::current_exe() else {
@@ -46,13 +61,13 @@ fn defer_purging(cli: &cli::Cli) {
     let error = std::process::Command::new(&exe)
         .arg0(arg0)
         .args(args)
-        .env(VAR, BATCH_PURGE_DELAY_MS)
+        .envs(unset)
         .exec();
-    tracing::debug!(%error, "could not re-execute with {VAR} set");
+    tracing::debug!(%error, "could not re-execute with mimalloc's batch options set");
 }
 
 #[cfg(not(unix))]
-fn defer_purging(_: &cli::Cli) {}
+fn batch_malloc_options(_: &cli::Cli) {}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -63,7 +78,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    defer_purging(&cli);
+    batch_malloc_options(&cli);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // `predio indices ... | head`: the reader went away; not an error of ours.
