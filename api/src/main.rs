@@ -30,7 +30,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///   `clear_page_erms` under huge-page faults, and its system time varied from 1.4 to 7.6 s
 ///   with the host's memory. With 4 KiB pages it took 1.7–2.5 s of system time in every run
 ///   and 0.3–0.5 s more user time (TLB misses): in interleaved runs the whole command took
-///   5.1–6.1 s against 5.8–8.4 s with huge pages (`/usr/bin/time`, 10 runs each).
+///   5.1–6.1 s against 5.8–8.4 s with huge pages (`/usr/bin/time`, 10 runs each), and a run
+///   after 20 s idle 4.7–5.3 s against 7.3–7.7 s. The VM reports free memory to its host
+///   (virtio-balloon free page reporting): a huge page faulted in after its memory sat free is
+///   backed by the host anew while the guest zeroes it. Back-to-back runs of one binary
+///   favour huge pages (medians 4.2 s against 5.2 s): on a machine without free page
+///   reporting, set `MIMALLOC_ALLOW_THP=1`.
 ///
 /// `serve` keeps the defaults: it returns a replaced catalog version's memory, and a
 /// long-running server amortises its huge pages.
