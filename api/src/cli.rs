@@ -7,7 +7,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// predio turns municipal citizen reports into geography: it imports the cadastre (parcels and
 /// sectors) from any GDAL format, reprojects it to WGS 84, and keeps it in a versioned catalog.
 #[derive(Debug, Parser)]
-#[command(name = "predio", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "predio",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Environment:\n  RUST_LOG               log filter (e.g. predio=debug)\n  MIMALLOC_PURGE_DELAY   batch commands default to 10000 ms (memory kept until they end)\n  MIMALLOC_ALLOW_THP     batch commands default to 0 (no huge pages; see the README)"
+)]
 pub struct Cli {
     /// The catalog's data directory (immutable versions and a CURRENT pointer).
     #[arg(
