@@ -25,20 +25,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///   page faults and 2–6 s of system time at mimalloc's default delay (1 s), 5 thousand faults
 ///   with it deferred past the command's end.
 /// - `MIMALLOC_ALLOW_THP=0`: no transparent huge pages. mimalloc asks for them on its large
-///   regions, and each first touch then zeroes 2 MiB. On the 2-core VM of the benches such a
-///   fault was the most expensive thing `predio compute` did: 44 % of its samples were
-///   `clear_page_erms` under huge-page faults, and its system time varied from 1.4 to 7.6 s
-///   with the host's memory. With 4 KiB pages it took 1.7–2.5 s of system time in every run
-///   and 0.3–0.5 s more user time (TLB misses): in interleaved runs the whole command took
-///   5.1–6.1 s against 5.8–8.4 s with huge pages (`/usr/bin/time`, 10 runs each), and a run
-///   after 20 s idle 4.7–5.3 s against 7.3–7.7 s. The VM reports free memory to its host
-///   (virtio-balloon free page reporting): a huge page faulted in after its memory sat free is
-///   backed by the host anew while the guest zeroes it. Back-to-back runs of one binary
-///   favour huge pages (medians 4.2 s against 5.2 s): on a machine without free page
-///   reporting, set `MIMALLOC_ALLOW_THP=1`.
+///   regions, and each first touch then zeroes 2 MiB. On the bench VM, which reports free
+///   memory to its host (virtio-balloon free page reporting), those faults were 44 % of
+///   `predio compute`'s samples and made a single run after idle 2–3 s slower; back-to-back
+///   runs favour huge pages. The figures (A/B runs) are in the README's speed section; on a
+///   machine without free page reporting, set `MIMALLOC_ALLOW_THP=1`.
 ///
-/// `serve` keeps the defaults: it returns a replaced catalog version's memory, and a
-/// long-running server amortises its huge pages.
+/// `serve` keeps the defaults: it returns a replaced catalog version's memory.
 const BATCH_MALLOC_OPTIONS: [(&str, &str); 2] = [
     ("MIMALLOC_PURGE_DELAY", "10000"),
     ("MIMALLOC_ALLOW_THP", "0"),
