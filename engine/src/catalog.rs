@@ -31,6 +31,7 @@ use crate::geocoder::MatchCounts;
 use crate::indices::{IndexTables, IndicesMeta, Level};
 use crate::model::{Bbox, Field, ParcelKey, ParcelLayer, SectorLayer};
 use crate::report::{ImportReport, IssueAction};
+use crate::report_columns::ReportColumns;
 use crate::reports::{PrivateFields, Report};
 use crate::segments::SegmentsMeta;
 use crate::{layer_file, report_store, PREDIO_VERSION};
@@ -321,15 +322,12 @@ pub trait CatalogStore {
     /// An unreadable Parquet file.
     fn private_fields(&self, manifest: &Manifest) -> Result<Vec<PrivateFields>>;
 
-    /// The reports without their histories, with the number of status changes of each (what
-    /// `predio compute` needs), or `None` when the version has no reports.
+    /// What the indices read of the reports, as columns, with the number of status changes of
+    /// each instead of the histories, or `None` when the version has no reports.
     ///
     /// # Errors
     /// I/O or Parquet errors naming the file.
-    fn reports_counting_history(
-        &self,
-        manifest: &Manifest,
-    ) -> Result<Option<(Vec<Report>, Vec<u32>)>>;
+    fn report_columns(&self, manifest: &Manifest) -> Result<Option<ReportColumns>>;
 
     /// The indices table of `level`, or `None` when the version has no indices.
     ///
@@ -621,14 +619,11 @@ impl CatalogStore for DirCatalog {
         report_store::read_reports(&self.version_dir(manifest.version)).map(Some)
     }
 
-    fn reports_counting_history(
-        &self,
-        manifest: &Manifest,
-    ) -> Result<Option<(Vec<Report>, Vec<u32>)>> {
+    fn report_columns(&self, manifest: &Manifest) -> Result<Option<ReportColumns>> {
         if manifest.reports.is_none() {
             return Ok(None);
         }
-        report_store::read_reports_counting_history(&self.version_dir(manifest.version)).map(Some)
+        report_store::read_report_columns(&self.version_dir(manifest.version)).map(Some)
     }
 
     fn indices(

@@ -20,6 +20,7 @@ mod parquet_write;
 pub mod plan;
 mod radix;
 mod report;
+mod report_columns;
 mod report_store;
 mod reports;
 mod sector_index;
@@ -41,6 +42,7 @@ pub use model::{
     SectorLayer, Value,
 };
 pub use report::{ImportReport, Issue, IssueAction};
+pub use report_columns::ReportColumns;
 pub use report_store::{read_reports, reports_frame, write_reports};
 pub use reports::{upsert, Location, PrivateFields, Report, Status, StatusChange, StatusType};
 pub use sector_index::SectorIndex;

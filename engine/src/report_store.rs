@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::geocoder::MatchKind;
 use crate::model::{ParcelId, SectorId};
 use crate::parquet_write::{write_parquet, Options};
+use crate::report_columns::{ReportColumns, INDEX_COLUMNS};
 use crate::reports::{Location, PrivateFields, Report, Status, StatusChange, StatusType};
 
 fn pl_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
@@ -324,43 +325,63 @@ fn parse<T: std::str::FromStr<Err = String>>(path: &Path, v: Option<&str>) -> Re
         })
 }
 
-/// Reads the reports written by [`write_reports`] from `dir`.
+/// Reads what the indices need of the reports, as columns, with the number of status changes
+/// each has instead of the history, which is much cheaper.
 ///
 /// # Errors
-/// I/O and decoding errors naming the file.
-pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
-    read_reports_with(dir, true).map(|(reports, _)| reports)
+/// I/O and decoding errors naming the file (and the column, and the row of a bad value).
+pub fn read_report_columns(dir: &Path) -> Result<ReportColumns> {
+    let path = dir.join("reports.parquet");
+    let file = File::open(&path).map_err(Error::io(&path))?;
+    let columns: Vec<String> = INDEX_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+    let hpath = dir.join("report_history.parquet");
+    // The history's ids are read beside the reports.
+    let (df, history) = rayon::join(
+        || {
+            ParquetReader::new(file)
+                .with_columns(Some(columns))
+                .finish()
+                .map_err(pl_err(&path))
+        },
+        || history_ids(&hpath),
+    );
+    let df = df?;
+    let ids = df
+        .column("id")
+        .and_then(|c| c.str().cloned())
+        .map_err(pl_err(&path))?;
+    let lens = match history? {
+        Some(h) => history_counts(&ids, &h),
+        None => vec![0; df.height()],
+    };
+    ReportColumns::from_frame(&df, lens).map_err(pl_err(&path))
 }
 
-/// Reads what the indices need of the reports, with the number of status changes each has
-/// instead of the history, which is much cheaper: the fields the indices do not use (`source`,
-/// `channel`, `status_label`, `source_on_time`, `match`, `distance_m`, `source_area`,
-/// `parent_id`) are left empty.
-///
-/// # Errors
-/// I/O and decoding errors naming the file.
-pub fn read_reports_counting_history(dir: &Path) -> Result<(Vec<Report>, Vec<u32>)> {
-    read_reports_with(dir, false)
-}
-
-/// Number of history rows of each report, in the reports' order.
-fn history_counts(hpath: &Path, reports: &[Report]) -> Result<Vec<u32>> {
-    let ids: Vec<&str> = reports.iter().map(|r| r.id.as_str()).collect();
-    let mut counts = vec![0u32; ids.len()];
+/// The report ids of the history file's rows, if there is one.
+fn history_ids(hpath: &Path) -> Result<Option<StringChunked>> {
     if !hpath.exists() {
-        return Ok(counts);
+        return Ok(None);
     }
     let file = File::open(hpath).map_err(Error::io(hpath))?;
     let h = ParquetReader::new(file)
         .with_columns(Some(vec!["report_id".into()]))
         .finish()
         .map_err(pl_err(hpath))?;
-    let col = h.column("report_id").map_err(pl_err(hpath))?;
-    let hids = col.str().map_err(pl_err(hpath))?;
+    let ids = h
+        .column("report_id")
+        .and_then(|c| c.str().cloned())
+        .map_err(pl_err(hpath))?;
+    Ok(Some(ids))
+}
+
+/// Number of history rows (`hids`, their report ids) of each report (`ids`), in the reports'
+/// order.
+fn history_counts(ids: &StringChunked, hids: &StringChunked) -> Vec<u32> {
+    let mut counts = vec![0u32; ids.len()];
     let mut cursor = 0;
     let mut rows = hids.iter().peekable();
     for (i, id) in ids.iter().enumerate() {
-        while rows.peek().is_some_and(|r| *r == Some(*id)) {
+        while id.is_some() && rows.peek().is_some_and(|r| *r == id) {
             rows.next();
             counts[i] += 1;
             cursor += 1;
@@ -368,8 +389,11 @@ fn history_counts(hpath: &Path, reports: &[Report]) -> Result<Vec<u32>> {
     }
     if cursor < hids.len() {
         // Not in the reports' order: count by id instead.
-        let index: std::collections::HashMap<&str, usize> =
-            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let index: std::collections::HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| id.map(|id| (id, i)))
+            .collect();
         counts.iter_mut().for_each(|c| *c = 0);
         for id in hids.iter().flatten() {
             if let Some(i) = index.get(id) {
@@ -377,55 +401,27 @@ fn history_counts(hpath: &Path, reports: &[Report]) -> Result<Vec<u32>> {
             }
         }
     }
-    Ok(counts)
+    counts
 }
 
-/// The columns the indices read (the others are left empty by
-/// [`read_reports_counting_history`]).
-const INDEX_COLUMNS: [&str; 17] = [
-    "id",
-    "category",
-    "department",
-    "status",
-    "status_type",
-    "created_at",
-    "acknowledged_at",
-    "closed_at",
-    "reopened_at",
-    "deadline_at",
-    "source_tz",
-    "lon",
-    "lat",
-    "location",
-    "parcel_id",
-    "sector_id",
-    "h3",
-];
-
-/// A column of `df` (one chunk), or `None` when it was left unread (`projected`, and not one
-/// of the [`INDEX_COLUMNS`]); a column that should be there and is not is an error.
+/// A column of `df` (one chunk); a column that is not there is an error.
 fn get<'a, T>(
     df: &'a DataFrame,
     name: &str,
-    projected: bool,
     typed: impl Fn(&'a Series) -> PolarsResult<&'a T>,
-) -> PolarsResult<Option<&'a T>> {
-    if projected && !INDEX_COLUMNS.contains(&name) {
-        return Ok(None);
-    }
-    typed(df.column(name)?.as_materialized_series()).map(Some)
+) -> PolarsResult<&'a T> {
+    typed(df.column(name)?.as_materialized_series())
 }
 
-fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec<u32>)> {
+/// Reads the reports written by [`write_reports`] from `dir`.
+///
+/// # Errors
+/// I/O and decoding errors naming the file.
+pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
     use rayon::prelude::*;
     let path = dir.join("reports.parquet");
     let file = File::open(&path).map_err(Error::io(&path))?;
-    let mut reader = ParquetReader::new(file);
-    if !with_history {
-        let columns: Vec<String> = INDEX_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-        reader = reader.with_columns(Some(columns));
-    }
-    let mut df = reader.finish().map_err(pl_err(&path))?;
+    let mut df = ParquetReader::new(file).finish().map_err(pl_err(&path))?;
     // One chunk per column, times as plain milliseconds.
     for name in [
         "created_at",
@@ -442,8 +438,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
     }
     df.rechunk_mut_par();
     let e = pl_err(&path);
-    let projected = !with_history;
-    let text = |name: &str| get(&df, name, projected, |s| s.str()).map_err(&e);
+    let text = |name: &str| get(&df, name, |s| s.str()).map_err(&e);
     let (id, source, category, department, channel) = (
         text("id")?,
         text("source")?,
@@ -465,7 +460,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
         text("source_area")?,
         text("parent_id")?,
     );
-    let time = |name: &str| get(&df, name, projected, |s| s.i64()).map_err(&e);
+    let time = |name: &str| get(&df, name, |s| s.i64()).map_err(&e);
     let (created, ack, closed, reopened, deadline) = (
         time("created_at")?,
         time("acknowledged_at")?,
@@ -473,16 +468,16 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
         time("reopened_at")?,
         time("deadline_at")?,
     );
-    let on_time = get(&df, "source_on_time", projected, |s| s.bool()).map_err(&e)?;
-    let float = |name: &str| get(&df, name, projected, |s| s.f64()).map_err(&e);
+    let on_time = get(&df, "source_on_time", |s| s.bool()).map_err(&e)?;
+    let float = |name: &str| get(&df, name, |s| s.f64()).map_err(&e);
     let (lon, lat, dist) = (float("lon")?, float("lat")?, float("distance_m")?);
-    let h3 = get(&df, "h3", projected, |s| s.u64()).map_err(&e)?;
-    fn at(c: Option<&StringChunked>, i: usize) -> Option<&str> {
-        c.and_then(|c| c.get(i))
+    let h3 = get(&df, "h3", |s| s.u64()).map_err(&e)?;
+    fn at(c: &StringChunked, i: usize) -> Option<&str> {
+        c.get(i)
     }
-    let owned = |c: Option<&StringChunked>, i: usize| at(c, i).map(str::to_owned);
-    let ms = |c: Option<&Int64Chunked>, i: usize| from_ms(c.and_then(|c| c.get(i)));
-    let float_at = |c: Option<&Float64Chunked>, i: usize| c.and_then(|c| c.get(i));
+    let owned = |c: &StringChunked, i: usize| at(c, i).map(str::to_owned);
+    let ms = |c: &Int64Chunked, i: usize| from_ms(c.get(i));
+    let float_at = |c: &Float64Chunked, i: usize| c.get(i);
     let mut out: Vec<Report> = (0..df.height())
         .into_par_iter()
         .map(|i| {
@@ -506,7 +501,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
                 closed_at: ms(closed, i),
                 reopened_at: ms(reopened, i),
                 deadline_at: ms(deadline, i),
-                source_on_time: on_time.and_then(|c| c.get(i)),
+                source_on_time: on_time.get(i),
                 source_tz: owned(tz, i).unwrap_or_default(),
                 lon: float_at(lon, i),
                 lat: float_at(lat, i),
@@ -515,7 +510,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
                 sector_id: at(sector, i).map(SectorId::new),
                 match_kind,
                 distance_m: float_at(dist, i),
-                h3: h3.and_then(|c| c.get(i)),
+                h3: h3.get(i),
                 source_area: owned(area, i),
                 parent_id: owned(parent, i),
             })
@@ -526,7 +521,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
     // (a map by id only if a file was written otherwise).
     let mut changes: Vec<(Option<String>, Option<StatusChange>)> = Vec::new();
     let hpath = dir.join("report_history.parquet");
-    if with_history && hpath.exists() {
+    if hpath.exists() {
         let h = read_frame(&hpath)?;
         let he = pl_err(&hpath);
         let (ids, at, st, lb) = (
@@ -570,12 +565,7 @@ fn read_reports_with(dir: &Path, with_history: bool) -> Result<(Vec<Report>, Vec
             r.history = map.remove(&r.id).unwrap_or_default();
         }
     }
-    let counts = if with_history {
-        out.iter().map(|r| r.history.len() as u32).collect()
-    } else {
-        history_counts(&hpath, &out)?
-    };
-    Ok((out, counts))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -636,16 +626,23 @@ mod tests {
         let reports = vec![report("R-1", true), report("R-2", false)];
         write_reports(dir.path(), &reports).expect("write");
         assert_eq!(read_reports(dir.path()).expect("read"), reports);
-        // For the indices: the columns they use, the others left empty.
-        let (lean, counts) = read_reports_counting_history(dir.path()).expect("lean read");
-        assert_eq!(counts, [1, 1]);
+        // For the indices: the columns they use, with the history's lengths.
+        let lean = read_report_columns(dir.path()).expect("lean read");
         assert_eq!(
-            (&lean[0].parcel_id, lean[0].h3),
-            (&reports[0].parcel_id, reports[0].h3)
+            (lean.len(), lean.history_len(0), lean.history_len(1)),
+            (2, 1, 1)
         );
         assert_eq!(
-            (lean[0].channel.as_deref(), lean[0].distance_m),
-            (None, None)
+            (lean.parcel_id(0), lean.h3(0), lean.status_type(0)),
+            (
+                Some("10000001-000"),
+                reports[0].h3,
+                StatusType::ClosedNotFixed
+            )
+        );
+        assert_eq!(
+            (lean.parcel_id(1), lean.lon_lat(1), lean.id(1)),
+            (None, None, "R-2")
         );
     }
 
@@ -687,7 +684,7 @@ mod tests {
                 "{full}"
             );
             // The indices need the parcel, not the channel.
-            let lean = read_reports_counting_history(dir.path());
+            let lean = read_report_columns(dir.path());
             if column == "parcel_id" {
                 let e = lean.expect_err("lean read").to_string();
                 assert!(e.contains("reports.parquet") && e.contains(column), "{e}");
@@ -696,5 +693,18 @@ mod tests {
             }
             write_reports(dir.path(), &[report("R-1", true)]).expect("restore");
         }
+        // A status that is not one of predio's, in the second report.
+        write_reports(dir.path(), &[report("R-1", true), report("R-2", true)]).expect("write");
+        let mut df = read_frame(&path).expect("read");
+        let status = Series::new("status".into(), ["resolved", "resuelto"]);
+        df.with_column(status.into_column()).expect("status");
+        write_frame(&path, &df).expect("rewrite");
+        let e = read_report_columns(dir.path())
+            .expect_err("bad status")
+            .to_string();
+        assert!(
+            e.contains("reports.parquet") && e.contains("column status, row 2"),
+            "{e}"
+        );
     }
 }

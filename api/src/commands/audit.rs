@@ -213,7 +213,7 @@ pub fn run(catalog: &DirCatalog, args: &AuditArgs) -> anyhow::Result<()> {
         .sectors(&manifest)?
         .context("the catalog has no sectors: run `predio import sectors` first")?;
     let (cfg, rules) = rules(&manifest, args)?;
-    let Some((reports, history_lens)) = catalog.reports_counting_history(&manifest)? else {
+    let Some(reports) = catalog.report_columns(&manifest)? else {
         bail!("the catalog has no reports: run `predio import reports` first")
     };
     let as_of = parse_as_of(&period.last.to_string())?;
@@ -223,7 +223,6 @@ pub fn run(catalog: &DirCatalog, args: &AuditArgs) -> anyhow::Result<()> {
     };
     let (tables, _) = indices::compute(
         &reports,
-        &history_lens,
         None,
         Some(&sectors),
         Scope {

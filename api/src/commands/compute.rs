@@ -66,7 +66,7 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
             );
             Ok(layers)
         });
-        let reports = catalog.reports_counting_history(&manifest);
+        let reports = catalog.report_columns(&manifest);
         tracing::debug!(
             seconds = read_started.elapsed().as_secs_f64(),
             "read the reports"
@@ -78,7 +78,7 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the cadastre failed"))),
         )
     });
-    let Some((reports, history_lens)) = reports? else {
+    let Some(reports) = reports? else {
         bail!("the catalog has no reports: run `predio import reports` first")
     };
     let (parcels, sectors) = layers?;
@@ -89,7 +89,6 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (tables, counts) = indices::compute(
         &reports,
-        &history_lens,
         parcels.as_deref(),
         sectors.as_ref(),
         Scope {
@@ -102,12 +101,13 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     .context("computing the indices")?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(reports = counts.used, seconds, "computed indices");
-    let used = reports.iter().filter(|r| r.created_at <= as_of);
+    let as_of_ms = as_of.timestamp_millis();
+    let used = (0..reports.len()).filter(|&i| reports.created_ms()[i] <= as_of_ms);
     let (mut without_parcel, mut without_sector, mut without_cell) = (0, 0, 0);
-    for r in used {
-        without_parcel += usize::from(r.parcel_id.is_none());
-        without_sector += usize::from(r.sector_id.is_none());
-        without_cell += usize::from(r.location != predio_engine::Location::Located);
+    for i in used {
+        without_parcel += usize::from(reports.parcel_id(i).is_none());
+        without_sector += usize::from(reports.sector_id(i).is_none());
+        without_cell += usize::from(reports.location(i) != predio_engine::Location::Located);
     }
     let meta = IndicesMeta {
         as_of,
@@ -194,10 +194,10 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         m.holidays,
         m.min_reports
     );
-    // The process ends with this command: a million reports, each a handful of strings, are
-    // left to the operating system rather than freed one allocation at a time (a quarter of a
-    // second).
-    std::mem::forget((reports, history_lens, parcels, sectors));
+    // The process ends with this command: half a million parcel ids, each a string, are left to
+    // the operating system rather than freed one allocation at a time.
+    std::mem::forget((parcels, sectors));
+    drop(reports);
     Ok(())
 }
 

@@ -8,8 +8,10 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+#[cfg(test)]
 use crate::model::{ParcelId, SectorId};
-use crate::reports::{Report, Status, StatusType};
+use crate::report_columns::{ReportColumns, Text, Times};
+use crate::reports::{Location, Report, Status, StatusType};
 
 use super::aggregate::{flag, Row};
 use super::config::IndexConfig;
@@ -93,6 +95,17 @@ pub fn fact(
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
 ) -> Fact {
+    fact_of(&Times::of(r), history_len, tz, as_of, cfg)
+}
+
+/// [`fact`] of a report's status, category and times.
+pub(crate) fn fact_of(
+    r: &Times<'_>,
+    history_len: usize,
+    tz: Tz,
+    as_of: DateTime<Utc>,
+    cfg: &IndexConfig,
+) -> Fact {
     let cal = &cfg.calendar;
     let created = local(r.created_at, tz);
     let as_of_day = local(as_of, tz).date();
@@ -109,14 +122,12 @@ pub fn fact(
         .filter(|a| has_history && *a <= as_of && *a >= r.created_at)
         .map(|a| hours(r.created_at, a));
     let reopened = has_history.then(|| r.reopened_at.is_some_and(|t| t <= as_of));
-    let rule = cfg.rule(r.category.as_deref());
+    let rule = cfg.rule(r.category);
     // The source's own deadline wins (Open311 expected_datetime, Boston TARGET_DT); then the
     // category's rule, then the default (unless the rules say there is none).
     let due = match r.deadline_at {
         Some(d) => Some(local(d, tz).date()),
-        None if cfg.assesses(r.category.as_deref()) => {
-            Some(cal.add_days(created.date(), rule.days))
-        }
+        None if cfg.assesses(r.category) => Some(cal.add_days(created.date(), rule.days)),
         None => None,
     };
     // A report closed (seconds) before it was created was still answered: it keeps its
@@ -214,7 +225,8 @@ fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
 }
 
 /// The reports created up to `as_of` (with the number of status changes of each in
-/// `history_lens`), their facts, and the counts of what was left out.
+/// `history_lens`), their facts, and the counts of what was left out (the reference's).
+#[cfg(test)]
 pub(super) fn used_facts<'r>(
     reports: &'r [Report],
     history_lens: &[u32],
@@ -246,6 +258,61 @@ pub(super) fn used_facts<'r>(
     (used, facts, counts)
 }
 
+/// The reports created up to `as_of` (positions in `reports`), their facts, and the counts of
+/// what was left out.
+fn used_facts_of(
+    reports: &ReportColumns,
+    as_of: DateTime<Utc>,
+    cfg: &IndexConfig,
+) -> (Vec<u32>, Vec<Fact>, FactCounts) {
+    let as_of_ms = as_of.timestamp_millis();
+    let used: Vec<u32> = (0..reports.len() as u32)
+        .filter(|&i| reports.created_ms()[i as usize] <= as_of_ms)
+        .collect();
+    let facts: Vec<Fact> = used
+        .par_iter()
+        .map_init(
+            || Zones(HashMap::new()),
+            |zones, &i| {
+                let i = i as usize;
+                let tz = zones.get(reports.source_tz(i));
+                let n = reports.history_len(i) as usize;
+                fact_of(&reports.times(i), n, tz, as_of, cfg)
+            },
+        )
+        .collect();
+    let closed_before_created = used
+        .iter()
+        .filter(|&&i| reports.closed_before_created(i as usize))
+        .count();
+    let counts = FactCounts {
+        used: used.len(),
+        after_as_of: reports.len() - used.len(),
+        closed_before_created,
+    };
+    (used, facts, counts)
+}
+
+/// Each of the reports `used`: the position of its `key` in `ids`, plus one (0: none).
+fn position<'a>(
+    used: &[u32],
+    ids: &[&str],
+    key: impl Fn(usize) -> Option<&'a str> + Sync,
+) -> Vec<u32> {
+    let lookup: PlHashMap<&str, u32> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i as u32 + 1))
+        .collect();
+    used.par_iter()
+        .map(|&i| {
+            key(i as usize)
+                .and_then(|k| lookup.get(k).copied())
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
 /// The facts of the reports created up to `as_of`, their parcels and sectors coded by their
 /// position in `parcel_ids` and `sector_ids` (a report whose parcel is not there has none),
 /// their cells at each of `h3_res` (the stored cell's parent when it is as fine, else from the
@@ -253,10 +320,8 @@ pub(super) fn used_facts<'r>(
 ///
 /// # Errors
 /// Polars errors building the per-report table.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn facts(
-    reports: &[Report],
-    history_lens: &[u32],
+    reports: &ReportColumns,
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
     h3_res: &[h3o::Resolution],
@@ -267,26 +332,26 @@ pub(super) fn facts(
     let phase = |what: &str| {
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "facts: {what}");
     };
-    let (used, facts, counts) = used_facts(reports, history_lens, as_of, cfg);
+    let (used, facts, counts) = used_facts_of(reports, as_of, cfg);
     phase("facts");
+    let created: Vec<i64> = used
+        .iter()
+        .map(|&i| reports.created_ms()[i as usize])
+        .collect();
     // The per-report table is built beside the rows.
     let (report_table, keyed) = rayon::join(
         || {
-            let table = report_table(&used, &facts);
+            let table = report_table(reports, &used, &created, &facts);
             phase("report table");
             table
         },
         || {
             // In order of creation: a stable sort, so that ties keep the reports' order.
-            let first = used
-                .iter()
-                .map(|r| r.created_at.timestamp_millis())
-                .min()
-                .unwrap_or(0);
-            let order: Vec<(u64, u32)> = used
+            let first = created.iter().copied().min().unwrap_or(0);
+            let order: Vec<(u64, u32)> = created
                 .iter()
                 .enumerate()
-                .map(|(i, r)| ((r.created_at.timestamp_millis() - first) as u64, i as u32))
+                .map(|(i, c)| ((c - first) as u64, i as u32))
                 .collect();
             let order: Vec<usize> = crate::radix::sort_by_key(order, |o| o.0)
                 .into_iter()
@@ -294,30 +359,21 @@ pub(super) fn facts(
                 .collect();
             // Everything is read in the reports' order (a random read of a report costs a cache
             // miss), then put in order of creation.
-            let position =
-                |ids: &[&str], key: &(dyn Fn(&Report) -> Option<&str> + Sync)| -> Vec<u32> {
-                    let lookup: PlHashMap<&str, u32> = ids
-                        .iter()
-                        .enumerate()
-                        .map(|(i, id)| (*id, i as u32 + 1))
-                        .collect();
-                    used.par_iter()
-                        .map(|r| key(r).and_then(|k| lookup.get(k).copied()).unwrap_or(0))
-                        .collect()
-                };
-            let parcel = position(parcel_ids, &|r| r.parcel_id.as_ref().map(ParcelId::as_str));
-            let sector = position(sector_ids, &|r| r.sector_id.as_ref().map(SectorId::as_str));
+            let (parcel, sector) = rayon::join(
+                || position(&used, parcel_ids, |i| reports.parcel_id(i)),
+                || position(&used, sector_ids, |i| reports.sector_id(i)),
+            );
             phase("parcels and sectors");
             let (category, department) = rayon::join(
-                || codes(used.iter().map(|r| r.category.as_deref())),
-                || codes(used.iter().map(|r| r.department.as_deref())),
+                || codes(used.iter().map(|&i| reports.category(i as usize))),
+                || codes(used.iter().map(|&i| reports.department(i as usize))),
             );
             let cells: Vec<(Vec<u32>, Vec<u64>)> = h3_res
                 .iter()
                 .map(|res| {
                     let cell: Vec<u64> = used
                         .par_iter()
-                        .map(|r| cell_at(r, *res).unwrap_or(0))
+                        .map(|&i| cell_of(reports, i as usize, *res).unwrap_or(0))
                         .collect();
                     // Coded in ascending order of cell by a radix sort of the located rows.
                     let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
@@ -342,8 +398,11 @@ pub(super) fn facts(
             let rows: Vec<Row> = used
                 .par_iter()
                 .zip(facts.par_iter())
-                .map(|(r, x)| {
-                    let closed_as = |s: &[Status]| x.closed && s.contains(&r.status);
+                .zip(created.par_iter())
+                .map(|((&i, x), &created)| {
+                    let (status, status_type) =
+                        (reports.status(i as usize), reports.status_type(i as usize));
+                    let closed_as = |s: &[Status]| x.closed && s.contains(&status);
                     let flags = [
                         (!x.closed, flag::OPEN),
                         (closed_as(&[Status::Resolved]), flag::RESOLVED),
@@ -353,7 +412,7 @@ pub(super) fn facts(
                         ),
                         (
                             closed_as(&[Status::Resolved])
-                                && r.status_type == StatusType::ClosedNotFixed,
+                                && status_type == StatusType::ClosedNotFixed,
                             flag::NOT_FIXED,
                         ),
                         (x.on_time.is_some(), flag::ANSWERED),
@@ -366,7 +425,7 @@ pub(super) fn facts(
                     .fold(0, |a, (_, f)| a | f);
                     let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
                     Row {
-                        created: r.created_at.timestamp_millis(),
+                        created,
                         metrics: [nan(x.res_h), nan(x.res_bd), nan(x.ack_h)],
                         age_bd: x.age_bd.unwrap_or(i64::MIN),
                         flags,
@@ -440,7 +499,9 @@ where
     Series::new(name.into(), values).into_column()
 }
 
-/// The `category`, `department`, `parcel_id` and `sector_id` columns of `used`.
+/// The `category`, `department`, `parcel_id` and `sector_id` columns of `used` (the
+/// reference's).
+#[cfg(test)]
 pub(super) fn key_columns(used: &[&Report]) -> [Column; 4] {
     let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
     [
@@ -468,23 +529,30 @@ pub(super) fn key_columns(used: &[&Report]) -> [Column; 4] {
 }
 
 /// One row per report: its deadline, verdict, stage and times (no personal data), for
-/// auditors and for checking against a source's own verdicts.
-pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<DataFrame> {
-    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
+/// auditors and for checking against a source's own verdicts. `used` are the reports' positions,
+/// `created` their creation times and `facts` their facts.
+fn report_table(
+    reports: &ReportColumns,
+    used: &[u32],
+    created: &[i64],
+    facts: &[Fact],
+) -> PolarsResult<DataFrame> {
     let n = used.len();
-    let mut columns = vec![text(
-        "id",
-        used.iter().map(|r| Some(r.id.as_str())).collect(),
-    )];
-    columns.extend(key_columns(used));
+    // All of them, in order (the usual case): the columns as they were read.
+    let rows = (n < reports.len()).then_some(used);
+    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
+    let mut columns = Vec::with_capacity(18);
+    for which in [
+        Text::Id,
+        Text::Category,
+        Text::Department,
+        Text::Parcel,
+        Text::Sector,
+    ] {
+        columns.push(reports.text_column(which, rows)?);
+    }
     columns.push(
-        column(
-            "created_at",
-            used.iter()
-                .map(|r| r.created_at.timestamp_millis())
-                .collect::<Vec<_>>(),
-        )
-        .cast(&DataType::Datetime(
+        column("created_at", created.to_vec()).cast(&DataType::Datetime(
             TimeUnit::Milliseconds,
             Some(TimeZone::UTC),
         ))?,
@@ -492,7 +560,9 @@ pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<Dat
     columns.extend([
         text(
             "status",
-            used.iter().map(|r| Some(r.status.as_str())).collect(),
+            used.iter()
+                .map(|&i| Some(reports.status(i as usize).as_str()))
+                .collect(),
         ),
         column("closed", facts.iter().map(|f| f.closed).collect::<Vec<_>>()),
         column(
@@ -506,11 +576,13 @@ pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<Dat
             "deadline_from",
             used.iter()
                 .zip(facts)
-                .map(|(r, f)| match (r.deadline_at, f.due) {
-                    (Some(_), _) => Some("source"),
-                    (None, Some(_)) => Some("rule"),
-                    (None, None) => None,
-                })
+                .map(
+                    |(&i, f)| match (reports.has_source_deadline(i as usize), f.due) {
+                        (true, _) => Some("source"),
+                        (false, Some(_)) => Some("rule"),
+                        (false, None) => None,
+                    },
+                )
                 .collect(),
         ),
         column(
@@ -539,8 +611,25 @@ pub(super) fn report_table(used: &[&Report], facts: &[Fact]) -> PolarsResult<Dat
     DataFrame::new(n, columns)
 }
 
-/// The report's H3 cell at `res`: the stored cell's parent when it is at least as fine, else
+/// Report `i`'s H3 cell at `res`: the stored cell's parent when it is at least as fine, else
 /// computed from the point.
+fn cell_of(reports: &ReportColumns, i: usize, res: h3o::Resolution) -> Option<u64> {
+    if reports.location(i) != Location::Located {
+        return None;
+    }
+    if let Some(cell) = reports.h3(i).and_then(|c| h3o::CellIndex::try_from(c).ok()) {
+        if cell.resolution() >= res {
+            return cell.parent(res).map(u64::from);
+        }
+    }
+    let (lon, lat) = reports.lon_lat(i)?;
+    let ll = h3o::LatLng::new(lat, lon).ok()?;
+    Some(u64::from(ll.to_cell(res)))
+}
+
+/// The report's H3 cell at `res`: the stored cell's parent when it is at least as fine, else
+/// computed from the point (the reference's).
+#[cfg(test)]
 pub(super) fn cell_at(r: &Report, res: h3o::Resolution) -> Option<u64> {
     if r.location != crate::reports::Location::Located {
         return None;

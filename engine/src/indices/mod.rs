@@ -23,6 +23,8 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ParcelKey, SectorLayer};
+use crate::report_columns::ReportColumns;
+#[cfg(test)]
 use crate::reports::Report;
 
 pub use config::{ConfigSource, IndexConfig, Rule, Weights};
@@ -208,15 +210,13 @@ pub struct Scope<'a> {
 
 /// Computes the three tables from the geocoded reports.
 ///
-/// `history_lens` holds the number of status changes of each report (its `history` may be left
-/// unread). `parcels` and `sectors` give the features that get a row even without reports, with
-/// their areas (and the sectors' population).
+/// `parcels` and `sectors` give the features that get a row even without reports, with their
+/// areas (and the sectors' population).
 ///
 /// # Errors
 /// Polars errors.
 pub fn compute(
-    reports: &[Report],
-    history_lens: &[u32],
+    reports: &ReportColumns,
     parcels: Option<&[ParcelKey]>,
     sectors: Option<&SectorLayer>,
     scope: Scope<'_>,
@@ -236,15 +236,7 @@ pub fn compute(
     let sector_ids: Vec<&str> = sectors.map_or(Vec::new(), |s| {
         s.sectors.iter().map(|x| x.id.as_str()).collect()
     });
-    let facts = facts::facts(
-        reports,
-        history_lens,
-        as_of,
-        cfg,
-        h3_res,
-        &parcel_ids,
-        &sector_ids,
-    )?;
+    let facts = facts::facts(reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids)?;
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: facts");
 
     // The features of each level: parcels, sectors, then the cells of each resolution.

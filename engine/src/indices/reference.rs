@@ -774,6 +774,69 @@ mod tests {
         }
     }
 
+    /// The per-report table (built from the reports' columns) against each report's own
+    /// [`fact`](super::super::fact).
+    fn check_report_table(
+        table: &DataFrame,
+        reports: &[Report],
+        lens: &[u32],
+        as_of: DateTime<Utc>,
+        cfg: &IndexConfig,
+    ) {
+        let used: Vec<(&Report, u32)> = reports
+            .iter()
+            .zip(lens.iter().copied())
+            .filter(|(r, _)| r.created_at <= as_of)
+            .collect();
+        assert_eq!(table.height(), used.len());
+        let text = |c: &str| table.column(c).expect(c).str().expect(c).clone();
+        let float = |c: &str| table.column(c).expect(c).f64().expect(c).clone();
+        let (id, parcel, category, status, stage, due, from) = (
+            text("id"),
+            text("parcel_id"),
+            text("category"),
+            text("status"),
+            text("stage"),
+            text("due_date"),
+            text("deadline_from"),
+        );
+        let (res_h, res_bd, ack_h) = (
+            float("resolution_h"),
+            float("resolution_bd"),
+            float("ack_h"),
+        );
+        let on_time = table
+            .column("on_time")
+            .expect("on_time")
+            .bool()
+            .expect("bool");
+        let created = table
+            .column("created_at")
+            .expect("created_at")
+            .cast(&DataType::Int64)
+            .expect("ms");
+        let created = created.i64().expect("ms");
+        for (k, (r, n)) in used.iter().enumerate() {
+            let tz = r.source_tz.parse().unwrap_or(chrono_tz::Tz::UTC);
+            let x = super::super::fact(r, *n as usize, tz, as_of, cfg);
+            assert_eq!(id.get(k), Some(r.id.as_str()), "row {k}");
+            assert_eq!(parcel.get(k), r.parcel_id.as_ref().map(ParcelId::as_str));
+            assert_eq!(category.get(k), r.category.as_deref());
+            assert_eq!(status.get(k), Some(r.status.as_str()));
+            assert_eq!(created.get(k), Some(r.created_at.timestamp_millis()));
+            assert_eq!(stage.get(k), x.stage.map(super::super::Stage::as_str));
+            assert_eq!(due.get(k).map(str::to_owned), x.due.map(|d| d.to_string()));
+            let source = r.deadline_at.map(|_| "source");
+            assert_eq!(from.get(k), source.or(x.due.map(|_| "rule")), "row {k}");
+            assert_eq!(on_time.get(k), x.on_time);
+            assert_eq!(
+                (res_h.get(k), res_bd.get(k), ack_h.get(k)),
+                (x.res_h, x.res_bd, x.ack_h),
+                "row {k}"
+            );
+        }
+    }
+
     #[test]
     fn single_pass_equals_the_polars_queries() {
         let (reports, lens, parcels, sectors, as_of) = town();
@@ -808,9 +871,9 @@ mod tests {
         // Both computations, checked equal table by table; the single pass's.
         let both = |scope: Scope<'_>| -> (IndexTables, FactCounts) {
             let layers = (Some(parcels.as_slice()), Some(&sectors));
-            let (fast, counts) =
-                super::super::compute(&reports, &lens, layers.0, layers.1, scope, &cfg)
-                    .expect("single pass");
+            let columns = ReportColumns::from_reports(&reports, Some(&lens)).expect("columns");
+            let (fast, counts) = super::super::compute(&columns, layers.0, layers.1, scope, &cfg)
+                .expect("single pass");
             let (oracle, oracle_counts) =
                 compute(&reports, &lens, layers.0, layers.1, scope, &cfg).expect("polars");
             assert_eq!(counts, oracle_counts);
@@ -821,6 +884,22 @@ mod tests {
         };
         let (fast, fast_counts) = both(scope);
         assert!(fast_counts.after_as_of > 0 && fast_counts.closed_before_created > 0);
+        check_report_table(&fast.reports, &reports, &lens, as_of, &cfg);
+        // Every report used: the table's text columns are the columns read.
+        let later = as_of + chrono::Duration::days(1000);
+        let columns = ReportColumns::from_reports(&reports, Some(&lens)).expect("columns");
+        let (all, _) = super::super::compute(
+            &columns,
+            None,
+            None,
+            Scope {
+                as_of: later,
+                ..scope
+            },
+            &cfg,
+        )
+        .expect("compute");
+        check_report_table(&all.reports, &reports, &lens, later, &cfg);
         // The data exercise what they should: zero rows, rows without a feature, attention,
         // trends, quantiles, stages and recurrence.
         let s = fast.get(Level::Sector);
