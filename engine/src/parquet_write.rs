@@ -12,7 +12,12 @@
 //! cardinality, hashing every value. The hours, rates and areas predio stores are near-unique,
 //! so for them the estimate was spent for nothing; for the counts the dictionary saved space
 //! that Snappy mostly saves too. On the parcel indices this writes in 15 % less CPU time for
-//! a file 14 % larger. Strings keep their dictionaries (ids, categories and windows repeat).
+//! a file 14 % larger. Strings keep their dictionaries unless [`Options::string_dictionaries`]
+//! is off: a dictionary is tried after the same estimate, then built by hashing every value
+//! again. The indices tables write their strings PLAIN: their ids repeat only a few times, and
+//! a run of one window or dimension is what Snappy compresses best. On the parcel indices
+//! (3.6 M rows) that took 13 % off the CPU time of the write for a file 3 % larger, and
+//! Polars read the file back in a fifth less time.
 
 use std::io::Write;
 
@@ -33,6 +38,8 @@ pub(crate) struct Options {
     pub compression: CompressionOptions,
     /// Column statistics (min, max, nulls) in each column chunk.
     pub statistics: bool,
+    /// Whether string columns get a dictionary when Polars estimates it pays (else PLAIN).
+    pub string_dictionaries: bool,
 }
 
 /// One row group: per column, per leaf, its compressed pages.
@@ -49,6 +56,7 @@ pub(crate) fn write_parquet<W: Write + Send>(
 ) -> PolarsResult<u64> {
     let schema = df.schema().to_arrow(CompatLevel::newest());
     let fields = to_parquet_schema(&schema)?.fields().to_vec();
+    let string_dictionaries = options.string_dictionaries;
     let options = WriteOptions {
         statistics: if options.statistics {
             StatisticsOptions::default()
@@ -77,30 +85,35 @@ pub(crate) fn write_parquet<W: Write + Send>(
                 | D::Date32
                 | D::Timestamp(..)
                 | D::Duration(_) => vec![Encoding::Plain],
+                D::Utf8View | D::BinaryView if !string_dictionaries => {
+                    vec![Encoding::Plain]
+                }
                 ref dtype => get_dtype_encoding(dtype),
             }
         })
         .collect();
-    let groups = df.height().div_ceil(ROW_GROUP);
+    let groups = row_groups(df);
     let encode = |g: usize| -> PolarsResult<Group> {
+        let (offset, len) = groups[g];
         let columns = df
             .columns()
             .par_iter()
             .zip(&fields)
             .zip(&encodings)
-            .map(|((column, field), encoding)| encode_chunk(column, g, field, encoding, options))
+            .map(|((column, field), encoding)| {
+                encode_chunk(column, offset, len, field, encoding, options)
+            })
             .collect::<PolarsResult<Vec<Vec<Vec<CompressedPage>>>>>()?;
         Ok(columns.into_iter().flatten().collect())
     };
     let mut writer = FileWriter::try_new(out, schema, options)?;
-    let mut next = (groups > 0).then(|| encode(0)).transpose()?;
-    for g in 0..groups {
+    let mut next = (!groups.is_empty()).then(|| encode(0)).transpose()?;
+    for (g, (_, rows)) in groups.iter().enumerate() {
         let group = next.take().expect("the row group was encoded");
-        let rows = ROW_GROUP.min(df.height() - g * ROW_GROUP) as u64;
         // The next row group is encoded while this one is written.
         let (written, encoded) = rayon::join(
-            || write_group(&mut writer, rows, &group),
-            || (g + 1 < groups).then(|| encode(g + 1)).transpose(),
+            || write_group(&mut writer, *rows as u64, &group),
+            || (g + 1 < groups.len()).then(|| encode(g + 1)).transpose(),
         );
         written?;
         next = encoded?;
@@ -108,17 +121,61 @@ pub(crate) fn write_parquet<W: Write + Send>(
     writer.end(None)
 }
 
-/// The pages of one column in row group `g` (one list per Parquet leaf).
+/// The row groups of `df` (offset, rows): at most [`ROW_GROUP`] rows each. When every column
+/// is chunked alike (a table stacked from frames), a chunk longer than a group is cut into
+/// equal groups that are slices of its arrays, not copies; shorter chunks share a group while
+/// they fit.
+fn row_groups(df: &DataFrame) -> Vec<(usize, usize)> {
+    let lengths =
+        |c: &Column| -> Option<Vec<usize>> { c.as_series().map(|s| s.chunk_lengths().collect()) };
+    let chunks: Vec<usize> = df
+        .columns()
+        .iter()
+        .find_map(lengths)
+        .filter(|first| {
+            df.columns()
+                .iter()
+                .all(|c| lengths(c).is_none_or(|l| l == *first))
+        })
+        .unwrap_or_else(|| vec![df.height()]);
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut offset = 0;
+    // Whether the last group may take the next chunk (it is made of whole short chunks).
+    let mut open = false;
+    for len in chunks.into_iter().filter(|l| *l > 0) {
+        match groups.last_mut() {
+            Some(last) if open && last.1 + len <= ROW_GROUP => last.1 += len,
+            _ if len <= ROW_GROUP => {
+                groups.push((offset, len));
+                open = true;
+            }
+            _ => {
+                let parts = len.div_ceil(ROW_GROUP);
+                for p in 0..parts {
+                    let rows = len * (p + 1) / parts - len * p / parts;
+                    groups.push((offset + len * p / parts, rows));
+                }
+                open = false;
+            }
+        }
+        offset += len;
+    }
+    groups
+}
+
+/// The pages of one column in the row group of `len` rows from `offset` (one list per Parquet
+/// leaf).
 fn encode_chunk(
     column: &Column,
-    g: usize,
+    offset: usize,
+    len: usize,
     field: &ParquetType,
     encoding: &[Encoding],
     options: WriteOptions,
 ) -> PolarsResult<Vec<Vec<CompressedPage>>> {
-    let offset = i64::try_from(g * ROW_GROUP).expect("row offsets fit i64");
+    let offset = i64::try_from(offset).expect("row offsets fit i64");
     // Sliced before it is materialised: a constant column becomes only this group's values.
-    let slice = column.slice(offset, ROW_GROUP);
+    let slice = column.slice(offset, len);
     let series = slice.as_materialized_series().rechunk();
     let array = series.to_arrow(0, CompatLevel::newest());
     array_to_columns(&array, field.clone(), options, encoding)?
@@ -183,17 +240,19 @@ mod tests {
 
     #[test]
     fn a_table_of_several_row_groups_reads_back_equal_to_polars_own_file() {
-        // Several row groups, the last one partial; a frame of several chunks; an empty frame.
+        // A frame of several chunks (one longer than a group, then short ones); a short one;
+        // an empty one.
         let mut chunked = sample(ROW_GROUP + 1_000);
-        chunked
-            .vstack_mut_owned(sample(ROW_GROUP / 2))
-            .expect("vstack");
+        for rows in [ROW_GROUP / 2, ROW_GROUP / 4, ROW_GROUP / 4, 10] {
+            chunked.vstack_mut_owned(sample(rows)).expect("vstack");
+        }
         for df in [chunked, sample(10), sample(0)] {
-            for statistics in [false, true] {
+            for (statistics, string_dictionaries) in [(false, true), (true, true), (false, false)] {
                 let mut ours = Vec::new();
                 let options = Options {
                     compression: CompressionOptions::Snappy,
                     statistics,
+                    string_dictionaries,
                 };
                 let size = write_parquet(&mut ours, &df, options).expect("write");
                 assert_eq!(size, ours.len() as u64);
@@ -207,7 +266,16 @@ mod tests {
                 assert!(a.equals_missing(&b));
                 let mut reader = ParquetReader::new(std::io::Cursor::new(&ours));
                 let meta = reader.get_metadata().expect("metadata");
-                assert_eq!(meta.row_groups.len(), df.height().div_ceil(ROW_GROUP));
+                // The chunked frame's groups: its first chunk cut in two, then the short ones
+                // together while they fit.
+                let groups: Vec<usize> = meta.row_groups.iter().map(|g| g.num_rows()).collect();
+                let half = (ROW_GROUP + 1_000) / 2;
+                let expected: Vec<usize> = match df.height() {
+                    0 => vec![],
+                    10 => vec![10],
+                    _ => vec![half, half, ROW_GROUP, 10],
+                };
+                assert_eq!(groups, expected);
                 let with_statistics = meta
                     .row_groups
                     .iter()
@@ -218,6 +286,23 @@ mod tests {
                             .is_some()
                     });
                 assert_eq!(with_statistics, statistics && df.height() > 0);
+                // The repeated ids get a dictionary only when asked for; numbers never do.
+                let dictionaries: Vec<String> = meta
+                    .row_groups
+                    .iter()
+                    .flat_map(|g| g.parquet_columns())
+                    .filter(|c| c.dictionary_page_offset().is_some())
+                    .map(|c| c.descriptor().path_in_schema[0].to_string())
+                    .collect();
+                let expected = string_dictionaries && df.height() > 0;
+                assert_eq!(
+                    dictionaries.iter().any(|c| c == "id"),
+                    expected,
+                    "{dictionaries:?}"
+                );
+                assert!(dictionaries
+                    .iter()
+                    .all(|c| ["id", "window"].contains(&c.as_str())));
             }
         }
     }

@@ -123,6 +123,7 @@ fn write_frame_with_mode(path: &Path, df: &DataFrame, mode: u32) -> Result<()> {
     let options = Options {
         compression: CompressionOptions::Zstd(None),
         statistics: true,
+        string_dictionaries: true,
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
     write_parquet(&mut out, df, options).map_err(pl_err(path))?;
@@ -156,8 +157,8 @@ impl<W: std::io::Write> std::io::Write for Hashing<W> {
     }
 }
 
-/// Writes a table as Parquet (snappy), fsynced, and returns its SHA-256 (hex) and size,
-/// hashed as it is written.
+/// Writes a table as Parquet (snappy, strings PLAIN: see `parquet_write`), fsynced, and returns
+/// its SHA-256 (hex) and size, hashed as it is written.
 ///
 /// Snappy: the indices are rewritten at every compute and read by every tile; it writes
 /// several times faster than zstd for a little more disk. No column statistics: predio reads
@@ -177,6 +178,7 @@ pub fn write_table(path: &Path, df: &DataFrame) -> Result<(String, u64)> {
     let options = Options {
         compression: CompressionOptions::Snappy,
         statistics: false,
+        string_dictionaries: false,
     };
     write_parquet(&mut out, df, options).map_err(pl_err(path))?;
     std::io::Write::flush(&mut out).map_err(Error::io(path))?;

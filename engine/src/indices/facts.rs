@@ -347,54 +347,67 @@ pub(super) fn facts(
         },
         || {
             // In order of creation: a stable sort, so that ties keep the reports' order.
-            let first = created.iter().copied().min().unwrap_or(0);
-            let order: Vec<(u64, u32)> = created
-                .iter()
-                .enumerate()
-                .map(|(i, c)| ((c - first) as u64, i as u32))
-                .collect();
-            let order: Vec<usize> = crate::radix::sort_by_key(order, |o| o.0)
-                .into_iter()
-                .map(|o| o.1 as usize)
-                .collect();
-            // Everything is read in the reports' order (a random read of a report costs a cache
-            // miss), then put in order of creation.
-            let (parcel, sector) = rayon::join(
-                || position(&used, parcel_ids, |i| reports.parcel_id(i)),
-                || position(&used, sector_ids, |i| reports.sector_id(i)),
-            );
-            phase("parcels and sectors");
-            let (category, department) = rayon::join(
-                || codes(used.iter().map(|&i| reports.category(i as usize))),
-                || codes(used.iter().map(|&i| reports.department(i as usize))),
-            );
-            let cells: Vec<(Vec<u32>, Vec<u64>)> = h3_res
-                .iter()
-                .map(|res| {
-                    let cell: Vec<u64> = used
-                        .par_iter()
-                        .map(|&i| cell_of(reports, i as usize, *res).unwrap_or(0))
-                        .collect();
-                    // Coded in ascending order of cell by a radix sort of the located rows.
-                    let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
-                    let located: Vec<(u64, u32)> = cell
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, c)| **c != 0)
-                        .map(|(i, c)| (c - first, i as u32))
-                        .collect();
-                    let mut code = vec![0u32; cell.len()];
-                    let mut distinct: Vec<u64> = Vec::new();
-                    for (c, i) in crate::radix::sort_by_key(located, |o| o.0) {
-                        if distinct.last() != Some(&(c + first)) {
-                            distinct.push(c + first);
-                        }
-                        code[i as usize] = distinct.len() as u32;
+            let order = || -> Vec<usize> {
+                let first = created.iter().copied().min().unwrap_or(0);
+                let order: Vec<(u64, u32)> = created
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| ((c - first) as u64, i as u32))
+                    .collect();
+                crate::radix::sort_by_key(order, |o| o.0)
+                    .into_iter()
+                    .map(|o| o.1 as usize)
+                    .collect()
+            };
+            // Each resolution's cells, coded in ascending order of cell by a radix sort of the
+            // located rows.
+            let cells_at = |res: &h3o::Resolution| -> (Vec<u32>, Vec<u64>) {
+                let cell: Vec<u64> = used
+                    .par_iter()
+                    .map(|&i| cell_of(reports, i as usize, *res).unwrap_or(0))
+                    .collect();
+                let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
+                let located: Vec<(u64, u32)> = cell
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c != 0)
+                    .map(|(i, c)| (c - first, i as u32))
+                    .collect();
+                let mut code = vec![0u32; cell.len()];
+                let mut distinct: Vec<u64> = Vec::new();
+                for (c, i) in crate::radix::sort_by_key(located, |o| o.0) {
+                    if distinct.last() != Some(&(c + first)) {
+                        distinct.push(c + first);
                     }
-                    (code, distinct)
-                })
-                .collect();
-            phase("categories and cells");
+                    code[i as usize] = distinct.len() as u32;
+                }
+                (code, distinct)
+            };
+            // Everything is read in the reports' order (a random read of a report costs a cache
+            // miss), then put in order of creation. The keys side by side: each has a part that
+            // runs on one core (a hash map built, a sort, a coding loop).
+            let ((order, (parcel, sector)), ((category, department), cells)) = rayon::join(
+                || {
+                    rayon::join(order, || {
+                        rayon::join(
+                            || position(&used, parcel_ids, |i| reports.parcel_id(i)),
+                            || position(&used, sector_ids, |i| reports.sector_id(i)),
+                        )
+                    })
+                },
+                || {
+                    rayon::join(
+                        || {
+                            rayon::join(
+                                || codes(used.iter().map(|&i| reports.category(i as usize))),
+                                || codes(used.iter().map(|&i| reports.department(i as usize))),
+                            )
+                        },
+                        || h3_res.par_iter().map(cells_at).collect::<Vec<_>>(),
+                    )
+                },
+            );
+            phase("keys");
             let rows: Vec<Row> = used
                 .par_iter()
                 .zip(facts.par_iter())
@@ -565,13 +578,7 @@ fn report_table(
                 .collect(),
         ),
         column("closed", facts.iter().map(|f| f.closed).collect::<Vec<_>>()),
-        column(
-            "due_date",
-            facts
-                .iter()
-                .map(|f| f.due.map(|d| d.to_string()))
-                .collect::<Vec<_>>(),
-        ),
+        iso_dates("due_date", facts.iter().map(|f| f.due)),
         text(
             "deadline_from",
             used.iter()
@@ -609,6 +616,36 @@ fn report_table(
         column("ack_h", facts.iter().map(|f| f.ack_h).collect::<Vec<_>>()),
     ]);
     DataFrame::new(n, columns)
+}
+
+/// A text column of dates as `YYYY-MM-DD`, written without a string allocated per date.
+fn iso_dates(name: &str, dates: impl ExactSizeIterator<Item = Option<NaiveDate>>) -> Column {
+    use chrono::Datelike;
+    let mut out = polars_arrow::array::MutableBinaryViewArray::<str>::with_capacity(dates.len());
+    let mut buf = String::with_capacity(16);
+    for d in dates {
+        match d {
+            Some(d) if (0..=9999).contains(&d.year()) => {
+                buf.clear();
+                let (y, m, day) = (d.year() as u32, d.month(), d.day());
+                for v in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10] {
+                    buf.push(char::from(b'0' + v as u8));
+                }
+                for v in [m, day] {
+                    buf.push('-');
+                    buf.push(char::from(b'0' + (v / 10) as u8));
+                    buf.push(char::from(b'0' + (v % 10) as u8));
+                }
+                out.push_value(&buf);
+            }
+            // Beyond four digits, as chrono writes it.
+            Some(d) => out.push_value(d.to_string()),
+            None => out.push_null(),
+        }
+    }
+    StringChunked::with_chunk(name.into(), out.freeze())
+        .into_series()
+        .into_column()
 }
 
 /// Report `i`'s H3 cell at `res`: the stored cell's parent when it is at least as fine, else
@@ -679,6 +716,27 @@ mod tests {
             NaiveDate::from_ymd_opt(2025, 4, 18).expect("date"),
         ]);
         c
+    }
+
+    #[test]
+    fn dates_are_written_as_chrono_writes_them() {
+        let dates = [
+            NaiveDate::from_ymd_opt(2025, 1, 9),
+            None,
+            NaiveDate::from_ymd_opt(987, 12, 31),
+            NaiveDate::from_ymd_opt(12_345, 6, 7),
+            NaiveDate::from_ymd_opt(-44, 3, 15),
+        ];
+        let column = iso_dates("d", dates.iter().copied());
+        let written: Vec<Option<String>> = column
+            .str()
+            .expect("text")
+            .iter()
+            .map(|s| s.map(str::to_owned))
+            .collect();
+        let chrono: Vec<Option<String>> = dates.iter().map(|d| d.map(|d| d.to_string())).collect();
+        assert_eq!(written, chrono);
+        assert_eq!(written[0].as_deref(), Some("2025-01-09"));
     }
 
     #[test]
