@@ -11,6 +11,7 @@
 //! are order statistics of the values gathered so far (a selection, not a sort).
 
 use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
 
 use super::config::Weights;
 
@@ -177,17 +178,25 @@ impl Cut {
 
 /// The aggregated rows of one level, window and dimension, in columns: the group's key
 /// (0: no feature), its dimension code (0: none) and its aggregates.
+///
+/// What may be missing is stored in place, not as `Option`s (twice the memory for the
+/// floats): the columns become the table's buffers as they are, with a validity mask.
 #[derive(Debug, Default)]
 pub(super) struct Part {
     pub key: Vec<u32>,
     pub code: Vec<u32>,
     pub counts: [Vec<u32>; COUNTS.len()],
-    pub oldest_open_bd: Vec<Option<i64>>,
-    /// Median and p90 of each metric, in the order of [`QUANTILES`].
-    pub quantiles: [Vec<Option<f64>>; 6],
+    /// [`NO_OPEN`] where nothing is open.
+    pub oldest_open_bd: Vec<i64>,
+    /// Median and p90 of each metric, in the order of [`QUANTILES`]; NaN where nothing was
+    /// measured (the values measured are never NaN).
+    pub quantiles: [Vec<f64>; 6],
     /// Reports of the window before (`None` for `all`).
-    pub prev: Vec<Option<u32>>,
+    pub prev: Option<Vec<u32>>,
 }
+
+/// [`Part::oldest_open_bd`] of a group with nothing open.
+pub(super) const NO_OPEN: i64 = i64::MIN;
 
 /// The quantile columns, in the order of [`Part::quantiles`].
 pub(super) const QUANTILES: [&str; 6] = [
@@ -200,28 +209,32 @@ pub(super) const QUANTILES: [&str; 6] = [
 ];
 
 impl Part {
-    fn with_capacity(n: usize) -> Part {
+    /// Room for `n` rows, with the counts of the window before when `cut` has one.
+    fn with_capacity(n: usize, cut: &Cut) -> Part {
         Part {
             key: Vec::with_capacity(n),
             code: Vec::with_capacity(n),
             counts: std::array::from_fn(|_| Vec::with_capacity(n)),
             oldest_open_bd: Vec::with_capacity(n),
             quantiles: std::array::from_fn(|_| Vec::with_capacity(n)),
-            prev: Vec::with_capacity(n),
+            prev: cut.prev.map(|_| Vec::with_capacity(n)),
         }
     }
 
-    fn push(&mut self, key: u32, code: u32, acc: &Acc, q: &[Option<f64>; 6], prev: Option<u32>) {
+    fn push(&mut self, key: u32, code: u32, acc: &Acc, q: &[Option<f64>; 6], prev: u32) {
         self.key.push(key);
         self.code.push(code);
         for (v, c) in self.counts.iter_mut().zip(acc.counts) {
             v.push(c);
         }
-        self.oldest_open_bd.push(acc.oldest_open_bd);
+        self.oldest_open_bd
+            .push(acc.oldest_open_bd.unwrap_or(NO_OPEN));
         for (v, x) in self.quantiles.iter_mut().zip(q) {
-            v.push(*x);
+            v.push(x.unwrap_or(f64::NAN));
         }
-        self.prev.push(prev);
+        if let Some(p) = &mut self.prev {
+            p.push(prev);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -343,7 +356,7 @@ impl<'c> Walk<'c> {
         for (w, part) in parts.iter_mut().enumerate() {
             let (acc, q) = &self.snaps[w];
             if acc.counts[0] > 0 || keep_empty {
-                part.push(key, code, acc, q, self.cuts[w].prev.map(|_| self.prev[w]));
+                part.push(key, code, acc, q, self.prev[w]);
             }
         }
     }
@@ -384,7 +397,7 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
                 } else {
                     0
                 };
-            cuts.iter().map(|_| Part::with_capacity(n)).collect()
+            cuts.iter().map(|c| Part::with_capacity(n, c)).collect()
         })
         .collect();
     let mut walk = Walk::new(cuts);
@@ -392,8 +405,8 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
     // Rows of features without reports, when complete.
     let fill = |parts: &mut [Part], from: u32, to: u32| {
         for key in from..to {
-            for (w, part) in parts.iter_mut().enumerate() {
-                part.push(key, 0, &zero.0, &zero.1, cuts[w].prev.map(|_| 0));
+            for part in parts.iter_mut() {
+                part.push(key, 0, &zero.0, &zero.1, 0);
             }
         }
     };
@@ -483,16 +496,12 @@ pub(super) fn attention_score(
 }
 
 /// Each row's percentile of `density` among the rows of its `group` that are `eligible` and
-/// have a density (ties share the mean rank; the densest scores 1), 0 for the others.
-pub(super) fn density_percentiles(
-    density: &[Option<f64>],
-    group: &[u32],
-    eligible: &[bool],
-) -> Vec<f64> {
+/// have a density (not NaN; ties share the mean rank; the densest scores 1), 0 for the others.
+pub(super) fn density_percentiles(density: &[f64], group: &[u32], eligible: &[bool]) -> Vec<f64> {
     let mut rows: Vec<usize> = (0..density.len())
-        .filter(|&i| eligible[i] && density[i].is_some())
+        .filter(|&i| eligible[i] && !density[i].is_nan())
         .collect();
-    let d = |i: usize| density[i].unwrap_or(f64::NAN);
+    let d = |i: usize| density[i];
     rows.sort_by(|&a, &b| {
         group[a]
             .cmp(&group[b])
@@ -565,6 +574,37 @@ fn ratio(a: f64, b: Option<f64>) -> Option<f64> {
     b.filter(|b| *b > 0.0).map(|b| a / b)
 }
 
+/// `a / b` where `b > 0`, else NaN (missing).
+fn nan_ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        f64::NAN
+    }
+}
+
+/// A column of `values` that are missing where `valid` is false (no mask when none is): the
+/// vector becomes the column's buffer.
+fn masked<T: PolarsNumericType>(
+    name: &str,
+    values: Vec<T::Native>,
+    valid: impl Fn(&T::Native) -> bool,
+) -> Column
+where
+    ChunkedArray<T>: IntoSeries,
+{
+    let mask = (!values.iter().all(&valid))
+        .then(|| polars_arrow::bitmap::Bitmap::from_iter(values.iter().map(valid)));
+    ChunkedArray::<T>::from_vec_validity(name.into(), values, mask)
+        .into_series()
+        .into_column()
+}
+
+/// A float column whose NaNs are missing.
+fn nan_null(name: &str, values: Vec<f64>) -> Column {
+    masked::<Float64Type>(name, values, |v| !v.is_nan())
+}
+
 /// The finished table rows of a [`Part`]: keys, window, dimension, value, the aggregates with
 /// their ratios, area, density (and population) and attention, in the tables' column order.
 pub(super) fn frame(
@@ -593,46 +633,47 @@ pub(super) fn frame(
     cols.push(StringChunked::from_iter_options("value".into(), value).into_column());
     let [received, open, _, _, _, answered, on_time, _, _, _, overdue, _, _, _, _, reopened, with_history, recurrent] =
         &part.counts;
-    let share = |a: &[u32], b: &[u32]| -> Vec<Option<f64>> {
+    let share = |a: &[u32], b: &[u32]| -> Vec<f64> {
         a.iter()
             .zip(b)
-            .map(|(a, b)| ratio(f64::from(*a), Some(f64::from(*b))))
+            .map(|(a, b)| nan_ratio(f64::from(*a), f64::from(*b)))
             .collect()
     };
     let compliance = share(on_time, answered);
     let reopen_rate = share(reopened, with_history);
-    let trend: Vec<Option<f64>> = received
-        .iter()
-        .zip(&part.prev)
-        .map(|(r, p)| ratio(f64::from(*r), p.map(f64::from)))
-        .collect();
-    let area: Vec<Option<f64>> = part
+    let trend: Vec<f64> = match &part.prev {
+        Some(prev) => share(received, prev),
+        None => vec![f64::NAN; n],
+    };
+    // NaN where the area is unknown (kept: it is not missing), 0 without a feature (masked).
+    let area: Vec<f64> = part
         .key
         .iter()
-        .map(|k| feature(*k).map(|i| f.area_km2[i]))
+        .map(|k| feature(*k).map_or(0.0, |i| f.area_km2[i]))
         .collect();
-    let density: Vec<Option<f64>> = received
+    let density: Vec<f64> = received
         .iter()
         .zip(&area)
-        .map(|(r, a)| ratio(f64::from(*r), *a))
+        .map(|(r, a)| nan_ratio(f64::from(*r), *a))
         .collect();
     let eligible: Vec<bool> = received.iter().map(|r| *r >= min_reports.max(1)).collect();
     let percentile = density_percentiles(&density, &part.code, &eligible);
-    let attention: Vec<Option<f64>> = (0..n)
+    let attention: Vec<f64> = (0..n)
         .map(|i| {
-            eligible[i].then(|| {
-                attention_score(
-                    weights,
-                    percentile[i],
-                    received[i],
-                    open[i],
-                    overdue[i],
-                    answered[i],
-                    on_time[i],
-                    recurrent[i],
-                    trend[i],
-                )
-            })
+            if !eligible[i] {
+                return f64::NAN;
+            }
+            attention_score(
+                weights,
+                percentile[i],
+                received[i],
+                open[i],
+                overdue[i],
+                answered[i],
+                on_time[i],
+                recurrent[i],
+                Some(trend[i]).filter(|t| !t.is_nan()),
+            )
         })
         .collect();
     let per_1000: Option<Vec<Option<f64>>> = f.population.as_ref().map(|pop| {
@@ -650,9 +691,10 @@ pub(super) fn frame(
             .map(|k| feature(*k).and_then(|i| pop[i]))
             .collect()
     });
+    let with_feature: Vec<bool> = part.key.iter().map(|k| *k > 0).collect();
     let Part {
         counts,
-        oldest_open_bd,
+        mut oldest_open_bd,
         quantiles,
         prev,
         ..
@@ -662,32 +704,54 @@ pub(super) fn frame(
     for (name, values) in COUNTS.iter().zip(counts) {
         cols.push(u32s(name, values));
         match *name {
-            "answered_on_time" => cols.push(opt::<Float64Type>(
-                "compliance",
-                &compliance.take().unwrap_or_default(),
-            )),
+            "answered_on_time" => {
+                cols.push(nan_null(
+                    "compliance",
+                    compliance.take().unwrap_or_default(),
+                ));
+            }
             "overdue_over_20" => {
-                cols.push(opt::<Int64Type>("oldest_open_bd", &oldest_open_bd));
+                let oldest = std::mem::take(&mut oldest_open_bd);
+                cols.push(masked::<Int64Type>("oldest_open_bd", oldest, |v| {
+                    *v != NO_OPEN
+                }));
                 for q in QUANTILES {
-                    cols.push(opt::<Float64Type>(q, &quantiles.next().unwrap_or_default()));
+                    cols.push(nan_null(q, quantiles.next().unwrap_or_default()));
                 }
             }
-            "with_history" => cols.push(opt::<Float64Type>(
-                "reopen_rate",
-                &reopen_rate.take().unwrap_or_default(),
-            )),
+            "with_history" => {
+                cols.push(nan_null(
+                    "reopen_rate",
+                    reopen_rate.take().unwrap_or_default(),
+                ));
+            }
             _ => {}
         }
     }
-    cols.push(opt::<UInt32Type>("prev_received", &prev));
-    cols.push(opt::<Float64Type>("trend", &trend));
-    cols.push(opt::<Float64Type>("area_km2", &area));
-    cols.push(opt::<Float64Type>("density_km2", &density));
+    cols.push(match prev {
+        Some(prev) => u32s("prev_received", prev),
+        None => UInt32Chunked::full_null("prev_received".into(), n)
+            .into_series()
+            .into_column(),
+    });
+    cols.push(nan_null("trend", trend));
+    let with_area = Bitmap::from_iter(with_feature.iter().copied());
+    let all_with_area = with_area.unset_bits() == 0;
+    cols.push(
+        Float64Chunked::from_vec_validity(
+            "area_km2".into(),
+            area,
+            (!all_with_area).then_some(with_area),
+        )
+        .into_series()
+        .into_column(),
+    );
+    cols.push(nan_null("density_km2", density));
     if let (Some(pop), Some(per)) = (population, per_1000) {
         cols.push(opt::<Float64Type>("population", &pop));
         cols.push(opt::<Float64Type>("per_1000", &per));
     }
-    cols.push(opt::<Float64Type>("attention", &attention));
+    cols.push(nan_null("attention", attention));
     DataFrame::new(n, cols)
 }
 
@@ -773,15 +837,15 @@ mod tests {
         assert_eq!(recent.counts[0], [1, 2, 0, 1]);
         assert_eq!(recent.counts[17], [0, 1, 0, 0]);
         // Feature 1 after 25: 3 and 2 → median 2.5; the window before held 10 and 20.
-        assert_eq!(recent.quantiles[0][1], Some(2.5));
-        assert_eq!(recent.prev, [Some(0), Some(2), Some(0), Some(0)]);
+        assert_eq!(recent.quantiles[0][1], 2.5);
+        assert_eq!(recent.prev, Some(vec![0, 2, 0, 0]));
         let all = &parts[1];
         assert_eq!(all.counts[0], [1, 4, 0, 1]);
         assert_eq!(all.counts[1], [0, 1, 0, 1]);
-        assert_eq!(all.oldest_open_bd, [None, Some(20), None, Some(50)]);
-        assert_eq!(all.quantiles[0][1], Some(2.0));
-        assert_eq!(all.quantiles[0][3], None);
-        assert_eq!(all.prev, [None; 4]);
+        assert_eq!(all.oldest_open_bd, [NO_OPEN, 20, NO_OPEN, 50]);
+        assert_eq!(all.quantiles[0][1], 2.0);
+        assert!(all.quantiles[0][3].is_nan());
+        assert_eq!(all.prev, None);
         // By dimension, never completed: only the groups with reports in the window, one per
         // feature and code.
         let parts = &by_dim[1];
@@ -815,7 +879,7 @@ mod tests {
 
     #[test]
     fn density_percentiles_share_ties_within_groups() {
-        let density = [Some(1.0), Some(3.0), Some(3.0), None, Some(9.0), Some(2.0)];
+        let density = [1.0, 3.0, 3.0, f64::NAN, 9.0, 2.0];
         let group = [0, 0, 0, 0, 0, 1];
         let eligible = [true, true, true, true, false, true];
         let p = density_percentiles(&density, &group, &eligible);
