@@ -253,6 +253,10 @@ pub(super) struct Grouping<'a> {
     pub complete: Option<u32>,
 }
 
+/// Below this many values, [`quantiles`] sorts them (most parcels' groups hold one to three
+/// reports, where a selection costs more than an insertion sort).
+const SORT_BELOW: usize = 16;
+
 /// The quantiles `q` of `values` ([`ordered`] keys; linear interpolation between the closest
 /// ranks, as Polars' `QuantileMethod::Linear` and `median`), `q` ascending, found by
 /// selection; `values` is reordered. Each quantile is selected among the values above the one
@@ -261,6 +265,22 @@ fn quantiles<const N: usize>(values: &mut [u64], q: [f64; N]) -> [Option<f64>; N
     let mut out = [None; N];
     let n = values.len();
     if n == 0 {
+        return out;
+    }
+    if n < SORT_BELOW {
+        // The same ranks and the same arithmetic, from the sorted values.
+        insertion_sort(values);
+        for (o, q) in out.iter_mut().zip(q) {
+            let idx = q * (n - 1) as f64;
+            let lo = idx.floor() as usize;
+            let a = from_ordered(values[lo]);
+            *o = Some(if idx.ceil() as usize == lo {
+                a
+            } else {
+                let b = from_ordered(values[lo + 1]);
+                a + (b - a) * (idx - lo as f64)
+            });
+        }
         return out;
     }
     let mut from = 0;
@@ -280,6 +300,18 @@ fn quantiles<const N: usize>(values: &mut [u64], q: [f64; N]) -> [Option<f64>; N
         from = lo;
     }
     out
+}
+
+fn insertion_sort(v: &mut [u64]) {
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] > x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
+    }
 }
 
 /// One walk's scratch: the values gathered, the snapshots of each cut and the window-before
@@ -869,11 +901,18 @@ mod tests {
                 assert_eq!(ordered(x).cmp(&ordered(y)), x.total_cmp(&y), "{x} {y}");
             }
         }
-        for n in 0..=v.len() {
-            let mut keys: Vec<u64> = v[..n].iter().map(|x| ordered(*x)).collect();
-            let both = quantiles(&mut keys, [0.5, 0.9]);
-            let alone = [0.5, 0.9].map(|q| quantile(&mut v[..n].to_vec(), q));
-            assert_eq!(both, alone, "{n} values");
+        // Short runs (sorted) and long ones (selected), every length up to three times the
+        // sort's limit, repeated values included.
+        let long: Vec<f64> = (0..3 * SORT_BELOW)
+            .map(|i| v[(i * 7) % v.len()] + (i / v.len()) as f64 * 0.25)
+            .collect();
+        for values in [&v[..], &long[..]] {
+            for n in 0..=values.len() {
+                let mut keys: Vec<u64> = values[..n].iter().map(|x| ordered(*x)).collect();
+                let both = quantiles(&mut keys, [0.5, 0.9]);
+                let alone = [0.5, 0.9].map(|q| quantile(&mut values[..n].to_vec(), q));
+                assert_eq!(both, alone, "{n} values");
+            }
         }
     }
 
