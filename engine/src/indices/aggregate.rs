@@ -496,20 +496,40 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
     parts
 }
 
-/// The attention score of one row, 0–100 (see the README), from its density percentile and
-/// its counts; `None` below the minimum of reports.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn attention_score(
-    w: &Weights,
-    percentile: f64,
-    received: u32,
-    open: u32,
-    overdue: u32,
-    answered: u32,
-    on_time: u32,
-    recurrent: u32,
-    trend: Option<f64>,
-) -> f64 {
+/// The counts the attention score reads, one value per row.
+pub(super) struct AttentionCounts<'a> {
+    pub received: &'a [u32],
+    pub open: &'a [u32],
+    pub overdue: &'a [u32],
+    pub answered: &'a [u32],
+    pub on_time: &'a [u32],
+    pub recurrent: &'a [u32],
+}
+
+impl AttentionCounts<'_> {
+    /// The attention score of row `i`, 0–100 (see the README), from its density percentile,
+    /// its counts and its trend.
+    pub fn score(&self, w: &Weights, i: usize, percentile: f64, trend: Option<f64>) -> f64 {
+        attention_score(
+            w,
+            percentile,
+            [
+                self.received[i],
+                self.open[i],
+                self.overdue[i],
+                self.answered[i],
+                self.on_time[i],
+                self.recurrent[i],
+            ],
+            trend,
+        )
+    }
+}
+
+/// The attention score from a density percentile, the counts (received, open, overdue,
+/// answered, answered on time, recurrent) and a trend.
+fn attention_score(w: &Weights, percentile: f64, counts: [u32; 6], trend: Option<f64>) -> f64 {
+    let [received, open, overdue, answered, on_time, recurrent] = counts;
     let total = w.density + w.backlog + w.overdue + w.late + w.recurrence + w.trend;
     let frac = |a: u32, b: u32| {
         if b > 0 {
@@ -690,22 +710,21 @@ pub(super) fn frame(
         .collect();
     let eligible: Vec<bool> = received.iter().map(|r| *r >= min_reports.max(1)).collect();
     let percentile = density_percentiles(&density, &part.code, &eligible);
+    let counts = AttentionCounts {
+        received,
+        open,
+        overdue,
+        answered,
+        on_time,
+        recurrent,
+    };
     let attention: Vec<f64> = (0..n)
         .map(|i| {
             if !eligible[i] {
                 return f64::NAN;
             }
-            attention_score(
-                weights,
-                percentile[i],
-                received[i],
-                open[i],
-                overdue[i],
-                answered[i],
-                on_time[i],
-                recurrent[i],
-                Some(trend[i]).filter(|t| !t.is_nan()),
-            )
+            let trend = Some(trend[i]).filter(|t| !t.is_nan());
+            counts.score(weights, i, percentile[i], trend)
         })
         .collect();
     let per_1000: Option<Vec<Option<f64>>> = f.population.as_ref().map(|pop| {

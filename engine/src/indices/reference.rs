@@ -589,22 +589,16 @@ fn attention(mut df: DataFrame, cfg: &IndexConfig) -> PolarsResult<DataFrame> {
         }
     }
     // The formula is shared (it is the README's); the percentiles above are this module's.
+    let counts = super::aggregate::AttentionCounts {
+        received: &received,
+        open: &open,
+        overdue: &overdue,
+        answered: &answered,
+        on_time: &on_time,
+        recurrent: &recurrent,
+    };
     let values: Vec<Option<f64>> = (0..n)
-        .map(|i| {
-            eligible[i].then(|| {
-                super::aggregate::attention_score(
-                    &cfg.weights,
-                    percentile[i],
-                    received[i],
-                    open[i],
-                    overdue[i],
-                    answered[i],
-                    on_time[i],
-                    recurrent[i],
-                    trend[i],
-                )
-            })
-        })
+        .map(|i| eligible[i].then(|| counts.score(&cfg.weights, i, percentile[i], trend[i])))
         .collect();
     df.with_column(Series::new("attention".into(), values).into_column())?;
     Ok(df)
