@@ -648,35 +648,36 @@ fn iso_dates(name: &str, dates: impl ExactSizeIterator<Item = Option<NaiveDate>>
         .into_column()
 }
 
-/// Report `i`'s H3 cell at `res`: the stored cell's parent when it is at least as fine, else
-/// computed from the point.
+/// Report `i`'s H3 cell at `res` ([`cell_from`]).
 fn cell_of(reports: &ReportColumns, i: usize, res: h3o::Resolution) -> Option<u64> {
-    if reports.location(i) != Location::Located {
-        return None;
-    }
-    if let Some(cell) = reports.h3(i).and_then(|c| h3o::CellIndex::try_from(c).ok()) {
-        if cell.resolution() >= res {
-            return cell.parent(res).map(u64::from);
-        }
-    }
-    let (lon, lat) = reports.lon_lat(i)?;
-    let ll = h3o::LatLng::new(lat, lon).ok()?;
-    Some(u64::from(ll.to_cell(res)))
+    cell_from(reports.location(i), reports.h3(i), reports.lon_lat(i), res)
 }
 
-/// The report's H3 cell at `res`: the stored cell's parent when it is at least as fine, else
-/// computed from the point (the reference's).
+/// The report's H3 cell at `res` ([`cell_from`]; the reference's).
 #[cfg(test)]
 pub(super) fn cell_at(r: &Report, res: h3o::Resolution) -> Option<u64> {
-    if r.location != crate::reports::Location::Located {
+    cell_from(r.location, r.h3, r.lon.zip(r.lat), res)
+}
+
+/// The H3 cell at `res` of a report located so, with its `stored` cell and its point (longitude,
+/// latitude): the stored cell's parent when it is at least as fine, else computed from the
+/// point.
+fn cell_from(
+    location: Location,
+    stored: Option<u64>,
+    point: Option<(f64, f64)>,
+    res: h3o::Resolution,
+) -> Option<u64> {
+    if location != Location::Located {
         return None;
     }
-    if let Some(cell) = r.h3.and_then(|c| h3o::CellIndex::try_from(c).ok()) {
+    if let Some(cell) = stored.and_then(|c| h3o::CellIndex::try_from(c).ok()) {
         if cell.resolution() >= res {
             return cell.parent(res).map(u64::from);
         }
     }
-    let ll = h3o::LatLng::new(r.lat?, r.lon?).ok()?;
+    let (lon, lat) = point?;
+    let ll = h3o::LatLng::new(lat, lon).ok()?;
     Some(u64::from(ll.to_cell(res)))
 }
 
