@@ -168,21 +168,14 @@ impl ReportColumns {
         })
     }
 
-    /// The columns of `reports`, with the number of status changes of each (their histories'
-    /// lengths when `history_lens` is `None`).
+    /// The columns of `reports`, with the number of status changes of each (missing ones
+    /// count 0).
     ///
     /// # Errors
     /// Polars errors building the columns.
-    pub fn from_reports(
-        reports: &[Report],
-        history_lens: Option<&[u32]>,
-    ) -> PolarsResult<ReportColumns> {
-        let lens = match history_lens {
-            Some(l) => l.to_vec(),
-            None => reports.iter().map(|r| r.history.len() as u32).collect(),
-        };
+    pub fn from_reports(reports: &[Report], history_lens: &[u32]) -> PolarsResult<ReportColumns> {
         let df = crate::report_store::reports_frame(reports)?;
-        ReportColumns::from_frame(&df, lens)
+        ReportColumns::from_frame(&df, history_lens.to_vec())
     }
 
     /// Number of reports.

@@ -101,14 +101,6 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     .context("computing the indices")?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(reports = counts.used, seconds, "computed indices");
-    let as_of_ms = as_of.timestamp_millis();
-    let used = (0..reports.len()).filter(|&i| reports.created_ms()[i] <= as_of_ms);
-    let (mut without_parcel, mut without_sector, mut without_cell) = (0, 0, 0);
-    for i in used {
-        without_parcel += usize::from(reports.parcel_id(i).is_none());
-        without_sector += usize::from(reports.sector_id(i).is_none());
-        without_cell += usize::from(reports.location(i) != predio_engine::Location::Located);
-    }
     let meta = IndicesMeta {
         as_of,
         computed_at: Utc::now(),
@@ -117,9 +109,9 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         reports: counts.used,
         after_as_of: counts.after_as_of,
         closed_before_created: counts.closed_before_created,
-        without_parcel,
-        without_sector,
-        without_cell,
+        without_parcel: counts.without_parcel,
+        without_sector: counts.without_sector,
+        without_cell: counts.without_cell,
         rows: Level::ALL
             .iter()
             .map(|l| (*l, tables.get(*l).height()))

@@ -267,19 +267,24 @@ fn quantiles<const N: usize>(values: &mut [u64], q: [f64; N]) -> [Option<f64>; N
     if n == 0 {
         return out;
     }
+    // Between the values of rank `lo` and `lo + 1` (the next one is read only when needed).
+    let interpolate = |idx: f64, lo: usize, a: u64, next: &dyn Fn() -> Option<u64>| {
+        let a = from_ordered(a);
+        if idx.ceil() as usize == lo {
+            a
+        } else {
+            let b = next().map_or(a, from_ordered);
+            a + (b - a) * (idx - lo as f64)
+        }
+    };
     if n < SORT_BELOW {
-        // The same ranks and the same arithmetic, from the sorted values.
         insertion_sort(values);
         for (o, q) in out.iter_mut().zip(q) {
             let idx = q * (n - 1) as f64;
             let lo = idx.floor() as usize;
-            let a = from_ordered(values[lo]);
-            *o = Some(if idx.ceil() as usize == lo {
-                a
-            } else {
-                let b = from_ordered(values[lo + 1]);
-                a + (b - a) * (idx - lo as f64)
-            });
+            *o = Some(interpolate(idx, lo, values[lo], &|| {
+                values.get(lo + 1).copied()
+            }));
         }
         return out;
     }
@@ -290,13 +295,7 @@ fn quantiles<const N: usize>(values: &mut [u64], q: [f64; N]) -> [Option<f64>; N
         // Ascending quantiles: `lo` is never below the one before.
         let from_here = from.min(lo);
         let (_, a, above) = values[from_here..].select_nth_unstable(lo - from_here);
-        let a = from_ordered(*a);
-        *o = Some(if idx.ceil() as usize == lo {
-            a
-        } else {
-            let b = above.iter().copied().min().map_or(a, from_ordered);
-            a + (b - a) * (idx - lo as f64)
-        });
+        *o = Some(interpolate(idx, lo, *a, &|| above.iter().copied().min()));
         from = lo;
     }
     out

@@ -8,8 +8,6 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-#[cfg(test)]
-use crate::model::{ParcelId, SectorId};
 use crate::report_columns::{ReportColumns, Text, Times};
 use crate::reports::{Location, Report, Status, StatusType};
 
@@ -65,10 +63,10 @@ pub struct Fact {
 }
 
 /// Time zones by name, parsed once.
-struct Zones(HashMap<String, Tz>);
+pub(super) struct Zones(pub HashMap<String, Tz>);
 
 impl Zones {
-    fn get(&mut self, name: &str) -> Tz {
+    pub(super) fn get(&mut self, name: &str) -> Tz {
         if let Some(tz) = self.0.get(name) {
             return *tz;
         }
@@ -181,6 +179,12 @@ pub struct FactCounts {
     pub after_as_of: usize,
     /// Closed before they were created: counted, excluded from times and compliance.
     pub closed_before_created: usize,
+    /// Reports used without a parcel (counted in the parcel table's row without an id).
+    pub without_parcel: usize,
+    /// Reports used without a sector.
+    pub without_sector: usize,
+    /// Reports used without a location, hence without a cell.
+    pub without_cell: usize,
 }
 
 /// Each row's 1-based code of a dimension (0: none), and the values coded.
@@ -224,40 +228,6 @@ fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
     (codes, names)
 }
 
-/// The reports created up to `as_of` (with the number of status changes of each in
-/// `history_lens`), their facts, and the counts of what was left out (the reference's).
-#[cfg(test)]
-pub(super) fn used_facts<'r>(
-    reports: &'r [Report],
-    history_lens: &[u32],
-    as_of: DateTime<Utc>,
-    cfg: &IndexConfig,
-) -> (Vec<&'r Report>, Vec<Fact>, FactCounts) {
-    let (used, lens): (Vec<&Report>, Vec<usize>) = reports
-        .iter()
-        .zip(history_lens.iter().copied().chain(std::iter::repeat(0)))
-        .filter(|(r, _)| r.created_at <= as_of)
-        .map(|(r, n)| (r, n as usize))
-        .unzip();
-    let counts = FactCounts {
-        used: used.len(),
-        after_as_of: reports.len() - used.len(),
-        closed_before_created: used
-            .iter()
-            .filter(|r| r.closed_at.is_some_and(|c| c < r.created_at))
-            .count(),
-    };
-    let facts: Vec<Fact> = used
-        .par_iter()
-        .zip(lens.par_iter())
-        .map_init(
-            || Zones(HashMap::new()),
-            |zones, (r, n)| fact(r, *n, zones.get(&r.source_tz), as_of, cfg),
-        )
-        .collect();
-    (used, facts, counts)
-}
-
 /// The reports created up to `as_of` (positions in `reports`), their facts, and the counts of
 /// what was left out.
 fn used_facts_of(
@@ -281,14 +251,14 @@ fn used_facts_of(
             },
         )
         .collect();
-    let closed_before_created = used
-        .iter()
-        .filter(|&&i| reports.closed_before_created(i as usize))
-        .count();
+    let count = |f: &dyn Fn(usize) -> bool| used.iter().filter(|&&i| f(i as usize)).count();
     let counts = FactCounts {
         used: used.len(),
         after_as_of: reports.len() - used.len(),
-        closed_before_created,
+        closed_before_created: count(&|i| reports.closed_before_created(i)),
+        without_parcel: count(&|i| reports.parcel_id(i).is_none()),
+        without_sector: count(&|i| reports.sector_id(i).is_none()),
+        without_cell: count(&|i| reports.location(i) != Location::Located),
     };
     (used, facts, counts)
 }
@@ -512,35 +482,6 @@ where
     Series::new(name.into(), values).into_column()
 }
 
-/// The `category`, `department`, `parcel_id` and `sector_id` columns of `used` (the
-/// reference's).
-#[cfg(test)]
-pub(super) fn key_columns(used: &[&Report]) -> [Column; 4] {
-    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
-    [
-        text(
-            "category",
-            used.iter().map(|r| r.category.as_deref()).collect(),
-        ),
-        text(
-            "department",
-            used.iter().map(|r| r.department.as_deref()).collect(),
-        ),
-        text(
-            "parcel_id",
-            used.iter()
-                .map(|r| r.parcel_id.as_ref().map(ParcelId::as_str))
-                .collect(),
-        ),
-        text(
-            "sector_id",
-            used.iter()
-                .map(|r| r.sector_id.as_ref().map(SectorId::as_str))
-                .collect(),
-        ),
-    ]
-}
-
 /// One row per report: its deadline, verdict, stage and times (no personal data), for
 /// auditors and for checking against a source's own verdicts. `used` are the reports' positions,
 /// `created` their creation times and `facts` their facts.
@@ -618,28 +559,20 @@ fn report_table(
     DataFrame::new(n, columns)
 }
 
-/// A text column of dates as `YYYY-MM-DD`, written without a string allocated per date.
+/// A text column of dates as chrono writes them (`YYYY-MM-DD`), through one buffer rather
+/// than a string allocated per date.
 fn iso_dates(name: &str, dates: impl ExactSizeIterator<Item = Option<NaiveDate>>) -> Column {
-    use chrono::Datelike;
+    use std::fmt::Write;
     let mut out = polars_arrow::array::MutableBinaryViewArray::<str>::with_capacity(dates.len());
     let mut buf = String::with_capacity(16);
     for d in dates {
         match d {
-            Some(d) if (0..=9999).contains(&d.year()) => {
+            Some(d) => {
                 buf.clear();
-                let (y, m, day) = (d.year() as u32, d.month(), d.day());
-                for v in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10] {
-                    buf.push(char::from(b'0' + v as u8));
-                }
-                for v in [m, day] {
-                    buf.push('-');
-                    buf.push(char::from(b'0' + (v / 10) as u8));
-                    buf.push(char::from(b'0' + (v % 10) as u8));
-                }
+                // Writing into a String does not fail.
+                let _ = write!(buf, "{d}");
                 out.push_value(&buf);
             }
-            // Beyond four digits, as chrono writes it.
-            Some(d) => out.push_value(d.to_string()),
             None => out.push_null(),
         }
     }

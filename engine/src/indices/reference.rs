@@ -9,10 +9,76 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::facts::{cell_at, column, key_columns, past_due_bucket, used_facts, Fact};
+use super::facts::{cell_at, column, fact, past_due_bucket, Fact, Zones};
 use super::*;
 use crate::model::{ParcelId, SectorId};
 use crate::reports::{Status, StatusType};
+
+/// The reports created up to `as_of` (with the number of status changes of each in
+/// `history_lens`), their facts, and the counts of what was left out.
+fn used_facts<'r>(
+    reports: &'r [Report],
+    history_lens: &[u32],
+    as_of: DateTime<Utc>,
+    cfg: &IndexConfig,
+) -> (Vec<&'r Report>, Vec<Fact>, FactCounts) {
+    let (used, lens): (Vec<&Report>, Vec<usize>) = reports
+        .iter()
+        .zip(history_lens.iter().copied().chain(std::iter::repeat(0)))
+        .filter(|(r, _)| r.created_at <= as_of)
+        .map(|(r, n)| (r, n as usize))
+        .unzip();
+    let counts = FactCounts {
+        used: used.len(),
+        after_as_of: reports.len() - used.len(),
+        closed_before_created: used
+            .iter()
+            .filter(|r| r.closed_at.is_some_and(|c| c < r.created_at))
+            .count(),
+        without_parcel: used.iter().filter(|r| r.parcel_id.is_none()).count(),
+        without_sector: used.iter().filter(|r| r.sector_id.is_none()).count(),
+        without_cell: used
+            .iter()
+            .filter(|r| r.location != crate::reports::Location::Located)
+            .count(),
+    };
+    let facts: Vec<Fact> = used
+        .par_iter()
+        .zip(lens.par_iter())
+        .map_init(
+            || Zones(HashMap::new()),
+            |zones, (r, n)| fact(r, *n, zones.get(&r.source_tz), as_of, cfg),
+        )
+        .collect();
+    (used, facts, counts)
+}
+
+/// The `category`, `department`, `parcel_id` and `sector_id` columns of `used`.
+fn key_columns(used: &[&Report]) -> [Column; 4] {
+    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
+    [
+        text(
+            "category",
+            used.iter().map(|r| r.category.as_deref()).collect(),
+        ),
+        text(
+            "department",
+            used.iter().map(|r| r.department.as_deref()).collect(),
+        ),
+        text(
+            "parcel_id",
+            used.iter()
+                .map(|r| r.parcel_id.as_ref().map(ParcelId::as_str))
+                .collect(),
+        ),
+        text(
+            "sector_id",
+            used.iter()
+                .map(|r| r.sector_id.as_ref().map(SectorId::as_str))
+                .collect(),
+        ),
+    ]
+}
 
 /// The facts frame: one row per report created up to `as_of`. H3 cells at each of
 /// `h3_res` (`h3_<res>` columns) come from the stored cell when it is as fine, else from the
@@ -865,7 +931,7 @@ mod tests {
         // Both computations, checked equal table by table; the single pass's.
         let both = |scope: Scope<'_>| -> (IndexTables, FactCounts) {
             let layers = (Some(parcels.as_slice()), Some(&sectors));
-            let columns = ReportColumns::from_reports(&reports, Some(&lens)).expect("columns");
+            let columns = ReportColumns::from_reports(&reports, &lens).expect("columns");
             let (fast, counts) = super::super::compute(&columns, layers.0, layers.1, scope, &cfg)
                 .expect("single pass");
             let (oracle, oracle_counts) =
@@ -881,7 +947,7 @@ mod tests {
         check_report_table(&fast.reports, &reports, &lens, as_of, &cfg);
         // Every report used: the table's text columns are the columns read.
         let later = as_of + chrono::Duration::days(1000);
-        let columns = ReportColumns::from_reports(&reports, Some(&lens)).expect("columns");
+        let columns = ReportColumns::from_reports(&reports, &lens).expect("columns");
         let (all, _) = super::super::compute(
             &columns,
             None,
