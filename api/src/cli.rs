@@ -57,6 +57,10 @@ pub enum Command {
     /// on-time / warning / alert / overdue, overdue age buckets, time to acknowledge and reopen
     /// rate (where the source has a history), recurrence, density per km² and per 1,000
     /// inhabitants, trend against the previous window, and the attention index (0-100).
+    ///
+    /// The tables are written into the new version as they are computed (the catalog stays
+    /// locked for other writers meanwhile); the version becomes current only once all of them
+    /// are written, and an interrupted or failed compute leaves the current version as it was.
     Compute(ComputeArgs),
     /// Print the indices of one sector as a table (metrics by window).
     Indices(IndicesArgs),

@@ -81,8 +81,8 @@ SQL
 } > "$SQLF"
 chmod 644 "$SQLF"
 
-# predio prints the time of the computation alone (catalog read and version written excluded):
-# kept from each run to quote beside the whole command's.
+# predio prints the time of computing and writing the tables (the catalog read excluded): kept
+# from each run to quote beside the whole command's.
 rm -f "$WORK/predio-runs.txt"
 hyperfine --runs "$RUNS" --export-json "$WORK/hyperfine.json" \
   -n predio "$PREDIO --data $DATA compute --as-of $AS_OF_DATE 2>> $WORK/predio-runs.txt" \
@@ -114,7 +114,7 @@ print(f"median: predio {med['predio']:.3f} s, postgresql {med['postgresql']:.3f}
       f"ratio postgresql/predio {med['postgresql'] / med['predio']:.2f}x")
 if inner:
     c = statistics.median(inner)
-    print(f"median of predio's computation alone (read and write excluded): {c:.3f} s, "
-          f"ratio postgresql/computation {med['postgresql'] / c:.2f}x")
+    print(f"median of predio's compute and write (catalog read excluded): {c:.3f} s, "
+          f"ratio postgresql/that {med['postgresql'] / c:.2f}x")
 sys.exit(1 if bad else 0)
 PY

@@ -22,13 +22,15 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use polars::prelude::{polars_err, PolarsResult, SchemaRef};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::geocoder::MatchCounts;
-use crate::indices::{IndexTables, IndicesMeta, Level};
+use crate::indices::{IndexTables, IndicesMeta, Level, TableSink};
 use crate::model::{Bbox, Field, ParcelKey, ParcelLayer, SectorLayer};
 use crate::report::{ImportReport, IssueAction};
 use crate::report_columns::ReportColumns;
@@ -273,9 +275,10 @@ pub struct Change {
     /// All personal fields kept with `--keep-private` (replacing the parent's), stored apart in
     /// [`PRIVATE_FILE`], readable by the owner only.
     pub private: Option<Vec<PrivateFields>>,
-    /// New indices tables (`indices-*.parquet`), replacing the parent's (and dropping its
-    /// saved segments, which described the old ones).
-    pub indices: Option<(IndexTables, IndicesMeta)>,
+    /// New indices (replacing the parent's, and dropping its saved segments, which described
+    /// the old ones). Their tables (`indices-*.parquet`) are written into the version before:
+    /// [`Staged::table`], or [`Staged::indices`] for tables held whole.
+    pub indices: Option<IndicesMeta>,
     /// A segmentation of one level (its table: feature id, `segment`, `description`),
     /// replacing that level's.
     pub segments: Option<(Level, polars::prelude::DataFrame, SegmentsMeta)>,
@@ -468,8 +471,22 @@ impl DirCatalog {
         staging: &Path,
         parent: Option<&Manifest>,
         change: &Change,
+        mut files: BTreeMap<String, FileEntry>,
     ) -> Result<BTreeMap<String, FileEntry>> {
-        let mut files = BTreeMap::new();
+        if change.indices.is_some() {
+            for level in Level::ALL {
+                if !files.contains_key(level.file_name()) {
+                    let path = staging.join(level.file_name());
+                    return Err(Error::Io {
+                        path,
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "indices committed without their table",
+                        ),
+                    });
+                }
+            }
+        }
         if let Some((layer, meta)) = &change.parcels {
             let path = staging.join(&meta.file);
             layer_file::write_parcels(&path, layer)?;
@@ -490,26 +507,6 @@ impl DirCatalog {
             let path = staging.join(PRIVATE_FILE);
             report_store::write_private(&path, private)?;
             files.insert(PRIVATE_FILE.to_owned(), sha256_file(&path)?);
-        }
-        if let Some((tables, _)) = &change.indices {
-            // The four tables are written (and hashed) side by side.
-            use rayon::prelude::*;
-            let written = Level::ALL
-                .par_iter()
-                .map(|level| {
-                    let path = staging.join(level.file_name());
-                    let t = std::time::Instant::now();
-                    let (sha256, bytes) = report_store::write_table(&path, tables.get(*level))?;
-                    tracing::debug!(
-                        %level,
-                        seconds = t.elapsed().as_secs_f64(),
-                        "indices table written"
-                    );
-                    let entry = FileEntry { sha256, bytes };
-                    Ok((level.file_name().to_owned(), entry))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            files.extend(written);
         }
         if let Some((level, table, _)) = &change.segments {
             let name = segments_file(*level);
@@ -650,6 +647,31 @@ impl CatalogStore for DirCatalog {
 
     #[tracing::instrument(skip_all, fields(operation = %change.operation))]
     fn commit(&self, change: Change) -> Result<Manifest> {
+        self.begin()?.commit(change)
+    }
+}
+
+/// A version being written: the catalog's lock is held and its files go into a staging folder,
+/// which becomes the version at [`Staged::commit`] and is removed if it is dropped before.
+/// Tables can be written into it as they are computed ([`Staged::table`]).
+#[derive(Debug)]
+pub struct Staged<'c> {
+    catalog: &'c DirCatalog,
+    /// Held until the version is committed or dropped.
+    _lock: File,
+    parent: Option<Manifest>,
+    next: VersionId,
+    dir: PathBuf,
+    files: BTreeMap<String, FileEntry>,
+}
+
+impl DirCatalog {
+    /// Starts a new version: takes the catalog's lock (another writer waits until this version
+    /// is committed or dropped) and makes its staging folder.
+    ///
+    /// # Errors
+    /// I/O errors on the data directory.
+    pub fn begin(&self) -> Result<Staged<'_>> {
         let versions_dir = self.versions_dir();
         fs::create_dir_all(&versions_dir).map_err(Error::io(&versions_dir))?;
         let lock_path = self.root.join(".lock");
@@ -661,20 +683,75 @@ impl CatalogStore for DirCatalog {
             .map_err(Error::io(&lock_path))?;
         lock.lock().map_err(Error::io(&lock_path))?;
         self.remove_stale_staging()?;
-
         let parent = self.current()?;
         let next = VersionId(self.versions()?.last().map_or(1, |v| v.0 + 1));
-        let staging = versions_dir.join(format!(".staging-{}-{}", std::process::id(), next.0));
-        fs::create_dir(&staging).map_err(Error::io(&staging))?;
-        let result = self.write_staging(&staging, parent.as_ref(), &change);
-        let files = match result {
-            Ok(files) => files,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&staging);
-                return Err(e);
-            }
-        };
+        let dir = versions_dir.join(format!(".staging-{}-{}", std::process::id(), next.0));
+        fs::create_dir(&dir).map_err(Error::io(&dir))?;
+        Ok(Staged {
+            catalog: self,
+            _lock: lock,
+            parent,
+            next,
+            dir,
+            files: BTreeMap::new(),
+        })
+    }
+}
 
+impl Staged<'_> {
+    /// A table file of the new version, written frame by frame; [`Staged::add`] it when done.
+    ///
+    /// # Errors
+    /// I/O errors, naming the file.
+    pub fn table(&self, name: &str, schema: &SchemaRef) -> Result<report_store::TableFile> {
+        report_store::TableFile::create(&self.dir.join(name), schema)
+    }
+
+    /// Ends a table written with [`Staged::table`] and records it as the version's file `name`.
+    ///
+    /// # Errors
+    /// I/O errors, naming the file.
+    pub fn add(&mut self, name: &str, table: report_store::TableFile) -> Result<()> {
+        let (sha256, bytes) = table.finish()?;
+        self.files
+            .insert(name.to_owned(), FileEntry { sha256, bytes });
+        Ok(())
+    }
+
+    /// Writes the four indices tables held whole, side by side.
+    ///
+    /// # Errors
+    /// I/O and encoding errors, naming the file.
+    pub fn indices(&mut self, tables: &IndexTables) -> Result<()> {
+        use rayon::prelude::*;
+        let written = Level::ALL
+            .par_iter()
+            .map(|level| {
+                let path = self.dir.join(level.file_name());
+                let (sha256, bytes) = report_store::write_table(&path, tables.get(*level))?;
+                Ok((level.file_name().to_owned(), FileEntry { sha256, bytes }))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.files.extend(written);
+        Ok(())
+    }
+
+    /// Writes the rest of `change` and its manifest, and makes the staging folder the new
+    /// version and `CURRENT` point to it (each step fsynced).
+    ///
+    /// # Errors
+    /// I/O and encoding errors; indices in `change` without their tables staged.
+    pub fn commit(mut self, change: Change) -> Result<Manifest> {
+        let catalog = self.catalog;
+        let staging = self.dir.clone();
+        let parent = self.parent.take();
+        let next = self.next;
+        let files = catalog.write_staging(
+            &staging,
+            parent.as_ref(),
+            &change,
+            std::mem::take(&mut self.files),
+        )?;
         let mut layers = parent
             .as_ref()
             .map(|p| p.layers.clone())
@@ -712,7 +789,6 @@ impl CatalogStore for DirCatalog {
                 .or_else(|| parent.as_ref().and_then(|p| p.reports.clone())),
             indices: change
                 .indices
-                .map(|(_, meta)| meta)
                 .or_else(|| parent.as_ref().and_then(|p| p.indices.clone())),
             segments,
         };
@@ -727,20 +803,79 @@ impl CatalogStore for DirCatalog {
             .map_err(Error::io(&manifest_path))?;
         fsync_dir(&staging)?;
 
-        let final_dir = self.version_dir(next);
+        let final_dir = catalog.version_dir(next);
         fs::rename(&staging, &final_dir).map_err(Error::io(&final_dir))?;
-        fsync_dir(&versions_dir)?;
+        fsync_dir(&catalog.versions_dir())?;
 
-        let tmp = self.root.join("CURRENT.tmp");
+        let tmp = catalog.root.join("CURRENT.tmp");
         let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
         f.write_all(format!("{next}\n").as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(Error::io(&tmp))?;
-        let pointer = self.root.join("CURRENT");
+        let pointer = catalog.root.join("CURRENT");
         fs::rename(&tmp, &pointer).map_err(Error::io(&pointer))?;
-        fsync_dir(&self.root)?;
+        fsync_dir(&catalog.root)?;
         tracing::info!(version = %next, "committed");
         Ok(manifest)
+    }
+}
+
+/// A [`TableSink`] that writes each indices table into a staged version as its frames come
+/// (the frames are not held: a table of millions of rows is never whole in memory).
+pub struct IndicesWriter<'s, 'c> {
+    staged: &'s Staged<'c>,
+    tables: [std::sync::Mutex<Option<report_store::TableFile>>; 4],
+}
+
+impl<'s, 'c> IndicesWriter<'s, 'c> {
+    /// Writes into `staged`.
+    pub fn new(staged: &'s Staged<'c>) -> Self {
+        IndicesWriter {
+            staged,
+            tables: Default::default(),
+        }
+    }
+
+    /// The tables written, to [`Staged::add`] (a level that got no frame has none).
+    pub fn into_tables(self) -> Vec<(Level, report_store::TableFile)> {
+        Level::ALL
+            .into_iter()
+            .zip(self.tables)
+            .filter_map(|(level, t)| {
+                t.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .map(|t| (level, t))
+            })
+            .collect()
+    }
+}
+
+impl TableSink for IndicesWriter<'_, '_> {
+    fn frame(&self, level: Level, frame: polars::prelude::DataFrame) -> PolarsResult<()> {
+        let mut table = self.tables[level as usize]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let written = match &mut *table {
+            Some(t) => t.write(&frame),
+            None => self
+                .staged
+                .table(level.file_name(), frame.schema())
+                .and_then(|mut t| {
+                    t.write(&frame)?;
+                    *table = Some(t);
+                    Ok(())
+                }),
+        };
+        written.map_err(|e| polars_err!(ComputeError: "{e}"))
+    }
+}
+
+impl Drop for Staged<'_> {
+    /// An uncommitted version's files go (a committed one's folder has been renamed).
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -919,6 +1054,115 @@ mod tests {
             .expect("v2");
         assert!(!stale.exists());
         assert_eq!(v2.version.number(), 2);
+    }
+
+    fn indices_meta(rows: BTreeMap<Level, usize>) -> IndicesMeta {
+        let cfg = crate::indices::IndexConfig::new();
+        IndicesMeta {
+            as_of: Utc::now(),
+            computed_at: Utc::now(),
+            windows: vec!["90d".into()],
+            h3_resolutions: vec![],
+            reports: 0,
+            after_as_of: 0,
+            closed_before_created: 0,
+            without_parcel: 0,
+            without_sector: 0,
+            without_cell: 0,
+            rows,
+            default_rule: cfg.default_rule,
+            category_rules: 0,
+            holidays: 0,
+            recurrence_days: cfg.recurrence_days,
+            min_reports: cfg.min_reports,
+            weights: cfg.weights,
+            config: crate::indices::ConfigSource::default(),
+            reports_sha256: None,
+        }
+    }
+
+    #[test]
+    fn tables_staged_frame_by_frame_become_the_versions_or_nothing() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cat = DirCatalog::new(dir.path());
+        let v1 = cat
+            .commit(Change {
+                operation: "import parcels".into(),
+                parcels: Some(parcels(2)),
+                ..Default::default()
+            })
+            .expect("v1");
+        let frame = |ids: &[&str], window: &'static str| {
+            df!("id" => ids, "received" => vec![1u32; ids.len()])
+                .expect("frame")
+                .with_column(Column::new_scalar(
+                    "window".into(),
+                    Scalar::new(DataType::String, window.into()),
+                    ids.len(),
+                ))
+                .expect("column")
+                .clone()
+        };
+        let stage = |frames: &[(Level, DataFrame)]| {
+            let mut staged = cat.begin().expect("begin");
+            let writer = IndicesWriter::new(&staged);
+            for (level, f) in frames {
+                writer.frame(*level, f.clone()).expect("frame");
+            }
+            let mut rows = BTreeMap::new();
+            for (level, table) in writer.into_tables() {
+                rows.insert(level, table.rows());
+                staged.add(level.file_name(), table).expect("add");
+            }
+            (staged, rows)
+        };
+        let all: Vec<(Level, DataFrame)> = Level::ALL
+            .iter()
+            .flat_map(|l| [(*l, frame(&["0", "1"], "90d")), (*l, frame(&["1"], "30d"))])
+            .collect();
+        // Dropped before its commit: nothing is left of it, and the lock is free again.
+        let (staged, _) = stage(&all);
+        let staging = staged.dir.clone();
+        assert!(staging.join(Level::Parcel.file_name()).exists());
+        drop(staged);
+        assert!(!staging.exists());
+        assert_eq!(cat.current().expect("current"), Some(v1.clone()));
+        // Indices without all their tables are refused, and leave nothing either.
+        let (staged, rows) = stage(&all[..2]);
+        let err = staged
+            .commit(Change {
+                operation: "compute".into(),
+                indices: Some(indices_meta(rows)),
+                ..Default::default()
+            })
+            .expect_err("tables missing");
+        assert!(err.to_string().contains("indices-sectors.parquet"), "{err}");
+        assert_eq!(cat.current().expect("current"), Some(v1.clone()));
+        assert_eq!(cat.versions().expect("list"), vec![v1.version]);
+        // Committed: each table is its frames in the order they came.
+        let (staged, rows) = stage(&all);
+        assert_eq!(rows[&Level::H3], 3);
+        let v2 = staged
+            .commit(Change {
+                operation: "compute".into(),
+                indices: Some(indices_meta(rows)),
+                ..Default::default()
+            })
+            .expect("v2");
+        cat.verify(&v2).expect("v2 intact");
+        let mut expected = frame(&["0", "1"], "90d");
+        expected
+            .vstack_mut_owned(frame(&["1"], "30d"))
+            .expect("vstack");
+        for level in Level::ALL {
+            let table = cat.indices(&v2, level).expect("read").expect("table");
+            assert!(table.equals(&expected), "{level}: {table}");
+        }
+        assert_eq!(
+            cat.parcels(&v2).expect("read").map(|l| l.parcels.len()),
+            Some(2)
+        );
     }
 
     #[test]

@@ -28,8 +28,9 @@ pub mod segments;
 
 pub use calendar::Calendar;
 pub use catalog::{
-    segments_file, Catalog, CatalogStore, Change, DirCatalog, FileEntry, LayerKind, LayerMeta,
-    Manifest, ReportImport, ReportsMeta, SourceInfo, VersionId, CATALOG_FORMAT, PRIVATE_FILE,
+    segments_file, Catalog, CatalogStore, Change, DirCatalog, FileEntry, IndicesWriter, LayerKind,
+    LayerMeta, Manifest, ReportImport, ReportsMeta, SourceInfo, Staged, VersionId, CATALOG_FORMAT,
+    PRIVATE_FILE,
 };
 pub use error::{Error, Result};
 pub use export::{export_reports, export_row, write_file_atomically, ExportFormat, EXPORT_COLUMNS};

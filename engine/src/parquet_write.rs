@@ -54,71 +54,130 @@ pub(crate) fn write_parquet<W: Write + Send>(
     df: &DataFrame,
     options: Options,
 ) -> PolarsResult<u64> {
-    let schema = df.schema().to_arrow(CompatLevel::newest());
-    let fields = to_parquet_schema(&schema)?.fields().to_vec();
-    let string_dictionaries = options.string_dictionaries;
-    let options = WriteOptions {
-        statistics: if options.statistics {
-            StatisticsOptions::default()
-        } else {
-            StatisticsOptions::empty()
-        },
-        compression: options.compression,
-        version: Version::V1,
-        data_page_size: None,
-    };
-    let encodings: Vec<Vec<Encoding>> = schema
-        .iter_values()
-        .map(|f| {
-            use ArrowDataType as D;
-            match f.dtype {
-                D::Int8
-                | D::Int16
-                | D::Int32
-                | D::Int64
-                | D::UInt8
-                | D::UInt16
-                | D::UInt32
-                | D::UInt64
-                | D::Float32
-                | D::Float64
-                | D::Date32
-                | D::Timestamp(..)
-                | D::Duration(_) => vec![Encoding::Plain],
-                D::Utf8View | D::BinaryView if !string_dictionaries => {
-                    vec![Encoding::Plain]
+    let mut writer = TableWriter::new(out, df.schema(), options)?;
+    writer.write(df)?;
+    writer.finish().map(|(_, size)| size)
+}
+
+/// A Parquet file written frame by frame: each frame's rows become row groups as it comes, so
+/// a table need not be held whole before it is written.
+pub(crate) struct TableWriter<W: Write> {
+    writer: FileWriter<W>,
+    schema: SchemaRef,
+    fields: Vec<ParquetType>,
+    encodings: Vec<Vec<Encoding>>,
+    options: WriteOptions,
+    rows: usize,
+}
+
+impl<W: Write + Send> TableWriter<W> {
+    /// A file of `schema` into `out`.
+    ///
+    /// # Errors
+    /// A schema Parquet cannot hold.
+    pub fn new(out: W, schema: &SchemaRef, options: Options) -> PolarsResult<Self> {
+        let arrow = schema.to_arrow(CompatLevel::newest());
+        let fields = to_parquet_schema(&arrow)?.fields().to_vec();
+        let string_dictionaries = options.string_dictionaries;
+        let options = WriteOptions {
+            statistics: if options.statistics {
+                StatisticsOptions::default()
+            } else {
+                StatisticsOptions::empty()
+            },
+            compression: options.compression,
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let encodings: Vec<Vec<Encoding>> = arrow
+            .iter_values()
+            .map(|f| {
+                use ArrowDataType as D;
+                match f.dtype {
+                    D::Int8
+                    | D::Int16
+                    | D::Int32
+                    | D::Int64
+                    | D::UInt8
+                    | D::UInt16
+                    | D::UInt32
+                    | D::UInt64
+                    | D::Float32
+                    | D::Float64
+                    | D::Date32
+                    | D::Timestamp(..)
+                    | D::Duration(_) => vec![Encoding::Plain],
+                    D::Utf8View | D::BinaryView if !string_dictionaries => {
+                        vec![Encoding::Plain]
+                    }
+                    ref dtype => get_dtype_encoding(dtype),
                 }
-                ref dtype => get_dtype_encoding(dtype),
-            }
-        })
-        .collect();
-    let groups = row_groups(df);
-    let encode = |g: usize| -> PolarsResult<Group> {
-        let (offset, len) = groups[g];
-        let columns = df
-            .columns()
-            .par_iter()
-            .zip(&fields)
-            .zip(&encodings)
-            .map(|((column, field), encoding)| {
-                encode_chunk(column, offset, len, field, encoding, options)
             })
-            .collect::<PolarsResult<Vec<Vec<Vec<CompressedPage>>>>>()?;
-        Ok(columns.into_iter().flatten().collect())
-    };
-    let mut writer = FileWriter::try_new(out, schema, options)?;
-    let mut next = (!groups.is_empty()).then(|| encode(0)).transpose()?;
-    for (g, (_, rows)) in groups.iter().enumerate() {
-        let group = next.take().expect("the row group was encoded");
-        // The next row group is encoded while this one is written.
-        let (written, encoded) = rayon::join(
-            || write_group(&mut writer, *rows as u64, &group),
-            || (g + 1 < groups.len()).then(|| encode(g + 1)).transpose(),
-        );
-        written?;
-        next = encoded?;
+            .collect();
+        Ok(TableWriter {
+            writer: FileWriter::try_new(out, arrow, options)?,
+            schema: schema.clone(),
+            fields,
+            encodings,
+            options,
+            rows: 0,
+        })
     }
-    writer.end(None)
+
+    /// Appends the rows of `df`, which has the file's schema: every column chunk of a row
+    /// group is encoded and compressed by its own task, and the next row group is encoded while
+    /// one is written.
+    ///
+    /// # Errors
+    /// A frame of another schema; encoding and I/O errors.
+    pub fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
+        if df.schema() != &self.schema {
+            polars_bail!(SchemaMismatch: "a frame of another schema than the table's: {:?}", df.schema());
+        }
+        let groups = row_groups(df);
+        let (fields, encodings, options) = (&self.fields, &self.encodings, self.options);
+        let encode = |g: usize| -> PolarsResult<Group> {
+            let (offset, len) = groups[g];
+            let columns = df
+                .columns()
+                .par_iter()
+                .zip(fields)
+                .zip(encodings)
+                .map(|((column, field), encoding)| {
+                    encode_chunk(column, offset, len, field, encoding, options)
+                })
+                .collect::<PolarsResult<Vec<Vec<Vec<CompressedPage>>>>>()?;
+            Ok(columns.into_iter().flatten().collect())
+        };
+        let writer = &mut self.writer;
+        let mut next = (!groups.is_empty()).then(|| encode(0)).transpose()?;
+        for (g, (_, rows)) in groups.iter().enumerate() {
+            let group = next.take().expect("the row group was encoded");
+            // The next row group is encoded while this one is written.
+            let (written, encoded) = rayon::join(
+                || write_group(writer, *rows as u64, &group),
+                || (g + 1 < groups.len()).then(|| encode(g + 1)).transpose(),
+            );
+            written?;
+            next = encoded?;
+        }
+        self.rows += df.height();
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Ends the file (its footer) and gives back `out` and the file's size.
+    ///
+    /// # Errors
+    /// `out`'s I/O errors.
+    pub fn finish(mut self) -> PolarsResult<(W, u64)> {
+        let size = self.writer.end(None)?;
+        Ok((self.writer.into_inner(), size))
+    }
 }
 
 /// The row groups of `df` (offset, rows): at most [`ROW_GROUP`] rows each. When every column

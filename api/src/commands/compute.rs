@@ -1,6 +1,6 @@
 //! `predio compute`, `predio indices` and `predio export indices`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::time::Instant;
 
@@ -9,7 +9,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use predio_engine::indices::{
     self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Scope, Selection, Window,
 };
-use predio_engine::{CatalogStore, Change, DirCatalog, ExportFormat, ImportReport, Manifest};
+use predio_engine::{
+    CatalogStore, Change, DirCatalog, ExportFormat, ImportReport, IndicesWriter, Manifest,
+};
 
 use super::thousands;
 use crate::cli::{self, ComputeArgs, ExportIndices, IndexLevel, IndicesArgs};
@@ -86,8 +88,11 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         seconds = read_started.elapsed().as_secs_f64(),
         "read the catalog"
     );
+    // The new version is staged first: each table is written into it as its frames are made.
+    let mut staged = catalog.begin()?;
     let started = Instant::now();
-    let (tables, counts) = indices::compute(
+    let writer = IndicesWriter::new(&staged);
+    let counts = indices::compute_into(
         &reports,
         parcels.as_deref(),
         sectors.as_ref(),
@@ -97,10 +102,20 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
             h3_res: &res,
         },
         &cfg,
+        &writer,
     )
     .context("computing the indices")?;
+    let mut rows = BTreeMap::new();
+    for (level, table) in writer.into_tables() {
+        rows.insert(level, table.rows());
+        staged.add(level.file_name(), table)?;
+    }
     let seconds = started.elapsed().as_secs_f64();
-    tracing::info!(reports = counts.used, seconds, "computed indices");
+    tracing::info!(
+        reports = counts.used,
+        seconds,
+        "computed and wrote the indices"
+    );
     let meta = IndicesMeta {
         as_of,
         computed_at: Utc::now(),
@@ -112,10 +127,7 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         without_parcel: counts.without_parcel,
         without_sector: counts.without_sector,
         without_cell: counts.without_cell,
-        rows: Level::ALL
-            .iter()
-            .map(|l| (*l, tables.get(*l).height()))
-            .collect(),
+        rows,
         default_rule: cfg.default_rule,
         category_rules: cfg.categories.len(),
         holidays: cfg.calendar.holidays().count(),
@@ -141,9 +153,9 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
             .map(|f| f.sha256.clone()),
     };
     let commit_started = Instant::now();
-    let committed = catalog.commit(Change {
+    let committed = staged.commit(Change {
         operation: "compute".into(),
-        indices: Some((tables, meta)),
+        indices: Some(meta),
         report: ImportReport::default(),
         ..Default::default()
     })?;
@@ -156,7 +168,7 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         .as_ref()
         .context("indices missing from the new version")?;
     eprintln!(
-        "computed indices of {} reports as of {} in {seconds:.2} s → version {}",
+        "computed and wrote the indices of {} reports as of {} in {seconds:.2} s → version {}",
         thousands(m.reports),
         m.as_of.to_rfc3339(),
         committed.version

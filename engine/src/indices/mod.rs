@@ -3,7 +3,10 @@
 //! checked in the tests against the same indices as Polars lazy queries (`reference.rs`).
 //!
 //! Every table is long: one row per feature (parcel, sector or cell), time window and
-//! dimension (`all`, or one `category` or `department` value). A window `30d` holds the reports
+//! dimension (`all`, or one `category` or `department` value), ordered by dimension, then window
+//! (the cells by resolution first). Each table is handed on ([`TableSink`]) a frame per
+//! dimension and window as it is made, so that `predio compute` writes it into the new version
+//! without ever holding it whole. A window `30d` holds the reports
 //! created in the 30 days up to the as-of time; `all` holds every report up to it. Open,
 //! overdue and stages are as of that time. Every parcel and every sector has a row per window
 //! for `all`, with zeros when it had no reports; the reports that have no parcel (or no sector,
@@ -208,10 +211,103 @@ pub struct Scope<'a> {
     pub h3_res: &'a [h3o::Resolution],
 }
 
-/// Computes the three tables from the geocoded reports.
-///
-/// `parcels` and `sectors` give the features that get a row even without reports, with their
-/// areas (and the sectors' population).
+/// Where [`compute_into`] puts the tables: each level's frames, in the order of its table.
+pub trait TableSink: Sync {
+    /// The next frame of `level`'s table. Frames of different levels can come at the same time
+    /// from different threads; those of one level come one at a time, in order.
+    ///
+    /// # Errors
+    /// Whatever stops the computation (it ends with this error).
+    fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()>;
+}
+
+/// A [`TableSink`] that stacks the frames into [`IndexTables`].
+#[derive(Default)]
+struct Stacked(std::sync::Mutex<[Option<DataFrame>; 4]>);
+
+impl TableSink for Stacked {
+    fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()> {
+        let mut tables = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &mut tables[level as usize] {
+            Some(table) => {
+                table.vstack_mut_owned(frame)?;
+            }
+            none => *none = Some(frame),
+        }
+        Ok(())
+    }
+}
+
+/// Hands the frames of each level to a sink in their order, as the tasks that make them end
+/// in any order: a frame waits until the ones before it are passed on, and the thread that
+/// passes one on also passes on those that came while it did.
+struct InOrder<'s> {
+    sink: &'s dyn TableSink,
+    queues: [std::sync::Mutex<Queue>; 4],
+}
+
+/// The frames of one level on their way to the sink.
+#[derive(Default)]
+struct Queue {
+    /// The position of the next frame to pass on.
+    next: usize,
+    /// Frames that came before their turn.
+    waiting: BTreeMap<usize, DataFrame>,
+    /// A thread is passing frames on.
+    busy: bool,
+    /// The sink refused a frame: the computation ends with that error, and the frames after it
+    /// are dropped.
+    failed: bool,
+}
+
+impl InOrder<'_> {
+    fn put(&self, level: Level, at: usize, frame: DataFrame) -> PolarsResult<()> {
+        let queue = &self.queues[level as usize];
+        let lock = || {
+            queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let mut q = lock();
+        if q.failed {
+            return Ok(());
+        }
+        q.waiting.insert(at, frame);
+        if q.busy {
+            return Ok(());
+        }
+        q.busy = true;
+        loop {
+            let next = q.next;
+            let Some(frame) = q.waiting.remove(&next) else {
+                q.busy = false;
+                return Ok(());
+            };
+            q.next += 1;
+            drop(q);
+            let passed = self.sink.frame(level, frame);
+            q = lock();
+            if passed.is_err() {
+                (q.busy, q.failed) = (false, true);
+                q.waiting.clear();
+                return passed;
+            }
+        }
+    }
+
+    /// Frames that never got their turn (one before them never came).
+    fn left(&self) -> usize {
+        self.queues
+            .iter()
+            .map(|q| q.lock().map_or(0, |q| q.waiting.len()))
+            .sum()
+    }
+}
+
+/// Computes the four tables from the geocoded reports, held whole (see [`compute_into`]).
 ///
 /// # Errors
 /// Polars errors.
@@ -222,6 +318,41 @@ pub fn compute(
     scope: Scope<'_>,
     cfg: &IndexConfig,
 ) -> PolarsResult<(IndexTables, FactCounts)> {
+    let stacked = Stacked::default();
+    let counts = compute_into(reports, parcels, sectors, scope, cfg, &stacked)?;
+    let [parcels, sectors, h3, reports] = stacked
+        .0
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .map(Option::unwrap_or_default);
+    Ok((
+        IndexTables {
+            parcels,
+            sectors,
+            h3,
+            reports,
+        },
+        counts,
+    ))
+}
+
+/// Computes the tables from the geocoded reports into `sink`, each level's table frame by
+/// frame as they are made: the per-report table first, then each level's by dimension (then
+/// window; the cells by resolution first).
+///
+/// `parcels` and `sectors` give the features that get a row even without reports, with their
+/// areas (and the sectors' population).
+///
+/// # Errors
+/// Polars errors, and the sink's.
+pub fn compute_into(
+    reports: &ReportColumns,
+    parcels: Option<&[ParcelKey]>,
+    sectors: Option<&SectorLayer>,
+    scope: Scope<'_>,
+    cfg: &IndexConfig,
+    sink: &dyn TableSink,
+) -> PolarsResult<FactCounts> {
     use aggregate::{Cut, Features, Grouping, Place};
     use rayon::prelude::*;
 
@@ -236,7 +367,11 @@ pub fn compute(
     let sector_ids: Vec<&str> = sectors.map_or(Vec::new(), |s| {
         s.sectors.iter().map(|x| x.id.as_str()).collect()
     });
-    let facts = facts::facts(reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids)?;
+    let out = InOrder {
+        sink,
+        queues: Default::default(),
+    };
+    let mut facts = facts::facts(reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids)?;
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: facts");
 
     // The features of each level: parcels, sectors, then the cells of each resolution.
@@ -319,15 +454,24 @@ pub fn compute(
         .collect();
     // A task per level with all its dimensions in one pass, but the parcels' dimensions apart:
     // a pass costs mostly its groups there (a few reports each), and apart they run side by
-    // side. The largest first, then a frame per dimension and window, in parallel too.
+    // side. The largest first, then a frame per dimension and window, in parallel too, each
+    // passed on as it is made.
     let tasks: Vec<(usize, Vec<usize>)> = (0..dims.len())
         .map(|d| (0, vec![d]))
         .chain((1..levels.len()).map(|l| (l, (0..dims.len()).collect())))
         .collect();
-    let done: Vec<Vec<std::vec::IntoIter<DataFrame>>> = tasks
-        .par_iter()
-        .with_max_len(1)
-        .map(|(l, ds)| {
+    // Where a frame goes: the table of level `l`, at its place there (by resolution, then
+    // dimension, then window).
+    let place = |l: usize, d: usize, w: usize| -> (Level, usize) {
+        let at = d * windows.len() + w;
+        match l {
+            0 => (Level::Parcel, at),
+            1 => (Level::Sector, at),
+            _ => (Level::H3, (l - 2) * dims.len() * windows.len() + at),
+        }
+    };
+    let aggregated = || {
+        tasks.par_iter().with_max_len(1).try_for_each(|(l, ds)| {
             let (features, keys, n) = &levels[*l];
             let task_dims: Vec<Option<&[u32]>> = ds.iter().map(|d| coded[*d]).collect();
             let g = Grouping {
@@ -338,99 +482,154 @@ pub fn compute(
             let t = std::time::Instant::now();
             let parts = aggregate::aggregate(&facts.rows, &g, &cuts);
             let pass = t.elapsed().as_secs_f64();
-            let frames = parts
+            parts
                 .into_par_iter()
                 .zip(ds.par_iter())
-                .map(|(parts, d)| {
+                .try_for_each(|(parts, d)| {
                     let (dimension, coded) = dims[*d];
                     parts
                         .into_par_iter()
                         .zip(windows.par_iter())
-                        .map(|(part, w)| {
+                        .enumerate()
+                        .try_for_each(|(w, (part, window))| {
                             let at = Place {
-                                window: &w.label,
+                                window: &window.label,
                                 dimension,
                                 values: coded.map_or(&[], |c| c.1.as_slice()),
                             };
-                            aggregate::frame(part, features, &at, cfg.min_reports, &cfg.weights)
+                            let frame = aggregate::frame(
+                                part,
+                                features,
+                                &at,
+                                cfg.min_reports,
+                                &cfg.weights,
+                            )?;
+                            let (level, at) = place(*l, *d, w);
+                            out.put(level, at, frame)
                         })
-                        .collect::<PolarsResult<Vec<_>>>()
-                        .map(Vec::into_iter)
-                })
-                .collect::<PolarsResult<Vec<_>>>();
+                })?;
             tracing::debug!(
                 level = l,
                 pass,
                 frames = t.elapsed().as_secs_f64() - pass,
                 "indices: level"
             );
-            frames
+            PolarsResult::Ok(())
         })
-        .collect::<PolarsResult<_>>()?;
+    };
+    // The per-report table is passed on while the levels are aggregated.
+    let report_table = std::mem::take(&mut facts.report_table);
+    let (reported, aggregated) =
+        rayon::join(|| out.put(Level::Report, 0, report_table), aggregated);
+    reported?;
+    aggregated?;
+    if h3_res.is_empty() {
+        // No H3 resolution asked for: an empty cell table with the columns of one.
+        let empty = aggregate::frame(
+            aggregate::Part::default(),
+            &Features {
+                names: vec![("cell", Vec::new())],
+                area_km2: Vec::new(),
+                population: None,
+                res: Some(0),
+            },
+            &Place {
+                window: "all",
+                dimension: "all",
+                values: &[],
+            },
+            cfg.min_reports,
+            &cfg.weights,
+        )?;
+        out.put(Level::H3, 0, empty)?;
+    }
+    if out.left() > 0 {
+        polars_bail!(ComputeError: "indices: {} frames never passed on", out.left());
+    }
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: aggregated");
-    // The frames of each dimension and level, by window.
-    let mut frames: Vec<Vec<Option<std::vec::IntoIter<DataFrame>>>> = (0..dims.len())
-        .map(|_| (0..levels.len()).map(|_| None).collect())
-        .collect();
-    for ((l, ds), task) in tasks.iter().zip(done) {
-        for (d, f) in ds.iter().zip(task) {
-            frames[*d][*l] = Some(f);
+    Ok(facts.counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the frames it gets (their one value) and fails at `fail`.
+    struct Record {
+        got: std::sync::Mutex<Vec<(Level, i32)>>,
+        fail: Option<i32>,
+    }
+
+    impl TableSink for Record {
+        fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()> {
+            let v = frame.column("v")?.i32()?.get(0).unwrap_or(-1);
+            if self.fail == Some(v) {
+                polars_bail!(ComputeError: "no room for frame {v}");
+            }
+            self.got.lock().expect("lock").push((level, v));
+            Ok(())
         }
     }
 
-    // Each level's table: by window, then dimension (then resolution).
-    let mut tables: Vec<DataFrame> = Vec::with_capacity(3);
-    for level in [0..1, 1..2, 2..levels.len()] {
-        let mut table: Option<DataFrame> = None;
-        for _ in windows {
-            for by_level in &mut frames {
-                for l in level.clone() {
-                    let frame = by_level[l]
-                        .as_mut()
-                        .and_then(Iterator::next)
-                        .ok_or_else(|| polars_err!(ComputeError: "missing frame"))?;
-                    match table.as_mut() {
-                        Some(table) => {
-                            table.vstack_mut_owned(frame)?;
-                        }
-                        None => table = Some(frame),
-                    }
-                }
+    #[test]
+    fn frames_are_passed_on_in_order_whichever_order_they_come_in() {
+        use rayon::prelude::*;
+        let arrivals: Vec<(Level, usize)> = [5, 0, 3, 1, 4, 2]
+            .into_iter()
+            .flat_map(|i| [(Level::Parcel, i), (Level::H3, 5 - i)])
+            .collect();
+        let sink = Record {
+            got: Default::default(),
+            fail: None,
+        };
+        let out = InOrder {
+            sink: &sink,
+            queues: Default::default(),
+        };
+        // Sequentially (each waits for the ones before it), then from several threads.
+        for (level, at) in &arrivals {
+            let frame = df!("v" => [*at as i32]).expect("frame");
+            out.put(*level, *at, frame).expect("put");
+        }
+        let again = InOrder {
+            sink: &sink,
+            queues: Default::default(),
+        };
+        arrivals
+            .par_iter()
+            .with_max_len(1)
+            .try_for_each(|(level, at)| again.put(*level, *at, df!("v" => [*at as i32])?))
+            .expect("put");
+        assert_eq!((out.left(), again.left()), (0, 0));
+        drop((out, again));
+        let got = sink.got.into_inner().expect("lock");
+        for level in [Level::Parcel, Level::H3] {
+            let order: Vec<i32> = got
+                .iter()
+                .filter(|(l, _)| *l == level)
+                .map(|(_, v)| *v)
+                .collect();
+            assert_eq!(order, [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5], "{level}");
+        }
+        // A frame the sink refuses ends the computation with its error; the frames after it are
+        // dropped, never passed on with a gap before them.
+        let sink = Record {
+            got: Default::default(),
+            fail: Some(1),
+        };
+        let out = InOrder {
+            sink: &sink,
+            queues: Default::default(),
+        };
+        let mut errors = Vec::new();
+        for at in [2, 0, 1, 3] {
+            if let Err(e) = out.put(Level::Sector, at, df!("v" => [at as i32]).expect("frame")) {
+                errors.push(e.to_string());
             }
         }
-        let table = match table {
-            Some(t) => t,
-            // No H3 resolution asked for: an empty cell table with the columns of one.
-            None => aggregate::frame(
-                aggregate::Part::default(),
-                &Features {
-                    names: vec![("cell", Vec::new())],
-                    area_km2: Vec::new(),
-                    population: None,
-                    res: Some(0),
-                },
-                &Place {
-                    window: "all",
-                    dimension: "all",
-                    values: &[],
-                },
-                cfg.min_reports,
-                &cfg.weights,
-            )?,
-        };
-        tables.push(table);
+        assert_eq!(errors, ["no room for frame 1"]);
+        assert_eq!(out.left(), 0);
+        drop(out);
+        assert_eq!(sink.got.into_inner().expect("lock"), [(Level::Sector, 0)]);
     }
-    tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: tables");
-    let h3 = tables.pop().unwrap_or_default();
-    let sectors = tables.pop().unwrap_or_default();
-    let parcels = tables.pop().unwrap_or_default();
-    Ok((
-        IndexTables {
-            parcels,
-            sectors,
-            h3,
-            reports: facts.report_table,
-        },
-        facts.counts,
-    ))
 }
