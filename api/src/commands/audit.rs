@@ -222,7 +222,7 @@ pub fn run(catalog: &DirCatalog, args: &AuditArgs) -> anyhow::Result<()> {
         days: Some(period.days()),
     };
     let (tables, _) = indices::compute(
-        &reports,
+        reports,
         None,
         Some(&sectors),
         Scope {

@@ -93,7 +93,7 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let writer = IndicesWriter::new(&staged);
     let counts = indices::compute_into(
-        &reports,
+        reports,
         parcels.as_deref(),
         sectors.as_ref(),
         Scope {
@@ -201,7 +201,6 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     // The process ends with this command: half a million parcel ids, each a string, are left to
     // the operating system rather than freed one allocation at a time.
     std::mem::forget((parcels, sectors));
-    drop(reports);
     Ok(())
 }
 

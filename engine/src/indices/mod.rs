@@ -312,7 +312,7 @@ impl InOrder<'_> {
 /// # Errors
 /// Polars errors.
 pub fn compute(
-    reports: &ReportColumns,
+    reports: ReportColumns,
     parcels: Option<&[ParcelKey]>,
     sectors: Option<&SectorLayer>,
     scope: Scope<'_>,
@@ -346,7 +346,7 @@ pub fn compute(
 /// # Errors
 /// Polars errors, and the sink's.
 pub fn compute_into(
-    reports: &ReportColumns,
+    reports: ReportColumns,
     parcels: Option<&[ParcelKey]>,
     sectors: Option<&SectorLayer>,
     scope: Scope<'_>,
@@ -371,7 +371,10 @@ pub fn compute_into(
         sink,
         queues: Default::default(),
     };
-    let mut facts = facts::facts(reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids)?;
+    let mut facts = facts::facts(&reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids)?;
+    // What the tables keep of the reports' columns, the per-report table shares; the rest goes
+    // now, for the aggregates to reuse.
+    drop(reports);
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: facts");
 
     // The features of each level: parcels, sectors, then the cells of each resolution.

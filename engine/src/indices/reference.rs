@@ -932,7 +932,7 @@ mod tests {
         let both = |scope: Scope<'_>| -> (IndexTables, FactCounts) {
             let layers = (Some(parcels.as_slice()), Some(&sectors));
             let columns = ReportColumns::from_reports(&reports, &lens).expect("columns");
-            let (fast, counts) = super::super::compute(&columns, layers.0, layers.1, scope, &cfg)
+            let (fast, counts) = super::super::compute(columns, layers.0, layers.1, scope, &cfg)
                 .expect("single pass");
             let (oracle, oracle_counts) =
                 compute(&reports, &lens, layers.0, layers.1, scope, &cfg).expect("polars");
@@ -949,7 +949,7 @@ mod tests {
         let later = as_of + chrono::Duration::days(1000);
         let columns = ReportColumns::from_reports(&reports, &lens).expect("columns");
         let (all, _) = super::super::compute(
-            &columns,
+            columns,
             None,
             None,
             Scope {
