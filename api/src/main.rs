@@ -104,3 +104,25 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_help_states_the_batch_allocator_defaults_in_force() {
+        use clap::CommandFactory;
+        let help = super::cli::Cli::command()
+            .get_after_help()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        for (var, value) in super::BATCH_MALLOC_OPTIONS {
+            let line = help
+                .lines()
+                .find(|l| l.trim_start().starts_with(var))
+                .unwrap_or_else(|| panic!("--help does not name {var}"));
+            assert!(
+                line.split_whitespace().any(|w| w == value),
+                "--help gives another default for {var} than {value}: {line}"
+            );
+        }
+    }
+}
