@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::geocoder::MatchCounts;
-use crate::indices::{IndexTables, IndicesMeta, Level, TableSink};
+use crate::indices::{IndicesMeta, Level, TableSink};
 use crate::model::{Bbox, Field, ParcelKey, ParcelLayer, SectorLayer};
 use crate::report::{ImportReport, IssueAction};
 use crate::report_columns::ReportColumns;
@@ -276,8 +276,8 @@ pub struct Change {
     /// [`PRIVATE_FILE`], readable by the owner only.
     pub private: Option<Vec<PrivateFields>>,
     /// New indices (replacing the parent's, and dropping its saved segments, which described
-    /// the old ones). Their tables (`indices-*.parquet`) are written into the version before:
-    /// [`Staged::table`], or [`Staged::indices`] for tables held whole.
+    /// the old ones). Their tables (`indices-*.parquet`) are written into the version before,
+    /// with [`Staged::table`] (or an [`IndicesWriter`]).
     pub indices: Option<IndicesMeta>,
     /// A segmentation of one level (its table: feature id, `segment`, `description`),
     /// replacing that level's.
@@ -715,24 +715,6 @@ impl Staged<'_> {
         let (sha256, bytes) = table.finish()?;
         self.files
             .insert(name.to_owned(), FileEntry { sha256, bytes });
-        Ok(())
-    }
-
-    /// Writes the four indices tables held whole, side by side.
-    ///
-    /// # Errors
-    /// I/O and encoding errors, naming the file.
-    pub fn indices(&mut self, tables: &IndexTables) -> Result<()> {
-        use rayon::prelude::*;
-        let written = Level::ALL
-            .par_iter()
-            .map(|level| {
-                let path = self.dir.join(level.file_name());
-                let (sha256, bytes) = report_store::write_table(&path, tables.get(*level))?;
-                Ok((level.file_name().to_owned(), FileEntry { sha256, bytes }))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.files.extend(written);
         Ok(())
     }
 
