@@ -68,6 +68,8 @@ pub(crate) struct TableWriter<W: Write> {
     encodings: Vec<Vec<Encoding>>,
     options: WriteOptions,
     rows: usize,
+    /// Frames shorter than a row group, waiting to share one.
+    short: Option<DataFrame>,
 }
 
 impl<W: Write + Send> TableWriter<W> {
@@ -121,6 +123,7 @@ impl<W: Write + Send> TableWriter<W> {
             encodings,
             options,
             rows: 0,
+            short: None,
         })
     }
 
@@ -134,6 +137,26 @@ impl<W: Write + Send> TableWriter<W> {
         if df.schema() != &self.schema {
             polars_bail!(SchemaMismatch: "a frame of another schema than the table's: {:?}", df.schema());
         }
+        self.rows += df.height();
+        // Frames shorter than a row group share one while they fit (as a stacked frame's short
+        // chunks do): a table of many small frames is not a file of many small groups.
+        if let Some(short) = &mut self.short {
+            if short.height() + df.height() <= ROW_GROUP {
+                short.vstack_mut(df)?;
+                return Ok(());
+            }
+            let short = self.short.take().unwrap_or_default();
+            self.write_groups(&short)?;
+        }
+        if df.height() < ROW_GROUP {
+            self.short = Some(df.clone());
+            return Ok(());
+        }
+        self.write_groups(df)
+    }
+
+    /// Writes the row groups of `df`.
+    fn write_groups(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let groups = row_groups(df);
         let (fields, encodings, options) = (&self.fields, &self.encodings, self.options);
         let encode = |g: usize| -> PolarsResult<Group> {
@@ -161,11 +184,10 @@ impl<W: Write + Send> TableWriter<W> {
             written?;
             next = encoded?;
         }
-        self.rows += df.height();
         Ok(())
     }
 
-    /// Rows written so far.
+    /// Rows given so far.
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -175,6 +197,9 @@ impl<W: Write + Send> TableWriter<W> {
     /// # Errors
     /// `out`'s I/O errors.
     pub fn finish(mut self) -> PolarsResult<(W, u64)> {
+        if let Some(short) = self.short.take() {
+            self.write_groups(&short)?;
+        }
         let size = self.writer.end(None)?;
         Ok((self.writer.into_inner(), size))
     }
@@ -364,5 +389,47 @@ mod tests {
                     .all(|c| ["id", "window"].contains(&c.as_str())));
             }
         }
+    }
+
+    #[test]
+    fn frames_written_one_by_one_share_row_groups_while_they_fit() {
+        let sizes = [
+            ROW_GROUP / 2,
+            ROW_GROUP / 4,
+            ROW_GROUP / 4,
+            10,
+            ROW_GROUP + 1_000,
+            5,
+        ];
+        let frames: Vec<DataFrame> = sizes.iter().map(|n| sample(*n)).collect();
+        let options = Options {
+            compression: CompressionOptions::Snappy,
+            statistics: false,
+            string_dictionaries: false,
+        };
+        let mut out = Vec::new();
+        let mut writer = TableWriter::new(&mut out, frames[0].schema(), options).expect("new");
+        let mut stacked = frames[0].clone();
+        for (i, f) in frames.iter().enumerate() {
+            writer.write(f).expect("write");
+            if i > 0 {
+                stacked.vstack_mut(f).expect("vstack");
+            }
+        }
+        assert_eq!(writer.rows(), sizes.iter().sum::<usize>());
+        // Another schema is refused, naming it.
+        let other = df!("x" => [1i32]).expect("frame");
+        let err = writer.write(&other).expect_err("another schema");
+        assert!(err.to_string().contains("another schema"), "{err}");
+        let (_, size) = writer.finish().expect("finish");
+        assert_eq!(size, out.len() as u64);
+        assert!(read(&out).equals_missing(&stacked));
+        let meta = ParquetReader::new(std::io::Cursor::new(&out))
+            .get_metadata()
+            .expect("metadata")
+            .clone();
+        let groups: Vec<usize> = meta.row_groups.iter().map(|g| g.num_rows()).collect();
+        let half = (ROW_GROUP + 1_000) / 2;
+        assert_eq!(groups, [ROW_GROUP, 10, half, half, 5]);
     }
 }
