@@ -523,16 +523,12 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
     let float = |name: &str| get(&df, name, |s| s.f64()).map_err(&e);
     let (lon, lat, dist) = (float("lon")?, float("lat")?, float("distance_m")?);
     let h3 = get(&df, "h3", |s| s.u64()).map_err(&e)?;
-    fn at(c: &StringChunked, i: usize) -> Option<&str> {
-        c.get(i)
-    }
-    let owned = |c: &StringChunked, i: usize| at(c, i).map(str::to_owned);
+    let owned = |c: &StringChunked, i: usize| c.get(i).map(str::to_owned);
     let ms = |c: &Int64Chunked, i: usize| from_ms(c.get(i));
-    let float_at = |c: &Float64Chunked, i: usize| c.get(i);
     let mut out: Vec<Report> = (0..df.height())
         .into_par_iter()
         .map(|i| {
-            let match_kind = match at(matched, i) {
+            let match_kind = match matched.get(i) {
                 Some("inside") => MatchKind::Inside,
                 Some("nearest") => MatchKind::Nearest,
                 _ => MatchKind::None,
@@ -544,9 +540,9 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
                 category: owned(category, i),
                 department: owned(department, i),
                 channel: owned(channel, i),
-                status: parse::<Status>(&path, at(status, i))?,
+                status: parse::<Status>(&path, status.get(i))?,
                 status_label: owned(label, i).unwrap_or_default(),
-                status_type: parse::<StatusType>(&path, at(stype, i))?,
+                status_type: parse::<StatusType>(&path, stype.get(i))?,
                 created_at: ms(created, i).unwrap_or_default(),
                 acknowledged_at: ms(ack, i),
                 closed_at: ms(closed, i),
@@ -554,13 +550,13 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
                 deadline_at: ms(deadline, i),
                 source_on_time: on_time.get(i),
                 source_tz: owned(tz, i).unwrap_or_default(),
-                lon: float_at(lon, i),
-                lat: float_at(lat, i),
-                location: parse::<Location>(&path, at(location, i))?,
-                parcel_id: at(parcel, i).map(ParcelId::new),
-                sector_id: at(sector, i).map(SectorId::new),
+                lon: lon.get(i),
+                lat: lat.get(i),
+                location: parse::<Location>(&path, location.get(i))?,
+                parcel_id: parcel.get(i).map(ParcelId::new),
+                sector_id: sector.get(i).map(SectorId::new),
                 match_kind,
-                distance_m: float_at(dist, i),
+                distance_m: dist.get(i),
                 h3: h3.get(i),
                 source_area: owned(area, i),
                 parent_id: owned(parent, i),
