@@ -583,11 +583,34 @@ pub(super) fn density_percentiles(density: &[f64], group: &[u32], eligible: &[bo
     out
 }
 
+/// A column of names by 1-based key: row 0 is missing (no feature, no value), row `k` is the
+/// name of key `k`. A frame's column is gathered from it by key, string views copied rather
+/// than each string pushed again.
+pub(super) fn by_key<'s>(name: &str, names: impl Iterator<Item = &'s str>) -> StringChunked {
+    StringChunked::from_iter_options(name.into(), std::iter::once(None).chain(names.map(Some)))
+}
+
+/// The rows `keys` of a [`by_key`] column, with no validity mask when none is missing (it
+/// would be written, a bit per row, for nothing).
+fn gather(names: &StringChunked, keys: &IdxCa) -> PolarsResult<Column> {
+    let taken = names.take(keys)?;
+    let taken = if taken.null_count() == 0 {
+        let arrays: Vec<_> = taken
+            .downcast_iter()
+            .map(|a| a.clone().with_validity(None))
+            .collect();
+        StringChunked::from_chunk_iter(taken.name().clone(), arrays)
+    } else {
+        taken
+    };
+    Ok(taken.into_column())
+}
+
 /// What a level's table says of its features, by their 1-based key.
-pub(super) struct Features<'a> {
-    /// The key columns of the level, with their values per feature (e.g. `parcel_id`;
-    /// `sector_id` and `name`; `cell`).
-    pub names: Vec<(&'static str, Vec<&'a str>)>,
+pub(super) struct Features {
+    /// The key columns of the level ([`by_key`]; e.g. `parcel_id`; `sector_id` and `name`;
+    /// `cell`).
+    pub names: Vec<StringChunked>,
     /// Each feature's area in km² (NaN when unknown).
     pub area_km2: Vec<f64>,
     /// Each feature's population (sectors), when the level has one.
@@ -600,8 +623,8 @@ pub(super) struct Features<'a> {
 pub(super) struct Place<'a> {
     pub window: &'a str,
     pub dimension: &'a str,
-    /// Names of the dimension codes (code `c` is `values[c - 1]`).
-    pub values: &'a [String],
+    /// Names of the dimension codes ([`by_key`]: code `c` is row `c`, code 0 missing).
+    pub values: &'a StringChunked,
 }
 
 fn u32s(name: &str, v: Vec<u32>) -> Column {
@@ -660,7 +683,7 @@ fn nan_null(name: &str, values: Vec<f64>) -> Column {
 /// their ratios, area, density (and population) and attention, in the tables' column order.
 pub(super) fn frame(
     part: Part,
-    f: &Features<'_>,
+    f: &Features,
     at: &Place<'_>,
     min_reports: u32,
     weights: &Weights,
@@ -671,17 +694,14 @@ pub(super) fn frame(
     if let Some(res) = f.res {
         cols.push(Int32Chunked::full("res".into(), res, n).into_column());
     }
-    for (name, values) in &f.names {
-        let it = part.key.iter().map(|k| feature(*k).map(|i| values[i]));
-        cols.push(StringChunked::from_iter_options((*name).into(), it).into_column());
+    let keys = IdxCa::from_slice(PlSmallStr::EMPTY, &part.key);
+    for names in &f.names {
+        cols.push(gather(names, &keys)?);
     }
     cols.push(StringChunked::full("window".into(), at.window, n).into_column());
     cols.push(StringChunked::full("dimension".into(), at.dimension, n).into_column());
-    let value = part
-        .code
-        .iter()
-        .map(|c| (*c as usize).checked_sub(1).map(|c| at.values[c].as_str()));
-    cols.push(StringChunked::from_iter_options("value".into(), value).into_column());
+    let codes = IdxCa::from_slice(PlSmallStr::EMPTY, &part.code);
+    cols.push(gather(at.values, &codes)?);
     let [received, open, _, _, _, answered, on_time, _, _, _, overdue, _, _, _, _, reopened, with_history, recurrent] =
         &part.counts;
     let share = |a: &[u32], b: &[u32]| -> Vec<f64> {

@@ -353,7 +353,7 @@ pub fn compute_into(
     cfg: &IndexConfig,
     sink: &dyn TableSink,
 ) -> PolarsResult<FactCounts> {
-    use aggregate::{Cut, Features, Grouping, Place};
+    use aggregate::{by_key, Cut, Features, Grouping, Place};
     use rayon::prelude::*;
 
     let Scope {
@@ -378,23 +378,24 @@ pub fn compute_into(
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: facts");
 
     // The features of each level: parcels, sectors, then the cells of each resolution.
-    let cell_names: Vec<Vec<String>> = facts
+    let cell_names: Vec<StringChunked> = facts
         .cells
         .par_iter()
         .map(|(_, cells)| {
-            cells
+            let names: Vec<String> = cells
                 .iter()
                 .map(|c| {
                     h3o::CellIndex::try_from(*c)
                         .map_or_else(|_| format!("{c:x}"), |c| c.to_string())
                 })
-                .collect()
+                .collect();
+            by_key("cell", names.iter().map(String::as_str))
         })
         .collect();
-    let mut levels: Vec<(Features<'_>, &[u32], Option<u32>)> = vec![
+    let mut levels: Vec<(Features, &[u32], Option<u32>)> = vec![
         (
             Features {
-                names: vec![("parcel_id", parcel_ids.clone())],
+                names: vec![by_key("parcel_id", parcel_ids.iter().copied())],
                 area_km2: parcels
                     .map_or(Vec::new(), |p| p.iter().map(|x| x.area_m2 / 1e6).collect()),
                 population: None,
@@ -406,12 +407,12 @@ pub fn compute_into(
         (
             Features {
                 names: vec![
-                    ("sector_id", sector_ids.clone()),
-                    (
+                    by_key("sector_id", sector_ids.iter().copied()),
+                    by_key(
                         "name",
-                        sectors.map_or(Vec::new(), |s| {
-                            s.sectors.iter().map(|x| x.name.as_str()).collect()
-                        }),
+                        sectors
+                            .iter()
+                            .flat_map(|s| s.sectors.iter().map(|x| x.name.as_str())),
                     ),
                 ],
                 area_km2: sectors.map_or(Vec::new(), |s| {
@@ -429,7 +430,7 @@ pub fn compute_into(
     for ((res, (codes, cells)), names) in h3_res.iter().zip(&facts.cells).zip(&cell_names) {
         levels.push((
             Features {
-                names: vec![("cell", names.iter().map(String::as_str).collect())],
+                names: vec![names.clone()],
                 // Each cell's own area: H3 cells vary in area.
                 area_km2: cells
                     .par_iter()
@@ -454,6 +455,15 @@ pub fn compute_into(
     let coded: Vec<Option<&[u32]>> = dims
         .iter()
         .map(|(_, c)| c.map(|c| c.0.as_slice()))
+        .collect();
+    let values: Vec<StringChunked> = dims
+        .iter()
+        .map(|(_, c)| {
+            by_key(
+                "value",
+                c.iter().flat_map(|c| c.1.iter().map(String::as_str)),
+            )
+        })
         .collect();
     // A task per level with all its dimensions in one pass, but the parcels' dimensions apart:
     // a pass costs mostly its groups there (a few reports each), and apart they run side by
@@ -489,7 +499,7 @@ pub fn compute_into(
                 .into_par_iter()
                 .zip(ds.par_iter())
                 .try_for_each(|(parts, d)| {
-                    let (dimension, coded) = dims[*d];
+                    let dimension = dims[*d].0;
                     parts
                         .into_par_iter()
                         .zip(windows.par_iter())
@@ -498,7 +508,7 @@ pub fn compute_into(
                             let at = Place {
                                 window: &window.label,
                                 dimension,
-                                values: coded.map_or(&[], |c| c.1.as_slice()),
+                                values: &values[*d],
                             };
                             let frame = aggregate::frame(
                                 part,
@@ -531,7 +541,7 @@ pub fn compute_into(
         let empty = aggregate::frame(
             aggregate::Part::default(),
             &Features {
-                names: vec![("cell", Vec::new())],
+                names: vec![by_key("cell", std::iter::empty())],
                 area_km2: Vec::new(),
                 population: None,
                 res: Some(0),
@@ -539,7 +549,7 @@ pub fn compute_into(
             &Place {
                 window: "all",
                 dimension: "all",
-                values: &[],
+                values: &by_key("value", std::iter::empty()),
             },
             cfg.min_reports,
             &cfg.weights,
