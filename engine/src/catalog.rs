@@ -699,7 +699,7 @@ impl DirCatalog {
 }
 
 impl Staged<'_> {
-    /// A table file of the new version, written frame by frame; [`Staged::add`] it when done.
+    /// A table file of the new version, written frame by frame; [`Staged::add_all`] it when done.
     ///
     /// # Errors
     /// I/O errors, naming the file.
@@ -707,14 +707,31 @@ impl Staged<'_> {
         report_store::TableFile::create(&self.dir.join(name), schema)
     }
 
-    /// Ends a table written with [`Staged::table`] and records it as the version's file `name`.
+    /// Ends tables written with [`Staged::table`] and records each as the version's file of its
+    /// name. They are ended side by side: each writes its last rows and is fsynced while the
+    /// others are.
     ///
     /// # Errors
-    /// I/O errors, naming the file.
-    pub fn add(&mut self, name: &str, table: report_store::TableFile) -> Result<()> {
-        let (sha256, bytes) = table.finish()?;
-        self.files
-            .insert(name.to_owned(), FileEntry { sha256, bytes });
+    /// I/O errors, naming the file (the first table's that failed).
+    pub fn add_all(&mut self, tables: Vec<(String, report_store::TableFile)>) -> Result<()> {
+        // A thread each: an fsync waits on the disk, not on a core.
+        let ended: Vec<(String, Result<(String, u64)>)> = std::thread::scope(|s| {
+            let ending: Vec<_> = tables
+                .into_iter()
+                .map(|(name, table)| (name, s.spawn(move || table.finish())))
+                .collect();
+            ending
+                .into_iter()
+                .map(|(name, t)| {
+                    let ended = t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (name, ended)
+                })
+                .collect()
+        });
+        for (name, ended) in ended {
+            let (sha256, bytes) = ended?;
+            self.files.insert(name, FileEntry { sha256, bytes });
+        }
         Ok(())
     }
 
@@ -818,7 +835,7 @@ impl<'s, 'c> IndicesWriter<'s, 'c> {
         }
     }
 
-    /// The tables written, to [`Staged::add`] (a level that got no frame has none).
+    /// The tables written, to [`Staged::add_all`] (a level that got no frame has none).
     pub fn into_tables(self) -> Vec<(Level, report_store::TableFile)> {
         Level::ALL
             .into_iter()
@@ -1093,10 +1110,12 @@ mod tests {
                 writer.frame(*level, f.clone()).expect("frame");
             }
             let mut rows = BTreeMap::new();
+            let mut tables = Vec::new();
             for (level, table) in writer.into_tables() {
                 rows.insert(level, table.rows());
-                staged.add(level.file_name(), table).expect("add");
+                tables.push((level.file_name().to_owned(), table));
             }
+            staged.add_all(tables).expect("add");
             (staged, rows)
         };
         let all: Vec<(Level, DataFrame)> = Level::ALL

@@ -106,10 +106,12 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
     )
     .context("computing the indices")?;
     let mut rows = BTreeMap::new();
+    let mut tables = Vec::new();
     for (level, table) in writer.into_tables() {
         rows.insert(level, table.rows());
-        staged.add(level.file_name(), table)?;
+        tables.push((level.file_name().to_owned(), table));
     }
+    staged.add_all(tables)?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         reports = counts.used,
