@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # `predio compute` against PostgreSQL GROUP BY on the same geocoded reports, in the same run.
 #
+# predio is timed as shipped, built with the release profile (fat LTO, one codegen unit; built
+# here and kept up to date: about 22 minutes the first time), and, in the same run, as the dev
+# profile's build that `make demo` and the tests use (when target/debug/predio is there).
+#
 #   benches/compare/compute.sh [PARCELS] [REPORTS] [RUNS]   (default 500000 1000000 3)
 #
 # The sample town (PARCELS parcels, REPORTS reports over 2025) is generated and imported once
@@ -17,13 +21,16 @@ cd "$(dirname "$0")/../.."
 PARCELS=${1:-500000}
 REPORTS=${2:-1000000}
 RUNS=${3:-3}
-PREDIO=${PREDIO:-target/debug/predio}
+# Each build is brought up to date unless given (PREDIO, PREDIO_DEV).
+[ -n "${PREDIO:-}" ] || cargo build --release -p predio
+[ -n "${PREDIO_DEV:-}" ] || [ ! -x target/debug/predio ] || cargo build -p predio
+PREDIO=${PREDIO:-target/release/predio}
+PREDIO_DEV=${PREDIO_DEV:-target/debug/predio}
 WORK=$(realpath -m target/bench-data/compute)
 AS_OF_DATE=2025-12-31
 AS_OF=2026-01-01T00:00:00Z
 command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL missing: run make bench-deps"; exit 1; }
 command -v hyperfine >/dev/null || { echo "hyperfine missing: run make bench-deps"; exit 1; }
-[ -x "$PREDIO" ] || cargo build -p predio
 mkdir -p "$WORK" && chmod 777 "$WORK"  # psql runs as postgres
 
 DATA="$WORK/data-$PARCELS-$REPORTS"
@@ -83,9 +90,12 @@ chmod 644 "$SQLF"
 
 # predio prints the time of computing and writing the tables (the catalog read excluded): kept
 # from each run to quote beside the whole command's.
-rm -f "$WORK/predio-runs.txt"
+rm -f "$WORK"/predio-runs*.txt
+DEV_RUN=()
+[ -x "$PREDIO_DEV" ] && DEV_RUN=(-n predio-dev "$PREDIO_DEV --data $DATA compute --as-of $AS_OF_DATE 2>> $WORK/predio-runs-dev.txt")
 hyperfine --runs "$RUNS" --export-json "$WORK/hyperfine.json" \
   -n predio "$PREDIO --data $DATA compute --as-of $AS_OF_DATE 2>> $WORK/predio-runs.txt" \
+  "${DEV_RUN[@]}" \
   -n postgresql "$PSQL -d predio_compute -f $SQLF"
 
 # Cross-check: per sector, window 90d, all reports.
@@ -108,13 +118,18 @@ zero = sum(1 for k, r in mine.items() if r["received"] == "0")
 print(f"cross-check: {len(rows)} sectors with reports equal in both ({zero} more with zero rows in predio)")
 res = json.load(open(f"{work}/hyperfine.json"))["results"]
 med = {r["command"]: r["median"] for r in res}
-import re, statistics
-inner = [float(m.group(1)) for m in re.finditer(r" in ([0-9.]+) s ", open(f"{work}/predio-runs.txt").read())]
-print(f"median: predio {med['predio']:.3f} s, postgresql {med['postgresql']:.3f} s, "
-      f"ratio postgresql/predio {med['postgresql'] / med['predio']:.2f}x")
-if inner:
-    c = statistics.median(inner)
-    print(f"median of predio's compute and write (catalog read excluded): {c:.3f} s, "
-          f"ratio postgresql/that {med['postgresql'] / c:.2f}x")
+import os, re, statistics
+pg = med["postgresql"]
+for name, runs in [("predio", "predio-runs.txt"), ("predio-dev", "predio-runs-dev.txt")]:
+    if name not in med:
+        continue
+    print(f"median: {name} {med[name]:.3f} s, postgresql {pg:.3f} s, "
+          f"ratio postgresql/{name} {pg / med[name]:.2f}x")
+    path = f"{work}/{runs}"
+    inner = [float(m.group(1)) for m in re.finditer(r" in ([0-9.]+) s ", open(path).read())] if os.path.exists(path) else []
+    if inner:
+        c = statistics.median(inner)
+        print(f"  median of its compute and write (catalog read excluded): {c:.3f} s, "
+              f"ratio postgresql/that {pg / c:.2f}x")
 sys.exit(1 if bad else 0)
 PY
