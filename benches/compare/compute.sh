@@ -2,7 +2,7 @@
 # `predio compute` against PostgreSQL GROUP BY on the same geocoded reports, in the same run.
 #
 # predio is timed as shipped, built with the release profile (fat LTO, one codegen unit; built
-# here and kept up to date: about 22 minutes the first time), and, in the same run, as the dev
+# here and kept up to date: 18–22 minutes the first time), and, in the same run, as the dev
 # profile's build that `make demo` and the tests use (when target/debug/predio is there).
 #
 #   benches/compare/compute.sh [PARCELS] [REPORTS] [RUNS]   (default 500000 1000000 3)
