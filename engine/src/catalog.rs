@@ -22,9 +22,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use polars::prelude::{polars_err, PolarsResult, SchemaRef};
-
 use chrono::{DateTime, Utc};
+use polars::prelude::{polars_err, PolarsResult, SchemaRef};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

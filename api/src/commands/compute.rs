@@ -56,6 +56,11 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         Some(s) => parse_as_of(s)?,
         None => Utc::now(),
     };
+    // The new version is staged first, before the current one is read: the catalog's lock is
+    // held from here, so no other writer lands a version between the one the indices are
+    // computed from and the one they are committed onto. Each table is written into the staged
+    // version as its frames are made.
+    let mut staged = catalog.begin()?;
     let manifest = current(catalog)?;
     let read_started = Instant::now();
     // The reports, and the cadastre beside them.
@@ -88,8 +93,6 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         seconds = read_started.elapsed().as_secs_f64(),
         "read the catalog"
     );
-    // The new version is staged first: each table is written into it as its frames are made.
-    let mut staged = catalog.begin()?;
     let started = Instant::now();
     let writer = IndicesWriter::new(&staged);
     let counts = indices::compute_into(
