@@ -557,7 +557,7 @@ pub struct MatchCounts {
 /// millimetre at the resolutions where shapes are used (7 and finer, edges of 1.4 km or less,
 /// and within 80° of the equator), against that margin: a point the shape accepts is inside the
 /// cell, and any other point is computed by h3o.
-struct CellCache {
+pub(crate) struct CellCache {
     res: h3o::Resolution,
     /// Recent cells.
     recent: [Option<KnownCell>; 4],
@@ -640,7 +640,7 @@ impl KnownCell {
 }
 
 impl CellCache {
-    fn new(res: h3o::Resolution) -> Self {
+    pub(crate) fn new(res: h3o::Resolution) -> Self {
         Self {
             res,
             recent: [None; 4],
@@ -657,7 +657,7 @@ impl CellCache {
             .map(|k| k.cell)
     }
 
-    fn cell(&mut self, lon: f64, lat: f64) -> Option<u64> {
+    pub(crate) fn cell(&mut self, lon: f64, lat: f64) -> Option<u64> {
         if let Some(cell) = self.reuse(lon, lat) {
             return Some(cell);
         }
