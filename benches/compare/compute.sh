@@ -36,6 +36,11 @@ command -v hyperfine >/dev/null || { echo "hyperfine missing: run make bench-dep
 mkdir -p "$WORK" && chmod 777 "$WORK"  # psql runs as postgres
 
 DATA="$WORK/data-$PARCELS-$REPORTS"
+# A catalog written before parcel-keys.parquet (the parcels layer without "keys") is made again:
+# predio would read its cadastre from the layer file, as for any older catalog.
+if [ -f "$DATA/CURRENT" ] && ! grep -q '"keys"' "$DATA/versions/$(cat "$DATA/CURRENT")/manifest.json"; then
+  rm -f "$DATA/CURRENT"
+fi
 if [ ! -f "$DATA/CURRENT" ]; then
   rm -rf "$DATA" "$WORK/town"
   "$PREDIO" sample --out "$WORK/town" --parcels "$PARCELS" --reports "$REPORTS" --seed 42 >/dev/null
