@@ -334,17 +334,24 @@ pub(super) fn facts(
             let cells_at = |res: &h3o::Resolution| -> (Vec<u32>, Vec<u64>) {
                 let cell = cells_of(reports, &used, *res);
                 let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
+                // The digits finer than the resolution are all 7 (binary 111) in every cell:
+                // shifted out, the key is a radix pass or two shorter.
+                let shift = 3 * (15 - u32::from(u8::from(*res)));
                 let located: Vec<(u64, u32)> = cell
                     .iter()
                     .enumerate()
                     .filter(|(_, c)| **c != 0)
-                    .map(|(i, c)| (c - first, i as u32))
+                    .map(|(i, c)| {
+                        debug_assert_eq!((c - first) % (1 << shift), 0, "a cell at {res}");
+                        ((c - first) >> shift, i as u32)
+                    })
                     .collect();
                 let mut code = vec![0u32; cell.len()];
                 let mut distinct: Vec<u64> = Vec::new();
-                for (c, i) in crate::radix::sort_by_key(located, |o| o.0) {
-                    if distinct.last() != Some(&(c + first)) {
-                        distinct.push(c + first);
+                for (key, i) in crate::radix::sort_by_key(located, |o| o.0) {
+                    let c = first + (key << shift);
+                    if distinct.last() != Some(&c) {
+                        distinct.push(c);
                     }
                     code[i as usize] = distinct.len() as u32;
                 }
