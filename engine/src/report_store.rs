@@ -136,12 +136,18 @@ fn write_frame(path: &Path, df: &DataFrame) -> Result<()> {
     write_frame_with_mode(path, df, 0o666)
 }
 
-/// A writer that hashes (SHA-256) and counts what it writes.
+/// A writer that hashes (SHA-256) and counts what it writes, and every [`SYNC_EVERY`] bytes
+/// tells its file's [`Syncer`].
 struct Hashing<W> {
     inner: W,
     hasher: sha2::Sha256,
     bytes: u64,
+    unsynced: u64,
+    sync: Option<std::sync::mpsc::SyncSender<()>>,
 }
+
+/// Bytes of a table written between two early syncs.
+const SYNC_EVERY: u64 = 32 << 20;
 
 impl<W: std::io::Write> std::io::Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -149,6 +155,14 @@ impl<W: std::io::Write> std::io::Write for Hashing<W> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
+        self.unsynced += n as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.unsynced = 0;
+            if let Some(sync) = &self.sync {
+                // A sync already asked for covers this too.
+                let _ = sync.try_send(());
+            }
+        }
         Ok(n)
     }
 
@@ -179,6 +193,28 @@ pub fn write_table(path: &Path, df: &DataFrame) -> Result<(String, u64)> {
 pub struct TableFile {
     path: PathBuf,
     writer: TableWriter<Hashing<std::io::BufWriter<File>>>,
+    syncer: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A thread that writes a table's file back to disk (`fdatasync`) each time it is told, while
+/// the table is still being written: the fsync that ends the file then waits only for its
+/// last pages. Ended all at once, the 290 MB of `predio compute`'s tables kept the command
+/// waiting some 0.1 s on the disk with nothing left to compute. It ends when told no more
+/// (the sender dropped) and gives the first error it met.
+fn syncer(
+    file: File,
+) -> (
+    std::sync::mpsc::SyncSender<()>,
+    std::thread::JoinHandle<std::io::Result<()>>,
+) {
+    let (tell, told) = std::sync::mpsc::sync_channel::<()>(1);
+    let thread = std::thread::spawn(move || {
+        while told.recv().is_ok() {
+            file.sync_data()?;
+        }
+        Ok(())
+    });
+    (tell, thread)
 }
 
 impl TableFile {
@@ -189,10 +225,13 @@ impl TableFile {
     pub fn create(path: &Path, schema: &SchemaRef) -> Result<TableFile> {
         use sha2::Digest;
         let file = File::create(path).map_err(Error::io(path))?;
+        let (sync, syncer) = syncer(file.try_clone().map_err(Error::io(path))?);
         let out = Hashing {
             inner: std::io::BufWriter::with_capacity(1 << 20, file),
             hasher: sha2::Sha256::new(),
             bytes: 0,
+            unsynced: 0,
+            sync: Some(sync),
         };
         let options = Options {
             compression: CompressionOptions::Snappy,
@@ -203,6 +242,7 @@ impl TableFile {
         Ok(TableFile {
             path: path.to_path_buf(),
             writer,
+            syncer: Some(syncer),
         })
     }
 
@@ -223,7 +263,7 @@ impl TableFile {
     ///
     /// # Errors
     /// I/O errors naming the file.
-    pub fn finish(self) -> Result<(String, u64)> {
+    pub fn finish(mut self) -> Result<(String, u64)> {
         use sha2::Digest;
         let path = &self.path;
         let (out, _) = self.writer.finish().map_err(pl_err(path))?;
@@ -231,7 +271,16 @@ impl TableFile {
             inner,
             hasher,
             bytes,
+            sync,
+            ..
         } = out;
+        drop(sync);
+        if let Some(syncer) = self.syncer.take() {
+            syncer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the syncing thread panicked")))
+                .map_err(Error::io(path))?;
+        }
         let file = inner.into_inner().map_err(|e| Error::Io {
             path: path.clone(),
             source: e.into_error(),
