@@ -393,6 +393,10 @@ impl<'c> Walk<'c> {
     }
 }
 
+/// Runs of a feature's rows up to this long are put in order of code by a comparison sort
+/// (an insertion sort, for most parcels' few reports); longer ones by a counting sort.
+const SMALL_RUN: usize = 32;
+
 /// The aggregates of `rows` (in order of creation) grouped by `g`'s feature and each of its
 /// dimensions: one [`Part`] per dimension and cut.
 ///
@@ -441,6 +445,16 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
             }
         }
     };
+    // The number of codes of each dimension (0 for none).
+    let widths: Vec<usize> = codes
+        .iter()
+        .map(|c| {
+            c.as_ref()
+                .and_then(|c| c.iter().copied().max())
+                .map_or(0, |m| m as usize + 1)
+        })
+        .collect();
+    let mut starts: Vec<usize> = Vec::new();
     let mut scratch: Vec<(u32, Row)> = Vec::new();
     let mut sub: Vec<Row> = Vec::new();
     let mut next_feature = 1u32;
@@ -465,6 +479,35 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
             let codes = &coded[start..end];
             if codes.iter().all(|c| *c == codes[0]) {
                 walk.run(&rows[start..end], key, codes[0], false, parts);
+                continue;
+            }
+            if end - start > SMALL_RUN {
+                // A long run (a sector's, a cell's) is put in order of code by a counting
+                // sort: the codes are few (a dimension's values), and a comparison sort of
+                // its rows moved each some dozen times.
+                let at = &mut starts;
+                at.clear();
+                at.resize(widths[d] + 1, 0);
+                for &c in codes {
+                    at[c as usize + 1] += 1;
+                }
+                for k in 1..at.len() {
+                    at[k] += at[k - 1];
+                }
+                sub.clear();
+                sub.resize(end - start, rows[start]);
+                for (&c, row) in codes.iter().zip(&rows[start..end]) {
+                    sub[at[c as usize]] = *row;
+                    at[c as usize] += 1;
+                }
+                // Each code's rows now end where the next code's begin.
+                let mut from = 0;
+                for (code, &to) in at.iter().enumerate().take(widths[d]) {
+                    if to > from {
+                        walk.run(&sub[from..to], key, code as u32, false, parts);
+                    }
+                    from = to;
+                }
                 continue;
             }
             scratch.clear();
