@@ -516,6 +516,17 @@ impl ParcelGrid {
     }
 }
 
+/// The centre of the first pentagon at resolution 9: tests of cells by a distortion vertex.
+#[cfg(test)]
+pub(crate) fn pentagon_centre() -> h3o::LatLng {
+    h3o::LatLng::from(
+        h3o::Resolution::Nine
+            .pentagons()
+            .next()
+            .expect("a pentagon"),
+    )
+}
+
 /// Squared distance from the origin to the segment a–b.
 fn segment_origin_d2(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (vx, vy) = (b.0 - a.0, b.1 - a.1);
@@ -858,12 +869,7 @@ mod tests {
         // Walks of points in spatial order (as geocode_reports takes them) at several places:
         // Seoul, the equator, 60° N, Montevideo, by the antimeridian, at a pentagon and near
         // the 80° limit; steps of 3 to 60 m with jumps. Every cell must be h3o's own.
-        let pentagon = h3o::LatLng::from(
-            h3o::Resolution::Nine
-                .pentagons()
-                .next()
-                .expect("a pentagon"),
-        );
+        let pentagon = pentagon_centre();
         let places = [
             (127.08, 37.51),
             (0.0, 0.0),

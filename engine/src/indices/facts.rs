@@ -864,12 +864,7 @@ mod tests {
         // antimeridian, at a pentagon and at 79.9° N, in a scrambled order; a third without a
         // stored cell, a few not located or with an unusable point. Every cell at every
         // resolution must be h3o's own.
-        let pentagon = h3o::LatLng::from(
-            h3o::Resolution::Nine
-                .pentagons()
-                .next()
-                .expect("a pentagon"),
-        );
+        let pentagon = crate::geocoder::pentagon_centre();
         let places = [
             (-56.16, -34.90),
             (127.08, 37.51),
