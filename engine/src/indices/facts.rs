@@ -593,14 +593,27 @@ fn iso_dates(name: &str, dates: impl ExactSizeIterator<Item = Option<NaiveDate>>
 /// geocoder's cache of recent cells: a point inside one of them, clear of its edges, gets it
 /// without the computation, and every other point is computed by h3o.
 fn cells_of(reports: &ReportColumns, used: &[u32], res: h3o::Resolution) -> Vec<u64> {
-    let mut cells = vec![0u64; used.len()];
+    // The stored cells (or their parents) side by side; a cell to compute from the point is
+    // marked (no H3 index has every bit set) and left for below.
+    const FROM_POINT: u64 = u64::MAX;
+    let mut cells: Vec<u64> = used
+        .par_iter()
+        .map(|&i| {
+            let i = i as usize;
+            match cell_source(reports.location(i), reports.h3(i), reports.lon_lat(i), res) {
+                CellSource::Stored(cell) => cell,
+                CellSource::Point => FROM_POINT,
+                CellSource::None => 0,
+            }
+        })
+        .collect();
     let mut points: Vec<(u32, [f64; 2])> = Vec::new();
-    for (at, &i) in used.iter().enumerate() {
-        let i = i as usize;
-        match cell_source(reports.location(i), reports.h3(i), reports.lon_lat(i), res) {
-            CellSource::Stored(cell) => cells[at] = cell,
-            CellSource::Point(lon, lat) => points.push((at as u32, [lon, lat])),
-            CellSource::None => {}
+    for (at, cell) in cells.iter_mut().enumerate() {
+        if *cell == FROM_POINT {
+            *cell = 0;
+            if let Some((lon, lat)) = reports.lon_lat(used[at] as usize) {
+                points.push((at as u32, [lon, lat]));
+            }
         }
     }
     if points.is_empty() {
@@ -650,8 +663,8 @@ pub(super) fn cell_at(r: &Report, res: h3o::Resolution) -> Option<u64> {
 enum CellSource {
     /// The stored cell, or its parent.
     Stored(u64),
-    /// The point (longitude, latitude): the stored cell is coarser, or there is none.
-    Point(f64, f64),
+    /// The report's point: the stored cell is coarser, or there is none.
+    Point,
     /// Not located.
     None,
 }
@@ -675,7 +688,11 @@ fn cell_source(
                 .map_or(CellSource::None, |p| CellSource::Stored(u64::from(p)));
         }
     }
-    point.map_or(CellSource::None, |(lon, lat)| CellSource::Point(lon, lat))
+    if point.is_some() {
+        CellSource::Point
+    } else {
+        CellSource::None
+    }
 }
 
 /// The H3 cell at `res` of a report located so ([`cell_source`]), computed by h3o.
@@ -688,8 +705,8 @@ fn cell_from(
 ) -> Option<u64> {
     match cell_source(location, stored, point, res) {
         CellSource::Stored(cell) => Some(cell),
-        CellSource::Point(lon, lat) => h3o::LatLng::new(lat, lon)
-            .ok()
+        CellSource::Point => point
+            .and_then(|(lon, lat)| h3o::LatLng::new(lat, lon).ok())
             .map(|ll| u64::from(ll.to_cell(res))),
         CellSource::None => None,
     }
