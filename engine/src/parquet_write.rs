@@ -12,16 +12,20 @@
 //! cardinality, hashing every value. The hours, rates and areas predio stores are near-unique,
 //! so for them the estimate was spent for nothing; for the counts the dictionary saved space
 //! that Snappy mostly saves too. On the parcel indices this writes in 15 % less CPU time for
-//! a file 14 % larger. Strings keep their dictionaries unless [`Options::string_dictionaries`]
-//! is off: a dictionary is tried after the same estimate, then built by hashing every value
-//! again. The indices tables write their strings PLAIN: their ids repeat only a few times, and
-//! a run of one window or dimension is what Snappy compresses best. On the parcel indices
-//! (3.6 M rows) that took 13 % off the CPU time of the write for a file 3 % larger, and
-//! Polars read the file back in a fifth less time.
+//! a file 14 % larger.
+//!
+//! A string column chunk of few values (a window, a dimension's values, a status) gets a
+//! dictionary found from its views ([`view_dictionary`]), without hashing a string. Other
+//! strings get Polars' dictionary only where [`Options::string_dictionaries`] is on: it is
+//! tried after the same estimate, then built by hashing every value again. The indices tables
+//! write their ids PLAIN: they repeat only a few times, and on the parcel indices (3.6 M rows)
+//! that took 13 % off the CPU time of the write for a file 3 % larger.
 
 use std::io::Write;
 
 use polars::prelude::*;
+use polars_arrow::array::{Array, DictionaryArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::datatypes::IntegerType;
 use polars_parquet::write::{
     array_to_columns, compress, fallible_streaming_iterator, get_dtype_encoding, to_parquet_schema,
     CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter,
@@ -262,14 +266,107 @@ fn encode_chunk(
     let slice = column.slice(offset, len);
     let series = slice.as_materialized_series().rechunk();
     let array = series.to_arrow(0, CompatLevel::newest());
-    array_to_columns(&array, field.clone(), options, encoding)?
-        .into_iter()
-        .map(|pages| {
-            pages
-                .map(|page| Ok(compress(page?, vec![], options.compression)?))
-                .collect()
+    let dictionary = array
+        .as_any()
+        .downcast_ref::<Utf8ViewArray>()
+        .and_then(view_dictionary);
+    match dictionary {
+        Some(d) => array_to_columns(
+            d.boxed(),
+            field.clone(),
+            options,
+            &[Encoding::RleDictionary],
+        ),
+        None => array_to_columns(&array, field.clone(), options, encoding),
+    }?
+    .into_iter()
+    .map(|pages| {
+        pages
+            .map(|page| Ok(compress(page?, vec![], options.compression)?))
+            .collect()
+    })
+    .collect()
+}
+
+/// Most distinct values a string column chunk gets a dictionary for from [`view_dictionary`].
+const VIEW_DICTIONARY_MAX: usize = 1 << 10;
+
+/// A dictionary of `array`'s values found by comparing their views, not their strings, when it
+/// has at most [`VIEW_DICTIONARY_MAX`] of them (and a value at all).
+///
+/// A view is the 16 bytes of a string up to 12 bytes long, or its length, prefix and place in
+/// a buffer: values taken from a short list (a window, a dimension's values, a status, the
+/// reports' categories as read from their own dictionary) repeat their views, and one lookup of
+/// 16 bytes per row finds them. Polars' dictionary estimates the cardinality then hashes every
+/// string (see the module's note); without a dictionary, Snappy compresses every copy of every
+/// string. A column with more values stops at the first one too many: a few thousand lookups.
+/// Equal strings under different views (from different buffers) become one entry.
+fn view_dictionary(array: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
+    let views = array.views();
+    let valid = |i: usize| array.validity().is_none_or(|v| v.get_bit(i));
+    let mut index: PlHashMap<u128, u32> = PlHashMap::default();
+    // One representative row of each distinct view.
+    let mut firsts: Vec<usize> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(views.len());
+    let mut last: Option<(u128, u32)> = None;
+    for (i, view) in views.iter().enumerate() {
+        if !valid(i) {
+            keys.push(0);
+            continue;
+        }
+        let v = view.as_u128();
+        let key = match last {
+            Some((l, key)) if l == v => key,
+            _ => {
+                let next = firsts.len() as u32;
+                let key = *index.entry(v).or_insert(next);
+                if key == next {
+                    if firsts.len() == VIEW_DICTIONARY_MAX {
+                        return None;
+                    }
+                    firsts.push(i);
+                }
+                last = Some((v, key));
+                key
+            }
+        };
+        keys.push(key);
+    }
+    if firsts.is_empty() {
+        return None;
+    }
+    // Equal strings under different views: one entry each.
+    let mut by_value: PlHashMap<&str, u32> = PlHashMap::default();
+    let mut values: Vec<&str> = Vec::with_capacity(firsts.len());
+    let remap: Vec<u32> = firsts
+        .iter()
+        .map(|&i| {
+            let s = array.value(i);
+            *by_value.entry(s).or_insert_with(|| {
+                values.push(s);
+                values.len() as u32 - 1
+            })
         })
-        .collect()
+        .collect();
+    if values.len() < firsts.len() {
+        keys.iter_mut().for_each(|k| *k = remap[*k as usize]);
+    }
+    let keys = PrimitiveArray::new(
+        ArrowDataType::UInt32,
+        keys.into(),
+        array.validity().cloned(),
+    );
+    let values = Utf8ViewArray::from_slice_values(values);
+    DictionaryArray::try_new(
+        ArrowDataType::Dictionary(
+            IntegerType::UInt32,
+            Box::new(ArrowDataType::Utf8View),
+            false,
+        ),
+        keys,
+        values.boxed(),
+    )
+    .ok()
 }
 
 fn write_group<W: Write>(writer: &mut FileWriter<W>, rows: u64, group: &Group) -> PolarsResult<()> {
@@ -370,25 +467,95 @@ mod tests {
                             .is_some()
                     });
                 assert_eq!(with_statistics, statistics && df.height() > 0);
-                // The repeated ids get a dictionary only when asked for; numbers never do.
-                let dictionaries: Vec<String> = meta
-                    .row_groups
-                    .iter()
-                    .flat_map(|g| g.parquet_columns())
-                    .filter(|c| c.dictionary_page_offset().is_some())
-                    .map(|c| c.descriptor().path_in_schema[0].to_string())
-                    .collect();
-                let expected = string_dictionaries && df.height() > 0;
-                assert_eq!(
-                    dictionaries.iter().any(|c| c == "id"),
-                    expected,
-                    "{dictionaries:?}"
-                );
-                assert!(dictionaries
-                    .iter()
-                    .all(|c| ["id", "window"].contains(&c.as_str())));
+                // Strings get a dictionary from their views where a row group holds at most
+                // VIEW_DICTIONARY_MAX values (the window always, the ids of 10 rows), else only
+                // when asked for (9,000 ids); numbers never do.
+                for g in &meta.row_groups {
+                    for c in g.parquet_columns() {
+                        let name = c.descriptor().path_in_schema[0].to_string();
+                        let ids = g.num_rows().min(9_000);
+                        let expected = match name.as_str() {
+                            "window" => true,
+                            "id" => string_dictionaries || ids <= VIEW_DICTIONARY_MAX,
+                            _ => false,
+                        };
+                        assert_eq!(
+                            c.dictionary_page_offset().is_some(),
+                            expected,
+                            "{name} in a group of {} rows",
+                            g.num_rows()
+                        );
+                    }
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_string_column_of_few_values_gets_its_dictionary_from_its_views() {
+        // Strings longer than 12 bytes lie in buffers, each copy at its own place, in two
+        // chunks' buffers: equal values under different views.
+        let mut values = StringChunked::new(
+            "category".into(),
+            [
+                Some("alumbrado público"),
+                None,
+                Some("baches"),
+                Some("alumbrado público"),
+            ],
+        );
+        values
+            .append(&StringChunked::new(
+                "category".into(),
+                [
+                    Some("recolección de basura"),
+                    Some("alumbrado público"),
+                    Some("baches"),
+                ],
+            ))
+            .expect("append");
+        let array = values.rechunk().downcast_as_array().clone();
+        let views: std::collections::HashSet<u128> = (0..array.len())
+            .filter(|&i| array.is_valid(i))
+            .map(|i| array.views()[i].as_u128())
+            .collect();
+        assert_eq!(views.len(), 5, "three views of \"alumbrado público\"");
+        let d = view_dictionary(&array).expect("a dictionary");
+        let dict = d
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .expect("strings");
+        let dict: Vec<&str> = dict.values_iter().collect();
+        assert_eq!(
+            dict,
+            ["alumbrado público", "baches", "recolección de basura"]
+        );
+        let keys: Vec<Option<u32>> = d.keys().iter().map(|k| k.copied()).collect();
+        assert_eq!(
+            keys,
+            [Some(0), None, Some(1), Some(0), Some(2), Some(0), Some(1)]
+        );
+        // Written and read back: the same column.
+        let df = DataFrame::new(values.len(), vec![values.into_column()]).expect("frame");
+        let options = Options {
+            compression: CompressionOptions::Snappy,
+            statistics: true,
+            string_dictionaries: false,
+        };
+        let mut out = Vec::new();
+        write_parquet(&mut out, &df, options).expect("write");
+        assert!(read(&out).equals_missing(&df));
+        // One value more than VIEW_DICTIONARY_MAX: none; nothing but nulls: none.
+        let many: Vec<String> = (0..=VIEW_DICTIONARY_MAX).map(|i| format!("v{i}")).collect();
+        let at_most = Utf8ViewArray::from_slice_values(&many[..VIEW_DICTIONARY_MAX]);
+        assert_eq!(
+            view_dictionary(&at_most).map(|d| d.values().len()),
+            Some(VIEW_DICTIONARY_MAX)
+        );
+        assert!(view_dictionary(&Utf8ViewArray::from_slice_values(&many)).is_none());
+        let nulls = Utf8ViewArray::from_slice([None::<&str>, None]);
+        assert!(view_dictionary(&nulls).is_none());
     }
 
     #[test]
