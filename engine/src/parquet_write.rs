@@ -36,6 +36,11 @@ use rayon::prelude::*;
 /// Rows per row group: Polars' default.
 pub(crate) const ROW_GROUP: usize = 512 * 512;
 
+/// Rows per row group of a table read whole (the reports): a file of up to this many rows is
+/// one group, so each column is read as one array, not as chunks that must then be copied into
+/// one.
+pub(crate) const WHOLE_ROW_GROUP: usize = 1 << 20;
+
 /// How a table is written.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Options {
@@ -44,6 +49,8 @@ pub(crate) struct Options {
     pub statistics: bool,
     /// Whether string columns get a dictionary when Polars estimates it pays (else PLAIN).
     pub string_dictionaries: bool,
+    /// Most rows per row group ([`ROW_GROUP`], [`WHOLE_ROW_GROUP`]).
+    pub row_group: usize,
 }
 
 /// One row group: per column, per leaf, its compressed pages.
@@ -71,6 +78,8 @@ pub(crate) struct TableWriter<W: Write> {
     fields: Vec<ParquetType>,
     encodings: Vec<Vec<Encoding>>,
     options: WriteOptions,
+    /// Most rows per row group.
+    row_group: usize,
     rows: usize,
     /// Frames shorter than a row group, waiting to share one.
     short: Option<DataFrame>,
@@ -84,7 +93,7 @@ impl<W: Write + Send> TableWriter<W> {
     pub fn new(out: W, schema: &SchemaRef, options: Options) -> PolarsResult<Self> {
         let arrow = schema.to_arrow(CompatLevel::newest());
         let fields = to_parquet_schema(&arrow)?.fields().to_vec();
-        let string_dictionaries = options.string_dictionaries;
+        let (string_dictionaries, row_group) = (options.string_dictionaries, options.row_group);
         let options = WriteOptions {
             statistics: if options.statistics {
                 StatisticsOptions::default()
@@ -126,6 +135,7 @@ impl<W: Write + Send> TableWriter<W> {
             fields,
             encodings,
             options,
+            row_group,
             rows: 0,
             short: None,
         })
@@ -145,14 +155,14 @@ impl<W: Write + Send> TableWriter<W> {
         // Frames shorter than a row group share one while they fit (as a stacked frame's short
         // chunks do): a table of many small frames is not a file of many small groups.
         if let Some(short) = &mut self.short {
-            if short.height() + df.height() <= ROW_GROUP {
+            if short.height() + df.height() <= self.row_group {
                 short.vstack_mut(df)?;
                 return Ok(());
             }
             let short = self.short.take().unwrap_or_default();
             self.write_groups(&short)?;
         }
-        if df.height() < ROW_GROUP {
+        if df.height() < self.row_group {
             self.short = Some(df.clone());
             return Ok(());
         }
@@ -161,7 +171,7 @@ impl<W: Write + Send> TableWriter<W> {
 
     /// Writes the row groups of `df`.
     fn write_groups(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        let groups = row_groups(df);
+        let groups = row_groups(df, self.row_group);
         let (fields, encodings, options) = (&self.fields, &self.encodings, self.options);
         let encode = |g: usize| -> PolarsResult<Group> {
             let (offset, len) = groups[g];
@@ -209,11 +219,11 @@ impl<W: Write + Send> TableWriter<W> {
     }
 }
 
-/// The row groups of `df` (offset, rows): at most [`ROW_GROUP`] rows each. When every column
+/// The row groups of `df` (offset, rows): at most `max` rows each. When every column
 /// is chunked alike (a table stacked from frames), a chunk longer than a group is cut into
 /// equal groups that are slices of its arrays, not copies; shorter chunks share a group while
 /// they fit.
-fn row_groups(df: &DataFrame) -> Vec<(usize, usize)> {
+fn row_groups(df: &DataFrame, max: usize) -> Vec<(usize, usize)> {
     let lengths =
         |c: &Column| -> Option<Vec<usize>> { c.as_series().map(|s| s.chunk_lengths().collect()) };
     let chunks: Vec<usize> = df
@@ -232,13 +242,13 @@ fn row_groups(df: &DataFrame) -> Vec<(usize, usize)> {
     let mut open = false;
     for len in chunks.into_iter().filter(|l| *l > 0) {
         match groups.last_mut() {
-            Some(last) if open && last.1 + len <= ROW_GROUP => last.1 += len,
-            _ if len <= ROW_GROUP => {
+            Some(last) if open && last.1 + len <= max => last.1 += len,
+            _ if len <= max => {
                 groups.push((offset, len));
                 open = true;
             }
             _ => {
-                let parts = len.div_ceil(ROW_GROUP);
+                let parts = len.div_ceil(max);
                 for p in 0..parts {
                     let rows = len * (p + 1) / parts - len * p / parts;
                     groups.push((offset + len * p / parts, rows));
@@ -434,6 +444,7 @@ mod tests {
                     compression: CompressionOptions::Snappy,
                     statistics,
                     string_dictionaries,
+                    row_group: ROW_GROUP,
                 };
                 let size = write_parquet(&mut ours, &df, options).expect("write");
                 assert_eq!(size, ours.len() as u64);
@@ -492,6 +503,28 @@ mod tests {
     }
 
     #[test]
+    fn a_table_read_whole_is_one_row_group_up_to_its_size() {
+        let df = sample(ROW_GROUP + 1_000);
+        let groups = |row_group: usize| -> Vec<usize> {
+            let options = Options {
+                compression: CompressionOptions::Zstd(None),
+                statistics: true,
+                string_dictionaries: true,
+                row_group,
+            };
+            let mut out = Vec::new();
+            write_parquet(&mut out, &df, options).expect("write");
+            assert!(read(&out).equals_missing(&df));
+            let mut reader = ParquetReader::new(std::io::Cursor::new(&out));
+            let meta = reader.get_metadata().expect("metadata");
+            meta.row_groups.iter().map(|g| g.num_rows()).collect()
+        };
+        let half = (ROW_GROUP + 1_000) / 2;
+        assert_eq!(groups(ROW_GROUP), [half, half]);
+        assert_eq!(groups(WHOLE_ROW_GROUP), [ROW_GROUP + 1_000]);
+    }
+
+    #[test]
     fn a_string_column_of_few_values_gets_its_dictionary_from_its_views() {
         // Strings longer than 12 bytes lie in buffers, each copy at its own place, in two
         // chunks' buffers: equal values under different views.
@@ -542,6 +575,7 @@ mod tests {
             compression: CompressionOptions::Snappy,
             statistics: true,
             string_dictionaries: false,
+            row_group: ROW_GROUP,
         };
         let mut out = Vec::new();
         write_parquet(&mut out, &df, options).expect("write");
@@ -573,6 +607,7 @@ mod tests {
             compression: CompressionOptions::Snappy,
             statistics: false,
             string_dictionaries: false,
+            row_group: ROW_GROUP,
         };
         let mut out = Vec::new();
         let mut writer = TableWriter::new(&mut out, frames[0].schema(), options).expect("new");

@@ -12,7 +12,7 @@ use polars_parquet::write::CompressionOptions;
 use crate::error::{Error, Result};
 use crate::geocoder::MatchKind;
 use crate::model::{ParcelId, ParcelKey, SectorId};
-use crate::parquet_write::{write_parquet, Options, TableWriter};
+use crate::parquet_write::{write_parquet, Options, TableWriter, ROW_GROUP, WHOLE_ROW_GROUP};
 use crate::report_columns::{ReportColumns, INDEX_COLUMNS};
 use crate::reports::{Location, PrivateFields, Report, Status, StatusChange, StatusType};
 
@@ -124,6 +124,7 @@ fn write_frame_with_mode(path: &Path, df: &DataFrame, mode: u32) -> Result<()> {
         compression: CompressionOptions::Zstd(None),
         statistics: true,
         string_dictionaries: true,
+        row_group: WHOLE_ROW_GROUP,
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
     write_parquet(&mut out, df, options).map_err(pl_err(path))?;
@@ -237,6 +238,7 @@ impl TableFile {
             compression: CompressionOptions::Snappy,
             statistics: false,
             string_dictionaries: false,
+            row_group: ROW_GROUP,
         };
         let writer = TableWriter::new(out, schema, options).map_err(pl_err(path))?;
         Ok(TableFile {
