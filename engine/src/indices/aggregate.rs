@@ -353,6 +353,9 @@ impl<'c> Walk<'c> {
     /// Walks `run` (one group's rows, in order of creation) from its newest row back, and
     /// pushes a row per cut into `parts` (empty ones only when `keep_empty`).
     fn run(&mut self, run: &[Row], key: u32, code: u32, keep_empty: bool, parts: &mut [Part]) {
+        if let [r] = run {
+            return self.one(r, key, code, keep_empty, parts);
+        }
         let mut acc = Acc::default();
         self.values.iter_mut().for_each(Vec::clear);
         self.prev.iter_mut().for_each(|p| *p = 0);
@@ -388,6 +391,32 @@ impl<'c> Walk<'c> {
             let (acc, q) = &self.snaps[w];
             if acc.counts[0] > 0 || keep_empty {
                 part.push(key, code, acc, q, self.prev[w]);
+            }
+        }
+    }
+}
+
+impl Walk<'_> {
+    /// [`Walk::run`] of a group of one row (most groups of a parcel and a category or
+    /// department): the row is in the cuts it was created after, its values are its own
+    /// quantiles.
+    fn one(&self, r: &Row, key: u32, code: u32, keep_empty: bool, parts: &mut [Part]) {
+        let mut acc = Acc::default();
+        acc.add(r);
+        let mut q = [None; 6];
+        for (m, x) in r.metrics.iter().enumerate() {
+            if !x.is_nan() {
+                [q[2 * m], q[2 * m + 1]] = [Some(*x); 2];
+            }
+        }
+        for (part, cut) in parts.iter_mut().zip(self.cuts) {
+            let prev = cut
+                .prev
+                .map_or(0, |(lo, hi)| u32::from(r.created > lo && r.created <= hi));
+            if cut.after.is_none_or(|a| r.created > a) {
+                part.push(key, code, &acc, &q, prev);
+            } else if keep_empty {
+                part.push(key, code, &Acc::default(), &[None; 6], prev);
             }
         }
     }
