@@ -43,6 +43,9 @@ pub enum StatusType {
 macro_rules! text_enum {
     ($t:ty { $($v:ident => $s:literal),+ $(,)? }) => {
         impl $t {
+            /// Every value, in the order of their declaration.
+            pub const ALL: &'static [Self] = &[$(Self::$v),+];
+
             /// The value's name as stored.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$v => $s),+ }

@@ -467,6 +467,9 @@ pub(super) fn facts(
 }
 
 impl Stage {
+    /// Every stage, in the order of their codes (1–4).
+    pub const ALL: [Stage; 4] = [Stage::OnTime, Stage::Warning, Stage::Alert, Stage::Overdue];
+
     /// `on_time`, `warning`, `alert`, `overdue`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -498,7 +501,6 @@ fn report_table(
     let n = used.len();
     // All of them, in order (the usual case): the columns as they were read.
     let rows = (n < reports.len()).then_some(used);
-    let text = |name: &str, v: Vec<Option<&str>>| Series::new(name.into(), v).into_column();
     let mut columns = Vec::with_capacity(18);
     for which in [
         Text::Id,
@@ -515,36 +517,50 @@ fn report_table(
             Some(TimeZone::UTC),
         ))?,
     );
+    let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    let stages: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
     columns.extend([
-        text(
+        coded_text(
             "status",
+            &statuses,
             used.iter()
-                .map(|&i| Some(reports.status(i as usize).as_str()))
+                .map(|&i| {
+                    let status = reports.status(i as usize);
+                    Status::ALL
+                        .iter()
+                        .position(|s| *s == status)
+                        .map_or(0, |p| p + 1)
+                })
                 .collect(),
-        ),
+        )?,
         column("closed", facts.iter().map(|f| f.closed).collect::<Vec<_>>()),
-        iso_dates("due_date", facts.iter().map(|f| f.due)),
-        text(
+        iso_dates("due_date", facts.iter().map(|f| f.due))?,
+        coded_text(
             "deadline_from",
+            &["source", "rule"],
             used.iter()
                 .zip(facts)
                 .map(
                     |(&i, f)| match (reports.has_source_deadline(i as usize), f.due) {
-                        (true, _) => Some("source"),
-                        (false, Some(_)) => Some("rule"),
-                        (false, None) => None,
+                        (true, _) => 1,
+                        (false, Some(_)) => 2,
+                        (false, None) => 0,
                     },
                 )
                 .collect(),
-        ),
+        )?,
         column(
             "on_time",
             facts.iter().map(|f| f.on_time).collect::<Vec<_>>(),
         ),
-        text(
+        coded_text(
             "stage",
-            facts.iter().map(|f| f.stage.map(Stage::as_str)).collect(),
-        ),
+            &stages,
+            facts
+                .iter()
+                .map(|f| f.stage.map_or(0, |s| s as usize))
+                .collect(),
+        )?,
         column("age_bd", facts.iter().map(|f| f.age_bd).collect::<Vec<_>>()),
         column(
             "past_due_bd",
@@ -563,26 +579,44 @@ fn report_table(
     DataFrame::new(n, columns)
 }
 
-/// A text column of dates as chrono writes them (`YYYY-MM-DD`), through one buffer rather
-/// than a string allocated per date.
-fn iso_dates(name: &str, dates: impl ExactSizeIterator<Item = Option<NaiveDate>>) -> Column {
-    use std::fmt::Write;
-    let mut out = polars_arrow::array::MutableBinaryViewArray::<str>::with_capacity(dates.len());
-    let mut buf = String::with_capacity(16);
-    for d in dates {
-        match d {
-            Some(d) => {
-                buf.clear();
-                // Writing into a String does not fail.
-                let _ = write!(buf, "{d}");
-                out.push_value(&buf);
-            }
-            None => out.push_null(),
-        }
-    }
-    StringChunked::with_chunk(name.into(), out.freeze())
-        .into_series()
-        .into_column()
+/// A text column of few values: each row's value is `values[code - 1]` (code 0: missing),
+/// its string view copied from a column of the values rather than each string pushed again.
+/// Equal values then have equal views, which the Parquet writer makes a dictionary of without
+/// hashing a string.
+///
+/// # Errors
+/// A code past the values.
+fn coded_text(name: &str, values: &[&str], codes: Vec<usize>) -> PolarsResult<Column> {
+    let names = super::aggregate::by_key(name, values.iter().copied());
+    let codes: Vec<IdxSize> = codes.into_iter().map(|c| c as IdxSize).collect();
+    Ok(names
+        .take(&IdxCa::from_vec(PlSmallStr::EMPTY, codes))?
+        .into_column())
+}
+
+/// A text column of dates as chrono writes them (`YYYY-MM-DD`): each date written once
+/// ([`coded_text`]; a million reports have their deadlines on a few hundred days).
+///
+/// # Errors
+/// Polars errors gathering the column.
+fn iso_dates(
+    name: &str,
+    dates: impl ExactSizeIterator<Item = Option<NaiveDate>>,
+) -> PolarsResult<Column> {
+    let mut seen: PlHashMap<NaiveDate, usize> = PlHashMap::default();
+    let mut written: Vec<String> = Vec::new();
+    let codes: Vec<usize> = dates
+        .map(|d| {
+            d.map_or(0, |d| {
+                *seen.entry(d).or_insert_with(|| {
+                    written.push(d.to_string());
+                    written.len()
+                })
+            })
+        })
+        .collect();
+    let values: Vec<&str> = written.iter().map(String::as_str).collect();
+    coded_text(name, &values, codes)
 }
 
 /// The H3 cells at `res` of the reports at `used` ([`cell_from`]; 0 for none).
@@ -758,8 +792,12 @@ mod tests {
             NaiveDate::from_ymd_opt(987, 12, 31),
             NaiveDate::from_ymd_opt(12_345, 6, 7),
             NaiveDate::from_ymd_opt(-44, 3, 15),
+            NaiveDate::from_ymd_opt(987, 12, 31),
+            None,
+            NaiveDate::from_ymd_opt(2025, 1, 9),
         ];
-        let column = iso_dates("d", dates.iter().copied());
+        let column = iso_dates("d", dates.iter().copied()).expect("dates");
+        assert_eq!(column.name().as_str(), "d");
         let written: Vec<Option<String>> = column
             .str()
             .expect("text")
