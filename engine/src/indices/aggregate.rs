@@ -394,9 +394,7 @@ impl<'c> Walk<'c> {
             }
         }
     }
-}
 
-impl Walk<'_> {
     /// [`Walk::run`] of a group of one row (most groups of a parcel and a category or
     /// department): the row is in the cuts it was created after, its values are its own
     /// quantiles.
@@ -664,7 +662,7 @@ pub(super) fn by_key<'s>(name: &str, names: impl Iterator<Item = &'s str>) -> St
 
 /// The rows `keys` of a [`by_key`] column, with no validity mask when none is missing (it
 /// would be written, a bit per row, for nothing).
-fn gather(names: &StringChunked, keys: &IdxCa) -> PolarsResult<Column> {
+pub(super) fn gather(names: &StringChunked, keys: &IdxCa) -> PolarsResult<Column> {
     let taken = names.take(keys)?;
     let taken = if taken.null_count() == 0 {
         let arrays: Vec<_> = taken

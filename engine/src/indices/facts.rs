@@ -580,18 +580,19 @@ fn report_table(
 }
 
 /// A text column of few values: each row's value is `values[code - 1]` (code 0: missing),
-/// its string view copied from a column of the values rather than each string pushed again.
-/// Equal values then have equal views, which the Parquet writer makes a dictionary of without
-/// hashing a string.
+/// its string view copied from a column of the values rather than each string pushed again
+/// (and no validity mask when none is missing). Equal values then have equal views, which the
+/// Parquet writer makes a dictionary of without hashing a string.
 ///
 /// # Errors
 /// A code past the values.
 fn coded_text(name: &str, values: &[&str], codes: Vec<usize>) -> PolarsResult<Column> {
-    let names = super::aggregate::by_key(name, values.iter().copied());
+    use super::aggregate::{by_key, gather};
     let codes: Vec<IdxSize> = codes.into_iter().map(|c| c as IdxSize).collect();
-    Ok(names
-        .take(&IdxCa::from_vec(PlSmallStr::EMPTY, codes))?
-        .into_column())
+    gather(
+        &by_key(name, values.iter().copied()),
+        &IdxCa::from_vec(PlSmallStr::EMPTY, codes),
+    )
 }
 
 /// A text column of dates as chrono writes them (`YYYY-MM-DD`): each date written once
