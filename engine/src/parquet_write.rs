@@ -423,6 +423,16 @@ mod tests {
         .clone()
     }
 
+    /// The indices tables' options, with statistics or without.
+    fn snappy(statistics: bool) -> Options {
+        Options {
+            compression: CompressionOptions::Snappy,
+            statistics,
+            string_dictionaries: false,
+            row_group: ROW_GROUP,
+        }
+    }
+
     fn read(bytes: &[u8]) -> DataFrame {
         ParquetReader::new(std::io::Cursor::new(bytes))
             .finish()
@@ -571,14 +581,8 @@ mod tests {
         );
         // Written and read back: the same column.
         let df = DataFrame::new(values.len(), vec![values.into_column()]).expect("frame");
-        let options = Options {
-            compression: CompressionOptions::Snappy,
-            statistics: true,
-            string_dictionaries: false,
-            row_group: ROW_GROUP,
-        };
         let mut out = Vec::new();
-        write_parquet(&mut out, &df, options).expect("write");
+        write_parquet(&mut out, &df, snappy(true)).expect("write");
         assert!(read(&out).equals_missing(&df));
         // One value more than VIEW_DICTIONARY_MAX: none; nothing but nulls: none.
         let many: Vec<String> = (0..=VIEW_DICTIONARY_MAX).map(|i| format!("v{i}")).collect();
@@ -603,14 +607,9 @@ mod tests {
             5,
         ];
         let frames: Vec<DataFrame> = sizes.iter().map(|n| sample(*n)).collect();
-        let options = Options {
-            compression: CompressionOptions::Snappy,
-            statistics: false,
-            string_dictionaries: false,
-            row_group: ROW_GROUP,
-        };
         let mut out = Vec::new();
-        let mut writer = TableWriter::new(&mut out, frames[0].schema(), options).expect("new");
+        let mut writer =
+            TableWriter::new(&mut out, frames[0].schema(), snappy(false)).expect("new");
         let mut stacked = frames[0].clone();
         for (i, f) in frames.iter().enumerate() {
             writer.write(f).expect("write");
