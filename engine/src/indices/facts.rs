@@ -786,6 +786,14 @@ mod tests {
     }
 
     #[test]
+    fn stages_are_listed_in_the_order_of_their_codes() {
+        // The per-report table names a stage by its code as a place in Stage::ALL.
+        for (i, s) in Stage::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i + 1, "{}", s.as_str());
+        }
+    }
+
+    #[test]
     fn dates_are_written_as_chrono_writes_them() {
         let dates = [
             NaiveDate::from_ymd_opt(2025, 1, 9),
