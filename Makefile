@@ -35,7 +35,7 @@ DEMO_PORT ?= 8080
 help:
 	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, serve the map on http://127.0.0.1:8080/"
 	@echo "make test   install what is missing, run every test"
-	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make lint   module cycles, cargo fmt --check and clippy -D warnings"
 	@echo "make fuzz   cargo-fuzz (nightly) on the report parsers and the URL parsers, FUZZ_SECONDS each"
 	@echo "make load   the server under 128 connections for 60 s while a new version lands"
 	@echo "make bench  criterion geocoder and tile benches; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS; compute vs PostgreSQL; tiles vs martin (benches/)"
@@ -86,6 +86,7 @@ demo: build
 # One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also
 # compiles the benches (they are never timed in CI).
 test: deps test-deps check-venv web browser-deps
+	python3 tools/module_cycles.py
 	$(CARGO) test --workspace --all-targets
 
 check-venv:
@@ -99,6 +100,7 @@ check-venv:
 	    nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0; }
 
 lint:
+	python3 tools/module_cycles.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

@@ -72,6 +72,18 @@ pub enum Error {
         /// What is wrong, with the line or key.
         message: String,
     },
+    /// The current version has no reports to compute indices from.
+    #[error("the catalog at {path} has no reports")]
+    NoReports {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// The indices could not be computed.
+    #[error("computing the indices: {message}")]
+    Indices {
+        /// What went wrong.
+        message: String,
+    },
     /// The catalog has no version yet (nothing was imported).
     #[error("the catalog at {path} is empty: import parcels or sectors first")]
     Empty {

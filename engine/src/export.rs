@@ -11,9 +11,9 @@ use flatgeobuf::GeometryType;
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::layer_file::{write_layer, Row};
+use crate::format::layer_file::{write_layer, Row};
 use crate::model::{FieldType, Value};
-use crate::reports::Report;
+use crate::report::Report;
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +245,7 @@ fn write_parquet(reports: &[Report], path: &Path) -> Result<()> {
         path: path.into(),
         message: e.to_string(),
     };
-    let mut df = crate::report_store::reports_frame(reports).map_err(pl)?;
+    let mut df = crate::report::frame::reports_frame(reports).map_err(pl)?;
     let h3: Vec<Option<String>> = reports.iter().map(|r| h3_text(r.h3)).collect();
     df.with_column(Series::new("h3".into(), h3).into_column())
         .map_err(pl)?;

@@ -7,46 +7,60 @@
 //!
 //! Geometry is stored in EPSG:4326 (longitude, latitude), areas are geodesic in m².
 
+//! The modules, bottom up (a module names only those above it in this list):
+//! - `model`: parcels, sectors, their ids and attributes, the layer kinds;
+//! - `report`: the citizen report, its statuses and match kinds, its columns and frame;
+//! - `import_log`: what an import found wrong, feature by feature (`import-report.csv`);
+//! - `calendar`, `radix`, `sector_index`, `geocoder`: business days, sorting, the spatial joins;
+//! - `format`: the file formats a version is made of (FlatGeobuf layers, the Parquet writer);
+//! - `indices`: facts per report and their aggregates per parcel, sector and H3 cell;
+//! - `export`: reports and tables written as CSV, GeoJSON, FlatGeobuf, Parquet;
+//! - `store`: the catalog (its trait, the data directory, manifests, report tables);
+//! - `compute`: the indices of the current version committed as a new one (a use case);
+//! - `hotspots`, `segments`, `plan`: the analyses over the stored indices.
+
 mod calendar;
-mod catalog;
+mod compute;
 mod error;
 mod export;
+mod format;
 mod geocoder;
 pub mod hotspots;
+mod import_log;
 pub mod indices;
-mod layer_file;
 mod model;
-mod parquet_write;
 pub mod plan;
 mod radix;
 mod report;
-mod report_columns;
-mod report_store;
-mod reports;
 mod sector_index;
 pub mod segments;
+mod store;
 
 pub use calendar::Calendar;
-pub use catalog::{
-    segments_file, Catalog, CatalogStore, Change, DirCatalog, FileEntry, IndicesWriter, LayerKind,
-    LayerMeta, Manifest, ReportImport, ReportsMeta, SourceInfo, Staged, VersionId, CATALOG_FORMAT,
-    PRIVATE_FILE,
-};
+pub use compute::{compute_version, Cadastre, ComputeRequest, Computed};
 pub use error::{Error, Result};
 pub use export::{export_reports, export_row, write_file_atomically, ExportFormat, EXPORT_COLUMNS};
-pub use geocoder::{geocode_reports, Geocoder, Match, MatchCounts, MatchKind};
-pub use layer_file::{
+pub use format::layer_file::{
     read_parcel_keys, read_parcels, read_sectors, write_parcels, write_sectors, RESERVED_COLUMNS,
 };
+pub use geocoder::{geocode_reports, Geocoder, Match, MatchCounts};
+pub use import_log::{ImportReport, Issue, IssueAction};
 pub use model::{
-    Bbox, Field, FieldType, Parcel, ParcelId, ParcelKey, ParcelLayer, Sector, SectorId,
+    Bbox, Field, FieldType, LayerKind, Parcel, ParcelId, ParcelKey, ParcelLayer, Sector, SectorId,
     SectorLayer, Value,
 };
-pub use report::{ImportReport, Issue, IssueAction};
-pub use report_columns::ReportColumns;
-pub use report_store::{read_reports, reports_frame, write_reports};
-pub use reports::{upsert, Location, PrivateFields, Report, Status, StatusChange, StatusType};
+pub use report::columns::ReportColumns;
+pub use report::frame::reports_frame;
+pub use report::{
+    upsert, Location, MatchKind, PrivateFields, Report, Status, StatusChange, StatusType,
+};
 pub use sector_index::SectorIndex;
+pub use store::reports::{read_reports, write_reports};
+pub use store::{
+    segments_file, Catalog, CatalogStore, Change, DirCatalog, FileEntry, IndicesWriter, LayerMeta,
+    Manifest, ReportImport, ReportsMeta, SourceInfo, Staged, VersionId, CATALOG_FORMAT,
+    PRIVATE_FILE,
+};
 
 /// The version of predio that wrote a catalog version (recorded in each manifest).
 pub const PREDIO_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -274,3 +274,41 @@ impl SectorLayer {
         Bbox::around(self.sectors.iter().map(|s| &s.geometry))
     }
 }
+
+/// A stored layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    /// Cadastral parcels.
+    Parcels,
+    /// Sectors (barrios, districts) parcels are grouped in.
+    Sectors,
+    /// Citizen reports (rows of an import report; stored as Parquet, see `ReportsMeta`).
+    Reports,
+}
+
+impl LayerKind {
+    /// The layer's name: `parcels`, `sectors`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerKind::Parcels => "parcels",
+            LayerKind::Sectors => "sectors",
+            LayerKind::Reports => "reports",
+        }
+    }
+
+    /// Its file name inside a version folder.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            LayerKind::Parcels => "parcels.fgb",
+            LayerKind::Sectors => "sectors.fgb",
+            LayerKind::Reports => "reports.parquet",
+        }
+    }
+}
+
+impl fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -382,21 +382,9 @@ fn every_endpoint_answers_each_role_as_the_table_says() {
 
     // a key added while the server runs is honoured, one removed is refused
     let late = key(d, "late", "auditor");
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    assert_eq!(
-        server
-            .get("/open311/v2/requests.json", &[("X-API-Key", &late)])
-            .status,
-        200
-    );
+    server.wait_for_status("/open311/v2/requests.json", &[("X-API-Key", &late)], 200);
     predio_ok(d, &["keys", "remove", "late"]);
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    assert_eq!(
-        server
-            .get("/open311/v2/requests.json", &[("X-API-Key", &late)])
-            .status,
-        401
-    );
+    server.wait_for_status("/open311/v2/requests.json", &[("X-API-Key", &late)], 401);
     let listed = String::from_utf8_lossy(&predio_ok(d, &["keys", "list"]).stdout).into_owned();
     assert!(
         listed.contains("k-admin") && !listed.contains(&keys[2].1),
@@ -654,8 +642,11 @@ fn malformed_requests_get_a_4xx_with_a_json_error_never_a_5xx() {
     assert!(r.json()["error"]
         .as_str()
         .is_some_and(|e| e.contains("rate")));
-    // a bad key file stops the server at start, saying where
+    // a bad key file: the running server keeps the keys it had and says so in its log; a new
+    // server does not start, saying where
     std::fs::write(d.join("keys.toml"), "[[key]]\nname = \"x\"\n").expect("write");
+    server.wait_for_log("API keys not re-read (the old ones stay)");
+    assert_eq!(server.get("/health", &[]).status, 200);
     let out = predio(d, &["serve", "--addr", "127.0.0.1:0"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("keys.toml"));
@@ -755,4 +746,67 @@ fn the_audit_table_by_sector_equals_the_sector_indices() {
             "{query}"
         );
     }
+}
+
+/// A 5xx never carries the server's internal text (paths, file names, library messages): the
+/// body says "internal error" with a request id, and the cause is in the server's log. Forced
+/// by removing a table of the served version under the running server.
+#[test]
+fn an_internal_error_answers_a_request_id_and_never_its_cause() {
+    let data = town();
+    let d = data.path();
+    predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
+    let auditor = key(d, "ana", "auditor");
+    let server = Server::launch(d, &[]);
+    let h = [("X-API-Key", auditor.as_str())];
+    let version = crate::support::version_dir(d);
+    for file in ["reports.parquet", "indices-sectors.parquet"] {
+        std::fs::remove_file(version.join(file)).expect("remove a table under the server");
+    }
+    let internals = [
+        "parquet",
+        "versions",
+        "No such file",
+        "os error",
+        d.to_str().expect("utf-8 path"),
+    ];
+    for path in ["/audit/sectors.json", "/open311/v2/requests.json"] {
+        let r = server.get(path, &h);
+        assert_eq!(
+            r.status,
+            500,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        for internal in internals {
+            assert!(
+                !text.contains(internal),
+                "{path} leaks {internal:?}: {text}"
+            );
+        }
+        let body = r.json();
+        let said = body["error"]
+            .as_str()
+            .or(body[0]["description"].as_str())
+            .unwrap_or_else(|| panic!("{path}: no error text: {body}"));
+        assert!(said.starts_with("internal error"), "{path}: {said}");
+        let id = body["request_id"].as_str().map_or_else(
+            || {
+                said.rsplit(' ')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(')')
+                    .to_owned()
+            },
+            str::to_owned,
+        );
+        assert_eq!(id.len(), 16, "{path}: no request id in {body}");
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{path}: {id}");
+    }
+    // the cause is in the server's log, under the request id the client was given
+    let log = server.wait_for_log("internal error");
+    assert!(log.contains("reports.parquet"), "{log}");
+    // the server still answers
+    assert_eq!(server.get("/health", &[]).status, 200);
 }

@@ -1,16 +1,15 @@
 //! `predio compute`, `predio indices` and `predio export indices`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use predio_engine::indices::{
-    self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Scope, Selection, Window,
+    self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Selection, Window,
 };
 use predio_engine::{
-    CatalogStore, Change, DirCatalog, ExportFormat, ImportReport, IndicesWriter, Manifest,
+    compute_version, CatalogStore, ComputeRequest, Computed, DirCatalog, ExportFormat, Manifest,
 };
 
 use super::thousands;
@@ -56,91 +55,13 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         Some(s) => parse_as_of(s)?,
         None => Utc::now(),
     };
-    // The new version is staged first, before the current one is read: the catalog's lock is
-    // held from here, so no other writer lands a version between the one the indices are
-    // computed from and the one they are committed onto. Each table is written into the staged
-    // version as its frames are made.
-    let mut staged = catalog.begin()?;
-    let manifest = current(catalog)?;
-    let read_started = Instant::now();
-    // The reports, and the cadastre beside them.
-    let (reports, layers) = std::thread::scope(|s| {
-        let layers = s.spawn(|| -> anyhow::Result<_> {
-            let layers = (catalog.parcel_keys(&manifest)?, catalog.sectors(&manifest)?);
-            tracing::debug!(
-                seconds = read_started.elapsed().as_secs_f64(),
-                "read the cadastre"
-            );
-            Ok(layers)
-        });
-        let reports = catalog.report_columns(&manifest);
-        tracing::debug!(
-            seconds = read_started.elapsed().as_secs_f64(),
-            "read the reports"
-        );
-        (
-            reports,
-            layers
-                .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("reading the cadastre failed"))),
-        )
-    });
-    let Some(reports) = reports? else {
-        bail!("the catalog has no reports: run `predio import reports` first")
-    };
-    let (parcels, sectors) = layers?;
-    tracing::info!(
-        seconds = read_started.elapsed().as_secs_f64(),
-        "read the catalog"
-    );
-    let started = Instant::now();
-    let writer = IndicesWriter::new(&staged);
-    let counts = indices::compute_into(
-        reports,
-        parcels.as_deref(),
-        sectors.as_ref(),
-        Scope {
-            as_of,
-            windows: &windows,
-            h3_res: &res,
-        },
-        &cfg,
-        &writer,
-    )
-    .context("computing the indices")?;
-    let mut rows = BTreeMap::new();
-    let mut tables = Vec::new();
-    for (level, table) in writer.into_tables() {
-        rows.insert(level, table.rows());
-        tables.push((level.file_name().to_owned(), table));
-    }
-    staged.add_all(tables)?;
-    let seconds = started.elapsed().as_secs_f64();
-    tracing::info!(
-        reports = counts.used,
-        seconds,
-        "computed and wrote the indices"
-    );
-    let meta = IndicesMeta {
+    let request = ComputeRequest {
+        windows,
+        h3_res: res,
         as_of,
-        computed_at: Utc::now(),
-        windows: windows.iter().map(|w| w.label.clone()).collect(),
-        h3_resolutions: args.h3_res.clone(),
-        reports: counts.used,
-        after_as_of: counts.after_as_of,
-        closed_before_created: counts.closed_before_created,
-        without_parcel: counts.without_parcel,
-        without_sector: counts.without_sector,
-        without_cell: counts.without_cell,
-        rows,
-        default_rule: cfg.default_rule,
-        category_rules: cfg.categories.len(),
-        holidays: cfg.calendar.holidays().count(),
-        recurrence_days: cfg.recurrence_days,
-        min_reports: cfg.min_reports,
-        weights: cfg.weights,
+        config: cfg,
         // Absolute, so that `predio audit` finds them from any directory.
-        config: ConfigSource {
+        config_source: ConfigSource {
             deadlines: args
                 .deadlines
                 .as_deref()
@@ -152,22 +73,24 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
                 .map(std::path::absolute)
                 .transpose()?,
         },
-        reports_sha256: manifest
-            .files
-            .get("reports.parquet")
-            .map(|f| f.sha256.clone()),
     };
-    let commit_started = Instant::now();
-    let committed = staged.commit(Change {
-        operation: "compute".into(),
-        indices: Some(meta),
-        report: ImportReport::default(),
-        ..Default::default()
+    let computed = compute_version(catalog, &request).map_err(|e| match e {
+        predio_engine::Error::NoReports { .. } => {
+            anyhow::anyhow!("{e}: run `predio import reports` first")
+        }
+        e => e.into(),
     })?;
-    tracing::debug!(
-        seconds = commit_started.elapsed().as_secs_f64(),
-        "committed"
-    );
+    print_summary(&computed)?;
+    // The process ends with this command: half a million parcel ids, each a string, are left to
+    // the operating system rather than freed one allocation at a time.
+    std::mem::forget(computed.cadastre);
+    Ok(())
+}
+
+/// What `predio compute` says of the version it committed.
+fn print_summary(computed: &Computed) -> anyhow::Result<()> {
+    let committed = &computed.manifest;
+    let seconds = computed.compute_seconds;
     let m = committed
         .indices
         .as_ref()
@@ -203,9 +126,6 @@ pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
         m.holidays,
         m.min_reports
     );
-    // The process ends with this command: half a million parcel ids, each a string, are left to
-    // the operating system rather than freed one allocation at a time.
-    std::mem::forget((parcels, sectors));
     Ok(())
 }
 

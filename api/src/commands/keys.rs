@@ -5,53 +5,14 @@
 //! to guess from it), with a name and a role. The file is TOML, rewritten atomically.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 
 use crate::cli::{KeysAdd, KeysCommand};
-
-/// Who a request is, from least to most allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
-pub enum Role {
-    /// No key: aggregated layers only (sectors, heat with k-anonymity; parcels when configured
-    /// public), the viewer, Open311 discovery and services.
-    Public,
-    /// Planners: the parcel layer and its legends as well.
-    Planner,
-    /// Auditors: report-level data too (Open311 requests).
-    Auditor,
-    /// Administrators: everything, including `/metrics` and the `/admin` endpoints.
-    Admin,
-}
-
-impl Role {
-    /// Its name, as in the key file and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Planner => "planner",
-            Self::Auditor => "auditor",
-            Self::Admin => "admin",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [Self::Public, Self::Planner, Self::Auditor, Self::Admin]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::role::Role;
 
 /// One key of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 mod compute;
 mod export;
+mod export_tiles;
 mod geocode;
 mod hotspots;
 mod import;
@@ -30,7 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(args) => info::run(&catalog, &args),
         Command::Export(Export::Reports(args)) => export::reports(&catalog, &args),
         Command::Export(Export::Indices(args)) => compute::export(&catalog, &args),
-        Command::Export(Export::Tiles(args)) => serve::export_tiles(&catalog, &args),
+        Command::Export(Export::Tiles(args)) => export_tiles::run(&catalog, &args),
         Command::Compute(args) => compute::run(&catalog, &args),
         Command::Indices(args) => compute::show(&catalog, &args),
         Command::Sample(args) => sample::run(&args),

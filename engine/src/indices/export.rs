@@ -14,7 +14,7 @@ use polars::prelude::*;
 use super::Level;
 use crate::error::{Error, Result};
 use crate::export::{finish, write_atomically, write_feature_collection, ExportFormat};
-use crate::layer_file::{write_layer, Row};
+use crate::format::layer_file::{write_layer, Row};
 use crate::model::{FieldType, Value};
 
 /// Which rows of a table to export.

@@ -13,11 +13,21 @@
 //! or no cell) are counted in a row whose key is empty, never dropped.
 
 mod aggregate;
+mod attention;
+mod cells;
 pub mod config;
 mod export;
+mod fact;
 mod facts;
+mod frames;
+mod quantiles;
 #[cfg(test)]
 mod reference;
+mod report_table;
+mod sink;
+mod stage;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
@@ -26,13 +36,17 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ParcelKey, SectorLayer};
-use crate::report_columns::ReportColumns;
+use crate::report::columns::ReportColumns;
 #[cfg(test)]
-use crate::reports::Report;
+use crate::report::Report;
 
 pub use config::{ConfigSource, IndexConfig, Rule, Weights};
 pub use export::{cell_polygon, export_indices, select, Selection};
-pub use facts::{fact, Fact, FactCounts, Stage};
+pub use fact::{fact, Fact};
+pub use facts::FactCounts;
+pub use sink::TableSink;
+use sink::{InOrder, Stacked};
+pub use stage::Stage;
 
 /// The three levels of the indices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -211,102 +225,6 @@ pub struct Scope<'a> {
     pub h3_res: &'a [h3o::Resolution],
 }
 
-/// Where [`compute_into`] puts the tables: each level's frames, in the order of its table.
-pub trait TableSink: Sync {
-    /// The next frame of `level`'s table. Frames of different levels can come at the same time
-    /// from different threads; those of one level come one at a time, in order.
-    ///
-    /// # Errors
-    /// Whatever stops the computation (it ends with this error).
-    fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()>;
-}
-
-/// A [`TableSink`] that stacks the frames into [`IndexTables`].
-#[derive(Default)]
-struct Stacked(std::sync::Mutex<[Option<DataFrame>; 4]>);
-
-impl TableSink for Stacked {
-    fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()> {
-        let mut tables = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &mut tables[level as usize] {
-            Some(table) => {
-                table.vstack_mut_owned(frame)?;
-            }
-            none => *none = Some(frame),
-        }
-        Ok(())
-    }
-}
-
-/// Hands the frames of each level to a sink in their order, as the tasks that make them end
-/// in any order: a frame waits until the ones before it are passed on, and the thread that
-/// passes one on also passes on those that came while it did.
-struct InOrder<'s> {
-    sink: &'s dyn TableSink,
-    queues: [std::sync::Mutex<Queue>; 4],
-}
-
-/// The frames of one level on their way to the sink.
-#[derive(Default)]
-struct Queue {
-    /// The position of the next frame to pass on.
-    next: usize,
-    /// Frames that came before their turn.
-    waiting: BTreeMap<usize, DataFrame>,
-    /// A thread is passing frames on.
-    busy: bool,
-    /// The sink refused a frame: the computation ends with that error, and the frames after it
-    /// are dropped.
-    failed: bool,
-}
-
-impl InOrder<'_> {
-    fn put(&self, level: Level, at: usize, frame: DataFrame) -> PolarsResult<()> {
-        let queue = &self.queues[level as usize];
-        let lock = || {
-            queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        let mut q = lock();
-        if q.failed {
-            return Ok(());
-        }
-        q.waiting.insert(at, frame);
-        if q.busy {
-            return Ok(());
-        }
-        q.busy = true;
-        loop {
-            let next = q.next;
-            let Some(frame) = q.waiting.remove(&next) else {
-                q.busy = false;
-                return Ok(());
-            };
-            q.next += 1;
-            drop(q);
-            let passed = self.sink.frame(level, frame);
-            q = lock();
-            if passed.is_err() {
-                (q.busy, q.failed) = (false, true);
-                q.waiting.clear();
-                return passed;
-            }
-        }
-    }
-
-    /// Frames that never got their turn (one before them never came).
-    fn left(&self) -> usize {
-        self.queues
-            .iter()
-            .map(|q| q.lock().map_or(0, |q| q.waiting.len()))
-            .sum()
-    }
-}
-
 /// Computes the four tables from the geocoded reports, held whole (see [`compute_into`]).
 ///
 /// # Errors
@@ -353,7 +271,8 @@ pub fn compute_into(
     cfg: &IndexConfig,
     sink: &dyn TableSink,
 ) -> PolarsResult<FactCounts> {
-    use aggregate::{by_key, Cut, Features, Grouping, Place};
+    use aggregate::{Cut, Grouping};
+    use frames::{by_key, Features, Place};
     use rayon::prelude::*;
 
     let Scope {
@@ -510,13 +429,8 @@ pub fn compute_into(
                                 dimension,
                                 values: &values[*d],
                             };
-                            let frame = aggregate::frame(
-                                part,
-                                features,
-                                &at,
-                                cfg.min_reports,
-                                &cfg.weights,
-                            )?;
+                            let frame =
+                                frames::frame(part, features, &at, cfg.min_reports, &cfg.weights)?;
                             let (level, at) = place(*l, *d, w);
                             out.put(level, at, frame)
                         })
@@ -538,7 +452,7 @@ pub fn compute_into(
     aggregated?;
     if h3_res.is_empty() {
         // No H3 resolution asked for: an empty cell table with the columns of one.
-        let empty = aggregate::frame(
+        let empty = frames::frame(
             aggregate::Part::default(),
             &Features {
                 names: vec![by_key("cell", std::iter::empty())],
@@ -561,88 +475,4 @@ pub fn compute_into(
     }
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: aggregated");
     Ok(facts.counts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Records the frames it gets (their one value) and fails at `fail`.
-    struct Record {
-        got: std::sync::Mutex<Vec<(Level, i32)>>,
-        fail: Option<i32>,
-    }
-
-    impl TableSink for Record {
-        fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()> {
-            let v = frame.column("v")?.i32()?.get(0).unwrap_or(-1);
-            if self.fail == Some(v) {
-                polars_bail!(ComputeError: "no room for frame {v}");
-            }
-            self.got.lock().expect("lock").push((level, v));
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn frames_are_passed_on_in_order_whichever_order_they_come_in() {
-        use rayon::prelude::*;
-        let arrivals: Vec<(Level, usize)> = [5, 0, 3, 1, 4, 2]
-            .into_iter()
-            .flat_map(|i| [(Level::Parcel, i), (Level::H3, 5 - i)])
-            .collect();
-        let sink = Record {
-            got: Default::default(),
-            fail: None,
-        };
-        let out = InOrder {
-            sink: &sink,
-            queues: Default::default(),
-        };
-        // Sequentially (each waits for the ones before it), then from several threads.
-        for (level, at) in &arrivals {
-            let frame = df!("v" => [*at as i32]).expect("frame");
-            out.put(*level, *at, frame).expect("put");
-        }
-        let again = InOrder {
-            sink: &sink,
-            queues: Default::default(),
-        };
-        arrivals
-            .par_iter()
-            .with_max_len(1)
-            .try_for_each(|(level, at)| again.put(*level, *at, df!("v" => [*at as i32])?))
-            .expect("put");
-        assert_eq!((out.left(), again.left()), (0, 0));
-        drop((out, again));
-        let got = sink.got.into_inner().expect("lock");
-        for level in [Level::Parcel, Level::H3] {
-            let order: Vec<i32> = got
-                .iter()
-                .filter(|(l, _)| *l == level)
-                .map(|(_, v)| *v)
-                .collect();
-            assert_eq!(order, [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5], "{level}");
-        }
-        // A frame the sink refuses ends the computation with its error; the frames after it are
-        // dropped, never passed on with a gap before them.
-        let sink = Record {
-            got: Default::default(),
-            fail: Some(1),
-        };
-        let out = InOrder {
-            sink: &sink,
-            queues: Default::default(),
-        };
-        let mut errors = Vec::new();
-        for at in [2, 0, 1, 3] {
-            if let Err(e) = out.put(Level::Sector, at, df!("v" => [at as i32]).expect("frame")) {
-                errors.push(e.to_string());
-            }
-        }
-        assert_eq!(errors, ["no room for frame 1"]);
-        assert_eq!(out.left(), 0);
-        drop(out);
-        assert_eq!(sink.got.into_inner().expect("lock"), [(Level::Sector, 0)]);
-    }
 }

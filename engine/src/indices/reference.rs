@@ -9,10 +9,13 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::facts::{cell_at, column, fact, past_due_bucket, Fact, Zones};
+use super::cells::cell_at;
+use super::fact::{fact, Fact, Zones};
+use super::report_table::column;
+use super::stage::past_due_bucket;
 use super::*;
 use crate::model::{ParcelId, SectorId};
-use crate::reports::{Status, StatusType};
+use crate::report::{Status, StatusType};
 
 /// The reports created up to `as_of` (with the number of status changes of each in
 /// `history_lens`), their facts, and the counts of what was left out.
@@ -39,7 +42,7 @@ fn used_facts<'r>(
         without_sector: used.iter().filter(|r| r.sector_id.is_none()).count(),
         without_cell: used
             .iter()
-            .filter(|r| r.location != crate::reports::Location::Located)
+            .filter(|r| r.location != crate::report::Location::Located)
             .count(),
     };
     let facts: Vec<Fact> = used
@@ -655,7 +658,7 @@ fn attention(mut df: DataFrame, cfg: &IndexConfig) -> PolarsResult<DataFrame> {
         }
     }
     // The formula is shared (it is the README's); the percentiles above are this module's.
-    let counts = super::aggregate::AttentionCounts {
+    let counts = super::attention::AttentionCounts {
         received: &received,
         open: &open,
         overdue: &overdue,
@@ -674,7 +677,7 @@ fn attention(mut df: DataFrame, cfg: &IndexConfig) -> PolarsResult<DataFrame> {
 mod tests {
     use super::*;
     use crate::model::Sector;
-    use crate::reports::Location;
+    use crate::report::Location;
     use chrono::{Duration, NaiveDate, TimeZone};
     use geo::MultiPolygon;
 

@@ -6,17 +6,21 @@
 
 pub(crate) mod csv;
 pub(crate) mod fixmystreet;
+mod history;
 pub(crate) mod open311;
+mod text;
 pub(crate) mod vector;
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
+pub(crate) use history::complete_history;
 use predio_engine::{
     Bbox, ImportReport, Issue, IssueAction, LayerKind, Location, MatchKind, PrivateFields, Report,
     Status, StatusChange, StatusType,
 };
+pub(crate) use text::{next_record, open_text};
 
 /// What one import of reports produced.
 #[derive(Debug, Default)]
@@ -41,35 +45,6 @@ pub struct ReadOptions {
     pub keep_private: bool,
     /// IANA time zone for local times without a UTC offset (overrides a mapping's).
     pub timezone: Option<String>,
-}
-
-/// Opens a text file, gunzipping `.gz`, buffered.
-pub(crate) fn open_text(path: &std::path::Path) -> crate::error::Result<Box<dyn std::io::Read>> {
-    let file = std::fs::File::open(path).map_err(|_| crate::error::Error::NotFound {
-        path: path.display().to_string(),
-    })?;
-    Ok(if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
-    })
-}
-
-/// Reads the next CSV record into `record`: `None` at the end, else its line, or the line and
-/// why it cannot be read (the reader goes on with the next one).
-pub(crate) fn next_record<R: std::io::Read>(
-    reader: &mut ::csv::Reader<R>,
-    record: &mut ::csv::StringRecord,
-) -> Option<std::result::Result<u64, (u64, String)>> {
-    let line = reader.position().line();
-    match reader.read_record(record) {
-        Ok(false) => None,
-        Ok(true) => Some(Ok(record.position().map_or(line, |p| p.line()))),
-        Err(e) => Some(Err((
-            e.position().map_or(line, |p| p.line()),
-            format!("unreadable CSV row: {e}"),
-        ))),
-    }
 }
 
 /// Parses `open|in_progress|resolved|rejected|duplicate[:open|closed_fixed|closed_not_fixed]`.
@@ -470,71 +445,6 @@ fn known(v: &Vocabulary) -> String {
     let mut labels: Vec<&str> = v.0.keys().map(String::as_str).collect();
     labels.sort_unstable();
     labels.join(", ")
-}
-
-/// Makes the history and the summary times agree: a history the source gave is sorted and
-/// framed by "received" and the current status; times the source did not give
-/// (acknowledged, closed, reopened) are derived from it. A reopening is a change from a closed
-/// status to an open one.
-pub(crate) fn complete_history(r: &mut Report) {
-    let mut h = std::mem::take(&mut r.history);
-    h.retain(|c| c.label != "received");
-    // The source's own "opened" entry at the creation time stands for "received".
-    if !h
-        .iter()
-        .any(|c| c.status == Status::Open && c.at == r.created_at)
-    {
-        h.push(StatusChange {
-            at: r.created_at,
-            status: Status::Open,
-            label: "received".into(),
-        });
-    }
-    if let Some(a) = r.acknowledged_at {
-        if !h
-            .iter()
-            .any(|c| c.status == Status::InProgress && c.at == a)
-        {
-            h.push(StatusChange {
-                at: a,
-                status: Status::InProgress,
-                label: "acknowledged".into(),
-            });
-        }
-    }
-    if let Some(c) = r.closed_at {
-        if !h.iter().any(|x| x.status.is_closed() && x.at == c) {
-            h.push(StatusChange {
-                at: c,
-                status: r.status,
-                label: r.status_label.clone(),
-            });
-        }
-    }
-    // "received" first among equal times, then source order.
-    h.sort_by_key(|c| (c.at, c.label != "received"));
-    if r.acknowledged_at.is_none() {
-        r.acknowledged_at = h
-            .iter()
-            .skip(1)
-            .find(|c| c.status != Status::Open)
-            .map(|c| c.at);
-    }
-    let mut reopened = None;
-    let mut last_closed = None;
-    for w in h.windows(2) {
-        if w[0].status.is_closed() && !w[1].status.is_closed() {
-            reopened = Some(w[1].at);
-        }
-        if w[1].status.is_closed() {
-            last_closed = Some(w[1].at);
-        }
-    }
-    r.reopened_at = reopened;
-    if r.status.is_closed() && r.closed_at.is_none() {
-        r.closed_at = last_closed;
-    }
-    r.history = h;
 }
 
 #[cfg(test)]

@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use fast_mvt::MvtValueRef;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 
-use super::{
-    cells_near, encode_layer, level_at, Features, FieldKind, IndexTable, TileFilter, TileProvider,
-    TileSourceError,
-};
+use super::attributes::{encode_layer, IndexTable};
+use super::features::{cells_near, level_at, Features};
+use super::{FieldKind, TileFilter, TileProvider, TileSourceError};
 use crate::coord::TileCoord;
 use crate::geom::TileFrame;
 

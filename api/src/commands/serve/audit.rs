@@ -12,7 +12,8 @@ use predio_engine::indices::{self, Level, Selection};
 use predio_engine::CatalogStore;
 use serde_json::{json, Map, Value};
 
-use super::{ApiError, Shared};
+use super::error::ApiError;
+use super::state::Shared;
 use crate::commands::audit::{rows, OVERDUE_BUCKETS};
 use crate::commands::table::{csv_text, pick_window};
 
@@ -40,7 +41,7 @@ pub(super) async fn sectors(
     let st = state.clone();
     tokio::task::spawn_blocking(move || table(&st, &served.manifest, &q, csv))
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(ApiError::internal)?
 }
 
 fn table(
@@ -49,7 +50,7 @@ fn table(
     q: &HashMap<String, String>,
     csv: bool,
 ) -> Result<Response, ApiError> {
-    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let internal = |e: String| ApiError::internal(e);
     let meta = manifest.indices.as_ref().ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{ApiError, Shared};
+use super::error::ApiError;
 use crate::commands::keys::{self, Keys};
 use crate::commands::Role;
 
@@ -174,7 +174,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// The middleware.
-pub(super) async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
+pub(super) async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let path = req.uri().path().to_owned();
     let route = route_of(&path);
@@ -184,7 +184,6 @@ pub(super) async fn guard(State(state): State<Shared>, req: Request, next: Next)
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
     let method = req.method().clone();
-    let g = &state.guard;
     let (resp, who) = 'answer: {
         let target = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
         if target > MAX_URI {

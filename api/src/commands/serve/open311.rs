@@ -3,7 +3,7 @@
 //! were geocoded to as extension fields. Personal fields and free text are never stored, so
 //! `description`, `address` and `status_notes` are never sent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -16,65 +16,12 @@ use predio_engine::CatalogStore;
 use predio_engine::{Location, Report, Status};
 use serde_json::{json, Map, Value};
 
-use super::{base_url, Served, Shared};
+use super::requests::{service_name, Requests};
+use super::state::{Served, Shared};
+use super::tiles::base_url;
 
 /// The specification's URL, as discovery names it.
 const SPEC: &str = "http://wiki.open311.org/GeoReport_v2";
-
-/// A version's reports, ready for Open311.
-pub(super) struct Requests {
-    /// Newest first.
-    reports: Vec<Report>,
-    by_id: HashMap<String, usize>,
-    /// `(code, name, group)`, by name.
-    services: Vec<(String, String, String)>,
-    code_of: HashMap<String, String>,
-    newest: Option<DateTime<Utc>>,
-}
-
-impl Requests {
-    fn new(mut reports: Vec<Report>) -> Self {
-        reports.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-        let by_id = reports
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect();
-        // the department that handles most of a category is its group
-        let mut groups: BTreeMap<String, HashMap<String, usize>> = BTreeMap::new();
-        for r in &reports {
-            let name = service_name(r).to_owned();
-            let g = groups.entry(name).or_default();
-            if let Some(d) = &r.department {
-                *g.entry(d.clone()).or_default() += 1;
-            }
-        }
-        let mut used: HashMap<String, usize> = HashMap::new();
-        let mut services = Vec::new();
-        let mut code_of = HashMap::new();
-        for (name, depts) in groups {
-            let base = slug(&name);
-            let n = used.entry(base.clone()).or_default();
-            *n += 1;
-            let code = if *n == 1 { base } else { format!("{base}-{n}") };
-            let group = depts
-                .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-                .map(|(d, _)| d)
-                .unwrap_or_default();
-            code_of.insert(name.clone(), code.clone());
-            services.push((code, name, group));
-        }
-        let newest = reports.first().map(|r| r.created_at);
-        Self {
-            reports,
-            by_id,
-            services,
-            code_of,
-            newest,
-        }
-    }
-}
 
 /// Loads (once per version) the reports of the served version.
 fn requests_of(state: &Shared, served: &Served) -> Result<Arc<Requests>, Open311Error> {
@@ -90,38 +37,6 @@ fn requests_of(state: &Shared, served: &Served) -> Result<Arc<Requests>, Open311
         })
         .clone()
         .map_err(|e| Open311Error(StatusCode::INTERNAL_SERVER_ERROR, e))
-}
-
-fn service_name(r: &Report) -> &str {
-    r.category.as_deref().unwrap_or("Sin categoría")
-}
-
-/// A service code from a category name: lowercase ASCII letters and digits joined by '-'.
-fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        let c = match c {
-            'á' | 'à' | 'ä' | 'â' | 'Á' => 'a',
-            'é' | 'è' | 'ë' | 'ê' | 'É' => 'e',
-            'í' | 'ì' | 'ï' | 'î' | 'Í' => 'i',
-            'ó' | 'ò' | 'ö' | 'ô' | 'Ó' => 'o',
-            'ú' | 'ù' | 'ü' | 'û' | 'Ú' => 'u',
-            'ñ' | 'Ñ' => 'n',
-            'ç' => 'c',
-            c => c.to_ascii_lowercase(),
-        };
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let out = out.trim_end_matches('-').to_owned();
-    if out.is_empty() {
-        "other".into()
-    } else {
-        out
-    }
 }
 
 /// An Open311 error: `[{"code": 400, "description": "..."}]`, or its XML.
@@ -146,8 +61,13 @@ fn format_of(file: &str) -> Option<(&str, Format)> {
     }
 }
 
-fn error_response(e: Open311Error, f: Format) -> Response {
+fn error_response(mut e: Open311Error, f: Format) -> Response {
     let code = e.0.as_u16();
+    // As `ApiError`: an internal cause is logged under a request id, never sent.
+    if !super::error::message_is_public(e.0) {
+        let id = super::error::log_internal(e.0, &e.1);
+        e.1 = format!("internal error (request id {id})");
+    }
     let mut r = match f {
         Format::Json => axum::Json(json!([{ "code": code, "description": e.1 }])).into_response(),
         Format::Xml => {
@@ -493,13 +413,6 @@ fn discovery(base: &str, served: &Served, f: Format) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn service_codes_are_ascii_slugs() {
-        assert_eq!(slug("Alumbrado público"), "alumbrado-publico");
-        assert_eq!(slug("  Baches & huecos!! "), "baches-huecos");
-        assert_eq!(slug("¿?"), "other");
-    }
 
     #[test]
     fn xml_is_escaped_and_nested() {

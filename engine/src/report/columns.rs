@@ -10,7 +10,7 @@ use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
 use rayon::prelude::*;
 
-use crate::reports::{Location, Report, Status, StatusType};
+use crate::report::{Location, Report, Status, StatusType};
 
 /// The columns of `reports.parquet` the indices read.
 pub(crate) const INDEX_COLUMNS: [&str; 17] = [
@@ -58,7 +58,7 @@ pub struct ReportColumns {
     history_lens: Vec<u32>,
 }
 
-/// The times of a report as [`fact`](crate::indices::fact) reads them, with its status and
+/// The times of a report as the indices' `fact` reads them, with its status and
 /// category.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Times<'a> {
@@ -174,7 +174,7 @@ impl ReportColumns {
     /// # Errors
     /// Polars errors building the columns.
     pub fn from_reports(reports: &[Report], history_lens: &[u32]) -> PolarsResult<ReportColumns> {
-        let df = crate::report_store::reports_frame(reports)?;
+        let df = crate::report::frame::reports_frame(reports)?;
         ReportColumns::from_frame(&df, history_lens.to_vec())
     }
 

@@ -1,7 +1,11 @@
-//! Citizen reports: the normalised model every source maps to, and its Parquet storage.
+//! Citizen reports: the normalised model every source maps to, its columns (what the indices
+//! read) and its frame (the public schema as the store writes it).
 //!
 //! Public columns only: the reporter's name, e-mail, phone and the free-text description never
 //! enter [`Report`]; importers keep them apart ([`PrivateFields`]) and write them only when asked.
+
+pub(crate) mod columns;
+pub(crate) mod frame;
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,8 +13,30 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::geocoder::MatchKind;
 use crate::model::{ParcelId, SectorId};
+
+/// How a report was matched to its parcel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKind {
+    /// The point lies inside (or on the boundary of) the parcel.
+    Inside,
+    /// The point lies in no parcel; this is the nearest within the tolerance.
+    Nearest,
+    /// No parcel within the tolerance (or no location).
+    None,
+}
+
+impl MatchKind {
+    /// `inside`, `nearest`, `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Inside => "inside",
+            MatchKind::Nearest => "nearest",
+            MatchKind::None => "none",
+        }
+    }
+}
 
 /// Normalised status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,0 +1,84 @@
+//! The arguments of `serve` and `keys`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// `predio keys`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key: printed once on stdout, stored only as its SHA-256.
+    Add(KeysAdd),
+    /// List the keys' names, roles and dates (never the keys).
+    List {
+        /// Key file (default DATA/keys.toml).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Remove a key by name.
+    Remove {
+        /// The key's name.
+        name: String,
+        /// Key file (default DATA/keys.toml).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
+/// `predio keys add`.
+#[derive(Debug, Args)]
+pub struct KeysAdd {
+    /// Who holds the key (unique in the file).
+    #[arg(long)]
+    pub name: String,
+    /// What it may see.
+    #[arg(long, value_enum)]
+    pub role: crate::role::Role,
+    /// Key file (default DATA/keys.toml).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `predio serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// How often to look for a new catalog version, milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub poll_ms: u64,
+    /// Tile cache budget, MiB.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub cache_mib: u64,
+    /// Heat cells with fewer reports than this are left out of the `heat` layer.
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    pub min_heat_reports: u32,
+    /// Folder holding MapLibre GL JS (`maplibre-gl.js`, `maplibre-gl.css`); default: the npm
+    /// install made by `make web` in api/web/node_modules/maplibre-gl/dist.
+    #[arg(long, env = "PREDIO_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
+    /// Another tile layer served beside the catalog's, read with martin-core:
+    /// `NAME=FILE.pmtiles`, `NAME=FILE.mbtiles`, `NAME=postgresql://USER:PASS@HOST/DB#SCHEMA.TABLE`
+    /// (a PostGIS table: its geometry and scalar columns) or `…#SCHEMA.FUNCTION()` (a function
+    /// of z, x, y returning an MVT). Served at /tiles/NAME/{z}/{x}/{y}.mvt and /tiles/NAME.json.
+    /// Repeatable.
+    #[arg(long = "source", value_name = "NAME=LOCATION")]
+    pub sources: Vec<predio_tiles::SourceSpec>,
+    /// API key file (see `predio keys`; default DATA/keys.toml, re-read when it changes).
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Serve the parcel layer (parcels' indices) without a key; by default it needs `planner`.
+    #[arg(long)]
+    pub public_parcels: bool,
+    /// Origins allowed by CORS (repeatable); default any (`*`), as public map tiles are.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Requests per second allowed to each client (its key, else its IP address), with bursts
+    /// of 4 s worth; 0 = no limit. Over it: 429 with Retry-After.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub rate_limit: u32,
+    /// A request not answered within this many seconds gets 503.
+    #[arg(long, default_value_t = 30, value_name = "S")]
+    pub timeout_s: u64,
+}

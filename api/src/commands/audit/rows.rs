@@ -1,0 +1,99 @@
+//! One row of the audit table (a sector, a department or the total) read from a sector
+//! indices frame: shared by the report and the server's `/audit/sectors`.
+
+use crate::commands::table::{f64_column, string_column};
+
+/// The overdue age buckets of the sector table, in business days past the deadline.
+pub(crate) const OVERDUE_BUCKETS: [&str; 4] = [
+    "overdue_0_5",
+    "overdue_6_10",
+    "overdue_11_20",
+    "overdue_over_20",
+];
+
+/// One sector (or department) against the deadlines: what `/audit/sectors` serves and what the
+/// report prints, read from the sector indices table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Row {
+    pub id: String,
+    pub name: String,
+    pub received: u64,
+    pub answered: u64,
+    pub on_time: u64,
+    /// Open at the as-of time.
+    pub pending: u64,
+    pub overdue: u64,
+    /// Overdue by [`OVERDUE_BUCKETS`].
+    pub overdue_by_age: [u64; 4],
+    /// Age of the oldest open report, business days.
+    pub oldest_open_bd: Option<f64>,
+}
+
+impl Row {
+    pub fn late(&self) -> u64 {
+        self.answered.saturating_sub(self.on_time)
+    }
+
+    /// Answered on time over answered, as the indices' `compliance`; `None` without answers.
+    pub fn compliance(&self) -> Option<f64> {
+        (self.answered > 0).then(|| self.on_time as f64 / self.answered as f64)
+    }
+
+    pub(crate) fn add(&mut self, o: &Row) {
+        self.received += o.received;
+        self.answered += o.answered;
+        self.on_time += o.on_time;
+        self.pending += o.pending;
+        self.overdue += o.overdue;
+        for (a, b) in self.overdue_by_age.iter_mut().zip(o.overdue_by_age) {
+            *a += b;
+        }
+        self.oldest_open_bd = match (self.oldest_open_bd, o.oldest_open_bd) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// The rows of a selection of the sector table, each with its sector id (`None` for the row
+/// of the reports without a sector); `name` holds the dimension's value (a department).
+pub(crate) fn rows(df: &polars::prelude::DataFrame) -> anyhow::Result<Vec<(Option<String>, Row)>> {
+    let ids = string_column(df, "sector_id")?;
+    let values = string_column(df, "value")?;
+    let n = |c: &str| -> anyhow::Result<Vec<u64>> {
+        Ok(f64_column(df, c)?
+            .into_iter()
+            .map(|v| v.unwrap_or(0.0) as u64)
+            .collect())
+    };
+    let (received, answered, on_time, open, overdue) = (
+        n("received")?,
+        n("answered")?,
+        n("answered_on_time")?,
+        n("open")?,
+        n("overdue")?,
+    );
+    let buckets = OVERDUE_BUCKETS
+        .iter()
+        .map(|c| n(c))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let oldest = f64_column(df, "oldest_open_bd")?;
+    Ok((0..df.height())
+        .map(|i| {
+            (
+                ids[i].clone(),
+                Row {
+                    id: ids[i].clone().unwrap_or_default(),
+                    name: values[i].clone().unwrap_or_default(),
+                    received: received[i],
+                    answered: answered[i],
+                    on_time: on_time[i],
+                    pending: open[i],
+                    overdue: overdue[i],
+                    overdue_by_age: [0, 1, 2, 3].map(|b| buckets[b][i]),
+                    oldest_open_bd: oldest[i],
+                },
+            )
+        })
+        .collect())
+}

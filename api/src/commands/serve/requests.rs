@@ -1,0 +1,106 @@
+//! A version's reports indexed for the request-level endpoints (Open311's `requests`): newest
+//! first, by id, and the services (categories) with their codes and groups.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use predio_engine::Report;
+
+/// A version's reports, ready for Open311.
+pub(crate) struct Requests {
+    /// Newest first.
+    pub(super) reports: Vec<Report>,
+    pub(super) by_id: HashMap<String, usize>,
+    /// `(code, name, group)`, by name.
+    pub(super) services: Vec<(String, String, String)>,
+    pub(super) code_of: HashMap<String, String>,
+    pub(super) newest: Option<DateTime<Utc>>,
+}
+
+impl Requests {
+    pub(super) fn new(mut reports: Vec<Report>) -> Self {
+        reports.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        let by_id = reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        // the department that handles most of a category is its group
+        let mut groups: BTreeMap<String, HashMap<String, usize>> = BTreeMap::new();
+        for r in &reports {
+            let name = service_name(r).to_owned();
+            let g = groups.entry(name).or_default();
+            if let Some(d) = &r.department {
+                *g.entry(d.clone()).or_default() += 1;
+            }
+        }
+        let mut used: HashMap<String, usize> = HashMap::new();
+        let mut services = Vec::new();
+        let mut code_of = HashMap::new();
+        for (name, depts) in groups {
+            let base = slug(&name);
+            let n = used.entry(base.clone()).or_default();
+            *n += 1;
+            let code = if *n == 1 { base } else { format!("{base}-{n}") };
+            let group = depts
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(d, _)| d)
+                .unwrap_or_default();
+            code_of.insert(name.clone(), code.clone());
+            services.push((code, name, group));
+        }
+        let newest = reports.first().map(|r| r.created_at);
+        Self {
+            reports,
+            by_id,
+            services,
+            code_of,
+            newest,
+        }
+    }
+}
+
+pub(super) fn service_name(r: &Report) -> &str {
+    r.category.as_deref().unwrap_or("Sin categoría")
+}
+
+/// A service code from a category name: lowercase ASCII letters and digits joined by '-'.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = match c {
+            'á' | 'à' | 'ä' | 'â' | 'Á' => 'a',
+            'é' | 'è' | 'ë' | 'ê' | 'É' => 'e',
+            'í' | 'ì' | 'ï' | 'î' | 'Í' => 'i',
+            'ó' | 'ò' | 'ö' | 'ô' | 'Ó' => 'o',
+            'ú' | 'ù' | 'ü' | 'û' | 'Ú' => 'u',
+            'ñ' | 'Ñ' => 'n',
+            'ç' => 'c',
+            c => c.to_ascii_lowercase(),
+        };
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        "other".into()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_codes_are_ascii_slugs() {
+        assert_eq!(slug("Alumbrado público"), "alumbrado-publico");
+        assert_eq!(slug("  Baches & huecos!! "), "baches-huecos");
+        assert_eq!(slug("¿?"), "other");
+    }
+}

@@ -1,0 +1,210 @@
+//! What the server holds: the served catalog version (`Served`), the state shared by every
+//! handler (`AppState`), and the watcher that loads and swaps in a newly committed version.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use predio_engine::indices::Level;
+use predio_engine::{CatalogStore, DirCatalog, Manifest};
+use predio_tiles::{changes, ExternalLayer, HeatLayer, PolygonLayer, TileCache, TileProvider};
+
+use super::guard::Guard;
+use super::requests::Requests;
+
+/// One catalog version's layers, as served.
+pub(crate) struct Served {
+    pub(crate) manifest: Manifest,
+    /// Its reports for Open311, read on first use.
+    pub(crate) open311: std::sync::OnceLock<Result<Arc<Requests>, String>>,
+    pub(crate) layers: BTreeMap<String, Arc<dyn TileProvider>>,
+    pub(crate) windows: Vec<String>,
+    pub(crate) default_window: String,
+    pub(crate) categories: Vec<String>,
+    pub(crate) departments: Vec<String>,
+    pub(crate) bounds: Option<[f64; 4]>,
+}
+
+/// Loads the layers of `manifest`'s version, and adds the external ones.
+pub(crate) fn load(
+    catalog: &DirCatalog,
+    manifest: &Manifest,
+    min_heat: u32,
+    externals: &[Arc<ExternalLayer>],
+) -> anyhow::Result<Served> {
+    let mut layers: BTreeMap<String, Arc<dyn TileProvider>> = BTreeMap::new();
+    let mut filters = None;
+    if let Some(sectors) = catalog.sectors(manifest)? {
+        let l = PolygonLayer::sectors(&sectors, catalog.indices(manifest, Level::Sector)?)?
+            .with_segments(catalog.segments(manifest, Level::Sector)?)?;
+        filters = Some(l.filters());
+        layers.insert("sectors".into(), Arc::new(l));
+    }
+    if let Some(parcels) = catalog.parcels(manifest)? {
+        let l = PolygonLayer::parcels(&parcels, catalog.indices(manifest, Level::Parcel)?)?
+            .with_segments(catalog.segments(manifest, Level::Parcel)?)?;
+        if filters.as_ref().is_none_or(|f| f.0.is_empty()) {
+            filters = Some(l.filters());
+        }
+        layers.insert("parcels".into(), Arc::new(l));
+    }
+    if let Some(h3) = catalog.indices(manifest, Level::H3)? {
+        let heat = HeatLayer::new(h3, min_heat)?;
+        // the defaults of `predio hotspots`: neighbours one step away, FDR 5 %
+        layers.insert("hotspots".into(), Arc::new(heat.hotspots(1, 0.05)?));
+        layers.insert("heat".into(), Arc::new(heat));
+    }
+    for e in externals {
+        let name = e.name().to_owned();
+        anyhow::ensure!(
+            !layers.contains_key(&name),
+            "--source {name}: the catalog has a layer of that name; choose another"
+        );
+        layers.insert(name, Arc::clone(e) as Arc<dyn TileProvider>);
+    }
+    let (windows, categories, departments) = filters.unwrap_or_default();
+    let default_window = ["90d", "30d"]
+        .iter()
+        .find(|w| windows.iter().any(|x| x == *w))
+        .map(|w| (*w).to_owned())
+        .or_else(|| windows.first().cloned())
+        .unwrap_or_default();
+    let bounds = ["sectors", "parcels"]
+        .iter()
+        .find_map(|l| layers.get(*l).and_then(|p| p.bounds()));
+    Ok(Served {
+        manifest: manifest.clone(),
+        open311: std::sync::OnceLock::new(),
+        layers,
+        windows,
+        default_window,
+        categories,
+        departments,
+        bounds,
+    })
+}
+
+/// The MapLibre GL JS files of the viewer.
+#[derive(Default)]
+pub(super) struct Vendor {
+    pub(super) js: Option<Vec<u8>>,
+    pub(super) css: Option<Vec<u8>>,
+}
+
+pub(crate) struct AppState {
+    pub(super) catalog: DirCatalog,
+    pub(super) current: ArcSwap<Served>,
+    /// Held for reading around cache reads and writes, for writing around a version switch, so
+    /// no tile of the old version is cached after the switch evicted its bounds.
+    pub(super) switch: RwLock<()>,
+    pub(super) cache: TileCache,
+    pub(super) min_heat: u32,
+    /// Layers from `--source`: the same across versions.
+    pub(super) externals: Vec<Arc<ExternalLayer>>,
+    pub(super) guard: Arc<Guard>,
+    pub(super) vendor: Vendor,
+}
+
+pub(crate) type Shared = Arc<AppState>;
+
+pub(super) fn read_vendor(dir: Option<&Path>) -> Vendor {
+    let dir = dir.map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/web/node_modules/maplibre-gl/dist"
+            ))
+        },
+        Path::to_path_buf,
+    );
+    let read = |name: &str| std::fs::read(dir.join(name)).ok();
+    let v = Vendor {
+        js: read("maplibre-gl.js"),
+        css: read("maplibre-gl.css"),
+    };
+    if v.js.is_none() {
+        tracing::warn!(
+            "MapLibre GL JS not found in {}: the viewer needs it (`make web`)",
+            dir.display()
+        );
+    }
+    v
+}
+
+/// Polls `CURRENT` and switches to a new version when one is committed.
+pub(super) async fn watch(state: Shared, every: Duration) {
+    let pointer = state.catalog.root().join("CURRENT");
+    let mut failed: Option<String> = None;
+    loop {
+        tokio::time::sleep(every).await;
+        state.guard.refresh_keys();
+        let Ok(name) = tokio::fs::read_to_string(&pointer).await else {
+            continue;
+        };
+        let name = name.trim().to_owned();
+        if name == state.current.load().manifest.version.to_string()
+            || failed.as_deref() == Some(&name)
+        {
+            continue;
+        }
+        let st = Arc::clone(&state);
+        let result = tokio::task::spawn_blocking(move || switch(&st)).await;
+        match result {
+            Ok(Ok(())) => failed = None,
+            Ok(Err(e)) => {
+                tracing::error!("version {name} not served: {e:#}");
+                failed = Some(name);
+            }
+            Err(e) => tracing::error!("version switch panicked: {e}"),
+        }
+    }
+}
+
+/// Loads the current version, swaps it in and evicts the tiles it changed.
+pub(super) fn switch(state: &AppState) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let Some(manifest) = state.catalog.current()? else {
+        return Ok(());
+    };
+    let new = load(&state.catalog, &manifest, state.min_heat, &state.externals)?;
+    let old = state.current.load_full();
+    let mut evict = Vec::new();
+    for (name, layer) in &new.layers {
+        let c = match old.layers.get(name) {
+            Some(o) if Arc::ptr_eq(o, layer) => predio_tiles::Changed::Nothing,
+            Some(o) => changes(o.as_ref(), layer.as_ref()),
+            None => predio_tiles::Changed::Everything,
+        };
+        evict.push((name.clone(), c, layer.reach_m()));
+    }
+    for name in old.layers.keys().filter(|n| !new.layers.contains_key(*n)) {
+        evict.push((name.clone(), predio_tiles::Changed::Everything, 0.0));
+    }
+    let version = new.manifest.version;
+    {
+        let _guard = state
+            .switch
+            .write()
+            .map_err(|_| anyhow::anyhow!("switch lock poisoned"))?;
+        state.current.store(Arc::new(new));
+        for (name, c, reach) in &evict {
+            state.cache.invalidate(name, c, *reach);
+        }
+    }
+    let summary: Vec<String> = evict
+        .iter()
+        .map(|(n, c, _)| match c {
+            predio_tiles::Changed::Nothing => format!("{n}: unchanged"),
+            predio_tiles::Changed::Everything => format!("{n}: all tiles"),
+            predio_tiles::Changed::Bounds(b) => format!("{n}: {} changed bounds", b.len() / 2),
+        })
+        .collect();
+    tracing::info!(
+        "switched to {version} in {:.2} s ({})",
+        t.elapsed().as_secs_f64(),
+        summary.join(", ")
+    );
+    Ok(())
+}

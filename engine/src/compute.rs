@@ -1,0 +1,174 @@
+//! The compute use case: the indices of the current version, computed and committed as a new
+//! version (what `predio compute` does).
+//!
+//! The new version is staged before the current one is read: the catalog's lock is held from
+//! then on, so no other writer lands a version between the one the indices are computed from
+//! and the one they are committed onto. Each table is written into the staged version as its
+//! frames are made; the reports and the cadastre are read side by side.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::indices::{self, ConfigSource, IndexConfig, IndicesMeta, Scope, Window};
+use crate::model::{ParcelKey, SectorLayer};
+use crate::store::{CatalogStore, Change, DirCatalog, IndicesWriter, Manifest};
+use crate::ImportReport;
+
+/// What to compute: the windows, the H3 resolutions, the as-of time and the rules.
+#[derive(Debug, Clone)]
+pub struct ComputeRequest {
+    /// The windows (at least one).
+    pub windows: Vec<Window>,
+    /// The H3 resolutions of the cell table.
+    pub h3_res: Vec<h3o::Resolution>,
+    /// Reports created up to this time count; open, overdue and stages are as of it.
+    pub as_of: DateTime<Utc>,
+    /// Deadlines, stages, holidays, recurrence and attention.
+    pub config: IndexConfig,
+    /// The files the rules came from (recorded in the manifest, absolute).
+    pub config_source: ConfigSource,
+}
+
+/// The cadastre the indices were computed from, handed back to the caller: a process about to
+/// end can leave it to the operating system (`std::mem::forget`) rather than free half a
+/// million parcel ids one allocation at a time.
+#[derive(Debug)]
+pub struct Cadastre {
+    /// The parcels' keys, if the version has parcels.
+    pub parcels: Option<Vec<ParcelKey>>,
+    /// The sectors, if the version has sectors.
+    pub sectors: Option<SectorLayer>,
+}
+
+/// A committed computation.
+#[derive(Debug)]
+pub struct Computed {
+    /// The new version's manifest (its `indices` says what was computed).
+    pub manifest: Manifest,
+    /// Seconds spent computing and writing the tables (the catalog read and the commit apart).
+    pub compute_seconds: f64,
+    /// The cadastre read for it.
+    pub cadastre: Cadastre,
+}
+
+/// Computes the indices of the current version and commits them as a new version.
+///
+/// # Errors
+/// [`Error::Empty`] for an empty catalog, [`Error::NoReports`] when the current version has no
+/// reports, [`Error::Indices`] when the computation fails, and the store's I/O errors; the
+/// current version is then left as it was.
+pub fn compute_version(catalog: &DirCatalog, request: &ComputeRequest) -> Result<Computed> {
+    let mut staged = catalog.begin()?;
+    let manifest = catalog.current()?.ok_or_else(|| Error::Empty {
+        path: catalog.root().to_path_buf(),
+    })?;
+    let read_started = Instant::now();
+    let (reports, cadastre) = std::thread::scope(|s| {
+        let cadastre = s.spawn(|| -> Result<Cadastre> {
+            let cadastre = Cadastre {
+                parcels: catalog.parcel_keys(&manifest)?,
+                sectors: catalog.sectors(&manifest)?,
+            };
+            tracing::debug!(
+                seconds = read_started.elapsed().as_secs_f64(),
+                "read the cadastre"
+            );
+            Ok(cadastre)
+        });
+        let reports = catalog.report_columns(&manifest);
+        tracing::debug!(
+            seconds = read_started.elapsed().as_secs_f64(),
+            "read the reports"
+        );
+        let cadastre = cadastre.join().unwrap_or_else(|_| {
+            Err(Error::Indices {
+                message: "reading the cadastre panicked".into(),
+            })
+        });
+        (reports, cadastre)
+    });
+    let reports = reports?.ok_or_else(|| Error::NoReports {
+        path: catalog.root().to_path_buf(),
+    })?;
+    let cadastre = cadastre?;
+    tracing::info!(
+        seconds = read_started.elapsed().as_secs_f64(),
+        "read the catalog"
+    );
+
+    let started = Instant::now();
+    let cfg = &request.config;
+    let writer = IndicesWriter::new(&staged);
+    let counts = indices::compute_into(
+        reports,
+        cadastre.parcels.as_deref(),
+        cadastre.sectors.as_ref(),
+        Scope {
+            as_of: request.as_of,
+            windows: &request.windows,
+            h3_res: &request.h3_res,
+        },
+        cfg,
+        &writer,
+    )
+    .map_err(|e| Error::Indices {
+        message: e.to_string(),
+    })?;
+    let mut rows = BTreeMap::new();
+    let mut tables = Vec::new();
+    for (level, table) in writer.into_tables() {
+        rows.insert(level, table.rows());
+        tables.push((level.file_name().to_owned(), table));
+    }
+    staged.add_all(tables)?;
+    let compute_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        reports = counts.used,
+        seconds = compute_seconds,
+        "computed and wrote the indices"
+    );
+
+    let meta = IndicesMeta {
+        as_of: request.as_of,
+        computed_at: Utc::now(),
+        windows: request.windows.iter().map(|w| w.label.clone()).collect(),
+        h3_resolutions: request.h3_res.iter().map(|r| u8::from(*r)).collect(),
+        reports: counts.used,
+        after_as_of: counts.after_as_of,
+        closed_before_created: counts.closed_before_created,
+        without_parcel: counts.without_parcel,
+        without_sector: counts.without_sector,
+        without_cell: counts.without_cell,
+        rows,
+        default_rule: cfg.default_rule,
+        category_rules: cfg.categories.len(),
+        holidays: cfg.calendar.holidays().count(),
+        recurrence_days: cfg.recurrence_days,
+        min_reports: cfg.min_reports,
+        weights: cfg.weights,
+        config: request.config_source.clone(),
+        reports_sha256: manifest
+            .files
+            .get("reports.parquet")
+            .map(|f| f.sha256.clone()),
+    };
+    let commit_started = Instant::now();
+    let committed = staged.commit(Change {
+        operation: "compute".into(),
+        indices: Some(meta),
+        report: ImportReport::default(),
+        ..Default::default()
+    })?;
+    tracing::debug!(
+        seconds = commit_started.elapsed().as_secs_f64(),
+        "committed"
+    );
+    Ok(Computed {
+        manifest: committed,
+        compute_seconds,
+        cadastre,
+    })
+}

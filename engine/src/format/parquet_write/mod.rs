@@ -1,0 +1,313 @@
+//! Parquet writing with every column chunk of a row group encoded and compressed in parallel.
+//!
+//! Polars' `ParquetWriter` decides dictionary encoding in parallel, but PLAIN pages are encoded
+//! and every page compressed lazily, one after the other, as the file is written: on the parcel
+//! indices (3.6 M rows × 36 columns) most of the write ran on one core. Here each column chunk
+//! is encoded and compressed to its final pages by its own task, with Polars' own page
+//! encoders, and the next row group is prepared while the previous one is written.
+//!
+//! The file is the one Polars writes (same schema metadata, Parquet v1 pages) but for one
+//! choice: numbers (integers, floats, times) are written PLAIN and left to the compression.
+//! Polars tries a dictionary on every number column after a HyperLogLog estimate of its
+//! cardinality, hashing every value. The hours, rates and areas predio stores are near-unique,
+//! so for them the estimate was spent for nothing; for the counts the dictionary saved space
+//! that Snappy mostly saves too. On the parcel indices this writes in 15 % less CPU time for
+//! a file 14 % larger.
+//!
+//! A string column chunk of few values (a window, a dimension's values, a status) gets a
+//! dictionary found from its views ([`view_dictionary`]), without hashing a string. Other
+//! strings get Polars' dictionary only where [`Options::string_dictionaries`] is on: it is
+//! tried after the same estimate, then built by hashing every value again. The indices tables
+//! write their ids PLAIN: they repeat only a few times, and on the parcel indices (3.6 M rows)
+//! that took 13 % off the CPU time of the write for a file 3 % larger.
+
+mod dictionary;
+#[cfg(test)]
+mod tests;
+
+use std::io::Write;
+
+use polars::prelude::*;
+use polars_arrow::array::Utf8ViewArray;
+use polars_parquet::write::{
+    array_to_columns, compress, fallible_streaming_iterator, get_dtype_encoding, to_parquet_schema,
+    CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter,
+    ParquetType, StatisticsOptions, Version, WriteOptions,
+};
+use rayon::prelude::*;
+
+use dictionary::view_dictionary;
+
+/// Rows per row group: Polars' default.
+pub(crate) const ROW_GROUP: usize = 512 * 512;
+
+/// Rows per row group of a table read whole (the reports): a file of up to this many rows is
+/// one group, so each column is read as one array, not as chunks that must then be copied into
+/// one.
+pub(crate) const WHOLE_ROW_GROUP: usize = 1 << 20;
+
+/// How a table is written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    pub compression: CompressionOptions,
+    /// Column statistics (min, max, nulls) in each column chunk.
+    pub statistics: bool,
+    /// Whether string columns get a dictionary when Polars estimates it pays (else PLAIN).
+    pub string_dictionaries: bool,
+    /// Most rows per row group ([`ROW_GROUP`], [`WHOLE_ROW_GROUP`]).
+    pub row_group: usize,
+}
+
+/// One row group: per column, per leaf, its compressed pages.
+type Group = Vec<Vec<CompressedPage>>;
+
+/// Writes `df` as a Parquet file into `out` and returns the file's size.
+///
+/// # Errors
+/// Encoding errors, and `out`'s I/O errors.
+pub(crate) fn write_parquet<W: Write + Send>(
+    out: W,
+    df: &DataFrame,
+    options: Options,
+) -> PolarsResult<u64> {
+    let mut writer = TableWriter::new(out, df.schema(), options)?;
+    writer.write(df)?;
+    writer.finish().map(|(_, size)| size)
+}
+
+/// A Parquet file written frame by frame: each frame's rows become row groups as it comes, so
+/// a table need not be held whole before it is written.
+pub(crate) struct TableWriter<W: Write> {
+    writer: FileWriter<W>,
+    schema: SchemaRef,
+    fields: Vec<ParquetType>,
+    encodings: Vec<Vec<Encoding>>,
+    options: WriteOptions,
+    /// Most rows per row group.
+    row_group: usize,
+    rows: usize,
+    /// Frames shorter than a row group, waiting to share one.
+    short: Option<DataFrame>,
+}
+
+impl<W: Write + Send> TableWriter<W> {
+    /// A file of `schema` into `out`.
+    ///
+    /// # Errors
+    /// A schema Parquet cannot hold.
+    pub fn new(out: W, schema: &SchemaRef, options: Options) -> PolarsResult<Self> {
+        let arrow = schema.to_arrow(CompatLevel::newest());
+        let fields = to_parquet_schema(&arrow)?.fields().to_vec();
+        let (string_dictionaries, row_group) = (options.string_dictionaries, options.row_group);
+        let options = WriteOptions {
+            statistics: if options.statistics {
+                StatisticsOptions::default()
+            } else {
+                StatisticsOptions::empty()
+            },
+            compression: options.compression,
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let encodings: Vec<Vec<Encoding>> = arrow
+            .iter_values()
+            .map(|f| {
+                use ArrowDataType as D;
+                match f.dtype {
+                    D::Int8
+                    | D::Int16
+                    | D::Int32
+                    | D::Int64
+                    | D::UInt8
+                    | D::UInt16
+                    | D::UInt32
+                    | D::UInt64
+                    | D::Float32
+                    | D::Float64
+                    | D::Date32
+                    | D::Timestamp(..)
+                    | D::Duration(_) => vec![Encoding::Plain],
+                    D::Utf8View | D::BinaryView if !string_dictionaries => {
+                        vec![Encoding::Plain]
+                    }
+                    ref dtype => get_dtype_encoding(dtype),
+                }
+            })
+            .collect();
+        Ok(TableWriter {
+            writer: FileWriter::try_new(out, arrow, options)?,
+            schema: schema.clone(),
+            fields,
+            encodings,
+            options,
+            row_group,
+            rows: 0,
+            short: None,
+        })
+    }
+
+    /// Appends the rows of `df`, which has the file's schema: every column chunk of a row
+    /// group is encoded and compressed by its own task, and the next row group is encoded while
+    /// one is written.
+    ///
+    /// # Errors
+    /// A frame of another schema; encoding and I/O errors.
+    pub fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
+        if df.schema() != &self.schema {
+            polars_bail!(SchemaMismatch: "a frame of another schema than the table's: {:?}", df.schema());
+        }
+        self.rows += df.height();
+        // Frames shorter than a row group share one while they fit (as a stacked frame's short
+        // chunks do): a table of many small frames is not a file of many small groups.
+        if let Some(short) = &mut self.short {
+            if short.height() + df.height() <= self.row_group {
+                short.vstack_mut(df)?;
+                return Ok(());
+            }
+            let short = self.short.take().unwrap_or_default();
+            self.write_groups(&short)?;
+        }
+        if df.height() < self.row_group {
+            self.short = Some(df.clone());
+            return Ok(());
+        }
+        self.write_groups(df)
+    }
+
+    /// Writes the row groups of `df`.
+    fn write_groups(&mut self, df: &DataFrame) -> PolarsResult<()> {
+        let groups = row_groups(df, self.row_group);
+        let (fields, encodings, options) = (&self.fields, &self.encodings, self.options);
+        let encode = |g: usize| -> PolarsResult<Group> {
+            let (offset, len) = groups[g];
+            let columns = df
+                .columns()
+                .par_iter()
+                .zip(fields)
+                .zip(encodings)
+                .map(|((column, field), encoding)| {
+                    encode_chunk(column, offset, len, field, encoding, options)
+                })
+                .collect::<PolarsResult<Vec<Vec<Vec<CompressedPage>>>>>()?;
+            Ok(columns.into_iter().flatten().collect())
+        };
+        let writer = &mut self.writer;
+        let mut next = (!groups.is_empty()).then(|| encode(0)).transpose()?;
+        for (g, (_, rows)) in groups.iter().enumerate() {
+            let group = next.take().expect("the row group was encoded");
+            // The next row group is encoded while this one is written.
+            let (written, encoded) = rayon::join(
+                || write_group(writer, *rows as u64, &group),
+                || (g + 1 < groups.len()).then(|| encode(g + 1)).transpose(),
+            );
+            written?;
+            next = encoded?;
+        }
+        Ok(())
+    }
+
+    /// Rows given so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Ends the file (its footer) and gives back `out` and the file's size.
+    ///
+    /// # Errors
+    /// `out`'s I/O errors.
+    pub fn finish(mut self) -> PolarsResult<(W, u64)> {
+        if let Some(short) = self.short.take() {
+            self.write_groups(&short)?;
+        }
+        let size = self.writer.end(None)?;
+        Ok((self.writer.into_inner(), size))
+    }
+}
+
+/// The row groups of `df` (offset, rows): at most `max` rows each. When every column
+/// is chunked alike (a table stacked from frames), a chunk longer than a group is cut into
+/// equal groups that are slices of its arrays, not copies; shorter chunks share a group while
+/// they fit.
+fn row_groups(df: &DataFrame, max: usize) -> Vec<(usize, usize)> {
+    let lengths =
+        |c: &Column| -> Option<Vec<usize>> { c.as_series().map(|s| s.chunk_lengths().collect()) };
+    let chunks: Vec<usize> = df
+        .columns()
+        .iter()
+        .find_map(lengths)
+        .filter(|first| {
+            df.columns()
+                .iter()
+                .all(|c| lengths(c).is_none_or(|l| l == *first))
+        })
+        .unwrap_or_else(|| vec![df.height()]);
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut offset = 0;
+    // Whether the last group may take the next chunk (it is made of whole short chunks).
+    let mut open = false;
+    for len in chunks.into_iter().filter(|l| *l > 0) {
+        match groups.last_mut() {
+            Some(last) if open && last.1 + len <= max => last.1 += len,
+            _ if len <= max => {
+                groups.push((offset, len));
+                open = true;
+            }
+            _ => {
+                let parts = len.div_ceil(max);
+                for p in 0..parts {
+                    let rows = len * (p + 1) / parts - len * p / parts;
+                    groups.push((offset + len * p / parts, rows));
+                }
+                open = false;
+            }
+        }
+        offset += len;
+    }
+    groups
+}
+
+/// The pages of one column in the row group of `len` rows from `offset` (one list per Parquet
+/// leaf).
+fn encode_chunk(
+    column: &Column,
+    offset: usize,
+    len: usize,
+    field: &ParquetType,
+    encoding: &[Encoding],
+    options: WriteOptions,
+) -> PolarsResult<Vec<Vec<CompressedPage>>> {
+    let offset = i64::try_from(offset).expect("row offsets fit i64");
+    // Sliced before it is materialised: a constant column becomes only this group's values.
+    let slice = column.slice(offset, len);
+    let series = slice.as_materialized_series().rechunk();
+    let array = series.to_arrow(0, CompatLevel::newest());
+    let dictionary = array
+        .as_any()
+        .downcast_ref::<Utf8ViewArray>()
+        .and_then(view_dictionary);
+    match dictionary {
+        Some(d) => array_to_columns(
+            d.boxed(),
+            field.clone(),
+            options,
+            &[Encoding::RleDictionary],
+        ),
+        None => array_to_columns(&array, field.clone(), options, encoding),
+    }?
+    .into_iter()
+    .map(|pages| {
+        pages
+            .map(|page| Ok(compress(page?, vec![], options.compression)?))
+            .collect()
+    })
+    .collect()
+}
+
+fn write_group<W: Write>(writer: &mut FileWriter<W>, rows: u64, group: &Group) -> PolarsResult<()> {
+    let columns = DynIter::new(group.iter().map(|pages| {
+        Ok(DynStreamingIterator::new(
+            fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok)),
+        ))
+    }));
+    writer.write(rows, columns)
+}

@@ -1,0 +1,249 @@
+//! A version being written into its staging folder, and the indices tables written into it.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::PathBuf;
+
+use chrono::Utc;
+use polars::prelude::{polars_err, PolarsResult, SchemaRef};
+
+use super::dir::{fsync_dir, DirCatalog};
+use super::manifest::*;
+use super::tables;
+use super::{CatalogStore, Change};
+use crate::error::{Error, Result};
+use crate::indices::{Level, TableSink};
+use crate::model::LayerKind;
+use crate::PREDIO_VERSION;
+
+/// A version being written: the catalog's lock is held and its files go into a staging folder,
+/// which becomes the version at [`Staged::commit`] and is removed if it is dropped before.
+/// Tables can be written into it as they are computed ([`Staged::table`]).
+#[derive(Debug)]
+pub struct Staged<'c> {
+    pub(super) catalog: &'c DirCatalog,
+    /// Held until the version is committed or dropped.
+    pub(super) _lock: File,
+    pub(super) parent: Option<Manifest>,
+    pub(super) next: VersionId,
+    pub(super) dir: PathBuf,
+    pub(super) files: BTreeMap<String, FileEntry>,
+}
+
+impl DirCatalog {
+    /// Starts a new version: takes the catalog's lock (another writer waits until this version
+    /// is committed or dropped) and makes its staging folder.
+    ///
+    /// # Errors
+    /// I/O errors on the data directory.
+    pub fn begin(&self) -> Result<Staged<'_>> {
+        let versions_dir = self.versions_dir();
+        fs::create_dir_all(&versions_dir).map_err(Error::io(&versions_dir))?;
+        let lock_path = self.root.join(".lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::io(&lock_path))?;
+        lock.lock().map_err(Error::io(&lock_path))?;
+        self.remove_stale_staging()?;
+        let parent = self.current()?;
+        let next = VersionId(self.versions()?.last().map_or(1, |v| v.0 + 1));
+        let dir = versions_dir.join(format!(".staging-{}-{}", std::process::id(), next.0));
+        fs::create_dir(&dir).map_err(Error::io(&dir))?;
+        Ok(Staged {
+            catalog: self,
+            _lock: lock,
+            parent,
+            next,
+            dir,
+            files: BTreeMap::new(),
+        })
+    }
+}
+
+impl Staged<'_> {
+    /// A table file of the new version, written frame by frame; [`Staged::add_all`] it when done.
+    ///
+    /// # Errors
+    /// I/O errors, naming the file.
+    pub fn table(&self, name: &str, schema: &SchemaRef) -> Result<tables::TableFile> {
+        tables::TableFile::create(&self.dir.join(name), schema)
+    }
+
+    /// Ends tables written with [`Staged::table`] and records each as the version's file of its
+    /// name. They are ended side by side: each writes its last rows and is fsynced while the
+    /// others are.
+    ///
+    /// # Errors
+    /// I/O errors, naming the file (the first table's that failed).
+    pub fn add_all(&mut self, tables: Vec<(String, tables::TableFile)>) -> Result<()> {
+        // A thread each: an fsync waits on the disk, not on a core.
+        let ended: Vec<(String, Result<(String, u64)>)> = std::thread::scope(|s| {
+            let ending: Vec<_> = tables
+                .into_iter()
+                .map(|(name, table)| (name, s.spawn(move || table.finish())))
+                .collect();
+            ending
+                .into_iter()
+                .map(|(name, t)| {
+                    let ended = t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    (name, ended)
+                })
+                .collect()
+        });
+        for (name, ended) in ended {
+            let (sha256, bytes) = ended?;
+            self.files.insert(name, FileEntry { sha256, bytes });
+        }
+        Ok(())
+    }
+
+    /// Writes the rest of `change` and its manifest, and makes the staging folder the new
+    /// version and `CURRENT` point to it (each step fsynced).
+    ///
+    /// # Errors
+    /// I/O and encoding errors; indices in `change` without their tables staged.
+    pub fn commit(mut self, change: Change) -> Result<Manifest> {
+        let catalog = self.catalog;
+        let staging = self.dir.clone();
+        let parent = self.parent.take();
+        let next = self.next;
+        let files = catalog.write_staging(
+            &staging,
+            parent.as_ref(),
+            &change,
+            std::mem::take(&mut self.files),
+        )?;
+        let mut layers = parent
+            .as_ref()
+            .map(|p| p.layers.clone())
+            .unwrap_or_default();
+        if let Some((_, meta)) = &change.parcels {
+            let meta = LayerMeta {
+                keys: Some(PARCEL_KEYS.to_owned()),
+                ..meta.clone()
+            };
+            layers.insert(LayerKind::Parcels, meta);
+        }
+        if let Some((_, meta)) = &change.sectors {
+            layers.insert(LayerKind::Sectors, meta.clone());
+        }
+        let mut issues = BTreeMap::new();
+        for issue in &change.report.issues {
+            *issues.entry(issue.action).or_insert(0) += 1;
+        }
+        let mut segments = match (&change.indices, parent.as_ref()) {
+            (None, Some(p)) => p.segments.clone(),
+            _ => BTreeMap::new(),
+        };
+        if let Some((level, _, meta)) = change.segments {
+            segments.insert(level, meta);
+        }
+        let manifest = Manifest {
+            format: CATALOG_FORMAT,
+            version: next,
+            parent: parent.as_ref().map(|p| p.version),
+            created_at: Utc::now(),
+            predio_version: PREDIO_VERSION.to_owned(),
+            operation: change.operation,
+            layers,
+            files,
+            issues,
+            reports: change
+                .reports
+                .map(|(_, meta)| meta)
+                .or_else(|| parent.as_ref().and_then(|p| p.reports.clone())),
+            indices: change
+                .indices
+                .or_else(|| parent.as_ref().and_then(|p| p.indices.clone())),
+            segments,
+        };
+        let manifest_path = staging.join(MANIFEST);
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Manifest {
+            path: manifest_path.clone(),
+            source,
+        })?;
+        let mut f = File::create(&manifest_path).map_err(Error::io(&manifest_path))?;
+        f.write_all(&json)
+            .and_then(|()| f.sync_all())
+            .map_err(Error::io(&manifest_path))?;
+        fsync_dir(&staging)?;
+
+        let final_dir = catalog.version_dir(next);
+        fs::rename(&staging, &final_dir).map_err(Error::io(&final_dir))?;
+        fsync_dir(&catalog.versions_dir())?;
+
+        let tmp = catalog.root.join("CURRENT.tmp");
+        let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
+        f.write_all(format!("{next}\n").as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(Error::io(&tmp))?;
+        let pointer = catalog.root.join("CURRENT");
+        fs::rename(&tmp, &pointer).map_err(Error::io(&pointer))?;
+        fsync_dir(&catalog.root)?;
+        tracing::info!(version = %next, "committed");
+        Ok(manifest)
+    }
+}
+
+/// A [`TableSink`] that writes each indices table into a staged version as its frames come
+/// (the frames are not held: a table of millions of rows is never whole in memory).
+pub struct IndicesWriter<'s, 'c> {
+    staged: &'s Staged<'c>,
+    tables: [std::sync::Mutex<Option<tables::TableFile>>; 4],
+}
+
+impl<'s, 'c> IndicesWriter<'s, 'c> {
+    /// Writes into `staged`.
+    pub fn new(staged: &'s Staged<'c>) -> Self {
+        IndicesWriter {
+            staged,
+            tables: Default::default(),
+        }
+    }
+
+    /// The tables written, to [`Staged::add_all`] (a level that got no frame has none).
+    pub fn into_tables(self) -> Vec<(Level, tables::TableFile)> {
+        Level::ALL
+            .into_iter()
+            .zip(self.tables)
+            .filter_map(|(level, t)| {
+                t.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .map(|t| (level, t))
+            })
+            .collect()
+    }
+}
+
+impl TableSink for IndicesWriter<'_, '_> {
+    fn frame(&self, level: Level, frame: polars::prelude::DataFrame) -> PolarsResult<()> {
+        let mut table = self.tables[level as usize]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let written = match &mut *table {
+            Some(t) => t.write(&frame),
+            None => self
+                .staged
+                .table(level.file_name(), frame.schema())
+                .and_then(|mut t| {
+                    t.write(&frame)?;
+                    *table = Some(t);
+                    Ok(())
+                }),
+        };
+        written.map_err(|e| polars_err!(ComputeError: "{e}"))
+    }
+}
+
+impl Drop for Staged<'_> {
+    /// An uncommitted version's files go (a committed one's folder has been renamed).
+    fn drop(&mut self) {
+        if self.dir.exists() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The attributes of a layer's features under a filter, drawn from its indices table once per
+//! filter, and the encoding of features with their attributes into an MVT layer.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use fast_mvt::{MvtGeomType, MvtLayerBuilder, MvtValueRef};
+use polars::prelude::*;
+use predio_engine::indices::select;
+
+use crate::geom::{Cutter, TileFrame, TilePolygons};
+
+use super::features::*;
+use super::fields::*;
+use super::{TileFilter, TileSourceError};
+
+/// One filter's attributes: the row of each feature and the field values of the rows.
+pub(super) struct Attributes {
+    /// Row of each feature, `u32::MAX` where the filter has none.
+    pub(super) rows: Vec<u32>,
+    /// Per field, per row.
+    pub(super) columns: Vec<Vec<Option<f64>>>,
+}
+
+impl Attributes {
+    /// The defined values of `field` of the features that have a row.
+    pub(super) fn values(&self, fields: &[FieldSpec], field: &str) -> Vec<f64> {
+        let Some(col) = fields.iter().position(|f| f.name == field) else {
+            return Vec::new();
+        };
+        self.rows
+            .iter()
+            .filter(|&&r| r != u32::MAX)
+            .filter_map(|&r| self.columns[col][r as usize])
+            .collect()
+    }
+}
+
+/// An indices table and the attributes drawn from it, per filter.
+pub(super) struct IndexTable {
+    pub(super) layer: &'static str,
+    pub(super) df: Option<DataFrame>,
+    pub(super) key: &'static str,
+    pub(super) fields: &'static [FieldSpec],
+    pub(super) windows: Vec<String>,
+    pub(super) categories: BTreeSet<String>,
+    pub(super) departments: BTreeSet<String>,
+    pub(super) cache: Mutex<HashMap<AttributesKey, Arc<Attributes>>>,
+}
+
+/// A filter and, for the heat layer, an H3 resolution.
+pub(super) type AttributesKey = (TileFilter, Option<u8>);
+
+pub(super) fn table_error(layer: &str) -> impl Fn(PolarsError) -> TileSourceError + '_ {
+    move |e| TileSourceError::Table {
+        layer: layer.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+impl IndexTable {
+    pub(super) fn new(
+        layer: &'static str,
+        df: Option<DataFrame>,
+        key: &'static str,
+        fields: &'static [FieldSpec],
+    ) -> Result<Self, TileSourceError> {
+        let mut windows = Vec::new();
+        let mut categories = BTreeSet::new();
+        let mut departments = BTreeSet::new();
+        if let Some(df) = &df {
+            let err = table_error(layer);
+            let w = df.column("window").map_err(&err)?.str().map_err(&err)?;
+            let d = df.column("dimension").map_err(&err)?.str().map_err(&err)?;
+            let v = df.column("value").map_err(&err)?.str().map_err(&err)?;
+            for ((w, d), v) in w.iter().zip(d.iter()).zip(v.iter()) {
+                if let Some(w) = w {
+                    if !windows.iter().any(|x| x == w) {
+                        windows.push(w.to_owned());
+                    }
+                }
+                match (d, v) {
+                    (Some("category"), Some(v)) => {
+                        categories.insert(v.to_owned());
+                    }
+                    (Some("department"), Some(v)) => {
+                        departments.insert(v.to_owned());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Self {
+            layer,
+            df,
+            key,
+            fields,
+            windows,
+            categories,
+            departments,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(super) fn check(&self, filter: &TileFilter) -> Result<(), TileSourceError> {
+        if self.df.is_none() {
+            return Ok(());
+        }
+        if !self.windows.contains(&filter.window) {
+            return Err(TileSourceError::Filter(format!(
+                "unknown window {:?}; the indices have {}",
+                filter.window,
+                self.windows.join(", ")
+            )));
+        }
+        if let Some((d, v)) = &filter.dimension {
+            let known = match d.as_str() {
+                "category" => &self.categories,
+                "department" => &self.departments,
+                other => {
+                    return Err(TileSourceError::Filter(format!(
+                        "unknown dimension {other:?}: use category or department"
+                    )))
+                }
+            };
+            if !known.contains(v) {
+                return Err(TileSourceError::Filter(format!(
+                    "unknown {d} {v:?}; the indices have {} of them",
+                    known.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The attributes of `filter` (and H3 resolution) for features numbered by `index`.
+    pub(super) fn attributes(
+        &self,
+        filter: &TileFilter,
+        res: Option<u8>,
+        index: &HashMap<String, u32>,
+        n: usize,
+    ) -> Result<Arc<Attributes>, TileSourceError> {
+        let key = (filter.clone(), res);
+        if let Some(a) = self.cache.lock().map_err(|_| self.poisoned())?.get(&key) {
+            return Ok(Arc::clone(a));
+        }
+        self.check(filter)?;
+        let mut rows = vec![u32::MAX; n];
+        let mut columns = vec![Vec::new(); self.fields.len()];
+        if let Some(df) = &self.df {
+            let err = table_error(self.layer);
+            let sel = select(df, &filter.selection(res)).map_err(&err)?;
+            let keys = sel.column(self.key).map_err(&err)?.str().map_err(&err)?;
+            for (row, k) in keys.iter().enumerate() {
+                if let Some(&i) = k.and_then(|k| index.get(k)) {
+                    rows[i as usize] = row as u32;
+                }
+            }
+            for (spec, out) in self.fields.iter().zip(columns.iter_mut()) {
+                let Ok(c) = sel.column(spec.name) else {
+                    *out = vec![None; sel.height()];
+                    continue;
+                };
+                let c = c.cast(&DataType::Float64).map_err(&err)?;
+                *out = c
+                    .f64()
+                    .map_err(&err)?
+                    .iter()
+                    .map(|v| v.filter(|v| v.is_finite()))
+                    .collect();
+            }
+        }
+        let a = Arc::new(Attributes { rows, columns });
+        self.cache
+            .lock()
+            .map_err(|_| self.poisoned())?
+            .insert(key, Arc::clone(&a));
+        Ok(a)
+    }
+
+    pub(super) fn poisoned(&self) -> TileSourceError {
+        TileSourceError::Table {
+            layer: self.layer.to_owned(),
+            message: "attribute cache poisoned by a panic".into(),
+        }
+    }
+
+    /// Per feature of `index`, a hash over every row of the table that names it (every window
+    /// and dimension), of the fields tiles show.
+    pub(super) fn row_hashes(&self, index: &HashMap<String, u32>, n: usize) -> Vec<u64> {
+        let mut out = vec![0u64; n];
+        let Some(df) = &self.df else { return out };
+        let Ok(keys) = df.column(self.key).and_then(|c| c.str().cloned()) else {
+            return out;
+        };
+        let text = |name: &str| df.column(name).and_then(|c| c.str().cloned()).ok();
+        let (w, d, v) = (text("window"), text("dimension"), text("value"));
+        let res = df
+            .column("res")
+            .and_then(|c| c.cast(&DataType::Float64))
+            .ok();
+        let cols: Vec<Option<Float64Chunked>> = self
+            .fields
+            .iter()
+            .map(|f| {
+                df.column(f.name)
+                    .and_then(|c| c.cast(&DataType::Float64))
+                    .and_then(|c| c.f64().cloned())
+                    .ok()
+            })
+            .collect();
+        for (row, k) in keys.iter().enumerate() {
+            let Some(&i) = k.and_then(|k| index.get(k)) else {
+                continue;
+            };
+            let mut h = std::hash::DefaultHasher::new();
+            for t in [&w, &d, &v].into_iter().flatten() {
+                t.get(row).hash(&mut h);
+            }
+            if let Some(r) = res.as_ref().and_then(|r| r.f64().ok()) {
+                r.get(row).map(f64::to_bits).hash(&mut h);
+            }
+            for c in cols.iter().flatten() {
+                c.get(row).map(f64::to_bits).hash(&mut h);
+            }
+            out[i as usize] = out[i as usize].wrapping_add(h.finish());
+        }
+        out
+    }
+}
+
+pub(super) fn encode_error(layer: &str) -> impl Fn(fast_mvt::MvtError) -> TileSourceError + '_ {
+    move |e| TileSourceError::Encode {
+        layer: layer.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Writes the features `ids` of `features` into a new MVT layer, cut into `frame`; `tags` adds
+/// each feature's attributes. `None` when none is left after cutting.
+pub(super) fn encode_layer(
+    name: &str,
+    features: &Features,
+    ids: &[u32],
+    frame: &TileFrame,
+    min_area: i64,
+    mut tags: impl FnMut(u32, &mut fast_mvt::MvtFeatureBuilder) -> Result<(), fast_mvt::MvtError>,
+) -> Result<Option<Vec<u8>>, TileSourceError> {
+    let err = encode_error(name);
+    let mut layer = MvtLayerBuilder::new(name).map_err(&err)?;
+    let mut cutter = Cutter::default();
+    let mut cut = TilePolygons::default();
+    for &i in ids {
+        cutter.cut(&features.geometries[i as usize], frame, min_area, &mut cut);
+        if cut.is_empty() {
+            continue;
+        }
+        let mut f = layer.feature_of(MvtGeomType::Polygon);
+        f.id(Some(u64::from(i)));
+        for (ring, exterior) in &cut.rings {
+            f.ring(ring.iter().copied(), *exterior).map_err(&err)?;
+        }
+        tags(i, &mut f).map_err(&err)?;
+        layer = f.end();
+    }
+    Ok((layer.num_features() > 0).then(|| layer.encode()))
+}
+
+/// Writes the index fields of `row` (counts default to 0 where the filter has no row).
+pub(super) fn index_tags(
+    f: &mut fast_mvt::MvtFeatureBuilder,
+    fields: &[FieldSpec],
+    attrs: &Attributes,
+    row: u32,
+) -> Result<(), fast_mvt::MvtError> {
+    for (spec, col) in fields.iter().zip(&attrs.columns) {
+        let v = if row == u32::MAX {
+            None
+        } else {
+            col[row as usize]
+        };
+        match (spec.kind, v) {
+            (FieldKind::Count, v) => {
+                f.tag_ref(spec.name, MvtValueRef::UInt(v.unwrap_or(0.0) as u64))?;
+            }
+            (FieldKind::Number, Some(v)) => {
+                f.tag_ref(spec.name, MvtValueRef::Double(v))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Polygons in normalised Web Mercator with an R-tree over their bounds: what every layer
+//! cuts its tiles from.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+
+use geo::MultiPolygon;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+
+use crate::coord::TileCoord;
+use crate::geom::{self, TileFrame, BUFFER};
+
+pub(super) type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// Polygons in normalised Web Mercator with an R-tree over their bounds.
+pub(super) struct Features {
+    pub(super) ids: Vec<String>,
+    pub(super) index: HashMap<String, u32>,
+    pub(super) geometries: Vec<MultiPolygon<f64>>,
+    pub(super) bounds: Vec<[f64; 4]>,
+    pub(super) tree: RTree<Entry>,
+}
+
+impl Features {
+    pub(super) fn new<'a>(items: impl Iterator<Item = (String, &'a MultiPolygon<f64>)>) -> Self {
+        let mut ids = Vec::new();
+        let mut geometries = Vec::new();
+        let mut bounds = Vec::new();
+        for (id, g) in items {
+            let m = geom::to_mercator(g);
+            bounds.push(geom::bounds(&m));
+            geometries.push(m);
+            ids.push(id);
+        }
+        let tree = RTree::bulk_load(
+            bounds
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b[0] <= b[2])
+                .map(|(i, b)| {
+                    GeomWithData::new(
+                        Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
+                        i as u32,
+                    )
+                })
+                .collect(),
+        );
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        Self {
+            ids,
+            index,
+            geometries,
+            bounds,
+            tree,
+        }
+    }
+
+    /// Features whose bounds meet `b`, in layer order (so tiles are byte-for-byte stable).
+    pub(super) fn within(&self, b: [f64; 4]) -> Vec<u32> {
+        let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+        let mut v: Vec<u32> = self
+            .tree
+            .locate_in_envelope_intersecting(&env)
+            .map(|e| e.data)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub(super) fn lonlat_bounds(&self) -> Option<[f64; 4]> {
+        let mut b = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for x in &self.bounds {
+            b = [
+                b[0].min(x[0]),
+                b[1].min(x[1]),
+                b[2].max(x[2]),
+                b[3].max(x[3]),
+            ];
+        }
+        (b[0] <= b[2]).then(|| {
+            let sw = geom::lonlat(geo::Coord { x: b[0], y: b[3] });
+            let ne = geom::lonlat(geo::Coord { x: b[2], y: b[1] });
+            [sw.x, sw.y, ne.x, ne.y]
+        })
+    }
+
+    pub(super) fn geometry_hash(&self, i: usize, h: &mut impl Hasher) {
+        for p in &self.geometries[i].0 {
+            for r in std::iter::once(p.exterior()).chain(p.interiors()) {
+                for c in &r.0 {
+                    h.write_u64(c.x.to_bits());
+                    h.write_u64(c.y.to_bits());
+                }
+            }
+        }
+    }
+}
+
+/// The finest computed H3 resolution whose hexagons are at least 6 pixels across at `tile`,
+/// else the coarsest.
+pub(super) fn resolution_at(levels: &[(u8, Features)], tile: TileCoord) -> Option<u8> {
+    let [_, s, _, n] = tile.bounds_lonlat();
+    let lat = ((s + n) / 2.0).to_radians();
+    let metres_per_pixel = 40_075_016.686 * lat.cos() / (256.0 * f64::from(1u32 << tile.z()));
+    let edge_px =
+        |r: u8| h3o::Resolution::try_from(r).map_or(0.0, |r| r.edge_length_m() / metres_per_pixel);
+    let fine = levels
+        .iter()
+        .rev()
+        .map(|(r, _)| *r)
+        .find(|&r| edge_px(r) >= 6.0);
+    fine.or_else(|| levels.first().map(|(r, _)| *r))
+}
+
+/// The resolution drawn at `tile` ([`resolution_at`]) with its cells.
+pub(super) fn level_at(levels: &[(u8, Features)], tile: TileCoord) -> Option<(u8, &Features)> {
+    let res = resolution_at(levels, tile)?;
+    levels.iter().find(|(r, _)| *r == res).map(|(r, f)| (*r, f))
+}
+
+/// The H3 cells of a tile, grown by two hexagon edges so that a cell whose centre lies outside
+/// still shows its edge.
+pub(super) fn cells_near(features: &Features, frame: &TileFrame, res: u8) -> Vec<u32> {
+    let hex =
+        h3o::Resolution::try_from(res).map_or(0.0, |r| 2.0 * r.edge_length_m()) / 40_075_016.686;
+    let [a, b, c, d] = frame.bounds(BUFFER);
+    let lat_scale = 1.0
+        / geom::lonlat(geo::Coord {
+            x: a,
+            y: (b + d) / 2.0,
+        })
+        .y
+        .to_radians()
+        .cos();
+    let grow = hex * lat_scale;
+    features.within([a - grow, b - grow, c + grow, d + grow])
+}

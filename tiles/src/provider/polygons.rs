@@ -1,0 +1,287 @@
+//! Parcels or sectors: polygons with an id, a text attribute or two and their indices.
+
+use std::hash::{Hash, Hasher};
+
+use fast_mvt::MvtValueRef;
+use polars::prelude::*;
+use predio_engine::{ParcelLayer, SectorLayer};
+
+use crate::coord::TileCoord;
+use crate::geom::{TileFrame, BUFFER, UNITS_PER_PIXEL};
+
+use super::attributes::*;
+use super::features::*;
+use super::fields::*;
+use super::{TileFilter, TileProvider, TileSourceError};
+
+/// Parcels or sectors: polygons with an id, a text attribute or two and their indices.
+pub struct PolygonLayer {
+    pub(super) name: &'static str,
+    pub(super) description: &'static str,
+    pub(super) id_field: &'static str,
+    pub(super) features: Features,
+    /// Text attributes besides the id (`sector_id` of a parcel, `name` of a sector).
+    pub(super) texts: Vec<(&'static str, Vec<Option<String>>)>,
+    pub(super) table: IndexTable,
+    /// Each feature's saved segment (`predio segments --save`) and the segments' words.
+    pub(super) segments: Option<(Vec<Option<u32>>, Vec<String>)>,
+    pub(super) min_zoom: u8,
+    /// Below this zoom the smallest feature kept doubles in area at each zoom out (parcel tiles
+    /// stay light where lots are a few pixels).
+    pub(super) full_detail_zoom: u8,
+}
+
+impl PolygonLayer {
+    /// The `parcels` layer: parcel id, sector id and [`PARCEL_FIELDS`] from the parcels' indices
+    /// table (`None` before `predio compute`). From zoom 13, where urban lots reach a few pixels;
+    /// lots under 1 px² are dropped from z15, under 2 px² at z14, 4 px² at z13.
+    ///
+    /// # Errors
+    /// A table without the expected columns.
+    pub fn parcels(
+        layer: &ParcelLayer,
+        indices: Option<DataFrame>,
+    ) -> Result<Self, TileSourceError> {
+        Ok(Self {
+            name: "parcels",
+            description: "cadastral parcels with their indices",
+            id_field: "parcel_id",
+            features: Features::new(
+                layer
+                    .parcels
+                    .iter()
+                    .map(|p| (p.id.as_str().to_owned(), &p.geometry)),
+            ),
+            texts: vec![(
+                "sector_id",
+                layer
+                    .parcels
+                    .iter()
+                    .map(|p| p.sector_id.as_ref().map(|s| s.as_str().to_owned()))
+                    .collect(),
+            )],
+            table: IndexTable::new("parcels", indices, "parcel_id", PARCEL_FIELDS)?,
+            segments: None,
+            min_zoom: 13,
+            full_detail_zoom: 15,
+        })
+    }
+
+    /// The `sectors` layer: sector id and name and [`SECTOR_FIELDS`].
+    ///
+    /// # Errors
+    /// A table without the expected columns.
+    pub fn sectors(
+        layer: &SectorLayer,
+        indices: Option<DataFrame>,
+    ) -> Result<Self, TileSourceError> {
+        Ok(Self {
+            name: "sectors",
+            description: "sectors (barrios, districts) with backlog, overdue and compliance",
+            id_field: "sector_id",
+            features: Features::new(
+                layer
+                    .sectors
+                    .iter()
+                    .map(|s| (s.id.as_str().to_owned(), &s.geometry)),
+            ),
+            texts: vec![(
+                "name",
+                layer.sectors.iter().map(|s| Some(s.name.clone())).collect(),
+            )],
+            table: IndexTable::new("sectors", indices, "sector_id", SECTOR_FIELDS)?,
+            segments: None,
+            min_zoom: 0,
+            full_detail_zoom: 0,
+        })
+    }
+
+    /// Adds the saved segments (a table of the layer's id, `segment`, `description`): every
+    /// tile's features then carry `segment` and `segment_desc`.
+    ///
+    /// # Errors
+    /// A table without those columns.
+    pub fn with_segments(mut self, table: Option<DataFrame>) -> Result<Self, TileSourceError> {
+        let Some(df) = table else {
+            return Ok(self);
+        };
+        let err = table_error(self.name);
+        let ids = df
+            .column(self.id_field)
+            .map_err(&err)?
+            .str()
+            .map_err(&err)?;
+        let segment = df
+            .column("segment")
+            .map_err(&err)?
+            .cast(&DataType::UInt32)
+            .map_err(&err)?;
+        let segment = segment.u32().map_err(&err)?;
+        let words = df
+            .column("description")
+            .map_err(&err)?
+            .str()
+            .map_err(&err)?;
+        let mut of_feature = vec![None; self.features.ids.len()];
+        let mut descriptions: Vec<String> = Vec::new();
+        for ((id, s), w) in ids.iter().zip(segment.iter()).zip(words.iter()) {
+            let (Some(id), Some(s)) = (id, s) else {
+                continue;
+            };
+            if let Some(&i) = self.features.index.get(id) {
+                of_feature[i as usize] = Some(s);
+            }
+            let s = s as usize;
+            if descriptions.len() <= s {
+                descriptions.resize(s + 1, String::new());
+            }
+            if let Some(w) = w {
+                descriptions[s] = w.to_owned();
+            }
+        }
+        self.segments = Some((of_feature, descriptions));
+        Ok(self)
+    }
+
+    /// Windows, categories and departments of the layer's indices table.
+    pub fn filters(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
+        (
+            self.table.windows.clone(),
+            self.table.categories.iter().cloned().collect(),
+            self.table.departments.iter().cloned().collect(),
+        )
+    }
+}
+
+impl TileProvider for PolygonLayer {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn description(&self) -> &str {
+        self.description
+    }
+
+    fn fields(&self) -> Vec<(String, FieldKind, String)> {
+        let mut v = vec![(self.id_field.to_owned(), FieldKind::Text, "id".to_owned())];
+        v.extend(
+            self.texts
+                .iter()
+                .map(|(n, _)| ((*n).to_owned(), FieldKind::Text, (*n).replace('_', " "))),
+        );
+        if self.segments.is_some() {
+            v.push((
+                "segment".to_owned(),
+                FieldKind::Count,
+                "segment saved by `predio segments --save` (0 is the largest)".to_owned(),
+            ));
+            v.push((
+                "segment_desc".to_owned(),
+                FieldKind::Text,
+                "the segment in words: the indices it stands out on".to_owned(),
+            ));
+        }
+        if self.table.df.is_some() {
+            v.extend(
+                self.table
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.to_owned(), f.kind, f.description.to_owned())),
+            );
+        }
+        v
+    }
+
+    fn zoom_range(&self) -> (u8, u8) {
+        (self.min_zoom, crate::MAX_ZOOM)
+    }
+
+    fn bounds(&self) -> Option<[f64; 4]> {
+        self.features.lonlat_bounds()
+    }
+
+    fn check(&self, filter: &TileFilter) -> Result<(), TileSourceError> {
+        self.table.check(filter)
+    }
+
+    fn tile(
+        &self,
+        tile: TileCoord,
+        filter: &TileFilter,
+    ) -> Result<Option<Vec<u8>>, TileSourceError> {
+        if tile.z() < self.min_zoom {
+            self.check(filter)?;
+            return Ok(None);
+        }
+        let frame = TileFrame::new(tile);
+        let ids = self.features.within(frame.bounds(BUFFER));
+        let attrs = if self.table.df.is_some() {
+            Some(self.table.attributes(
+                filter,
+                None,
+                &self.features.index,
+                self.features.ids.len(),
+            )?)
+        } else {
+            self.check(filter)?;
+            None
+        };
+        let pixel = i64::from(UNITS_PER_PIXEL * UNITS_PER_PIXEL);
+        let min_area = pixel << self.full_detail_zoom.saturating_sub(tile.z()).min(8);
+        encode_layer(self.name, &self.features, &ids, &frame, min_area, |i, f| {
+            f.tag_ref(
+                self.id_field,
+                MvtValueRef::String(&self.features.ids[i as usize]),
+            )?;
+            for (name, values) in &self.texts {
+                if let Some(v) = &values[i as usize] {
+                    f.tag_ref(name, MvtValueRef::String(v))?;
+                }
+            }
+            if let Some((labels, words)) = &self.segments {
+                if let Some(s) = labels[i as usize] {
+                    f.tag_ref("segment", MvtValueRef::UInt(u64::from(s)))?;
+                    f.tag_ref("segment_desc", MvtValueRef::String(&words[s as usize]))?;
+                }
+            }
+            if let Some(a) = &attrs {
+                index_tags(f, self.table.fields, a, a.rows[i as usize])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn values(&self, field: &str, filter: &TileFilter) -> Result<Vec<f64>, TileSourceError> {
+        if self.table.df.is_none() {
+            return Ok(Vec::new());
+        }
+        let a =
+            self.table
+                .attributes(filter, None, &self.features.index, self.features.ids.len())?;
+        Ok(a.values(self.table.fields, field))
+    }
+
+    fn fingerprints(&self) -> Vec<(String, u64, [f64; 4])> {
+        let n = self.features.ids.len();
+        let rows = self.table.row_hashes(&self.features.index, n);
+        (0..n)
+            .map(|i| {
+                let mut h = std::hash::DefaultHasher::new();
+                self.features.geometry_hash(i, &mut h);
+                for (_, v) in &self.texts {
+                    v[i].hash(&mut h);
+                }
+                if let Some((labels, words)) = &self.segments {
+                    labels[i].hash(&mut h);
+                    labels[i].map(|s| &words[s as usize]).hash(&mut h);
+                }
+                rows[i].hash(&mut h);
+                (
+                    self.features.ids[i].clone(),
+                    h.finish(),
+                    self.features.bounds[i],
+                )
+            })
+            .collect()
+    }
+}
