@@ -272,7 +272,7 @@ pub fn compute_into(
     sink: &dyn TableSink,
 ) -> PolarsResult<FactCounts> {
     use aggregate::{Cut, Grouping};
-    use frames::{by_key, Features, Place};
+    use frames::Place;
     use rayon::prelude::*;
 
     let Scope {
@@ -296,94 +296,16 @@ pub fn compute_into(
     drop(reports);
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: facts");
 
-    // The features of each level: parcels, sectors, then the cells of each resolution.
-    let cell_names: Vec<StringChunked> = facts
-        .cells
-        .par_iter()
-        .map(|(_, cells)| {
-            let names: Vec<String> = cells
-                .iter()
-                .map(|c| {
-                    h3o::CellIndex::try_from(*c)
-                        .map_or_else(|_| format!("{c:x}"), |c| c.to_string())
-                })
-                .collect();
-            by_key("cell", names.iter().map(String::as_str))
-        })
-        .collect();
-    let mut levels: Vec<(Features, &[u32], Option<u32>)> = vec![
-        (
-            Features {
-                names: vec![by_key("parcel_id", parcel_ids.iter().copied())],
-                area_km2: parcels
-                    .map_or(Vec::new(), |p| p.iter().map(|x| x.area_m2 / 1e6).collect()),
-                population: None,
-                res: None,
-            },
-            &facts.parcel,
-            Some(parcel_ids.len() as u32),
-        ),
-        (
-            Features {
-                names: vec![
-                    by_key("sector_id", sector_ids.iter().copied()),
-                    by_key(
-                        "name",
-                        sectors
-                            .iter()
-                            .flat_map(|s| s.sectors.iter().map(|x| x.name.as_str())),
-                    ),
-                ],
-                area_km2: sectors.map_or(Vec::new(), |s| {
-                    s.sectors.iter().map(|x| x.area_m2 / 1e6).collect()
-                }),
-                population: Some(sectors.map_or(Vec::new(), |s| {
-                    s.sectors.iter().map(|x| x.population).collect()
-                })),
-                res: None,
-            },
-            &facts.sector,
-            Some(sector_ids.len() as u32),
-        ),
-    ];
-    for ((res, (codes, cells)), names) in h3_res.iter().zip(&facts.cells).zip(&cell_names) {
-        levels.push((
-            Features {
-                names: vec![names.clone()],
-                // Each cell's own area: H3 cells vary in area.
-                area_km2: cells
-                    .par_iter()
-                    .map(|c| h3o::CellIndex::try_from(*c).map_or(f64::NAN, |c| c.area_km2()))
-                    .collect(),
-                population: None,
-                res: Some(i32::from(u8::from(*res))),
-            },
-            codes,
-            None,
-        ));
-    }
+    let levels = level_features(
+        (parcels, &parcel_ids, &facts.parcel),
+        (sectors, &sector_ids, &facts.sector),
+        (h3_res, &facts.cells),
+    );
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: features");
 
     let as_of_ms = as_of.timestamp_millis();
     let cuts: Vec<Cut> = windows.iter().map(|w| Cut::new(w.days, as_of_ms)).collect();
-    let dims: [(&str, Option<&facts::Coded>); 3] = [
-        ("all", None),
-        ("category", Some(&facts.category)),
-        ("department", Some(&facts.department)),
-    ];
-    let coded: Vec<Option<&[u32]>> = dims
-        .iter()
-        .map(|(_, c)| c.map(|c| c.0.as_slice()))
-        .collect();
-    let values: Vec<StringChunked> = dims
-        .iter()
-        .map(|(_, c)| {
-            by_key(
-                "value",
-                c.iter().flat_map(|c| c.1.iter().map(String::as_str)),
-            )
-        })
-        .collect();
+    let (dims, coded, values) = dimensions(&facts.category, &facts.department);
     // A task per level with all its dimensions in one pass, but the parcels' dimensions apart:
     // a pass costs mostly its groups there (a few reports each), and apart they run side by
     // side. The largest first, then a frame per dimension and window, in parallel too, each
@@ -418,7 +340,7 @@ pub fn compute_into(
                 .into_par_iter()
                 .zip(ds.par_iter())
                 .try_for_each(|(parts, d)| {
-                    let dimension = dims[*d].0;
+                    let dimension = dims[*d];
                     parts
                         .into_par_iter()
                         .zip(windows.par_iter())
@@ -452,22 +374,7 @@ pub fn compute_into(
     aggregated?;
     if h3_res.is_empty() {
         // No H3 resolution asked for: an empty cell table with the columns of one.
-        let empty = frames::frame(
-            aggregate::Part::default(),
-            &Features {
-                names: vec![by_key("cell", std::iter::empty())],
-                area_km2: Vec::new(),
-                population: None,
-                res: Some(0),
-            },
-            &Place {
-                window: "all",
-                dimension: "all",
-                values: &by_key("value", std::iter::empty()),
-            },
-            cfg.min_reports,
-            &cfg.weights,
-        )?;
+        let empty = empty_cell_table(cfg)?;
         out.put(Level::H3, 0, empty)?;
     }
     if out.left() > 0 {
@@ -475,4 +382,141 @@ pub fn compute_into(
     }
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: aggregated");
     Ok(facts.counts)
+}
+
+/// The dimensions' names, each report's value code in each (none for `all`), and the names of
+/// their values.
+type Dimensions<'a> = (
+    [&'static str; 3],
+    [Option<&'a [u32]>; 3],
+    Vec<StringChunked>,
+);
+
+/// The dimensions (`all`, `category`, `department`) with each report's value code (none for
+/// `all`) and the names of their values.
+fn dimensions<'a>(category: &'a facts::Coded, department: &'a facts::Coded) -> Dimensions<'a> {
+    let coded: [Option<&facts::Coded>; 3] = [None, Some(category), Some(department)];
+    let values = coded
+        .iter()
+        .map(|c| {
+            frames::by_key(
+                "value",
+                c.iter().flat_map(|c| c.1.iter().map(String::as_str)),
+            )
+        })
+        .collect();
+    (
+        ["all", "category", "department"],
+        coded.map(|c| c.map(|c| c.0.as_slice())),
+        values,
+    )
+}
+
+/// A level's features, its reports' feature codes, and its number of features when every
+/// feature gets a row (parcels and sectors; cells only where they have reports).
+type LevelFeatures<'a> = (frames::Features, &'a [u32], Option<u32>);
+
+/// A polygon level as [`level_features`] takes it: its layer, its ids, its reports' codes.
+type PolygonLevel<'l, 'a, L> = (Option<L>, &'l [&'l str], &'a [u32]);
+
+/// The cell levels as [`level_features`] takes them: the resolutions and, per resolution, the
+/// reports' cell codes and the cells.
+type CellLevels<'l, 'a> = (&'l [h3o::Resolution], &'a [(Vec<u32>, Vec<u64>)]);
+
+/// The features of each level: parcels, sectors, then the cells of each resolution.
+/// Each level comes with its reports' codes ([`facts::Facts`]' `parcel`, `sector`, `cells`).
+fn level_features<'a>(
+    (parcels, parcel_ids, parcel_codes): PolygonLevel<'_, 'a, &[ParcelKey]>,
+    (sectors, sector_ids, sector_codes): PolygonLevel<'_, 'a, &SectorLayer>,
+    (h3_res, cells): CellLevels<'_, 'a>,
+) -> Vec<LevelFeatures<'a>> {
+    use frames::{by_key, Features};
+    use rayon::prelude::*;
+
+    let cell_names: Vec<StringChunked> = cells
+        .par_iter()
+        .map(|(_, cells)| {
+            let names: Vec<String> = cells
+                .iter()
+                .map(|c| {
+                    h3o::CellIndex::try_from(*c)
+                        .map_or_else(|_| format!("{c:x}"), |c| c.to_string())
+                })
+                .collect();
+            by_key("cell", names.iter().map(String::as_str))
+        })
+        .collect();
+    let mut levels: Vec<LevelFeatures<'a>> = vec![
+        (
+            Features {
+                names: vec![by_key("parcel_id", parcel_ids.iter().copied())],
+                area_km2: parcels
+                    .map_or(Vec::new(), |p| p.iter().map(|x| x.area_m2 / 1e6).collect()),
+                population: None,
+                res: None,
+            },
+            parcel_codes,
+            Some(parcel_ids.len() as u32),
+        ),
+        (
+            Features {
+                names: vec![
+                    by_key("sector_id", sector_ids.iter().copied()),
+                    by_key(
+                        "name",
+                        sectors
+                            .iter()
+                            .flat_map(|s| s.sectors.iter().map(|x| x.name.as_str())),
+                    ),
+                ],
+                area_km2: sectors.map_or(Vec::new(), |s| {
+                    s.sectors.iter().map(|x| x.area_m2 / 1e6).collect()
+                }),
+                population: Some(sectors.map_or(Vec::new(), |s| {
+                    s.sectors.iter().map(|x| x.population).collect()
+                })),
+                res: None,
+            },
+            sector_codes,
+            Some(sector_ids.len() as u32),
+        ),
+    ];
+    for ((res, (codes, cells)), names) in h3_res.iter().zip(cells).zip(&cell_names) {
+        levels.push((
+            Features {
+                names: vec![names.clone()],
+                // Each cell's own area: H3 cells vary in area.
+                area_km2: cells
+                    .par_iter()
+                    .map(|c| h3o::CellIndex::try_from(*c).map_or(f64::NAN, |c| c.area_km2()))
+                    .collect(),
+                population: None,
+                res: Some(i32::from(u8::from(*res))),
+            },
+            codes,
+            None,
+        ));
+    }
+    levels
+}
+
+/// The cell table when no H3 resolution is asked for: no rows, the columns of one.
+fn empty_cell_table(cfg: &IndexConfig) -> PolarsResult<DataFrame> {
+    use frames::{by_key, Features, Place};
+    frames::frame(
+        aggregate::Part::default(),
+        &Features {
+            names: vec![by_key("cell", std::iter::empty())],
+            area_km2: Vec::new(),
+            population: None,
+            res: Some(0),
+        },
+        &Place {
+            window: "all",
+            dimension: "all",
+            values: &by_key("value", std::iter::empty()),
+        },
+        cfg.min_reports,
+        &cfg.weights,
+    )
 }
