@@ -46,38 +46,8 @@ impl Item {
 
 impl ParcelGrid {
     pub(super) fn new(layer: &ParcelLayer) -> Self {
-        let n = layer.parcels.len();
-        let mut env = Vec::with_capacity(n);
-        let mut coords = Vec::new();
-        let mut all = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        for p in &layer.parcels {
-            let e = p.geometry.bounding_rect().map_or(
-                [
-                    f64::INFINITY,
-                    f64::INFINITY,
-                    f64::NEG_INFINITY,
-                    f64::NEG_INFINITY,
-                ],
-                |r| [r.min().x, r.min().y, r.max().x, r.max().y],
-            );
-            if e[0] <= e[2] {
-                all = [
-                    all[0].min(e[0]),
-                    all[1].min(e[1]),
-                    all[2].max(e[2]),
-                    all[3].max(e[3]),
-                ];
-            }
-            env.push(e);
-        }
-        if all[0] > all[2] {
-            all = [0.0, 0.0, 0.0, 0.0];
-        }
+        let (env, all) = envelopes(layer);
+        let n = env.len();
         // about one parcel per cell, square cells in degrees
         let (w, h) = ((all[2] - all[0]).max(1e-9), (all[3] - all[1]).max(1e-9));
         let cells = (n.max(1) as f64).min(4_000_000.0);
@@ -95,8 +65,17 @@ impl ParcelGrid {
             cell_start: vec![0; nx * ny + 1],
             items: Vec::new(),
         };
-        // The rings, laid out in the order of each parcel's first cell (row by row), as points
-        // are located: the parcels of one row of cells lie together.
+        grid.lay_out_rings(layer, &env);
+        grid.fill_cells(&env);
+        grid
+    }
+
+    /// Lays the parcels' rings out in one coordinate array, in the order of each parcel's first
+    /// cell (row by row), as points are located: the parcels of one row of cells lie together.
+    fn lay_out_rings(&mut self, layer: &ParcelLayer, env: &[[f64; 4]]) {
+        let (n, nx) = (env.len(), self.nx);
+        let grid = &*self;
+        let mut coords = Vec::new();
         let mut by_cell: Vec<(usize, usize)> = env
             .iter()
             .enumerate()
@@ -116,10 +95,16 @@ impl ParcelGrid {
             }
             run[i] = (first as u32, coords.len() as u32);
         }
-        grid.coords = coords;
-        grid.start = run;
-        // two passes: count per cell, then fill in layer order
-        for e in &env {
+        self.coords = coords;
+        self.start = run;
+    }
+
+    /// Lists each parcel in every cell its envelope touches: two passes, a count per cell, then
+    /// the parcels in layer order.
+    fn fill_cells(&mut self, env: &[[f64; 4]]) {
+        let (nx, ny) = (self.nx, self.ny);
+        let grid = self;
+        for e in env {
             if let Some((x0, y0, x1, y1)) = grid.span(*e) {
                 for cy in y0..=y1 {
                     for cx in x0..=x1 {
@@ -174,7 +159,6 @@ impl ParcelGrid {
                 }
             }
         }
-        grid
     }
 
     /// The cells a box meets, clamped to the grid; `None` for an empty box or one outside.
@@ -259,6 +243,43 @@ impl ParcelGrid {
             CoordPos::Outside
         }
     }
+}
+
+/// Each parcel's envelope `[min x, min y, max x, max y]` (inverted for an empty geometry) and
+/// the envelope of them all (zero when there is none).
+fn envelopes(layer: &ParcelLayer) -> (Vec<[f64; 4]>, [f64; 4]) {
+    let n = layer.parcels.len();
+    let mut env = Vec::with_capacity(n);
+    let mut all = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for p in &layer.parcels {
+        let e = p.geometry.bounding_rect().map_or(
+            [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
+            |r| [r.min().x, r.min().y, r.max().x, r.max().y],
+        );
+        if e[0] <= e[2] {
+            all = [
+                all[0].min(e[0]),
+                all[1].min(e[1]),
+                all[2].max(e[2]),
+                all[3].max(e[3]),
+            ];
+        }
+        env.push(e);
+    }
+    if all[0] > all[2] {
+        all = [0.0, 0.0, 0.0, 0.0];
+    }
+    (env, all)
 }
 
 /// Squared distance from the origin to the segment a–b.

@@ -413,48 +413,24 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
                 continue;
             }
             if end - start > SMALL_RUN {
-                // A long run (a sector's, a cell's) is put in order of code by a counting
-                // sort: the codes are few (a dimension's values), and a comparison sort of
-                // its rows moved each some dozen times.
-                let at = &mut starts;
-                at.clear();
-                at.resize(widths[d] + 1, 0);
-                for &c in codes {
-                    at[c as usize + 1] += 1;
-                }
-                for k in 1..at.len() {
-                    at[k] += at[k - 1];
-                }
-                sub.clear();
-                sub.resize(end - start, rows[start]);
-                for (&c, row) in codes.iter().zip(&rows[start..end]) {
-                    sub[at[c as usize]] = *row;
-                    at[c as usize] += 1;
-                }
-                // Each code's rows now end where the next code's begin.
-                let mut from = 0;
-                for (code, &to) in at.iter().enumerate().take(widths[d]) {
-                    if to > from {
-                        walk.run(&sub[from..to], key, code as u32, false, parts);
-                    }
-                    from = to;
-                }
-                continue;
-            }
-            scratch.clear();
-            scratch.extend(codes.iter().copied().zip(rows[start..end].iter().copied()));
-            scratch.sort_by_key(|o| o.0);
-            let mut s = 0;
-            while s < scratch.len() {
-                let code = scratch[s].0;
-                let mut e = s + 1;
-                while e < scratch.len() && scratch[e].0 == code {
-                    e += 1;
-                }
-                sub.clear();
-                sub.extend(scratch[s..e].iter().map(|o| o.1));
-                walk.run(&sub, key, code, false, parts);
-                s = e;
+                let run = (&rows[start..end], codes);
+                walk_counting_sorted(
+                    &mut walk,
+                    run,
+                    key,
+                    widths[d],
+                    (&mut starts, &mut sub),
+                    parts,
+                );
+            } else {
+                walk_sorted(
+                    &mut walk,
+                    &rows[start..end],
+                    codes,
+                    key,
+                    (&mut scratch, &mut sub),
+                    parts,
+                );
             }
         }
         start = end;
@@ -467,6 +443,69 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
         }
     }
     parts
+}
+
+/// Walks a long run of one feature's rows (a sector's, a cell's) code by code, put in order of
+/// code by a counting sort: the codes are few (a dimension's values), and a comparison sort of
+/// its rows moved each some dozen times. `starts` and `sub` are reused buffers.
+fn walk_counting_sorted(
+    walk: &mut Walk<'_>,
+    (rows, codes): (&[Row], &[u32]),
+    key: u32,
+    width: usize,
+    (starts, sub): (&mut Vec<usize>, &mut Vec<Row>),
+    parts: &mut [Part],
+) {
+    let at = starts;
+    at.clear();
+    at.resize(width + 1, 0);
+    for &c in codes {
+        at[c as usize + 1] += 1;
+    }
+    for k in 1..at.len() {
+        at[k] += at[k - 1];
+    }
+    sub.clear();
+    sub.resize(rows.len(), rows[0]);
+    for (&c, row) in codes.iter().zip(rows) {
+        sub[at[c as usize]] = *row;
+        at[c as usize] += 1;
+    }
+    // Each code's rows now end where the next code's begin.
+    let mut from = 0;
+    for (code, &to) in at.iter().enumerate().take(width) {
+        if to > from {
+            walk.run(&sub[from..to], key, code as u32, false, parts);
+        }
+        from = to;
+    }
+}
+
+/// Walks a short run of one feature's rows code by code, sorted by code. `scratch` and `sub`
+/// are reused buffers.
+fn walk_sorted(
+    walk: &mut Walk<'_>,
+    rows: &[Row],
+    codes: &[u32],
+    key: u32,
+    (scratch, sub): (&mut Vec<(u32, Row)>, &mut Vec<Row>),
+    parts: &mut [Part],
+) {
+    scratch.clear();
+    scratch.extend(codes.iter().copied().zip(rows.iter().copied()));
+    scratch.sort_by_key(|o| o.0);
+    let mut s = 0;
+    while s < scratch.len() {
+        let code = scratch[s].0;
+        let mut e = s + 1;
+        while e < scratch.len() && scratch[e].0 == code {
+            e += 1;
+        }
+        sub.clear();
+        sub.extend(scratch[s..e].iter().map(|o| o.1));
+        walk.run(sub, key, code, false, parts);
+        s = e;
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,34 @@ pub(super) struct AttentionCounts<'a> {
 }
 
 impl AttentionCounts<'_> {
+    /// The attention index of every row: NaN (empty) below `min_reports` reports, else
+    /// [`AttentionCounts::score`] with the row's density percentile among the eligible rows of
+    /// its dimension value (`code`) and its trend.
+    pub fn column(
+        &self,
+        w: &Weights,
+        density: &[f64],
+        code: &[u32],
+        trend: &[f64],
+        min_reports: u32,
+    ) -> Vec<f64> {
+        let eligible: Vec<bool> = self
+            .received
+            .iter()
+            .map(|r| *r >= min_reports.max(1))
+            .collect();
+        let percentile = density_percentiles(density, code, &eligible);
+        (0..eligible.len())
+            .map(|i| {
+                if !eligible[i] {
+                    return f64::NAN;
+                }
+                let trend = Some(trend[i]).filter(|t| !t.is_nan());
+                self.score(w, i, percentile[i], trend)
+            })
+            .collect()
+    }
+
     /// The attention score of row `i`, 0–100 (see the README), from its density percentile,
     /// its counts and its trend.
     pub fn score(&self, w: &Weights, i: usize, percentile: f64, trend: Option<f64>) -> f64 {

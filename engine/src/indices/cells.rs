@@ -73,6 +73,39 @@ pub(super) fn cells_of(reports: &ReportColumns, used: &[u32], res: h3o::Resoluti
     cells
 }
 
+/// The reports' cells at `res`, coded in ascending order of cell (0 for a report without one)
+/// by a radix sort of the located rows, with the distinct cells.
+pub(super) fn coded_cells(
+    reports: &ReportColumns,
+    used: &[u32],
+    res: h3o::Resolution,
+) -> (Vec<u32>, Vec<u64>) {
+    let cell = cells_of(reports, used, res);
+    let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
+    // The digits finer than the resolution are all 7 (binary 111) in every cell:
+    // shifted out, the key is a radix pass or two shorter.
+    let shift = 3 * (15 - u32::from(u8::from(res)));
+    let located: Vec<(u64, u32)> = cell
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c != 0)
+        .map(|(i, c)| {
+            debug_assert_eq!((c - first) % (1 << shift), 0, "a cell at {res}");
+            ((c - first) >> shift, i as u32)
+        })
+        .collect();
+    let mut code = vec![0u32; cell.len()];
+    let mut distinct: Vec<u64> = Vec::new();
+    for (key, i) in crate::radix::sort_by_key(located, |o| o.0) {
+        let c = first + (key << shift);
+        if distinct.last() != Some(&c) {
+            distinct.push(c);
+        }
+        code[i as usize] = distinct.len() as u32;
+    }
+    (code, distinct)
+}
+
 /// The report's H3 cell at `res` ([`cell_from`]; the reference's).
 #[cfg(test)]
 pub(super) fn cell_at(r: &crate::report::Report, res: h3o::Resolution) -> Option<u64> {

@@ -163,47 +163,8 @@ pub(super) fn facts(
             table
         },
         || {
-            // In order of creation: a stable sort, so that ties keep the reports' order.
-            let order = || -> Vec<usize> {
-                let first = created.iter().copied().min().unwrap_or(0);
-                let order: Vec<(u64, u32)> = created
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| ((c - first) as u64, i as u32))
-                    .collect();
-                crate::radix::sort_by_key(order, |o| o.0)
-                    .into_iter()
-                    .map(|o| o.1 as usize)
-                    .collect()
-            };
-            // Each resolution's cells, coded in ascending order of cell by a radix sort of the
-            // located rows.
-            let cells_at = |res: &h3o::Resolution| -> (Vec<u32>, Vec<u64>) {
-                let cell = cells_of(reports, &used, *res);
-                let first = cell.iter().copied().filter(|c| *c != 0).min().unwrap_or(0);
-                // The digits finer than the resolution are all 7 (binary 111) in every cell:
-                // shifted out, the key is a radix pass or two shorter.
-                let shift = 3 * (15 - u32::from(u8::from(*res)));
-                let located: Vec<(u64, u32)> = cell
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c != 0)
-                    .map(|(i, c)| {
-                        debug_assert_eq!((c - first) % (1 << shift), 0, "a cell at {res}");
-                        ((c - first) >> shift, i as u32)
-                    })
-                    .collect();
-                let mut code = vec![0u32; cell.len()];
-                let mut distinct: Vec<u64> = Vec::new();
-                for (key, i) in crate::radix::sort_by_key(located, |o| o.0) {
-                    let c = first + (key << shift);
-                    if distinct.last() != Some(&c) {
-                        distinct.push(c);
-                    }
-                    code[i as usize] = distinct.len() as u32;
-                }
-                (code, distinct)
-            };
+            let order = || creation_order(&created);
+            let cells_at = |res: &h3o::Resolution| coded_cells(reports, &used, *res);
             // Everything is read in the reports' order (a random read of a report costs a cache
             // miss), then put in order of creation. The keys side by side: each has a part that
             // runs on one core (a hash map built, a sort, a coding loop).
@@ -234,38 +195,8 @@ pub(super) fn facts(
                 .zip(facts.par_iter())
                 .zip(created.par_iter())
                 .map(|((&i, x), &created)| {
-                    let (status, status_type) =
-                        (reports.status(i as usize), reports.status_type(i as usize));
-                    let closed_as = |s: &[Status]| x.closed && s.contains(&status);
-                    let flags = [
-                        (!x.closed, flag::OPEN),
-                        (closed_as(&[Status::Resolved]), flag::RESOLVED),
-                        (
-                            closed_as(&[Status::Rejected, Status::Duplicate]),
-                            flag::REJECTED_DUPLICATE,
-                        ),
-                        (
-                            closed_as(&[Status::Resolved])
-                                && status_type == StatusType::ClosedNotFixed,
-                            flag::NOT_FIXED,
-                        ),
-                        (x.on_time.is_some(), flag::ANSWERED),
-                        (x.on_time == Some(true), flag::ON_TIME),
-                        (x.reopened.is_some(), flag::HISTORY),
-                        (x.reopened == Some(true), flag::REOPENED),
-                    ]
-                    .iter()
-                    .filter(|(on, _)| *on)
-                    .fold(0, |a, (_, f)| a | f);
-                    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
-                    Row {
-                        created,
-                        metrics: [nan(x.res_h), nan(x.res_bd), nan(x.ack_h)],
-                        age_bd: x.age_bd.unwrap_or(i64::MIN),
-                        flags,
-                        stage: x.stage.map_or(0, |s| s as u8),
-                        past_due: x.past_due.map_or(0, past_due_bucket),
-                    }
+                    let i = i as usize;
+                    row_of(x, reports.status(i), reports.status_type(i), created)
                 })
                 .collect();
             // In order of creation.
@@ -276,25 +207,13 @@ pub(super) fn facts(
             let department = (permute(&department.0), department.1);
             let cells: Vec<(Vec<u32>, Vec<u64>)> =
                 cells.into_iter().map(|(c, d)| (permute(&c), d)).collect();
-            // Recurrence: a report of a category on a parcel within the interval after the one
-            // before it. The rows of each parcel and category, in order of creation (a stable
-            // radix sort), each against the one before.
-            let within = i64::from(cfg.recurrence_days) * 86_400_000;
-            let width = category.1.len() as u64 + 1;
-            let on_parcels: Vec<(u64, u32)> = (0..rows.len())
-                .filter(|&at| parcel[at] > 0)
-                .map(|at| {
-                    let group = u64::from(parcel[at]) * width + u64::from(category.0[at]);
-                    (group, at as u32)
-                })
-                .collect();
-            let on_parcels = crate::radix::sort_by_key(on_parcels, |o| o.0);
-            for pair in on_parcels.windows(2) {
-                let [(g0, a), (g1, b)] = [pair[0], pair[1]];
-                if g0 == g1 && rows[b as usize].created - rows[a as usize].created <= within {
-                    rows[b as usize].flags |= flag::RECURRENT;
-                }
-            }
+            mark_recurrent(
+                &mut rows,
+                &parcel,
+                &category.0,
+                category.1.len(),
+                cfg.recurrence_days,
+            );
             phase("rows");
             (rows, parcel, sector, category, department, cells)
         },
@@ -311,6 +230,81 @@ pub(super) fn facts(
         report_table,
         counts,
     })
+}
+
+/// The rows in order of creation: a stable radix sort, so that ties keep the reports' order.
+fn creation_order(created: &[i64]) -> Vec<usize> {
+    let first = created.iter().copied().min().unwrap_or(0);
+    let order: Vec<(u64, u32)> = created
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ((c - first) as u64, i as u32))
+        .collect();
+    crate::radix::sort_by_key(order, |o| o.0)
+        .into_iter()
+        .map(|o| o.1 as usize)
+        .collect()
+}
+
+/// The aggregation row of a report's fact: its flags, times, age, stage and bucket.
+fn row_of(x: &Fact, status: Status, status_type: StatusType, created: i64) -> Row {
+    let closed_as = |s: &[Status]| x.closed && s.contains(&status);
+    let flags = [
+        (!x.closed, flag::OPEN),
+        (closed_as(&[Status::Resolved]), flag::RESOLVED),
+        (
+            closed_as(&[Status::Rejected, Status::Duplicate]),
+            flag::REJECTED_DUPLICATE,
+        ),
+        (
+            closed_as(&[Status::Resolved]) && status_type == StatusType::ClosedNotFixed,
+            flag::NOT_FIXED,
+        ),
+        (x.on_time.is_some(), flag::ANSWERED),
+        (x.on_time == Some(true), flag::ON_TIME),
+        (x.reopened.is_some(), flag::HISTORY),
+        (x.reopened == Some(true), flag::REOPENED),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |a, (_, f)| a | f);
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    Row {
+        created,
+        metrics: [nan(x.res_h), nan(x.res_bd), nan(x.ack_h)],
+        age_bd: x.age_bd.unwrap_or(i64::MIN),
+        flags,
+        stage: x.stage.map_or(0, |s| s as u8),
+        past_due: x.past_due.map_or(0, past_due_bucket),
+    }
+}
+
+/// Recurrence: a report of a category on a parcel within `recurrence_days` after the one before
+/// it. The rows (in order of creation) of each parcel and category, in order of creation (a
+/// stable radix sort), each against the one before.
+fn mark_recurrent(
+    rows: &mut [Row],
+    parcel: &[u32],
+    category: &[u32],
+    categories: usize,
+    recurrence_days: u32,
+) {
+    let within = i64::from(recurrence_days) * 86_400_000;
+    let width = categories as u64 + 1;
+    let on_parcels: Vec<(u64, u32)> = (0..rows.len())
+        .filter(|&at| parcel[at] > 0)
+        .map(|at| {
+            let group = u64::from(parcel[at]) * width + u64::from(category[at]);
+            (group, at as u32)
+        })
+        .collect();
+    let on_parcels = crate::radix::sort_by_key(on_parcels, |o| o.0);
+    for pair in on_parcels.windows(2) {
+        let [(g0, a), (g1, b)] = [pair[0], pair[1]];
+        if g0 == g1 && rows[b as usize].created - rows[a as usize].created <= within {
+            rows[b as usize].flags |= flag::RECURRENT;
+        }
+    }
 }
 
 #[cfg(test)]

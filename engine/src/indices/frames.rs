@@ -152,8 +152,6 @@ pub(super) fn frame(
         .zip(&area)
         .map(|(r, a)| nan_ratio(f64::from(*r), *a))
         .collect();
-    let eligible: Vec<bool> = received.iter().map(|r| *r >= min_reports.max(1)).collect();
-    let percentile = density_percentiles(&density, &part.code, &eligible);
     let counts = AttentionCounts {
         received,
         open,
@@ -162,30 +160,8 @@ pub(super) fn frame(
         on_time,
         recurrent,
     };
-    let attention: Vec<f64> = (0..n)
-        .map(|i| {
-            if !eligible[i] {
-                return f64::NAN;
-            }
-            let trend = Some(trend[i]).filter(|t| !t.is_nan());
-            counts.score(weights, i, percentile[i], trend)
-        })
-        .collect();
-    let per_1000: Option<Vec<Option<f64>>> = f.population.as_ref().map(|pop| {
-        part.key
-            .iter()
-            .zip(received)
-            .map(|(k, r)| {
-                ratio(f64::from(*r), feature(*k).and_then(|i| pop[i])).map(|x| x * 1000.0)
-            })
-            .collect()
-    });
-    let population: Option<Vec<Option<f64>>> = f.population.as_ref().map(|pop| {
-        part.key
-            .iter()
-            .map(|k| feature(*k).and_then(|i| pop[i]))
-            .collect()
-    });
+    let attention = counts.column(weights, &density, &part.code, &trend, min_reports);
+    let population = populations(f, &part.key, received);
     let with_feature: Vec<bool> = part.key.iter().map(|k| *k > 0).collect();
     let Part {
         counts,
@@ -242,10 +218,27 @@ pub(super) fn frame(
         .into_column(),
     );
     cols.push(nan_null("density_km2", density));
-    if let (Some(pop), Some(per)) = (population, per_1000) {
+    if let Some((pop, per)) = population {
         cols.push(opt::<Float64Type>("population", &pop));
         cols.push(opt::<Float64Type>("per_1000", &per));
     }
     cols.push(nan_null("attention", attention));
     DataFrame::new(n, cols)
+}
+
+/// Each row's population and its reports per 1,000 inhabitants.
+type Populations = (Vec<Option<f64>>, Vec<Option<f64>>);
+
+/// Each row's population and reports per 1,000 inhabitants, where the level has populations
+/// (sectors).
+fn populations(f: &Features, key: &[u32], received: &[u32]) -> Option<Populations> {
+    let pop = f.population.as_ref()?;
+    let of = |k: u32| (k as usize).checked_sub(1).and_then(|i| pop[i]);
+    let population: Vec<Option<f64>> = key.iter().map(|k| of(*k)).collect();
+    let per_1000 = key
+        .iter()
+        .zip(received)
+        .map(|(k, r)| ratio(f64::from(*r), of(*k)).map(|x| x * 1000.0))
+        .collect();
+    Some((population, per_1000))
 }

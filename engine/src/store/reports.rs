@@ -325,8 +325,14 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
         })
         .collect::<Result<_>>()?;
 
-    // The history is written report by report in the reports' order: walk it with a cursor
-    // (a map by id only if a file was written otherwise).
+    attach_history(dir, &mut out)?;
+    Ok(out)
+}
+
+/// Attaches `report_history.parquet` of `dir` (if any) to `out`, each report's changes in their
+/// order. The history is written report by report in the reports' order: it is walked with a
+/// cursor (a map by id only if a file was written otherwise).
+fn attach_history(dir: &Path, out: &mut [Report]) -> Result<()> {
     let mut changes: Vec<(Option<String>, Option<StatusChange>)> = Vec::new();
     let hpath = dir.join("report_history.parquet");
     if hpath.exists() {
@@ -349,7 +355,7 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
         }
     }
     let mut cursor = 0;
-    for r in &mut out {
+    for r in out.iter_mut() {
         while cursor < changes.len() && changes[cursor].0.as_deref() == Some(r.id.as_str()) {
             r.history.extend(changes[cursor].1.take());
             cursor += 1;
@@ -359,7 +365,7 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
         // Not in the reports' order: attach everything by id instead.
         let mut map: std::collections::HashMap<String, Vec<StatusChange>> =
             std::collections::HashMap::new();
-        for r in &mut out {
+        for r in out.iter_mut() {
             for c in r.history.drain(..) {
                 map.entry(r.id.clone()).or_default().push(c);
             }
@@ -369,11 +375,11 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
                 map.entry(id.unwrap_or_default()).or_default().push(c);
             }
         }
-        for r in &mut out {
+        for r in out.iter_mut() {
             r.history = map.remove(&r.id).unwrap_or_default();
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
