@@ -90,6 +90,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let hint = flag_hint(&e);
             // The chain of causes, each once: some errors already say their cause.
             let mut message = String::new();
             for cause in e.chain().map(|c| c.to_string()) {
@@ -100,9 +101,20 @@ fn main() -> ExitCode {
                     message.push_str(&cause);
                 }
             }
-            eprintln!("error: {message}");
+            eprintln!("error: {message}{hint}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The command-line flag that answers a library error, said after it: the libraries say what is
+/// wrong, and flag names belong to the command line.
+fn flag_hint(e: &anyhow::Error) -> &'static str {
+    use predio_importers::Error;
+    match e.chain().find_map(|c| c.downcast_ref::<Error>()) {
+        Some(Error::NoCrs { .. }) => " with --srs EPSG:N",
+        Some(Error::DuplicateIds { .. }) => " (--on-duplicate-id suffix|skip)",
+        _ => "",
     }
 }
 

@@ -70,8 +70,8 @@ pub enum Error {
         /// The fields there are.
         available: String,
     },
-    /// Neither the source nor `--srs` gives a CRS.
-    #[error("{path}: the source has no coordinate reference system (e.g. a shapefile without .prj); give it with --srs EPSG:N")]
+    /// Neither the source nor the caller gives a CRS.
+    #[error("{path}: the source has no coordinate reference system (e.g. a shapefile without .prj); give its CRS")]
     NoCrs {
         /// The source.
         path: String,
@@ -107,7 +107,7 @@ pub enum Error {
         declared: u64,
     },
     /// Ids repeat within the source.
-    #[error("{path}: {count} duplicate ids in field {field:?}, e.g. {examples}; use --on-duplicate-id suffix|skip to import anyway")]
+    #[error("{path}: {count} duplicate ids in field {field:?}, e.g. {examples}; suffix or skip the repeats to import anyway")]
     DuplicateIds {
         /// The source.
         path: String,

@@ -250,7 +250,10 @@ pub(crate) fn read(
         let attributes = (0..fields.len())
             .map(|i| value(feature.field(i).ok().flatten()))
             .collect();
-        let wkb = feature.geometry().and_then(|g| {
+        // `geometry_by_index` answers None for a feature without geometry before any GDAL call
+        // on it (`geometry()` hands out a null handle, and GDAL reports each call on that as
+        // an error); such a feature is skipped and listed in the import log ("empty geometry").
+        let wkb = feature.geometry_by_index(0).ok().and_then(|g| {
             if g.is_empty() {
                 None
             } else if geometry_type_has_z(g.geometry_type()) {

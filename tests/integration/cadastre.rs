@@ -41,7 +41,10 @@ fn ogr2ogr_geometries(src: &Path, extra: &[&str]) -> Vec<Option<MultiPolygon<f64
     layer
         .features()
         .map(|f| {
-            f.geometry()
+            // `geometry_by_index` checks for a feature without geometry before any GDAL call
+            // (`geometry()` hands out a null handle that GDAL then complains about on stderr).
+            f.geometry_by_index(0)
+                .ok()
                 .and_then(|g| g.to_geo().ok())
                 .and_then(|g| match g {
                     geo::Geometry::Polygon(p) => Some(MultiPolygon(vec![p])),

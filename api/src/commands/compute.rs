@@ -232,30 +232,7 @@ pub fn show(catalog: &DirCatalog, args: &IndicesArgs) -> anyhow::Result<()> {
     let table = catalog
         .indices(&manifest, Level::Sector)?
         .context("indices table missing")?;
-    let ids = table.column("sector_id")?.str()?.clone();
-    let names = table.column("name")?.str()?.clone();
-    let wanted = args.sector.to_lowercase();
-    let mut sector: Option<(String, String)> = None;
-    for (id, name) in ids.iter().zip(names.iter()) {
-        let (Some(id), name) = (id, name.unwrap_or("")) else {
-            continue;
-        };
-        if id.to_lowercase() == wanted || name.to_lowercase() == wanted {
-            sector = Some((id.to_owned(), name.to_owned()));
-            break;
-        }
-    }
-    let Some((id, name)) = sector else {
-        let mut known: Vec<String> = names.iter().flatten().map(str::to_owned).collect();
-        known.sort();
-        known.dedup();
-        known.truncate(12);
-        bail!(
-            "no sector {:?} (by id or name); some sectors: {}",
-            args.sector,
-            known.join(", ")
-        );
-    };
+    let (id, name) = find_sector(&table, &args.sector)?;
     let (dim, value) = dimension(&args.dimension);
     let mut pred = col("sector_id")
         .eq(lit(id.clone()))
@@ -281,35 +258,6 @@ pub fn show(catalog: &DirCatalog, args: &IndicesArgs) -> anyhow::Result<()> {
         .iter()
         .filter_map(|w| windows.iter().position(|x| x == w))
         .collect();
-    let metrics = [
-        ("received", "reports received"),
-        ("open", "open now"),
-        ("resolved", "resolved"),
-        ("rejected_duplicate", "rejected or duplicate"),
-        ("resolved_not_fixed", "resolved, not fixed"),
-        ("compliance", "answered within deadline"),
-        ("answered", "answered (with a time)"),
-        ("open_warning", "open: warning"),
-        ("open_alert", "open: alert"),
-        ("overdue", "open: overdue"),
-        ("overdue_0_5", "  0-5 bd past due"),
-        ("overdue_6_10", "  6-10 bd past due"),
-        ("overdue_11_20", "  11-20 bd past due"),
-        ("overdue_over_20", "  >20 bd past due"),
-        ("oldest_open_bd", "oldest open (bd)"),
-        ("resolution_median_h", "resolution median (h)"),
-        ("resolution_p90_h", "resolution p90 (h)"),
-        ("resolution_median_bd", "resolution median (bd)"),
-        ("resolution_p90_bd", "resolution p90 (bd)"),
-        ("ack_median_h", "acknowledge median (h)"),
-        ("reopen_rate", "reopen rate"),
-        ("recurrent", "recurrent reports"),
-        ("density_km2", "reports per km²"),
-        ("per_1000", "per 1,000 inhabitants"),
-        ("prev_received", "previous window"),
-        ("trend", "trend (this / previous)"),
-        ("attention", "attention index (0-100)"),
-    ];
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -324,7 +272,7 @@ pub fn show(catalog: &DirCatalog, args: &IndicesArgs) -> anyhow::Result<()> {
         write!(out, "{:>12}", windows[*i])?;
     }
     writeln!(out)?;
-    for (column, label) in metrics {
+    for (column, label) in METRICS {
         let Ok(c) = rows.column(column) else { continue };
         let s = c.as_materialized_series().cast(&DataType::Float64)?;
         let v = s.f64()?;
@@ -348,4 +296,69 @@ pub fn show(catalog: &DirCatalog, args: &IndicesArgs) -> anyhow::Result<()> {
         meta.min_reports
     )?;
     Ok(())
+}
+
+/// The rows `predio indices` prints: each index column with its label.
+const METRICS: [(&str, &str); 27] = [
+    ("received", "reports received"),
+    ("open", "open now"),
+    ("resolved", "resolved"),
+    ("rejected_duplicate", "rejected or duplicate"),
+    ("resolved_not_fixed", "resolved, not fixed"),
+    ("compliance", "answered within deadline"),
+    ("answered", "answered (with a time)"),
+    ("open_warning", "open: warning"),
+    ("open_alert", "open: alert"),
+    ("overdue", "open: overdue"),
+    ("overdue_0_5", "  0-5 bd past due"),
+    ("overdue_6_10", "  6-10 bd past due"),
+    ("overdue_11_20", "  11-20 bd past due"),
+    ("overdue_over_20", "  >20 bd past due"),
+    ("oldest_open_bd", "oldest open (bd)"),
+    ("resolution_median_h", "resolution median (h)"),
+    ("resolution_p90_h", "resolution p90 (h)"),
+    ("resolution_median_bd", "resolution median (bd)"),
+    ("resolution_p90_bd", "resolution p90 (bd)"),
+    ("ack_median_h", "acknowledge median (h)"),
+    ("reopen_rate", "reopen rate"),
+    ("recurrent", "recurrent reports"),
+    ("density_km2", "reports per km²"),
+    ("per_1000", "per 1,000 inhabitants"),
+    ("prev_received", "previous window"),
+    ("trend", "trend (this / previous)"),
+    ("attention", "attention index (0-100)"),
+];
+
+/// The sector whose id or name is `wanted` (case aside) in a sector indices table: its id and
+/// name.
+fn find_sector(
+    table: &polars::prelude::DataFrame,
+    wanted: &str,
+) -> anyhow::Result<(String, String)> {
+    let sought = wanted;
+    let ids = table.column("sector_id")?.str()?.clone();
+    let names = table.column("name")?.str()?.clone();
+    let wanted = wanted.to_lowercase();
+    let mut sector: Option<(String, String)> = None;
+    for (id, name) in ids.iter().zip(names.iter()) {
+        let (Some(id), name) = (id, name.unwrap_or("")) else {
+            continue;
+        };
+        if id.to_lowercase() == wanted || name.to_lowercase() == wanted {
+            sector = Some((id.to_owned(), name.to_owned()));
+            break;
+        }
+    }
+    let Some(found) = sector else {
+        let mut known: Vec<String> = names.iter().flatten().map(str::to_owned).collect();
+        known.sort();
+        known.dedup();
+        known.truncate(12);
+        bail!(
+            "no sector {:?} (by id or name); some sectors: {}",
+            sought,
+            known.join(", ")
+        );
+    };
+    Ok(found)
 }

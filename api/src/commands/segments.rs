@@ -3,7 +3,9 @@
 use anyhow::Context as _;
 use polars::prelude::*;
 use predio_engine::indices::{self, Level, Selection};
-use predio_engine::segments::{choose_k, describe, kmeans, standardise, SegmentsMeta};
+use predio_engine::segments::{
+    choose_k, describe, kmeans, standardise, Segmentation, SegmentsMeta,
+};
 use predio_engine::{CatalogStore, Change, DirCatalog};
 
 use super::compute::{current, indices_meta};
@@ -49,30 +51,7 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
         "{} features: too few to segment",
         keep.len()
     );
-    let mut columns = Vec::new();
-    for f in &args.fields {
-        let v = f64_column(&rows, f)
-            .with_context(|| format!("--fields {f}: a numeric column of the {id_col} table"))?;
-        let present: Vec<f64> = keep
-            .iter()
-            .filter_map(|i| v[*i])
-            .filter(|x| x.is_finite())
-            .collect();
-        // an undefined rate (no reports answered) counts as the column's mean: z = 0
-        let mean = if present.is_empty() {
-            0.0
-        } else {
-            present.iter().sum::<f64>() / present.len() as f64
-        };
-        columns.push(
-            keep.iter()
-                .map(|i| v[*i].filter(|x| x.is_finite()).unwrap_or(mean))
-                .collect::<Vec<f64>>(),
-        );
-    }
-    let matrix: Vec<Vec<f64>> = (0..keep.len())
-        .map(|r| columns.iter().map(|c| c[r]).collect())
-        .collect();
+    let matrix = feature_matrix(&rows, &keep, &args.fields, id_col)?;
     let x = standardise(&matrix);
     let seg = match args.k {
         Some(k) => {
@@ -83,33 +62,7 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
     };
     let fields: Vec<&str> = args.fields.iter().map(String::as_str).collect();
     let words: Vec<String> = seg.centroids.iter().map(|c| describe(c, &fields)).collect();
-    println!(
-        "{} {}s in {} segments (window {window}, seed {}, mean silhouette {:.3}{})",
-        x.len(),
-        if level == Level::Sector {
-            "sector"
-        } else {
-            "parcel"
-        },
-        seg.k,
-        args.seed,
-        seg.silhouette,
-        if seg.tried.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; k by silhouette: {}",
-                seg.tried
-                    .iter()
-                    .map(|(k, s)| format!("{k}: {s:.3}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
-    );
-    for (i, w) in words.iter().enumerate() {
-        println!("  segment {i}: {:>6} — {w}", seg.sizes[i]);
-    }
+    print_segments(&seg, &words, level, &window, args.seed);
     let table = df!(
         id_col => keep.iter().map(|i| ids[*i].clone()).collect::<Vec<_>>(),
         "segment" => seg.labels.iter().map(|l| *l as u32).collect::<Vec<_>>(),
@@ -146,4 +99,71 @@ pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The rows `keep` of `rows` by the numeric columns `fields`: an undefined value (a rate with no
+/// reports answered) counts as its column's mean, so its z-score is 0.
+fn feature_matrix(
+    rows: &DataFrame,
+    keep: &[usize],
+    fields: &[String],
+    id_col: &str,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let mut columns = Vec::new();
+    for f in fields {
+        let v = f64_column(rows, f)
+            .with_context(|| format!("--fields {f}: a numeric column of the {id_col} table"))?;
+        let present: Vec<f64> = keep
+            .iter()
+            .filter_map(|i| v[*i])
+            .filter(|x| x.is_finite())
+            .collect();
+        // an undefined rate (no reports answered) counts as the column's mean: z = 0
+        let mean = if present.is_empty() {
+            0.0
+        } else {
+            present.iter().sum::<f64>() / present.len() as f64
+        };
+        columns.push(
+            keep.iter()
+                .map(|i| v[*i].filter(|x| x.is_finite()).unwrap_or(mean))
+                .collect::<Vec<f64>>(),
+        );
+    }
+    let matrix: Vec<Vec<f64>> = (0..keep.len())
+        .map(|r| columns.iter().map(|c| c[r]).collect())
+        .collect();
+    Ok(matrix)
+}
+
+/// The segmentation as `predio segments` prints it: the summary line, then each segment.
+#[allow(clippy::print_stdout)] // the table is this command's output
+fn print_segments(seg: &Segmentation, words: &[String], level: Level, window: &str, seed: u64) {
+    println!(
+        "{} {}s in {} segments (window {window}, seed {}, mean silhouette {:.3}{})",
+        seg.labels.len(),
+        if level == Level::Sector {
+            "sector"
+        } else {
+            "parcel"
+        },
+        seg.k,
+        seed,
+        seg.silhouette,
+        if seg.tried.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; k by silhouette: {}",
+                seg.tried
+                    .iter()
+                    .map(|(k, s)| format!("{k}: {s:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    for (i, w) in words.iter().enumerate() {
+        println!("  segment {i}: {:>6} — {w}", seg.sizes[i]);
+    }
 }

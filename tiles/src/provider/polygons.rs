@@ -173,7 +173,7 @@ impl TileProvider for PolygonLayer {
             v.push((
                 "segment".to_owned(),
                 FieldKind::Count,
-                "segment saved by `predio segments --save` (0 is the largest)".to_owned(),
+                "segment of the saved segmentation (0 is the largest)".to_owned(),
             ));
             v.push((
                 "segment_desc".to_owned(),

@@ -102,51 +102,9 @@ dl { font-size: 9.5pt; } dt { font-weight: bold; } dd { margin: 0 0 1.5mm 4mm; }
 "#;
 
 pub(super) fn render(r: &Report, layer: &SectorLayer) -> String {
-    let p = &r.period;
-    let t = &r.totals;
     let mut h = String::with_capacity(64 * 1024);
-    let _ = writeln!(
-        h,
-        "<!doctype html>\n<html lang=\"es\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{} — {}</title>\n<style>{CSS}</style>\n</head>\n<body>",
-        esc(&r.title),
-        esc(&p.label)
-    );
-    let _ = writeln!(
-        h,
-        "<header><h1>{}</h1><p class=\"sub\">Período <strong id=\"periodo\">{}</strong>: del {} \
-         al {} (días UTC) · datos de la versión {} del catálogo · generado el {}</p></header>",
-        esc(&r.title),
-        esc(&p.label),
-        p.first.format("%d/%m/%Y"),
-        p.last.format("%d/%m/%Y"),
-        esc(&r.version),
-        Utc::now().format("%d/%m/%Y %H:%M UTC")
-    );
-    // summary
-    let kpi = |field: &str, v: String, label: &str| {
-        format!(
-            "<div class=\"kpi\" data-field=\"{field}\"><span class=\"v\">{v}</span>\
-             <span class=\"l\">{label}</span></div>"
-        )
-    };
-    let _ = writeln!(
-        h,
-        "<section id=\"resumen\"><h2>Resumen</h2><div class=\"kpis\">{}{}{}{}{}</div>\
-         <p class=\"nota\">Solicitudes recibidas en el período; respondidas (resueltas, \
-         rechazadas o duplicadas) hasta su cierre, a tiempo o tarde según el plazo legal en \
-         días hábiles; pendientes: abiertas al final del período. {} {} recibidas no tienen \
-         sector (sin ubicación o fuera de los sectores): cuentan en el total y por departamento, \
-         no en la tabla por sector.</p></section>",
-        kpi("received", int(t.received), "recibidas"),
-        kpi("on_time", int(t.on_time), "respondidas a tiempo"),
-        kpi("late", int(t.late()), "respondidas tarde"),
-        kpi("pending", int(t.pending), "pendientes al cierre"),
-        kpi("compliance", percent(t.compliance()), "cumplimiento"),
-        esc(&r.rules),
-        int(r.without_sector.received)
-    );
+    head_and_summary(&mut h, r);
+    let (p, t) = (&r.period, &r.totals);
     // map
     let _ = writeln!(
         h,
@@ -227,4 +185,52 @@ pub(super) fn render(r: &Report, layer: &SectorLayer) -> String {
     );
     h.push_str("</body>\n</html>\n");
     h
+}
+
+/// The page's head, its title block and the summary section.
+fn head_and_summary(h: &mut String, r: &Report) {
+    let p = &r.period;
+    let t = &r.totals;
+    let _ = writeln!(
+        h,
+        "<!doctype html>\n<html lang=\"es\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} — {}</title>\n<style>{CSS}</style>\n</head>\n<body>",
+        esc(&r.title),
+        esc(&p.label)
+    );
+    let _ = writeln!(
+        h,
+        "<header><h1>{}</h1><p class=\"sub\">Período <strong id=\"periodo\">{}</strong>: del {} \
+         al {} (días UTC) · datos de la versión {} del catálogo · generado el {}</p></header>",
+        esc(&r.title),
+        esc(&p.label),
+        p.first.format("%d/%m/%Y"),
+        p.last.format("%d/%m/%Y"),
+        esc(&r.version),
+        Utc::now().format("%d/%m/%Y %H:%M UTC")
+    );
+    // summary
+    let kpi = |field: &str, v: String, label: &str| {
+        format!(
+            "<div class=\"kpi\" data-field=\"{field}\"><span class=\"v\">{v}</span>\
+             <span class=\"l\">{label}</span></div>"
+        )
+    };
+    let _ = writeln!(
+        h,
+        "<section id=\"resumen\"><h2>Resumen</h2><div class=\"kpis\">{}{}{}{}{}</div>\
+         <p class=\"nota\">Solicitudes recibidas en el período; respondidas (resueltas, \
+         rechazadas o duplicadas) hasta su cierre, a tiempo o tarde según el plazo legal en \
+         días hábiles; pendientes: abiertas al final del período. {} {} recibidas no tienen \
+         sector (sin ubicación o fuera de los sectores): cuentan en el total y por departamento, \
+         no en la tabla por sector.</p></section>",
+        kpi("received", int(t.received), "recibidas"),
+        kpi("on_time", int(t.on_time), "respondidas a tiempo"),
+        kpi("late", int(t.late()), "respondidas tarde"),
+        kpi("pending", int(t.pending), "pendientes al cierre"),
+        kpi("compliance", percent(t.compliance()), "cumplimiento"),
+        esc(&r.rules),
+        int(r.without_sector.received)
+    );
 }

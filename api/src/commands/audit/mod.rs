@@ -101,15 +101,6 @@ pub fn run(catalog: &DirCatalog, args: &AuditArgs) -> anyhow::Result<()> {
             None => without_sector.add(&row),
         }
     }
-    let mut departments: BTreeMap<String, Row> = BTreeMap::new();
-    for (_, row) in rows(&select("department")?)? {
-        let d = departments.entry(row.name.clone()).or_insert_with(|| Row {
-            id: row.name.clone(),
-            name: row.name.clone(),
-            ..Row::default()
-        });
-        d.add(&row);
-    }
     // sectors in layer order
     let sector_rows: Vec<Row> = sectors
         .sectors
@@ -123,20 +114,8 @@ pub fn run(catalog: &DirCatalog, args: &AuditArgs) -> anyhow::Result<()> {
         })
         .collect();
     let min_answered = u64::from(args.min_answered);
-    let mut worst: Vec<usize> = (0..sector_rows.len())
-        .filter(|i| sector_rows[*i].answered >= min_answered)
-        .collect();
-    worst.sort_by(|a, b| {
-        let (ra, rb) = (&sector_rows[*a], &sector_rows[*b]);
-        ra.compliance()
-            .unwrap_or(1.0)
-            .total_cmp(&rb.compliance().unwrap_or(1.0))
-            .then(rb.pending.cmp(&ra.pending))
-            .then(ra.id.cmp(&rb.id))
-    });
-    worst.truncate(args.worst);
-    let mut departments: Vec<Row> = departments.into_values().collect();
-    departments.sort_by(|a, b| b.received.cmp(&a.received).then(a.id.cmp(&b.id)));
+    let worst = worst_sectors(&sector_rows, min_answered, args.worst);
+    let departments = departments_of(rows(&select("department")?)?);
     let report = Report {
         title: args.title.clone(),
         period,
@@ -167,6 +146,40 @@ pub fn run(catalog: &DirCatalog, args: &AuditArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The `worst` sectors by compliance among those with at least `min_answered` answers (a rate
+/// on a handful says little): lowest first, ties by more pending, then by id.
+fn worst_sectors(sector_rows: &[Row], min_answered: u64, worst: usize) -> Vec<usize> {
+    let mut picked: Vec<usize> = (0..sector_rows.len())
+        .filter(|i| sector_rows[*i].answered >= min_answered)
+        .collect();
+    picked.sort_by(|a, b| {
+        let (ra, rb) = (&sector_rows[*a], &sector_rows[*b]);
+        ra.compliance()
+            .unwrap_or(1.0)
+            .total_cmp(&rb.compliance().unwrap_or(1.0))
+            .then(rb.pending.cmp(&ra.pending))
+            .then(ra.id.cmp(&rb.id))
+    });
+    picked.truncate(worst);
+    picked
+}
+
+/// The departments' rows, summed from the sector rows of each department, most received first.
+fn departments_of(rows: Vec<(Option<String>, Row)>) -> Vec<Row> {
+    let mut departments: BTreeMap<String, Row> = BTreeMap::new();
+    for (_, row) in rows {
+        let d = departments.entry(row.name.clone()).or_insert_with(|| Row {
+            id: row.name.clone(),
+            name: row.name.clone(),
+            ..Row::default()
+        });
+        d.add(&row);
+    }
+    let mut departments: Vec<Row> = departments.into_values().collect();
+    departments.sort_by(|a, b| b.received.cmp(&a.received).then(a.id.cmp(&b.id)));
+    departments
 }
 
 /// The deadline rules and holidays: the files given, else those the current indices were

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::state::Shared;
-use crate::commands::audit::{rows, OVERDUE_BUCKETS};
+use crate::commands::audit::{rows, Row, OVERDUE_BUCKETS};
 use crate::commands::table::{csv_text, pick_window};
 
 fn bad(m: impl Into<String>) -> ApiError {
@@ -114,24 +114,8 @@ fn table(
     let mut out = Vec::new();
     for (id, r) in rows(&rows_df).map_err(|e| internal(format!("{e:#}")))? {
         let Some(id) = id else { continue };
-        let mut m = Map::new();
-        m.insert("sector_id".into(), json!(id));
-        m.insert(
-            "name".into(),
-            json!(names.get(&id).cloned().unwrap_or_default()),
-        );
-        m.insert("received".into(), json!(r.received));
-        m.insert("answered".into(), json!(r.answered));
-        m.insert("answered_on_time".into(), json!(r.on_time));
-        m.insert("answered_late".into(), json!(r.late()));
-        m.insert("open".into(), json!(r.pending));
-        m.insert("overdue".into(), json!(r.overdue));
-        for (b, n) in OVERDUE_BUCKETS.iter().zip(r.overdue_by_age) {
-            m.insert((*b).into(), json!(n));
-        }
-        m.insert("oldest_open_bd".into(), json!(r.oldest_open_bd));
-        m.insert("compliance".into(), json!(r.compliance()));
-        out.push(Value::Object(m));
+        let name = names.get(&id).cloned().unwrap_or_default();
+        out.push(sector_json(id, name, &r));
     }
     out.sort_by(|a, b| a["sector_id"].as_str().cmp(&b["sector_id"].as_str()));
     if !csv {
@@ -147,6 +131,30 @@ fn table(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(r);
     }
+    csv_response(&out)
+}
+
+/// One sector's row of the audit table, as JSON.
+fn sector_json(id: String, name: String, r: &Row) -> Value {
+    let mut m = Map::new();
+    m.insert("sector_id".into(), json!(id));
+    m.insert("name".into(), json!(name));
+    m.insert("received".into(), json!(r.received));
+    m.insert("answered".into(), json!(r.answered));
+    m.insert("answered_on_time".into(), json!(r.on_time));
+    m.insert("answered_late".into(), json!(r.late()));
+    m.insert("open".into(), json!(r.pending));
+    m.insert("overdue".into(), json!(r.overdue));
+    for (b, n) in OVERDUE_BUCKETS.iter().zip(r.overdue_by_age) {
+        m.insert((*b).into(), json!(n));
+    }
+    m.insert("oldest_open_bd".into(), json!(r.oldest_open_bd));
+    m.insert("compliance".into(), json!(r.compliance()));
+    Value::Object(m)
+}
+
+/// The audit table as CSV, its columns in the JSON rows' order.
+fn csv_response(out: &[Value]) -> Result<Response, ApiError> {
     let mut head = vec![
         "sector_id",
         "name",
@@ -171,7 +179,7 @@ fn table(
                 .collect()
         }),
     )
-    .map_err(|e| internal(e.to_string()))?;
+    .map_err(ApiError::internal)?;
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
