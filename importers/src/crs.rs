@@ -22,6 +22,8 @@ impl Crs {
     /// # Errors
     /// GDAL's or PROJ's message when the definition is unknown or cannot reach EPSG:4326.
     pub fn from_user_input(input: &str) -> Result<Crs, String> {
+        // GDAL's messages about an unknown CRS go to the log (and this error), not to stderr.
+        crate::gdal_log::install();
         let srs = SpatialRef::from_definition(input).map_err(|e| e.to_string())?;
         let crs = Crs::from_spatial_ref(&srs)?;
         crs.to_wgs84()?;

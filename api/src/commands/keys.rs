@@ -45,13 +45,9 @@ impl Keys {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// SHA-256 of a key, hex.
 pub fn hash(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// The default key file of a catalog.
@@ -146,7 +142,7 @@ fn new_key() -> anyhow::Result<String> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .context("reading /dev/urandom")?;
-    Ok(format!("predio_{}", hex(&bytes)))
+    Ok(format!("predio_{}", hex::encode(bytes)))
 }
 
 /// Adds a key and returns it (the only time it is shown).

@@ -11,6 +11,8 @@ use flatgeobuf::GeometryType;
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use polars::prelude::*;
 
+use geozero::ToWkb;
+
 use super::Level;
 use crate::error::{Error, Result};
 use crate::export::{finish, write_atomically, write_feature_collection, ExportFormat};
@@ -126,26 +128,9 @@ pub fn cell_polygon(cell: &str) -> Option<MultiPolygon<f64>> {
     Some(MultiPolygon::new(vec![poly]))
 }
 
-/// Little-endian WKB of a multipolygon.
-fn wkb(mp: &MultiPolygon<f64>) -> Vec<u8> {
-    let mut b = Vec::with_capacity(64);
-    let u32le = |b: &mut Vec<u8>, v: u32| b.extend_from_slice(&v.to_le_bytes());
-    b.push(1);
-    u32le(&mut b, 6);
-    u32le(&mut b, mp.0.len() as u32);
-    for p in &mp.0 {
-        b.push(1);
-        u32le(&mut b, 3);
-        u32le(&mut b, 1 + p.interiors().len() as u32);
-        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
-            u32le(&mut b, ring.0.len() as u32);
-            for c in &ring.0 {
-                b.extend_from_slice(&c.x.to_le_bytes());
-                b.extend_from_slice(&c.y.to_le_bytes());
-            }
-        }
-    }
-    b
+/// WKB (ISO, little-endian) of a multipolygon, by geozero's writer.
+fn wkb(mp: &MultiPolygon<f64>) -> std::result::Result<Vec<u8>, geozero::error::GeozeroError> {
+    geo::Geometry::MultiPolygon(mp.clone()).to_wkb(geozero::CoordDimensions::xy())
 }
 
 /// Writes the selected rows `df` of `level` with their outlines (from `outlines` by id, or the
@@ -239,7 +224,14 @@ fn write_geoparquet(
     geoms: &[Option<MultiPolygon<f64>>],
     path: &Path,
 ) -> Result<usize> {
-    let blobs: Vec<Option<Vec<u8>>> = geoms.iter().map(|g| g.as_ref().map(wkb)).collect();
+    let blobs: Vec<Option<Vec<u8>>> = geoms
+        .iter()
+        .map(|g| g.as_ref().map(wkb).transpose())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Parquet {
+            path: path.to_path_buf(),
+            message: format!("WKB: {e}"),
+        })?;
     let mut out = df.clone();
     let column = BinaryChunked::from_iter_options("geometry".into(), blobs.into_iter());
     out.with_column(column.into_series().into_column())
@@ -292,4 +284,32 @@ fn write_fgb(
         }),
     )?;
     Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outlines_are_iso_wkb_as_the_specification_lays_it_out() {
+        // OGC 06-103r4 §8.2: byte order 1 (little-endian), type 6 (MultiPolygon), 1 polygon;
+        // byte order 1, type 3 (Polygon), 1 ring of 4 points, each x then y as f64.
+        let square: MultiPolygon<f64> = MultiPolygon::new(vec![Polygon::new(
+            LineString::from(vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)]),
+            vec![],
+        )]);
+        let mut want = vec![1u8];
+        for v in [6u32, 1] {
+            want.extend(v.to_le_bytes());
+        }
+        want.push(1);
+        for v in [3u32, 1, 4] {
+            want.extend(v.to_le_bytes());
+        }
+        for (x, y) in [(0.0f64, 0.0f64), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)] {
+            want.extend(x.to_le_bytes());
+            want.extend(y.to_le_bytes());
+        }
+        assert_eq!(wkb(&square).expect("WKB"), want);
+    }
 }

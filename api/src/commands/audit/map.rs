@@ -23,12 +23,11 @@ pub(super) fn colour(c: Option<f64>) -> &'static str {
 pub(super) const MAP_WIDTH: f64 = 720.0;
 pub(super) const MAP_MAX_HEIGHT: f64 = 620.0;
 
+/// Web Mercator of a point, north up: the tiles' projection (normalised to the unit square,
+/// y south), flipped. The map is then scaled to fit, so the unit does not matter.
 pub(super) fn mercator(lon: f64, lat: f64) -> (f64, f64) {
-    let lat = lat.clamp(-85.0511, 85.0511).to_radians();
-    (
-        lon.to_radians(),
-        (std::f64::consts::FRAC_PI_4 + lat / 2.0).tan().ln(),
-    )
+    let m = predio_tiles::geom::mercator(lon, lat);
+    (m.x, -m.y)
 }
 
 /// The sectors as SVG paths coloured by compliance, numbered markers on the worst.
