@@ -110,27 +110,9 @@ fn import_polygons(
 
     progress.stage("validating and reprojecting", raw.features.len() as u64);
     let crs = &raw.crs;
-    let outcomes: Vec<Outcome> = raw
-        .features
-        .par_iter()
-        .with_min_len(256)
-        .map(|f| {
-            let out = geometry::process(f.wkb.as_deref(), crs);
-            progress.advance(1);
-            out
-        })
-        .collect();
+    let outcomes = process_all(&raw.features, crs, progress);
 
     let mut report = ImportReport::default();
-    let mut issue = |number: u64, id: Option<String>, problem: String, action: IssueAction| {
-        report.issues.push(Issue {
-            layer: kind,
-            feature: number,
-            id,
-            problem,
-            action,
-        });
-    };
     let (mut invalid, mut repaired) = (0, 0);
     let mut items = Vec::with_capacity(raw.features.len());
     let mut seen: HashMap<String, (u64, usize)> = HashMap::new();
@@ -138,39 +120,19 @@ fn import_polygons(
     let read = raw.features.len();
     for (feature, outcome) in raw.features.into_iter().zip(outcomes) {
         let id = id_of(&feature);
-        let geometry = match outcome {
-            Outcome::Valid(g) => g,
-            Outcome::Rejected(reason) => {
-                issue(feature.number, id, reason, IssueAction::Skipped);
-                continue;
-            }
-            Outcome::Invalid { source, reason } => {
-                invalid += 1;
-                match geometry::repair(&source).and_then(|g| geometry::to_wgs84(g, crs)) {
-                    Ok(g) => {
-                        repaired += 1;
-                        issue(
-                            feature.number,
-                            id.clone(),
-                            format!("invalid geometry: {reason}"),
-                            IssueAction::Repaired,
-                        );
-                        g
-                    }
-                    Err(why) => {
-                        issue(
-                            feature.number,
-                            id,
-                            format!("invalid geometry: {reason}; {why}"),
-                            IssueAction::Skipped,
-                        );
-                        continue;
-                    }
-                }
-            }
+        let Some(geometry) = settle(
+            outcome,
+            crs,
+            (feature.number, id.clone()),
+            (&mut report, kind),
+            (&mut invalid, &mut repaired),
+        ) else {
+            continue;
         };
-        let Some(mut id) = id else {
-            issue(
+        let Some(id) = id else {
+            push_issue(
+                &mut report,
+                kind,
                 feature.number,
                 None,
                 format!("no value in id field {:?}", id_field.unwrap_or_default()),
@@ -178,37 +140,15 @@ fn import_polygons(
             );
             continue;
         };
-        match seen.get_mut(&id) {
-            None => {
-                seen.insert(id.clone(), (feature.number, 1));
-            }
-            Some((first, n)) => {
-                *n += 1;
-                duplicates.push((id.clone(), *first, feature.number));
-                match on_duplicate {
-                    DuplicateIds::Fail => {}
-                    DuplicateIds::Skip => {
-                        issue(
-                            feature.number,
-                            Some(id),
-                            format!("duplicate id (first at feature {first})"),
-                            IssueAction::Skipped,
-                        );
-                        continue;
-                    }
-                    DuplicateIds::Suffix => {
-                        let renamed = format!("{id}~{n}");
-                        issue(
-                            feature.number,
-                            Some(renamed.clone()),
-                            format!("duplicate id {id:?} (first at feature {first}) renamed"),
-                            IssueAction::Flagged,
-                        );
-                        id = renamed;
-                    }
-                }
-            }
-        }
+        let Some(id) = dedupe(
+            id,
+            feature.number,
+            (&mut seen, &mut duplicates),
+            on_duplicate,
+            (&mut report, kind),
+        ) else {
+            continue;
+        };
         let area_m2 = geometry::area_m2(&geometry);
         items.push(Item {
             number: feature.number,
@@ -219,18 +159,8 @@ fn import_polygons(
         });
     }
     if on_duplicate == DuplicateIds::Fail && !duplicates.is_empty() {
-        let examples = duplicates
-            .iter()
-            .take(5)
-            .map(|(id, first, again)| format!("{id:?} (features {first} and {again})"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(Error::DuplicateIds {
-            path,
-            field: id_field.unwrap_or("feature number").to_owned(),
-            count: duplicates.len(),
-            examples,
-        });
+        let field = id_field.unwrap_or("feature number");
+        return Err(duplicate_error(path, field, &duplicates));
     }
     if items.is_empty() {
         return Err(Error::NothingImported {
@@ -247,17 +177,7 @@ fn import_polygons(
         "geometries checked"
     );
 
-    // Source attributes keep their names, unless one collides with a column predio writes.
-    let fields = raw
-        .fields
-        .into_iter()
-        .map(|mut f| {
-            if RESERVED_COLUMNS.contains(&f.name.as_str()) {
-                f.name = format!("src_{}", f.name);
-            }
-            f
-        })
-        .collect();
+    let fields = renamed_fields(raw.fields);
     Ok(Imported {
         fields,
         source: raw.source,
@@ -267,6 +187,168 @@ fn import_polygons(
         repaired,
         report,
     })
+}
+
+/// Records a problem of feature `number` in the import log.
+fn push_issue(
+    report: &mut ImportReport,
+    kind: LayerKind,
+    number: u64,
+    id: Option<String>,
+    problem: String,
+    action: IssueAction,
+) {
+    report.issues.push(Issue {
+        layer: kind,
+        feature: number,
+        id,
+        problem,
+        action,
+    });
+}
+
+/// Each feature's geometry validated and reprojected, in parallel.
+fn process_all(
+    features: &[vector::RawFeature],
+    crs: &crate::crs::Crs,
+    progress: &dyn Progress,
+) -> Vec<Outcome> {
+    features
+        .par_iter()
+        .with_min_len(256)
+        .map(|f| {
+            let out = geometry::process(f.wkb.as_deref(), crs);
+            progress.advance(1);
+            out
+        })
+        .collect()
+}
+
+/// The geometry of feature `number` once its outcome is settled: a valid one as it is, an
+/// invalid one repaired and reprojected if it can be (counted in `invalid` and `repaired`),
+/// `None` when it is skipped; each problem goes to the import log.
+fn settle(
+    outcome: Outcome,
+    crs: &crate::crs::Crs,
+    (number, id): (u64, Option<String>),
+    (report, kind): (&mut ImportReport, LayerKind),
+    (invalid, repaired): (&mut usize, &mut usize),
+) -> Option<geo::MultiPolygon<f64>> {
+    match outcome {
+        Outcome::Valid(g) => Some(g),
+        Outcome::Rejected(reason) => {
+            push_issue(report, kind, number, id, reason, IssueAction::Skipped);
+            None
+        }
+        Outcome::Invalid { source, reason } => {
+            *invalid += 1;
+            match geometry::repair(&source).and_then(|g| geometry::to_wgs84(g, crs)) {
+                Ok(g) => {
+                    *repaired += 1;
+                    push_issue(
+                        report,
+                        kind,
+                        number,
+                        id.clone(),
+                        format!("invalid geometry: {reason}"),
+                        IssueAction::Repaired,
+                    );
+                    Some(g)
+                }
+                Err(why) => {
+                    push_issue(
+                        report,
+                        kind,
+                        number,
+                        id,
+                        format!("invalid geometry: {reason}; {why}"),
+                        IssueAction::Skipped,
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// The ids seen so far: the feature each was first seen at, and how many times.
+type Seen = HashMap<String, (u64, usize)>;
+
+/// The id feature `number` is kept under, or `None` to skip it: a repeated id (the first seen
+/// and the repeats are remembered) is kept as it is (and the import fails later), skipped, or
+/// suffixed `~n`, by `on_duplicate`; the last two are logged.
+fn dedupe(
+    mut id: String,
+    number: u64,
+    (seen, duplicates): (&mut Seen, &mut Vec<(String, u64, u64)>),
+    on_duplicate: DuplicateIds,
+    (report, kind): (&mut ImportReport, LayerKind),
+) -> Option<String> {
+    match seen.get_mut(&id) {
+        None => {
+            seen.insert(id.clone(), (number, 1));
+        }
+        Some((first, n)) => {
+            *n += 1;
+            duplicates.push((id.clone(), *first, number));
+            match on_duplicate {
+                DuplicateIds::Fail => {}
+                DuplicateIds::Skip => {
+                    push_issue(
+                        report,
+                        kind,
+                        number,
+                        Some(id),
+                        format!("duplicate id (first at feature {first})"),
+                        IssueAction::Skipped,
+                    );
+                    return None;
+                }
+                DuplicateIds::Suffix => {
+                    let renamed = format!("{id}~{n}");
+                    push_issue(
+                        report,
+                        kind,
+                        number,
+                        Some(renamed.clone()),
+                        format!("duplicate id {id:?} (first at feature {first}) renamed"),
+                        IssueAction::Flagged,
+                    );
+                    id = renamed;
+                }
+            }
+        }
+    }
+    Some(id)
+}
+
+/// The error of a source whose ids repeat, with a few examples.
+fn duplicate_error(path: String, field: &str, duplicates: &[(String, u64, u64)]) -> Error {
+    let examples = duplicates
+        .iter()
+        .take(5)
+        .map(|(id, first, again)| format!("{id:?} (features {first} and {again})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Error::DuplicateIds {
+        path,
+        field: field.to_owned(),
+        count: duplicates.len(),
+        examples,
+    }
+}
+
+/// Source attributes keep their names, unless one collides with a column predio writes.
+fn renamed_fields(fields: Vec<Field>) -> Vec<Field> {
+    fields
+        .into_iter()
+        .map(|mut f| {
+            if RESERVED_COLUMNS.contains(&f.name.as_str()) {
+                f.name = format!("src_{}", f.name);
+            }
+            f
+        })
+        .collect()
 }
 
 fn meta(

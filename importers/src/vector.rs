@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use gdal::vector::{
-    geometry_type_flatten, geometry_type_has_z, geometry_type_to_name, FieldValue, LayerAccess,
-    OGRFieldType, OGRwkbGeometryType,
+    geometry_type_flatten, geometry_type_has_z, geometry_type_to_name, FieldValue, Layer,
+    LayerAccess, OGRFieldType, OGRwkbGeometryType,
 };
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use predio_engine::{Field, FieldType, SourceInfo, Value};
@@ -203,30 +203,7 @@ pub(crate) fn read(
         });
     }
 
-    let (crs, crs_from_option) = match (&source.srs, layer.spatial_ref()) {
-        (Some(s), _) => (
-            Crs::from_user_input(s).map_err(|message| Error::UnknownCrs {
-                path: path.clone(),
-                crs: s.clone(),
-                message,
-            })?,
-            true,
-        ),
-        (None, Some(srs)) => {
-            let crs = Crs::from_spatial_ref(&srs).map_err(|message| Error::UnknownCrs {
-                path: path.clone(),
-                crs: srs.name().unwrap_or_default(),
-                message,
-            })?;
-            crs.to_wgs84().map_err(|message| Error::UnknownCrs {
-                path: path.clone(),
-                crs: crs.code.clone(),
-                message,
-            })?;
-            (crs, false)
-        }
-        (None, None) => return Err(Error::NoCrs { path: path.clone() }),
-    };
+    let (crs, crs_from_option) = layer_crs(source, &layer)?;
 
     let fields: Vec<Field> = layer
         .defn()
@@ -243,37 +220,7 @@ pub(crate) fn read(
     progress.stage("reading", declared.unwrap_or(0));
 
     gdal_log::clear();
-    let mut features = Vec::with_capacity(declared.unwrap_or(0) as usize);
-    let mut number = 0u64;
-    for feature in layer.features() {
-        number += 1;
-        let attributes = (0..fields.len())
-            .map(|i| value(feature.field(i).ok().flatten()))
-            .collect();
-        // `geometry_by_index` answers None for a feature without geometry before any GDAL call
-        // on it (`geometry()` hands out a null handle, and GDAL reports each call on that as
-        // an error); such a feature is skipped and listed in the import log ("empty geometry").
-        let wkb = feature.geometry_by_index(0).ok().and_then(|g| {
-            if g.is_empty() {
-                None
-            } else if geometry_type_has_z(g.geometry_type()) {
-                let mut flat = g.clone();
-                flat.flatten_to_2d();
-                flat.wkb().ok()
-            } else {
-                g.wkb().ok()
-            }
-        });
-        features.push(RawFeature {
-            number,
-            attributes,
-            wkb,
-        });
-        if number.is_multiple_of(4096) {
-            progress.advance(4096);
-        }
-    }
-    progress.advance(number % 4096);
+    let (features, number) = read_features(&mut layer, fields.len(), declared, progress);
     if let Some(message) = gdal_log::take().into_iter().next() {
         return Err(Error::Read {
             path: path.clone(),
@@ -309,4 +256,76 @@ pub(crate) fn read(
         source: source_info,
         crs,
     })
+}
+
+/// The layer's CRS: `source.srs` when given (`true`), else the layer's own, which must reach
+/// EPSG:4326.
+fn layer_crs(source: &VectorSource, layer: &Layer<'_>) -> Result<(Crs, bool)> {
+    let path = &source.path;
+    Ok(match (&source.srs, layer.spatial_ref()) {
+        (Some(s), _) => (
+            Crs::from_user_input(s).map_err(|message| Error::UnknownCrs {
+                path: path.clone(),
+                crs: s.clone(),
+                message,
+            })?,
+            true,
+        ),
+        (None, Some(srs)) => {
+            let crs = Crs::from_spatial_ref(&srs).map_err(|message| Error::UnknownCrs {
+                path: path.clone(),
+                crs: srs.name().unwrap_or_default(),
+                message,
+            })?;
+            crs.to_wgs84().map_err(|message| Error::UnknownCrs {
+                path: path.clone(),
+                crs: crs.code.clone(),
+                message,
+            })?;
+            (crs, false)
+        }
+        (None, None) => return Err(Error::NoCrs { path: path.clone() }),
+    })
+}
+
+/// Every feature of the layer with its attributes (`fields` of them) and its 2D WKB, and how
+/// many were read.
+fn read_features(
+    layer: &mut Layer<'_>,
+    fields: usize,
+    declared: Option<u64>,
+    progress: &dyn Progress,
+) -> (Vec<RawFeature>, u64) {
+    let mut features = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut number = 0u64;
+    for feature in layer.features() {
+        number += 1;
+        let attributes = (0..fields)
+            .map(|i| value(feature.field(i).ok().flatten()))
+            .collect();
+        // `geometry_by_index` answers None for a feature without geometry before any GDAL call
+        // on it (`geometry()` hands out a null handle, and GDAL reports each call on that as
+        // an error); such a feature is skipped and listed in the import log ("empty geometry").
+        let wkb = feature.geometry_by_index(0).ok().and_then(|g| {
+            if g.is_empty() {
+                None
+            } else if geometry_type_has_z(g.geometry_type()) {
+                let mut flat = g.clone();
+                flat.flatten_to_2d();
+                flat.wkb().ok()
+            } else {
+                g.wkb().ok()
+            }
+        });
+        features.push(RawFeature {
+            number,
+            attributes,
+            wkb,
+        });
+        if number.is_multiple_of(4096) {
+            progress.advance(4096);
+        }
+    }
+    progress.advance(number % 4096);
+    (features, number)
 }

@@ -340,37 +340,7 @@ pub fn read_open311(path: &Path, options: ReadOptions) -> Result<ReportRows> {
         let closed = status.is_some_and(|s| n.statuses.get(s).is_some_and(|(s, _)| s.is_closed()));
         // Chicago's extension: a closed request marked as a duplicate of a parent.
         let duplicate = closed && truthy(r.get("duplicate"));
-        let mut history: Vec<(&str, String, Option<Status>)> = r
-            .notes
-            .iter()
-            .filter_map(|note| {
-                let at = note
-                    .get("datetime")
-                    .map(String::as_str)
-                    .filter(|s| !s.trim().is_empty())?;
-                let kind = note.get("type").map_or("", String::as_str);
-                let label = note
-                    .get("summary")
-                    .filter(|s| !s.trim().is_empty())
-                    .map_or_else(|| kind.to_owned(), |s| s.trim().to_owned());
-                Some((at, label, note_status(kind)))
-            })
-            .collect();
-        // The agency's first activity before any closing is its acknowledgement.
-        if let Some(first) = history
-            .iter()
-            .take_while(|h| h.2.is_none_or(|s| !s.is_closed()))
-            .position(|h| h.2.is_none())
-        {
-            history[first].2 = Some(Status::InProgress);
-        }
-        if duplicate {
-            for h in &mut history {
-                if h.2 == Some(Status::Resolved) {
-                    h.2 = Some(Status::Duplicate);
-                }
-            }
-        }
+        let history = history_of(r, duplicate);
         let before = n.out.report.issues.len();
         n.push(Raw {
             line: r.number,
@@ -416,4 +386,42 @@ pub fn read_open311(path: &Path, options: ReadOptions) -> Result<ReportRows> {
         }
     }
     Ok(n.out)
+}
+
+/// A request's notes as its status history: each note's time, label and status; the agency's
+/// first activity before any closing is its acknowledgement, and a duplicate's resolution is
+/// its marking as a duplicate.
+fn history_of(r: &Request, duplicate: bool) -> Vec<(&str, String, Option<Status>)> {
+    let mut history: Vec<(&str, String, Option<Status>)> = r
+        .notes
+        .iter()
+        .filter_map(|note| {
+            let at = note
+                .get("datetime")
+                .map(String::as_str)
+                .filter(|s| !s.trim().is_empty())?;
+            let kind = note.get("type").map_or("", String::as_str);
+            let label = note
+                .get("summary")
+                .filter(|s| !s.trim().is_empty())
+                .map_or_else(|| kind.to_owned(), |s| s.trim().to_owned());
+            Some((at, label, note_status(kind)))
+        })
+        .collect();
+    // The agency's first activity before any closing is its acknowledgement.
+    if let Some(first) = history
+        .iter()
+        .take_while(|h| h.2.is_none_or(|s| !s.is_closed()))
+        .position(|h| h.2.is_none())
+    {
+        history[first].2 = Some(Status::InProgress);
+    }
+    if duplicate {
+        for h in &mut history {
+            if h.2 == Some(Status::Resolved) {
+                h.2 = Some(Status::Duplicate);
+            }
+        }
+    }
+    history
 }

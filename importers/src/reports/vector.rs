@@ -11,7 +11,7 @@ use super::{Coords, Raw, ReadOptions, ReportRows};
 use crate::crs::with_to_wgs84;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::vector::{read, Expect, VectorSource};
+use crate::vector::{read, Expect, RawLayer, VectorSource};
 
 /// The point of a WKB geometry (a multipoint's first point), in the layer's CRS.
 fn point(wkb: &[u8]) -> std::result::Result<(f64, f64), String> {
@@ -40,27 +40,7 @@ pub fn read_vector_reports(
 ) -> Result<ReportRows> {
     let layer = read(source, Expect::Points("reports"), progress)?;
     let path = &source.path;
-    let col = |name: &Option<String>| -> Result<Option<usize>> {
-        name.as_deref()
-            .map(|name| {
-                layer
-                    .fields
-                    .iter()
-                    .position(|f| f.name == name)
-                    .ok_or_else(|| Error::NoSuchField {
-                        path: path.clone(),
-                        layer: layer.source.layer.clone(),
-                        field: name.to_owned(),
-                        available: layer
-                            .fields
-                            .iter()
-                            .map(|f| f.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-            })
-            .transpose()
-    };
+    let col = |name: &Option<String>| field_position(&layer, path, name.as_deref());
     let c = &mapping.columns;
     let (id, created, status) = (col(&c.id)?, col(&c.created_at)?, col(&c.status)?);
     let (ack, closed, deadline, on_time) = (
@@ -164,4 +144,27 @@ pub fn read_vector_reports(
         });
     }
     Ok(n.out)
+}
+
+/// The position of the attribute `name` of `layer` (none asked, none given), or an error naming
+/// the file, the layer and the attributes there are.
+fn field_position(layer: &RawLayer, path: &str, name: Option<&str>) -> Result<Option<usize>> {
+    name.map(|name| {
+        layer
+            .fields
+            .iter()
+            .position(|f| f.name == name)
+            .ok_or_else(|| Error::NoSuchField {
+                path: path.to_owned(),
+                layer: layer.source.layer.clone(),
+                field: name.to_owned(),
+                available: layer
+                    .fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    })
+    .transpose()
 }

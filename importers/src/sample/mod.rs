@@ -368,44 +368,7 @@ pub fn generate_sample(options: &SampleOptions) -> Result<SampleSummary> {
     lots.truncate(n);
     let rows = lots.last().map_or(1, |l| l.block.1 + 1);
 
-    // Sectors: a grid of barrios along street centre lines.
-    let target = ((cols * rows) as f64 / BLOCKS_PER_SECTOR).round().max(4.0);
-    let (sx, sy) = {
-        let sx = (target.sqrt() * (cols as f64 / rows as f64).sqrt())
-            .round()
-            .clamp(1.0, cols as f64) as usize;
-        let sy = (target / sx as f64).round().clamp(1.0, rows as f64) as usize;
-        (sx, sy)
-    };
-    let edges = |count: usize, parts: usize| -> Vec<usize> {
-        (0..=parts).map(|k| k * count / parts).collect()
-    };
-    let (ex, ey) = (edges(cols, sx), edges(rows, sy));
-    let mut sectors = Vec::new();
-    for j in 0..sy {
-        for i in 0..sx {
-            let (i0, i1, j0, j1) = (ex[i], ex[i + 1], ey[j], ey[j + 1]);
-            let h = STREET / 2.0;
-            let (x0, x1) = (i0 as f64 * PITCH_X - h, i1 as f64 * PITCH_X - h);
-            let (y0, y1) = (j0 as f64 * PITCH_Y - h, j1 as f64 * PITCH_Y - h);
-            let k = sectors.len();
-            let base = BARRIOS[k % BARRIOS.len()];
-            let name = match k / BARRIOS.len() {
-                0 => base.to_owned(),
-                r => format!("{base} {}", r + 1),
-            };
-            sectors.push(SectorCell {
-                name,
-                code: format!("B{:03}", k + 1),
-                blocks: (i0, i1, j0, j1),
-                geometry: MultiPolygon(vec![Polygon::new(
-                    town.ring(&[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]),
-                    vec![],
-                )]),
-                population: 0.0,
-            });
-        }
-    }
+    let mut sectors = sector_grid(&town, cols, rows);
     let sector_of = |block: (usize, usize)| -> usize {
         sectors
             .iter()
@@ -433,65 +396,10 @@ pub fn generate_sample(options: &SampleOptions) -> Result<SampleSummary> {
     }
 
     let parcels_path = out.join("parcels.shp");
-    let fincas: Vec<String> = (0..lots.len())
-        .map(|i| format!("1{:07}-000", i + 1))
-        .collect();
-    let attrs: Vec<(f64, i32, i32)> = lots
-        .iter()
-        .zip(&lot_sector)
-        .map(|(l, &s)| {
-            let area = l.geometry.unsigned_area();
-            let registered = (area * (1.0 + 0.03 * rng.normal()) * 100.0).round() / 100.0;
-            let value = (sector_value[s] * (0.2 * rng.normal()).exp()) as i32;
-            let floors = 1 + rng.weighted(&[55.0, 30.0, 10.0, 5.0]) as i32;
-            (registered, value, floors)
-        })
-        .collect();
-    write_shapefile(
-        &parcels_path,
-        &[
-            ("finca", OGRFieldType::OFTString, 16),
-            ("uso", OGRFieldType::OFTString, 16),
-            ("area_reg", OGRFieldType::OFTReal, 0),
-            ("valor_m2", OGRFieldType::OFTInteger, 0),
-            ("niveles", OGRFieldType::OFTInteger, 0),
-        ],
-        lots.iter()
-            .zip(&fincas)
-            .zip(&attrs)
-            .map(|((l, finca), (area, value, floors))| {
-                (
-                    &l.geometry,
-                    vec![
-                        Cell::Text(finca),
-                        Cell::Text(l.uso),
-                        Cell::Real(*area),
-                        Cell::Int(*value),
-                        Cell::Int(*floors),
-                    ],
-                )
-            }),
-    )?;
+    write_parcels(&parcels_path, &lots, &lot_sector, &sector_value, &mut rng)?;
 
     let sectors_path = out.join("sectors.shp");
-    write_shapefile(
-        &sectors_path,
-        &[
-            ("codigo", OGRFieldType::OFTString, 8),
-            ("nombre", OGRFieldType::OFTString, 60),
-            ("poblacion", OGRFieldType::OFTInteger, 0),
-        ],
-        sectors.iter().map(|s| {
-            (
-                &s.geometry,
-                vec![
-                    Cell::Text(&s.code),
-                    Cell::Text(&s.name),
-                    Cell::Int(s.population as i32),
-                ],
-            )
-        }),
-    )?;
+    write_sectors(&sectors_path, &sectors)?;
 
     let reports_path = out.join("reports.csv");
     let reports = options.reports.unwrap_or(2 * n);
@@ -522,4 +430,119 @@ pub fn generate_sample(options: &SampleOptions) -> Result<SampleSummary> {
         sectors: sectors.len(),
         reports,
     })
+}
+
+/// The sectors: a grid of barrios along street centre lines, about `BLOCKS_PER_SECTOR` blocks
+/// each, over the `cols` × `rows` blocks of the town.
+fn sector_grid(town: &Town, cols: usize, rows: usize) -> Vec<SectorCell> {
+    let target = ((cols * rows) as f64 / BLOCKS_PER_SECTOR).round().max(4.0);
+    let (sx, sy) = {
+        let sx = (target.sqrt() * (cols as f64 / rows as f64).sqrt())
+            .round()
+            .clamp(1.0, cols as f64) as usize;
+        let sy = (target / sx as f64).round().clamp(1.0, rows as f64) as usize;
+        (sx, sy)
+    };
+    let edges = |count: usize, parts: usize| -> Vec<usize> {
+        (0..=parts).map(|k| k * count / parts).collect()
+    };
+    let (ex, ey) = (edges(cols, sx), edges(rows, sy));
+    let mut sectors = Vec::with_capacity(sx * sy);
+    for j in 0..sy {
+        for i in 0..sx {
+            let (i0, i1, j0, j1) = (ex[i], ex[i + 1], ey[j], ey[j + 1]);
+            let h = STREET / 2.0;
+            let (x0, x1) = (i0 as f64 * PITCH_X - h, i1 as f64 * PITCH_X - h);
+            let (y0, y1) = (j0 as f64 * PITCH_Y - h, j1 as f64 * PITCH_Y - h);
+            let k = sectors.len();
+            let base = BARRIOS[k % BARRIOS.len()];
+            let name = match k / BARRIOS.len() {
+                0 => base.to_owned(),
+                r => format!("{base} {}", r + 1),
+            };
+            sectors.push(SectorCell {
+                name,
+                code: format!("B{:03}", k + 1),
+                blocks: (i0, i1, j0, j1),
+                geometry: MultiPolygon(vec![Polygon::new(
+                    town.ring(&[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]),
+                    vec![],
+                )]),
+                population: 0.0,
+            });
+        }
+    }
+    sectors
+}
+
+/// Writes the parcels' shapefile: each lot with its finca number, land use, registered area
+/// (the drawn one with a small error), land value (its barrio's, varied) and floors.
+fn write_parcels(
+    path: &Path,
+    lots: &[Lot],
+    lot_sector: &[usize],
+    sector_value: &[f64],
+    rng: &mut SplitMix64,
+) -> Result<()> {
+    let fincas: Vec<String> = (0..lots.len())
+        .map(|i| format!("1{:07}-000", i + 1))
+        .collect();
+    let attrs: Vec<(f64, i32, i32)> = lots
+        .iter()
+        .zip(lot_sector)
+        .map(|(l, &s)| {
+            let area = l.geometry.unsigned_area();
+            let registered = (area * (1.0 + 0.03 * rng.normal()) * 100.0).round() / 100.0;
+            let value = (sector_value[s] * (0.2 * rng.normal()).exp()) as i32;
+            let floors = 1 + rng.weighted(&[55.0, 30.0, 10.0, 5.0]) as i32;
+            (registered, value, floors)
+        })
+        .collect();
+    write_shapefile(
+        path,
+        &[
+            ("finca", OGRFieldType::OFTString, 16),
+            ("uso", OGRFieldType::OFTString, 16),
+            ("area_reg", OGRFieldType::OFTReal, 0),
+            ("valor_m2", OGRFieldType::OFTInteger, 0),
+            ("niveles", OGRFieldType::OFTInteger, 0),
+        ],
+        lots.iter()
+            .zip(&fincas)
+            .zip(&attrs)
+            .map(|((l, finca), (area, value, floors))| {
+                (
+                    &l.geometry,
+                    vec![
+                        Cell::Text(finca),
+                        Cell::Text(l.uso),
+                        Cell::Real(*area),
+                        Cell::Int(*value),
+                        Cell::Int(*floors),
+                    ],
+                )
+            }),
+    )
+}
+
+/// Writes the sectors' shapefile: code, name and population.
+fn write_sectors(path: &Path, sectors: &[SectorCell]) -> Result<()> {
+    write_shapefile(
+        path,
+        &[
+            ("codigo", OGRFieldType::OFTString, 8),
+            ("nombre", OGRFieldType::OFTString, 60),
+            ("poblacion", OGRFieldType::OFTInteger, 0),
+        ],
+        sectors.iter().map(|s| {
+            (
+                &s.geometry,
+                vec![
+                    Cell::Text(&s.code),
+                    Cell::Text(&s.name),
+                    Cell::Int(s.population as i32),
+                ],
+            )
+        }),
+    )
 }

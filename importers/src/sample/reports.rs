@@ -254,12 +254,8 @@ pub(super) fn write_reports(
         .collect();
     let category_weights: Vec<f64> = CATEGORIES.iter().map(|c| c.2).collect();
     let channel_weights: Vec<f64> = CHANNELS.iter().map(|c| c.1).collect();
-    let start = NaiveDate::from_ymd_opt(2025, 1, 1)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .expect("valid date");
-    let export = NaiveDate::from_ymd_opt(2026, 1, 5)
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .expect("valid date");
+    // The reports of 2025, exported on 5 January 2026.
+    let (start, export) = (midnight(2025, 1, 1), midnight(2026, 1, 5));
     // The town hall: where systems put reports whose location is unknown.
     let (hall_lon, hall_lat) = {
         let c = town.world(TOWN_HALL_LOCAL.0, TOWN_HALL_LOCAL.1);
@@ -267,23 +263,7 @@ pub(super) fn write_reports(
     };
 
     let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
-    w.write_record([
-        "id_reporte",
-        "fecha_creacion",
-        "fecha_atencion",
-        "fecha_cierre",
-        "estado",
-        "categoria",
-        "departamento",
-        "canal",
-        "descripcion",
-        "latitud",
-        "longitud",
-        "nombre",
-        "correo",
-        "telefono",
-    ])
-    .map_err(|e| err(&e))?;
+    w.write_record(HEADER).map_err(|e| err(&e))?;
     for k in 0..count {
         let c = rng.weighted(&category_weights);
         let (category, department, _, median_days, templates) = CATEGORIES[c];
@@ -293,24 +273,7 @@ pub(super) fn write_reports(
         let s = cum.partition_point(|v| *v <= x).min(sectors - 1);
         let lot = &lots[by_sector[s][rng.below(by_sector[s].len())]];
 
-        // When: the whole of 2025, fewer on weekends, office hours busier; rising sectors late.
-        let mut day_frac = if c == 1 && rising[s] {
-            rng.unit().sqrt()
-        } else {
-            rng.unit()
-        };
-        let mut created = start + Duration::seconds((day_frac * 365.0 * 86_400.0) as i64);
-        if matches!(created.weekday(), Weekday::Sat | Weekday::Sun) && rng.unit() < 0.5 {
-            day_frac = rng.unit();
-            created = start + Duration::seconds((day_frac * 365.0 * 86_400.0) as i64);
-        }
-        let hour = 6 + rng.weighted(&[
-            2.0, 5.0, 8.0, 8.0, 7.0, 6.0, 6.0, 7.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 2.0, 1.0,
-        ]);
-        created = created
-            .date()
-            .and_hms_opt(hour as u32, rng.below(60) as u32, 0)
-            .expect("valid time");
+        let created = created_at(rng, start, c == 1 && rising[s]);
 
         let ack = created + Duration::minutes((20.0 * 60.0 * (1.0 * rng.normal()).exp()) as i64);
         let ack = (ack < export).then_some(ack);
@@ -333,57 +296,12 @@ pub(super) fn write_reports(
             ("Abierto", None)
         };
 
-        // Where: mostly inside the lot, often on the street in front, sometimes unknown.
-        let r = rng.unit();
-        let (lat, lon) = if r < 0.01 {
-            (String::new(), String::new())
-        } else if r < 0.015 {
-            (format!("{hall_lat:.7}"), format!("{hall_lon:.7}"))
-        } else {
-            let (x0, x1, y0, y1) = lot.local;
-            let margin = 2.5f64.min((x1 - x0) / 3.0).min((y1 - y0) / 3.0);
-            let x = rng.range(x0 + margin, x1 - margin);
-            let y = if rng.unit() < 0.75 {
-                rng.range(y0 + margin, y1 - margin)
-            } else {
-                match lot.front {
-                    Front::South | Front::Whole => y0 - rng.range(1.5, 6.5),
-                    Front::North => y1 + rng.range(1.5, 6.5),
-                }
-            };
+        let (lat, lon) = location(rng, lot, (hall_lat, hall_lon), |x, y| {
             let p = town.world(x, y);
-            let (lon, lat) = to_wgs84.convert((p.x, p.y)).map_err(|e| err(&e))?;
-            (format!("{lat:.7}"), format!("{lon:.7}"))
-        };
+            to_wgs84.convert((p.x, p.y)).map_err(|e| err(&e))
+        })?;
 
-        let anonymous = rng.unit() < 0.1;
-        let (first, s1, s2) = (
-            FIRST[rng.below(16)],
-            SURNAMES[rng.below(16)],
-            SURNAMES[rng.below(16)],
-        );
-        let neighbour = SURNAMES[rng.below(16)];
-        let description = templates[rng.below(2)].replace("{}", neighbour);
-        let name = if anonymous {
-            String::new()
-        } else {
-            format!("{first} {s1} {s2}")
-        };
-        let email = if anonymous {
-            String::new()
-        } else {
-            format!(
-                "{}.{}{}@correo.example",
-                ascii(first),
-                ascii(s1),
-                rng.below(100)
-            )
-        };
-        let phone = if anonymous {
-            String::new()
-        } else {
-            format!("+506 8{:03} {:04}", rng.below(1000), rng.below(10_000))
-        };
+        let (description, name, email, phone) = reporter(rng, templates);
         let channel = CHANNELS[rng.weighted(&channel_weights)].0;
         w.write_record([
             format!("R-{:07}", k + 1),
@@ -407,4 +325,118 @@ pub(super) fn write_reports(
     // As written in the CSV (7 decimals), so the mapping names exactly that point.
     let round = |v: f64| (v * 1e7).round() / 1e7;
     Ok((round(hall_lat), round(hall_lon)))
+}
+
+/// Midnight starting a day.
+fn midnight(year: i32, month: u32, day: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(year, month, day)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a valid date")
+}
+
+/// The columns of the reports' CSV, as a Costa Rican municipality's system exports them.
+const HEADER: [&str; 14] = [
+    "id_reporte",
+    "fecha_creacion",
+    "fecha_atencion",
+    "fecha_cierre",
+    "estado",
+    "categoria",
+    "departamento",
+    "canal",
+    "descripcion",
+    "latitud",
+    "longitud",
+    "nombre",
+    "correo",
+    "telefono",
+];
+
+/// When a report is made: over the whole of 2025 from `start` (late in the year where the
+/// complaints are `rising`), fewer on weekends, busier in office hours.
+fn created_at(rng: &mut SplitMix64, start: NaiveDateTime, rising: bool) -> NaiveDateTime {
+    let mut day_frac = if rising {
+        rng.unit().sqrt()
+    } else {
+        rng.unit()
+    };
+    let mut created = start + Duration::seconds((day_frac * 365.0 * 86_400.0) as i64);
+    if matches!(created.weekday(), Weekday::Sat | Weekday::Sun) && rng.unit() < 0.5 {
+        day_frac = rng.unit();
+        created = start + Duration::seconds((day_frac * 365.0 * 86_400.0) as i64);
+    }
+    let hour = 6 + rng.weighted(&[
+        2.0, 5.0, 8.0, 8.0, 7.0, 6.0, 6.0, 7.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 2.0, 1.0,
+    ]);
+    created = created
+        .date()
+        .and_hms_opt(hour as u32, rng.below(60) as u32, 0)
+        .expect("valid time");
+    created
+}
+
+/// Where a report is placed, as the CSV writes it (latitude, longitude): mostly inside its lot,
+/// often on the street in front, sometimes unknown, or on the town hall (`hall`, latitude and
+/// longitude), as systems do with reports they cannot place. `to_wgs84` takes the town's local
+/// coordinates to longitude and latitude.
+fn location<E>(
+    rng: &mut SplitMix64,
+    lot: &Lot,
+    (hall_lat, hall_lon): (f64, f64),
+    to_wgs84: impl Fn(f64, f64) -> std::result::Result<(f64, f64), E>,
+) -> std::result::Result<(String, String), E> {
+    let r = rng.unit();
+    Ok(if r < 0.01 {
+        (String::new(), String::new())
+    } else if r < 0.015 {
+        (format!("{hall_lat:.7}"), format!("{hall_lon:.7}"))
+    } else {
+        let (x0, x1, y0, y1) = lot.local;
+        let margin = 2.5f64.min((x1 - x0) / 3.0).min((y1 - y0) / 3.0);
+        let x = rng.range(x0 + margin, x1 - margin);
+        let y = if rng.unit() < 0.75 {
+            rng.range(y0 + margin, y1 - margin)
+        } else {
+            match lot.front {
+                Front::South | Front::Whole => y0 - rng.range(1.5, 6.5),
+                Front::North => y1 + rng.range(1.5, 6.5),
+            }
+        };
+        let (lon, lat) = to_wgs84(x, y)?;
+        (format!("{lat:.7}"), format!("{lon:.7}"))
+    })
+}
+
+/// Who made a report and what they wrote: the description, then the name, e-mail and phone
+/// (empty for an anonymous report).
+fn reporter(rng: &mut SplitMix64, templates: [&str; 2]) -> (String, String, String, String) {
+    let anonymous = rng.unit() < 0.1;
+    let (first, s1, s2) = (
+        FIRST[rng.below(16)],
+        SURNAMES[rng.below(16)],
+        SURNAMES[rng.below(16)],
+    );
+    let neighbour = SURNAMES[rng.below(16)];
+    let description = templates[rng.below(2)].replace("{}", neighbour);
+    let name = if anonymous {
+        String::new()
+    } else {
+        format!("{first} {s1} {s2}")
+    };
+    let email = if anonymous {
+        String::new()
+    } else {
+        format!(
+            "{}.{}{}@correo.example",
+            ascii(first),
+            ascii(s1),
+            rng.below(100)
+        )
+    };
+    let phone = if anonymous {
+        String::new()
+    } else {
+        format!("+506 8{:03} {:04}", rng.below(1000), rng.below(10_000))
+    };
+    (description, name, email, phone)
 }
