@@ -22,6 +22,8 @@ mod plan;
 mod requests;
 mod state;
 mod style;
+#[cfg(test)]
+mod tests;
 mod tiles;
 
 use std::sync::{Arc, RwLock};
@@ -33,7 +35,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use predio_engine::{CatalogStore, DirCatalog};
-use predio_tiles::{TileCache, TileProvider};
+use predio_tiles::{ExternalLayer, TileCache, TileProvider};
 
 use crate::cli::ServeArgs;
 
@@ -50,12 +52,6 @@ use tiles::{tile, tilejson};
 /// `predio serve`.
 #[allow(clippy::print_stdout)] // the address line is how scripts find a port-0 server
 pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
-    let manifest = catalog.current()?.with_context(|| {
-        format!(
-            "the catalog at {} is empty: import sectors or parcels first",
-            catalog.root().display()
-        )
-    })?;
     // Tiles are cut on blocking threads: CPU work, so a few per core (tokio's default of 512
     // threads only adds per-thread allocator heaps and contention).
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -64,33 +60,11 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         .max_blocking_threads((4 * cores).max(16))
         .build()
         .context("starting the async runtime")?;
-    let t = Instant::now();
     let externals = predio_tiles::open_all(&runtime, &args.sources)?;
     for e in &externals {
         tracing::info!(layer = e.name(), "{}", e.description());
     }
-    let served = load(&catalog, &manifest, args.min_heat_reports, &externals)
-        .with_context(|| format!("loading version {}", manifest.version))?;
-    tracing::info!(version = %served.manifest.version, secs = t.elapsed().as_secs_f64(), "loaded");
-    let vendor = read_vendor(args.web_dir.as_deref());
-    let catalog_root = &catalog.root().to_path_buf();
-    let state = Arc::new(AppState {
-        catalog,
-        current: ArcSwap::from_pointee(served),
-        switch: RwLock::new(()),
-        cache: TileCache::new(args.cache_mib.saturating_mul(1 << 20)),
-        min_heat: args.min_heat_reports,
-        externals,
-        guard: Arc::new(guard::Guard::new(
-            args.keys
-                .clone()
-                .unwrap_or_else(|| super::keys::default_file(catalog_root)),
-            args.public_parcels,
-            args.rate_limit,
-            Duration::from_secs(args.timeout_s.max(1)),
-        )?),
-        vendor,
-    });
+    let state = state(catalog, args, externals)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -115,6 +89,46 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         .await
         .context("serving")
     })
+}
+
+/// What the server holds for `catalog`: its current version loaded with the `externals`
+/// layers, and the guard, tile cache and viewer files `args` ask for. `run` serves it;
+/// in-process tests call [`router`] on it.
+pub(crate) fn state(
+    catalog: DirCatalog,
+    args: &ServeArgs,
+    externals: Vec<Arc<ExternalLayer>>,
+) -> anyhow::Result<Shared> {
+    let manifest = catalog.current()?.with_context(|| {
+        format!(
+            "the catalog at {} is empty: import sectors or parcels first",
+            catalog.root().display()
+        )
+    })?;
+    let t = Instant::now();
+    let served = load(&catalog, &manifest, args.min_heat_reports, &externals)
+        .with_context(|| format!("loading version {}", manifest.version))?;
+    tracing::info!(version = %served.manifest.version, secs = t.elapsed().as_secs_f64(), "loaded");
+    let vendor = read_vendor(args.web_dir.as_deref());
+    let keys = args
+        .keys
+        .clone()
+        .unwrap_or_else(|| super::keys::default_file(catalog.root()));
+    Ok(Arc::new(AppState {
+        catalog,
+        current: ArcSwap::from_pointee(served),
+        switch: RwLock::new(()),
+        cache: TileCache::new(args.cache_mib.saturating_mul(1 << 20)),
+        min_heat: args.min_heat_reports,
+        externals,
+        guard: Arc::new(guard::Guard::new(
+            keys,
+            args.public_parcels,
+            args.rate_limit,
+            Duration::from_secs(args.timeout_s.max(1)),
+        )?),
+        vendor,
+    }))
 }
 
 /// CORS: any origin (`*`) unless origins are given.
