@@ -84,6 +84,24 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// Something a command reads was not computed in the current version: its indices, a
+    /// window, an H3 resolution, a table.
+    #[error("not computed: {what}")]
+    NotComputed {
+        /// What is missing, with what there is instead.
+        what: String,
+    },
+    /// A period of an accountability report that cannot be read.
+    #[error("period {given:?}: {problem}")]
+    Period {
+        /// The period as given.
+        given: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The current version has no sectors (what the plan ranks).
+    #[error("the current version has no sectors")]
+    NoSectors,
     /// The catalog has no version yet (nothing was imported).
     #[error("the catalog at {path} is empty: import parcels or sectors first")]
     Empty {

@@ -17,8 +17,9 @@
 //! - `export`: reports and tables written as CSV, GeoJSON, FlatGeobuf, Parquet;
 //! - `store`: the catalog (its trait, the data directory, manifests, report tables);
 //! - `compute`: the indices of the current version committed as a new one (a use case);
-//! - `hotspots`, `segments`, `plan`: the analyses over the stored indices.
+//! - `hotspots`, `segments`, `plan`, `audit`: the analyses over the stored indices.
 
+pub mod audit;
 mod calendar;
 mod compute;
 mod error;

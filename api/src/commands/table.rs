@@ -88,21 +88,12 @@ pub(crate) fn check_res(meta: &IndicesMeta, res: u8) -> anyhow::Result<u8> {
 
 /// A column as numbers (`None` where null).
 pub(crate) fn f64_column(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<f64>>> {
-    let c = df
-        .column(name)
-        .map_err(|_| anyhow::anyhow!("{name}: no such column in the table"))?
-        .cast(&DataType::Float64)
-        .map_err(|e| anyhow::anyhow!("{name}: not a number ({e})"))?;
-    Ok(c.f64()?.iter().collect())
+    Ok(predio_engine::indices::numbers(df, name)?)
 }
 
 /// A column as text (`None` where null).
 pub(crate) fn string_column(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<String>>> {
-    let c = df
-        .column(name)
-        .map_err(|_| anyhow::anyhow!("{name}: no such column in the table"))?
-        .cast(&DataType::String)?;
-    Ok(c.str()?.iter().map(|s| s.map(str::to_owned)).collect())
+    Ok(predio_engine::indices::texts(df, name)?)
 }
 
 /// CSV text (RFC 4180 quoting) of a header and rows.

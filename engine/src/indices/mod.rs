@@ -15,6 +15,7 @@
 mod aggregate;
 mod attention;
 mod cells;
+mod columns;
 pub mod config;
 mod export;
 mod fact;
@@ -40,6 +41,7 @@ use crate::report::columns::ReportColumns;
 #[cfg(test)]
 use crate::report::Report;
 
+pub use columns::{numbers, texts};
 pub use config::{ConfigSource, IndexConfig, Rule, Weights};
 pub use export::{cell_polygon, export_indices, select, Selection};
 pub use fact::{fact, Fact};

@@ -7,8 +7,8 @@ use predio_engine::SectorLayer;
 
 use super::map::*;
 use super::numbers::*;
-use super::rows::*;
 use super::Report;
+use super::Row;
 use crate::commands::escape_markup as esc;
 
 /// A table of rows: the name column, then the counts and the compliance.

@@ -10,8 +10,6 @@
 mod html;
 mod map;
 mod numbers;
-mod period;
-mod rows;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,8 +23,7 @@ use super::thousands;
 use crate::cli::AuditArgs;
 
 use html::render;
-pub(crate) use period::{parse_period, Period};
-pub(crate) use rows::{rows, Row, OVERDUE_BUCKETS};
+pub(crate) use predio_engine::audit::{parse_period, rows, Period, Row};
 
 /// What the report shows.
 struct Report {

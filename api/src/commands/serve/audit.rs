@@ -14,8 +14,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::state::Shared;
-use crate::commands::audit::{rows, Row, OVERDUE_BUCKETS};
 use crate::commands::table::{csv_text, pick_window};
+use predio_engine::audit::{rows, Row, OVERDUE_BUCKETS};
 
 fn bad(m: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, m.into())

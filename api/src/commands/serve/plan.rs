@@ -7,6 +7,8 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use predio_engine::plan::{plan_of, Plan};
+
 use super::error::{bad_request, ApiError};
 use super::state::Shared;
 use super::tiles::json_response;
@@ -34,11 +36,20 @@ pub(super) async fn plan(
     let served = state.current.load_full();
     let st = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
-        crate::commands::plan::actions(&st.catalog, &served.manifest, window.as_deref(), res)
+        plan_of(&st.catalog, &served.manifest, window.as_deref(), res)
     })
     .await
     .map_err(ApiError::internal)?;
-    let (ranked, window) = result.map_err(|e| bad_request(format!("{e:#}")))?;
+    let Plan {
+        window,
+        actions: ranked,
+    } = result.map_err(|e| match e {
+        // what the request asked for is not in this version: its window, resolution, sectors
+        predio_engine::Error::NotComputed { .. } | predio_engine::Error::NoSectors => {
+            bad_request(e.to_string())
+        }
+        e => ApiError::internal(e),
+    })?;
     let rows: Vec<Value> = ranked
         .iter()
         .take(top)

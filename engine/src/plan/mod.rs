@@ -12,6 +12,10 @@
 //! The action follows the largest weighted term: rise or hot → `campaign`, recurrence →
 //! `preventive maintenance`, backlog or rate → `inspection`.
 
+mod evidence;
+
+pub use evidence::{plan_of, Plan, PREFERRED_WINDOW};
+
 /// Weights of the score's terms: rise, hot, backlog, recurrence, rate.
 pub const WEIGHTS: [f64; 5] = [0.30, 0.25, 0.20, 0.15, 0.10];
 

@@ -1,10 +1,11 @@
 //! One row of the audit table (a sector, a department or the total) read from a sector
 //! indices frame: shared by the report and the server's `/audit/sectors`.
 
-use crate::commands::table::{f64_column, string_column};
+use crate::error::Result;
+use crate::indices::{numbers as f64_column, texts as string_column};
 
 /// The overdue age buckets of the sector table, in business days past the deadline.
-pub(crate) const OVERDUE_BUCKETS: [&str; 4] = [
+pub const OVERDUE_BUCKETS: [&str; 4] = [
     "overdue_0_5",
     "overdue_6_10",
     "overdue_11_20",
@@ -14,14 +15,20 @@ pub(crate) const OVERDUE_BUCKETS: [&str; 4] = [
 /// One sector (or department) against the deadlines: what `/audit/sectors` serves and what the
 /// report prints, read from the sector indices table.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Row {
+pub struct Row {
+    /// The sector's id (a department's name for a department's row).
     pub id: String,
+    /// The sector's name, or the department.
     pub name: String,
+    /// Reports received.
     pub received: u64,
+    /// Reports answered (closed with a deadline verdict).
     pub answered: u64,
+    /// Reports answered by their deadline.
     pub on_time: u64,
     /// Open at the as-of time.
     pub pending: u64,
+    /// Open past their deadline.
     pub overdue: u64,
     /// Overdue by [`OVERDUE_BUCKETS`].
     pub overdue_by_age: [u64; 4],
@@ -30,6 +37,7 @@ pub(crate) struct Row {
 }
 
 impl Row {
+    /// Answered after their deadline.
     pub fn late(&self) -> u64 {
         self.answered.saturating_sub(self.on_time)
     }
@@ -39,7 +47,8 @@ impl Row {
         (self.answered > 0).then(|| self.on_time as f64 / self.answered as f64)
     }
 
-    pub(crate) fn add(&mut self, o: &Row) {
+    /// Adds `o`'s counts (the oldest open report is the older of the two).
+    pub fn add(&mut self, o: &Row) {
         self.received += o.received;
         self.answered += o.answered;
         self.on_time += o.on_time;
@@ -57,10 +66,13 @@ impl Row {
 
 /// The rows of a selection of the sector table, each with its sector id (`None` for the row
 /// of the reports without a sector); `name` holds the dimension's value (a department).
-pub(crate) fn rows(df: &polars::prelude::DataFrame) -> anyhow::Result<Vec<(Option<String>, Row)>> {
+///
+/// # Errors
+/// [`crate::Error::Indices`] when a column of the sector table is missing.
+pub fn rows(df: &polars::prelude::DataFrame) -> Result<Vec<(Option<String>, Row)>> {
     let ids = string_column(df, "sector_id")?;
     let values = string_column(df, "value")?;
-    let n = |c: &str| -> anyhow::Result<Vec<u64>> {
+    let n = |c: &str| -> Result<Vec<u64>> {
         Ok(f64_column(df, c)?
             .into_iter()
             .map(|v| v.unwrap_or(0.0) as u64)
@@ -76,7 +88,7 @@ pub(crate) fn rows(df: &polars::prelude::DataFrame) -> anyhow::Result<Vec<(Optio
     let buckets = OVERDUE_BUCKETS
         .iter()
         .map(|c| n(c))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     let oldest = f64_column(df, "oldest_open_bd")?;
     Ok((0..df.height())
         .map(|i| {

@@ -1,14 +1,18 @@
 //! The period of an accountability report: `2025`, `2025-H1`, `2025-Q3`, `2025-03` or
 //! `2025-01-01..2025-06-30`, as whole days.
 
-use anyhow::bail;
 use chrono::NaiveDate;
+
+use crate::error::{Error, Result};
 
 /// A reporting period: whole UTC days from `first` to `last`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Period {
+pub struct Period {
+    /// As written (`2025-H1`).
     pub label: String,
+    /// Its first day.
     pub first: NaiveDate,
+    /// Its last day.
     pub last: NaiveDate,
 }
 
@@ -20,17 +24,19 @@ impl Period {
 }
 
 /// `2025`, `2025-H1`, `2025-Q3`, `2025-03` or `2025-01-01..2025-06-30`.
-pub(crate) fn parse_period(s: &str) -> anyhow::Result<Period> {
+///
+/// # Errors
+/// [`Error::Period`] for any other text, or a range that ends before it starts.
+pub fn parse_period(s: &str) -> Result<Period> {
     let t = s.trim();
-    let bad = || {
-        anyhow::anyhow!(
-            "--period {s:?}: write YYYY, YYYY-H1, YYYY-Q1 to Q4, YYYY-MM or FIRST..LAST (dates)"
-        )
+    let bad = || Error::Period {
+        given: s.to_owned(),
+        problem: "write YYYY, YYYY-H1, YYYY-Q1 to Q4, YYYY-MM or FIRST..LAST (dates)".into(),
     };
     let date = |d: &str| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|_| bad());
     let month_start = |y: i32, m: u32| NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(bad);
     // the day before the first day of month `m` (13 = next January) of year `y`
-    let month_end = |y: i32, m: u32| -> anyhow::Result<NaiveDate> {
+    let month_end = |y: i32, m: u32| -> Result<NaiveDate> {
         let next = if m > 12 {
             NaiveDate::from_ymd_opt(y + 1, 1, 1)
         } else {
@@ -46,7 +52,7 @@ pub(crate) fn parse_period(s: &str) -> anyhow::Result<Period> {
         if !(1900..=9999).contains(&y) {
             return Err(bad());
         }
-        let months = |from: u32, to: u32| -> anyhow::Result<(NaiveDate, NaiveDate)> {
+        let months = |from: u32, to: u32| -> Result<(NaiveDate, NaiveDate)> {
             Ok((month_start(y, from)?, month_end(y, to + 1)?))
         };
         match part.to_ascii_uppercase().as_str() {
@@ -67,7 +73,10 @@ pub(crate) fn parse_period(s: &str) -> anyhow::Result<Period> {
         }
     };
     if last < first {
-        bail!("--period {s:?}: it ends before it starts");
+        return Err(Error::Period {
+            given: s.to_owned(),
+            problem: "it ends before it starts".into(),
+        });
     }
     Ok(Period {
         label: t.to_owned(),

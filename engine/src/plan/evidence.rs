@@ -1,0 +1,200 @@
+//! The plan of a catalog version (what `predio plan` and `GET /plan` show): the evidence of
+//! every sector × category read from the version's sector indices of one window, with the Gi*
+//! hot spots of each category's H3 cells, ranked by [`rank`](super::rank).
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use super::{rank, Action, Evidence};
+use crate::error::{Error, Result};
+use crate::hotspots::{h3_hot_spots, SpotClass};
+use crate::indices::{self, numbers, texts as text, IndicesMeta, Level, Selection};
+use crate::sector_index::SectorIndex;
+use crate::store::{CatalogStore, Manifest};
+
+/// The window a plan reads when none is asked for: 90 days where computed (a season, long
+/// enough for a trend), else the first computed.
+pub const PREFERRED_WINDOW: &str = "90d";
+
+/// A version's plan: its actions, best first, and the window they come from.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The window of the indices read.
+    pub window: String,
+    /// The ranked actions.
+    pub actions: Vec<Action>,
+}
+
+/// The plan of `manifest`'s version, from the indices of `window` (default
+/// [`PREFERRED_WINDOW`]) and the hot spots of the H3 cells at resolution `res`.
+///
+/// # Errors
+/// [`Error::NotComputed`] when the version has no indices, or not that window or resolution;
+/// [`Error::NoSectors`] when it has no sectors; the store's errors reading its tables.
+pub fn plan_of(
+    catalog: &dyn CatalogStore,
+    manifest: &Manifest,
+    window: Option<&str>,
+    res: u8,
+) -> Result<Plan> {
+    let meta = manifest
+        .indices
+        .as_ref()
+        .ok_or_else(|| Error::NotComputed {
+            what: "indices in the current version".into(),
+        })?;
+    let window = window_of(meta, window)?;
+    if !meta.h3_resolutions.contains(&res) {
+        return Err(Error::NotComputed {
+            what: format!(
+                "H3 resolution {res} (the computed ones are {:?})",
+                meta.h3_resolutions
+            ),
+        });
+    }
+    let sectors = catalog.sectors(manifest)?.ok_or(Error::NoSectors)?;
+    let names: HashMap<String, String> = sectors
+        .sectors
+        .iter()
+        .map(|s| (s.id.as_str().to_owned(), s.name.clone()))
+        .collect();
+    let by_category = |level: Level, res: Option<u8>| -> Result<DataFrame> {
+        let table = catalog
+            .indices(manifest, level)?
+            .ok_or_else(|| Error::NotComputed {
+                what: format!("the {} table", level.file_name()),
+            })?;
+        let selection = Selection {
+            window: window.clone(),
+            dimension: "category".into(),
+            value: None,
+            res,
+        };
+        indices::select(&table, &selection).map_err(polars_error)
+    };
+    let hot = hot_cells(
+        &by_category(Level::H3, Some(res))?,
+        &SectorIndex::new(&sectors),
+    )?;
+    let rows = by_category(Level::Sector, None)?;
+    let evidence = evidence(&rows, &names, &hot)?;
+    Ok(Plan {
+        window,
+        actions: rank(evidence),
+    })
+}
+
+/// The window asked for, else [`PREFERRED_WINDOW`] where computed, else the first computed.
+fn window_of(meta: &IndicesMeta, asked: Option<&str>) -> Result<String> {
+    let window = asked
+        .filter(|w| !w.is_empty())
+        .or_else(|| {
+            meta.windows
+                .iter()
+                .map(String::as_str)
+                .find(|w| *w == PREFERRED_WINDOW)
+        })
+        .or_else(|| meta.windows.first().map(String::as_str))
+        .map(str::to_owned);
+    match window {
+        Some(w) if meta.windows.contains(&w) => Ok(w),
+        w => Err(Error::NotComputed {
+            what: format!(
+                "window {} (the computed ones are {})",
+                w.unwrap_or_default(),
+                meta.windows.join(", ")
+            ),
+        }),
+    }
+}
+
+/// Hot H3 cells per (sector, category): how many, and the largest z-score. Gi* with the
+/// neighbours one step away and the Benjamini–Hochberg FDR at 5 %, per category among its
+/// cells (at least 3); a cell counts in the sector holding its centre.
+fn hot_cells(
+    cells: &DataFrame,
+    index: &SectorIndex<'_>,
+) -> Result<HashMap<(String, String), (f64, f64)>> {
+    let (cell_ids, cats, received) = (
+        text(cells, "cell")?,
+        text(cells, "value")?,
+        numbers(cells, "received")?,
+    );
+    let mut by_category: HashMap<String, Vec<(h3o::CellIndex, f64)>> = HashMap::new();
+    for ((c, k), v) in cell_ids.iter().zip(&cats).zip(&received) {
+        if let (Some(c), Some(k)) = (c, k) {
+            if let Ok(cell) = c.parse::<h3o::CellIndex>() {
+                by_category
+                    .entry(k.clone())
+                    .or_default()
+                    .push((cell, v.unwrap_or(0.0)));
+            }
+        }
+    }
+    let mut hot: HashMap<(String, String), (f64, f64)> = HashMap::new();
+    for (category, cells) in &by_category {
+        if cells.len() < 3 {
+            continue;
+        }
+        for s in h3_hot_spots(cells, 1, 0.05) {
+            if s.class != SpotClass::Hot {
+                continue;
+            }
+            let c = h3o::LatLng::from(s.cell);
+            if let Some(sector) = index.sector_at(geo::Point::new(c.lng(), c.lat())) {
+                let e = hot
+                    .entry((sector.as_str().to_owned(), category.clone()))
+                    .or_default();
+                e.0 += 1.0;
+                e.1 = e.1.max(s.gi.z);
+            }
+        }
+    }
+    Ok(hot)
+}
+
+/// The evidence of each sector × category row of the sector indices (by category).
+fn evidence(
+    rows: &DataFrame,
+    names: &HashMap<String, String>,
+    hot: &HashMap<(String, String), (f64, f64)>,
+) -> Result<Vec<Evidence>> {
+    let (ids, cats) = (text(rows, "sector_id")?, text(rows, "value")?);
+    let (rec, prev, open, recurrent, per_1000) = (
+        numbers(rows, "received")?,
+        numbers(rows, "prev_received")?,
+        numbers(rows, "open")?,
+        numbers(rows, "recurrent")?,
+        numbers(rows, "per_1000")?,
+    );
+    let mut evidence = Vec::new();
+    for i in 0..rows.height() {
+        let (Some(id), Some(category)) = (&ids[i], &cats[i]) else {
+            continue;
+        };
+        let (hot_cells, max_z) = hot
+            .get(&(id.clone(), category.clone()))
+            .copied()
+            .unwrap_or_default();
+        evidence.push(Evidence {
+            sector_id: id.clone(),
+            sector: names.get(id).cloned().unwrap_or_default(),
+            category: category.clone(),
+            received: rec[i].unwrap_or(0.0),
+            previous: prev[i].unwrap_or(0.0),
+            hot_cells,
+            max_z,
+            open: open[i].unwrap_or(0.0),
+            recurrent: recurrent[i].unwrap_or(0.0),
+            per_1000: per_1000[i].filter(|v| v.is_finite()),
+        });
+    }
+    Ok(evidence)
+}
+
+fn polars_error(e: PolarsError) -> Error {
+    Error::Indices {
+        message: e.to_string(),
+    }
+}
