@@ -111,6 +111,12 @@ fn main() -> ExitCode {
 /// wrong, and flag names belong to the command line.
 fn flag_hint(e: &anyhow::Error) -> &'static str {
     use predio_importers::Error;
+    let engine = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<predio_engine::Error>());
+    if let Some(predio_engine::Error::Period { .. }) = engine {
+        return " (--period)";
+    }
     match e.chain().find_map(|c| c.downcast_ref::<Error>()) {
         Some(Error::NoCrs { .. }) => " with --srs EPSG:N",
         Some(Error::DuplicateIds { .. }) => " (--on-duplicate-id suffix|skip)",
