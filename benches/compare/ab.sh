@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # A/B of two predio builds on the same catalog, in the same run: `predio compute`, `predio
-# geocode` and a PMTiles pyramid (z12-z15), each timed by hyperfine in both orders (the command
-# run second meets a catalog one version longer and runs some 10 % slower, so a figure is
-# compared with the other build's in the same position). The pyramids must hold the same tiles.
+# geocode` and a PMTiles pyramid (z12-z15), the builds taking turns (below). The pyramids must
+# hold the same tiles.
 #
 #   benches/compare/ab.sh OLD_PREDIO NEW_PREDIO [PARCELS] [REPORTS] [RUNS]
 #
@@ -10,7 +9,7 @@
 # CARGO_TARGET_DIR and copy target/debug/predio aside) against this one.
 set -euo pipefail
 old=$(realpath "$1"); new=$(realpath "$2")
-parcels=${3:-100000}; reports=${4:-300000}; runs=${5:-7}
+parcels=${3:-100000}; reports=${4:-300000}; runs=${5:-12}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 rules=$here/data-samples/rules
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -21,22 +20,31 @@ cd "$work"
 "$new" --data cat import reports town/reports.csv --mapping town/reports-mapping.toml >/dev/null 2>&1
 compute="--data cat compute --as-of 2025-12-31 --deadlines $rules/costa-rica.toml --holidays $rules/feriados-cr-2025.csv"
 "$new" $compute >/dev/null 2>&1
-median() { python3 -c "import json,statistics,sys; d=json.load(open('$1')); print(' '.join(r['command']+'='+format(statistics.median(r['times']),'.3f')+'s' for r in d['results']))"; }
-for what in compute geocode tiles; do
-  case $what in
-    compute) args="$compute" ;;
-    geocode) args="--data cat geocode" ;;
-    tiles) "$new" $compute >/dev/null 2>&1; args="--data cat export tiles --format pmtiles --minzoom 12 --maxzoom 15 --out" ;;
-  esac
-  for order in old-first new-first; do
-    if [ $order = old-first ]; then a=(old "$old"); b=(new "$new"); else a=(new "$new"); b=(old "$old"); fi
-    out_a=""; out_b=""
-    [ $what = tiles ] && out_a=" $work/${a[0]}.pmtiles" && out_b=" $work/${b[0]}.pmtiles"
-    hyperfine -N --warmup 1 --runs "$runs" --export-json "$what-$order.json" \
-      -n "${a[0]}" "${a[1]} $args$out_a" -n "${b[0]}" "${b[1]} $args$out_b" >/dev/null
-    echo "$what ($order): $(median "$what-$order.json")"
-  done
-done
+# Interleaved: the builds take turns (old, new, then new, old, ...), so that the catalog's
+# growth (each compute and geocode commits a version) and the machine's drift fall on both
+# alike; medians of RUNS pairs.
+python3 - "$old" "$new" "$runs" "$compute" "$work" <<'PY'
+import statistics, subprocess, sys, time
+old, new, runs, compute, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+cases = {
+    "compute": lambda b, tag: f"{b} {compute}",
+    "geocode": lambda b, tag: f"{b} --data cat geocode",
+    "tiles": lambda b, tag: f"{b} --data cat export tiles --format pmtiles --minzoom 12 --maxzoom 15 --out {work}/{tag}.pmtiles",
+}
+for name, command in cases.items():
+    times = {"old": [], "new": []}
+    for i in range(runs + 1):
+        order = [("old", old), ("new", new)]
+        if i % 2:
+            order.reverse()
+        for tag, binary in order:
+            start = time.perf_counter()
+            subprocess.run(command(binary, tag), shell=True, capture_output=True, check=True)
+            if i > 0:  # the first pair warms up
+                times[tag].append(time.perf_counter() - start)
+    o, n = statistics.median(times["old"]), statistics.median(times["new"])
+    print(f"{name}: old {o:.3f} s, new {n:.3f} s, new/old {n / o:.3f} (medians of {runs} interleaved pairs)")
+PY
 py=$here/target/check-venv/bin/python; [ -x "$py" ] || py=python3
 "$py" - "$work" <<'PY'
 import sys
