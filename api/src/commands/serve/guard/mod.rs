@@ -1,8 +1,10 @@
 //! What every request passes through: size limits, the API key and its role, the rate limit,
 //! the time limit, JSON error bodies, the access log and the Prometheus metrics.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+mod metrics;
+mod rate_limit;
+mod roles;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,10 @@ use serde_json::json;
 use super::error::ApiError;
 use crate::commands::keys::{self, Keys};
 use crate::commands::Role;
+pub(crate) use metrics::Metrics;
+use rate_limit::RateLimit;
+pub(crate) use roles::required_role;
+use roles::{required_for_layer, route_of};
 
 /// Longest request target accepted (path and query), bytes.
 const MAX_URI: usize = 8 * 1024;
@@ -91,62 +97,6 @@ impl Guard {
 
 fn stamp(path: &std::path::Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// The role a layer needs.
-fn required_for_layer(layer: &str, public_parcels: bool) -> Role {
-    if layer == "parcels" && !public_parcels {
-        Role::Planner
-    } else {
-        Role::Public
-    }
-}
-
-/// The role a request needs: the one table of who sees what.
-pub(super) fn required_role(path: &str, query: Option<&str>, public_parcels: bool) -> Role {
-    if path == "/metrics" || path.starts_with("/admin/") {
-        return Role::Admin;
-    }
-    if path.starts_with("/open311/v2/requests") || path.starts_with("/audit/") {
-        return Role::Auditor;
-    }
-    if path == "/plan" {
-        return Role::Planner;
-    }
-    let layer = if let Some(rest) = path.strip_prefix("/tiles/") {
-        rest.split('/')
-            .next()
-            .map(|l| l.strip_suffix(".json").unwrap_or(l))
-    } else if path == "/legend.json" {
-        Some(
-            query
-                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("layer=")))
-                .unwrap_or("parcels"),
-        )
-    } else {
-        None
-    };
-    layer.map_or(Role::Public, |l| required_for_layer(l, public_parcels))
-}
-
-/// The route group of a path, for the metrics.
-fn route_of(path: &str) -> &'static str {
-    match path {
-        "/" | "/app.js" | "/app.css" | "/favicon.ico" => "viewer",
-        "/health" => "health",
-        "/metrics" => "metrics",
-        "/meta.json" | "/style.json" | "/legend.json" => "style",
-        p if p.starts_with("/vendor/") => "viewer",
-        p if p.starts_with("/tiles/") && p.ends_with(".json") && p.matches('/').count() == 2 => {
-            "tilejson"
-        }
-        p if p.starts_with("/tiles/") => "tiles",
-        p if p.starts_with("/open311/") => "open311",
-        p if p.starts_with("/admin/") => "admin",
-        p if p.starts_with("/audit/") => "audit",
-        "/plan" => "plan",
-        _ => "other",
-    }
 }
 
 /// The API key of a request: `X-API-Key`, `Authorization: Bearer`, or `api_key=` (Open311).
@@ -327,168 +277,6 @@ pub(super) fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
-}
-
-/// A token bucket per client: `rate` per second, bursts of 4 s worth.
-struct RateLimit {
-    rate: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
-
-impl RateLimit {
-    fn new(rate: f64) -> Self {
-        Self {
-            rate,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes a token, or says how long until one is there.
-    fn take(&self, who: &str) -> Result<(), Duration> {
-        let cap = self.rate * 4.0;
-        let now = Instant::now();
-        let Ok(mut b) = self.buckets.lock() else {
-            return Ok(());
-        };
-        if b.len() > 100_000 {
-            b.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
-        }
-        let (tokens, last) = b.entry(who.to_owned()).or_insert((cap, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(cap);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
-        }
-    }
-}
-
-/// Latency buckets, seconds.
-const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
-
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-#[derive(Default)]
-struct Counters {
-    requests: BTreeMap<(&'static str, u16), u64>,
-    latency: BTreeMap<&'static str, Histogram>,
-    refused: BTreeMap<&'static str, u64>,
-    cache: BTreeMap<String, u64>,
-}
-
-/// Request counters and latencies, in the Prometheus text format at `/metrics`.
-pub(super) struct Metrics {
-    started: Instant,
-    inner: Mutex<Counters>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self {
-            started: Instant::now(),
-            inner: Mutex::new(Counters::default()),
-        }
-    }
-}
-
-impl Metrics {
-    fn record(&self, route: &'static str, status: u16, secs: f64, cache: Option<&str>) {
-        let Ok(mut c) = self.inner.lock() else { return };
-        *c.requests.entry((route, status)).or_default() += 1;
-        let h = c.latency.entry(route).or_default();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
-        if let Some(kind) = cache {
-            *c.cache.entry(kind.to_owned()).or_default() += 1;
-        }
-    }
-
-    fn count_refused(&self, why: &'static str) {
-        if let Ok(mut c) = self.inner.lock() {
-            *c.refused.entry(why).or_default() += 1;
-        }
-    }
-
-    /// The exposition, with the gauges the server adds.
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
-        let mut out = String::new();
-        let Ok(c) = self.inner.lock() else {
-            return out;
-        };
-        let _ = writeln!(
-            out,
-            "# HELP predio_http_requests_total HTTP requests answered, by route group and status.\n\
-             # TYPE predio_http_requests_total counter"
-        );
-        for ((route, status), n) in &c.requests {
-            let _ = writeln!(
-                out,
-                "predio_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP predio_http_request_duration_seconds Time to answer, by route group.\n\
-             # TYPE predio_http_request_duration_seconds histogram"
-        );
-        for (route, h) in &c.latency {
-            for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "predio_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "predio_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
-                 predio_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
-                 predio_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                h.count, h.sum, h.count
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP predio_http_refused_total Requests refused before a handler, by reason.\n\
-             # TYPE predio_http_refused_total counter"
-        );
-        for (why, n) in &c.refused {
-            let _ = writeln!(out, "predio_http_refused_total{{reason=\"{why}\"}} {n}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP predio_tile_cache_requests_total Tile requests by cache result.\n\
-             # TYPE predio_tile_cache_requests_total counter"
-        );
-        for (kind, n) in &c.cache {
-            let _ = writeln!(
-                out,
-                "predio_tile_cache_requests_total{{result=\"{kind}\"}} {n}"
-            );
-        }
-        let mut gauges = gauges.to_vec();
-        gauges.push((
-            "predio_uptime_seconds",
-            "Seconds since the server started.",
-            self.started.elapsed().as_secs_f64(),
-        ));
-        for (name, help, v) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        }
-        out
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,59 @@
+//! The role each endpoint needs, and the route group a path is counted under in the metrics.
+
+use crate::commands::Role;
+
+/// The role a layer needs.
+pub(super) fn required_for_layer(layer: &str, public_parcels: bool) -> Role {
+    if layer == "parcels" && !public_parcels {
+        Role::Planner
+    } else {
+        Role::Public
+    }
+}
+
+/// The role a request needs: the one table of who sees what.
+pub(crate) fn required_role(path: &str, query: Option<&str>, public_parcels: bool) -> Role {
+    if path == "/metrics" || path.starts_with("/admin/") {
+        return Role::Admin;
+    }
+    if path.starts_with("/open311/v2/requests") || path.starts_with("/audit/") {
+        return Role::Auditor;
+    }
+    if path == "/plan" {
+        return Role::Planner;
+    }
+    let layer = if let Some(rest) = path.strip_prefix("/tiles/") {
+        rest.split('/')
+            .next()
+            .map(|l| l.strip_suffix(".json").unwrap_or(l))
+    } else if path == "/legend.json" {
+        Some(
+            query
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("layer=")))
+                .unwrap_or("parcels"),
+        )
+    } else {
+        None
+    };
+    layer.map_or(Role::Public, |l| required_for_layer(l, public_parcels))
+}
+
+/// The route group of a path, for the metrics.
+pub(super) fn route_of(path: &str) -> &'static str {
+    match path {
+        "/" | "/app.js" | "/app.css" | "/favicon.ico" => "viewer",
+        "/health" => "health",
+        "/metrics" => "metrics",
+        "/meta.json" | "/style.json" | "/legend.json" => "style",
+        p if p.starts_with("/vendor/") => "viewer",
+        p if p.starts_with("/tiles/") && p.ends_with(".json") && p.matches('/').count() == 2 => {
+            "tilejson"
+        }
+        p if p.starts_with("/tiles/") => "tiles",
+        p if p.starts_with("/open311/") => "open311",
+        p if p.starts_with("/admin/") => "admin",
+        p if p.starts_with("/audit/") => "audit",
+        "/plan" => "plan",
+        _ => "other",
+    }
+}
