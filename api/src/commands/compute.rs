@@ -26,7 +26,7 @@ pub(crate) fn parse_as_of(s: &str) -> anyhow::Result<DateTime<Utc>> {
     Ok(next.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
-pub(super) fn current(catalog: &DirCatalog) -> anyhow::Result<Manifest> {
+pub(super) fn current(catalog: &dyn CatalogStore) -> anyhow::Result<Manifest> {
     catalog.current()?.context("the catalog is empty")
 }
 
@@ -151,7 +151,7 @@ pub(super) fn dimension(args: &crate::cli::DimensionArgs) -> (String, Option<Str
 }
 
 /// `predio export indices`.
-pub fn export(catalog: &DirCatalog, args: &ExportIndices) -> anyhow::Result<()> {
+pub fn export(catalog: &dyn CatalogStore, args: &ExportIndices) -> anyhow::Result<()> {
     let manifest = current(catalog)?;
     let meta = indices_meta(&manifest)?;
     let level = level(args.level);
@@ -225,7 +225,7 @@ pub fn export(catalog: &DirCatalog, args: &ExportIndices) -> anyhow::Result<()> 
 }
 
 /// `predio indices --sector`.
-pub fn show(catalog: &DirCatalog, args: &IndicesArgs) -> anyhow::Result<()> {
+pub fn show(catalog: &dyn CatalogStore, args: &IndicesArgs) -> anyhow::Result<()> {
     use polars::prelude::*;
     let manifest = current(catalog)?;
     let meta = indices_meta(&manifest)?;

@@ -1,13 +1,13 @@
 //! `predio export reports`.
 
 use anyhow::{bail, Context};
-use predio_engine::{export_reports, CatalogStore, DirCatalog, ExportFormat};
+use predio_engine::{export_reports, CatalogStore, ExportFormat};
 
 use super::thousands;
 use crate::cli::{self, ExportReports};
 
 /// `predio export reports`.
-pub fn reports(catalog: &DirCatalog, args: &ExportReports) -> anyhow::Result<()> {
+pub fn reports(catalog: &dyn CatalogStore, args: &ExportReports) -> anyhow::Result<()> {
     let Some(current) = catalog.current()? else {
         bail!("the catalog is empty")
     };

@@ -4,7 +4,7 @@ use anyhow::{bail, Context as _};
 use polars::prelude::*;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 use predio_engine::indices::{self, Level, Selection};
-use predio_engine::{CatalogStore, DirCatalog};
+use predio_engine::CatalogStore;
 
 use super::compute::{current, dimension, indices_meta};
 use super::table::{check_res, f64_column, format_of, pick_window, string_column, write_out};
@@ -12,7 +12,7 @@ use crate::cli::HotspotsArgs;
 
 /// `predio hotspots`.
 #[allow(clippy::print_stdout)] // the table is this command's output
-pub fn run(catalog: &DirCatalog, args: &HotspotsArgs) -> anyhow::Result<()> {
+pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.alpha > 0.0 && args.alpha < 1.0,
         "--alpha {}: a rate between 0 and 1",

@@ -5,7 +5,7 @@
 use polars::prelude::*;
 use predio_engine::indices::Level;
 use predio_engine::plan::{plan_of, Action, Evidence, Plan};
-use predio_engine::DirCatalog;
+use predio_engine::CatalogStore;
 use serde_json::{json, Value};
 
 use super::compute::current;
@@ -34,7 +34,7 @@ pub(crate) fn action_json(rank: usize, a: &Action) -> Value {
 
 /// `predio plan`.
 #[allow(clippy::print_stdout)] // the plan is this command's output
-pub fn run(catalog: &DirCatalog, args: &PlanArgs) -> anyhow::Result<()> {
+pub fn run(catalog: &dyn CatalogStore, args: &PlanArgs) -> anyhow::Result<()> {
     // a bad --out is refused before any work
     if let Some(out) = &args.out {
         format_of(out)?;

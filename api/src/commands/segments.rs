@@ -6,7 +6,7 @@ use predio_engine::indices::{self, Level, Selection};
 use predio_engine::segments::{
     choose_k, describe, kmeans, standardise, Segmentation, SegmentsMeta,
 };
-use predio_engine::{CatalogStore, Change, DirCatalog};
+use predio_engine::{CatalogStore, Change};
 
 use super::compute::{current, indices_meta};
 use super::table::{f64_column, format_of, pick_window, string_column, write_out};
@@ -14,7 +14,7 @@ use crate::cli::{SegmentLevel, SegmentsArgs};
 
 /// `predio segments`.
 #[allow(clippy::print_stdout)] // the table is this command's output
-pub fn run(catalog: &DirCatalog, args: &SegmentsArgs) -> anyhow::Result<()> {
+pub fn run(catalog: &dyn CatalogStore, args: &SegmentsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         (2..=args.k_max).contains(&args.k_min),
         "--k-min {} and --k-max {}: 2 <= k-min <= k-max",

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
 use predio_engine::indices::{export_indices, IndicesMeta, Level};
-use predio_engine::{CatalogStore, DirCatalog, ExportFormat, Manifest};
+use predio_engine::{CatalogStore, ExportFormat, Manifest};
 
 /// The format of an `--out` file, by its extension.
 pub(crate) fn format_of(path: &Path) -> anyhow::Result<ExportFormat> {
@@ -32,7 +32,7 @@ pub(crate) fn format_of(path: &Path) -> anyhow::Result<ExportFormat> {
 /// feature's outline to `path`, in the format of its extension, atomically. Returns the rows
 /// written.
 pub(crate) fn write_out(
-    catalog: &DirCatalog,
+    catalog: &dyn CatalogStore,
     manifest: &Manifest,
     rows: &DataFrame,
     level: Level,

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use predio_engine::indices::{self, IndexConfig, Scope, Selection, Window};
-use predio_engine::{CatalogStore, DirCatalog, Manifest};
+use predio_engine::{CatalogStore, Manifest};
 
 use super::compute::{current, parse_as_of};
 use super::thousands;
@@ -41,7 +41,7 @@ struct Report {
 
 /// `predio audit`.
 #[allow(clippy::print_stdout)] // the summary is this command's output
-pub fn run(catalog: &DirCatalog, args: &AuditArgs) -> anyhow::Result<()> {
+pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
     let period = parse_period(&args.period)?;
     let manifest = current(catalog)?;
     let sectors = catalog

@@ -29,7 +29,7 @@ pub(crate) struct Served {
 
 /// Loads the layers of `manifest`'s version, and adds the external ones.
 pub(crate) fn load(
-    catalog: &DirCatalog,
+    catalog: &dyn CatalogStore,
     manifest: &Manifest,
     min_heat: u32,
     externals: &[Arc<ExternalLayer>],
