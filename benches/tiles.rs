@@ -17,10 +17,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use predio_engine::indices::Level;
+use predio_engine::indices::{Level, Selection};
 use predio_engine::{CatalogStore, DirCatalog, ParcelLayer};
 use predio_importers::{generate_sample, SampleOptions};
-use predio_tiles::{HeatLayer, PolygonLayer, TileCoord, TileFilter, TileProvider};
+use predio_tiles::{HeatLayer, PolygonLayer, TileCoord, TileProvider};
 
 fn catalog() -> Option<PathBuf> {
     if !std::env::args().any(|a| a == "--bench") {
@@ -74,7 +74,7 @@ fn small_town() -> ParcelLayer {
 
 fn bench(c: &mut Criterion) {
     let mut layers: Vec<Box<dyn TileProvider>> = Vec::new();
-    let mut filter = TileFilter::window("90d");
+    let mut filter = Selection::window("90d");
     if let Some(dir) = catalog() {
         let cat = DirCatalog::new(&dir);
         let m = cat.current().expect("manifest").expect("a version");
@@ -107,7 +107,7 @@ fn bench(c: &mut Criterion) {
         layers.push(Box::new(
             PolygonLayer::parcels(&small_town(), None).expect("parcels"),
         ));
-        filter = TileFilter::window("");
+        filter = Selection::window("");
     }
     let block = tiles(layers[0].bounds().expect("bounds"));
     let mut group = c.benchmark_group("tiles/z15 cold");

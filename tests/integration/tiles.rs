@@ -15,7 +15,7 @@ use geo::{
     MultiPolygon, Polygon, Rect,
 };
 use polars::prelude::*;
-use predio_engine::indices::{select, Selection};
+use predio_engine::indices::{select, Dimension, Selection};
 
 use crate::support::{arg, predio, predio_ok, present, python, town, version_dir, Postgis};
 
@@ -650,8 +650,7 @@ fn index_rows(
         &df,
         &Selection {
             window: window.into(),
-            dimension: "all".into(),
-            value: None,
+            dimension: Dimension::All,
             res: None,
         },
     )
@@ -1051,8 +1050,7 @@ fn heat_leaves_out_cells_under_k_and_picks_the_resolution_by_zoom() {
             &table,
             &Selection {
                 window: "365d".into(),
-                dimension: "all".into(),
-                value: None,
+                dimension: Dimension::All,
                 res: Some(want_res),
             },
         )

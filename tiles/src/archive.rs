@@ -14,7 +14,9 @@ use rayon::prelude::*;
 
 use crate::cache::gzip;
 use crate::coord::TileCoord;
-use crate::provider::{FieldKind, TileFilter, TileProvider, TileSourceError};
+use predio_engine::indices::Selection;
+
+use crate::provider::{FieldKind, TileProvider, TileSourceError};
 
 /// Archive formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +127,7 @@ fn union_bounds(layers: &[&dyn TileProvider]) -> Option<[f64; 4]> {
 fn cut(
     layers: &[&dyn TileProvider],
     t: TileCoord,
-    filter: &TileFilter,
+    filter: &Selection,
 ) -> Result<Option<Vec<u8>>, ArchiveError> {
     let mut raw = Vec::new();
     for l in layers {
@@ -186,7 +188,7 @@ pub fn write_archive(
     path: &Path,
     format: ArchiveFormat,
     layers: &[&dyn TileProvider],
-    filter: &TileFilter,
+    filter: &Selection,
     (minzoom, maxzoom): (u8, u8),
     description: &str,
 ) -> Result<ArchiveStats, ArchiveError> {
@@ -207,7 +209,7 @@ pub fn write_archive(
     let metadata = serde_json::json!({
         "name": name, "description": description, "format": "pbf",
         "vector_layers": vector_layers(layers),
-        "filter": { "window": filter.window, "dimension": filter.dimension },
+        "filter": { "window": filter.window, "dimension": filter.dimension.pair() },
     });
     let result = (|| -> Result<ArchiveStats, ArchiveError> {
         let _ = std::fs::remove_file(&tmp);

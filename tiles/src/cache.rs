@@ -11,7 +11,9 @@ use rstar::{RTree, AABB};
 
 use crate::coord::TileCoord;
 use crate::geom::{self, TileFrame, BUFFER};
-use crate::provider::{Changed, TileFilter};
+use predio_engine::indices::Selection;
+
+use crate::provider::Changed;
 
 /// What a cached tile is found by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,7 +23,7 @@ pub struct TileKey {
     /// The tile.
     pub tile: TileCoord,
     /// The filter of the request.
-    pub filter: TileFilter,
+    pub filter: Selection,
 }
 
 /// An encoded tile, ready to send.
@@ -169,7 +171,7 @@ mod tests {
         TileKey {
             layer: layer.into(),
             tile: TileCoord::new_checked(z, x, y).expect("tile"),
-            filter: TileFilter::window("90d"),
+            filter: Selection::window("90d"),
         }
     }
 

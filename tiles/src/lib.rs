@@ -18,6 +18,6 @@ pub use cache::{EncodedTile, TileCache, TileKey};
 pub use coord::{TileCoord, TileError, MAX_LAT, MAX_ZOOM};
 pub use martin::{open_all, ExternalLayer, OpenError, SourceLocation, SourceSpec};
 pub use provider::{
-    changes, Changed, FieldKind, FieldSpec, HeatLayer, HotspotLayer, PolygonLayer, TileFilter,
-    TileProvider, TileSourceError, HEAT_FIELDS, PARCEL_FIELDS, SECTOR_FIELDS,
+    changes, Changed, FieldKind, FieldSpec, HeatLayer, HotspotLayer, PolygonLayer, TileProvider,
+    TileSourceError, HEAT_FIELDS, PARCEL_FIELDS, SECTOR_FIELDS,
 };

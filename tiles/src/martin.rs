@@ -20,7 +20,9 @@ use martin_tile_utils::{Encoding, Format, TileInfo};
 use serde_json::Value;
 use tokio::runtime::Handle;
 
-use crate::provider::{FieldKind, TileFilter, TileProvider, TileSourceError};
+use predio_engine::indices::Selection;
+
+use crate::provider::{FieldKind, TileProvider, TileSourceError};
 use crate::TileCoord;
 
 /// Where an external layer's tiles come from, as given on the command line.
@@ -443,14 +445,14 @@ impl TileProvider for ExternalLayer {
     }
 
     /// Its tiles do not change with the window or dimension: any filter is accepted.
-    fn check(&self, _filter: &TileFilter) -> Result<(), TileSourceError> {
+    fn check(&self, _filter: &Selection) -> Result<(), TileSourceError> {
         Ok(())
     }
 
     fn tile(
         &self,
         tile: TileCoord,
-        _filter: &TileFilter,
+        _filter: &Selection,
     ) -> Result<Option<Vec<u8>>, TileSourceError> {
         let fail = |message: String| TileSourceError::Source {
             layer: self.name.clone(),

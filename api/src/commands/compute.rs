@@ -6,7 +6,8 @@ use std::io::Write;
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use predio_engine::indices::{
-    self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Selection, Window,
+    self, export_indices, ConfigSource, Dimension, IndexConfig, IndicesMeta, Level, Selection,
+    Window,
 };
 use predio_engine::{
     compute_version, CatalogStore, ComputeRequest, Computed, DirCatalog, ExportFormat, Manifest,
@@ -170,8 +171,7 @@ pub fn export(catalog: &dyn CatalogStore, args: &ExportIndices) -> anyhow::Resul
         .context("indices table missing")?;
     let sel = Selection {
         window,
-        dimension: dim,
-        value,
+        dimension: Dimension::new(&dim, value).unwrap_or_default(),
         res,
     };
     let format = match args.format {
@@ -208,16 +208,19 @@ pub fn export(catalog: &dyn CatalogStore, args: &ExportIndices) -> anyhow::Resul
         eprintln!(
             "warning: no rows for window {} and {} {}",
             sel.window,
-            sel.dimension,
-            sel.value.as_deref().unwrap_or("")
+            sel.dimension.name(),
+            sel.dimension.value().unwrap_or("")
         );
     }
     eprintln!(
         "wrote {} {level} rows (window {}, {}{}) of version {} to {}",
         thousands(written),
         sel.window,
-        sel.dimension,
-        sel.value.map(|v| format!(" {v:?}")).unwrap_or_default(),
+        sel.dimension.name(),
+        sel.dimension
+            .value()
+            .map(|v| format!(" {v:?}"))
+            .unwrap_or_default(),
         manifest.version,
         args.out.display()
     );

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
-use predio_engine::indices::{self, Level, Selection};
+use predio_engine::indices::{self, Dimension, Level, Selection};
 use predio_engine::CatalogStore;
 
 use super::compute::{current, dimension, indices_meta};
@@ -35,8 +35,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         &table,
         &Selection {
             window: window.clone(),
-            dimension: dim.clone(),
-            value: value.clone(),
+            dimension: Dimension::new(&dim, value.clone()).unwrap_or_default(),
             res: Some(args.res),
         },
     )?;

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use polars::prelude::*;
-use predio_engine::indices::{self, Level, Selection};
+use predio_engine::indices::{self, Dimension, Level, Selection};
 use predio_engine::segments::{
     choose_k, describe, kmeans, standardise, Segmentation, SegmentsMeta,
 };
@@ -39,8 +39,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &SegmentsArgs) -> anyhow::Result<()
         &table,
         &Selection {
             window: window.clone(),
-            dimension: "all".into(),
-            value: None,
+            dimension: Dimension::All,
             res: None,
         },
     )?;

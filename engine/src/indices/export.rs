@@ -19,41 +19,11 @@ use crate::export::{finish, write_atomically, write_feature_collection, ExportFo
 use crate::format::layer_file::{write_layer, Row};
 use crate::model::{FieldType, Value};
 
-/// Which rows of a table to export.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    /// The window label (`90d`).
-    pub window: String,
-    /// `all`, `category` or `department`.
-    pub dimension: String,
-    /// The category or department (for those dimensions).
-    pub value: Option<String>,
-    /// H3 resolution (cell table only).
-    pub res: Option<u8>,
-}
-
 fn pl(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
     move |e| Error::Parquet {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
-}
-
-/// The rows of `df` that `sel` names.
-///
-/// # Errors
-/// Polars errors (a column missing from the table).
-pub fn select(df: &DataFrame, sel: &Selection) -> PolarsResult<DataFrame> {
-    let mut pred = col("window")
-        .eq(lit(sel.window.clone()))
-        .and(col("dimension").eq(lit(sel.dimension.clone())));
-    if let Some(v) = &sel.value {
-        pred = pred.and(col("value").eq(lit(v.clone())));
-    }
-    if let Some(r) = sel.res {
-        pred = pred.and(col("res").eq(lit(i32::from(r))));
-    }
-    df.clone().lazy().filter(pred).collect()
 }
 
 fn field_type(dtype: &DataType) -> FieldType {

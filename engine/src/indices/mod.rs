@@ -25,6 +25,7 @@ mod quantiles;
 #[cfg(test)]
 mod reference;
 mod report_table;
+mod selection;
 mod sink;
 mod stage;
 #[cfg(test)]
@@ -43,9 +44,10 @@ use crate::report::Report;
 
 pub use columns::{numbers, texts};
 pub use config::{ConfigSource, IndexConfig, Rule, Weights};
-pub use export::{cell_polygon, export_indices, select, Selection};
+pub use export::{cell_polygon, export_indices};
 pub use fact::{fact, Fact};
 pub use facts::FactCounts;
+pub use selection::{select, Dimension, Selection};
 pub use sink::TableSink;
 use sink::{InOrder, Stacked};
 pub use stage::Stage;

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use super::{rank, Action, Evidence};
 use crate::error::{Error, Result};
 use crate::hotspots::{h3_hot_spots, SpotClass};
-use crate::indices::{self, numbers, texts as text, IndicesMeta, Level, Selection};
+use crate::indices::{self, numbers, texts as text, Dimension, IndicesMeta, Level, Selection};
 use crate::sector_index::SectorIndex;
 use crate::store::{CatalogStore, Manifest};
 
@@ -67,8 +67,7 @@ pub fn plan_of(
             })?;
         let selection = Selection {
             window: window.clone(),
-            dimension: "category".into(),
-            value: None,
+            dimension: Dimension::Category(None),
             res,
         };
         indices::select(&table, &selection).map_err(polars_error)

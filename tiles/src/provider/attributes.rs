@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use fast_mvt::{MvtGeomType, MvtLayerBuilder, MvtValueRef};
 use polars::prelude::*;
-use predio_engine::indices::select;
+use predio_engine::indices::{select, Dimension};
 
 use crate::geom::{Cutter, TileFrame, TilePolygons};
 
 use super::features::*;
 use super::fields::*;
-use super::{TileFilter, TileSourceError};
+use super::{Selection, TileSourceError};
 
 /// One filter's attributes: the row of each feature and the field values of the rows.
 pub(super) struct Attributes {
@@ -50,7 +50,7 @@ pub(super) struct IndexTable {
 }
 
 /// A filter and, for the heat layer, an H3 resolution.
-pub(super) type AttributesKey = (TileFilter, Option<u8>);
+pub(super) type AttributesKey = (Selection, Option<u8>);
 
 pub(super) fn table_error(layer: &str) -> impl Fn(PolarsError) -> TileSourceError + '_ {
     move |e| TileSourceError::Table {
@@ -103,7 +103,7 @@ impl IndexTable {
         })
     }
 
-    pub(super) fn check(&self, filter: &TileFilter) -> Result<(), TileSourceError> {
+    pub(super) fn check(&self, filter: &Selection) -> Result<(), TileSourceError> {
         if self.df.is_none() {
             return Ok(());
         }
@@ -114,22 +114,22 @@ impl IndexTable {
                 self.windows.join(", ")
             )));
         }
-        if let Some((d, v)) = &filter.dimension {
-            let known = match d.as_str() {
-                "category" => &self.categories,
-                "department" => &self.departments,
-                other => {
-                    return Err(TileSourceError::Filter(format!(
-                        "unknown dimension {other:?}: use category or department"
-                    )))
-                }
-            };
-            if !known.contains(v) {
-                return Err(TileSourceError::Filter(format!(
-                    "unknown {d} {v:?}; the indices have {} of them",
-                    known.len()
-                )));
-            }
+        let (known, value) = match &filter.dimension {
+            Dimension::All => return Ok(()),
+            Dimension::Category(v) => (&self.categories, v),
+            Dimension::Department(v) => (&self.departments, v),
+        };
+        let d = filter.dimension.name();
+        let Some(v) = value else {
+            return Err(TileSourceError::Filter(format!(
+                "a tile shows all reports or one {d}: give its value"
+            )));
+        };
+        if !known.contains(v) {
+            return Err(TileSourceError::Filter(format!(
+                "unknown {d} {v:?}; the indices have {} of them",
+                known.len()
+            )));
         }
         Ok(())
     }
@@ -137,7 +137,7 @@ impl IndexTable {
     /// The attributes of `filter` (and H3 resolution) for features numbered by `index`.
     pub(super) fn attributes(
         &self,
-        filter: &TileFilter,
+        filter: &Selection,
         res: Option<u8>,
         index: &HashMap<String, u32>,
         n: usize,
@@ -151,7 +151,7 @@ impl IndexTable {
         let mut columns = vec![Vec::new(); self.fields.len()];
         if let Some(df) = &self.df {
             let err = table_error(self.layer);
-            let sel = select(df, &filter.selection(res)).map_err(&err)?;
+            let sel = select(df, &filter.at_res(res)).map_err(&err)?;
             let keys = sel.column(self.key).map_err(&err)?.str().map_err(&err)?;
             for (row, k) in keys.iter().enumerate() {
                 if let Some(&i) = k.and_then(|k| index.get(k)) {

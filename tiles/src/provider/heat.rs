@@ -15,7 +15,7 @@ use super::attributes::*;
 use super::features::*;
 use super::fields::*;
 use super::hotspots::HotspotLayer;
-use super::{TileFilter, TileProvider, TileSourceError};
+use super::{Selection, TileProvider, TileSourceError};
 
 /// H3 hexagons coloured by reports, the resolution chosen by zoom among those computed; cells
 /// with fewer than `min_reports` reports in the filter are left out (k-anonymity).
@@ -125,14 +125,14 @@ impl TileProvider for HeatLayer {
         self.levels.first().and_then(|(_, f)| f.lonlat_bounds())
     }
 
-    fn check(&self, filter: &TileFilter) -> Result<(), TileSourceError> {
+    fn check(&self, filter: &Selection) -> Result<(), TileSourceError> {
         self.table.check(filter)
     }
 
     fn tile(
         &self,
         tile: TileCoord,
-        filter: &TileFilter,
+        filter: &Selection,
     ) -> Result<Option<Vec<u8>>, TileSourceError> {
         self.check(filter)?;
         let Some((res, features)) = level_at(&self.levels, tile) else {
@@ -173,7 +173,7 @@ impl TileProvider for HeatLayer {
         out
     }
 
-    fn values(&self, field: &str, filter: &TileFilter) -> Result<Vec<f64>, TileSourceError> {
+    fn values(&self, field: &str, filter: &Selection) -> Result<Vec<f64>, TileSourceError> {
         let Some((res, features)) = self.levels.first() else {
             return Ok(Vec::new());
         };

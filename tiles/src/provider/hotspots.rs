@@ -11,7 +11,7 @@ use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 
 use super::attributes::{encode_layer, IndexTable};
 use super::features::{cells_near, level_at, Features};
-use super::{FieldKind, TileFilter, TileProvider, TileSourceError};
+use super::{FieldKind, Selection, TileProvider, TileSourceError};
 use crate::coord::TileCoord;
 use crate::geom::TileFrame;
 
@@ -37,7 +37,7 @@ pub struct HotspotLayer {
     received: usize,
     ring: u32,
     alpha: f64,
-    cache: Mutex<HashMap<(TileFilter, u8), Spots>>,
+    cache: Mutex<HashMap<(Selection, u8), Spots>>,
 }
 
 impl HotspotLayer {
@@ -69,7 +69,7 @@ impl HotspotLayer {
     /// `h3_hot_spots(cells, ring, alpha)` gives it; kept for the cells that are hot or cold.
     fn spots(
         &self,
-        filter: &TileFilter,
+        filter: &Selection,
         res: u8,
         features: &Features,
     ) -> Result<Spots, TileSourceError> {
@@ -160,14 +160,14 @@ impl TileProvider for HotspotLayer {
         self.levels.first().and_then(|(_, f)| f.lonlat_bounds())
     }
 
-    fn check(&self, filter: &TileFilter) -> Result<(), TileSourceError> {
+    fn check(&self, filter: &Selection) -> Result<(), TileSourceError> {
         self.table.check(filter)
     }
 
     fn tile(
         &self,
         tile: TileCoord,
-        filter: &TileFilter,
+        filter: &Selection,
     ) -> Result<Option<Vec<u8>>, TileSourceError> {
         self.check(filter)?;
         let Some((res, features)) = level_at(&self.levels, tile) else {

@@ -3,7 +3,6 @@
 //! change in a foreign source's API stays in its own module.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 
 use predio_engine::indices::Selection;
 
@@ -54,38 +53,6 @@ pub enum TileSourceError {
     },
 }
 
-/// Which rows of the indices a tile shows: a window, and all reports or one category or
-/// department. Part of every cache key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TileFilter {
-    /// Window label (`90d`).
-    pub window: String,
-    /// `None` for all reports, or `("category" | "department", value)`.
-    pub dimension: Option<(String, String)>,
-}
-
-impl TileFilter {
-    /// All reports in `window`.
-    pub fn window(window: impl Into<String>) -> Self {
-        Self {
-            window: window.into(),
-            dimension: None,
-        }
-    }
-
-    fn selection(&self, res: Option<u8>) -> Selection {
-        Selection {
-            window: self.window.clone(),
-            dimension: self
-                .dimension
-                .as_ref()
-                .map_or_else(|| "all".to_owned(), |(d, _)| d.clone()),
-            value: self.dimension.as_ref().map(|(_, v)| v.clone()),
-            res,
-        }
-    }
-}
-
 /// Where a layer's features changed between two versions: the bounds (normalised Web
 /// Mercator) of every feature whose geometry or tile attributes differ, or everything.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,16 +81,13 @@ pub trait TileProvider: Send + Sync {
     ///
     /// # Errors
     /// [`TileSourceError::Filter`] naming what is unknown and what exists.
-    fn check(&self, filter: &TileFilter) -> Result<(), TileSourceError>;
+    fn check(&self, filter: &Selection) -> Result<(), TileSourceError>;
     /// The encoded MVT tile (one layer), or `None` when no feature falls in it.
     ///
     /// # Errors
     /// A refused filter, an unreadable table or an encoding error.
-    fn tile(
-        &self,
-        tile: TileCoord,
-        filter: &TileFilter,
-    ) -> Result<Option<Vec<u8>>, TileSourceError>;
+    fn tile(&self, tile: TileCoord, filter: &Selection)
+        -> Result<Option<Vec<u8>>, TileSourceError>;
     /// Per feature: an id, a hash of what its tiles show, and its bounds (normalised Web
     /// Mercator) — what [`changes`] compares across versions.
     fn fingerprints(&self) -> Vec<(String, u64, [f64; 4])>;
@@ -132,7 +96,7 @@ pub trait TileProvider: Send + Sync {
     ///
     /// # Errors
     /// A refused filter or an unreadable table.
-    fn values(&self, _field: &str, _filter: &TileFilter) -> Result<Vec<f64>, TileSourceError> {
+    fn values(&self, _field: &str, _filter: &Selection) -> Result<Vec<f64>, TileSourceError> {
         Ok(Vec::new())
     }
     /// How far beyond a feature's bounds a change can show, metres on the ground (heat cells

@@ -12,7 +12,7 @@ use crate::geom::{TileFrame, BUFFER, UNITS_PER_PIXEL};
 use super::attributes::*;
 use super::features::*;
 use super::fields::*;
-use super::{TileFilter, TileProvider, TileSourceError};
+use super::{Selection, TileProvider, TileSourceError};
 
 /// Parcels or sectors: polygons with an id, a text attribute or two and their indices.
 pub struct PolygonLayer {
@@ -200,14 +200,14 @@ impl TileProvider for PolygonLayer {
         self.features.lonlat_bounds()
     }
 
-    fn check(&self, filter: &TileFilter) -> Result<(), TileSourceError> {
+    fn check(&self, filter: &Selection) -> Result<(), TileSourceError> {
         self.table.check(filter)
     }
 
     fn tile(
         &self,
         tile: TileCoord,
-        filter: &TileFilter,
+        filter: &Selection,
     ) -> Result<Option<Vec<u8>>, TileSourceError> {
         if tile.z() < self.min_zoom {
             self.check(filter)?;
@@ -251,7 +251,7 @@ impl TileProvider for PolygonLayer {
         })
     }
 
-    fn values(&self, field: &str, filter: &TileFilter) -> Result<Vec<f64>, TileSourceError> {
+    fn values(&self, field: &str, filter: &Selection) -> Result<Vec<f64>, TileSourceError> {
         if self.table.df.is_none() {
             return Ok(Vec::new());
         }

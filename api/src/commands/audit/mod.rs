@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use predio_engine::indices::{self, IndexConfig, Scope, Selection, Window};
+use predio_engine::indices::{self, Dimension, IndexConfig, Scope, Selection, Window};
 use predio_engine::{CatalogStore, Manifest};
 
 use super::compute::{current, parse_as_of};
@@ -74,8 +74,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
             &tables.sectors,
             &Selection {
                 window: window.label.clone(),
-                dimension: dimension.into(),
-                value: None,
+                dimension: Dimension::new(dimension, None).unwrap_or_default(),
                 res: None,
             },
         )

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use predio_engine::indices::{self, Level, Selection};
+use predio_engine::indices::{self, Dimension, Level, Selection};
 use predio_engine::CatalogStore;
 use serde_json::{json, Map, Value};
 
@@ -88,8 +88,7 @@ fn table(
         &df,
         &Selection {
             window: window.clone(),
-            dimension: dimension.clone(),
-            value: value.clone(),
+            dimension: Dimension::new(&dimension, value.clone()).unwrap_or_default(),
             res: None,
         },
     )

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use predio_tiles::{kind_name, FieldKind, TileFilter, TileProvider};
+use predio_engine::indices::Selection;
+use predio_tiles::{kind_name, FieldKind, TileProvider};
 use serde_json::{json, Value};
 
 use super::error::{bad_request, ApiError};
@@ -81,7 +82,7 @@ pub(super) fn legend_for(
     served: &Served,
     layer: &str,
     field: &str,
-    filter: &TileFilter,
+    filter: &Selection,
 ) -> Result<Value, ApiError> {
     let p = served
         .layers
@@ -204,7 +205,7 @@ pub(super) async fn style(
         "name": "predio",
         "metadata": {
             "predio:version": served.manifest.version.to_string(),
-            "predio:filter": { "window": filter.window, "dimension": filter.dimension },
+            "predio:filter": { "window": filter.window, "dimension": filter.dimension.pair() },
             "predio:legend": legends,
         },
         "center": center,

@@ -9,8 +9,9 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use predio_engine::indices::{Dimension, Selection};
 use predio_engine::VersionId;
-use predio_tiles::{kind_name, EncodedTile, TileFilter, TileKey, TileProvider};
+use predio_tiles::{kind_name, EncodedTile, TileKey, TileProvider};
 use serde_json::Value;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -24,31 +25,35 @@ use super::state::Shared;
 pub(super) fn filter_of(
     q: &HashMap<String, String>,
     served: &Served,
-) -> Result<TileFilter, ApiError> {
+) -> Result<Selection, ApiError> {
     let dimension = predio::params::dimension(q).map_err(bad_request)?;
     let window = q.get("window").filter(|v| !v.is_empty()).cloned();
     Ok(filter_from(window, dimension, served))
 }
 
-/// A filter with the served version's default window when none is given.
+/// A filter with the served version's default window when none is given; `dimension` is a
+/// category or department and its value (`None`: all reports).
 pub(crate) fn filter_from(
     window: Option<String>,
     dimension: Option<(String, String)>,
     served: &Served,
-) -> TileFilter {
-    TileFilter {
+) -> Selection {
+    Selection {
         window: window
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| served.default_window.clone()),
-        dimension,
+        dimension: dimension
+            .and_then(|(d, v)| Dimension::new(&d, Some(v)))
+            .unwrap_or_default(),
+        res: None,
     }
 }
 
 /// The query string that selects `filter` in URLs we hand out.
-pub(crate) fn filter_query(filter: &TileFilter) -> String {
+pub(crate) fn filter_query(filter: &Selection) -> String {
     let mut q = format!("window={}", encode(&filter.window));
-    if let Some((d, v)) = &filter.dimension {
-        q += &format!("&{d}={}", encode(v));
+    if let Some(v) = filter.dimension.value() {
+        q += &format!("&{}={}", filter.dimension.name(), encode(v));
     }
     q
 }
@@ -234,7 +239,7 @@ pub(super) async fn tilejson(
 pub(super) fn tilejson_of(
     p: &dyn TileProvider,
     base: &str,
-    filter: &TileFilter,
+    filter: &Selection,
     version: VersionId,
 ) -> Value {
     let (minzoom, maxzoom) = p.zoom_range();
@@ -278,9 +283,10 @@ mod tests {
 
     #[test]
     fn query_values_are_percent_encoded() {
-        let f = TileFilter {
+        let f = Selection {
             window: "90d".into(),
-            dimension: Some(("category".into(), "Alumbrado público & más".into())),
+            dimension: Dimension::Category(Some("Alumbrado público & más".into())),
+            res: None,
         };
         assert_eq!(
             filter_query(&f),
