@@ -75,7 +75,7 @@ fn h3_text(cell: Option<u64>) -> Option<String> {
 pub fn export_row(r: &Report) -> Vec<Value> {
     let num = |x: Option<f64>| x.map_or(Value::Null, Value::Double);
     vec![
-        Value::String(r.id.clone()),
+        Value::String(r.id.to_string()),
         Value::String(r.source.clone()),
         text(r.category.as_deref()),
         text(r.department.as_deref()),

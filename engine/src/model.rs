@@ -12,7 +12,7 @@ macro_rules! id_type {
         ///
         /// Shared text: a clone (every report placed on a parcel holds its parcel's id) is a
         /// reference count, not a copy.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
         pub struct $name(Arc<str>);
 
         impl $name {
@@ -24,6 +24,24 @@ macro_rules! id_type {
             /// The identifier as text.
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                Self::new(id)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                Self(Arc::from(id))
             }
         }
 
@@ -54,6 +72,11 @@ id_type!(
 id_type!(
     /// Identifier of a sector (barrio, district, sección): unique within a catalog version.
     SectorId
+);
+id_type!(
+    /// Identifier of a citizen report, as its source numbers it (a report is updated by it
+    /// when a newer export is imported).
+    ReportId
 );
 
 /// The type of a source attribute, kept through import and storage.

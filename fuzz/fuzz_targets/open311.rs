@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let path = common::file("requests.json", data);
     if let Ok(rows) = predio_importers::read_open311(&path, Default::default()) {
         for r in &rows.reports {
-            assert!(!r.id.is_empty());
+            assert!(!r.id.as_str().is_empty());
         }
     }
 });

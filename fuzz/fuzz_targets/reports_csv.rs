@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let path = common::file("reports.csv", data);
     if let Ok(rows) = predio_importers::read_csv_reports(&path, mapping, Default::default()) {
         for r in &rows.reports {
-            assert!(!r.id.is_empty());
+            assert!(!r.id.as_str().is_empty());
         }
     }
 });

@@ -39,7 +39,7 @@ fn text(f: &gdal::vector::Feature<'_>, name: &str) -> Option<String> {
 }
 
 fn by_id(reports: Vec<Report>) -> HashMap<String, Report> {
-    reports.into_iter().map(|r| (r.id.clone(), r)).collect()
+    reports.into_iter().map(|r| (r.id.to_string(), r)).collect()
 }
 
 fn stderr(out: &std::process::Output) -> String {

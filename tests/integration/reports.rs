@@ -198,7 +198,10 @@ fn sample_town_reports_geocode_inside_and_nearest_and_keep_personal_data_out() {
     assert_eq!(after["reports"]["count"], 500);
     assert_eq!(after["reports"]["imports"][1]["updated"], 1);
     let reports = read_reports(&version_dir(data.path())).expect("reports");
-    let r = reports.iter().find(|r| r.id == id).expect("still there");
+    let r = reports
+        .iter()
+        .find(|r| r.id.as_str() == id)
+        .expect("still there");
     assert_eq!(
         (r.status.as_str(), r.status_label.as_str()),
         ("rejected", "Rechazado")

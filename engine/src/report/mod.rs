@@ -13,7 +13,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ParcelId, SectorId};
+use crate::model::{ParcelId, ReportId, SectorId};
 
 /// How a report was matched to its parcel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -141,7 +141,7 @@ pub struct StatusChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// The source's id (unique per catalog).
-    pub id: String,
+    pub id: ReportId,
     /// Source format (`csv`, `open311`, `fixmystreet`, `vector`).
     pub source: String,
     /// Category / service name.
@@ -198,7 +198,7 @@ pub struct Report {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PrivateFields {
     /// Report id.
-    pub id: String,
+    pub id: ReportId,
     /// Values by column name (name, email, phone, description...).
     pub values: Vec<(String, String)>,
 }
@@ -207,7 +207,7 @@ impl Report {
     /// A report with its id, source, status and creation time; no location, no other time, no
     /// history, not geocoded. The rest is filled field by field.
     pub fn new(
-        id: impl Into<String>,
+        id: impl Into<ReportId>,
         source: impl Into<String>,
         status: Status,
         status_label: impl Into<String>,
@@ -256,7 +256,7 @@ impl fmt::Display for Report {
 ///
 /// Returns the merged reports and the counts added and updated.
 pub fn upsert(existing: Vec<Report>, incoming: Vec<Report>) -> (Vec<Report>, usize, usize) {
-    let mut index: std::collections::HashMap<String, usize> = existing
+    let mut index: std::collections::HashMap<ReportId, usize> = existing
         .iter()
         .enumerate()
         .map(|(i, r)| (r.id.clone(), i))

@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use super::tables::{pl_err, read_frame, write_frame, write_frame_with_mode};
 use crate::error::{Error, Result};
-use crate::model::{ParcelId, SectorId};
+use crate::model::{ParcelId, ReportId, SectorId};
 use crate::report::columns::{ReportColumns, INDEX_COLUMNS};
 use crate::report::frame::{from_ms, reports_frame, text, times};
 use crate::report::{Location, MatchKind, PrivateFields, Report, Status, StatusChange, StatusType};
@@ -94,7 +94,7 @@ pub fn read_private(path: &Path) -> Result<Vec<PrivateFields>> {
     );
     let mut out: Vec<PrivateFields> = Vec::new();
     for ((id, f), v) in ids.into_iter().zip(fields).zip(values) {
-        let id = id.unwrap_or_default();
+        let id = ReportId::from(id.unwrap_or_default());
         let pair = (f.unwrap_or_default(), v.unwrap_or_default());
         match out.last_mut() {
             Some(last) if last.id == id => last.values.push(pair),
@@ -296,7 +296,7 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
             };
             Ok(Report {
                 history: Vec::new(),
-                id: owned(id, i).unwrap_or_default(),
+                id: id.get(i).map(ReportId::new).unwrap_or_default(),
                 source: owned(source, i).unwrap_or_default(),
                 category: owned(category, i),
                 department: owned(department, i),
@@ -363,7 +363,7 @@ fn attach_history(dir: &Path, out: &mut [Report]) -> Result<()> {
     }
     if cursor < changes.len() {
         // Not in the reports' order: attach everything by id instead.
-        let mut map: std::collections::HashMap<String, Vec<StatusChange>> =
+        let mut map: std::collections::HashMap<ReportId, Vec<StatusChange>> =
             std::collections::HashMap::new();
         for r in out.iter_mut() {
             for c in r.history.drain(..) {
@@ -372,7 +372,9 @@ fn attach_history(dir: &Path, out: &mut [Report]) -> Result<()> {
         }
         for (id, c) in changes {
             if let Some(c) = c {
-                map.entry(id.unwrap_or_default()).or_default().push(c);
+                map.entry(ReportId::from(id.unwrap_or_default()))
+                    .or_default()
+                    .push(c);
             }
         }
         for r in out.iter_mut() {

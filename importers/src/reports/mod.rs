@@ -358,7 +358,7 @@ impl Normalizer {
                 }
                 if self.options.keep_private && !raw.private.is_empty() {
                     self.out.private.push(PrivateFields {
-                        id: rid.to_owned(),
+                        id: rid.into(),
                         values: raw
                             .private
                             .iter()
@@ -407,7 +407,7 @@ impl Normalizer {
             }
         }
         let mut report = Report {
-            id: rid.to_owned(),
+            id: rid.into(),
             source: self.source.into(),
             category: raw.category.map(str::to_owned),
             department: raw.department.map(str::to_owned),

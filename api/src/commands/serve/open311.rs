@@ -231,7 +231,7 @@ fn select<'a>(
     if let Some(ids) = &q.ids {
         return Ok(ids
             .iter()
-            .filter_map(|id| reqs.by_id.get(id).map(|i| &reqs.reports[*i]))
+            .filter_map(|id| reqs.by_id.get(id.as_str()).map(|i| &reqs.reports[*i]))
             .collect());
     }
     // neither date: the 90 days up to the newest report (the specification's default window,
@@ -348,7 +348,7 @@ pub(super) async fn one(State(state): State<Shared>, UrlPath(file): UrlPath<Stri
         let reqs = requests_of(&st, &served)?;
         let r = reqs
             .by_id
-            .get(&id)
+            .get(id.as_str())
             .map(|i| &reqs.reports[*i])
             .ok_or_else(|| Open311Error(StatusCode::NOT_FOUND, format!("no request {id:?}")))?;
         Ok(answer(

@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use predio_engine::Report;
+use predio_engine::{Report, ReportId};
 
 /// A version's reports, ready for Open311.
 pub(crate) struct Requests {
     /// Newest first.
     pub(super) reports: Vec<Report>,
-    pub(super) by_id: HashMap<String, usize>,
+    pub(super) by_id: HashMap<ReportId, usize>,
     /// `(code, name, group)`, by name.
     pub(super) services: Vec<(String, String, String)>,
     pub(super) code_of: HashMap<String, String>,
