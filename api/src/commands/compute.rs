@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
+use predio_engine::indices::schema;
 use predio_engine::indices::{
     self, export_indices, ConfigSource, Dimension, IndexConfig, IndicesMeta, Level, Selection,
     Window,
@@ -303,33 +304,33 @@ pub fn show(catalog: &dyn CatalogStore, args: &IndicesArgs) -> anyhow::Result<()
 
 /// The rows `predio indices` prints: each index column with its label.
 const METRICS: [(&str, &str); 27] = [
-    ("received", "reports received"),
-    ("open", "open now"),
-    ("resolved", "resolved"),
-    ("rejected_duplicate", "rejected or duplicate"),
-    ("resolved_not_fixed", "resolved, not fixed"),
-    ("compliance", "answered within deadline"),
-    ("answered", "answered (with a time)"),
-    ("open_warning", "open: warning"),
-    ("open_alert", "open: alert"),
-    ("overdue", "open: overdue"),
-    ("overdue_0_5", "  0-5 bd past due"),
-    ("overdue_6_10", "  6-10 bd past due"),
-    ("overdue_11_20", "  11-20 bd past due"),
-    ("overdue_over_20", "  >20 bd past due"),
-    ("oldest_open_bd", "oldest open (bd)"),
-    ("resolution_median_h", "resolution median (h)"),
-    ("resolution_p90_h", "resolution p90 (h)"),
-    ("resolution_median_bd", "resolution median (bd)"),
-    ("resolution_p90_bd", "resolution p90 (bd)"),
-    ("ack_median_h", "acknowledge median (h)"),
-    ("reopen_rate", "reopen rate"),
-    ("recurrent", "recurrent reports"),
-    ("density_km2", "reports per km²"),
-    ("per_1000", "per 1,000 inhabitants"),
-    ("prev_received", "previous window"),
-    ("trend", "trend (this / previous)"),
-    ("attention", "attention index (0-100)"),
+    (schema::RECEIVED, "reports received"),
+    (schema::OPEN, "open now"),
+    (schema::RESOLVED, "resolved"),
+    (schema::REJECTED_DUPLICATE, "rejected or duplicate"),
+    (schema::RESOLVED_NOT_FIXED, "resolved, not fixed"),
+    (schema::COMPLIANCE, "answered within deadline"),
+    (schema::ANSWERED, "answered (with a time)"),
+    (schema::OPEN_WARNING, "open: warning"),
+    (schema::OPEN_ALERT, "open: alert"),
+    (schema::OVERDUE, "open: overdue"),
+    (schema::OVERDUE_0_5, "  0-5 bd past due"),
+    (schema::OVERDUE_6_10, "  6-10 bd past due"),
+    (schema::OVERDUE_11_20, "  11-20 bd past due"),
+    (schema::OVERDUE_OVER_20, "  >20 bd past due"),
+    (schema::OLDEST_OPEN_BD, "oldest open (bd)"),
+    (schema::RESOLUTION_MEDIAN_H, "resolution median (h)"),
+    (schema::RESOLUTION_P90_H, "resolution p90 (h)"),
+    (schema::RESOLUTION_MEDIAN_BD, "resolution median (bd)"),
+    (schema::RESOLUTION_P90_BD, "resolution p90 (bd)"),
+    (schema::ACK_MEDIAN_H, "acknowledge median (h)"),
+    (schema::REOPEN_RATE, "reopen rate"),
+    (schema::RECURRENT, "recurrent reports"),
+    (schema::DENSITY_KM2, "reports per km²"),
+    (schema::PER_1000, "per 1,000 inhabitants"),
+    (schema::PREV_RECEIVED, "previous window"),
+    (schema::TREND, "trend (this / previous)"),
+    (schema::ATTENTION, "attention index (0-100)"),
 ];
 
 /// The sector whose id or name is `wanted` (case aside) in a sector indices table: its id and

@@ -2,15 +2,13 @@
 //! indices frame: shared by the report and the server's `/audit/sectors`.
 
 use crate::error::Result;
+use crate::indices::schema::{
+    key, ANSWERED, ANSWERED_ON_TIME, OLDEST_OPEN_BD, OPEN, OVERDUE, RECEIVED,
+};
 use crate::indices::{numbers as f64_column, texts as string_column};
 
 /// The overdue age buckets of the sector table, in business days past the deadline.
-pub const OVERDUE_BUCKETS: [&str; 4] = [
-    "overdue_0_5",
-    "overdue_6_10",
-    "overdue_11_20",
-    "overdue_over_20",
-];
+pub use crate::indices::schema::OVERDUE_BUCKETS;
 
 /// One sector (or department) against the deadlines: what `/audit/sectors` serves and what the
 /// report prints, read from the sector indices table.
@@ -70,8 +68,8 @@ impl Row {
 /// # Errors
 /// [`crate::Error::Indices`] when a column of the sector table is missing.
 pub fn rows(df: &polars::prelude::DataFrame) -> Result<Vec<(Option<String>, Row)>> {
-    let ids = string_column(df, "sector_id")?;
-    let values = string_column(df, "value")?;
+    let ids = string_column(df, key::SECTOR_ID)?;
+    let values = string_column(df, key::VALUE)?;
     let n = |c: &str| -> Result<Vec<u64>> {
         Ok(f64_column(df, c)?
             .into_iter()
@@ -79,17 +77,17 @@ pub fn rows(df: &polars::prelude::DataFrame) -> Result<Vec<(Option<String>, Row)
             .collect())
     };
     let (received, answered, on_time, open, overdue) = (
-        n("received")?,
-        n("answered")?,
-        n("answered_on_time")?,
-        n("open")?,
-        n("overdue")?,
+        n(RECEIVED)?,
+        n(ANSWERED)?,
+        n(ANSWERED_ON_TIME)?,
+        n(OPEN)?,
+        n(OVERDUE)?,
     );
     let buckets = OVERDUE_BUCKETS
         .iter()
         .map(|c| n(c))
         .collect::<Result<Vec<_>>>()?;
-    let oldest = f64_column(df, "oldest_open_bd")?;
+    let oldest = f64_column(df, OLDEST_OPEN_BD)?;
     Ok((0..df.height())
         .map(|i| {
             (

@@ -52,26 +52,7 @@ pub(super) struct Row {
 }
 
 /// The count columns, in the order of the tables.
-pub(super) const COUNTS: [&str; 18] = [
-    "received",
-    "open",
-    "resolved",
-    "rejected_duplicate",
-    "resolved_not_fixed",
-    "answered",
-    "answered_on_time",
-    "open_on_time",
-    "open_warning",
-    "open_alert",
-    "overdue",
-    "overdue_0_5",
-    "overdue_6_10",
-    "overdue_11_20",
-    "overdue_over_20",
-    "reopened",
-    "with_history",
-    "recurrent",
-];
+pub(super) use super::schema::COUNTS;
 
 /// The flags counted, with their column in [`COUNTS`].
 const FLAG_COUNTS: [(u16, usize); 9] = [
@@ -163,14 +144,7 @@ pub(super) struct Part {
 pub(super) const NO_OPEN: i64 = i64::MIN;
 
 /// The quantile columns, in the order of [`Part::quantiles`].
-pub(super) const QUANTILES: [&str; 6] = [
-    "resolution_median_h",
-    "resolution_p90_h",
-    "resolution_median_bd",
-    "resolution_p90_bd",
-    "ack_median_h",
-    "ack_p90_h",
-];
+pub(super) use super::schema::QUANTILES;
 
 impl Part {
     /// Room for `n` rows, with the counts of the window before when `cut` has one.

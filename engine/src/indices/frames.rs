@@ -7,6 +7,7 @@ use polars_arrow::bitmap::Bitmap;
 use super::aggregate::*;
 use super::attention::*;
 use super::config::Weights;
+use super::schema;
 
 /// A column of names by 1-based key: row 0 is missing (no feature, no value), row `k` is the
 /// name of key `k`. A frame's column is gathered from it by key, string views copied rather
@@ -117,14 +118,14 @@ pub(super) fn frame(
     let feature = |k: u32| (k as usize).checked_sub(1);
     let mut cols: Vec<Column> = Vec::with_capacity(40);
     if let Some(res) = f.res {
-        cols.push(Int32Chunked::full("res".into(), res, n).into_column());
+        cols.push(Int32Chunked::full(schema::key::RES.into(), res, n).into_column());
     }
     let keys = IdxCa::from_slice(PlSmallStr::EMPTY, &part.key);
     for names in &f.names {
         cols.push(gather(names, &keys)?);
     }
-    cols.push(StringChunked::full("window".into(), at.window, n).into_column());
-    cols.push(StringChunked::full("dimension".into(), at.dimension, n).into_column());
+    cols.push(StringChunked::full(schema::key::WINDOW.into(), at.window, n).into_column());
+    cols.push(StringChunked::full(schema::key::DIMENSION.into(), at.dimension, n).into_column());
     let codes = IdxCa::from_slice(PlSmallStr::EMPTY, &part.code);
     cols.push(gather(at.values, &codes)?);
     let [received, open, _, _, _, answered, on_time, _, _, _, overdue, _, _, _, _, reopened, with_history, recurrent] =
@@ -175,24 +176,24 @@ pub(super) fn frame(
     for (name, values) in COUNTS.iter().zip(counts) {
         cols.push(u32s(name, values));
         match *name {
-            "answered_on_time" => {
+            schema::ANSWERED_ON_TIME => {
                 cols.push(nan_null(
-                    "compliance",
+                    schema::COMPLIANCE,
                     compliance.take().unwrap_or_default(),
                 ));
             }
-            "overdue_over_20" => {
+            schema::OVERDUE_OVER_20 => {
                 let oldest = std::mem::take(&mut oldest_open_bd);
-                cols.push(masked::<Int64Type>("oldest_open_bd", oldest, |v| {
+                cols.push(masked::<Int64Type>(schema::OLDEST_OPEN_BD, oldest, |v| {
                     *v != NO_OPEN
                 }));
                 for q in QUANTILES {
                     cols.push(nan_null(q, quantiles.next().unwrap_or_default()));
                 }
             }
-            "with_history" => {
+            schema::WITH_HISTORY => {
                 cols.push(nan_null(
-                    "reopen_rate",
+                    schema::REOPEN_RATE,
                     reopen_rate.take().unwrap_or_default(),
                 ));
             }
@@ -200,29 +201,29 @@ pub(super) fn frame(
         }
     }
     cols.push(match prev {
-        Some(prev) => u32s("prev_received", prev),
-        None => UInt32Chunked::full_null("prev_received".into(), n)
+        Some(prev) => u32s(schema::PREV_RECEIVED, prev),
+        None => UInt32Chunked::full_null(schema::PREV_RECEIVED.into(), n)
             .into_series()
             .into_column(),
     });
-    cols.push(nan_null("trend", trend));
+    cols.push(nan_null(schema::TREND, trend));
     let with_area = Bitmap::from_iter(with_feature.iter().copied());
     let all_with_area = with_area.unset_bits() == 0;
     cols.push(
         Float64Chunked::from_vec_validity(
-            "area_km2".into(),
+            schema::AREA_KM2.into(),
             area,
             (!all_with_area).then_some(with_area),
         )
         .into_series()
         .into_column(),
     );
-    cols.push(nan_null("density_km2", density));
+    cols.push(nan_null(schema::DENSITY_KM2, density));
     if let Some((pop, per)) = population {
-        cols.push(opt::<Float64Type>("population", &pop));
-        cols.push(opt::<Float64Type>("per_1000", &per));
+        cols.push(opt::<Float64Type>(schema::POPULATION, &pop));
+        cols.push(opt::<Float64Type>(schema::PER_1000, &per));
     }
-    cols.push(nan_null("attention", attention));
+    cols.push(nan_null(schema::ATTENTION, attention));
     DataFrame::new(n, cols)
 }
 

@@ -25,6 +25,7 @@ mod quantiles;
 #[cfg(test)]
 mod reference;
 mod report_table;
+pub mod schema;
 mod selection;
 mod sink;
 mod stage;

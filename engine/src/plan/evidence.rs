@@ -9,6 +9,7 @@ use polars::prelude::*;
 use super::{rank, Action, Evidence};
 use crate::error::{Error, Result};
 use crate::hotspots::{h3_hot_spots, SpotClass};
+use crate::indices::schema::{self, key};
 use crate::indices::{self, numbers, texts as text, Dimension, IndicesMeta, Level, Selection};
 use crate::sector_index::SectorIndex;
 use crate::store::{CatalogStore, Manifest};
@@ -116,9 +117,9 @@ fn hot_cells(
     index: &SectorIndex<'_>,
 ) -> Result<HashMap<(String, String), (f64, f64)>> {
     let (cell_ids, cats, received) = (
-        text(cells, "cell")?,
-        text(cells, "value")?,
-        numbers(cells, "received")?,
+        text(cells, key::CELL)?,
+        text(cells, key::VALUE)?,
+        numbers(cells, schema::RECEIVED)?,
     );
     let mut by_category: HashMap<String, Vec<(h3o::CellIndex, f64)>> = HashMap::new();
     for ((c, k), v) in cell_ids.iter().zip(&cats).zip(&received) {
@@ -159,13 +160,13 @@ fn evidence(
     names: &HashMap<String, String>,
     hot: &HashMap<(String, String), (f64, f64)>,
 ) -> Result<Vec<Evidence>> {
-    let (ids, cats) = (text(rows, "sector_id")?, text(rows, "value")?);
+    let (ids, cats) = (text(rows, key::SECTOR_ID)?, text(rows, key::VALUE)?);
     let (rec, prev, open, recurrent, per_1000) = (
-        numbers(rows, "received")?,
-        numbers(rows, "prev_received")?,
-        numbers(rows, "open")?,
-        numbers(rows, "recurrent")?,
-        numbers(rows, "per_1000")?,
+        numbers(rows, schema::RECEIVED)?,
+        numbers(rows, schema::PREV_RECEIVED)?,
+        numbers(rows, schema::OPEN)?,
+        numbers(rows, schema::RECURRENT)?,
+        numbers(rows, schema::PER_1000)?,
     );
     let mut evidence = Vec::new();
     for i in 0..rows.height() {

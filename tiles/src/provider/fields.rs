@@ -1,4 +1,7 @@
-//! The fields of the tile layers: their names, MVT types and TileJSON descriptions.
+//! The fields of the tile layers: their names (the indices' columns, `indices::schema`), MVT
+//! types and TileJSON descriptions.
+
+use predio_engine::indices::schema;
 
 /// How a field of a tile layer is typed in TileJSON and encoded in MVT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,19 +41,21 @@ pub(super) const fn number(name: &'static str, description: &'static str) -> Fie
     }
 }
 
-pub(super) const RECEIVED: FieldSpec = count("received", "reports received in the window");
-pub(super) const OPEN: FieldSpec = count("open", "reports open at the as-of time");
-pub(super) const OVERDUE: FieldSpec = count("overdue", "open reports past their deadline");
+pub(super) const RECEIVED: FieldSpec = count(schema::RECEIVED, "reports received in the window");
+pub(super) const OPEN: FieldSpec = count(schema::OPEN, "reports open at the as-of time");
+pub(super) const OVERDUE: FieldSpec = count(schema::OVERDUE, "open reports past their deadline");
 pub(super) const COMPLIANCE: FieldSpec = number(
-    "compliance",
+    schema::COMPLIANCE,
     "share of answered reports answered by their deadline (0-1)",
 );
-pub(super) const DENSITY: FieldSpec = number("density_km2", "reports received per km²");
-pub(super) const ATTENTION: FieldSpec = number("attention", "attention index 0-100");
-pub(super) const TREND: FieldSpec =
-    number("trend", "change against the previous window (ratio - 1)");
+pub(super) const DENSITY: FieldSpec = number(schema::DENSITY_KM2, "reports received per km²");
+pub(super) const ATTENTION: FieldSpec = number(schema::ATTENTION, "attention index 0-100");
+pub(super) const TREND: FieldSpec = number(
+    schema::TREND,
+    "change against the previous window (ratio - 1)",
+);
 pub(super) const MEDIAN_BD: FieldSpec = number(
-    "resolution_median_bd",
+    schema::RESOLUTION_MEDIAN_BD,
     "median resolution time, business days",
 );
 
@@ -62,7 +67,7 @@ pub const PARCEL_FIELDS: &[FieldSpec] = &[
     COMPLIANCE,
     MEDIAN_BD,
     count(
-        "recurrent",
+        schema::RECURRENT,
         "reports repeating a category on the parcel within the recurrence days",
     ),
     TREND,
@@ -75,25 +80,34 @@ pub const SECTOR_FIELDS: &[FieldSpec] = &[
     RECEIVED,
     OPEN,
     OVERDUE,
-    count("overdue_0_5", "overdue by 0-5 business days"),
-    count("overdue_6_10", "overdue by 6-10 business days"),
-    count("overdue_11_20", "overdue by 11-20 business days"),
-    count("overdue_over_20", "overdue by more than 20 business days"),
+    count(schema::OVERDUE_0_5, "overdue by 0-5 business days"),
+    count(schema::OVERDUE_6_10, "overdue by 6-10 business days"),
+    count(schema::OVERDUE_11_20, "overdue by 11-20 business days"),
+    count(
+        schema::OVERDUE_OVER_20,
+        "overdue by more than 20 business days",
+    ),
     number(
-        "oldest_open_bd",
+        schema::OLDEST_OPEN_BD,
         "age of the oldest open report, business days",
     ),
     count(
-        "answered",
+        schema::ANSWERED,
         "reports answered (resolved, rejected, duplicate)",
     ),
-    count("answered_on_time", "reports answered by their deadline"),
+    count(
+        schema::ANSWERED_ON_TIME,
+        "reports answered by their deadline",
+    ),
     COMPLIANCE,
     MEDIAN_BD,
-    number("resolution_p90_bd", "p90 resolution time, business days"),
+    number(
+        schema::RESOLUTION_P90_BD,
+        "p90 resolution time, business days",
+    ),
     TREND,
     DENSITY,
-    number("per_1000", "reports per 1,000 inhabitants"),
+    number(schema::PER_1000, "reports per 1,000 inhabitants"),
     ATTENTION,
 ];
 
