@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use predio_engine::indices::Dimension;
 
 /// `predio plan`.
 #[derive(Debug, Args)]
@@ -186,12 +187,12 @@ pub struct DimensionArgs {
 }
 
 impl DimensionArgs {
-    /// `("category" | "department", value)`, or `None` for all reports.
-    pub fn pair(&self) -> Option<(String, String)> {
+    /// The category or department asked for, or all reports.
+    pub fn dimension(&self) -> Dimension {
         match (&self.category, &self.department) {
-            (Some(c), _) => Some(("category".into(), c.clone())),
-            (None, Some(d)) => Some(("department".into(), d.clone())),
-            (None, None) => None,
+            (Some(c), _) => Dimension::Category(Some(c.clone())),
+            (None, Some(d)) => Dimension::Department(Some(d.clone())),
+            (None, None) => Dimension::All,
         }
     }
 }

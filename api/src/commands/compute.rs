@@ -7,8 +7,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use predio_engine::indices::schema;
 use predio_engine::indices::{
-    self, export_indices, ConfigSource, Dimension, IndexConfig, IndicesMeta, Level, Selection,
-    Window,
+    self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Selection, Window,
 };
 use predio_engine::{
     compute_version, CatalogStore, ComputeRequest, Computed, DirCatalog, ExportFormat, Manifest,
@@ -147,11 +146,6 @@ fn level(l: IndexLevel) -> Level {
     }
 }
 
-pub(super) fn dimension(args: &crate::cli::DimensionArgs) -> (String, Option<String>) {
-    args.pair()
-        .map_or_else(|| ("all".into(), None), |(d, v)| (d, Some(v)))
-}
-
 /// `predio export indices`.
 pub fn export(catalog: &dyn CatalogStore, args: &ExportIndices) -> anyhow::Result<()> {
     let manifest = current(catalog)?;
@@ -166,13 +160,12 @@ pub fn export(catalog: &dyn CatalogStore, args: &ExportIndices) -> anyhow::Resul
             .transpose()?,
         _ => None,
     };
-    let (dim, value) = dimension(&args.dimension);
     let table = catalog
         .indices(&manifest, level)?
         .context("indices table missing")?;
     let sel = Selection {
         window,
-        dimension: Dimension::new(&dim, value).unwrap_or_default(),
+        dimension: args.dimension.dimension(),
         res,
     };
     let format = match args.format {
@@ -237,12 +230,13 @@ pub fn show(catalog: &dyn CatalogStore, args: &IndicesArgs) -> anyhow::Result<()
         .indices(&manifest, Level::Sector)?
         .context("indices table missing")?;
     let (id, name) = find_sector(&table, &args.sector)?;
-    let (dim, value) = dimension(&args.dimension);
-    let mut pred = col("sector_id")
+    let dimension = args.dimension.dimension();
+    let (dim, value) = (dimension.name(), dimension.value());
+    let mut pred = col(schema::key::SECTOR_ID)
         .eq(lit(id.clone()))
-        .and(col("dimension").eq(lit(dim.clone())));
-    if let Some(v) = &value {
-        pred = pred.and(col("value").eq(lit(v.clone())));
+        .and(col(schema::key::DIMENSION).eq(lit(dim)));
+    if let Some(v) = value {
+        pred = pred.and(col(schema::key::VALUE).eq(lit(v.to_owned())));
     }
     let rows = table.clone().lazy().filter(pred).collect()?;
     if rows.height() == 0 {
@@ -337,12 +331,11 @@ const METRICS: [(&str, &str); 27] = [
 /// name.
 fn find_sector(
     table: &polars::prelude::DataFrame,
-    wanted: &str,
+    sought: &str,
 ) -> anyhow::Result<(String, String)> {
-    let sought = wanted;
     let ids = table.column("sector_id")?.str()?.clone();
     let names = table.column("name")?.str()?.clone();
-    let wanted = wanted.to_lowercase();
+    let wanted = sought.to_lowercase();
     let mut sector: Option<(String, String)> = None;
     for (id, name) in ids.iter().zip(names.iter()) {
         let (Some(id), name) = (id, name.unwrap_or("")) else {

@@ -35,7 +35,7 @@ pub fn run(catalog: &DirCatalog, args: &ExportTiles) -> anyhow::Result<()> {
         })?;
         layers.push(l.as_ref());
     }
-    let filter = serve::filter_from(args.window.clone(), args.dimension.pair(), &served);
+    let filter = serve::filter_from(args.window.clone(), args.dimension.dimension(), &served);
     for l in &layers {
         l.check(&filter)?;
     }

@@ -3,10 +3,10 @@
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
-use predio_engine::indices::{self, Dimension, Level, Selection};
+use predio_engine::indices::{self, Level, Selection};
 use predio_engine::CatalogStore;
 
-use super::compute::{current, dimension, indices_meta};
+use super::compute::{current, indices_meta};
 use super::table::{check_res, f64_column, format_of, pick_window, string_column, write_out};
 use crate::cli::HotspotsArgs;
 
@@ -27,7 +27,8 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     let meta = indices_meta(&manifest)?;
     check_res(meta, args.res)?;
     let window = pick_window(meta, args.window.as_deref())?;
-    let (dim, value) = dimension(&args.dimension);
+    let dimension = args.dimension.dimension();
+    let (dim, value) = (dimension.name(), dimension.value());
     let table = catalog
         .indices(&manifest, Level::H3)?
         .context("the H3 cell table is missing: run predio compute")?;
@@ -35,7 +36,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         &table,
         &Selection {
             window: window.clone(),
-            dimension: Dimension::new(&dim, value.clone()).unwrap_or_default(),
+            dimension: dimension.clone(),
             res: Some(args.res),
         },
     )?;
@@ -43,7 +44,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         bail!(
             "no cells for window {window}, {dim} {}: is the category or department spelled as in \
              `predio info`?",
-            value.as_deref().unwrap_or("")
+            value.unwrap_or("")
         );
     }
     let cells = string_column(&rows, "cell")?;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use predio_engine::indices::{self, Dimension, Level, Selection};
+use predio_engine::indices::{self, Level, Selection};
 use predio_engine::CatalogStore;
 use serde_json::{json, Map, Value};
 
@@ -75,10 +75,7 @@ fn table(
     }
     let window = pick_window(meta, q.get("window").map(String::as_str))
         .map_err(|e| bad(format!("{e:#}")))?;
-    let (dimension, value) = match predio::params::dimension(q).map_err(bad)? {
-        Some((d, v)) => (d, Some(v)),
-        None => ("all".to_owned(), None),
-    };
+    let dimension = super::tiles::dimension_of(q)?;
     let df = state
         .catalog
         .indices(manifest, Level::Sector)
@@ -88,15 +85,16 @@ fn table(
         &df,
         &Selection {
             window: window.clone(),
-            dimension: Dimension::new(&dimension, value.clone()).unwrap_or_default(),
+            dimension: dimension.clone(),
             res: None,
         },
     )
     .map_err(|e| internal(e.to_string()))?;
     if rows_df.height() == 0 {
         return Err(bad(format!(
-            "no sector rows for {dimension} {}",
-            value.as_deref().unwrap_or("")
+            "no sector rows for {} {}",
+            dimension.name(),
+            dimension.value().unwrap_or("")
         )));
     }
     let names: HashMap<String, String> = state
@@ -121,8 +119,8 @@ fn table(
         let mut r = axum::Json(json!({
             "as_of": computed,
             "window": window,
-            "dimension": dimension,
-            "value": value,
+            "dimension": dimension.name(),
+            "value": dimension.value(),
             "sectors": out,
         }))
         .into_response();

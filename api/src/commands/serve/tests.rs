@@ -19,46 +19,40 @@ fn town() -> &'static std::path::Path {
     static TOWN: OnceLock<tempfile::TempDir> = OnceLock::new();
     TOWN.get_or_init(|| {
         let dir = tempfile::tempdir().expect("a temporary folder");
+        let data = dir.path().join("data");
         let run = |args: &[&str]| {
-            let mut all = vec!["predio", "--data"];
-            all.push(
-                dir.path()
-                    .join("data")
-                    .to_str()
-                    .expect("utf-8")
-                    .to_owned()
-                    .leak(),
-            );
+            let mut all = vec!["predio", "--data", data.to_str().expect("utf-8")];
             all.extend_from_slice(args);
             let cli = Cli::try_parse_from(all).expect("the arguments parse");
             crate::commands::run(cli).expect("the command succeeds");
         };
         let town = dir.path().join("town");
-        let town = town.to_str().expect("utf-8");
-        run(&["sample", "--out", town, "--parcels", "300", "--seed", "3"]);
-        let file = |name: &str| format!("{town}/{name}").leak() as &str;
+        let file = |name: &str| town.join(name).to_str().expect("utf-8").to_owned();
+        run(&[
+            "sample",
+            "--out",
+            &file(""),
+            "--parcels",
+            "300",
+            "--seed",
+            "3",
+        ]);
         run(&[
             "import",
             "sectors",
-            file("sectors.shp"),
+            &file("sectors.shp"),
             "--id-field",
             "codigo",
         ]);
         run(&[
             "import",
             "parcels",
-            file("parcels.shp"),
+            &file("parcels.shp"),
             "--id-field",
             "finca",
         ]);
-        let mapping = file("reports-mapping.toml");
-        run(&[
-            "import",
-            "reports",
-            file("reports.csv"),
-            "--mapping",
-            mapping,
-        ]);
+        let (reports, mapping) = (file("reports.csv"), file("reports-mapping.toml"));
+        run(&["import", "reports", &reports, "--mapping", &mapping]);
         run(&["compute", "--as-of", "2025-12-31"]);
         dir
     })

@@ -26,25 +26,30 @@ pub(super) fn filter_of(
     q: &HashMap<String, String>,
     served: &Served,
 ) -> Result<Selection, ApiError> {
-    let dimension = predio::params::dimension(q).map_err(bad_request)?;
     let window = q.get("window").filter(|v| !v.is_empty()).cloned();
-    Ok(filter_from(window, dimension, served))
+    Ok(filter_from(window, dimension_of(q)?, served))
 }
 
-/// A filter with the served version's default window when none is given; `dimension` is a
-/// category or department and its value (`None`: all reports).
+/// The `category=` or `department=` of a query, or all reports.
+pub(super) fn dimension_of(q: &HashMap<String, String>) -> Result<Dimension, ApiError> {
+    Ok(match predio::params::dimension(q).map_err(bad_request)? {
+        None => Dimension::All,
+        Some((d, v)) => Dimension::new(&d, Some(v))
+            .ok_or_else(|| bad_request(format!("unknown dimension {d:?}")))?,
+    })
+}
+
+/// A filter with the served version's default window when none is given.
 pub(crate) fn filter_from(
     window: Option<String>,
-    dimension: Option<(String, String)>,
+    dimension: Dimension,
     served: &Served,
 ) -> Selection {
     Selection {
         window: window
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| served.default_window.clone()),
-        dimension: dimension
-            .and_then(|(d, v)| Dimension::new(&d, Some(v)))
-            .unwrap_or_default(),
+        dimension,
         res: None,
     }
 }
