@@ -11,11 +11,37 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use std::sync::{Mutex, PoisonError};
+
+use polars::prelude::{polars_err, DataFrame, PolarsResult};
+
 use crate::error::{Error, Result};
-use crate::indices::{self, ConfigSource, IndexConfig, IndicesMeta, Scope, Window};
+use crate::indices::{
+    self, ConfigSource, IndexConfig, IndicesMeta, Level, Scope, TableSink, Window,
+};
 use crate::model::{ParcelKey, SectorLayer};
-use crate::store::{CatalogStore, Change, DirCatalog, IndicesWriter, Manifest};
+use crate::store::{CatalogStore, Change, Manifest, NewVersion};
+use crate::table::Table;
 use crate::ImportReport;
+
+/// Hands each frame of the computation to the new version, counting the rows of each level.
+struct Streamed<'v> {
+    version: &'v dyn NewVersion,
+    /// The rows of each level that got a frame (a level that got none has no table).
+    rows: [Mutex<Option<usize>>; 4],
+}
+
+impl TableSink for Streamed<'_> {
+    fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()> {
+        *self.rows[level as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(0) += frame.height();
+        self.version
+            .append(level, Table::from_frame(frame))
+            .map_err(|e| polars_err!(ComputeError: "{e}"))
+    }
+}
 
 /// What to compute: the windows, the H3 resolutions, the as-of time and the rules.
 #[derive(Debug, Clone)]
@@ -48,7 +74,8 @@ pub struct Cadastre {
 pub struct Computed {
     /// The new version's manifest (its `indices` says what was computed).
     pub manifest: Manifest,
-    /// Seconds spent computing and writing the tables (the catalog read and the commit apart).
+    /// Seconds spent computing the tables and streaming them into the new version (the catalog
+    /// read, and the tables' last rows, fsync and commit apart).
     pub compute_seconds: f64,
     /// The cadastre read for it.
     pub cadastre: Cadastre,
@@ -60,10 +87,10 @@ pub struct Computed {
 /// [`Error::Empty`] for an empty catalog, [`Error::NoReports`] when the current version has no
 /// reports, [`Error::Indices`] when the computation fails, and the store's I/O errors; the
 /// current version is then left as it was.
-pub fn compute_version(catalog: &DirCatalog, request: &ComputeRequest) -> Result<Computed> {
-    let mut staged = catalog.begin()?;
+pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> Result<Computed> {
+    let staged = catalog.begin()?;
     let manifest = catalog.current()?.ok_or_else(|| Error::Empty {
-        path: catalog.root().to_path_buf(),
+        path: catalog.location().into(),
     })?;
     let read_started = Instant::now();
     let (reports, cadastre) = std::thread::scope(|s| {
@@ -91,7 +118,7 @@ pub fn compute_version(catalog: &DirCatalog, request: &ComputeRequest) -> Result
         (reports, cadastre)
     });
     let reports = reports?.ok_or_else(|| Error::NoReports {
-        path: catalog.root().to_path_buf(),
+        path: catalog.location().into(),
     })?;
     let cadastre = cadastre?;
     tracing::info!(
@@ -101,7 +128,10 @@ pub fn compute_version(catalog: &DirCatalog, request: &ComputeRequest) -> Result
 
     let started = Instant::now();
     let cfg = &request.config;
-    let writer = IndicesWriter::new(&staged);
+    let writer = Streamed {
+        version: &*staged,
+        rows: Default::default(),
+    };
     let counts = indices::compute_into(
         reports,
         cadastre.parcels.as_deref(),
@@ -117,13 +147,16 @@ pub fn compute_version(catalog: &DirCatalog, request: &ComputeRequest) -> Result
     .map_err(|e| Error::Indices {
         message: e.to_string(),
     })?;
-    let mut rows = BTreeMap::new();
-    let mut tables = Vec::new();
-    for (level, table) in writer.into_tables() {
-        rows.insert(level, table.rows());
-        tables.push((level.file_name().to_owned(), table));
-    }
-    staged.add_all(tables)?;
+    let rows: BTreeMap<Level, usize> = Level::ALL
+        .into_iter()
+        .zip(writer.rows)
+        .filter_map(|(level, n)| {
+            Some((
+                level,
+                n.into_inner().unwrap_or_else(PoisonError::into_inner)?,
+            ))
+        })
+        .collect();
     let compute_seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         reports = counts.used,

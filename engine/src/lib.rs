@@ -13,6 +13,7 @@
 //! - `import_log`: what an import found wrong, feature by feature (`import-report.csv`);
 //! - `calendar`, `radix`, `sector_index`, `geocoder`: business days, sorting, the spatial joins;
 //! - `format`: the file formats a version is made of (FlatGeobuf layers, the Parquet writer);
+//! - `table`: a table of values per feature, as the store hands it out;
 //! - `indices`: facts per report and their aggregates per parcel, sector and H3 cell;
 //! - `export`: reports and tables written as CSV, GeoJSON, FlatGeobuf, Parquet;
 //! - `store`: the catalog (its trait, the data directory, manifests, report tables);
@@ -36,6 +37,7 @@ mod report;
 mod sector_index;
 pub mod segments;
 mod store;
+mod table;
 
 pub use calendar::Calendar;
 pub use compute::{compute_version, Cadastre, ComputeRequest, Computed};
@@ -58,10 +60,11 @@ pub use report::{
 pub use sector_index::SectorIndex;
 pub use store::reports::{read_reports, write_reports};
 pub use store::{
-    segments_file, Catalog, CatalogStore, Change, DirCatalog, FileEntry, IndicesWriter, LayerMeta,
-    Manifest, ReportImport, ReportsMeta, SourceInfo, Staged, VersionId, CATALOG_FORMAT,
+    segments_file, Catalog, CatalogStore, Change, DirCatalog, FileEntry, LayerMeta, Manifest,
+    NewVersion, ReportImport, ReportsMeta, SourceInfo, Staged, VersionId, CATALOG_FORMAT,
     PRIVATE_FILE,
 };
+pub use table::{Table, Values};
 
 /// The version of predio that wrote a catalog version (recorded in each manifest).
 pub const PREDIO_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -647,7 +647,7 @@ fn index_rows(
         .finish()
         .expect("parquet");
     let sel = select(
-        &df,
+        &predio_engine::Table::from_frame(df),
         &Selection {
             window: window.into(),
             dimension: Dimension::All,
@@ -655,6 +655,7 @@ fn index_rows(
         },
     )
     .expect("select");
+    let sel = sel.frame();
     let keys = sel.column(key).expect("key").str().expect("str").clone();
     let mut out: HashMap<String, HashMap<String, f64>> = HashMap::new();
     for c in sel.columns() {
@@ -1047,7 +1048,7 @@ fn heat_leaves_out_cells_under_k_and_picks_the_resolution_by_zoom() {
         }
         // Every cell of the table with ≥ 3 reports that meets the tile is there.
         let sel = select(
-            &table,
+            &predio_engine::Table::from_frame(table.clone()),
             &Selection {
                 window: "365d".into(),
                 dimension: Dimension::All,
@@ -1055,6 +1056,7 @@ fn heat_leaves_out_cells_under_k_and_picks_the_resolution_by_zoom() {
             },
         )
         .expect("select");
+        let sel = sel.frame();
         let cells = sel
             .column("cell")
             .expect("cell")

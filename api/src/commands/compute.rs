@@ -10,7 +10,7 @@ use predio_engine::indices::{
     self, export_indices, ConfigSource, IndexConfig, IndicesMeta, Level, Selection, Window,
 };
 use predio_engine::{
-    compute_version, CatalogStore, ComputeRequest, Computed, DirCatalog, ExportFormat, Manifest,
+    compute_version, CatalogStore, ComputeRequest, Computed, ExportFormat, Manifest, Table,
 };
 
 use super::thousands;
@@ -32,7 +32,7 @@ pub(super) fn current(catalog: &dyn CatalogStore) -> anyhow::Result<Manifest> {
 }
 
 /// `predio compute`.
-pub fn run(catalog: &DirCatalog, args: &ComputeArgs) -> anyhow::Result<()> {
+pub fn run(catalog: &dyn CatalogStore, args: &ComputeArgs) -> anyhow::Result<()> {
     let windows: Vec<Window> = args
         .windows
         .iter()
@@ -198,7 +198,7 @@ pub fn export(catalog: &dyn CatalogStore, args: &ExportIndices) -> anyhow::Resul
     }
     let written = export_indices(&rows, level, &outlines, format, &args.out)
         .with_context(|| format!("exporting to {}", args.out.display()))?;
-    if rows.height() == 0 {
+    if rows.is_empty() {
         eprintln!(
             "warning: no rows for window {} and {} {}",
             sel.window,
@@ -238,7 +238,7 @@ pub fn show(catalog: &dyn CatalogStore, args: &IndicesArgs) -> anyhow::Result<()
     if let Some(v) = value {
         pred = pred.and(col(schema::key::VALUE).eq(lit(v.to_owned())));
     }
-    let rows = table.clone().lazy().filter(pred).collect()?;
+    let rows = table.frame().clone().lazy().filter(pred).collect()?;
     if rows.height() == 0 {
         bail!(
             "sector {id} ({name}) has no reports of {dim} {:?} in any window",
@@ -329,16 +329,12 @@ const METRICS: [(&str, &str); 27] = [
 
 /// The sector whose id or name is `wanted` (case aside) in a sector indices table: its id and
 /// name.
-fn find_sector(
-    table: &polars::prelude::DataFrame,
-    sought: &str,
-) -> anyhow::Result<(String, String)> {
-    let ids = table.column("sector_id")?.str()?.clone();
-    let names = table.column("name")?.str()?.clone();
+fn find_sector(table: &Table, sought: &str) -> anyhow::Result<(String, String)> {
+    let (ids, names) = (table.texts("sector_id")?, table.texts("name")?);
     let wanted = sought.to_lowercase();
     let mut sector: Option<(String, String)> = None;
     for (id, name) in ids.iter().zip(names.iter()) {
-        let (Some(id), name) = (id, name.unwrap_or("")) else {
+        let (Some(id), name) = (id, name.as_deref().unwrap_or("")) else {
             continue;
         };
         if id.to_lowercase() == wanted || name.to_lowercase() == wanted {
@@ -347,7 +343,7 @@ fn find_sector(
         }
     }
     let Some(found) = sector else {
-        let mut known: Vec<String> = names.iter().flatten().map(str::to_owned).collect();
+        let mut known: Vec<String> = names.into_iter().flatten().collect();
         known.sort();
         known.dedup();
         known.truncate(12);

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Context as _;
-use predio_engine::{CatalogStore, DirCatalog};
+use predio_engine::CatalogStore;
 use predio_tiles::TileProvider;
 
 use super::serve;
@@ -12,7 +12,7 @@ use crate::cli::{ExportTiles, TileArchiveFormat};
 
 /// `predio export tiles`.
 #[allow(clippy::print_stdout)] // the summary is this command's output
-pub fn run(catalog: &DirCatalog, args: &ExportTiles) -> anyhow::Result<()> {
+pub fn run(catalog: &dyn CatalogStore, args: &ExportTiles) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.minzoom <= args.maxzoom,
         "--minzoom {} is above --maxzoom {}",
@@ -21,7 +21,7 @@ pub fn run(catalog: &DirCatalog, args: &ExportTiles) -> anyhow::Result<()> {
     );
     let manifest = catalog
         .current()?
-        .with_context(|| format!("the catalog at {} is empty", catalog.root().display()))?;
+        .with_context(|| format!("the catalog at {} is empty", catalog.location()))?;
     let t = Instant::now();
     let served = serve::load(catalog, &manifest, args.min_heat_reports, &[])?;
     let mut layers: Vec<&dyn TileProvider> = Vec::new();

@@ -6,8 +6,8 @@ use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::ValueEnum;
 use predio_engine::{
-    geocode_reports, upsert, CatalogStore, Change, DirCatalog, Geocoder, ImportReport, IssueAction,
-    Manifest, Report, ReportImport, ReportsMeta,
+    geocode_reports, upsert, CatalogStore, Change, Geocoder, ImportReport, IssueAction, Manifest,
+    Report, ReportImport, ReportsMeta,
 };
 use predio_importers::{
     read_csv_reports, read_fixmystreet, read_open311, read_vector_reports, CsvMapping, ReadOptions,
@@ -23,7 +23,7 @@ fn resolution(res: u8) -> anyhow::Result<h3o::Resolution> {
 
 /// Geocodes `reports` against the current cadastre and builds the manifest's summary.
 fn geocode(
-    catalog: &DirCatalog,
+    catalog: &dyn CatalogStore,
     current: Option<&Manifest>,
     reports: &mut [Report],
     args: &GeocodeArgs,
@@ -64,7 +64,7 @@ fn geocode(
     })
 }
 
-fn summary(catalog: &DirCatalog, m: &Manifest) {
+fn summary(catalog: &dyn CatalogStore, m: &Manifest) {
     if let Some(r) = &m.reports {
         let x = &r.matches;
         eprintln!(
@@ -81,7 +81,7 @@ fn summary(catalog: &DirCatalog, m: &Manifest) {
     eprintln!(
         "  version {}; report: {}",
         m.version,
-        catalog.file_path(m, "import-report.csv").display()
+        catalog.file_location(m, "import-report.csv")
     );
 }
 
@@ -132,7 +132,7 @@ fn read(args: &ImportReports, current: Option<&Manifest>) -> anyhow::Result<Repo
 }
 
 /// `predio import reports`.
-pub fn import_reports(catalog: &DirCatalog, args: &ImportReports) -> anyhow::Result<()> {
+pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyhow::Result<()> {
     let current = catalog.current()?;
     let rows = read(args, current.as_ref())?;
     let refused = rows.report.count(IssueAction::Skipped);
@@ -242,7 +242,7 @@ pub fn import_reports(catalog: &DirCatalog, args: &ImportReports) -> anyhow::Res
 }
 
 /// `predio geocode`.
-pub fn regeocode(catalog: &DirCatalog, args: &GeocodeArgs) -> anyhow::Result<()> {
+pub fn regeocode(catalog: &dyn CatalogStore, args: &GeocodeArgs) -> anyhow::Result<()> {
     let Some(current) = catalog.current()? else {
         bail!("the catalog is empty")
     };

@@ -4,7 +4,7 @@ use anyhow::{bail, Context as _};
 use polars::prelude::*;
 use predio_engine::hotspots::{h3_hot_spots, SpotClass};
 use predio_engine::indices::{self, Level, Selection};
-use predio_engine::CatalogStore;
+use predio_engine::{CatalogStore, Table};
 
 use super::compute::{current, indices_meta};
 use super::table::{check_res, f64_column, format_of, pick_window, string_column, write_out};
@@ -40,7 +40,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
             res: Some(args.res),
         },
     )?;
-    if rows.height() == 0 {
+    if rows.is_empty() {
         bail!(
             "no cells for window {window}, {dim} {}: is the category or department spelled as in \
              `predio info`?",
@@ -50,7 +50,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     let cells = string_column(&rows, "cell")?;
     let values = f64_column(&rows, &args.field)
         .with_context(|| format!("--field {}: a numeric column of the cell table", args.field))?;
-    let mut input = Vec::with_capacity(rows.height());
+    let mut input = Vec::with_capacity(rows.len());
     for (c, v) in cells.iter().zip(&values) {
         let (Some(c), Some(v)) = (c, v) else { continue };
         let cell: h3o::CellIndex = c
@@ -90,7 +90,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         );
     }
     if let Some(out) = &args.out {
-        let table = df!(
+        let table = Table::from_frame(df!(
             "cell" => spots.iter().map(|s| s.cell.to_string()).collect::<Vec<_>>(),
             "res" => vec![u32::from(args.res); spots.len()],
             "value" => spots.iter().map(|s| s.value).collect::<Vec<_>>(),
@@ -100,7 +100,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
             "p" => spots.iter().map(|s| s.gi.p).collect::<Vec<_>>(),
             "q" => spots.iter().map(|s| s.q).collect::<Vec<_>>(),
             "class" => spots.iter().map(|s| s.class.as_str()).collect::<Vec<_>>(),
-        )?;
+        )?);
         let n = write_out(catalog, &manifest, &table, Level::H3, out)?;
         eprintln!("wrote {n} cells to {}", out.display());
     }

@@ -1,7 +1,7 @@
 //! `predio import parcels|sectors`.
 
 use anyhow::Context;
-use predio_engine::{CatalogStore, Change, DirCatalog, IssueAction, LayerKind, Manifest};
+use predio_engine::{CatalogStore, Change, IssueAction, LayerKind, Manifest};
 use predio_importers::{
     import_parcels, import_sectors, DuplicateIds, ParcelOptions, SectorOptions, VectorSource,
 };
@@ -30,7 +30,7 @@ fn policy(p: OnDuplicate) -> DuplicateIds {
 const SHOWN_ISSUES: usize = 10;
 
 fn commit_and_report(
-    catalog: &DirCatalog,
+    catalog: &dyn CatalogStore,
     change: Change,
     kind: LayerKind,
 ) -> anyhow::Result<Manifest> {
@@ -53,7 +53,7 @@ fn commit_and_report(
     let total_issues = change.report.issues.len();
     let manifest = catalog
         .commit(change)
-        .with_context(|| format!("committing to {}", catalog.root().display()))?;
+        .with_context(|| format!("committing to {}", catalog.location()))?;
     let meta = &manifest.layers[&kind];
     eprintln!(
         "imported {} {} of {} read from {} ({}, {}) into version {}",
@@ -115,13 +115,13 @@ fn commit_and_report(
     }
     eprintln!(
         "  report: {}",
-        catalog.file_path(&manifest, "import-report.csv").display()
+        catalog.file_location(&manifest, "import-report.csv")
     );
     Ok(manifest)
 }
 
 /// `predio import parcels`.
-pub fn parcels(catalog: &DirCatalog, args: &ImportParcels) -> anyhow::Result<()> {
+pub fn parcels(catalog: &dyn CatalogStore, args: &ImportParcels) -> anyhow::Result<()> {
     let current = catalog.current()?;
     let sectors = match &current {
         Some(m) => catalog.sectors(m)?,
@@ -139,7 +139,7 @@ pub fn parcels(catalog: &DirCatalog, args: &ImportParcels) -> anyhow::Result<()>
 }
 
 /// `predio import sectors`.
-pub fn sectors(catalog: &DirCatalog, args: &ImportSectors) -> anyhow::Result<()> {
+pub fn sectors(catalog: &dyn CatalogStore, args: &ImportSectors) -> anyhow::Result<()> {
     let current = catalog.current()?;
     let parcels = match &current {
         Some(m) => match (catalog.parcels(m)?, m.layers.get(&LayerKind::Parcels)) {

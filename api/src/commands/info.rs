@@ -1,7 +1,7 @@
 //! `predio info`.
 
 use predio_engine::indices::Level;
-use predio_engine::{Bbox, CatalogStore, DirCatalog, LayerMeta};
+use predio_engine::{Bbox, CatalogStore, LayerMeta};
 
 use super::thousands;
 use crate::cli::InfoArgs;
@@ -52,7 +52,7 @@ fn layer_lines(name: &str, m: &LayerMeta) -> String {
 
 /// `predio info`.
 #[allow(clippy::print_stdout)] // printing is this command's job
-pub fn run(catalog: &DirCatalog, args: &InfoArgs) -> anyhow::Result<()> {
+pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
     let current = catalog.current()?;
     if args.verify {
         if let Some(m) = &current {
@@ -64,7 +64,7 @@ pub fn run(catalog: &DirCatalog, args: &InfoArgs) -> anyhow::Result<()> {
             Some(m) => serde_json::to_value(m)?,
             None => serde_json::json!({ "version": null }),
         };
-        value["catalog"] = catalog.root().display().to_string().into();
+        value["catalog"] = catalog.location().into();
         if args.verify {
             value["verified"] = true.into();
         }
@@ -74,11 +74,11 @@ pub fn run(catalog: &DirCatalog, args: &InfoArgs) -> anyhow::Result<()> {
     let Some(m) = current else {
         println!(
             "catalog   {} is empty: run `predio import parcels PATH` first",
-            catalog.root().display()
+            catalog.location()
         );
         return Ok(());
     };
-    let mut out = format!("catalog   {}\n", catalog.root().display());
+    let mut out = format!("catalog   {}\n", catalog.location());
     out += &format!(
         "version   {} ({}, {}{}, predio {})\n",
         m.version,

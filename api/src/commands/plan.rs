@@ -5,7 +5,7 @@
 use polars::prelude::*;
 use predio_engine::indices::Level;
 use predio_engine::plan::{plan_of, Action, Evidence, Plan};
-use predio_engine::CatalogStore;
+use predio_engine::{CatalogStore, Table};
 use serde_json::{json, Value};
 
 use super::compute::current;
@@ -81,7 +81,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &PlanArgs) -> anyhow::Result<()> {
         let ev =
             |f: fn(&Evidence) -> f64| ranked.iter().map(|a| f(&a.evidence)).collect::<Vec<_>>();
         let term = |t: usize| ranked.iter().map(|a| a.terms[t]).collect::<Vec<_>>();
-        let table = df!(
+        let table = Table::from_frame(df!(
             "rank" => (1..=ranked.len() as u32).collect::<Vec<_>>(),
             "sector_id" => ranked.iter().map(|a| a.evidence.sector_id.as_str()).collect::<Vec<_>>(),
             "sector" => ranked.iter().map(|a| a.evidence.sector.as_str()).collect::<Vec<_>>(),
@@ -101,7 +101,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &PlanArgs) -> anyhow::Result<()> {
             "points_recurrence" => term(3),
             "points_rate" => term(4),
             "reason" => ranked.iter().map(|a| a.reason.as_str()).collect::<Vec<_>>(),
-        )?;
+        )?);
         let n = write_out(catalog, &manifest, &table, Level::Sector, out)?;
         eprintln!("wrote {n} actions to {}", out.display());
     }

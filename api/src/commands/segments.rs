@@ -6,7 +6,7 @@ use predio_engine::indices::{self, Dimension, Level, Selection};
 use predio_engine::segments::{
     choose_k, describe, kmeans, standardise, Segmentation, SegmentsMeta,
 };
-use predio_engine::{CatalogStore, Change};
+use predio_engine::{CatalogStore, Change, Table};
 
 use super::compute::{current, indices_meta};
 use super::table::{f64_column, format_of, pick_window, string_column, write_out};
@@ -62,11 +62,11 @@ pub fn run(catalog: &dyn CatalogStore, args: &SegmentsArgs) -> anyhow::Result<()
     let fields: Vec<&str> = args.fields.iter().map(String::as_str).collect();
     let words: Vec<String> = seg.centroids.iter().map(|c| describe(c, &fields)).collect();
     print_segments(&seg, &words, level, &window, args.seed);
-    let table = df!(
+    let table = Table::from_frame(df!(
         id_col => keep.iter().map(|i| ids[*i].clone()).collect::<Vec<_>>(),
         "segment" => seg.labels.iter().map(|l| *l as u32).collect::<Vec<_>>(),
         "description" => seg.labels.iter().map(|l| words[*l].clone()).collect::<Vec<_>>(),
-    )?;
+    )?);
     if let Some(out) = &args.out {
         let n = write_out(catalog, &manifest, &table, level, out)?;
         eprintln!("wrote {n} rows to {}", out.display());
@@ -103,7 +103,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &SegmentsArgs) -> anyhow::Result<()
 /// The rows `keep` of `rows` by the numeric columns `fields`: an undefined value (a rate with no
 /// reports answered) counts as its column's mean, so its z-score is 0.
 fn feature_matrix(
-    rows: &DataFrame,
+    rows: &Table,
     keep: &[usize],
     fields: &[String],
     id_col: &str,

@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
-use polars::prelude::*;
 use predio_engine::indices::{export_indices, IndicesMeta, Level};
-use predio_engine::{CatalogStore, ExportFormat, Manifest};
+use predio_engine::{CatalogStore, ExportFormat, Manifest, Table};
 
 /// The format of an `--out` file, by its extension.
 pub(crate) fn format_of(path: &Path) -> anyhow::Result<ExportFormat> {
@@ -34,7 +33,7 @@ pub(crate) fn format_of(path: &Path) -> anyhow::Result<ExportFormat> {
 pub(crate) fn write_out(
     catalog: &dyn CatalogStore,
     manifest: &Manifest,
-    rows: &DataFrame,
+    rows: &Table,
     level: Level,
     path: &Path,
 ) -> anyhow::Result<usize> {
@@ -87,13 +86,13 @@ pub(crate) fn check_res(meta: &IndicesMeta, res: u8) -> anyhow::Result<u8> {
 }
 
 /// A column as numbers (`None` where null).
-pub(crate) fn f64_column(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<f64>>> {
-    Ok(predio_engine::indices::numbers(df, name)?)
+pub(crate) fn f64_column(table: &Table, name: &str) -> anyhow::Result<Vec<Option<f64>>> {
+    Ok(table.numbers(name)?)
 }
 
 /// A column as text (`None` where null).
-pub(crate) fn string_column(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<String>>> {
-    Ok(predio_engine::indices::texts(df, name)?)
+pub(crate) fn string_column(table: &Table, name: &str) -> anyhow::Result<Vec<Option<String>>> {
+    Ok(table.texts(name)?)
 }
 
 /// CSV text (RFC 4180 quoting) of a header and rows.

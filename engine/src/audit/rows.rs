@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::indices::schema::{
     key, ANSWERED, ANSWERED_ON_TIME, OLDEST_OPEN_BD, OPEN, OVERDUE, RECEIVED,
 };
-use crate::indices::{numbers as f64_column, texts as string_column};
+use crate::table::Table;
 
 /// The overdue age buckets of the sector table, in business days past the deadline.
 pub use crate::indices::schema::OVERDUE_BUCKETS;
@@ -67,11 +67,12 @@ impl Row {
 ///
 /// # Errors
 /// [`crate::Error::Indices`] when a column of the sector table is missing.
-pub fn rows(df: &polars::prelude::DataFrame) -> Result<Vec<(Option<String>, Row)>> {
-    let ids = string_column(df, key::SECTOR_ID)?;
-    let values = string_column(df, key::VALUE)?;
+pub fn rows(table: &Table) -> Result<Vec<(Option<String>, Row)>> {
+    let ids = table.texts(key::SECTOR_ID)?;
+    let values = table.texts(key::VALUE)?;
     let n = |c: &str| -> Result<Vec<u64>> {
-        Ok(f64_column(df, c)?
+        Ok(table
+            .numbers(c)?
             .into_iter()
             .map(|v| v.unwrap_or(0.0) as u64)
             .collect())
@@ -87,8 +88,8 @@ pub fn rows(df: &polars::prelude::DataFrame) -> Result<Vec<(Option<String>, Row)
         .iter()
         .map(|c| n(c))
         .collect::<Result<Vec<_>>>()?;
-    let oldest = f64_column(df, OLDEST_OPEN_BD)?;
-    Ok((0..df.height())
+    let oldest = table.numbers(OLDEST_OPEN_BD)?;
+    Ok((0..table.len())
         .map(|i| {
             (
                 ids[i].clone(),

@@ -11,6 +11,8 @@ use flatgeobuf::GeometryType;
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use polars::prelude::*;
 
+use crate::table::Table;
+
 use geozero::ToWkb;
 
 use super::Level;
@@ -110,7 +112,7 @@ fn wkb(mp: &MultiPolygon<f64>) -> std::result::Result<Vec<u8>, geozero::error::G
 /// # Errors
 /// I/O or encoding errors naming the file.
 pub fn export_indices(
-    df: &DataFrame,
+    table: &Table,
     level: Level,
     outlines: &HashMap<&str, &MultiPolygon<f64>>,
     format: ExportFormat,
@@ -122,6 +124,7 @@ pub fn export_indices(
         Level::H3 => "cell",
         Level::Report => "id",
     };
+    let df = table.frame();
     let keys: Vec<Option<String>> = df
         .column(key)
         .and_then(|c| {

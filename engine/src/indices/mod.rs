@@ -15,7 +15,6 @@
 mod aggregate;
 mod attention;
 mod cells;
-mod columns;
 pub mod config;
 mod export;
 mod fact;
@@ -43,7 +42,6 @@ use crate::report::columns::ReportColumns;
 #[cfg(test)]
 use crate::report::Report;
 
-pub use columns::{numbers, texts};
 pub use config::{ConfigSource, IndexConfig, Rule, Weights};
 pub use export::{cell_polygon, export_indices};
 pub use fact::{fact, Fact};

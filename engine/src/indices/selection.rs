@@ -4,6 +4,9 @@
 
 use polars::prelude::*;
 
+use crate::error::{Error, Result};
+use crate::table::Table;
+
 /// The reports a row of the indices counts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Dimension {
@@ -86,8 +89,8 @@ impl Selection {
 /// The rows of `df` that `sel` names.
 ///
 /// # Errors
-/// Polars errors (a column missing from the table).
-pub fn select(df: &DataFrame, sel: &Selection) -> PolarsResult<DataFrame> {
+/// [`Error::Indices`] when a column the selection reads is missing from the table.
+pub fn select(table: &Table, sel: &Selection) -> Result<Table> {
     let mut pred = col("window")
         .eq(lit(sel.window.clone()))
         .and(col("dimension").eq(lit(sel.dimension.name())));
@@ -97,7 +100,16 @@ pub fn select(df: &DataFrame, sel: &Selection) -> PolarsResult<DataFrame> {
     if let Some(r) = sel.res {
         pred = pred.and(col("res").eq(lit(i32::from(r))));
     }
-    df.clone().lazy().filter(pred).collect()
+    table
+        .frame()
+        .clone()
+        .lazy()
+        .filter(pred)
+        .collect()
+        .map(Table::from_frame)
+        .map_err(|e| Error::Indices {
+            message: format!("selecting {sel:?}: {e}"),
+        })
 }
 
 #[cfg(test)]
@@ -132,7 +144,8 @@ mod tests {
             "res" => [9, 9, 9, 9, 10],
         )
         .expect("a frame");
-        let rows = |sel: &Selection| select(&df, sel).expect("select").height();
+        let table = Table::from_frame(df);
+        let rows = |sel: &Selection| select(&table, sel).expect("select").len();
         assert_eq!(rows(&Selection::window("90d")), 1);
         let each_category = Selection {
             window: "90d".into(),

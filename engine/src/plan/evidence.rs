@@ -4,15 +4,14 @@
 
 use std::collections::HashMap;
 
-use polars::prelude::*;
-
 use super::{rank, Action, Evidence};
 use crate::error::{Error, Result};
 use crate::hotspots::{h3_hot_spots, SpotClass};
 use crate::indices::schema::{self, key};
-use crate::indices::{self, numbers, texts as text, Dimension, IndicesMeta, Level, Selection};
+use crate::indices::{self, Dimension, IndicesMeta, Level, Selection};
 use crate::sector_index::SectorIndex;
 use crate::store::{CatalogStore, Manifest};
+use crate::table::Table;
 
 /// The window a plan reads when none is asked for: 90 days where computed (a season, long
 /// enough for a trend), else the first computed.
@@ -60,7 +59,7 @@ pub fn plan_of(
         .iter()
         .map(|s| (s.id.as_str().to_owned(), s.name.clone()))
         .collect();
-    let by_category = |level: Level, res: Option<u8>| -> Result<DataFrame> {
+    let by_category = |level: Level, res: Option<u8>| -> Result<Table> {
         let table = catalog
             .indices(manifest, level)?
             .ok_or_else(|| Error::NotComputed {
@@ -71,7 +70,7 @@ pub fn plan_of(
             dimension: Dimension::Category(None),
             res,
         };
-        indices::select(&table, &selection).map_err(polars_error)
+        indices::select(&table, &selection)
     };
     let hot = hot_cells(
         &by_category(Level::H3, Some(res))?,
@@ -113,13 +112,13 @@ fn window_of(meta: &IndicesMeta, asked: Option<&str>) -> Result<String> {
 /// neighbours one step away and the Benjamini–Hochberg FDR at 5 %, per category among its
 /// cells (at least 3); a cell counts in the sector holding its centre.
 fn hot_cells(
-    cells: &DataFrame,
+    cells: &Table,
     index: &SectorIndex<'_>,
 ) -> Result<HashMap<(String, String), (f64, f64)>> {
     let (cell_ids, cats, received) = (
-        text(cells, key::CELL)?,
-        text(cells, key::VALUE)?,
-        numbers(cells, schema::RECEIVED)?,
+        cells.texts(key::CELL)?,
+        cells.texts(key::VALUE)?,
+        cells.numbers(schema::RECEIVED)?,
     );
     let mut by_category: HashMap<String, Vec<(h3o::CellIndex, f64)>> = HashMap::new();
     for ((c, k), v) in cell_ids.iter().zip(&cats).zip(&received) {
@@ -156,20 +155,20 @@ fn hot_cells(
 
 /// The evidence of each sector × category row of the sector indices (by category).
 fn evidence(
-    rows: &DataFrame,
+    rows: &Table,
     names: &HashMap<String, String>,
     hot: &HashMap<(String, String), (f64, f64)>,
 ) -> Result<Vec<Evidence>> {
-    let (ids, cats) = (text(rows, key::SECTOR_ID)?, text(rows, key::VALUE)?);
+    let (ids, cats) = (rows.texts(key::SECTOR_ID)?, rows.texts(key::VALUE)?);
     let (rec, prev, open, recurrent, per_1000) = (
-        numbers(rows, schema::RECEIVED)?,
-        numbers(rows, schema::PREV_RECEIVED)?,
-        numbers(rows, schema::OPEN)?,
-        numbers(rows, schema::RECURRENT)?,
-        numbers(rows, schema::PER_1000)?,
+        rows.numbers(schema::RECEIVED)?,
+        rows.numbers(schema::PREV_RECEIVED)?,
+        rows.numbers(schema::OPEN)?,
+        rows.numbers(schema::RECURRENT)?,
+        rows.numbers(schema::PER_1000)?,
     );
     let mut evidence = Vec::new();
-    for i in 0..rows.height() {
+    for i in 0..rows.len() {
         let (Some(id), Some(category)) = (&ids[i], &cats[i]) else {
             continue;
         };
@@ -191,10 +190,4 @@ fn evidence(
         });
     }
     Ok(evidence)
-}
-
-fn polars_error(e: PolarsError) -> Error {
-    Error::Indices {
-        message: e.to_string(),
-    }
 }

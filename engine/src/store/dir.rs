@@ -10,13 +10,14 @@ use sha2::{Digest, Sha256};
 use super::manifest::*;
 use super::reports as report_store;
 use super::tables;
-use super::{CatalogStore, Change};
+use super::{CatalogStore, Change, NewVersion};
 use crate::error::{Error, Result};
 use crate::format::layer_file;
 use crate::indices::Level;
 use crate::model::{LayerKind, ParcelKey, ParcelLayer, SectorLayer};
 use crate::report::columns::ReportColumns;
 use crate::report::{PrivateFields, Report};
+use crate::table::Table;
 
 /// The embedded catalog: a data directory on local disk.
 #[derive(Debug, Clone)]
@@ -75,11 +76,7 @@ impl DirCatalog {
         self.version_dir(manifest.version).join(file)
     }
 
-    /// Re-reads every file of a version and compares it with the manifest's checksums.
-    ///
-    /// # Errors
-    /// [`Error::Checksum`] for the first file that differs, or an I/O error.
-    pub fn verify(&self, manifest: &Manifest) -> Result<()> {
+    fn verify_files(&self, manifest: &Manifest) -> Result<()> {
         for (name, expected) in &manifest.files {
             let path = self.file_path(manifest, name);
             let actual = sha256_file(&path)?;
@@ -172,7 +169,7 @@ impl DirCatalog {
         if let Some((level, table, _)) = &change.segments {
             let name = segments_file(*level);
             let path = staging.join(&name);
-            let (sha256, bytes) = tables::write_table(&path, table)?;
+            let (sha256, bytes) = tables::write_table(&path, table.frame())?;
             files.insert(name, FileEntry { sha256, bytes });
         }
         let report = staging.join(REPORT);
@@ -198,8 +195,8 @@ impl DirCatalog {
     }
 }
 
-impl CatalogStore for DirCatalog {
-    fn current(&self) -> Result<Option<Manifest>> {
+impl DirCatalog {
+    fn pointer(&self) -> Result<Option<VersionId>> {
         let pointer = self.root.join("CURRENT");
         let text = match fs::read_to_string(&pointer) {
             Ok(t) => t,
@@ -222,7 +219,28 @@ impl CatalogStore for DirCatalog {
                 version: name.to_owned(),
             });
         }
-        self.read_manifest(version).map(Some)
+        Ok(Some(version))
+    }
+}
+
+impl CatalogStore for DirCatalog {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn file_location(&self, manifest: &Manifest, file: &str) -> String {
+        self.file_path(manifest, file).display().to_string()
+    }
+
+    fn current_version(&self) -> Result<Option<VersionId>> {
+        self.pointer()
+    }
+
+    fn current(&self) -> Result<Option<Manifest>> {
+        match self.pointer()? {
+            Some(version) => self.read_manifest(version).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn versions(&self) -> Result<Vec<VersionId>> {
@@ -289,30 +307,27 @@ impl CatalogStore for DirCatalog {
         report_store::read_report_columns(&self.version_dir(manifest.version)).map(Some)
     }
 
-    fn indices(
-        &self,
-        manifest: &Manifest,
-        level: Level,
-    ) -> Result<Option<polars::prelude::DataFrame>> {
+    fn indices(&self, manifest: &Manifest, level: Level) -> Result<Option<Table>> {
         if manifest.indices.is_none() {
             return Ok(None);
         }
-        tables::read_table(&self.file_path(manifest, level.file_name())).map(Some)
+        tables::read_table(&self.file_path(manifest, level.file_name()))
+            .map(|t| Some(Table::from_frame(t)))
     }
 
-    fn segments(
-        &self,
-        manifest: &Manifest,
-        level: Level,
-    ) -> Result<Option<polars::prelude::DataFrame>> {
+    fn segments(&self, manifest: &Manifest, level: Level) -> Result<Option<Table>> {
         if !manifest.segments.contains_key(&level) {
             return Ok(None);
         }
-        tables::read_table(&self.file_path(manifest, &segments_file(level))).map(Some)
+        tables::read_table(&self.file_path(manifest, &segments_file(level)))
+            .map(|t| Some(Table::from_frame(t)))
     }
 
-    #[tracing::instrument(skip_all, fields(operation = %change.operation))]
-    fn commit(&self, change: Change) -> Result<Manifest> {
-        self.begin()?.commit(change)
+    fn verify(&self, manifest: &Manifest) -> Result<()> {
+        self.verify_files(manifest)
+    }
+
+    fn begin(&self) -> Result<Box<dyn NewVersion + '_>> {
+        Ok(Box::new(self.stage()?))
     }
 }

@@ -30,7 +30,7 @@ mod tests;
 
 pub use dir::{Catalog, DirCatalog};
 pub use manifest::*;
-pub use staged::{IndicesWriter, Staged};
+pub use staged::Staged;
 
 use crate::error::Result;
 use crate::import_log::ImportReport;
@@ -39,6 +39,7 @@ use crate::model::{ParcelKey, ParcelLayer, SectorLayer};
 use crate::report::columns::ReportColumns;
 use crate::report::{PrivateFields, Report};
 use crate::segments::SegmentsMeta;
+use crate::table::Table;
 
 /// A change to commit as a new version: the layers it replaces and its import report.
 #[derive(Debug, Default)]
@@ -56,18 +57,30 @@ pub struct Change {
     pub private: Option<Vec<PrivateFields>>,
     /// New indices (replacing the parent's, and dropping its saved segments, which described
     /// the old ones). Their tables (`indices-*.parquet`) are written into the version before,
-    /// with [`Staged::table`] (or an [`IndicesWriter`]).
+    /// with [`NewVersion::append`].
     pub indices: Option<IndicesMeta>,
     /// A segmentation of one level (its table: feature id, `segment`, `description`),
     /// replacing that level's.
-    pub segments: Option<(Level, polars::prelude::DataFrame, SegmentsMeta)>,
+    pub segments: Option<(Level, Table, SegmentsMeta)>,
     /// Problems found on the way.
     pub report: ImportReport,
 }
 
 /// The store behind the catalog. The embedded data directory ([`DirCatalog`]) is one; a
-/// PostgreSQL/PostGIS store can be another without the importers or the server changing.
-pub trait CatalogStore {
+/// PostgreSQL/PostGIS or object-storage store can be another without the importers, the
+/// commands or the server changing: they hold a `&dyn CatalogStore`, and it speaks the domain's
+/// types (layers, reports, [`Table`]s), never a file path or a data-frame library's type.
+pub trait CatalogStore: Send + Sync {
+    /// Where the catalog lives, for messages (a directory, a URL).
+    fn location(&self) -> String;
+    /// Where one file of a version can be read by its owner (e.g. `import-report.csv`), for
+    /// messages.
+    fn file_location(&self, manifest: &Manifest, file: &str) -> String;
+    /// The version `CURRENT` names, without reading its manifest: what a server polls.
+    ///
+    /// # Errors
+    /// An unreadable pointer.
+    fn current_version(&self) -> Result<Option<VersionId>>;
     /// The manifest of the version `CURRENT` names, or `None` for an empty catalog.
     ///
     /// # Errors
@@ -115,23 +128,44 @@ pub trait CatalogStore {
     ///
     /// # Errors
     /// I/O or Parquet errors naming the file.
-    fn indices(
-        &self,
-        manifest: &Manifest,
-        level: Level,
-    ) -> Result<Option<polars::prelude::DataFrame>>;
+    fn indices(&self, manifest: &Manifest, level: Level) -> Result<Option<Table>>;
     /// The segments of `level` saved with `predio segments --save`, or `None`.
     ///
     /// # Errors
     /// I/O or Parquet errors naming the file.
-    fn segments(
-        &self,
-        manifest: &Manifest,
-        level: Level,
-    ) -> Result<Option<polars::prelude::DataFrame>>;
+    fn segments(&self, manifest: &Manifest, level: Level) -> Result<Option<Table>>;
+    /// Checks every file of a version against what its manifest recorded (size and checksum).
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`] naming the first file that differs, or an unreadable one.
+    fn verify(&self, manifest: &Manifest) -> Result<()>;
+    /// Starts a new version on top of the current one: another writer waits until it is
+    /// committed or dropped (dropped, nothing of it remains).
+    ///
+    /// # Errors
+    /// The store's I/O errors.
+    fn begin(&self) -> Result<Box<dyn NewVersion + '_>>;
     /// Commits `change` on top of the current version and makes it current.
     ///
     /// # Errors
     /// Any I/O error; the current version is then left as it was.
-    fn commit(&self, change: Change) -> Result<Manifest>;
+    fn commit(&self, change: Change) -> Result<Manifest> {
+        self.begin()?.commit(change)
+    }
+}
+
+/// A version being written ([`CatalogStore::begin`]): tables streamed in as they are computed,
+/// then the rest of a [`Change`] committed with them.
+pub trait NewVersion: Send + Sync {
+    /// Appends rows to the indices table of `level`. Rows of different levels may come from
+    /// different threads at once; those of one level come in their order.
+    ///
+    /// # Errors
+    /// The store's I/O errors.
+    fn append(&self, level: Level, rows: Table) -> Result<()>;
+    /// Ends the tables, writes the rest of `change` and makes the version current.
+    ///
+    /// # Errors
+    /// Any I/O error; the current version is then left as it was.
+    fn commit(self: Box<Self>, change: Change) -> Result<Manifest>;
 }

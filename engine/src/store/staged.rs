@@ -5,21 +5,24 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::PathBuf;
 
+use std::sync::{Mutex, PoisonError};
+
 use chrono::Utc;
-use polars::prelude::{polars_err, PolarsResult, SchemaRef};
 
 use super::dir::{fsync_dir, DirCatalog};
 use super::manifest::*;
-use super::tables;
-use super::{CatalogStore, Change};
+use super::tables::TableFile;
+use super::{CatalogStore, Change, NewVersion};
 use crate::error::{Error, Result};
-use crate::indices::{Level, TableSink};
+use crate::indices::Level;
 use crate::model::LayerKind;
+use crate::table::Table;
 use crate::PREDIO_VERSION;
 
-/// A version being written: the catalog's lock is held and its files go into a staging folder,
-/// which becomes the version at [`Staged::commit`] and is removed if it is dropped before.
-/// Tables can be written into it as they are computed ([`Staged::table`]).
+/// A version being written into the data directory: the catalog's lock is held and its files
+/// go into a staging folder, which becomes the version at commit and is removed if it is
+/// dropped before. The indices tables are written into it as their rows come
+/// ([`NewVersion::append`]): a table of millions of rows is never whole in memory.
 #[derive(Debug)]
 pub struct Staged<'c> {
     pub(super) catalog: &'c DirCatalog,
@@ -29,6 +32,8 @@ pub struct Staged<'c> {
     pub(super) next: VersionId,
     pub(super) dir: PathBuf,
     pub(super) files: BTreeMap<String, FileEntry>,
+    /// The indices table of each level, open while rows come.
+    pub(super) tables: [Mutex<Option<TableFile>>; 4],
 }
 
 impl DirCatalog {
@@ -37,7 +42,7 @@ impl DirCatalog {
     ///
     /// # Errors
     /// I/O errors on the data directory.
-    pub fn begin(&self) -> Result<Staged<'_>> {
+    pub fn stage(&self) -> Result<Staged<'_>> {
         let versions_dir = self.versions_dir();
         fs::create_dir_all(&versions_dir).map_err(Error::io(&versions_dir))?;
         let lock_path = self.root.join(".lock");
@@ -60,26 +65,26 @@ impl DirCatalog {
             next,
             dir,
             files: BTreeMap::new(),
+            tables: Default::default(),
         })
     }
 }
 
 impl Staged<'_> {
-    /// A table file of the new version, written frame by frame; [`Staged::add_all`] it when done.
-    ///
-    /// # Errors
-    /// I/O errors, naming the file.
-    pub fn table(&self, name: &str, schema: &SchemaRef) -> Result<tables::TableFile> {
-        tables::TableFile::create(&self.dir.join(name), schema)
-    }
-
-    /// Ends tables written with [`Staged::table`] and records each as the version's file of its
-    /// name. They are ended side by side: each writes its last rows and is fsynced while the
-    /// others are.
+    /// Ends the indices tables and records each as the version's file of its name. They are
+    /// ended side by side: each writes its last rows and is fsynced while the others are.
     ///
     /// # Errors
     /// I/O errors, naming the file (the first table's that failed).
-    pub fn add_all(&mut self, tables: Vec<(String, tables::TableFile)>) -> Result<()> {
+    fn end_tables(&mut self) -> Result<()> {
+        let tables: Vec<(String, TableFile)> = Level::ALL
+            .into_iter()
+            .zip(std::mem::take(&mut self.tables))
+            .filter_map(|(level, t)| {
+                let t = t.into_inner().unwrap_or_else(PoisonError::into_inner)?;
+                Some((level.file_name().to_owned(), t))
+            })
+            .collect();
         // A thread each: an fsync waits on the disk, not on a core.
         let ended: Vec<(String, Result<(String, u64)>)> = std::thread::scope(|s| {
             let ending: Vec<_> = tables
@@ -106,7 +111,8 @@ impl Staged<'_> {
     ///
     /// # Errors
     /// I/O and encoding errors; indices in `change` without their tables staged.
-    pub fn commit(mut self, change: Change) -> Result<Manifest> {
+    fn write(mut self, change: Change) -> Result<Manifest> {
+        self.end_tables()?;
         let catalog = self.catalog;
         let staging = self.dir.clone();
         let parent = self.parent.take();
@@ -189,53 +195,25 @@ impl Staged<'_> {
     }
 }
 
-/// A [`TableSink`] that writes each indices table into a staged version as its frames come
-/// (the frames are not held: a table of millions of rows is never whole in memory).
-pub struct IndicesWriter<'s, 'c> {
-    staged: &'s Staged<'c>,
-    tables: [std::sync::Mutex<Option<tables::TableFile>>; 4],
-}
-
-impl<'s, 'c> IndicesWriter<'s, 'c> {
-    /// Writes into `staged`.
-    pub fn new(staged: &'s Staged<'c>) -> Self {
-        IndicesWriter {
-            staged,
-            tables: Default::default(),
+impl NewVersion for Staged<'_> {
+    fn append(&self, level: Level, rows: Table) -> Result<()> {
+        let frame = rows.frame();
+        let mut table = self.tables[level as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &mut *table {
+            Some(t) => t.write(frame),
+            None => {
+                let mut t = TableFile::create(&self.dir.join(level.file_name()), frame.schema())?;
+                t.write(frame)?;
+                *table = Some(t);
+                Ok(())
+            }
         }
     }
 
-    /// The tables written, to [`Staged::add_all`] (a level that got no frame has none).
-    pub fn into_tables(self) -> Vec<(Level, tables::TableFile)> {
-        Level::ALL
-            .into_iter()
-            .zip(self.tables)
-            .filter_map(|(level, t)| {
-                t.into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .map(|t| (level, t))
-            })
-            .collect()
-    }
-}
-
-impl TableSink for IndicesWriter<'_, '_> {
-    fn frame(&self, level: Level, frame: polars::prelude::DataFrame) -> PolarsResult<()> {
-        let mut table = self.tables[level as usize]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let written = match &mut *table {
-            Some(t) => t.write(&frame),
-            None => self
-                .staged
-                .table(level.file_name(), frame.schema())
-                .and_then(|mut t| {
-                    t.write(&frame)?;
-                    *table = Some(t);
-                    Ok(())
-                }),
-        };
-        written.map_err(|e| polars_err!(ComputeError: "{e}"))
+    fn commit(self: Box<Self>, change: Change) -> Result<Manifest> {
+        (*self).write(change)
     }
 }
 

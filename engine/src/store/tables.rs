@@ -105,6 +105,14 @@ pub struct TableFile {
     syncer: std::thread::JoinHandle<std::io::Result<usize>>,
 }
 
+impl std::fmt::Debug for TableFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A thread that writes a table's file back to disk (`fdatasync`) each time it is told, while
 /// the table is still being written: the fsync that ends the file then waits only for its
 /// last pages. Ended all at once, the 290 MB of `predio compute`'s tables kept the command
@@ -164,11 +172,6 @@ impl TableFile {
     /// A frame of another schema; encoding and I/O errors, naming the file.
     pub fn write(&mut self, df: &DataFrame) -> Result<()> {
         self.writer.write(df).map_err(pl_err(&self.path))
-    }
-
-    /// Rows written so far.
-    pub fn rows(&self) -> usize {
-        self.writer.rows()
     }
 
     /// Ends the file, fsyncs it and returns its SHA-256 (hex) and size.

@@ -3,9 +3,10 @@
 use super::*;
 use crate::error::Error;
 use crate::format::layer_file;
-use crate::indices::TableSink;
 use crate::model::LayerKind;
 use crate::model::{Parcel, ParcelId, Sector, SectorId};
+use crate::store::NewVersion;
+use crate::table::Table;
 use chrono::Utc;
 use geo::{polygon, MultiPolygon};
 use std::collections::BTreeMap;
@@ -193,7 +194,11 @@ fn saved_segments_travel_with_later_versions_until_the_indices_change() {
     let v2 = cat
         .commit(Change {
             operation: "segments parcel".into(),
-            segments: Some((Level::Parcel, table.clone(), meta.clone())),
+            segments: Some((
+                Level::Parcel,
+                Table::from_frame(table.clone()),
+                meta.clone(),
+            )),
             ..Default::default()
         })
         .expect("v2");
@@ -207,7 +212,10 @@ fn saved_segments_travel_with_later_versions_until_the_indices_change() {
         })
         .expect("v3");
     assert_eq!(v3.segments, v2.segments);
-    assert_eq!(cat.segments(&v3, Level::Parcel).expect("read"), Some(table));
+    assert_eq!(
+        cat.segments(&v3, Level::Parcel).expect("read"),
+        Some(Table::from_frame(table))
+    );
     cat.verify(&v3).expect("v3 intact");
 }
 
@@ -291,19 +299,15 @@ fn tables_staged_frame_by_frame_become_the_versions_or_nothing() {
             .clone()
     };
     let stage = |frames: &[(Level, DataFrame)]| {
-        let mut staged = cat.begin().expect("begin");
-        let writer = IndicesWriter::new(&staged);
-        for (level, f) in frames {
-            writer.frame(*level, f.clone()).expect("frame");
-        }
+        let staged = cat.stage().expect("begin");
         let mut rows = BTreeMap::new();
-        let mut tables = Vec::new();
-        for (level, table) in writer.into_tables() {
-            rows.insert(level, table.rows());
-            tables.push((level.file_name().to_owned(), table));
+        for (level, f) in frames {
+            staged
+                .append(*level, Table::from_frame(f.clone()))
+                .expect("frame");
+            *rows.entry(*level).or_insert(0) += f.height();
         }
-        staged.add_all(tables).expect("add");
-        (staged, rows)
+        (Box::new(staged), rows)
     };
     let all: Vec<(Level, DataFrame)> = Level::ALL
         .iter()
@@ -345,7 +349,7 @@ fn tables_staged_frame_by_frame_become_the_versions_or_nothing() {
         .expect("vstack");
     for level in Level::ALL {
         let table = cat.indices(&v2, level).expect("read").expect("table");
-        assert!(table.equals(&expected), "{level}: {table}");
+        assert!(table.frame().equals(&expected), "{level}: {table:?}");
     }
     assert_eq!(
         cat.parcels(&v2).expect("read").map(|l| l.parcels.len()),

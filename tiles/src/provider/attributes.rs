@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use fast_mvt::{MvtGeomType, MvtLayerBuilder, MvtValueRef};
 use polars::prelude::*;
 use predio_engine::indices::{select, Dimension};
+use predio_engine::Table;
 
 use crate::geom::{Cutter, TileFrame, TilePolygons};
 
@@ -40,7 +41,7 @@ impl Attributes {
 /// An indices table and the attributes drawn from it, per filter.
 pub(super) struct IndexTable {
     pub(super) layer: &'static str,
-    pub(super) df: Option<DataFrame>,
+    pub(super) df: Option<Table>,
     pub(super) key: &'static str,
     pub(super) fields: &'static [FieldSpec],
     pub(super) windows: Vec<String>,
@@ -62,14 +63,14 @@ pub(super) fn table_error(layer: &str) -> impl Fn(PolarsError) -> TileSourceErro
 impl IndexTable {
     pub(super) fn new(
         layer: &'static str,
-        df: Option<DataFrame>,
+        df: Option<Table>,
         key: &'static str,
         fields: &'static [FieldSpec],
     ) -> Result<Self, TileSourceError> {
         let mut windows = Vec::new();
         let mut categories = BTreeSet::new();
         let mut departments = BTreeSet::new();
-        if let Some(df) = &df {
+        if let Some(df) = df.as_ref().map(Table::frame) {
             let err = table_error(layer);
             let w = df.column("window").map_err(&err)?.str().map_err(&err)?;
             let d = df.column("dimension").map_err(&err)?.str().map_err(&err)?;
@@ -151,7 +152,11 @@ impl IndexTable {
         let mut columns = vec![Vec::new(); self.fields.len()];
         if let Some(df) = &self.df {
             let err = table_error(self.layer);
-            let sel = select(df, &filter.at_res(res)).map_err(&err)?;
+            let sel = select(df, &filter.at_res(res)).map_err(|e| TileSourceError::Table {
+                layer: self.layer.to_owned(),
+                message: e.to_string(),
+            })?;
+            let sel = sel.frame();
             let keys = sel.column(self.key).map_err(&err)?.str().map_err(&err)?;
             for (row, k) in keys.iter().enumerate() {
                 if let Some(&i) = k.and_then(|k| index.get(k)) {
@@ -191,7 +196,9 @@ impl IndexTable {
     /// and dimension), of the fields tiles show.
     pub(super) fn row_hashes(&self, index: &HashMap<String, u32>, n: usize) -> Vec<u64> {
         let mut out = vec![0u64; n];
-        let Some(df) = &self.df else { return out };
+        let Some(df) = self.df.as_ref().map(Table::frame) else {
+            return out;
+        };
         let Ok(keys) = df.column(self.key).and_then(|c| c.str().cloned()) else {
             return out;
         };

@@ -7,6 +7,7 @@ use fast_mvt::MvtValueRef;
 use geo::MultiPolygon;
 use polars::prelude::*;
 use predio_engine::indices::cell_polygon;
+use predio_engine::Table;
 
 use crate::coord::TileCoord;
 use crate::geom::TileFrame;
@@ -32,15 +33,16 @@ impl HeatLayer {
     ///
     /// # Errors
     /// A table without `res`/`cell` columns.
-    pub fn new(indices: DataFrame, min_reports: u32) -> Result<Self, TileSourceError> {
+    pub fn new(indices: Table, min_reports: u32) -> Result<Self, TileSourceError> {
         let err = table_error("heat");
-        let res = indices
+        let df = indices.frame();
+        let res = df
             .column("res")
             .map_err(&err)?
             .cast(&DataType::Int32)
             .map_err(&err)?;
         let res = res.i32().map_err(&err)?;
-        let cells = indices.column("cell").map_err(&err)?.str().map_err(&err)?;
+        let cells = df.column("cell").map_err(&err)?.str().map_err(&err)?;
         let mut per_res: std::collections::BTreeMap<u8, BTreeSet<String>> = Default::default();
         for (r, c) in res.iter().zip(cells.iter()) {
             if let (Some(r), Some(c)) = (r, c) {

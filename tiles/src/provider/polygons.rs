@@ -4,7 +4,7 @@ use std::hash::{Hash, Hasher};
 
 use fast_mvt::MvtValueRef;
 use polars::prelude::*;
-use predio_engine::{ParcelLayer, SectorLayer};
+use predio_engine::{ParcelLayer, SectorLayer, Table};
 
 use crate::coord::TileCoord;
 use crate::geom::{TileFrame, BUFFER, UNITS_PER_PIXEL};
@@ -38,10 +38,7 @@ impl PolygonLayer {
     ///
     /// # Errors
     /// A table without the expected columns.
-    pub fn parcels(
-        layer: &ParcelLayer,
-        indices: Option<DataFrame>,
-    ) -> Result<Self, TileSourceError> {
+    pub fn parcels(layer: &ParcelLayer, indices: Option<Table>) -> Result<Self, TileSourceError> {
         Ok(Self {
             name: "parcels",
             description: "cadastral parcels with their indices",
@@ -71,10 +68,7 @@ impl PolygonLayer {
     ///
     /// # Errors
     /// A table without the expected columns.
-    pub fn sectors(
-        layer: &SectorLayer,
-        indices: Option<DataFrame>,
-    ) -> Result<Self, TileSourceError> {
+    pub fn sectors(layer: &SectorLayer, indices: Option<Table>) -> Result<Self, TileSourceError> {
         Ok(Self {
             name: "sectors",
             description: "sectors (barrios, districts) with backlog, overdue and compliance",
@@ -101,10 +95,11 @@ impl PolygonLayer {
     ///
     /// # Errors
     /// A table without those columns.
-    pub fn with_segments(mut self, table: Option<DataFrame>) -> Result<Self, TileSourceError> {
-        let Some(df) = table else {
+    pub fn with_segments(mut self, table: Option<Table>) -> Result<Self, TileSourceError> {
+        let Some(table) = table else {
             return Ok(self);
         };
+        let df = table.frame();
         let err = table_error(self.name);
         let ids = df
             .column(self.id_field)

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use predio_engine::indices::{self, Dimension, IndexConfig, Scope, Selection, Window};
-use predio_engine::{CatalogStore, Manifest};
+use predio_engine::{CatalogStore, Manifest, Table};
 
 use super::compute::{current, parse_as_of};
 use super::thousands;
@@ -69,9 +69,10 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
         &cfg,
     )
     .context("computing the period's indices")?;
+    let sector_table = Table::from_frame(tables.sectors);
     let select = |dimension: &str| {
         indices::select(
-            &tables.sectors,
+            &sector_table,
             &Selection {
                 window: window.label.clone(),
                 dimension: Dimension::new(dimension, None).unwrap_or_default(),

@@ -9,7 +9,6 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use predio_engine::indices::{self, Level, Selection};
-use predio_engine::CatalogStore;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
@@ -90,7 +89,7 @@ fn table(
         },
     )
     .map_err(|e| internal(e.to_string()))?;
-    if rows_df.height() == 0 {
+    if rows_df.is_empty() {
         return Err(bad(format!(
             "no sector rows for {} {}",
             dimension.name(),

@@ -64,7 +64,11 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
     for e in &externals {
         tracing::info!(layer = e.name(), "{}", e.description());
     }
-    let state = state(catalog, args, externals)?;
+    let keys = args
+        .keys
+        .clone()
+        .unwrap_or_else(|| super::keys::default_file(catalog.root()));
+    let state = state(Box::new(catalog), keys, args, externals)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -92,28 +96,25 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 /// What the server holds for `catalog`: its current version loaded with the `externals`
-/// layers, and the guard, tile cache and viewer files `args` ask for. `run` serves it;
-/// in-process tests call [`router`] on it.
+/// layers, the guard (with the API keys of the `keys` file), and the tile cache and viewer
+/// files `args` ask for. `run` serves it; in-process tests call [`router`] on it.
 pub(crate) fn state(
-    catalog: DirCatalog,
+    catalog: Box<dyn CatalogStore>,
+    keys: std::path::PathBuf,
     args: &ServeArgs,
     externals: Vec<Arc<ExternalLayer>>,
 ) -> anyhow::Result<Shared> {
     let manifest = catalog.current()?.with_context(|| {
         format!(
             "the catalog at {} is empty: import sectors or parcels first",
-            catalog.root().display()
+            catalog.location()
         )
     })?;
     let t = Instant::now();
-    let served = load(&catalog, &manifest, args.min_heat_reports, &externals)
+    let served = load(&*catalog, &manifest, args.min_heat_reports, &externals)
         .with_context(|| format!("loading version {}", manifest.version))?;
     tracing::info!(version = %served.manifest.version, secs = t.elapsed().as_secs_f64(), "loaded");
     let vendor = read_vendor(args.web_dir.as_deref());
-    let keys = args
-        .keys
-        .clone()
-        .unwrap_or_else(|| super::keys::default_file(catalog.root()));
     Ok(Arc::new(AppState {
         catalog,
         current: ArcSwap::from_pointee(served),

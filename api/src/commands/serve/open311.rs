@@ -12,7 +12,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use predio::params::RequestQuery;
-use predio_engine::CatalogStore;
 use predio_engine::{Location, Report, Status};
 use serde_json::{json, Map, Value};
 

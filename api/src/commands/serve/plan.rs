@@ -36,7 +36,7 @@ pub(super) async fn plan(
     let served = state.current.load_full();
     let st = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
-        plan_of(&st.catalog, &served.manifest, window.as_deref(), res)
+        plan_of(&*st.catalog, &served.manifest, window.as_deref(), res)
     })
     .await
     .map_err(ApiError::internal)?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use predio_engine::indices::Level;
-use predio_engine::{CatalogStore, DirCatalog, Manifest};
+use predio_engine::{CatalogStore, Manifest};
 use predio_tiles::{changes, ExternalLayer, HeatLayer, PolygonLayer, TileCache, TileProvider};
 
 use super::guard::Guard;
@@ -94,7 +94,7 @@ pub(super) struct Vendor {
 }
 
 pub(crate) struct AppState {
-    pub(super) catalog: DirCatalog,
+    pub(super) catalog: Box<dyn CatalogStore>,
     pub(super) current: ArcSwap<Served>,
     /// Held for reading around cache reads and writes, for writing around a version switch, so
     /// no tile of the old version is cached after the switch evicted its bounds.
@@ -133,17 +133,25 @@ pub(super) fn read_vendor(dir: Option<&Path>) -> Vendor {
     v
 }
 
-/// Polls `CURRENT` and switches to a new version when one is committed.
+/// Polls the catalog's current version and switches to a new one when one is committed.
 pub(super) async fn watch(state: Shared, every: Duration) {
-    let pointer = state.catalog.root().join("CURRENT");
     let mut failed: Option<String> = None;
     loop {
         tokio::time::sleep(every).await;
         state.guard.refresh_keys();
-        let Ok(name) = tokio::fs::read_to_string(&pointer).await else {
-            continue;
+        let st = Arc::clone(&state);
+        let name = match tokio::task::spawn_blocking(move || st.catalog.current_version()).await {
+            Ok(Ok(Some(version))) => version.to_string(),
+            Ok(Ok(None)) | Err(_) => continue,
+            Ok(Err(e)) => {
+                let e = e.to_string();
+                if failed.as_ref() != Some(&e) {
+                    tracing::error!("the catalog's current version is unreadable: {e}");
+                    failed = Some(e);
+                }
+                continue;
+            }
         };
-        let name = name.trim().to_owned();
         if name == state.current.load().manifest.version.to_string()
             || failed.as_deref() == Some(&name)
         {
@@ -168,7 +176,7 @@ pub(super) fn switch(state: &AppState) -> anyhow::Result<()> {
     let Some(manifest) = state.catalog.current()? else {
         return Ok(());
     };
-    let new = load(&state.catalog, &manifest, state.min_heat, &state.externals)?;
+    let new = load(&*state.catalog, &manifest, state.min_heat, &state.externals)?;
     let old = state.current.load_full();
     let mut evict = Vec::new();
     for (name, layer) in &new.layers {

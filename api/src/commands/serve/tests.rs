@@ -67,8 +67,12 @@ fn app(args: &[&str]) -> axum::Router {
     let Command::Serve(serve) = Cli::try_parse_from(all).expect("parses").command else {
         unreachable!("a serve command")
     };
-    let catalog = predio_engine::DirCatalog::new(&data);
-    let state = state(catalog, &serve, Vec::new()).expect("the state loads");
+    let keys = serve
+        .keys
+        .clone()
+        .unwrap_or_else(|| crate::commands::keys::default_file(&data));
+    let catalog = Box::new(predio_engine::DirCatalog::new(&data));
+    let state = state(catalog, keys, &serve, Vec::new()).expect("the state loads");
     router(state, cors_of(&[]).expect("CORS"))
 }
 

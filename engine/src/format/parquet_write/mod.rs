@@ -206,11 +206,6 @@ impl<W: Write + Send> TableWriter<W> {
         Ok(())
     }
 
-    /// Rows given so far.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
     /// Ends the file (its footer) and gives back `out` and the file's size.
     ///
     /// # Errors
