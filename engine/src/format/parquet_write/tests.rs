@@ -243,3 +243,39 @@ fn frames_written_one_by_one_share_row_groups_while_they_fit() {
     let half = (ROW_GROUP + 1_000) / 2;
     assert_eq!(groups, [ROW_GROUP, 10, half, half, 5]);
 }
+
+#[test]
+fn polars_own_writer_the_fallback_writes_the_same_tables_frame_by_frame() {
+    let sizes = [ROW_GROUP / 2, ROW_GROUP + 1_000, 0, 5];
+    let frames: Vec<DataFrame> = sizes.iter().map(|n| sample(*n)).collect();
+    let mut stacked = frames[0].clone();
+    for f in &frames[1..] {
+        stacked.vstack_mut(f).expect("vstack");
+    }
+    let mut files = Vec::new();
+    for kind in [WriterKind::Parallel, WriterKind::Polars] {
+        for options in [snappy(false), {
+            let mut zstd = snappy(true);
+            zstd.compression = CompressionOptions::Zstd(None);
+            zstd
+        }] {
+            let mut out = Vec::new();
+            let mut writer =
+                TableWriter::with(kind, &mut out, frames[0].schema(), options).expect("new");
+            for f in &frames {
+                writer.write(f).expect("write");
+            }
+            let other = df!("x" => [1i32]).expect("frame");
+            let err = writer.write(&other).expect_err("another schema");
+            assert!(err.to_string().contains("another schema"), "{kind:?}: {err}");
+            let (_, size) = writer.finish().expect("finish");
+            assert_eq!(size, out.len() as u64, "{kind:?}");
+            let back = read(&out);
+            assert_eq!(back.schema(), stacked.schema(), "{kind:?}");
+            assert!(back.equals_missing(&stacked), "{kind:?}");
+            files.push(out);
+        }
+    }
+    // Two writers, two files: the same table, written differently.
+    assert_ne!(files[0], files[2]);
+}
