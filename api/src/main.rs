@@ -74,6 +74,9 @@ fn flag_hint(e: &anyhow::Error) -> &'static str {
     match e.chain().find_map(|c| c.downcast_ref::<Error>()) {
         Some(Error::NoCrs { .. }) => " with --srs EPSG:N",
         Some(Error::DuplicateIds { .. }) => " (--on-duplicate-id suffix|skip)",
+        Some(Error::NoTimeZone { .. }) => {
+            " (give it with --timezone ZONE, e.g. America/Costa_Rica)"
+        }
         _ => "",
     }
 }

@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::format::layer_file::{write_layer, Row};
-use crate::model::{FieldType, Value};
+use crate::model::{CellId, FieldType, Value};
 use crate::report::Report;
 
 /// Export formats.
@@ -67,8 +67,8 @@ fn text(s: Option<&str>) -> Value {
 }
 
 /// An H3 cell as its canonical hexadecimal string.
-fn h3_text(cell: Option<u64>) -> Option<String> {
-    cell.map(|c| format!("{c:x}"))
+fn h3_text(cell: Option<CellId>) -> Option<String> {
+    cell.map(|c| c.to_string())
 }
 
 /// One report's values in [`EXPORT_COLUMNS`] order.

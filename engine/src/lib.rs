@@ -49,8 +49,8 @@ pub use format::layer_file::{
 pub use geocoder::{geocode_reports, Geocoder, Match, MatchCounts};
 pub use import_log::{ImportReport, Issue, IssueAction};
 pub use model::{
-    Bbox, Field, FieldType, LayerKind, Parcel, ParcelId, ParcelKey, ParcelLayer, ReportId, Sector,
-    SectorId, SectorLayer, Value,
+    Bbox, CellId, Field, FieldType, LayerKind, Parcel, ParcelId, ParcelKey, ParcelLayer, ReportId,
+    Sector, SectorId, SectorLayer, Value,
 };
 pub use report::columns::ReportColumns;
 pub use report::frame::reports_frame;

@@ -79,6 +79,57 @@ id_type!(
     ReportId
 );
 
+/// An H3 cell of any resolution: a valid [`h3o::CellIndex`], written as H3's hexadecimal
+/// (`89283082803ffff`) and stored as its 64-bit index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellId(h3o::CellIndex);
+
+impl CellId {
+    /// The cell of a stored 64-bit index, or `None` when it is not a valid H3 cell.
+    #[must_use]
+    pub fn from_index(index: u64) -> Option<CellId> {
+        h3o::CellIndex::try_from(index).ok().map(CellId)
+    }
+
+    /// The cell as h3o's type.
+    #[must_use]
+    pub fn cell(self) -> h3o::CellIndex {
+        self.0
+    }
+
+    /// Its resolution (0–15).
+    #[must_use]
+    pub fn resolution(self) -> u8 {
+        u8::from(self.0.resolution())
+    }
+}
+
+impl From<h3o::CellIndex> for CellId {
+    fn from(cell: h3o::CellIndex) -> Self {
+        CellId(cell)
+    }
+}
+
+impl From<CellId> for u64 {
+    fn from(cell: CellId) -> Self {
+        u64::from(cell.0)
+    }
+}
+
+impl fmt::Display for CellId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for CellId {
+    type Err = h3o::error::InvalidCellIndex;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(CellId)
+    }
+}
+
 /// The type of a source attribute, kept through import and storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -169,8 +169,14 @@ mod tests {
         .expect("table");
         assert_eq!(t.len(), 2);
         assert_eq!(t.column_names(), ["sector_id", "received", "median"]);
-        assert_eq!(t.texts("sector_id").expect("texts"), [Some("A".into()), None]);
-        assert_eq!(t.numbers("received").expect("numbers"), [Some(3.0), Some(0.0)]);
+        assert_eq!(
+            t.texts("sector_id").expect("texts"),
+            [Some("A".into()), None]
+        );
+        assert_eq!(
+            t.numbers("received").expect("numbers"),
+            [Some(3.0), Some(0.0)]
+        );
         assert_eq!(t.numbers("median").expect("numbers"), [Some(1.5), None]);
         assert!(t.numbers("sector_id").is_err(), "text is not a number");
         let e = t.numbers("nope").expect_err("no column").to_string();

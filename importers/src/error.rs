@@ -134,6 +134,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Every time of the file is local, without a UTC offset, and the source's time zone was not
+    /// given.
+    #[error("{path}: {message}")]
+    NoTimeZone {
+        /// The file.
+        path: String,
+        /// The first row's problem.
+        message: String,
+    },
     /// The file is not in the format asked for, or cannot be read as such.
     #[error("{path}: {message}")]
     Format {

@@ -26,6 +26,6 @@ pub use reports::csv::{read_csv_reports, CsvMapping};
 pub use reports::fixmystreet::read_fixmystreet;
 pub use reports::open311::read_open311;
 pub use reports::vector::read_vector_reports;
-pub use reports::{ReadOptions, ReportRows};
+pub use reports::{ReadOptions, ReportRows, NO_TIME_ZONE};
 pub use sample::{generate_sample, SampleOptions, SampleSummary, SAMPLE_EPSG};
 pub use vector::VectorSource;

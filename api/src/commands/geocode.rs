@@ -142,7 +142,14 @@ pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyho
             .issues
             .iter()
             .find(|i| i.action == IssueAction::Skipped)
-            .map(|i| format!("; first: line {}: {}", i.feature, i.problem))
+            .map(|i| {
+                let hint = if i.problem.contains(predio_importers::NO_TIME_ZONE) {
+                    " (give it with --timezone ZONE, e.g. America/Costa_Rica)"
+                } else {
+                    ""
+                };
+                format!("; first: line {}: {}{hint}", i.feature, i.problem)
+            })
             .unwrap_or_default();
         bail!(
             "{}: no report could be read ({} rows, {refused} refused{first})",

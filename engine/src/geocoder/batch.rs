@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::CellId;
 use crate::report::MatchKind;
 
 use super::cells::CellCache;
@@ -121,7 +122,7 @@ pub fn geocode_reports(
                 r.sector_id = p.sector.cloned();
                 r.match_kind = p.kind;
                 r.distance_m = p.distance_m();
-                r.h3 = (p.h3 != 0).then_some(p.h3);
+                r.h3 = CellId::from_index(p.h3);
                 match p.kind {
                     MatchKind::Inside => c.inside += 1,
                     MatchKind::Nearest => c.nearest += 1,

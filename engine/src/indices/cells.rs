@@ -109,7 +109,7 @@ pub(super) fn coded_cells(
 /// The report's H3 cell at `res` ([`cell_from`]; the reference's).
 #[cfg(test)]
 pub(super) fn cell_at(r: &crate::report::Report, res: h3o::Resolution) -> Option<u64> {
-    cell_from(r.location, r.h3, r.lon.zip(r.lat), res)
+    cell_from(r.location, r.h3.map(u64::from), r.lon.zip(r.lat), res)
 }
 
 /// Where a report's cell at a resolution comes from.

@@ -525,7 +525,7 @@ mod tests {
                 r.lat = Some(lat);
                 if !i.is_multiple_of(3) {
                     if let Ok(ll) = h3o::LatLng::new(lat, lon) {
-                        r.h3 = Some(u64::from(ll.to_cell(h3o::Resolution::Nine)));
+                        r.h3 = Some(ll.to_cell(h3o::Resolution::Nine).into());
                     }
                 }
                 r

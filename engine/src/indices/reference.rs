@@ -770,7 +770,7 @@ mod tests {
                     let ll = h3o::LatLng::new(r.lat.unwrap_or(0.0), r.lon.unwrap_or(0.0))
                         .expect("point");
                     if pick(i, 19, 3) > 0 {
-                        r.h3 = Some(u64::from(ll.to_cell(h3o::Resolution::Nine)));
+                        r.h3 = Some(ll.to_cell(h3o::Resolution::Nine).into());
                     }
                     let p = pick(i, 20, 320);
                     r.parcel_id = (p < 310).then(|| ParcelId::new(format!("P{p}")));

@@ -88,7 +88,11 @@ pub fn reports_frame(reports: &[Report]) -> PolarsResult<DataFrame> {
                 r.iter().map(|x| x.distance_m).collect::<Vec<_>>(),
             )
             .into_column(),
-            Series::new("h3".into(), r.iter().map(|x| x.h3).collect::<Vec<_>>()).into_column(),
+            Series::new(
+                "h3".into(),
+                r.iter().map(|x| x.h3.map(u64::from)).collect::<Vec<_>>(),
+            )
+            .into_column(),
             text("source_area", r.iter().map(|x| x.source_area.as_deref())),
             text("parent_id", r.iter().map(|x| x.parent_id.as_deref())),
         ],

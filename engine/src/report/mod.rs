@@ -13,7 +13,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ParcelId, ReportId, SectorId};
+use crate::model::{CellId, ParcelId, ReportId, SectorId};
 
 /// How a report was matched to its parcel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -185,7 +185,7 @@ pub struct Report {
     /// Distance to the parcel, m.
     pub distance_m: Option<f64>,
     /// H3 cell of the point at the catalog's resolution.
-    pub h3: Option<u64>,
+    pub h3: Option<CellId>,
     /// Status history (may be empty).
     pub history: Vec<StatusChange>,
     /// The source's own ward or district (Open311 `ward`, FixMyStreet `Ward`).

@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use super::tables::{pl_err, read_frame, write_frame, write_frame_with_mode};
 use crate::error::{Error, Result};
-use crate::model::{ParcelId, ReportId, SectorId};
+use crate::model::{CellId, ParcelId, ReportId, SectorId};
 use crate::report::columns::{ReportColumns, INDEX_COLUMNS};
 use crate::report::frame::{from_ms, reports_frame, text, times};
 use crate::report::{Location, MatchKind, PrivateFields, Report, Status, StatusChange, StatusType};
@@ -318,7 +318,7 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
                 sector_id: sector.get(i).map(SectorId::new),
                 match_kind,
                 distance_m: dist.get(i),
-                h3: h3.get(i),
+                h3: h3.get(i).and_then(CellId::from_index),
                 source_area: owned(area, i),
                 parent_id: owned(parent, i),
             })
@@ -427,7 +427,7 @@ mod tests {
                 MatchKind::None
             },
             distance_m: located.then_some(4.25),
-            h3: located.then_some(0x0896_61b4_b6a7_ffff),
+            h3: located.then(|| CellId::from_index(0x0896_61b4_b6a7_ffff).expect("a cell")),
             history: vec![StatusChange {
                 at: t,
                 status: Status::Open,
@@ -454,7 +454,7 @@ mod tests {
             (lean.parcel_id(0), lean.h3(0), lean.status_type(0)),
             (
                 Some("10000001-000"),
-                reports[0].h3,
+                reports[0].h3.map(u64::from),
                 StatusType::ClosedNotFixed
             )
         );

@@ -137,7 +137,7 @@ fn read_updates(path: &Path, vocabulary: &Vocabulary, issues: &mut Vec<Issue>) -
 /// Reads a FixMyStreet reports export, and its updates export when given, for the history.
 ///
 /// # Errors
-/// An unreadable file, a header lacking a needed column, an unknown `--timezone`. Rows that
+/// An unreadable file, a header lacking a needed column, an unknown time zone. Rows that
 /// cannot be read are listed with their line.
 pub fn read_fixmystreet(
     path: &Path,

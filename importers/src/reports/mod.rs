@@ -47,6 +47,11 @@ pub struct ReadOptions {
     pub timezone: Option<String>,
 }
 
+/// What a row's issue says of a local time read without the source's time zone: the command
+/// line recognises it and names its option.
+pub const NO_TIME_ZONE: &str =
+    "is a local time without a UTC offset, and the source's time zone is not given";
+
 /// Parses `open|in_progress|resolved|rejected|duplicate[:open|closed_fixed|closed_not_fixed]`.
 pub(crate) fn parse_status(v: &str) -> std::result::Result<(Status, StatusType), String> {
     let (s, t) = v.split_once(':').map_or((v, None), |(a, b)| (a, Some(b)));
@@ -90,9 +95,7 @@ impl Times {
             });
             if let Some(n) = naive {
                 let Some(tz) = self.tz else {
-                    return Err(format!(
-                        "{text:?} is a local time without a UTC offset: give the source's time zone with --timezone"
-                    ));
+                    return Err(format!("{text:?} {NO_TIME_ZONE}"));
                 };
                 return tz
                     .from_local_datetime(&n)
@@ -476,7 +479,7 @@ mod tests {
     fn a_local_time_without_a_zone_is_refused_with_the_remedy() {
         let t = times(None, "%Y-%m-%d %H:%M:%S%.f");
         let e = t.parse("2012-05-22 17:14:32.637").expect_err("no zone");
-        assert!(e.contains("--timezone"), "{e}");
+        assert!(e.contains(NO_TIME_ZONE), "{e}");
         let t = times(
             Some(chrono_tz::America::Los_Angeles),
             "%Y-%m-%d %H:%M:%S%.f",

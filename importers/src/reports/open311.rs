@@ -372,14 +372,14 @@ pub fn read_open311(path: &Path, options: ReadOptions) -> Result<ReportRows> {
         if first_zone_error.is_none() {
             first_zone_error = n.out.report.issues[before..]
                 .iter()
-                .find(|i| i.problem.contains("--timezone"))
+                .find(|i| i.problem.contains(super::NO_TIME_ZONE))
                 .map(|i| i.problem.clone());
         }
     }
     // Local times without a zone fail every row alike: say it once, as the file's error.
     if n.out.reports.is_empty() {
         if let Some(message) = first_zone_error {
-            return Err(Error::Format {
+            return Err(Error::NoTimeZone {
                 path: shown,
                 message,
             });

@@ -267,7 +267,10 @@ fn polars_own_writer_the_fallback_writes_the_same_tables_frame_by_frame() {
             }
             let other = df!("x" => [1i32]).expect("frame");
             let err = writer.write(&other).expect_err("another schema");
-            assert!(err.to_string().contains("another schema"), "{kind:?}: {err}");
+            assert!(
+                err.to_string().contains("another schema"),
+                "{kind:?}: {err}"
+            );
             let (_, size) = writer.finish().expect("finish");
             assert_eq!(size, out.len() as u64, "{kind:?}");
             let back = read(&out);
