@@ -989,3 +989,281 @@ fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium()
         );
     }
 }
+
+/// A sample town (12,000 reports) with its reports split in three, each third read in its own time
+/// zone (Costa Rica UTC−6, Montevideo UTC−3, Lisbon with daylight saving), and the Open311 and
+/// FixMyStreet fixtures, whose histories carry acknowledgements and reopenings.
+fn town_in_three_zones() -> tempfile::TempDir {
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    // More reports than the shared sample town: open ones past due by every bucket's edges.
+    let town = d.join("town");
+    predio_ok(
+        d,
+        &[
+            "sample",
+            "--out",
+            s(&town),
+            "--parcels",
+            "2000",
+            "--reports",
+            "12000",
+            "--seed",
+            "11",
+        ],
+    );
+    predio_ok(
+        d,
+        &[
+            "import",
+            "sectors",
+            s(&town.join("sectors.shp")),
+            "--id-field",
+            "codigo",
+            "--name-field",
+            "nombre",
+        ],
+    );
+    predio_ok(
+        d,
+        &[
+            "import",
+            "parcels",
+            s(&town.join("parcels.shp")),
+            "--id-field",
+            "finca",
+        ],
+    );
+    let text = fs::read_to_string(town.join("reports.csv")).expect("reports.csv");
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    let rows: Vec<&str> = lines.collect();
+    let mapping = town.join("reports-mapping.toml");
+    for (i, zone) in ["America/Costa_Rica", "America/Montevideo", "Europe/Lisbon"]
+        .iter()
+        .enumerate()
+    {
+        let part = d.join(format!("reports-{i}.csv"));
+        let mut body = format!("{header}\n");
+        for r in rows.iter().skip(i).step_by(3) {
+            body.push_str(r);
+            body.push('\n');
+        }
+        fs::write(&part, body).expect("write a third");
+        predio_ok(
+            d,
+            &[
+                "import",
+                "reports",
+                s(&part),
+                "--mapping",
+                s(&mapping),
+                "--timezone",
+                zone,
+            ],
+        );
+    }
+    let fixtures = workspace().join("data-samples/fixtures");
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            "--format",
+            "open311",
+            s(&fixtures.join("open311/extensions.json")),
+        ],
+    );
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            "--format",
+            "fixmystreet",
+            s(&fixtures.join("fixmystreet/reports.csv")),
+            "--updates",
+            s(&fixtures.join("fixmystreet/updates.csv")),
+            "--timezone",
+            "Europe/London",
+        ],
+    );
+    data
+}
+
+#[test]
+fn every_per_report_fact_and_overdue_bucket_equals_an_independent_pandas_computation() {
+    let Some(python) = python() else { return };
+    let data = town_in_three_zones();
+    let d = data.path();
+    let (deadlines, holidays) = rules();
+    compute_with_rules(d, &["--as-of", "2025-12-31", "--windows", "all"]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let reports = out.path().join("reports.csv");
+    predio_ok(
+        d,
+        &["export", "reports", "--format", "csv", "--out", s(&reports)],
+    );
+    let facts = out.path().join("facts.csv");
+    export_indices(d, "report", "csv", s(&facts), &[]);
+    let sectors = out.path().join("sectors.csv");
+    export_indices(d, "sector", "csv", s(&sectors), &["--window", "all"]);
+
+    // The rules as plain data for the second engine, read here from the same files.
+    let holiday_list: Vec<String> = fs::read_to_string(&holidays)
+        .expect("holidays")
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_owned))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let rules: toml::Value = fs::read_to_string(&deadlines)
+        .expect("rules")
+        .parse()
+        .expect("toml");
+    let d_rules = &rules["deadlines"];
+    let num = |t: &toml::Value, k: &str| t.get(k).and_then(toml::Value::as_integer);
+    let categories: serde_json::Map<String, serde_json::Value> = d_rules["categories"]
+        .as_table()
+        .expect("categories")
+        .iter()
+        .map(|(name, r)| {
+            (
+                name.clone(),
+                serde_json::json!([num(r, "days"), num(r, "warning_days"), num(r, "alert_days")]),
+            )
+        })
+        .collect();
+    let rules_json = out.path().join("rules.json");
+    fs::write(
+        &rules_json,
+        serde_json::json!({
+            "default": [num(d_rules, "default_days"), num(d_rules, "warning_days"), num(d_rules, "alert_days")],
+            "categories": categories,
+            "holidays": holiday_list,
+        })
+        .to_string(),
+    )
+    .expect("write rules");
+    let history = crate::support::version_dir(d).join("report_history.parquet");
+    let script = workspace().join("tests/integration/facts_check.py");
+    let run = Command::new(&python)
+        .args([
+            s(&script),
+            s(&reports),
+            s(&history),
+            "2026-01-01T00:00:00Z",
+            s(&rules_json),
+        ])
+        .output()
+        .expect("python runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let expected: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    let theirs = expected["reports"].as_object().expect("reports");
+
+    // Every report, every column of the per-report table.
+    let rows = csv_rows(&facts);
+    assert_eq!(rows.len(), theirs.len(), "reports in the table");
+    let zones: std::collections::BTreeSet<String> = csv_rows(&reports)
+        .into_iter()
+        .map(|r| r["source_tz"].clone())
+        .collect();
+    assert!(zones.len() >= 4, "reports of several zones: {zones:?}");
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for r in &rows {
+        let id = r["id"].as_str();
+        let e = theirs
+            .get(id)
+            .unwrap_or_else(|| panic!("{id}: in predio's table, not pandas'"));
+        for (k, v) in e.as_object().expect("a report") {
+            if k == "sector_id" || k == "reopened" {
+                continue;
+            }
+            let mine = r
+                .get(k)
+                .unwrap_or_else(|| panic!("no column {k} in the report table"));
+            let same = match v {
+                serde_json::Value::Null => mine.is_empty(),
+                serde_json::Value::Bool(b) => mine == &b.to_string(),
+                serde_json::Value::String(t) => mine == t,
+                serde_json::Value::Number(n) => {
+                    let (a, b) = (
+                        mine.parse::<f64>().unwrap_or(f64::NAN),
+                        n.as_f64().expect("f64"),
+                    );
+                    (a - b).abs() <= 1e-6 * b.abs().max(1.0)
+                }
+                other => panic!("{k}: {other}"),
+            };
+            assert!(
+                same,
+                "report {id}: {k} is {mine:?} in predio, {v} in pandas"
+            );
+            if !mine.is_empty() {
+                *seen.entry(k.as_str()).or_default() += 1;
+            }
+        }
+    }
+    // Each column was compared on values, not only on blanks.
+    for k in [
+        "due_date",
+        "on_time",
+        "stage",
+        "age_bd",
+        "past_due_bd",
+        "resolution_h",
+        "resolution_bd",
+        "ack_h",
+    ] {
+        assert!(seen.get(k).copied().unwrap_or(0) >= 3, "{k}: {seen:?}");
+    }
+
+    // The sector table's stages, overdue buckets and reopenings.
+    let by_sector = expected["sectors"].as_object().expect("sectors");
+    let mut compared = 0;
+    for r in csv_rows(&sectors) {
+        let key = if r["sector_id"].is_empty() {
+            "<none>".to_owned()
+        } else {
+            r["sector_id"].clone()
+        };
+        let Some(e) = by_sector.get(&key) else {
+            assert_eq!(r["received"], "0", "sector {key}: reports pandas has not");
+            continue;
+        };
+        for (k, v) in e.as_object().expect("a sector") {
+            assert_eq!(r[k.as_str()], v.to_string(), "sector {key}: {k}");
+        }
+        compared += 1;
+    }
+    assert_eq!(
+        compared,
+        by_sector.len(),
+        "every sector with reports compared"
+    );
+    let total = |k: &str| -> u64 {
+        by_sector
+            .values()
+            .map(|s| s[k].as_u64().expect("count"))
+            .sum()
+    };
+    assert!(
+        total("reopened") >= 1 && total("overdue_0_5") >= 1,
+        "{by_sector:?}"
+    );
+    // The buckets' edges are met: reports 5 and 6, 10 and 11, 20 and 21 business days past due.
+    let past_due: std::collections::BTreeSet<i64> = theirs
+        .values()
+        .filter_map(|f| f["past_due_bd"].as_i64())
+        .collect();
+    for edge in [5, 6, 10, 11, 20, 21] {
+        assert!(
+            past_due.contains(&edge),
+            "no report {edge} bd past due: {past_due:?}"
+        );
+    }
+}
