@@ -1,6 +1,8 @@
-//! Which sector a parcel belongs to: the sector containing the parcel's interior point.
+//! Which sector a parcel belongs to: the sector containing the parcel's interior point, else
+//! (a parcel on the edge of the sectors, its interior point outside them all) the sector it
+//! overlaps most.
 
-use geo::{BoundingRect, Contains, InteriorPoint, MultiPolygon, Point};
+use geo::{Area, BooleanOps, BoundingRect, Contains, InteriorPoint, MultiPolygon, Point};
 use rstar::{RTree, RTreeObject, AABB};
 
 use crate::model::{SectorId, SectorLayer};
@@ -62,9 +64,31 @@ impl<'a> SectorIndex<'a> {
             .map(|i| &self.layer.sectors[i].id)
     }
 
-    /// The sector of a parcel: the one containing the parcel's interior point.
+    /// The sector of a parcel: the one containing the parcel's interior point; when none does
+    /// (a parcel partly outside every sector, on the edge of the municipality), the one it
+    /// overlaps most (the first in the layer on a tie); none when it overlaps none.
     pub fn sector_of(&self, parcel: &MultiPolygon<f64>) -> Option<&'a SectorId> {
-        self.sector_at(parcel.interior_point()?)
+        if let Some(s) = self.sector_at(parcel.interior_point()?) {
+            return Some(s);
+        }
+        let r = parcel.bounding_rect()?;
+        let mut best: Option<(f64, usize)> = None;
+        let mut candidates: Vec<usize> = self
+            .tree
+            .locate_in_envelope_intersecting(&AABB::from_corners(r.min().into(), r.max().into()))
+            .map(|e| e.index)
+            .collect();
+        candidates.sort_unstable();
+        for i in candidates {
+            let area = self.layer.sectors[i]
+                .geometry
+                .intersection(parcel)
+                .unsigned_area();
+            if area > 0.0 && best.is_none_or(|(a, _)| area > a) {
+                best = Some((area, i));
+            }
+        }
+        best.map(|(_, i)| &self.layer.sectors[i].id)
     }
 }
 
@@ -103,5 +127,13 @@ mod tests {
             polygon![(x: 5.0, y: 5.0), (x: 6.0, y: 5.0), (x: 6.0, y: 6.0), (x: 5.0, y: 5.0)],
         ]);
         assert_eq!(index.sector_of(&outside), None);
+        // Mostly outside every sector, its interior point outside too: the sector it overlaps.
+        let edge = MultiPolygon(vec![
+            polygon![(x: 1.5, y: 0.9), (x: 1.7, y: 0.9), (x: 1.7, y: 3.0), (x: 1.5, y: 3.0), (x: 1.5, y: 0.9)],
+        ]);
+        assert!(index
+            .sector_at(edge.interior_point().expect("a point"))
+            .is_none());
+        assert_eq!(index.sector_of(&edge).map(SectorId::as_str), Some("E"));
     }
 }

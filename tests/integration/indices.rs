@@ -48,7 +48,7 @@ fn export_indices(d: &Path, level: &str, format: &str, out: &str, extra: &[&str]
 
 #[test]
 fn sector_indices_equal_an_independent_pandas_computation() {
-    let Some(python) = python() else { return };
+    let python = python();
     let data = town();
     let d = data.path();
     let (deadlines, holidays) = rules();
@@ -488,7 +488,7 @@ fn bad_rules_are_refused_by_file_and_line_and_nothing_is_stored() {
 
 #[test]
 fn hot_spots_equal_esdas_gi_star_on_the_same_cells() {
-    let Some(py) = python() else { return };
+    let py = python();
     let data = town();
     let d = data.path();
     predio_ok(d, &["compute", "--as-of", "2025-12-31"]);
@@ -699,7 +699,7 @@ fn a_burst_of_lighting_reports_puts_its_sector_at_the_top_of_the_plan() {
 
 #[test]
 fn the_analyst_notebook_runs_headless_on_the_exports() {
-    let Some(py) = python() else { return };
+    let py = python();
     let data = town();
     let d = data.path();
     predio_ok(
@@ -781,17 +781,7 @@ fn sums(rows: &[HashMap<String, String>]) -> HashMap<&'static str, u64> {
 #[test]
 fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium() {
     let root = workspace();
-    let needed = |p: &Path, what: &str| {
-        crate::support::present(p, &format!("{what}; `make test` installs it"))
-    };
-    if !(needed(Path::new("/usr/bin/chromium"), "Debian's chromium")
-        && needed(
-            &root.join("tests/browser/node_modules/playwright-core"),
-            "npm playwright-core",
-        ))
-    {
-        return;
-    }
+    crate::support::browser(&["tests/browser/node_modules/playwright-core"]);
     let data = town();
     let d = data.path();
     // The current indices carry the rules the report uses when it is given none, even when
@@ -1093,7 +1083,7 @@ fn town_in_three_zones() -> tempfile::TempDir {
 
 #[test]
 fn every_per_report_fact_and_overdue_bucket_equals_an_independent_pandas_computation() {
-    let Some(python) = python() else { return };
+    let python = python();
     let data = town_in_three_zones();
     let d = data.path();
     let (deadlines, holidays) = rules();

@@ -21,7 +21,19 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     present(&path, "../shared/data is not beside this checkout").then_some(path)
 }
 
-/// Whether something a test needs is there; when not, says so (`why`) and the test skips,
+/// Something `make test` installs (a Python venv, Chromium, PostGIS, an npm package): when it is
+/// missing the install failed, so the test fails naming it and the command that installs it.
+/// Only ../shared/data may be absent outside CI ([`shared`]).
+pub fn required(path: &Path, what: &str, install: &str) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing ({what}): install it with `{install}` (or run `make test`, which does)",
+        path.display()
+    );
+    path.to_path_buf()
+}
+
+/// Whether a dataset a test needs is there; when not, says so (`why`) and the test skips,
 /// except under CI=true, where its absence fails the test.
 pub fn present(path: &Path, why: &str) -> bool {
     if path.exists() {
@@ -131,13 +143,28 @@ pub fn town() -> tempfile::TempDir {
     data
 }
 
-/// The check venv's Python (pandas, numpy, pmtiles), or `None` with a message; under CI=true
-/// it must be there.
-pub fn python() -> Option<PathBuf> {
+/// The check venv's Python (pandas, numpy, shapely, esda, pmtiles...): required.
+pub fn python() -> PathBuf {
     let p = std::env::var_os("PREDIO_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target/check-venv/bin/python"));
-    present(&p, "`make test` installs pandas and pmtiles there").then_some(p)
+    required(&p, "the Python of the second engines", "make check-venv")
+}
+
+/// Debian's Chromium and the npm packages a browser test drives: required.
+pub fn browser(npm: &[&str]) {
+    required(
+        Path::new("/usr/bin/chromium"),
+        "Debian's chromium",
+        "make browser-deps",
+    );
+    for p in npm {
+        required(
+            &workspace().join(p),
+            "an npm package",
+            "make browser-deps web",
+        );
+    }
 }
 
 /// The rows of a CSV file, by column name.
@@ -241,8 +268,8 @@ fn server_tool(bin: &Path, tool: &str) -> Command {
 }
 
 impl Postgis {
-    /// Starts one.
-    pub fn start() -> Option<Self> {
+    /// Starts one; PostgreSQL and PostGIS are required.
+    pub fn start() -> Self {
         use std::os::unix::fs::PermissionsExt;
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .into_iter()
@@ -258,11 +285,9 @@ impl Postgis {
         let control = PathBuf::from(format!(
             "/usr/share/postgresql/{version}/extension/postgis.control"
         ));
-        if !present(&bin.join("initdb"), "PostgreSQL: `make test` installs it")
-            || !present(&control, "PostGIS: `make test` installs it")
-        {
-            return None;
-        }
+        let install = "apt-get install postgresql-15 postgresql-15-postgis-3";
+        required(&bin.join("initdb"), "PostgreSQL", install);
+        required(&control, "PostGIS", install);
         let dir = tempfile::tempdir().expect("tempdir");
         // the server's user (postgres, when we are root) creates its data folder in it
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
@@ -317,7 +342,7 @@ impl Postgis {
             ],
         );
         pg.sql("CREATE EXTENSION postgis");
-        Some(pg)
+        pg
     }
 
     /// `postgresql://` URL of its `postgres` database.

@@ -17,7 +17,7 @@ use geo::{
 use polars::prelude::*;
 use predio_engine::indices::{select, Dimension, Selection};
 
-use crate::support::{arg, predio, predio_ok, present, python, town, version_dir, Postgis};
+use crate::support::{arg, predio, predio_ok, python, town, version_dir, Postgis};
 
 // ---------------------------------------------------------------------------------------------
 // A running server.
@@ -1191,19 +1191,10 @@ fn a_new_version_evicts_only_the_tiles_it_changed() {
 fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
     let root = crate::support::workspace();
     let script = root.join("tests/browser/viewer.mjs");
-    let needed = |p: &Path, what: &str| present(p, &format!("{what}; `make test` installs it"));
-    if !(needed(Path::new("/usr/bin/chromium"), "Debian's chromium")
-        && needed(
-            &root.join("tests/browser/node_modules/playwright-core"),
-            "npm playwright-core",
-        )
-        && needed(
-            &root.join("api/web/node_modules/maplibre-gl/dist/maplibre-gl.js"),
-            "npm maplibre-gl",
-        ))
-    {
-        return;
-    }
+    crate::support::browser(&[
+        "tests/browser/node_modules/playwright-core",
+        "api/web/node_modules/maplibre-gl/dist/maplibre-gl.js",
+    ]);
     let data = computed_town();
     let server = Server::start(data.path());
     let shot = data.path().join("viewer.png");
@@ -1236,7 +1227,7 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
 
 #[test]
 fn tile_archives_hold_the_served_tiles_and_open_in_gdal_and_the_pmtiles_reader() {
-    let Some(py) = python() else { return };
+    let py = python();
     let data = computed_town();
     let d = data.path();
     let (pm, mb) = (d.join("town.pmtiles"), d.join("town.mbtiles"));
@@ -1411,7 +1402,7 @@ fn postgis_tables_and_functions_serve_through_the_same_layer_trait() {
     // go missing at some zooms; maplibre/martin#1651). Expected here: these layers are parcel
     // polygons, each tile compared with PostGIS's own ST_AsMVT below. The warning goes to the
     // server's log, not the test output.
-    let Some(pg) = Postgis::start() else { return };
+    let pg = Postgis::start();
     let data = computed_town();
     let d = data.path();
     let fgb = d.join("parcels-90d.fgb");
