@@ -44,6 +44,12 @@ const summary = await page.evaluate(async () => {
   out.map = { width: box.width, height: box.height, paths: svg ? svg.querySelectorAll('path[data-sector-id]').length : 0 };
   out.map.fills = svg ? [...new Set([...svg.querySelectorAll('path')].map((p) => p.getAttribute('fill')))] : [];
   out.map.markers = svg ? svg.querySelectorAll('g.marca').length : 0;
+  out.map.fill_of = svg ? Object.fromEntries([...svg.querySelectorAll('path[data-sector-id]')].map((p) => [p.dataset.sectorId, p.getAttribute('fill')])) : {};
+  // the legend as the reader sees it: each swatch's colour and its text
+  out.map.legend = [...document.querySelectorAll('.leyenda li')].map((li) => [
+    (li.querySelector('.muestra')?.getAttribute('style') || '').replace(/^background:\s*/, '').replace(/;$/, ''),
+    li.textContent.trim(),
+  ]);
   if (svg) {
     const img = new Image();
     const src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(new XMLSerializer().serializeToString(svg));

@@ -938,8 +938,57 @@ fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium()
     for w in worst.windows(2) {
         assert!(compliance[w[0]] <= compliance[w[1]], "{worst:?} in order");
     }
-    // the map: one path per sector, coloured in more than one class, the worst numbered
+    // the map: one path per sector, each filled with the colour the legend gives its
+    // compliance (the legend's ranges read from its text), in more than one class; the worst
+    // numbered
     assert_eq!(seen["map"]["paths"].as_u64(), Some(sectors.len() as u64));
+    let items = seen["map"]["legend"].as_array().expect("a legend");
+    let no_answers = items
+        .iter()
+        .find(|i| {
+            i[1].as_str()
+                .is_some_and(|t| t.starts_with("sin respuestas"))
+        })
+        .and_then(|i| i[0].as_str())
+        .expect("a legend item for sectors without answers");
+    let legend: Vec<(String, f64, f64)> = items
+        .iter()
+        .filter(|i| i[0].as_str() != Some(no_answers))
+        .map(|item| {
+            let colour = item[0].as_str().expect("colour").to_owned();
+            let text = item[1].as_str().expect("text");
+            let pcts: Vec<f64> = text
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse::<f64>().ok())
+                .map(|p| p / 100.0)
+                .collect();
+            let (lo, hi) = if text.starts_with("menos") {
+                (f64::NEG_INFINITY, pcts[0])
+            } else if text.ends_with("más") {
+                (pcts[0], f64::INFINITY)
+            } else {
+                (pcts[0], pcts[1])
+            };
+            (colour, lo, hi)
+        })
+        .collect();
+    assert_eq!(legend.len(), 5, "{legend:?}");
+    let mut classes = std::collections::BTreeSet::new();
+    for row in &sectors {
+        let id = row["id"].as_str().expect("id");
+        let fill = seen["map"]["fill_of"][id].as_str().expect("a fill");
+        let Some(c) = row["compliance"].as_f64() else {
+            assert_eq!(fill, no_answers, "sector {id}: no answers");
+            continue;
+        };
+        let class = legend
+            .iter()
+            .position(|(_, lo, hi)| c >= *lo && c < *hi)
+            .unwrap_or_else(|| panic!("compliance {c} in no class of {legend:?}"));
+        assert_eq!(fill, legend[class].0, "sector {id}: compliance {c}");
+        classes.insert(class);
+    }
+    assert!(classes.len() >= 2, "one class only: {classes:?}");
     assert_eq!(seen["map"]["markers"].as_u64(), Some(worst.len() as u64));
     assert!(
         seen["map"]["painted"].as_f64().unwrap_or(0.0) > 0.5,
