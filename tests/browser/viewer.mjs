@@ -67,6 +67,8 @@ try {
   // Hot spots: drawn by class, with the fixed legend.
   await choose('#view', 'hotspots', (v) => window.predioState.view === v);
   summary.hotspots = await rendered('hotspots-fill');
+  summary.hotspotClasses = await page.evaluate(() => [...new Set(window.predioMap
+    .queryRenderedFeatures({ layers: ['hotspots-fill'] }).map((f) => f.properties.class))].sort());
   const hotLegend = await page.textContent('#legend');
   if (!hotLegend.includes('punto caliente')) await fail(`hot spot legend: ${hotLegend}`);
 
@@ -106,11 +108,14 @@ try {
     return null;
   });
   if (!target) await fail('no parcel in the open part of the map to click');
+  summary.clicked = await page.evaluate((t) => window.predioMap
+    .queryRenderedFeatures([t.x, t.y], { layers: ['parcels-fill'] })[0]?.properties ?? null, target);
   const box = await page.locator('#map canvas').boundingBox();
   await page.mouse.click(box.x + target.x, box.y + target.y);
   await page.waitForSelector('.maplibregl-popup-content', { timeout: 10000 });
-  summary.popup = (await page.textContent('.maplibregl-popup-content')).slice(0, 200);
-  if (!summary.popup.includes('parcel_id')) await fail(`popup: ${summary.popup}`);
+  // The popup's rows: each field and the value shown.
+  summary.popup = await page.evaluate(() => Object.fromEntries([...document
+    .querySelectorAll('.maplibregl-popup-content tr')].map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent])));
 
   await page.screenshot({ path: shot });
   // Not blank: the map canvas holds many colours and mostly non-background pixels.

@@ -1211,11 +1211,52 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
-    for layer in ["sectors", "heat", "parcels", "parcels30d"] {
+    for layer in ["sectors", "heat", "hotspots", "parcels", "parcels30d"] {
         assert!(
             summary[layer].as_u64().is_some_and(|n| n > 0),
             "{layer}: {summary}"
         );
+    }
+    // Hot spots are drawn by class: only the significant cells, hot or cold.
+    let classes = summary["hotspotClasses"].as_array().expect("classes");
+    assert!(
+        !classes.is_empty() && classes.iter().all(|c| c == "hot" || c == "cold"),
+        "{summary}"
+    );
+    // The popup shows the clicked parcel: its id and its indices for the 30-day window, as
+    // `predio export indices` gives them.
+    let popup = &summary["popup"];
+    let id = popup["parcel_id"].as_str().expect("a parcel_id row");
+    assert_eq!(summary["clicked"]["parcel_id"], id, "{summary}");
+    let table = data.path().join("parcels-30d.csv");
+    predio_ok(
+        data.path(),
+        &[
+            "export",
+            "indices",
+            "--level",
+            "parcel",
+            "--format",
+            "csv",
+            "--out",
+            table.to_str().expect("utf-8"),
+            "--window",
+            "30d",
+        ],
+    );
+    let rows = crate::support::csv_rows(&table);
+    let row = rows
+        .iter()
+        .find(|r| r["parcel_id"] == id)
+        .unwrap_or_else(|| panic!("parcel {id} in the 30-day indices"));
+    for field in ["received", "open", "overdue"] {
+        let shown: f64 = popup[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} row in the popup: {popup}"))
+            .parse()
+            .expect("a number");
+        let exported: f64 = row[field].parse().expect("a number");
+        assert_eq!(shown, exported, "parcel {id}: {field}");
     }
     let png = std::fs::read(&shot).expect("the screenshot");
     assert!(
