@@ -545,6 +545,43 @@ fn montevideo_reclamos_through_gdal_land_in_the_municipio_geos_finds() {
     let ds = gdal::Dataset::open(&reclamos).expect("reclamos");
     let mut layer = ds.layer(0).expect("layer");
     let mut checked = 0;
+    // Local midnight of each day in Montevideo, by the system's tz database through GNU date
+    // (another reader of the zone rules than predio's chrono-tz).
+    let days: Vec<String> = layer
+        .features()
+        .filter_map(|f| text(&f, "FECHA_INGRESO_RECLAMO"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let iso: Vec<String> = days
+        .iter()
+        .map(|t| {
+            NaiveDate::parse_from_str(t, "%d/%m/%Y")
+                .expect("date")
+                .format("%Y-%m-%d 00:00")
+                .to_string()
+        })
+        .collect();
+    let list = data.path().join("days.txt");
+    std::fs::write(&list, iso.join("\n") + "\n").expect("write days");
+    let out = std::process::Command::new("date")
+        .env("TZ", "America/Montevideo")
+        .args(["-f", list.to_str().expect("utf-8"), "+%s"])
+        .output()
+        .expect("date runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let midnight: HashMap<String, i64> = days
+        .into_iter()
+        .zip(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.trim().parse::<i64>().expect("epoch seconds")),
+        )
+        .collect();
     for f in layer.features() {
         let id = text(&f, "NUMERO_RECLAMO").expect("id");
         let g = f.geometry().expect("point");
@@ -563,15 +600,11 @@ fn montevideo_reclamos_through_gdal_land_in_the_municipio_geos_finds() {
             [] => assert_eq!(r.sector_id, None, "reclamo {id}"),
             _ => continue,
         }
-        // dd/mm/yyyy in Montevideo: midnight local, UTC-3 (or -2 in the summers up to 2015).
+        // dd/mm/yyyy in Montevideo: local midnight, at the offset of that day.
         let text = text(&f, "FECHA_INGRESO_RECLAMO").expect("date");
-        let day = NaiveDate::parse_from_str(&text, "%d/%m/%Y")
-            .expect("date")
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc();
-        assert!(
-            r.created_at == day + Duration::hours(3) || r.created_at == day + Duration::hours(2),
+        assert_eq!(
+            r.created_at.timestamp(),
+            midnight[&text],
             "reclamo {id}: {text} -> {}",
             r.created_at
         );

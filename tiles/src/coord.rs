@@ -136,8 +136,9 @@ mod tests {
 
     #[test]
     fn san_jose_at_z15() {
-        // Reference: PROJ, `echo "9.9281 -84.0907" | cs2cs EPSG:4326 EPSG:3857` gives
-        // (-9361028.6, 1110630.2) m; with 2R/2^15 m per tile that is column 8729, row 15475.
+        // Reference: PROJ 9.1, `echo "9.9281 -84.0907" | cs2cs -d 3 EPSG:4326 EPSG:3857` gives
+        // (-9360933.904, 1110763.528) m; with 2πR/2^15 m per tile (R = 6378137) and the
+        // origin at (-πR, πR) that is column 8729.88, row 15475.77: tile (8729, 15475).
         let t = TileCoord::containing(15, -84.0907, 9.9281).expect("tile");
         assert_eq!((t.x(), t.y()), (8729, 15475));
     }
