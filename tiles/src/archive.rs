@@ -315,7 +315,12 @@ mod tests {
             let [w, s, e, n] = t.bounds_lonlat();
             assert!(e >= b[0] && w <= b[2] && n >= b[1] && s <= b[3]);
         }
-        // 0.05° is about 4.6 tiles of 0.011° at z15 each way.
-        assert!((25..=42).contains(&z15.len()), "{}", z15.len());
+        // Columns 8728–8732 and rows 15473–15478 at z15 (floor((lon + 180) / 360 · 2^15) and
+        // floor((1 − asinh(tan φ) / π) / 2 · 2^15), worked out by hand with Python's math):
+        // 5 × 6 tiles.
+        let (xs, ys): (Vec<u32>, Vec<u32>) = z15.iter().map(|t| (t.x(), t.y())).unzip();
+        assert_eq!(z15.len(), 30);
+        assert_eq!((xs.iter().min(), xs.iter().max()), (Some(&8728), Some(&8732)));
+        assert_eq!((ys.iter().min(), ys.iter().max()), (Some(&15473), Some(&15478)));
     }
 }
