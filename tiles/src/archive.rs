@@ -320,7 +320,13 @@ mod tests {
         // 5 × 6 tiles.
         let (xs, ys): (Vec<u32>, Vec<u32>) = z15.iter().map(|t| (t.x(), t.y())).unzip();
         assert_eq!(z15.len(), 30);
-        assert_eq!((xs.iter().min(), xs.iter().max()), (Some(&8728), Some(&8732)));
-        assert_eq!((ys.iter().min(), ys.iter().max()), (Some(&15473), Some(&15478)));
+        assert_eq!(
+            (xs.iter().min(), xs.iter().max()),
+            (Some(&8728), Some(&8732))
+        );
+        assert_eq!(
+            (ys.iter().min(), ys.iter().max()),
+            (Some(&15473), Some(&15478))
+        );
     }
 }
