@@ -15,7 +15,6 @@ use geo::{
     MultiPolygon, Polygon, Rect,
 };
 use polars::prelude::*;
-use predio_engine::indices::{select, Dimension, Selection};
 
 use crate::support::{arg, predio, predio_ok, python, town, version_dir, Postgis};
 
@@ -635,43 +634,65 @@ fn parcels_of(data: &Path) -> HashMap<String, predio_engine::Parcel> {
         .collect()
 }
 
-/// The rows of an indices table for a window (all reports), by the key column.
-fn index_rows(
+/// The numbers of the rows of a stored indices table for a window, all reports (and an H3
+/// resolution), by the key column: the Parquet file read and filtered here, row by row,
+/// without predio's own selection.
+fn table_rows(
     data: &Path,
     file: &str,
     key: &str,
     window: &str,
+    res: Option<u8>,
 ) -> HashMap<String, HashMap<String, f64>> {
     let path = version_dir(data).join(file);
     let df = ParquetReader::new(std::fs::File::open(&path).expect("open"))
         .finish()
         .expect("parquet");
-    let sel = select(
-        &predio_engine::Table::from_frame(df),
-        &Selection {
-            window: window.into(),
-            dimension: Dimension::All,
-            res: None,
-        },
-    )
-    .expect("select");
-    let sel = sel.frame();
-    let keys = sel.column(key).expect("key").str().expect("str").clone();
+    let text = |name: &str| -> Vec<Option<String>> {
+        df.column(name)
+            .expect("column")
+            .str()
+            .expect("text")
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect()
+    };
+    let (keys, windows, dimensions) = (text(key), text("window"), text("dimension"));
+    let resolutions: Option<Vec<Option<f64>>> = res.map(|_| {
+        let c = df
+            .column("res")
+            .expect("res")
+            .cast(&DataType::Float64)
+            .expect("f64");
+        c.f64().expect("f64").iter().collect()
+    });
     let mut out: HashMap<String, HashMap<String, f64>> = HashMap::new();
-    for c in sel.columns() {
+    for c in df.columns() {
         let Ok(v) = c.cast(&DataType::Float64) else {
             continue;
         };
         let Ok(v) = v.f64().cloned() else { continue };
         for (i, k) in keys.iter().enumerate() {
-            if let (Some(k), Some(x)) = (k, v.get(i)) {
-                out.entry(k.to_owned())
+            let wanted = windows[i].as_deref() == Some(window)
+                && dimensions[i].as_deref() == Some("all")
+                && resolutions
+                    .as_ref()
+                    .is_none_or(|r| r[i] == res.map(f64::from));
+            if let (true, Some(k), Some(x)) = (wanted, k, v.get(i)) {
+                out.entry(k.clone())
                     .or_default()
                     .insert(c.name().to_string(), x);
             }
         }
     }
     out
+}
+
+/// A cell's hexagon from h3o directly, in lon/lat.
+fn hexagon(cell: &str) -> MultiPolygon<f64> {
+    let c: h3o::CellIndex = cell.parse().expect("an H3 cell");
+    let ring: Vec<(f64, f64)> = c.boundary().iter().map(|ll| (ll.lng(), ll.lat())).collect();
+    MultiPolygon(vec![geo::Polygon::new(ring.into(), vec![])])
 }
 
 fn computed_town() -> tempfile::TempDir {
@@ -688,7 +709,7 @@ fn parcel_tiles_decode_with_gdal_within_a_pixel_of_the_parcels_with_the_indices(
     let d = data.path();
     let server = Server::start(d);
     let parcels = parcels_of(d);
-    let rows = index_rows(d, "indices-parcels.parquet", "parcel_id", "90d");
+    let rows = table_rows(d, "indices-parcels.parquet", "parcel_id", "90d", None);
     let meta = server.get("/meta.json", &[]).json();
     let [w, s, e, n] = [0, 1, 2, 3].map(|i| meta["bounds"][i].as_f64().expect("bounds"));
     let (cx, cy) = ((w + e) / 2.0, (s + n) / 2.0);
@@ -1013,11 +1034,6 @@ fn heat_leaves_out_cells_under_k_and_picks_the_resolution_by_zoom() {
     let data = computed_town();
     let d = data.path();
     let server = Server::start(d);
-    let table = ParquetReader::new(
-        std::fs::File::open(version_dir(d).join("indices-h3.parquet")).expect("open"),
-    )
-    .finish()
-    .expect("parquet");
     let meta = server.get("/meta.json", &[]).json();
     let [w, s, e, n] = [0, 1, 2, 3].map(|i| meta["bounds"][i].as_f64().expect("bounds"));
     for (z, want_res) in [(12u8, 8u8), (13, 9), (14, 10), (16, 10)] {
@@ -1046,39 +1062,17 @@ fn heat_leaves_out_cells_under_k_and_picks_the_resolution_by_zoom() {
             };
             got.push(cell.clone());
         }
-        // Every cell of the table with ≥ 3 reports that meets the tile is there.
-        let sel = select(
-            &predio_engine::Table::from_frame(table.clone()),
-            &Selection {
-                window: "365d".into(),
-                dimension: Dimension::All,
-                res: Some(want_res),
-            },
-        )
-        .expect("select");
-        let sel = sel.frame();
-        let cells = sel
-            .column("cell")
-            .expect("cell")
-            .str()
-            .expect("str")
-            .clone();
-        let received = sel
-            .column("received")
-            .expect("r")
-            .cast(&DataType::Float64)
-            .expect("f64");
-        let received = received.f64().expect("f64");
+        // Every cell of the table with ≥ 3 reports that meets the tile is there (the table
+        // filtered here, the hexagons from h3o directly).
+        let cells = table_rows(d, "indices-h3.parquet", "cell", "365d", Some(want_res));
         let rect = MultiPolygon(vec![tile_rect(z, x, y).to_polygon()]);
         let mut want = Vec::new();
-        for (c, r) in cells.iter().zip(received.iter()) {
-            let (Some(c), Some(r)) = (c, r) else { continue };
-            if c.is_empty() || r < 3.0 {
+        for (c, row) in &cells {
+            if c.is_empty() || row["received"] < 3.0 {
                 continue;
             }
-            let poly = predio_engine::indices::cell_polygon(c).expect("cell");
-            if merc_mp(&poly).intersection(&rect).unsigned_area() > 1.0 {
-                want.push(c.to_owned());
+            if merc_mp(&hexagon(c)).intersection(&rect).unsigned_area() > 1.0 {
+                want.push(c.clone());
             }
         }
         for c in &want {
@@ -1086,7 +1080,7 @@ fn heat_leaves_out_cells_under_k_and_picks_the_resolution_by_zoom() {
         }
         for c in &got {
             if !want.contains(c) {
-                let poly = predio_engine::indices::cell_polygon(c).expect("cell");
+                let poly = hexagon(c);
                 let inside = merc_mp(&poly).intersection(&rect).unsigned_area();
                 assert!(inside <= 1.0, "z{z}: cell {c} shown but not expected");
             }
@@ -1101,7 +1095,7 @@ fn a_new_version_evicts_only_the_tiles_it_changed() {
     let d = data.path();
     let server = Server::start(d);
     let parcels = parcels_of(d);
-    let rows = index_rows(d, "indices-parcels.parquet", "parcel_id", "365d");
+    let rows = table_rows(d, "indices-parcels.parquet", "parcel_id", "365d", None);
     let meta = server.get("/meta.json", &[]).json();
     let [w, s, e, n] = [0, 1, 2, 3].map(|i| meta["bounds"][i].as_f64().expect("bounds"));
     // A parcel without reports in the year, in the north-east; a tile in the south-west.
