@@ -6,7 +6,12 @@
 # any `inside` that differs from ST_Contains / sjoin, and on any `nearest` whose parcel differs
 # from PostGIS's without an equal distance (a tie, within 0.5 m).
 #
-#   benches/compare/geocode.sh [POINTS] [RUNS]   (default 1000000 random points, 3 runs)
+#   benches/compare/geocode.sh [POINTS] [RUNS]   (default 1000000 random points, 5 runs)
+#
+# Timed twice, one core each: whole commands with hyperfine (a warm-up run, medians of RUNS):
+# `predio geocode` (read the catalog, geocode, write the version), `psql -f` of the two joins
+# (data loaded and indexed beforehand), and geocode_geopandas.py (read both files, both joins);
+# and the joins alone (predio's logged geocoding time, psql's \timing, GeoPandas' steps).
 #
 # Parcels: Seoul (../shared/data/seoul-parcels), as predio stores them (its parcels.fgb, the one
 # invalid parcel repaired), so all three join the same polygons. Points: uniform in the parcels'
@@ -14,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 POINTS=${1:-1000000}
-RUNS=${2:-3}
+RUNS=${2:-5}
 PREDIO=${PREDIO:-target/debug/predio}
 SEOUL=${SEOUL:-../shared/data/seoul-parcels/parcels.geojson}
 VENV=${VENV:-target/bench-venv}
@@ -56,10 +61,11 @@ created_at = "2025-01-01"
 EOF
 "$PREDIO" --data "$WORK/data" import reports "$WORK/points.csv" --mapping "$WORK/points.toml" 2>/dev/null
 : > "$WORK/predio-seconds.txt"
-for _ in $(seq "$RUNS"); do
+for _ in $(seq 0 "$RUNS"); do  # the first, a warm-up, is dropped below
   NO_COLOR=1 RAYON_NUM_THREADS=1 RUST_LOG=predio=info "$PREDIO" --data "$WORK/data" geocode 2>&1 \
     | sed 's/\x1b\[[0-9;]*m//g' | sed -n 's/.*geocoded.* seconds=\([0-9.e-]*\).*/\1/p' >> "$WORK/predio-seconds.txt"
 done
+sed -i 1d "$WORK/predio-seconds.txt"
 "$PREDIO" --data "$WORK/data" export reports --format csv --out "$WORK/predio.csv" 2>/dev/null
 
 # PostGIS: a fresh database in the distribution's cluster.
@@ -96,7 +102,28 @@ CREATE TABLE pg_nearest AS
 SQL
 }
 : > "$WORK/postgis-ms.txt"
-for _ in $(seq "$RUNS"); do pg_run >> "$WORK/postgis-ms.txt"; done
+for _ in $(seq 0 "$RUNS"); do pg_run >> "$WORK/postgis-ms.txt"; done
+sed -i 1d "$WORK/postgis-ms.txt"  # the warm-up
+
+# Whole commands, one core each, a warm-up run each, medians of RUNS.
+cat > "$WORK/pg_join.sql" <<'SQL'
+SET max_parallel_workers_per_gather = 0;
+DROP TABLE IF EXISTS pg_inside2; DROP TABLE IF EXISTS pg_nearest2;
+CREATE TABLE pg_inside2 AS
+  SELECT p.id, c.parcel_id FROM pts p JOIN parcels c ON ST_Contains(c.geom, p.geom);
+CREATE TABLE pg_nearest2 AS
+  SELECT p.id, n.parcel_id, n.d FROM pts p
+  CROSS JOIN LATERAL (
+    SELECT c.parcel_id, ST_Distance(c.geom::geography, p.geom::geography) AS d FROM parcels c
+    WHERE ST_DWithin(c.geom::geography, p.geom::geography, 25)
+    ORDER BY d, c.fid LIMIT 1) n
+  WHERE NOT EXISTS (SELECT 1 FROM pg_inside2 i WHERE i.id = p.id);
+SQL
+chmod 644 "$WORK/pg_join.sql"
+hyperfine --warmup 1 --runs "$RUNS" --export-json "$WORK/whole.json" \
+  -n predio "RAYON_NUM_THREADS=1 $PREDIO --data $WORK/data geocode 2>/dev/null" \
+  -n postgis "$PSQL -d predio_bench -f $WORK/pg_join.sql" \
+  -n geopandas "$VENV/bin/python benches/compare/geocode_geopandas.py $WORK" >&2
 $PSQL -d predio_bench -c "\copy pg_inside TO '$WORK/pg_inside.csv' CSV HEADER" \
   -c "\copy pg_nearest TO '$WORK/pg_nearest.csv' CSV HEADER"
 

@@ -11,6 +11,7 @@ Exits non-zero on any difference:
 
 import statistics
 import sys
+import json
 import time
 
 import geopandas as gpd
@@ -24,7 +25,7 @@ points = gpd.GeoDataFrame(
 )
 
 gp_inside_s, gp_total_s = [], []
-for _ in range(runs):
+for run in range(runs + 1):  # the first, a warm-up, is dropped
     t0 = time.perf_counter()
     inside = gpd.sjoin(points, parcels, predicate="within", how="inner")
     t1 = time.perf_counter()
@@ -33,8 +34,9 @@ for _ in range(runs):
         rest, parcels.to_crs(5186), max_distance=25, distance_col="d", how="inner"
     )
     t2 = time.perf_counter()
-    gp_inside_s.append(t1 - t0)
-    gp_total_s.append(t2 - t0)
+    if run:
+        gp_inside_s.append(t1 - t0)
+        gp_total_s.append(t2 - t0)
 
 predio = pd.read_csv(
     f"{work}/predio.csv", dtype={"id": "int64", "parcel_id": "string"}
@@ -90,6 +92,10 @@ print(
     f"  agreement: inside {is_inside.sum():,} (PostGIS {len(pg_sets):,}, GeoPandas {len(gp_sets):,}); "
     f"nearest {len(p_near):,} (PostGIS {len(pg_near):,}, same parcel {same:,}, the rest ties within 0.5 m)"
 )
+whole = {r["command"]: r["median"] for r in json.load(open(f"{work}/whole.json"))["results"]}
+print(f"  whole commands (hyperfine, a warm-up, medians of {runs}): predio {whole['predio']:.3f} s, "
+      f"PostGIS {whole['postgis']:.3f} s ({whole['postgis'] / whole['predio']:.1f}x), "
+      f"GeoPandas {whole['geopandas']:.3f} s ({whole['geopandas'] / whole['predio']:.1f}x)")
 if failures:
     print(f"{len(failures)} DIFFERENCES:")
     for f in failures[:20]:

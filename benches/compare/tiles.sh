@@ -79,7 +79,8 @@ trap cleanup EXIT
 "$MARTIN" --listen-addresses 127.0.0.1:3001 "postgresql://postgres:predio-bench@127.0.0.1/predio_tiles" \
   > "$WORK/martin.log" 2>&1 &
 PIDS+=($!)
-"$PREDIO" --data "$CATALOG" serve --addr 127.0.0.1:3002 --cache-mib 1024 > "$WORK/predio.log" 2>&1 &
+# The parcel tiles are public here, as martin's are: no key (they need a planner key by default).
+"$PREDIO" --data "$CATALOG" serve --addr 127.0.0.1:3002 --cache-mib 1024 --public-parcels > "$WORK/predio.log" 2>&1 &
 PIDS+=($!)
 for url in http://127.0.0.1:3001/catalog http://127.0.0.1:3002/health; do
   ok=
