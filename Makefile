@@ -30,7 +30,7 @@ DEMO_DATA ?= predio-data
 DEMO_PARCELS ?= 20000
 DEMO_PORT ?= 8080
 
-.PHONY: help deps test-deps node web browser-deps build demo test check-venv lint fmt bench bench-deps fuzz load clean
+.PHONY: help deps test-deps node web browser-deps build demo test check-venv lint fmt bench bench-check bench-deps fuzz load clean
 
 help:
 	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, serve the map on http://127.0.0.1:8080/"
@@ -38,6 +38,7 @@ help:
 	@echo "make lint   module cycles, cargo fmt --check and clippy -D warnings"
 	@echo "make fuzz   cargo-fuzz (nightly) on the report parsers and the URL parsers, FUZZ_SECONDS each"
 	@echo "make load   the server under 128 connections for 60 s while a new version lands"
+	@echo "make bench-check  each compare script once on small inputs (run before quoting figures)"
 	@echo "make bench  criterion geocoder and tile benches; import vs ogr2ogr; geocoder vs GeoPandas and PostGIS; compute vs PostgreSQL; tiles vs martin (benches/)"
 
 deps:
@@ -120,6 +121,17 @@ bench: build bench-deps
 	benches/compare/geocode.sh
 	benches/compare/compute.sh
 	benches/compare/tiles.sh
+
+# Each compare script once on small inputs, so that one a later change broke (as tiles.sh was
+# by the API keys) is caught before figures are quoted. Not part of `make test`: it needs the
+# peers (`make bench-deps`; tiles.sh installs martin 1.14 with cargo the first time, some 20
+# minutes) and ../shared/data (Seoul, Cambridge).
+bench-check: build bench-deps
+	PROFILE=dev benches/compare/compute.sh 5000 20000 2
+	benches/compare/import.sh 5000 2
+	benches/compare/geocode.sh 20000 2
+	CATALOG=target/bench-data/compute/data-5000-20000 ARCHIVE_RUNS=1 benches/compare/tiles.sh 3s 8
+	benches/compare/ab.sh $(PREDIO) $(PREDIO) 2000 5000 1
 
 # cargo-fuzz on nightly (rustup toolchain install nightly): each target FUZZ_SECONDS, from the
 # seeds in fuzz/seeds; a crash is left in fuzz/artifacts/TARGET and becomes a regression test.

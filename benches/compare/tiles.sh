@@ -134,7 +134,7 @@ CORES=$(nproc)
 B=$(echo "$BBOX" | tr ' ' ',')
 for range in "10 16" "13 16"; do
   set -- $range
-  hyperfine --runs "${ARCHIVE_RUNS:-2}" --export-json "$WORK/archive-z$1-z$2.json" \
+  hyperfine --warmup 1 --runs "${ARCHIVE_RUNS:-5}" --export-json "$WORK/archive-z$1-z$2.json" \
     --prepare "rm -f $WORK/predio.mbtiles $WORK/martin.mbtiles" \
     -n "predio export tiles z$1-z$2" \
     "$PREDIO --data $CATALOG export tiles --format mbtiles --layers parcels --minzoom $1 --maxzoom $2 --out $WORK/predio.mbtiles" \
