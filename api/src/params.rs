@@ -71,12 +71,18 @@ pub struct RequestQuery {
     pub page_size: usize,
 }
 
-fn date(name: &str, v: &str) -> Result<DateTime<Utc>, String> {
+/// A w3c date-time as it is, or a date: its local midnight in `zone` (the catalog's).
+fn date(name: &str, v: &str, zone: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
+    use chrono::TimeZone as _;
     DateTime::parse_from_rfc3339(v)
         .map(|t| t.with_timezone(&Utc))
         .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map(|d| {
+                let midnight = d.and_time(chrono::NaiveTime::MIN);
+                zone.from_local_datetime(&midnight)
+                    .earliest()
+                    .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+            })
         })
         .map_err(|_| {
             format!("{name}={v:?} is not a w3c date-time (e.g. 2025-06-01T00:00:00Z) or a date")
@@ -103,6 +109,14 @@ impl RequestQuery {
     /// # Errors
     /// A message naming the parameter and what it must be.
     pub fn parse(q: &HashMap<String, String>) -> Result<Self, String> {
+        Self::parse_in(q, chrono_tz::UTC)
+    }
+
+    /// [`RequestQuery::parse`] with dates given as days read as local days of `zone`.
+    ///
+    /// # Errors
+    /// A message naming the parameter and what it must be.
+    pub fn parse_in(q: &HashMap<String, String>, zone: chrono_tz::Tz) -> Result<Self, String> {
         let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let page: usize = get("page").map_or(Ok(1), |v| num("page", v))?;
         let page_size: usize = get("page_size").map_or(Ok(MAX_PAGE), |v| num("page_size", v))?;
@@ -118,9 +132,11 @@ impl RequestQuery {
             return Err(format!("status {x:?}: open or closed"));
         }
         let start = get("start_date")
-            .map(|v| date("start_date", v))
+            .map(|v| date("start_date", v, zone))
             .transpose()?;
-        let end = get("end_date").map(|v| date("end_date", v)).transpose()?;
+        let end = get("end_date")
+            .map(|v| date("end_date", v, zone))
+            .transpose()?;
         if let (Some(s), Some(e)) = (start, end) {
             if s > e {
                 return Err("start_date is after end_date".into());

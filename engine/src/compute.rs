@@ -56,6 +56,8 @@ pub struct ComputeRequest {
     pub config: IndexConfig,
     /// The files the rules came from (recorded in the manifest, absolute).
     pub config_source: ConfigSource,
+    /// The catalog's time zone: the windows' edges are its local days.
+    pub zone: chrono_tz::Tz,
 }
 
 /// The cadastre the indices were computed from, handed back to the caller: a process about to
@@ -137,6 +139,7 @@ pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> 
         cadastre.parcels.as_deref(),
         cadastre.sectors.as_ref(),
         Scope {
+            zone: request.zone,
             as_of: request.as_of,
             windows: &request.windows,
             h3_res: &request.h3_res,

@@ -61,8 +61,8 @@ pub use sector_index::SectorIndex;
 pub use store::reports::{read_reports, write_reports};
 pub use store::{
     segments_file, Catalog, CatalogStore, Change, DirCatalog, FileEntry, LayerMeta, Manifest,
-    NewVersion, ReportImport, ReportsMeta, SourceInfo, Staged, VersionId, CATALOG_FORMAT,
-    PRIVATE_FILE,
+    NewVersion, ReportImport, ReportsMeta, SourceInfo, Staged, VersionId, ZoneSource,
+    CATALOG_FORMAT, PRIVATE_FILE,
 };
 pub use table::{Table, Values};
 

@@ -465,6 +465,7 @@ pub fn import_parcels(
         parcels: Some((layer, meta)),
         sectors: None,
         segments: None,
+        timezone: None,
         report,
     })
 }
@@ -594,6 +595,7 @@ pub fn import_sectors(
         parcels,
         sectors: Some((sectors, sector_meta)),
         segments: None,
+        timezone: None,
         report,
     })
 }

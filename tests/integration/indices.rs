@@ -102,7 +102,8 @@ fn sector_indices_equal_an_independent_pandas_computation() {
         .args([
             s(&script),
             s(&reports),
-            "2026-01-01T00:00:00Z",
+            // `--as-of 2025-12-31`: the end of that day in the catalog's time zone
+            info(d)["indices"]["as_of"].as_str().expect("as_of"),
             s(&rules_json),
         ])
         .output()
@@ -1191,7 +1192,8 @@ fn every_per_report_fact_and_overdue_bucket_equals_an_independent_pandas_computa
             s(&script),
             s(&reports),
             s(&history),
-            "2026-01-01T00:00:00Z",
+            // `--as-of 2025-12-31`: the end of that day in the catalog's time zone
+            info(d)["indices"]["as_of"].as_str().expect("as_of"),
             s(&rules_json),
         ])
         .output()
@@ -1305,4 +1307,109 @@ fn every_per_report_fact_and_overdue_bucket_equals_an_independent_pandas_computa
             "no report {edge} bd past due: {past_due:?}"
         );
     }
+}
+
+/// Four reports around two new years, at local times of `zone`: 23:30 on 31 December 2024,
+/// 00:30 on 1 January 2025, 23:30 on 31 December 2025, 00:30 on 1 January 2026.
+fn new_year_catalog(zone: &str, set_zone: bool) -> tempfile::TempDir {
+    let town = crate::support::sample_town();
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    predio_ok(
+        d,
+        &[
+            "import",
+            "sectors",
+            s(&town.join("sectors.shp")),
+            "--id-field",
+            "codigo",
+            "--name-field",
+            "nombre",
+        ],
+    );
+    // A point of the town: the first sample report's.
+    let first = csv_rows(&town.join("reports.csv")).remove(0);
+    let (lat, lon) = (&first["latitud"], &first["longitud"]);
+    let mut csv = String::from("id,created,lat,lon\n");
+    for (id, t) in [
+        ("a", "2024-12-31 23:30"),
+        ("b", "2025-01-01 00:30"),
+        ("c", "2025-12-31 23:30"),
+        ("e", "2026-01-01 00:30"),
+    ] {
+        csv += &format!("{id},{t},{lat},{lon}\n");
+    }
+    fs::write(d.join("r.csv"), csv).expect("write");
+    fs::write(
+        d.join("r.toml"),
+        format!(
+            "[source]\ntimezone = \"{zone}\"\ndatetime_formats = [\"%Y-%m-%d %H:%M\"]\n\
+             [columns]\nid = \"id\"\ncreated_at = \"created\"\nlat = \"lat\"\nlon = \"lon\"\n\
+             [defaults]\nstatus = \"open\"\ncategory = \"Bache\"\n[status]\n\"open\" = \"open\"\n"
+        ),
+    )
+    .expect("write");
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            s(&d.join("r.csv")),
+            "--mapping",
+            s(&d.join("r.toml")),
+        ],
+    );
+    if set_zone {
+        predio_ok(d, &["config", "set", "timezone", zone]);
+    }
+    data
+}
+
+#[test]
+fn days_are_the_catalogs_local_days_in_compute_and_in_the_audit_report() {
+    for (zone, set) in [("America/Costa_Rica", true), ("Europe/Lisbon", false)] {
+        let data = new_year_catalog(zone, set);
+        let d = data.path();
+        // Set, or the zone the reports were recorded in.
+        assert_eq!(info(d)["time_zone"], zone, "{zone}");
+        // 2025 as a 365-day window as of the end of 2025-12-31 local: b and c, not a nor e.
+        let out = predio_ok(
+            d,
+            &["compute", "--as-of", "2025-12-31", "--windows", "365d,all"],
+        );
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains(&format!("as of 2025-12-31 24:00 {zone}")),
+            "{said}"
+        );
+        let table = d.join("sectors.csv");
+        let received = |window: &str| -> u64 {
+            export_indices(d, "sector", "csv", s(&table), &["--window", window]);
+            csv_rows(&table)
+                .iter()
+                .map(|r| r["received"].parse::<u64>().expect("received"))
+                .sum()
+        };
+        assert_eq!(received("365d"), 2, "{zone}: 2025's reports");
+        assert_eq!(received("all"), 3, "{zone}: up to the end of 2025");
+        // The audit report of 2025: the same two.
+        let html = d.join("2025.html");
+        let out = predio_ok(d, &["audit", "--period", "2025", "--out", s(&html)]);
+        let summary = String::from_utf8_lossy(&out.stdout);
+        assert!(summary.contains(": 2 received"), "{zone}: {summary}");
+        let page = fs::read_to_string(&html).expect("the report");
+        assert!(page.contains(zone), "{zone}: the report names the zone");
+    }
+    // A zone that does not exist is refused, naming it; nothing is committed.
+    let data = new_year_catalog("America/Costa_Rica", false);
+    let d = data.path();
+    let before = info(d)["version"].clone();
+    let out = predio(d, &["config", "set", "timezone", "Mars/Olympus"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"Mars/Olympus\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(info(d)["version"], before);
 }

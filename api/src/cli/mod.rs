@@ -111,6 +111,29 @@ pub enum Command {
     /// `auditor` (also report-level data: Open311 requests), `admin` (also /metrics and /admin).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Settings of the catalog, kept in its versions.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `predio config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Set a setting in a new catalog version. `timezone ZONE` (an IANA name, e.g.
+    /// America/Costa_Rica): every date given as a day (--as-of, audit periods, Open311
+    /// start_date/end_date) is a local day of it, and a window of N days starts N local days
+    /// before the as-of time. Unset, the time zone most reports were recorded in is used
+    /// (`predio info` says which). Existing instants stay as they are.
+    Set(ConfigSet),
+}
+
+/// `predio config set KEY VALUE`.
+#[derive(Debug, Args)]
+pub struct ConfigSet {
+    /// The setting: `timezone`.
+    pub key: String,
+    /// Its value.
+    pub value: String,
 }
 
 /// `predio info`.

@@ -17,14 +17,28 @@ use super::thousands;
 use crate::cli::{self, ComputeArgs, ExportIndices, IndexLevel, IndicesArgs};
 
 /// `--as-of`: a date is the end of that day (UTC); an RFC 3339 time is taken as is.
-pub(crate) fn parse_as_of(s: &str) -> anyhow::Result<DateTime<Utc>> {
+/// `--as-of`: an RFC 3339 instant as it is, or a day: the end of that local day in the
+/// catalog's time zone (`2025-12-31` is 2025-12-31 24:00 there).
+pub(crate) fn parse_as_of(s: &str, zone: chrono_tz::Tz) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .with_context(|| format!("--as-of {s:?}: write YYYY-MM-DD or an RFC 3339 time"))?;
-    let next = d.succ_opt().context("--as-of: date out of range")?;
-    Ok(next.and_time(chrono::NaiveTime::MIN).and_utc())
+    d.succ_opt().context("--as-of: date out of range")?;
+    Ok(predio_engine::indices::end_of_local_day(d, zone))
+}
+
+/// An instant on the catalog's local clock, as users read it: a local midnight as the end of
+/// the day before (`2025-12-31 24:00 America/Costa_Rica`), else `2025-12-31 18:30 …`.
+pub(crate) fn local_text(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    let local = t.with_timezone(&zone).naive_local();
+    if local.time() == chrono::NaiveTime::MIN {
+        let day = local.date().pred_opt().unwrap_or(local.date());
+        format!("{day} 24:00 {zone}")
+    } else {
+        format!("{} {zone}", local.format("%Y-%m-%d %H:%M"))
+    }
 }
 
 pub(super) fn current(catalog: &dyn CatalogStore) -> anyhow::Result<Manifest> {
@@ -52,11 +66,13 @@ pub fn run(catalog: &dyn CatalogStore, args: &ComputeArgs) -> anyhow::Result<()>
     if let Some(p) = &args.holidays {
         cfg.read_holidays(p)?;
     }
+    let (zone, _) = current(catalog)?.zone();
     let as_of = match &args.as_of {
-        Some(s) => parse_as_of(s)?,
+        Some(s) => parse_as_of(s, zone)?,
         None => Utc::now(),
     };
     let request = ComputeRequest {
+        zone,
         windows,
         h3_res: res,
         as_of,
@@ -99,7 +115,7 @@ fn print_summary(computed: &Computed) -> anyhow::Result<()> {
     eprintln!(
         "computed and wrote the indices of {} reports as of {} in {seconds:.2} s → version {}",
         thousands(m.reports),
-        m.as_of.to_rfc3339(),
+        local_text(m.as_of, committed.zone().0),
         committed.version
     );
     eprintln!(
@@ -262,7 +278,7 @@ pub fn show(catalog: &dyn CatalogStore, args: &IndicesArgs) -> anyhow::Result<()
         "sector {id} {name} — {}{} — as of {} (version {})",
         dim,
         value.map(|v| format!(" {v:?}")).unwrap_or_default(),
-        meta.as_of.format("%Y-%m-%d %H:%M UTC"),
+        local_text(meta.as_of, manifest.zone().0),
         manifest.version
     )?;
     write!(out, "{:<28}", "")?;

@@ -50,9 +50,10 @@ fn geocode(
         per_second = reports.len() as f64 / secs.max(1e-9),
         "geocoded"
     );
-    let mut by_status = BTreeMap::new();
+    let (mut by_status, mut time_zones) = (BTreeMap::new(), BTreeMap::new());
     for r in reports.iter() {
         *by_status.entry(r.status.as_str().to_owned()).or_insert(0) += 1;
+        *time_zones.entry(r.source_tz.clone()).or_insert(0) += 1;
     }
     Ok(ReportsMeta {
         count: reports.len(),
@@ -61,6 +62,7 @@ fn geocode(
         tolerance_m: args.tolerance_m,
         h3_resolution: args.h3_res,
         by_status,
+        time_zones,
     })
 }
 

@@ -1,7 +1,7 @@
 //! `predio info`.
 
 use predio_engine::indices::Level;
-use predio_engine::{Bbox, CatalogStore, LayerMeta};
+use predio_engine::{Bbox, CatalogStore, LayerMeta, ZoneSource};
 
 use super::thousands;
 use crate::cli::InfoArgs;
@@ -65,6 +65,9 @@ pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
             None => serde_json::json!({ "version": null }),
         };
         value["catalog"] = catalog.location().into();
+        if let Some(m) = &current {
+            value["time_zone"] = m.zone().0.name().into();
+        }
         if args.verify {
             value["verified"] = true.into();
         }
@@ -88,6 +91,15 @@ pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
             .map(|p| format!(", parent {p}"))
             .unwrap_or_default(),
         m.predio_version
+    );
+    let (zone, source) = m.zone();
+    out += &format!(
+        "time zone {zone} ({}): dates given as days are its local days\n",
+        match source {
+            ZoneSource::Set => "set with `predio config set timezone`",
+            ZoneSource::Reports => "the zone most reports were recorded in; set another with `predio config set timezone`",
+            ZoneSource::Default => "no reports yet; set one with `predio config set timezone`",
+        }
     );
     for (kind, meta) in &m.layers {
         out += &layer_lines(kind.as_str(), meta);
@@ -164,5 +176,35 @@ pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
         out += "verified  every file matches its SHA-256\n";
     }
     print!("{out}");
+    Ok(())
+}
+
+/// `predio config set KEY VALUE`.
+pub fn config_set(catalog: &dyn CatalogStore, args: &crate::cli::ConfigSet) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.key == "timezone",
+        "no setting {:?}: the settings are: timezone",
+        args.key
+    );
+    let zone: chrono_tz::Tz = args.value.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "timezone {:?} is not an IANA time zone name (e.g. America/Costa_Rica, Europe/Lisbon)",
+            args.value
+        )
+    })?;
+    anyhow::ensure!(
+        catalog.current()?.is_some(),
+        "the catalog at {} is empty: import sectors, parcels or reports first",
+        catalog.location()
+    );
+    let m = catalog.commit(predio_engine::Change {
+        operation: "config timezone".into(),
+        timezone: Some(zone.name().to_owned()),
+        ..Default::default()
+    })?;
+    eprintln!(
+        "the catalog's time zone is {zone} (version {}): dates given as days are its local days; run `predio compute` again for indices on its days",
+        m.version
+    );
     Ok(())
 }

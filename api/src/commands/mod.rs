@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(args) => plan::run(&catalog, &args),
         Command::Audit(args) => audit::run(&catalog, &args),
         Command::Keys(command) => keys::run(&cli.data, &command),
+        Command::Config(crate::cli::ConfigCommand::Set(args)) => info::config_set(&catalog, &args),
     }
 }
 

@@ -103,14 +103,19 @@ pub(super) struct Cut {
 }
 
 impl Cut {
-    /// The cut of a window of `days` (all when `None`) up to `as_of_ms`.
-    pub fn new(days: Option<u32>, as_of_ms: i64) -> Cut {
+    /// The cut of a window of `days` local days in `zone` (all when `None`) up to `as_of`.
+    pub fn new(
+        days: Option<u32>,
+        as_of: chrono::DateTime<chrono::Utc>,
+        zone: chrono_tz::Tz,
+    ) -> Cut {
         match days {
             Some(d) => {
-                let len = i64::from(d) * 86_400_000;
+                let start = super::days_before(as_of, d, zone).timestamp_millis();
+                let before = super::days_before(as_of, 2 * d, zone).timestamp_millis();
                 Cut {
-                    after: Some(as_of_ms - len),
-                    prev: Some((as_of_ms - 2 * len, as_of_ms - len)),
+                    after: Some(start),
+                    prev: Some((before, start)),
                 }
             }
             None => Cut {

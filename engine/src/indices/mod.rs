@@ -226,6 +226,48 @@ pub struct Scope<'a> {
     pub windows: &'a [Window],
     /// Resolutions of the cell table.
     pub h3_res: &'a [h3o::Resolution],
+    /// The catalog's time zone: a window of N days starts N local days before the as-of time
+    /// (the same wall-clock time; a day of a daylight-saving change is 23 or 25 hours).
+    pub zone: chrono_tz::Tz,
+}
+
+/// The instant `days` local days before `at` in `zone`: the same wall-clock time that many
+/// calendar days earlier (the start of a window of `days` days ending at `at`). A wall-clock
+/// time the clock skipped resolves to the instant after the gap; one it repeated, to the first.
+#[must_use]
+pub fn days_before(at: DateTime<Utc>, days: u32, zone: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone as _;
+    let local = at.with_timezone(&zone).naive_local() - chrono::Days::new(u64::from(days));
+    match zone.from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&Utc)
+        }
+        // In a gap (clocks moved forward): the wall time after it, an hour on.
+        chrono::LocalResult::None => zone
+            .from_local_datetime(&(local + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or(at - chrono::Duration::days(i64::from(days)), |t| {
+                t.with_timezone(&Utc)
+            }),
+    }
+}
+
+/// The end of a local day in `zone`: the first instant of the next day (`--as-of 2025-12-31`
+/// is 2025-12-31 24:00 local).
+#[must_use]
+pub fn end_of_local_day(day: chrono::NaiveDate, zone: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone as _;
+    let next = day
+        .succ_opt()
+        .unwrap_or(day)
+        .and_time(chrono::NaiveTime::MIN);
+    zone.from_local_datetime(&next)
+        .earliest()
+        .or_else(|| {
+            zone.from_local_datetime(&(next + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map_or_else(|| next.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// Computes the four tables from the geocoded reports, held whole (see [`compute_into`]).
@@ -282,6 +324,7 @@ pub fn compute_into(
         as_of,
         windows,
         h3_res,
+        zone,
     } = scope;
     let t0 = std::time::Instant::now();
     let parcel_ids: Vec<&str> =
@@ -306,8 +349,10 @@ pub fn compute_into(
     );
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: features");
 
-    let as_of_ms = as_of.timestamp_millis();
-    let cuts: Vec<Cut> = windows.iter().map(|w| Cut::new(w.days, as_of_ms)).collect();
+    let cuts: Vec<Cut> = windows
+        .iter()
+        .map(|w| Cut::new(w.days, as_of, zone))
+        .collect();
     let (dims, coded, values) = dimensions(&facts.category, &facts.department);
     // A task per level with all its dimensions in one pass, but the parcels' dimensions apart:
     // a pass costs mostly its groups there (a few reports each), and apart they run side by

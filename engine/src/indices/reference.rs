@@ -345,6 +345,7 @@ pub fn compute(
         as_of,
         windows,
         h3_res,
+        zone,
     } = scope;
     let (facts, fact_counts) = facts_frame(reports, history_lens, as_of, cfg, h3_res)?;
     // Parcels and sectors are grouped by their position in the layer (an integer key, cheaper
@@ -357,7 +358,6 @@ pub fn compute(
     let facts = with_index(facts, "parcel_id", "pidx", &parcel_ids)?;
     let facts = with_index(facts, "sector_id", "sidx", &sector_ids)?;
 
-    let as_of_ms = as_of.timestamp_millis();
     let recurrence_ms = i64::from(cfg.recurrence_days) * 86_400_000;
     let facts = facts
         .lazy()
@@ -398,12 +398,13 @@ pub fn compute(
     for w in windows {
         let (cur, prev) = match w.days {
             Some(days) => {
-                let len = i64::from(days) * 86_400_000;
-                let cur = facts.clone().filter(col("created").gt(lit(as_of_ms - len)));
+                let start = super::days_before(as_of, days, zone).timestamp_millis();
+                let before = super::days_before(as_of, 2 * days, zone).timestamp_millis();
+                let cur = facts.clone().filter(col("created").gt(lit(start)));
                 let prev = facts.clone().filter(
                     col("created")
-                        .gt(lit(as_of_ms - 2 * len))
-                        .and(col("created").lt_eq(lit(as_of_ms - len))),
+                        .gt(lit(before))
+                        .and(col("created").lt_eq(lit(start))),
                 );
                 (cur, Some(prev))
             }
@@ -926,10 +927,12 @@ mod tests {
             NaiveDate::from_ymd_opt(2025, 5, 1).expect("date"),
             NaiveDate::from_ymd_opt(2025, 12, 1).expect("date"),
         ]);
+        // A catalog zone with daylight saving: windows across the changes of clock.
         let scope = Scope {
             as_of,
             windows: &windows,
             h3_res: &res,
+            zone: chrono_tz::Europe::Lisbon,
         };
         // Both computations, checked equal table by table; the single pass's.
         let both = |scope: Scope<'_>| -> (IndexTables, FactCounts) {

@@ -138,6 +138,9 @@ pub struct ReportsMeta {
     pub h3_resolution: u8,
     /// Reports by normalised status.
     pub by_status: BTreeMap<String, usize>,
+    /// Reports by the time zone their source's local times were read in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub time_zones: BTreeMap<String, usize>,
 }
 
 /// One import of reports.
@@ -200,6 +203,43 @@ pub struct Manifest {
     /// and go when the indices are recomputed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub segments: BTreeMap<Level, SegmentsMeta>,
+    /// The catalog's time zone (IANA name), set with `predio config set timezone`; carried to
+    /// every later version. Unset, the zone most reports were recorded in is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// Where the catalog's time zone comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneSource {
+    /// Set for the catalog.
+    Set,
+    /// The zone most reports were recorded in (none was set).
+    Reports,
+    /// No zone set and no reports: UTC.
+    Default,
+}
+
+impl Manifest {
+    /// The catalog's time zone, and where it comes from: the one set, else the zone most
+    /// reports were recorded in (the first by name on a tie), else UTC. Every date given as a
+    /// day (`--as-of`, audit periods, Open311 dates) is a local day of it.
+    #[must_use]
+    pub fn zone(&self) -> (chrono_tz::Tz, ZoneSource) {
+        if let Some(z) = self.timezone.as_deref().and_then(|z| z.parse().ok()) {
+            return (z, ZoneSource::Set);
+        }
+        let most = self.reports.as_ref().and_then(|r| {
+            r.time_zones
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .and_then(|(z, _)| z.parse().ok())
+        });
+        match most {
+            Some(z) => (z, ZoneSource::Reports),
+            None => (chrono_tz::UTC, ZoneSource::Default),
+        }
+    }
 }
 
 /// The file of a level's saved segments in a catalog version.

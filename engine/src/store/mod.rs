@@ -62,6 +62,9 @@ pub struct Change {
     /// A segmentation of one level (its table: feature id, `segment`, `description`),
     /// replacing that level's.
     pub segments: Option<(Level, Table, SegmentsMeta)>,
+    /// A new time zone for the catalog (IANA name, checked by the caller), replacing the
+    /// parent's.
+    pub timezone: Option<String>,
     /// Problems found on the way.
     pub report: ImportReport,
 }

@@ -166,6 +166,9 @@ impl Staged<'_> {
                 .indices
                 .or_else(|| parent.as_ref().and_then(|p| p.indices.clone())),
             segments,
+            timezone: change
+                .timezone
+                .or_else(|| parent.as_ref().and_then(|p| p.timezone.clone())),
         };
         let manifest_path = staging.join(MANIFEST);
         let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Manifest {

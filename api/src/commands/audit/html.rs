@@ -165,8 +165,8 @@ pub(super) fn render(r: &Report, layer: &SectorLayer) -> String {
     let _ = writeln!(
         h,
         "<section id=\"metodo\"><h2>Método</h2><dl>\
-         <dt>Período</dt><dd>Solicitudes creadas después del {} a las 00:00 UTC y hasta el {} a \
-         las 24:00 UTC, contadas en su estado a esa hora.</dd>\
+         <dt>Período</dt><dd>Solicitudes creadas desde el {} a las 00:00 y hasta el {} a \
+         las 24:00, hora local ({}), contadas en su estado a esa hora.</dd>\
          <dt>Respondida a tiempo</dt><dd>Cerrada a más tardar al final del último día hábil de su \
          plazo, contado desde el día de recepción; se descuentan fines de semana y feriados. El \
          plazo es el que trae la solicitud cuando lo trae (Open311 <code>expected_datetime</code>, \
@@ -179,6 +179,7 @@ pub(super) fn render(r: &Report, layer: &SectorLayer) -> String {
          --windows {}d</code> da las mismas cifras). Sin datos personales.</dd></dl></section>",
         p.first.format("%d/%m/%Y"),
         p.last.format("%d/%m/%Y"),
+        esc(&r.zone),
         esc(&r.rules),
         p.last,
         p.days()
@@ -202,11 +203,12 @@ fn head_and_summary(h: &mut String, r: &Report) {
     let _ = writeln!(
         h,
         "<header><h1>{}</h1><p class=\"sub\">Período <strong id=\"periodo\">{}</strong>: del {} \
-         al {} (días UTC) · datos de la versión {} del catálogo · generado el {}</p></header>",
+         al {} (días de {}) · datos de la versión {} del catálogo · generado el {}</p></header>",
         esc(&r.title),
         esc(&p.label),
         p.first.format("%d/%m/%Y"),
         p.last.format("%d/%m/%Y"),
+        esc(&r.zone),
         esc(&r.version),
         Utc::now().format("%d/%m/%Y %H:%M UTC")
     );

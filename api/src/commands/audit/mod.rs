@@ -30,6 +30,8 @@ struct Report {
     pub(super) title: String,
     pub(super) period: Period,
     pub(super) version: String,
+    /// The catalog's time zone: the period's days are its local days.
+    pub(super) zone: String,
     pub(super) rules: String,
     pub(super) totals: Row,
     pub(super) departments: Vec<Row>,
@@ -51,7 +53,9 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
     let Some(reports) = catalog.report_columns(&manifest)? else {
         bail!("the catalog has no reports: run `predio import reports` first")
     };
-    let as_of = parse_as_of(&period.last.to_string())?;
+    // The period's days are local days of the catalog's time zone.
+    let (zone, _) = manifest.zone();
+    let as_of = parse_as_of(&period.last.to_string(), zone)?;
     let window = Window {
         label: period.label.clone(),
         days: Some(period.days()),
@@ -65,6 +69,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
             windows: std::slice::from_ref(&window),
             // the report shows sectors only: no cell table
             h3_res: &[],
+            zone,
         },
         &cfg,
     )
@@ -117,6 +122,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
         title: args.title.clone(),
         period,
         version: manifest.version.to_string(),
+        zone: zone.to_string(),
         rules,
         totals,
         departments,

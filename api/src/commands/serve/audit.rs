@@ -56,11 +56,13 @@ fn table(
             "this version has no indices: run predio compute".into(),
         )
     })?;
-    // `compute --as-of DAY` counts up to the end of DAY (the next midnight, UTC)
-    let computed = if meta.as_of.time() == chrono::NaiveTime::MIN {
-        meta.as_of.date_naive().pred_opt().unwrap_or_default()
+    // `compute --as-of DAY` counts up to the end of DAY (the next local midnight in the
+    // catalog's time zone)
+    let local = meta.as_of.with_timezone(&manifest.zone().0).naive_local();
+    let computed = if local.time() == chrono::NaiveTime::MIN {
+        local.date().pred_opt().unwrap_or_default()
     } else {
-        meta.as_of.date_naive()
+        local.date()
     }
     .to_string();
     if let Some(a) = q.get("as_of").filter(|a| !a.is_empty()) {

@@ -225,8 +225,10 @@ fn metres(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 fn select<'a>(
     reqs: &'a Requests,
     q: &HashMap<String, String>,
+    zone: chrono_tz::Tz,
 ) -> Result<Vec<&'a Report>, Open311Error> {
-    let q = RequestQuery::parse(q).map_err(bad)?;
+    // Dates given as days are local days of the catalog's time zone.
+    let q = RequestQuery::parse_in(q, zone).map_err(bad)?;
     if let Some(ids) = &q.ids {
         return Ok(ids
             .iter()
@@ -315,7 +317,7 @@ pub(super) async fn root(
             let sv = Arc::clone(&served);
             run_blocking(move || {
                 let reqs = requests_of(&st, &sv)?;
-                let rows: Vec<Value> = select(&reqs, &q)?
+                let rows: Vec<Value> = select(&reqs, &q, sv.manifest.zone().0)?
                     .into_iter()
                     .map(|r| request_json(r, &reqs))
                     .collect();
