@@ -1343,7 +1343,8 @@ fn new_year_catalog(zone: &str, set_zone: bool) -> tempfile::TempDir {
     fs::write(
         d.join("r.toml"),
         format!(
-            "[source]\ntimezone = \"{zone}\"\ndatetime_formats = [\"%Y-%m-%d %H:%M\"]\n\
+            // ISO 8601 local times: no `datetime_formats` needed.
+            "[source]\ntimezone = \"{zone}\"\n\
              [columns]\nid = \"id\"\ncreated_at = \"created\"\nlat = \"lat\"\nlon = \"lon\"\n\
              [defaults]\nstatus = \"open\"\ncategory = \"Bache\"\n[status]\n\"open\" = \"open\"\n"
         ),

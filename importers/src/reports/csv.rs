@@ -62,7 +62,9 @@ pub struct CsvMapping {
 pub struct SourceSection {
     /// IANA time zone of the local times (`America/New_York`).
     pub timezone: String,
-    /// chrono formats tried in order (`%m/%d/%Y %I:%M:%S %p`); a bare date is midnight.
+    /// chrono formats tried in order (`%m/%d/%Y %I:%M:%S %p`); a bare date is midnight. Not
+    /// needed for ISO 8601 / RFC 3339 times (with or without an offset) and ISO dates.
+    #[serde(default)]
     pub datetime_formats: Vec<String>,
     /// Field delimiter (default `,`).
     #[serde(default)]

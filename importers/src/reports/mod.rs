@@ -78,16 +78,34 @@ pub(crate) struct Times {
     pub formats: Vec<String>,
 }
 
+/// ISO 8601 shapes read without a format list: with an offset (`+0200`, `Z` is RFC 3339's)...
+const ISO_WITH_OFFSET: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"];
+/// ...and local times and dates, read in the source's zone (tried after the source's formats).
+const ISO_LOCAL: [&str; 5] = [
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+];
+
 impl Times {
-    /// A time with a UTC offset (RFC 3339 / W3C) is taken as is; otherwise the formats are tried
-    /// and the local time read in the zone. In the autumn fold the earlier instant is taken; a
-    /// local time in the spring gap is an error.
+    /// A time with a UTC offset (RFC 3339 / W3C, or ISO 8601 with `+hhmm`) is taken as is;
+    /// otherwise the source's formats, then the ISO 8601 local shapes (`2025-03-01T10:00`,
+    /// `2025-03-01 10:00:00`, `2025-03-01`), are tried and the local time read in the zone. In
+    /// the autumn fold the earlier instant is taken; a local time in the spring gap is an
+    /// error.
     pub fn parse(&self, text: &str) -> std::result::Result<DateTime<Utc>, String> {
         let text = text.trim();
         if let Ok(t) = DateTime::parse_from_rfc3339(text) {
             return Ok(t.with_timezone(&Utc));
         }
-        for f in &self.formats {
+        for f in ISO_WITH_OFFSET {
+            if let Ok(t) = DateTime::parse_from_str(text, f) {
+                return Ok(t.with_timezone(&Utc));
+            }
+        }
+        for f in self.formats.iter().map(String::as_str).chain(ISO_LOCAL) {
             let naive = NaiveDateTime::parse_from_str(text, f).ok().or_else(|| {
                 NaiveDate::parse_from_str(text, f)
                     .ok()
@@ -105,7 +123,7 @@ impl Times {
             }
         }
         Err(format!(
-            "{text:?} is neither RFC 3339 nor any of the formats {:?}",
+            "{text:?} is neither ISO 8601 / RFC 3339 nor any of the formats {:?}",
             self.formats
         ))
     }
@@ -469,7 +487,10 @@ mod tests {
         // Summer time: UTC-4.
         let x = t.parse("07/05/2015 12:00:00 AM").expect("parses");
         assert_eq!(x.to_rfc3339(), "2015-07-05T04:00:00+00:00");
-        assert!(t.parse("2015-07-05").is_err());
+        // An ISO date is that local day's midnight, without a format for it.
+        let x = t.parse("2015-07-05").expect("an ISO date");
+        assert_eq!(x.to_rfc3339(), "2015-07-05T04:00:00+00:00");
+        assert!(t.parse("05.07.2015").is_err());
         // A W3C time with its offset needs no zone.
         let x = t.parse("2014-07-12T10:58:43-05:00").expect("parses");
         assert_eq!(x.to_rfc3339(), "2014-07-12T15:58:43+00:00");
@@ -486,6 +507,35 @@ mod tests {
         );
         let x = t.parse("2012-05-22 17:14:32.637").expect("parses");
         assert_eq!(x.to_rfc3339(), "2012-05-23T00:14:32.637+00:00");
+    }
+
+    #[test]
+    fn iso_times_and_dates_need_no_format_list() {
+        let t = Times {
+            tz: Some(chrono_tz::America::Costa_Rica),
+            formats: vec![],
+        };
+        for (text, utc) in [
+            ("2025-03-01T10:00:00Z", "2025-03-01T10:00:00+00:00"),
+            ("2025-03-01T10:00:00-06:00", "2025-03-01T16:00:00+00:00"),
+            ("2025-03-01T10:00:00+0100", "2025-03-01T09:00:00+00:00"),
+            ("2025-03-01T10:00:00.250", "2025-03-01T16:00:00.250+00:00"),
+            ("2025-03-01 10:00:00", "2025-03-01T16:00:00+00:00"),
+            ("2025-03-01T10:00", "2025-03-01T16:00:00+00:00"),
+            ("2025-03-01 10:00", "2025-03-01T16:00:00+00:00"),
+            ("2025-03-01", "2025-03-01T06:00:00+00:00"),
+        ] {
+            let x = t.parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(x.to_rfc3339(), utc, "{text}");
+        }
+        // A local time without the source's zone is refused, saying so.
+        let no_zone = Times {
+            tz: None,
+            formats: vec![],
+        };
+        let e = no_zone.parse("2025-03-01 10:00").expect_err("no zone");
+        assert!(e.contains(NO_TIME_ZONE), "{e}");
+        assert!(no_zone.parse("2025-03-01T10:00:00Z").is_ok());
     }
 
     #[test]
