@@ -1414,3 +1414,59 @@ fn days_are_the_catalogs_local_days_in_compute_and_in_the_audit_report() {
     );
     assert_eq!(info(d)["version"], before);
 }
+
+#[test]
+fn categories_and_sectors_match_without_case_or_accents_and_unknown_ones_are_listed() {
+    let data = town();
+    let d = data.path();
+    compute_with_rules(d, &["--as-of", "2025-12-31"]);
+    let out = tempfile::tempdir().expect("tempdir");
+    let export = |file: &str, category: &str| -> Vec<HashMap<String, String>> {
+        let path = out.path().join(file);
+        export_indices(d, "sector", "csv", s(&path), &["--category", category]);
+        csv_rows(&path)
+    };
+    // As written, in lower case, without accents: the same rows.
+    assert_eq!(
+        export("a.csv", "Alumbrado público"),
+        export("b.csv", "alumbrado publico")
+    );
+    assert_eq!(export("c.csv", "Bache"), export("d.csv", "BACHE"));
+    // An unknown value is refused, listing the known ones.
+    let path = out.path().join("x.csv");
+    let refused = predio(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--format",
+            "csv",
+            "--out",
+            s(&path),
+            "--category",
+            "Nope",
+        ],
+    );
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("no such category \"Nope\"") && err.contains("Bache"),
+        "{err}"
+    );
+    // A sector by a part of its name, without accents; a part that names several is refused.
+    let shown = predio_ok(d, &["indices", "--sector", "amon"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("Barrio Amón"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+    let several = predio(d, &["indices", "--sector", "barrio"]);
+    assert!(!several.status.success());
+    assert!(
+        String::from_utf8_lossy(&several.stderr).contains("names several sectors"),
+        "{}",
+        String::from_utf8_lossy(&several.stderr)
+    );
+}

@@ -181,7 +181,7 @@ pub fn export(catalog: &dyn CatalogStore, args: &ExportIndices) -> anyhow::Resul
         .context("indices table missing")?;
     let sel = Selection {
         window,
-        dimension: args.dimension.dimension(),
+        dimension: super::table::resolve_dimension(catalog, &manifest, args.dimension.dimension())?,
         res,
     };
     let format = match args.format {
@@ -246,7 +246,8 @@ pub fn show(catalog: &dyn CatalogStore, args: &IndicesArgs) -> anyhow::Result<()
         .indices(&manifest, Level::Sector)?
         .context("indices table missing")?;
     let (id, name) = find_sector(&table, &args.sector)?;
-    let dimension = args.dimension.dimension();
+    let dimension =
+        super::table::resolve_dimension(catalog, &manifest, args.dimension.dimension())?;
     let (dim, value) = (dimension.name(), dimension.value());
     let mut pred = col(schema::key::SECTOR_ID)
         .eq(lit(id.clone()))
@@ -343,21 +344,39 @@ const METRICS: [(&str, &str); 27] = [
     (schema::ATTENTION, "attention index (0-100)"),
 ];
 
-/// The sector whose id or name is `wanted` (case aside) in a sector indices table: its id and
-/// name.
+/// The sector whose id or name is `sought` (case and accents aside) in a sector indices table,
+/// else the one sector whose name contains it: its id and name.
 fn find_sector(table: &Table, sought: &str) -> anyhow::Result<(String, String)> {
+    use super::table::fold;
     let (ids, names) = (table.texts("sector_id")?, table.texts("name")?);
-    let wanted = sought.to_lowercase();
-    let mut sector: Option<(String, String)> = None;
-    for (id, name) in ids.iter().zip(names.iter()) {
-        let (Some(id), name) = (id, name.as_deref().unwrap_or("")) else {
-            continue;
-        };
-        if id.to_lowercase() == wanted || name.to_lowercase() == wanted {
-            sector = Some((id.to_owned(), name.to_owned()));
-            break;
-        }
-    }
+    let wanted = fold(sought);
+    let mut sectors: Vec<(String, String)> = ids
+        .iter()
+        .zip(names.iter())
+        .filter_map(|(id, name)| Some((id.clone()?, name.clone().unwrap_or_default())))
+        .collect();
+    sectors.sort();
+    sectors.dedup();
+    let exact = sectors
+        .iter()
+        .find(|(id, name)| fold(id) == wanted || fold(name) == wanted);
+    let partial: Vec<&(String, String)> = sectors
+        .iter()
+        .filter(|(_, name)| !wanted.is_empty() && fold(name).contains(&wanted))
+        .collect();
+    let sector = match (exact, partial.as_slice()) {
+        (Some(s), _) => Some(s.clone()),
+        (None, [s]) => Some((*s).clone()),
+        (None, [_, _, ..]) => bail!(
+            "{sought:?} names several sectors: {}; give more of the name or the id",
+            partial
+                .iter()
+                .map(|(id, name)| format!("{name} ({id})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        (None, []) => None,
+    };
     let Some(found) = sector else {
         let mut known: Vec<String> = names.into_iter().flatten().collect();
         known.sort();

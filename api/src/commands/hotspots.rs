@@ -27,7 +27,8 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     let meta = indices_meta(&manifest)?;
     check_res(meta, args.res)?;
     let window = pick_window(meta, args.window.as_deref())?;
-    let dimension = args.dimension.dimension();
+    let dimension =
+        super::table::resolve_dimension(catalog, &manifest, args.dimension.dimension())?;
     let (dim, value) = (dimension.name(), dimension.value());
     let table = catalog
         .indices(&manifest, Level::H3)?

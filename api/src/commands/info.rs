@@ -132,7 +132,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
         let stale = ix.reports_sha256.as_ref() != m.files.get("reports.parquet").map(|f| &f.sha256);
         out += &format!(
             "indices   as of {} · windows {} · H3 res {:?} · rows: parcel {} · sector {} · h3 {} · report {}{}\n",
-            ix.as_of.format("%Y-%m-%d %H:%M UTC"),
+            super::compute::local_text(ix.as_of, zone),
             ix.windows.join(", "),
             ix.h3_resolutions,
             thousands(ix.rows.get(&Level::Parcel).copied().unwrap_or(0)),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
-use predio_engine::indices::{export_indices, IndicesMeta, Level};
+use predio_engine::indices::{export_indices, Dimension, IndicesMeta, Level};
 use predio_engine::{CatalogStore, ExportFormat, Manifest, Table};
 
 /// The format of an `--out` file, by its extension.
@@ -108,4 +108,70 @@ pub(crate) fn csv_text(
     Ok(String::from_utf8(
         w.into_inner().map_err(|e| e.into_error())?,
     )?)
+}
+
+/// A name folded for matching: lower case, the accents of Spanish, Portuguese and French
+/// letters removed (`Señalización` → `senalizacion`).
+pub(crate) fn fold(s: &str) -> String {
+    s.trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ñ' => 'n',
+            'ç' => 'c',
+            c => c,
+        })
+        .collect()
+}
+
+/// The category or department `dimension` names, as the indices write it: the value given, else
+/// the one equal to it without case and accents. An unknown value is refused, listing the
+/// known ones (read from the sector table, else the cell table, which hold every value).
+pub(crate) fn resolve_dimension(
+    catalog: &dyn CatalogStore,
+    manifest: &Manifest,
+    dimension: Dimension,
+) -> anyhow::Result<Dimension> {
+    let (Some(given), name) = (dimension.value(), dimension.name()) else {
+        return Ok(dimension);
+    };
+    let table = match catalog.indices(manifest, Level::Sector)? {
+        Some(t) => t,
+        None => catalog
+            .indices(manifest, Level::H3)?
+            .context("the indices are missing: run predio compute")?,
+    };
+    let (dims, values) = (table.texts("dimension")?, table.texts("value")?);
+    let known: std::collections::BTreeSet<String> = dims
+        .into_iter()
+        .zip(values)
+        .filter_map(|(d, v)| (d.as_deref() == Some(name)).then_some(v).flatten())
+        .collect();
+    if known.contains(given) {
+        return Ok(dimension);
+    }
+    let wanted = fold(given);
+    let same: Vec<&String> = known.iter().filter(|k| fold(k) == wanted).collect();
+    match same.as_slice() {
+        [one] => Ok(Dimension::new(name, Some((*one).clone())).unwrap_or(dimension)),
+        _ => bail!(
+            "no such {name} {given:?}; the {name} values are: {}",
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_fold_without_case_or_accents() {
+        assert_eq!(super::fold(" Señalización Vial "), "senalizacion vial");
+        assert_eq!(super::fold("ALUMBRADO PÚBLICO"), "alumbrado publico");
+        assert_eq!(super::fold("Construção"), "construcao");
+    }
 }
