@@ -544,7 +544,10 @@ fn hot_spots_equal_esdas_gi_star_on_the_same_cells() {
     for (args, says) in [
         (vec!["hotspots", "--res", "7"], "--res 7"),
         (vec!["hotspots", "--window", "7d"], "--window 7d"),
-        (vec!["hotspots", "--category", "Nada"], "no cells"),
+        (
+            vec!["hotspots", "--category", "Nada"],
+            "no such category \"Nada\"",
+        ),
         (vec!["hotspots", "--field", "nope"], "--field nope"),
     ] {
         let out = predio(d, &args);

@@ -43,8 +43,8 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     )?;
     if rows.is_empty() {
         bail!(
-            "no cells for window {window}, {dim} {}: is the category or department spelled as in \
-             `predio info`?",
+            "no cells for window {window}, {dim} {}: none of its reports in that window has a \
+             location",
             value.unwrap_or("")
         );
     }
