@@ -458,15 +458,10 @@ pub fn import_parcels(
     );
     meta.without_sector = without_sector;
     Ok(Change {
-        reports: None,
-        private: None,
-        indices: None,
         operation: "import parcels".into(),
         parcels: Some((layer, meta)),
-        sectors: None,
-        segments: None,
-        timezone: None,
         report,
+        ..Default::default()
     })
 }
 
@@ -588,14 +583,10 @@ pub fn import_sectors(
         (layer, meta)
     });
     Ok(Change {
-        reports: None,
-        private: None,
-        indices: None,
         operation: "import sectors".into(),
         parcels,
         sectors: Some((sectors, sector_meta)),
-        segments: None,
-        timezone: None,
         report,
+        ..Default::default()
     })
 }

@@ -50,6 +50,19 @@ fn layer_lines(name: &str, m: &LayerMeta) -> String {
     s
 }
 
+/// The line of `predio info` that says the catalog's time zone and where it comes from.
+fn zone_line(m: &predio_engine::Manifest) -> String {
+    let (zone, source) = m.zone();
+    let from = match source {
+        ZoneSource::Set => "set with `predio config set timezone`",
+        ZoneSource::Reports => {
+            "the zone most reports were recorded in; set another with `predio config set timezone`"
+        }
+        ZoneSource::Default => "no reports yet; set one with `predio config set timezone`",
+    };
+    format!("time zone {zone} ({from}): dates given as days are its local days\n")
+}
+
 /// `predio info`.
 #[allow(clippy::print_stdout)] // printing is this command's job
 pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
@@ -92,15 +105,8 @@ pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
             .unwrap_or_default(),
         m.predio_version
     );
-    let (zone, source) = m.zone();
-    out += &format!(
-        "time zone {zone} ({}): dates given as days are its local days\n",
-        match source {
-            ZoneSource::Set => "set with `predio config set timezone`",
-            ZoneSource::Reports => "the zone most reports were recorded in; set another with `predio config set timezone`",
-            ZoneSource::Default => "no reports yet; set one with `predio config set timezone`",
-        }
-    );
+    let zone = m.zone().0;
+    out += &zone_line(&m);
     for (kind, meta) in &m.layers {
         out += &layer_lines(kind.as_str(), meta);
     }

@@ -103,6 +103,18 @@ pub(super) struct Cut {
 }
 
 impl Cut {
+    /// The cuts of `windows` up to `as_of`, their days local days of `zone`.
+    pub fn of_windows(
+        windows: &[super::Window],
+        as_of: chrono::DateTime<chrono::Utc>,
+        zone: chrono_tz::Tz,
+    ) -> Vec<Cut> {
+        windows
+            .iter()
+            .map(|w| Cut::new(w.days, as_of, zone))
+            .collect()
+    }
+
     /// The cut of a window of `days` local days in `zone` (all when `None`) up to `as_of`.
     pub fn new(
         days: Option<u32>,

@@ -349,10 +349,7 @@ pub fn compute_into(
     );
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: features");
 
-    let cuts: Vec<Cut> = windows
-        .iter()
-        .map(|w| Cut::new(w.days, as_of, zone))
-        .collect();
+    let cuts = Cut::of_windows(windows, as_of, zone);
     let (dims, coded, values) = dimensions(&facts.category, &facts.department);
     // A task per level with all its dimensions in one pass, but the parcels' dimensions apart:
     // a pass costs mostly its groups there (a few reports each), and apart they run side by
