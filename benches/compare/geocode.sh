@@ -84,11 +84,10 @@ CREATE INDEX ON pts USING gist (geom);
 CREATE INDEX ON parcels USING gist ((geom::geography));
 VACUUM ANALYZE pts; VACUUM ANALYZE parcels;
 SQL
-pg_run() { # one timed run: inside join, then nearest for the rest; prints "inside_ms total_ms"
-  $PSQL -d predio_bench <<'SQL' | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | paste -sd' ' | awk '{print $1, $1 + $2}'
+# The two joins, one worker: what pg_run times step by step and hyperfine as a whole.
+cat > "$WORK/pg_join.sql" <<'SQL'
 SET max_parallel_workers_per_gather = 0;
 DROP TABLE IF EXISTS pg_inside; DROP TABLE IF EXISTS pg_nearest;
-\timing on
 CREATE TABLE pg_inside AS
   SELECT p.id, c.parcel_id FROM pts p JOIN parcels c ON ST_Contains(c.geom, p.geom);
 CREATE TABLE pg_nearest AS
@@ -98,28 +97,17 @@ CREATE TABLE pg_nearest AS
     WHERE ST_DWithin(c.geom::geography, p.geom::geography, 25)
     ORDER BY d, c.fid LIMIT 1) n
   WHERE NOT EXISTS (SELECT 1 FROM pg_inside i WHERE i.id = p.id);
-\timing off
 SQL
+chmod 644 "$WORK/pg_join.sql"
+pg_run() { # one timed run of the joins; prints "inside_ms total_ms" (the file's last two steps)
+  $PSQL -d predio_bench -c '\timing on' -f "$WORK/pg_join.sql" \
+    | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -2 | paste -sd' ' | awk '{print $1, $1 + $2}'
 }
 : > "$WORK/postgis-ms.txt"
 for _ in $(seq 0 "$RUNS"); do pg_run >> "$WORK/postgis-ms.txt"; done
 sed -i 1d "$WORK/postgis-ms.txt"  # the warm-up
 
 # Whole commands, one core each, a warm-up run each, medians of RUNS.
-cat > "$WORK/pg_join.sql" <<'SQL'
-SET max_parallel_workers_per_gather = 0;
-DROP TABLE IF EXISTS pg_inside2; DROP TABLE IF EXISTS pg_nearest2;
-CREATE TABLE pg_inside2 AS
-  SELECT p.id, c.parcel_id FROM pts p JOIN parcels c ON ST_Contains(c.geom, p.geom);
-CREATE TABLE pg_nearest2 AS
-  SELECT p.id, n.parcel_id, n.d FROM pts p
-  CROSS JOIN LATERAL (
-    SELECT c.parcel_id, ST_Distance(c.geom::geography, p.geom::geography) AS d FROM parcels c
-    WHERE ST_DWithin(c.geom::geography, p.geom::geography, 25)
-    ORDER BY d, c.fid LIMIT 1) n
-  WHERE NOT EXISTS (SELECT 1 FROM pg_inside2 i WHERE i.id = p.id);
-SQL
-chmod 644 "$WORK/pg_join.sql"
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$WORK/whole.json" \
   -n predio "RAYON_NUM_THREADS=1 $PREDIO --data $WORK/data geocode 2>/dev/null" \
   -n postgis "$PSQL -d predio_bench -f $WORK/pg_join.sql" \

@@ -432,25 +432,15 @@ fn sample_town_in_crtm05_matches_ogr2ogr_and_sectors_are_assigned() {
 
 /// sectors_check.py (shapely, GEOS) on the current parcels and the source sectors.
 fn geos_sector_check(data: &Path, sectors: &Path, id_field: &str) -> serde_json::Value {
-    let run = std::process::Command::new(python())
-        .args([
-            crate::support::workspace()
-                .join("tests/integration/sectors_check.py")
-                .to_str()
-                .expect("utf-8"),
-            version_dir(data)
-                .join("parcels.fgb")
-                .to_str()
-                .expect("utf-8"),
+    let script = crate::support::workspace().join("tests/integration/sectors_check.py");
+    let parcels = version_dir(data).join("parcels.fgb");
+    crate::support::python_json(
+        &python(),
+        &[
+            script.to_str().expect("utf-8"),
+            parcels.to_str().expect("utf-8"),
             sectors.to_str().expect("utf-8"),
             id_field,
-        ])
-        .output()
-        .expect("python runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    serde_json::from_slice(&run.stdout).expect("json")
+        ],
+    )
 }

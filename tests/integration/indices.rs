@@ -9,7 +9,9 @@ use std::process::Command;
 
 use geozero::ToGeo;
 
-use crate::support::{csv_rows, info, predio, predio_ok, python, shared, town, workspace};
+use crate::support::{
+    csv_rows, info, predio, predio_ok, python, python_json, shared, town, workspace,
+};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -37,6 +39,17 @@ fn compute_with_rules(d: &Path, extra: &[&str]) {
     predio_ok(d, &args);
 }
 
+/// The holiday dates of a holidays CSV (the date first), as the second engines get them.
+fn holiday_dates(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .expect("holidays")
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_owned))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 /// `predio export indices --level LEVEL --format FORMAT --out OUT extra...`.
 fn export_indices(d: &Path, level: &str, format: &str, out: &str, extra: &[&str]) {
     let mut args = vec![
@@ -61,13 +74,7 @@ fn sector_indices_equal_an_independent_pandas_computation() {
     );
 
     // The second engine gets the rules as plain data, read here from the same files.
-    let holiday_list: Vec<String> = fs::read_to_string(&holidays)
-        .expect("holidays")
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split(',').next().map(str::to_owned))
-        .filter(|l| !l.is_empty())
-        .collect();
+    let holiday_list = holiday_dates(&holidays);
     let toml_text = fs::read_to_string(&deadlines).expect("rules");
     let mut categories = serde_json::Map::new();
     let mut current: Option<String> = None;
@@ -98,22 +105,16 @@ fn sector_indices_equal_an_independent_pandas_computation() {
     )
     .expect("write rules");
     let script = workspace().join("tests/integration/indices_check.py");
-    let run = Command::new(&python)
-        .args([
+    let expected = python_json(
+        &python,
+        &[
             s(&script),
             s(&reports),
             // `--as-of 2025-12-31`: the end of that day in the catalog's time zone
             info(d)["indices"]["as_of"].as_str().expect("as_of"),
             s(&rules_json),
-        ])
-        .output()
-        .expect("python runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        ],
     );
-    let expected: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
 
     for window in ["90d", "all"] {
         let table = out.path().join(format!("sectors-{window}.csv"));
@@ -1153,13 +1154,7 @@ fn every_per_report_fact_and_overdue_bucket_equals_an_independent_pandas_computa
     export_indices(d, "sector", "csv", s(&sectors), &["--window", "all"]);
 
     // The rules as plain data for the second engine, read here from the same files.
-    let holiday_list: Vec<String> = fs::read_to_string(&holidays)
-        .expect("holidays")
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split(',').next().map(str::to_owned))
-        .filter(|l| !l.is_empty())
-        .collect();
+    let holiday_list = holiday_dates(&holidays);
     let rules: toml::Value = fs::read_to_string(&deadlines)
         .expect("rules")
         .parse()
@@ -1190,23 +1185,17 @@ fn every_per_report_fact_and_overdue_bucket_equals_an_independent_pandas_computa
     .expect("write rules");
     let history = crate::support::version_dir(d).join("report_history.parquet");
     let script = workspace().join("tests/integration/facts_check.py");
-    let run = Command::new(&python)
-        .args([
+    let expected = python_json(
+        &python,
+        &[
             s(&script),
             s(&reports),
             s(&history),
             // `--as-of 2025-12-31`: the end of that day in the catalog's time zone
             info(d)["indices"]["as_of"].as_str().expect("as_of"),
             s(&rules_json),
-        ])
-        .output()
-        .expect("python runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        ],
     );
-    let expected: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
     let theirs = expected["reports"].as_object().expect("reports");
 
     // Every report, every column of the per-report table.

@@ -167,6 +167,20 @@ pub fn browser(npm: &[&str]) {
     }
 }
 
+/// Runs a Python oracle and reads the JSON it prints; its stderr shown if it fails.
+pub fn python_json(python: &Path, args: &[&str]) -> serde_json::Value {
+    let run = Command::new(python)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&run.stdout).expect("json")
+}
+
 /// The rows of a CSV file, by column name.
 pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let mut rdr = csv::Reader::from_path(path).expect("csv");
