@@ -1782,3 +1782,62 @@ fn hot_spots_and_saved_segments_reach_the_tiles_and_the_geojson_exports() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
+    // Montevideo's reclamos alone: no municipios, no parcels.
+    let Some(reclamos) =
+        crate::support::shared("montevideo-reclamos/reclamos_sur_wfs_sample_epsg32721.geojson")
+    else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    let mapping =
+        crate::support::workspace().join("data-samples/mappings/montevideo-reclamos.toml");
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            "--format",
+            "vector",
+            arg(&reclamos),
+            "--mapping",
+            arg(&mapping),
+        ],
+    );
+    // As of the end of May 2025, the sample's newest reclamos: both windows hold reports.
+    predio_ok(
+        d,
+        &["compute", "--as-of", "2025-05-31", "--windows", "365d,all"],
+    );
+    let server = Server::start(d);
+    let meta = server.get("/meta.json", &[]).json();
+    // The pickers from the cell table: both windows, the reclamos' categories.
+    let windows: Vec<&str> = meta["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert!(
+        windows.contains(&"all") && windows.contains(&"365d"),
+        "{meta}"
+    );
+    assert!(
+        meta["categories"].as_array().is_some_and(|c| !c.is_empty()),
+        "{meta}"
+    );
+    // The extent: the reports' cells, in the south of Montevideo.
+    let b: Vec<f64> = meta["bounds"]
+        .as_array()
+        .expect("bounds")
+        .iter()
+        .map(|v| v.as_f64().expect("a number"))
+        .collect();
+    assert!(
+        b.len() == 4 && b[0] > -56.5 && b[2] < -55.9 && b[1] > -35.0 && b[3] < -34.7,
+        "{meta}"
+    );
+}

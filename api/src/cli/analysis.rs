@@ -113,7 +113,8 @@ pub struct HotspotsArgs {
     /// H3 resolution (one computed by `predio compute --h3-res`).
     #[arg(long, default_value_t = 9, value_name = "R")]
     pub res: u8,
-    /// Window (default: the first computed).
+    /// Window (default: 90d where computed, as the viewer and the plan; else the first
+    /// computed).
     #[arg(long, value_name = "W")]
     pub window: Option<String>,
     #[command(flatten)]

@@ -26,7 +26,13 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     let manifest = current(catalog)?;
     let meta = indices_meta(&manifest)?;
     check_res(meta, args.res)?;
-    let window = pick_window(meta, args.window.as_deref())?;
+    // The viewer's and the plan's window unless another is asked for.
+    let preferred = meta
+        .windows
+        .iter()
+        .any(|w| w == predio_engine::plan::PREFERRED_WINDOW)
+        .then_some(predio_engine::plan::PREFERRED_WINDOW);
+    let window = pick_window(meta, args.window.as_deref().or(preferred))?;
     let dimension =
         super::table::resolve_dimension(catalog, &manifest, args.dimension.dimension())?;
     let (dim, value) = (dimension.name(), dimension.value());

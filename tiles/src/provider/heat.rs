@@ -68,6 +68,16 @@ impl HeatLayer {
         })
     }
 
+    /// The windows, categories and departments of the cell table: what a catalog of reports
+    /// without a cadastre offers to filter by.
+    pub fn filters(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
+        (
+            self.table.windows.clone(),
+            self.table.categories.iter().cloned().collect(),
+            self.table.departments.iter().cloned().collect(),
+        )
+    }
+
     /// The resolution drawn at `tile`: the finest computed one whose hexagons are at least 6
     /// pixels across there, else the coarsest.
     pub fn resolution(&self, tile: TileCoord) -> Option<u8> {

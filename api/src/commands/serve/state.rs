@@ -52,6 +52,10 @@ pub(crate) fn load(
     }
     if let Some(h3) = catalog.indices(manifest, Level::H3)? {
         let heat = HeatLayer::new(h3, min_heat)?;
+        // Reports without a cadastre yet: the pickers come from the cell table.
+        if filters.as_ref().is_none_or(|f| f.0.is_empty()) {
+            filters = Some(heat.filters());
+        }
         // the defaults of `predio hotspots`: neighbours one step away, FDR 5 %
         layers.insert("hotspots".into(), Arc::new(heat.hotspots(1, 0.05)?));
         layers.insert("heat".into(), Arc::new(heat));
@@ -71,7 +75,8 @@ pub(crate) fn load(
         .map(|w| (*w).to_owned())
         .or_else(|| windows.first().cloned())
         .unwrap_or_default();
-    let bounds = ["sectors", "parcels"]
+    // The cadastre's extent, else the reports' (their cells').
+    let bounds = ["sectors", "parcels", "heat"]
         .iter()
         .find_map(|l| layers.get(*l).and_then(|p| p.bounds()));
     Ok(Served {
