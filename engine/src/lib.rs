@@ -55,7 +55,7 @@ pub use model::{
 pub use report::columns::ReportColumns;
 pub use report::frame::reports_frame;
 pub use report::{
-    upsert, Location, MatchKind, PrivateFields, Report, Status, StatusChange, StatusType,
+    upsert, Location, MatchKind, PrivateFields, Report, Status, StatusChange, StatusType, Upserted,
 };
 pub use sector_index::SectorIndex;
 pub use store::reports::{read_reports, write_reports};

@@ -163,7 +163,7 @@ pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyho
         Some(m) => catalog.reports(m)?.unwrap_or_default(),
         None => Vec::new(),
     };
-    let (mut merged, added, updated) = upsert(existing, rows.reports);
+    let (mut merged, counts) = upsert(existing, rows.reports);
     let private = if args.keep_private {
         let mut kept = match &current {
             Some(m) => catalog.private_fields(m)?,
@@ -191,8 +191,9 @@ pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyho
         path: args.path.clone(),
         format,
         read: rows.read,
-        added,
-        updated,
+        added: counts.added,
+        updated: counts.updated,
+        unchanged: counts.unchanged,
         refused,
         imported_at: Utc::now(),
     });
@@ -204,11 +205,12 @@ pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyho
         imports,
     )?;
     eprintln!(
-        "read {} rows from {}: {} new, {} updated, {} refused, {} flagged",
+        "read {} rows from {}: {} new, {} updated, {} unchanged, {} refused, {} flagged",
         thousands(rows.read),
         args.path,
-        thousands(added),
-        thousands(updated),
+        thousands(counts.added),
+        thousands(counts.updated),
+        thousands(counts.unchanged),
         thousands(refused),
         thousands(rows.report.count(IssueAction::Flagged))
     );

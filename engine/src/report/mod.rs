@@ -254,27 +254,85 @@ impl fmt::Display for Report {
 /// replaced by the newer row (status changes land, nothing is duplicated). Order: stored reports
 /// first, in their order, then the new ones in source order.
 ///
-/// Returns the merged reports and the counts added and updated.
-pub fn upsert(existing: Vec<Report>, incoming: Vec<Report>) -> (Vec<Report>, usize, usize) {
+/// Returns the merged reports and the counts added, updated and unchanged (a known id whose
+/// newer row says the same as the stored one, where it was located aside).
+pub fn upsert(existing: Vec<Report>, incoming: Vec<Report>) -> (Vec<Report>, Upserted) {
     let mut index: std::collections::HashMap<ReportId, usize> = existing
         .iter()
         .enumerate()
         .map(|(i, r)| (r.id.clone(), i))
         .collect();
     let mut merged = existing;
-    let (mut added, mut updated) = (0, 0);
+    let mut counts = Upserted::default();
     for r in incoming {
         match index.get(&r.id) {
             Some(&i) => {
+                if same_source(&merged[i], &r) {
+                    counts.unchanged += 1;
+                } else {
+                    counts.updated += 1;
+                }
                 merged[i] = r;
-                updated += 1;
             }
             None => {
                 index.insert(r.id.clone(), merged.len());
                 merged.push(r);
-                added += 1;
+                counts.added += 1;
             }
         }
     }
-    (merged, added, updated)
+    (merged, counts)
+}
+
+/// What an [`upsert`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Upserted {
+    /// New ids.
+    pub added: usize,
+    /// Known ids whose row changed.
+    pub updated: usize,
+    /// Known ids whose row is the same.
+    pub unchanged: usize,
+}
+
+/// Whether two rows of a report say the same, where the stored one was located aside (the
+/// parcel, sector, match, distance and cell geocoding gave it).
+fn same_source(stored: &Report, newer: &Report) -> bool {
+    let located = Report {
+        parcel_id: stored.parcel_id.clone(),
+        sector_id: stored.sector_id.clone(),
+        match_kind: stored.match_kind,
+        distance_m: stored.distance_m,
+        h3: stored.h3,
+        ..newer.clone()
+    };
+    &located == stored
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upsert_counts_new_changed_and_unchanged_rows_geocoding_aside() {
+        let t = chrono::DateTime::from_timestamp(1_750_000_000, 0).expect("a time");
+        let report = |id: &str| Report::new(ReportId::new(id), "csv", Status::Open, "Abierto", t);
+        let mut stored = vec![report("a"), report("b")];
+        // Stored, they were located; read again, not yet.
+        stored[0].parcel_id = Some(ParcelId::new("P1"));
+        stored[0].match_kind = MatchKind::Inside;
+        let mut closed = report("b");
+        closed.status = Status::Resolved;
+        let (merged, counts) = upsert(stored, vec![report("a"), closed, report("c")]);
+        assert_eq!(
+            counts,
+            Upserted {
+                added: 1,
+                updated: 1,
+                unchanged: 1
+            }
+        );
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[1].status, Status::Resolved);
+    }
 }

@@ -154,8 +154,11 @@ pub struct ReportImport {
     pub read: usize,
     /// New reports.
     pub added: usize,
-    /// Existing reports updated (same id).
+    /// Existing reports updated (same id, another row).
     pub updated: usize,
+    /// Existing reports read again unchanged (same id, same row).
+    #[serde(default)]
+    pub unchanged: usize,
     /// Rows refused (listed in the import report).
     pub refused: usize,
     /// When.
