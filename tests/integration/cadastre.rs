@@ -12,6 +12,22 @@ use crate::support::{
     gdal_tool, info, predio_ok, python, sample_town, shared, version_dir, vertex_hausdorff_m,
 };
 
+/// The answer of GDAL's SQLite dialect (SpatiaLite, GEOS) to `sql` on `src`, as ogrinfo prints it.
+fn ogr_sql(src: &Path, sql: &str) -> String {
+    gdal_tool(
+        "ogrinfo",
+        &[
+            "-ro",
+            "-q",
+            "-dialect",
+            "sqlite",
+            "-sql",
+            sql,
+            src.to_str().expect("utf-8"),
+        ],
+    )
+}
+
 fn current_parcels(data: &Path) -> ParcelLayer {
     read_parcels(&version_dir(data).join("parcels.fgb")).expect("parcels.fgb reads back")
 }
@@ -105,18 +121,7 @@ fn seoul_parcels_all_handled_invalid_one_repaired_area_matches_gdal() {
     let parcels = &info["layers"]["parcels"];
     // The features and the invalid ones counted by GDAL with GEOS (SpatiaLite's ST_IsValid).
     let count_of = |sql: &str| -> u64 {
-        let out = gdal_tool(
-            "ogrinfo",
-            &[
-                "-ro",
-                "-q",
-                "-dialect",
-                "sqlite",
-                "-sql",
-                sql,
-                src.to_str().expect("utf-8"),
-            ],
-        );
+        let out = ogr_sql(&src, sql);
         out.lines()
             .find_map(|l| l.split("(Integer) =").nth(1))
             .and_then(|v| v.trim().parse().ok())
@@ -158,18 +163,7 @@ fn seoul_parcels_all_handled_invalid_one_repaired_area_matches_gdal() {
     );
 
     // Peer: GDAL's SQLite dialect with SpatiaLite's ellipsoidal ST_Area on the same file.
-    let out = gdal_tool(
-        "ogrinfo",
-        &[
-            "-ro",
-            "-q",
-            "-dialect",
-            "sqlite",
-            "-sql",
-            "SELECT SUM(ST_Area(geometry, 1)) AS a FROM parcels",
-            src.to_str().expect("utf-8"),
-        ],
-    );
+    let out = ogr_sql(&src, "SELECT SUM(ST_Area(geometry, 1)) AS a FROM parcels");
     let peer: f64 = out
         .lines()
         .find_map(|l| l.split("(Real) =").nth(1))
@@ -282,18 +276,7 @@ fn cambridge_shapefile_in_us_feet_matches_ogr2ogr_and_loc_id_points_land_in_thei
     let sql = "SELECT LOC_ID, MIN(ST_Distance(geometry, MakePoint(CAST(substr(LOC_ID,3,6) AS REAL), \
                CAST(substr(LOC_ID,10,7) AS REAL)))) * 0.3048006096 AS d FROM cambridge_parcels_FY2014_epsg2249 \
                WHERE LOC_ID LIKE 'F_%' GROUP BY LOC_ID HAVING d > 20";
-    let out = gdal_tool(
-        "ogrinfo",
-        &[
-            "-ro",
-            "-q",
-            "-dialect",
-            "sqlite",
-            "-sql",
-            sql,
-            shp.to_str().expect("utf-8"),
-        ],
-    );
+    let out = ogr_sql(&shp, sql);
     let ids = out
         .lines()
         .filter_map(|l| l.split("LOC_ID (String) = ").nth(1));

@@ -59,19 +59,26 @@ fn export_indices(d: &Path, level: &str, format: &str, out: &str, extra: &[&str]
     predio_ok(d, &args);
 }
 
-#[test]
-fn sector_indices_equal_an_independent_pandas_computation() {
-    let python = python();
-    let data = town();
-    let d = data.path();
-    let (deadlines, holidays) = rules();
-    compute_with_rules(d, &["--as-of", "2025-12-31", "--windows", "90d,all"]);
+/// The catalog computed with the Costa Rican rules as of 2025-12-31 for `windows`, and its
+/// reports exported as CSV for a second engine: the folder and the file.
+fn computed_and_exported(d: &Path, windows: &str) -> (tempfile::TempDir, PathBuf) {
+    compute_with_rules(d, &["--as-of", "2025-12-31", "--windows", windows]);
     let out = tempfile::tempdir().expect("tempdir");
     let reports = out.path().join("reports.csv");
     predio_ok(
         d,
         &["export", "reports", "--format", "csv", "--out", s(&reports)],
     );
+    (out, reports)
+}
+
+#[test]
+fn sector_indices_equal_an_independent_pandas_computation() {
+    let python = python();
+    let data = town();
+    let d = data.path();
+    let (deadlines, holidays) = rules();
+    let (out, reports) = computed_and_exported(d, "90d,all");
 
     // The second engine gets the rules as plain data, read here from the same files.
     let holiday_list = holiday_dates(&holidays);
@@ -1141,13 +1148,7 @@ fn every_per_report_fact_and_overdue_bucket_equals_an_independent_pandas_computa
     let data = town_in_three_zones();
     let d = data.path();
     let (deadlines, holidays) = rules();
-    compute_with_rules(d, &["--as-of", "2025-12-31", "--windows", "all"]);
-    let out = tempfile::tempdir().expect("tempdir");
-    let reports = out.path().join("reports.csv");
-    predio_ok(
-        d,
-        &["export", "reports", "--format", "csv", "--out", s(&reports)],
-    );
+    let (out, reports) = computed_and_exported(d, "all");
     let facts = out.path().join("facts.csv");
     export_indices(d, "report", "csv", s(&facts), &[]);
     let sectors = out.path().join("sectors.csv");
