@@ -133,13 +133,66 @@ fn geocoder(c: &mut Criterion) {
     .expect("sample town");
     let town = support::parcels_of(&dir.path().join("parcels.shp"));
     bench_layer(c, &format!("sample town {parcels} parcels"), &town);
-    let seoul = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/seoul-parcels/parcels.geojson");
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let seoul = shared.join("seoul-parcels/parcels.geojson");
     if seoul.exists() {
         bench_layer(c, "seoul 2382 parcels", &support::parcels_of(&seoul));
     } else {
         eprintln!("SKIPPED Seoul: {} not found", seoul.display());
     }
+    let cambridge = shared.join("cambridge-parcels/cambridge_parcels_FY2014_epsg2249.shp");
+    if cambridge.exists() {
+        let layer = support::parcels_of(&cambridge);
+        bench_layer(c, "cambridge", &layer);
+        big_polygons(c, &layer);
+    } else {
+        eprintln!("SKIPPED Cambridge: {} not found", cambridge.display());
+    }
+}
+
+/// What the edge index of parcels with many vertices costs and saves on Cambridge, whose four
+/// ROAD parcels have 4,248 to 18,604 vertices: the geocoder's build (grid and edge index), and
+/// a probe of points over the envelope of the largest of them (most near its edges).
+fn big_polygons(c: &mut Criterion, layer: &ParcelLayer) {
+    let mut group = c.benchmark_group("geocode/cambridge big polygons");
+    group.sample_size(20);
+    group.bench_function("build", |b| {
+        b.iter(|| Geocoder::new(black_box(layer), None, Geocoder::DEFAULT_TOLERANCE_M))
+    });
+    let vertices = |p: &predio_engine::Parcel| {
+        p.geometry
+            .iter()
+            .map(|g| g.exterior().0.len() + g.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+            .sum::<usize>()
+    };
+    let road = layer
+        .parcels
+        .iter()
+        .max_by_key(|p| vertices(p))
+        .expect("a parcel");
+    let one = ParcelLayer {
+        fields: vec![],
+        parcels: vec![road.clone()],
+    };
+    let pts = points(&one, sizes().1 / 10);
+    let geocoder = Geocoder::new(layer, None, Geocoder::DEFAULT_TOLERANCE_M);
+    group.throughput(Throughput::Elements(pts.len() as u64));
+    group.bench_function(
+        format!("probe over a {}-vertex road", vertices(road)),
+        |b| {
+            b.iter(|| {
+                pts.iter()
+                    .filter(|&&(lon, lat)| {
+                        geocoder
+                            .locate(black_box(lon), black_box(lat))
+                            .parcel
+                            .is_some()
+                    })
+                    .count()
+            })
+        },
+    );
+    group.finish();
 }
 
 criterion_group!(benches, geocoder);

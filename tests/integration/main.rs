@@ -11,6 +11,7 @@ mod bad_input;
 mod cadastre;
 mod crash;
 mod formats;
+mod geocoder;
 mod indices;
 mod report_formats;
 mod reports;

@@ -1,7 +1,7 @@
 //! H3 cells of points that come in spatial order, reusing the last few cells' shapes.
 
 use super::grid::segment_origin_d2;
-use super::{M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR};
+use super::metres_per_degree;
 
 /// The centre of the first pentagon at resolution 9: tests of cells by a distortion vertex.
 #[cfg(test)]
@@ -37,9 +37,9 @@ pub(crate) struct CellCache {
 #[derive(Clone, Copy)]
 pub(super) struct KnownCell {
     pub(super) cell: u64,
-    /// Centre (lon, lat) and metres per degree of longitude there.
+    /// Centre (lon, lat) and metres per degree of longitude and of latitude there.
     pub(super) centre: [f64; 2],
-    pub(super) kx: f64,
+    pub(super) scale: (f64, f64),
     /// Squared radius of the inner disc (0: never reused).
     pub(super) r2: f64,
     /// Inward unit normals and offsets of the hexagon's edges, margin included: a point `p`
@@ -51,11 +51,11 @@ impl KnownCell {
     pub(super) fn new(cell: h3o::CellIndex) -> Self {
         let centre = h3o::LatLng::from(cell);
         let (x0, y0) = (centre.lng(), centre.lat());
-        let kx = M_PER_DEG_LON_EQUATOR * y0.to_radians().cos();
+        let (kx, ky) = metres_per_degree(y0);
         let mut known = KnownCell {
             cell: u64::from(cell),
             centre: [x0, y0],
-            kx,
+            scale: (kx, ky),
             r2: 0.0,
             edges: None,
         };
@@ -65,7 +65,7 @@ impl KnownCell {
         let v: Vec<(f64, f64)> = cell
             .boundary()
             .iter()
-            .map(|p| ((p.lng() - x0) * kx, (p.lat() - y0) * M_PER_DEG_LAT))
+            .map(|p| ((p.lng() - x0) * kx, (p.lat() - y0) * ky))
             .collect();
         let n = v.len();
         let d2 = (0..n)
@@ -100,7 +100,7 @@ impl KnownCell {
 
     pub(super) fn holds(&self, lon: f64, lat: f64) -> bool {
         let [x0, y0] = self.centre;
-        let (dx, dy) = ((lon - x0) * self.kx, (lat - y0) * M_PER_DEG_LAT);
+        let (dx, dy) = ((lon - x0) * self.scale.0, (lat - y0) * self.scale.1);
         dx * dx + dy * dy < self.r2
             || self
                 .edges

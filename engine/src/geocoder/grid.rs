@@ -5,6 +5,7 @@
 use geo::coordinate_position::CoordPos;
 use geo::BoundingRect;
 
+use super::edges::{step, EdgeIndex, Step, BIG_VERTICES};
 use crate::model::ParcelLayer;
 
 /// The parcels flattened for point queries: each parcel's rings as one run of a coordinate
@@ -21,6 +22,8 @@ pub(super) struct ParcelGrid {
     pub(super) ny: usize,
     pub(super) cell_start: Vec<u32>,
     pub(super) items: Vec<Item>,
+    /// The parcels with many vertices, cut along the grid.
+    pub(super) big: EdgeIndex,
 }
 
 /// A parcel listed in a grid cell, with its envelope relative to the grid's origin in `f32`
@@ -28,12 +31,22 @@ pub(super) struct ParcelGrid {
 /// and next to the index, so that the test costs no other read).
 #[derive(Clone, Copy)]
 pub(super) struct Item {
+    /// The parcel, or for a parcel with an edge index [`BIG`] plus its cell's position in
+    /// [`EdgeIndex::cells`].
     pub(super) parcel: u32,
     /// `[min x, min y, max x, max y]`.
     pub(super) env: [f32; 4],
 }
 
+/// The flag of an [`Item`] that is a big parcel's cell.
+pub(super) const BIG: u32 = 1 << 31;
+
 impl Item {
+    /// The big parcel's cell this item stands for, if it is one.
+    pub(super) fn big(&self) -> Option<usize> {
+        (self.parcel & BIG != 0).then_some((self.parcel & !BIG) as usize)
+    }
+
     /// Whether the envelope holds a point given relative to the grid's origin.
     pub(super) fn may_hold(&self, rx: f64, ry: f64) -> bool {
         let e = self.env;
@@ -46,6 +59,11 @@ impl Item {
 
 impl ParcelGrid {
     pub(super) fn new(layer: &ParcelLayer) -> Self {
+        Self::with_big_vertices(layer, BIG_VERTICES)
+    }
+
+    /// The grid, with an edge index for the parcels of `big_vertices` vertices or more.
+    pub(super) fn with_big_vertices(layer: &ParcelLayer, big_vertices: usize) -> Self {
         let (env, all) = envelopes(layer);
         let n = env.len();
         // about one parcel per cell, square cells in degrees
@@ -64,10 +82,39 @@ impl ParcelGrid {
             ny,
             cell_start: vec![0; nx * ny + 1],
             items: Vec::new(),
+            big: EdgeIndex::default(),
         };
         grid.lay_out_rings(layer, &env);
-        grid.fill_cells(&env);
+        let big = grid.index_big_parcels(&env, big_vertices);
+        grid.fill_cells(&env, &big);
         grid
+    }
+
+    /// Cuts the parcels with many vertices along the grid; per parcel, its range of
+    /// [`EdgeIndex::cells`] (none for the others).
+    fn index_big_parcels(
+        &mut self,
+        env: &[[f64; 4]],
+        big_vertices: usize,
+    ) -> Vec<Option<(u32, u32)>> {
+        let mut index = std::mem::take(&mut self.big);
+        let ranges = env
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let (a, b) = self.start[i];
+                let span = self.span(*e)?;
+                let cells = (span.2 - span.0 + 1) * (span.3 - span.1 + 1);
+                if ((b - a) as usize) < big_vertices || cells < 4 {
+                    return None;
+                }
+                let first = index.cells.len() as u32;
+                index.add(self, i, span);
+                Some((first, index.cells.len() as u32))
+            })
+            .collect();
+        self.big = index;
+        ranges
     }
 
     /// Lays the parcels' rings out in one coordinate array, in the order of each parcel's first
@@ -99,13 +146,17 @@ impl ParcelGrid {
         self.start = run;
     }
 
-    /// Lists each parcel in every cell its envelope touches: two passes, a count per cell, then
-    /// the parcels in layer order.
-    fn fill_cells(&mut self, env: &[[f64; 4]]) {
+    /// Lists each parcel in every cell its envelope touches (a big parcel in the cells of its
+    /// edge index): two passes, a count per cell, then the parcels in layer order.
+    fn fill_cells(&mut self, env: &[[f64; 4]], big: &[Option<(u32, u32)>]) {
         let (nx, ny) = (self.nx, self.ny);
         let grid = self;
-        for e in env {
-            if let Some((x0, y0, x1, y1)) = grid.span(*e) {
+        for (e, big) in env.iter().zip(big) {
+            if let Some((a, b)) = big {
+                for k in *a..*b {
+                    grid.cell_start[grid.big.cells[k as usize].cell as usize + 1] += 1;
+                }
+            } else if let Some((x0, y0, x1, y1)) = grid.span(*e) {
                 for cy in y0..=y1 {
                     for cx in x0..=x1 {
                         grid.cell_start[cy * nx + cx + 1] += 1;
@@ -140,16 +191,25 @@ impl ParcelGrid {
             }
         };
         for (i, e) in env.iter().enumerate() {
-            if let Some((x0, y0, x1, y1)) = grid.span(*e) {
-                let item = Item {
-                    parcel: i as u32,
-                    env: [
-                        down(e[0] - ox),
-                        down(e[1] - oy),
-                        up(e[2] - ox),
-                        up(e[3] - oy),
-                    ],
-                };
+            let item = Item {
+                parcel: i as u32,
+                env: [
+                    down(e[0] - ox),
+                    down(e[1] - oy),
+                    up(e[2] - ox),
+                    up(e[3] - oy),
+                ],
+            };
+            if let Some((a, b)) = big[i] {
+                for k in a..b {
+                    let slot = &mut next[grid.big.cells[k as usize].cell as usize];
+                    grid.items[*slot as usize] = Item {
+                        parcel: BIG | k,
+                        ..item
+                    };
+                    *slot += 1;
+                }
+            } else if let Some((x0, y0, x1, y1)) = grid.span(*e) {
                 for cy in y0..=y1 {
                     for cx in x0..=x1 {
                         let slot = &mut next[cy * nx + cx];
@@ -217,24 +277,29 @@ impl ParcelGrid {
     pub(super) fn position(&self, i: usize, x: f64, y: f64) -> CoordPos {
         let mut inside = false;
         for w in self.coords_of(i).windows(2) {
-            let ([ax, ay], [bx, by]) = (w[0], w[1]);
-            // Comparisons with the NaN between rings are false: such an edge only comes here,
-            // where its NaN cross product leaves it out.
-            if (ay > y) != (by > y) {
-                let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
-                if cross.is_nan() {
-                    continue;
-                }
-                if cross == 0.0 {
-                    return CoordPos::OnBoundary;
-                }
-                if (cross > 0.0) == (by > ay) {
-                    inside = !inside;
-                }
-            } else if (ay == y && by == y && x >= ax.min(bx) && x <= ax.max(bx))
-                || (ax == x && ay == y)
-            {
-                return CoordPos::OnBoundary;
+            match step(w[0], w[1], x, y) {
+                Step::Cross => inside = !inside,
+                Step::OnEdge => return CoordPos::OnBoundary,
+                Step::Miss => {}
+            }
+        }
+        if inside {
+            CoordPos::Inside
+        } else {
+            CoordPos::Outside
+        }
+    }
+
+    /// [`ParcelGrid::position`] for a point of the cell of big cell `k`: the crossings right of
+    /// the cell from its breaks, its local edges tested one by one.
+    pub(super) fn position_big(&self, k: usize, x: f64, y: f64) -> CoordPos {
+        let mut inside = self.big.right_parity(k, y);
+        for &j in self.big.edges_of(k) {
+            let j = j as usize;
+            match step(self.coords[j], self.coords[j + 1], x, y) {
+                Step::Cross => inside = !inside,
+                Step::OnEdge => return CoordPos::OnBoundary,
+                Step::Miss => {}
             }
         }
         if inside {

@@ -13,6 +13,7 @@
 
 mod batch;
 mod cells;
+mod edges;
 mod grid;
 #[cfg(test)]
 mod tests;
@@ -75,9 +76,23 @@ impl Placed<'_> {
     }
 }
 
-/// Metres per degree of latitude (mean, WGS 84); longitude scales by cos(latitude).
-const M_PER_DEG_LAT: f64 = 110_574.0;
-const M_PER_DEG_LON_EQUATOR: f64 = 111_319.49;
+/// Metres per degree of longitude and of latitude at a latitude on the WGS 84 ellipsoid (from
+/// its radii of curvature there): the nearest search's flat frame about a point, which over
+/// 25 m departs from a conformal projection's distances by well under a millimetre.
+fn metres_per_degree(lat: f64) -> (f64, f64) {
+    const A: f64 = 6_378_137.0;
+    const E2: f64 = 6.694_379_990_141_3e-3;
+    let (sin, cos) = lat.to_radians().sin_cos();
+    let w2 = 1.0 - E2 * sin * sin;
+    let w = w2.sqrt();
+    let prime_vertical = A / w;
+    let meridian = A * (1.0 - E2) / (w2 * w);
+    let per_radian = std::f64::consts::PI / 180.0;
+    (
+        prime_vertical * cos.max(1e-6) * per_radian,
+        meridian * per_radian,
+    )
+}
 
 /// Geocodes points against a catalog version's parcels and sectors.
 pub struct Geocoder<'a> {
@@ -97,11 +112,28 @@ impl<'a> Geocoder<'a> {
         sectors: Option<&'a SectorLayer>,
         tolerance_m: f64,
     ) -> Self {
+        let grid = ParcelGrid::new(parcels);
+        tracing::debug!(
+            cells = grid.big.cells.len(),
+            bytes = grid.big.heap_bytes(),
+            "geocoder: edge index of the parcels with many vertices"
+        );
         Self {
             parcels,
-            grid: ParcelGrid::new(parcels),
+            grid,
             sectors: sectors.map(SectorIndex::new),
             tolerance_m,
+        }
+    }
+
+    /// A geocoder whose grid gives an edge index to parcels of `big_vertices` or more.
+    #[cfg(test)]
+    fn with_big_vertices(parcels: &'a ParcelLayer, big_vertices: usize) -> Self {
+        Self {
+            parcels,
+            grid: ParcelGrid::with_big_vertices(parcels, big_vertices),
+            sectors: None,
+            tolerance_m: Self::DEFAULT_TOLERANCE_M,
         }
     }
 
@@ -155,8 +187,11 @@ impl<'a> Geocoder<'a> {
             if !item.may_hold(rx, ry) {
                 continue;
             }
-            let i = item.parcel as usize;
-            match g.position(i, x, y) {
+            let (i, position) = match item.big() {
+                Some(k) => (g.big.cells[k].parcel as usize, g.position_big(k, x, y)),
+                None => (item.parcel as usize, g.position(item.parcel as usize, x, y)),
+            };
+            match position {
                 CoordPos::Inside => return Some(i),
                 CoordPos::OnBoundary => {
                     boundary.get_or_insert(i);
@@ -175,8 +210,7 @@ impl<'a> Geocoder<'a> {
     /// candidates measured, as a parcel is listed in every cell its envelope meets.
     fn nearest(&self, point: Point<f64>, seen: &mut Vec<u32>) -> Option<(usize, f64)> {
         let (lon, lat) = (point.x(), point.y());
-        let k = lat.to_radians().cos().max(1e-6);
-        let (sx, sy) = (M_PER_DEG_LON_EQUATOR * k, M_PER_DEG_LAT);
+        let (sx, sy) = metres_per_degree(lat);
         let (dx, dy) = (self.tolerance_m / sx, self.tolerance_m / sy);
         let limit2 = self.tolerance_m * self.tolerance_m;
         let g = &self.grid;
@@ -212,33 +246,50 @@ impl<'a> Geocoder<'a> {
                     }
                     for item in g.items_of(cy * g.nx + cx) {
                         let bound = best.map_or(limit2, |b| b.1);
-                        let i = item.parcel as usize;
                         let e = item.env.map(f64::from);
                         let ex = (e[0] - rx).max(rx - e[2]).max(0.0) * sx;
                         let ey = (e[1] - ry).max(ry - e[3]).max(0.0) * sy;
-                        if ex * ex + ey * ey > bound || seen.contains(&item.parcel) {
+                        if ex * ex + ey * ey > bound {
                             continue;
                         }
-                        seen.push(item.parcel);
                         // Edges wholly beyond the bound on one side are passed over; NaN
                         // separates rings, and `min` passes over the NaN of those edges.
                         let r = bound.sqrt();
                         let (rx, ry) = (r / sx, r / sy);
                         let beyond =
                             |a: f64, b: f64, r: f64| (a > r && b > r) || (a < -r && b < -r);
-                        let d2 = g
-                            .coords_of(i)
-                            .windows(2)
-                            .filter(|w| {
-                                !beyond(w[0][0] - lon, w[1][0] - lon, rx)
-                                    && !beyond(w[0][1] - lat, w[1][1] - lat, ry)
-                            })
-                            .map(|w| {
-                                let a = ((w[0][0] - lon) * sx, (w[0][1] - lat) * sy);
-                                let b = ((w[1][0] - lon) * sx, (w[1][1] - lat) * sy);
-                                segment_origin_d2(a, b)
-                            })
-                            .fold(f64::INFINITY, f64::min);
+                        let d2 = |[ax, ay]: [f64; 2], [bx, by]: [f64; 2]| {
+                            if beyond(ax - lon, bx - lon, rx) || beyond(ay - lat, by - lat, ry) {
+                                return f64::INFINITY;
+                            }
+                            let a = ((ax - lon) * sx, (ay - lat) * sy);
+                            let b = ((bx - lon) * sx, (by - lat) * sy);
+                            segment_origin_d2(a, b)
+                        };
+                        // A big parcel is measured in each cell, on the edges near that cell
+                        // (the nearest of its edges is near a cell the search visits); any
+                        // other, once, on all its rings.
+                        let (i, d2) = match item.big() {
+                            Some(k) => (
+                                g.big.cells[k].parcel as usize,
+                                g.big
+                                    .edges_of(k)
+                                    .iter()
+                                    .map(|&j| d2(g.coords[j as usize], g.coords[j as usize + 1]))
+                                    .fold(f64::INFINITY, f64::min),
+                            ),
+                            None if seen.contains(&item.parcel) => continue,
+                            None => {
+                                seen.push(item.parcel);
+                                let i = item.parcel as usize;
+                                let d2 = g
+                                    .coords_of(i)
+                                    .windows(2)
+                                    .map(|w| d2(w[0], w[1]))
+                                    .fold(f64::INFINITY, f64::min);
+                                (i, d2)
+                            }
+                        };
                         // a tie keeps the first in layer order
                         if d2 <= bound && best.is_none_or(|b| d2 < b.1 || (d2 == b.1 && i < b.0)) {
                             best = Some((i, d2));

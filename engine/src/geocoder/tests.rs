@@ -141,3 +141,118 @@ fn point_in_no_parcel_still_gets_its_sector() {
         (MatchKind::None, Some("Z"))
     );
 }
+
+/// A cadastre with a road-like parcel of many vertices: a comb of 60 teeth (each tooth's tip
+/// a jagged run of vertices, some edges horizontal, some vertical), with a many-sided hole
+/// (a star) and a second polygon, plus small square parcels between the teeth, one of them
+/// overlapping the comb, one listed before it. Coordinates about Cambridge (42.37° N).
+fn comb_layer() -> ParcelLayer {
+    let (x0, y0) = (-71.12, 42.36);
+    let tooth = 0.0004;
+    let mut ring = vec![(x0, y0)];
+    for t in 0..60 {
+        let x = x0 + t as f64 * tooth;
+        // up the tooth's left side, a jagged tip, down its right side, along the bottom
+        ring.push((x, y0 + 0.002));
+        for k in 1..6 {
+            let jag = if k % 2 == 0 { 0.00003 } else { 0.0 };
+            ring.push((x + k as f64 * tooth / 12.0, y0 + 0.012 + jag));
+        }
+        ring.push((x + tooth / 2.0, y0 + 0.002));
+        ring.push((x + tooth, y0 + 0.002));
+    }
+    ring.push((x0 + 60.0 * tooth, y0));
+    ring.push((x0, y0));
+    let hole: Vec<(f64, f64)> = (0..=40)
+        .map(|k| {
+            let a = std::f64::consts::TAU * f64::from(k % 40) / 40.0;
+            let r = if k % 2 == 0 { 0.0008 } else { 0.0004 };
+            (x0 + 0.012 + r * a.cos(), y0 + 0.001 + r * a.sin() * 0.9)
+        })
+        .collect();
+    let other: Vec<(f64, f64)> = (0..=30)
+        .map(|k| {
+            let a = std::f64::consts::TAU * f64::from(k % 30) / 30.0;
+            (x0 + 0.006 + 0.0015 * a.cos(), y0 - 0.003 + 0.0011 * a.sin())
+        })
+        .collect();
+    let comb = MultiPolygon(vec![
+        geo::Polygon::new(ring.into(), vec![hole.into()]),
+        geo::Polygon::new(other.into(), vec![]),
+    ]);
+    let square = |x: f64, y: f64, s: f64| {
+        MultiPolygon(vec![
+            polygon![(x: x, y: y), (x: x + s, y: y), (x: x + s, y: y + s), (x: x, y: y + s), (x: x, y: y)],
+        ])
+    };
+    let parcel = |id: String, geometry| Parcel {
+        id: ParcelId::new(id),
+        sector_id: None,
+        area_m2: 0.0,
+        geometry,
+        attributes: vec![],
+    };
+    // One square before the comb in the layer, over a tooth's tip and a gap.
+    let mut parcels = vec![parcel(
+        "first".into(),
+        square(x0 + 0.0101, y0 + 0.0105, 0.0006),
+    )];
+    parcels.push(parcel("comb".into(), comb));
+    for t in 0..59 {
+        let x = x0 + t as f64 * tooth + tooth / 2.0;
+        parcels.push(parcel(
+            format!("gap{t}"),
+            square(x + 0.00002, y0 + 0.004, 0.00016),
+        ));
+    }
+    ParcelLayer {
+        fields: vec![],
+        parcels,
+    }
+}
+
+#[test]
+fn edge_index_answers_as_the_whole_ring_does() {
+    let parcels = comb_layer();
+    let indexed = Geocoder::with_big_vertices(&parcels, 16);
+    let whole = Geocoder::with_big_vertices(&parcels, usize::MAX);
+    assert!(!indexed.grid.big.cells.is_empty() && whole.grid.big.cells.is_empty());
+    // Every vertex, every edge's midpoint, points a hair either side of each, points on the
+    // horizontal lines through the vertices, and random points over the extent and around.
+    let mut points = Vec::new();
+    for p in &parcels.parcels {
+        for polygon in &p.geometry {
+            for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+                for w in ring.0.windows(2) {
+                    let (a, b) = (w[0], w[1]);
+                    let (mx, my) = ((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
+                    points.extend([(a.x, a.y), (mx, my), (mx, a.y), (a.x + 1e-4, a.y)]);
+                    for e in [1e-9, 1e-7, 2e-5] {
+                        points.extend([(mx + e, my), (mx - e, my), (mx, my + e), (mx, my - e)]);
+                    }
+                }
+            }
+        }
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for _ in 0..50_000 {
+        points.push((-71.1206 + next() * 0.0252, 42.3563 + next() * 0.0164));
+    }
+    let mut kinds = std::collections::BTreeMap::new();
+    for (x, y) in points {
+        let (a, b) = (indexed.locate(x, y), whole.locate(x, y));
+        assert_eq!(a, b, "at ({x}, {y})");
+        *kinds.entry(format!("{:?}", a.kind)).or_insert(0) += 1;
+    }
+    // Every kind is met, often.
+    assert!(
+        kinds.values().all(|&n| n > 2_000) && kinds.len() == 3,
+        "{kinds:?}"
+    );
+}
