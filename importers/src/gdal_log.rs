@@ -9,6 +9,12 @@ use gdal::errors::CplErrType;
 static FAILURES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static INSTALL: Once = Once::new();
 
+thread_local! {
+    /// The last warning GDAL gave in this thread: GDAL calls its handler in the thread of the
+    /// call that warns, so a caller can read what its own call said (GEOS's validity reason).
+    static LAST_WARNING: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Installs the handler once per process.
 pub(crate) fn install() {
     INSTALL.call_once(|| {
@@ -19,7 +25,10 @@ pub(crate) fn install() {
                     f.push(msg.to_owned());
                 }
             }
-            CplErrType::Warning => tracing::debug!(gdal.code = code, "GDAL warning: {msg}"),
+            CplErrType::Warning => {
+                tracing::debug!(gdal.code = code, "GDAL warning: {msg}");
+                LAST_WARNING.with(|w| *w.borrow_mut() = Some(msg.to_owned()));
+            }
             _ => tracing::trace!(gdal.code = code, "GDAL: {msg}"),
         });
     });
@@ -38,4 +47,12 @@ pub(crate) fn take() -> Vec<String> {
         .lock()
         .map(|mut f| std::mem::take(&mut *f))
         .unwrap_or_default()
+}
+
+/// Runs `f` and returns what it returned with the last warning GDAL gave in this thread during
+/// it, if any.
+pub(crate) fn with_warning<T>(f: impl FnOnce() -> T) -> (T, Option<String>) {
+    LAST_WARNING.with(|w| w.borrow_mut().take());
+    let out = f();
+    (out, LAST_WARNING.with(|w| w.borrow_mut().take()))
 }

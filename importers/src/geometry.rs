@@ -125,36 +125,49 @@ fn vertex_count(geometry: &MultiPolygon<f64>) -> usize {
         .sum()
 }
 
-/// The first OGC validity problem of `geometry`, if any. `wkb` is its WKB when at hand.
-fn first_problem(geometry: &MultiPolygon<f64>, wkb: Option<&[u8]>) -> Option<String> {
-    if vertex_count(geometry) > GEOS_VALIDATION_VERTICES {
-        // A GDAL geometry built and dropped in this thread: OGR/GEOS calls on separate objects
-        // are thread-safe.
-        let owned;
-        let wkb = match wkb {
-            Some(w) => Some(w),
-            None => {
-                owned = Geometry::MultiPolygon(geometry.clone())
-                    .to_wkb(CoordDimensions::xy())
-                    .ok();
-                owned.as_deref()
-            }
-        };
-        if let Some(g) = wkb.and_then(|w| gdal::vector::Geometry::from_wkb(w).ok()) {
-            if g.is_valid() {
-                return None;
-            }
-        }
+/// What GEOS (through GDAL) says of a geometry with many vertices: `Ok` when valid, else its
+/// reason (GEOS's words with the point, e.g. "Ring Self-intersection at or near point x y");
+/// `None` for a small geometry, or one GDAL cannot read. `wkb` is its WKB when at hand.
+fn geos_validity(geometry: &MultiPolygon<f64>, wkb: Option<&[u8]>) -> Option<Result<(), String>> {
+    if vertex_count(geometry) <= GEOS_VALIDATION_VERTICES {
+        return None;
     }
-    geometry
-        .check_validation()
-        .err()
-        .map(|p| p.to_string())
-        .or_else(|| {
-            // GEOS said invalid where geo finds nothing: trust GEOS, the reference.
-            (vertex_count(geometry) > GEOS_VALIDATION_VERTICES)
-                .then(|| "invalid according to GEOS".to_owned())
-        })
+    // A GDAL geometry built and dropped in this thread: OGR/GEOS calls on separate objects are
+    // thread-safe.
+    let owned;
+    let wkb = match wkb {
+        Some(w) => w,
+        None => {
+            owned = Geometry::MultiPolygon(geometry.clone())
+                .to_wkb(CoordDimensions::xy())
+                .ok()?;
+            &owned
+        }
+    };
+    let g = gdal::vector::Geometry::from_wkb(wkb).ok()?;
+    let (valid, reason) = crate::gdal_log::with_warning(|| g.is_valid());
+    Some(if valid {
+        Ok(())
+    } else {
+        Err(reason.map_or_else(
+            || "invalid according to GEOS".to_owned(),
+            |r| format!("{} (GEOS)", r.to_lowercase()),
+        ))
+    })
+}
+
+/// Whether `geometry` is OGC-valid.
+fn is_valid(geometry: &MultiPolygon<f64>) -> bool {
+    first_problem(geometry, None).is_none()
+}
+
+/// The first OGC validity problem of `geometry`, if any: GEOS's reason for a geometry with many
+/// vertices, `geo`'s for the others. `wkb` is its WKB when at hand.
+fn first_problem(geometry: &MultiPolygon<f64>, wkb: Option<&[u8]>) -> Option<String> {
+    match geos_validity(geometry, wkb) {
+        Some(verdict) => verdict.err(),
+        None => geometry.check_validation().err().map(|p| p.to_string()),
+    }
 }
 
 /// Parses, validates and reprojects one feature's WKB.
@@ -179,12 +192,17 @@ pub(crate) fn process(wkb: Option<&[u8]>, crs: &Crs) -> Outcome {
 }
 
 /// Repairs an invalid geometry with GDAL's MakeValid (GEOS), keeping its polygonal parts.
+///
+/// MakeValid's `STRUCTURE` method (GEOS 3.10+): exterior rings unioned, holes taken out, what
+/// PostGIS recommends for polygons; on Cambridge's two self-touching road polygons of 17,000
+/// and 18,600 vertices it takes half the time of the default `LINEWORK`, and gives the same
+/// areas where a ring only touches itself.
 pub(crate) fn repair(geometry: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, String> {
     let cleaned = drop_degenerate_rings(geometry);
     if cleaned.0.is_empty() {
         return Err("nothing left after dropping degenerate rings".into());
     }
-    if first_problem(&cleaned, None).is_none() {
+    if is_valid(&cleaned) {
         return Ok(cleaned);
     }
     let wkb = Geometry::MultiPolygon(cleaned)
@@ -192,7 +210,13 @@ pub(crate) fn repair(geometry: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, 
         .map_err(|e| e.to_string())?;
     let ogr = gdal::vector::Geometry::from_wkb(&wkb).map_err(|e| e.to_string())?;
     let valid = ogr
-        .make_valid(&CslStringList::new())
+        .make_valid(&{
+            let mut options = CslStringList::new();
+            options
+                .set_name_value("METHOD", "STRUCTURE")
+                .map_err(|e| e.to_string())?;
+            options
+        })
         .map_err(|e| format!("MakeValid failed: {e}"))?;
     let mut polygons = Vec::new();
     collect_polygons(valid.to_geo().map_err(|e| e.to_string())?, &mut polygons);
