@@ -111,8 +111,8 @@ bench-deps: deps
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@[ -x $(BENCH_VENV)/bin/python ] || { python3 -m venv $(BENCH_VENV) && \
-	  $(BENCH_VENV)/bin/pip install -q geopandas==1.2.0 shapely==2.2.0 pyogrio pyproj pandas pyarrow duckdb; }
-	@$(BENCH_VENV)/bin/python -c "import duckdb, pyarrow" 2>/dev/null || $(BENCH_VENV)/bin/pip install -q pyarrow duckdb
+	  $(BENCH_VENV)/bin/pip install -q geopandas==1.2.0 shapely==2.2.0 pyogrio pyproj pandas pyarrow duckdb sedonadb geoarrow-pyarrow; }
+	@$(BENCH_VENV)/bin/python -c "import duckdb, pyarrow, sedonadb, geoarrow.pyarrow" 2>/dev/null || $(BENCH_VENV)/bin/pip install -q pyarrow duckdb sedonadb geoarrow-pyarrow
 
 bench: build bench-deps
 	$(CARGO) bench --profile dev -p predio --bench geocoder
