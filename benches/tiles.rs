@@ -143,6 +143,59 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    big_polygons(c);
+}
+
+/// Cold z16 parcel tiles over Cambridge's longest ROAD parcel (18,604 vertices): 16 tiles,
+/// each holding one of its vertices (spread along its rings), so that every tile cuts it.
+fn big_polygons(c: &mut Criterion) {
+    let shp = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/cambridge-parcels/cambridge_parcels_FY2014_epsg2249.shp");
+    if !shp.exists() {
+        eprintln!("SKIPPED Cambridge: {} not found", shp.display());
+        return;
+    }
+    let layer = support::parcels_of(&shp);
+    let road = layer
+        .parcels
+        .iter()
+        .max_by_key(|p| {
+            p.geometry
+                .iter()
+                .map(|g| g.exterior().0.len())
+                .sum::<usize>()
+        })
+        .expect("a parcel");
+    let vertices: Vec<geo::Coord<f64>> = road
+        .geometry
+        .iter()
+        .flat_map(|p| p.exterior().0.iter().copied())
+        .collect();
+    let mut block: Vec<TileCoord> = (0..16)
+        .map(|k| {
+            let v = vertices[k * vertices.len() / 16];
+            TileCoord::containing(16, v.x, v.y).expect("tile")
+        })
+        .collect();
+    block.dedup();
+    let tiles = PolygonLayer::parcels(&layer, None).expect("parcels");
+    let filter = Selection::window("");
+    let mut group = c.benchmark_group("tiles/cambridge z16 cold");
+    let mut i = 0usize;
+    group.bench_function(
+        format!(
+            "{} tiles over the {}-vertex road",
+            block.len(),
+            vertices.len()
+        ),
+        |b| {
+            b.iter(|| {
+                i = (i + 1) % block.len();
+                tiles.tile(black_box(block[i]), &filter).expect("tile")
+            })
+        },
+    );
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -99,9 +99,6 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
-    /// The current version has no sectors (what the plan ranks).
-    #[error("the current version has no sectors")]
-    NoSectors,
     /// The catalog has no version yet (nothing was imported).
     #[error("the catalog at {path} is empty: import parcels or sectors first")]
     Empty {

@@ -2,7 +2,9 @@
 
 The neighbours are built here, independently of predio: the study cells within one step of
 each cell (h3-py's grid_disk). esda's G_Local(transform="B", star=True) gives the statistic and
-its z-score; scipy's Benjamini-Hochberg gives the q-values. Usage: hotspots_check.py FILE.csv
+its z-score; scipy's Benjamini-Hochberg gives the q-values. With the catalog's sectors, each
+cell's `sector` is checked against the sector whose polygon holds its centre (GEOS, shapely).
+Usage: hotspots_check.py FILE.csv [SECTORS.fgb]
 Prints a JSON summary; exits non-zero on any difference.
 """
 import json
@@ -42,6 +44,20 @@ summary = {
     "max_diff_q": check("q", ours["q"].to_numpy(), q, 1e-6),
     "hot": int((ours["class"] == "hot").sum()),
 }
+if len(sys.argv) > 2:
+    import pyogrio
+    import shapely
+    sectors = pyogrio.read_dataframe(sys.argv[2])
+    centres = shapely.points([h3.cell_to_latlng(c)[::-1] for c in cells])
+    expected = [""] * len(cells)
+    for p, s in zip(*shapely.STRtree(sectors.geometry.to_numpy()).query(centres, predicate="within")):
+        if not expected[p]:
+            expected[p] = sectors["name"].iloc[s]
+    got = ours["sector"].fillna("").tolist()
+    wrong = [c for c, a, b in zip(cells, got, expected) if a != b]
+    if wrong:
+        problems.append(f"sector of {len(wrong)} cells differs, e.g. {wrong[:3]}")
+    summary["named"] = sum(1 for e in expected if e)
 if not summary["neighbours_equal"]:
     problems.append("neighbour counts differ")
 print(json.dumps(summary))

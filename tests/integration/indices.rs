@@ -535,6 +535,7 @@ fn hot_spots_equal_esdas_gi_star_on_the_same_cells() {
         let check = Command::new(&py)
             .arg(workspace().join("tests/integration/hotspots_check.py"))
             .arg(&out)
+            .arg(crate::support::version_dir(d).join("sectors.fgb"))
             .output()
             .expect("python runs");
         assert!(
@@ -546,6 +547,10 @@ fn hot_spots_equal_esdas_gi_star_on_the_same_cells() {
         let summary: serde_json::Value =
             serde_json::from_slice(&check.stdout).expect("a JSON summary");
         compared += summary["cells"].as_u64().unwrap_or(0);
+        assert!(
+            summary["named"].as_u64() > Some(summary["cells"].as_u64().unwrap_or(0) / 2),
+            "{summary}"
+        );
     }
     assert!(compared > 100, "{compared} cells compared with esda");
     // refusals

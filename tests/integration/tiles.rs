@@ -1840,4 +1840,82 @@ fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
         b.len() == 4 && b[0] > -56.5 && b[2] < -55.9 && b[1] > -35.0 && b[3] < -34.7,
         "{meta}"
     );
+
+    // The plan ranks the H3 cells, and says so; each row's counts are its cell's reclamos of its
+    // category (cells recomputed here with h3o from the exported points).
+    let out = predio_ok(d, &["plan", "--window", "all", "--json", "--top", "1000"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("plan --json");
+    assert!(rows.len() > 20, "{rows:?}");
+    let csv = d.join("reclamos.csv");
+    predio_ok(
+        d,
+        &["export", "reports", "--format", "csv", "--out", arg(&csv)],
+    );
+    let mut counts: std::collections::HashMap<(String, String), f64> = Default::default();
+    for r in crate::support::csv_rows(&csv) {
+        let (Ok(lon), Ok(lat)) = (r["lon"].parse::<f64>(), r["lat"].parse::<f64>()) else {
+            continue;
+        };
+        let cell = h3o::LatLng::new(lat, lon)
+            .expect("lat/lon")
+            .to_cell(h3o::Resolution::Nine);
+        *counts
+            .entry((cell.to_string(), r["category"].clone()))
+            .or_default() += 1.0;
+    }
+    for row in &rows {
+        assert_eq!(row["level"], "h3", "{row}");
+        let cell = row["cell"].as_str().expect("a cell");
+        let category = row["category"].as_str().expect("a category").to_owned();
+        assert_eq!(
+            row["received"].as_f64(),
+            counts.get(&(cell.to_owned(), category)).copied(),
+            "{row}"
+        );
+        assert!(row["action"] != "campaign" || row["chosen_by"] != serde_json::Value::Null);
+    }
+    let text =
+        String::from_utf8_lossy(&predio_ok(d, &["plan", "--window", "all"]).stdout).into_owned();
+    assert!(text.contains("places: H3 cells"), "{text}");
+    let total: usize = text
+        .split(" place x category rows")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the count of rows");
+    assert!(total >= rows.len(), "{text}");
+    // and the plan as GeoJSON: each cell its hexagon
+    let geojson = d.join("plan.geojson");
+    predio_ok(d, &["plan", "--window", "all", "--out", arg(&geojson)]);
+    let info = crate::support::gdal_tool("ogrinfo", &["-so", "-al", arg(&geojson)]);
+    assert!(info.contains(&format!("Feature Count: {total}")), "{info}");
+    assert!(info.contains("Polygon") && info.contains("cell"), "{info}");
+
+    // The audit report goes by department, and says so: its total is the reclamos received in
+    // 2016 in Montevideo's local days (UTC-3; the dates are days, so local midnights, on the
+    // period's edges too), counted here from the export.
+    let html = d.join("audit.html");
+    let out = predio_ok(d, &["audit", "--period", "2016", "--out", arg(&html)]);
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    let received: usize = summary
+        .split(" received")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .map(|n| n.replace(['\u{2009}', ','], ""))
+        .and_then(|n| n.parse().ok())
+        .expect("the count received");
+    let (from, to) = ("2016-01-01T03:00:00Z", "2017-01-01T03:00:00Z");
+    let expected = crate::support::csv_rows(&csv)
+        .iter()
+        .filter(|r| r["created_at"].as_str() >= from && r["created_at"].as_str() < to)
+        .count();
+    assert!(expected > 100, "{expected}");
+    assert_eq!(received, expected, "{summary}");
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(
+        page.contains("el informe va por departamento")
+            && page.contains("tabla-departamentos")
+            && !page.contains("tabla-sectores"),
+        "{page}"
+    );
 }

@@ -1,4 +1,5 @@
-//! `predio hotspots`: Getis–Ord Gi* over the H3 cell table of the current version.
+//! `predio hotspots`: Getis–Ord Gi* over the H3 cell table of the current version, each cell
+//! named by the sector holding its centre (where the catalog has sectors).
 
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
@@ -78,22 +79,44 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         args.ring,
         args.alpha
     );
+    // The place of each cell: the sector holding its centre.
+    let sectors = catalog.sectors(&manifest)?.unwrap_or_default();
+    let index = predio_engine::SectorIndex::new(&sectors);
+    let names: std::collections::HashMap<&str, &str> = sectors
+        .sectors
+        .iter()
+        .map(|s| (s.id.as_str(), s.name.as_str()))
+        .collect();
+    let place = |cell: h3o::CellIndex| -> String {
+        let c = h3o::LatLng::from(cell);
+        index
+            .sector_at(geo::Point::new(c.lng(), c.lat()))
+            .map(|id| {
+                names
+                    .get(id.as_str())
+                    .copied()
+                    .unwrap_or(id.as_str())
+                    .to_owned()
+            })
+            .unwrap_or_default()
+    };
     let mut order: Vec<&_> = spots.iter().collect();
     order.sort_by(|a, b| b.gi.z.total_cmp(&a.gi.z));
     println!(
-        "{:<17} {:>8} {:>4} {:>8} {:>10} {:>10}  class",
-        "cell", "value", "nbrs", "z", "p", "q"
+        "{:<17} {:>8} {:>4} {:>8} {:>10} {:>10}  {:<5}  sector",
+        "cell", "value", "nbrs", "z", "p", "q", "class"
     );
     for s in order.iter().take(args.top) {
         println!(
-            "{:<17} {:>8} {:>4} {:>8.3} {:>10.2e} {:>10.2e}  {}",
+            "{:<17} {:>8} {:>4} {:>8.3} {:>10.2e} {:>10.2e}  {:<5}  {}",
             s.cell.to_string(),
             s.value,
             s.neighbours,
             s.gi.z,
             s.gi.p,
             s.q,
-            s.class.as_str()
+            s.class.as_str(),
+            place(s.cell)
         );
     }
     if let Some(out) = &args.out {
@@ -107,6 +130,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
             "p" => spots.iter().map(|s| s.gi.p).collect::<Vec<_>>(),
             "q" => spots.iter().map(|s| s.q).collect::<Vec<_>>(),
             "class" => spots.iter().map(|s| s.class.as_str()).collect::<Vec<_>>(),
+            "sector" => spots.iter().map(|s| place(s.cell)).collect::<Vec<_>>(),
         )?);
         let n = write_out(catalog, &manifest, &table, Level::H3, out)?;
         eprintln!("wrote {n} cells to {}", out.display());

@@ -1,11 +1,13 @@
 //! The plan of a catalog version (what `predio plan` and `GET /plan` show): the evidence of
-//! every sector × category read from the version's sector indices of one window, with the Gi*
-//! hot spots of each category's H3 cells, ranked by [`rank`](super::rank).
+//! every place × category read from the version's indices of one window, with the Gi* hot spots
+//! of each category's H3 cells, ranked by [`rank`](super::rank). The places are the sectors;
+//! a city without sectors yet gets its parcels ranked, and one without a cadastre its H3 cells.
 
 use std::collections::HashMap;
 
 use super::{rank, Action, Evidence};
 use crate::error::{Error, Result};
+use crate::geocoder::Geocoder;
 use crate::hotspots::{h3_hot_spots, SpotClass};
 use crate::indices::schema::{self, key};
 use crate::indices::{self, Dimension, IndicesMeta, Level, Selection};
@@ -17,11 +19,14 @@ use crate::table::Table;
 /// enough for a trend), else the first computed.
 pub const PREFERRED_WINDOW: &str = "90d";
 
-/// A version's plan: its actions, best first, and the window they come from.
+/// A version's plan: its actions, best first, the window they come from and the level of their
+/// places.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The window of the indices read.
     pub window: String,
+    /// What the places are: sectors, else parcels, else H3 cells.
+    pub level: Level,
     /// The ranked actions.
     pub actions: Vec<Action>,
 }
@@ -31,7 +36,7 @@ pub struct Plan {
 ///
 /// # Errors
 /// [`Error::NotComputed`] when the version has no indices, or not that window or resolution;
-/// [`Error::NoSectors`] when it has no sectors; the store's errors reading its tables.
+/// the store's errors reading its tables.
 pub fn plan_of(
     catalog: &dyn CatalogStore,
     manifest: &Manifest,
@@ -53,12 +58,6 @@ pub fn plan_of(
             ),
         });
     }
-    let sectors = catalog.sectors(manifest)?.ok_or(Error::NoSectors)?;
-    let names: HashMap<String, String> = sectors
-        .sectors
-        .iter()
-        .map(|s| (s.id.as_str().to_owned(), s.name.clone()))
-        .collect();
     let by_category = |level: Level, res: Option<u8>| -> Result<Table> {
         let table = catalog
             .indices(manifest, level)?
@@ -72,14 +71,38 @@ pub fn plan_of(
         };
         indices::select(&table, &selection)
     };
-    let hot = hot_cells(
-        &by_category(Level::H3, Some(res))?,
-        &SectorIndex::new(&sectors),
-    )?;
-    let rows = by_category(Level::Sector, None)?;
-    let evidence = evidence(&rows, &names, &hot)?;
+    let cells = by_category(Level::H3, Some(res))?;
+    let (level, rows, names, hot) = if let Some(sectors) = catalog.sectors(manifest)? {
+        let names = sectors
+            .sectors
+            .iter()
+            .map(|s| (s.id.as_str().to_owned(), s.name.clone()))
+            .collect();
+        let index = SectorIndex::new(&sectors);
+        let hot = hot_cells(&cells, |_, p| {
+            index.sector_at(p).map(|s| s.as_str().to_owned())
+        })?;
+        (Level::Sector, by_category(Level::Sector, None)?, names, hot)
+    } else if let Some(parcels) = catalog.parcels(manifest)? {
+        let geocoder = Geocoder::new(&parcels, None, 0.0);
+        let hot = hot_cells(&cells, |_, p| {
+            let m = geocoder.locate(p.x(), p.y());
+            m.parcel.map(|i| parcels.parcels[i].id.as_str().to_owned())
+        })?;
+        (
+            Level::Parcel,
+            by_category(Level::Parcel, None)?,
+            HashMap::new(),
+            hot,
+        )
+    } else {
+        let hot = hot_cells(&cells, |cell, _| Some(cell.to_string()))?;
+        (Level::H3, cells, HashMap::new(), hot)
+    };
+    let evidence = evidence(&rows, level, &names, &hot)?;
     Ok(Plan {
         window,
+        level,
         actions: rank(evidence),
     })
 }
@@ -108,12 +131,13 @@ fn window_of(meta: &IndicesMeta, asked: Option<&str>) -> Result<String> {
     }
 }
 
-/// Hot H3 cells per (sector, category): how many, and the largest z-score. Gi* with the
+/// Hot H3 cells per (place, category): how many, and the largest z-score. Gi* with the
 /// neighbours one step away and the Benjamini–Hochberg FDR at 5 %, per category among its
-/// cells (at least 3); a cell counts in the sector holding its centre.
+/// cells (at least 3); a cell counts in the place `place_of` gives it (from the cell and its
+/// centre).
 fn hot_cells(
     cells: &Table,
-    index: &SectorIndex<'_>,
+    place_of: impl Fn(h3o::CellIndex, geo::Point<f64>) -> Option<String>,
 ) -> Result<HashMap<(String, String), (f64, f64)>> {
     let (cell_ids, cats, received) = (
         cells.texts(key::CELL)?,
@@ -141,10 +165,8 @@ fn hot_cells(
                 continue;
             }
             let c = h3o::LatLng::from(s.cell);
-            if let Some(sector) = index.sector_at(geo::Point::new(c.lng(), c.lat())) {
-                let e = hot
-                    .entry((sector.as_str().to_owned(), category.clone()))
-                    .or_default();
+            if let Some(place) = place_of(s.cell, geo::Point::new(c.lng(), c.lat())) {
+                let e = hot.entry((place, category.clone())).or_default();
                 e.0 += 1.0;
                 e.1 = e.1.max(s.gi.z);
             }
@@ -153,20 +175,29 @@ fn hot_cells(
     Ok(hot)
 }
 
-/// The evidence of each sector × category row of the sector indices (by category).
+/// The evidence of each place × category row of the indices of `level` (by category).
 fn evidence(
     rows: &Table,
+    level: Level,
     names: &HashMap<String, String>,
     hot: &HashMap<(String, String), (f64, f64)>,
 ) -> Result<Vec<Evidence>> {
-    let (ids, cats) = (rows.texts(key::SECTOR_ID)?, rows.texts(key::VALUE)?);
-    let (rec, prev, open, recurrent, per_1000) = (
+    let id_column = match level {
+        Level::Sector => key::SECTOR_ID,
+        Level::Parcel => key::PARCEL_ID,
+        _ => key::CELL,
+    };
+    let (ids, cats) = (rows.texts(id_column)?, rows.texts(key::VALUE)?);
+    let (rec, prev, open, recurrent) = (
         rows.numbers(schema::RECEIVED)?,
         rows.numbers(schema::PREV_RECEIVED)?,
         rows.numbers(schema::OPEN)?,
         rows.numbers(schema::RECURRENT)?,
-        rows.numbers(schema::PER_1000)?,
     );
+    // only where the places have a population
+    let per_1000 = rows
+        .numbers(schema::PER_1000)
+        .unwrap_or_else(|_| vec![None; rows.len()]);
     let mut evidence = Vec::new();
     for i in 0..rows.len() {
         let (Some(id), Some(category)) = (&ids[i], &cats[i]) else {
@@ -177,8 +208,8 @@ fn evidence(
             .copied()
             .unwrap_or_default();
         evidence.push(Evidence {
-            sector_id: id.clone(),
-            sector: names.get(id).cloned().unwrap_or_default(),
+            place_id: id.clone(),
+            place: names.get(id).cloned().unwrap_or_else(|| id.clone()),
             category: category.clone(),
             received: rec[i].unwrap_or(0.0),
             previous: prev[i].unwrap_or(0.0),

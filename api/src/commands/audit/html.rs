@@ -101,11 +101,8 @@ dl { font-size: 9.5pt; } dt { font-weight: bold; } dd { margin: 0 0 1.5mm 4mm; }
 @media print { body { padding: 0; } a { color: inherit; text-decoration: none; } }
 "#;
 
-pub(super) fn render(r: &Report, layer: &SectorLayer) -> String {
-    let mut h = String::with_capacity(64 * 1024);
-    head_and_summary(&mut h, r);
-    let (p, t) = (&r.period, &r.totals);
-    // map
+/// The map of compliance by sector and the table of the worst sectors.
+fn by_sector_head(h: &mut String, r: &Report, layer: &SectorLayer) {
     let _ = writeln!(
         h,
         "<section id=\"mapa\"><h2>Cumplimiento por sector</h2><figure>{}<figcaption>{}\
@@ -114,7 +111,6 @@ pub(super) fn render(r: &Report, layer: &SectorLayer) -> String {
         map_svg(r, layer),
         legend()
     );
-    // worst sectors
     let worst: Vec<&Row> = r.worst.iter().map(|i| &r.sectors[*i]).collect();
     let _ = writeln!(
         h,
@@ -128,6 +124,24 @@ pub(super) fn render(r: &Report, layer: &SectorLayer) -> String {
         },
         r.min_answered
     );
+}
+
+/// The report as one HTML page; without a sector map (`layer` none) it goes by department and
+/// says so.
+pub(super) fn render(r: &Report, layer: Option<&SectorLayer>) -> String {
+    let mut h = String::with_capacity(64 * 1024);
+    head_and_summary(&mut h, r);
+    let (p, t) = (&r.period, &r.totals);
+    if let Some(layer) = layer {
+        by_sector_head(&mut h, r, layer);
+    } else {
+        let _ = writeln!(
+            h,
+            "<section id=\"sin-sectores\"><p class=\"nota\">Este catálogo aún no tiene un mapa \
+             de sectores (<code>predio import sectors</code>): el informe va por departamento.\
+             </p></section>"
+        );
+    }
     let departments: Vec<&Row> = r.departments.iter().collect();
     let _ = writeln!(
         h,
@@ -144,24 +158,26 @@ pub(super) fn render(r: &Report, layer: &SectorLayer) -> String {
             })
         )
     );
-    let sectors: Vec<&Row> = r.sectors.iter().collect();
-    let mut in_sectors = Row::default();
-    for s in &r.sectors {
-        in_sectors.add(s);
+    if layer.is_some() {
+        let sectors: Vec<&Row> = r.sectors.iter().collect();
+        let mut in_sectors = Row::default();
+        for s in &r.sectors {
+            in_sectors.add(s);
+        }
+        in_sectors.id = "total".into();
+        in_sectors.name = "Total en sectores".into();
+        let _ = writeln!(
+            h,
+            "<section id=\"sectores\"><h2>Por sector</h2>{}</section>",
+            table(
+                "tabla-sectores",
+                "Sector",
+                &sectors,
+                false,
+                Some(&in_sectors)
+            )
+        );
     }
-    in_sectors.id = "total".into();
-    in_sectors.name = "Total en sectores".into();
-    let _ = writeln!(
-        h,
-        "<section id=\"sectores\"><h2>Por sector</h2>{}</section>",
-        table(
-            "tabla-sectores",
-            "Sector",
-            &sectors,
-            false,
-            Some(&in_sectors)
-        )
-    );
     let _ = writeln!(
         h,
         "<section id=\"metodo\"><h2>Método</h2><dl>\

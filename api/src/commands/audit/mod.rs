@@ -46,9 +46,8 @@ struct Report {
 pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
     let period = parse_period(&args.period)?;
     let manifest = current(catalog)?;
-    let sectors = catalog
-        .sectors(&manifest)?
-        .context("the catalog has no sectors: run `predio import sectors` first")?;
+    // Without a sector map yet, the report goes by department.
+    let sectors = catalog.sectors(&manifest)?;
     let (cfg, rules) = rules(&manifest, args)?;
     let Some(reports) = catalog.report_columns(&manifest)? else {
         bail!("the catalog has no reports: run `predio import reports` first")
@@ -63,7 +62,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
     let (tables, _) = indices::compute(
         reports,
         None,
-        Some(&sectors),
+        sectors.as_ref(),
         Scope {
             as_of,
             windows: std::slice::from_ref(&window),
@@ -85,7 +84,8 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
             },
         )
     };
-    let names: BTreeMap<&str, &str> = sectors
+    let layer = sectors.unwrap_or_default();
+    let names: BTreeMap<&str, &str> = layer
         .sectors
         .iter()
         .map(|s| (s.id.as_str(), s.name.as_str()))
@@ -104,7 +104,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
         }
     }
     // sectors in layer order
-    let sector_rows: Vec<Row> = sectors
+    let sector_rows: Vec<Row> = layer
         .sectors
         .iter()
         .map(|s| {
@@ -131,7 +131,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
         worst,
         min_answered,
     };
-    let html = render(&report, &sectors);
+    let html = render(&report, (!layer.sectors.is_empty()).then_some(&layer));
     predio_engine::write_file_atomically(&args.out, html.as_bytes())
         .with_context(|| format!("writing {}", args.out.display()))?;
     let t = &report.totals;

@@ -42,19 +42,20 @@ pub(super) async fn plan(
     .map_err(ApiError::internal)?;
     let Plan {
         window,
+        level,
         actions: ranked,
     } = result.map_err(|e| match e {
-        // what the request asked for is not in this version: its window, resolution, sectors
-        predio_engine::Error::NotComputed { .. } | predio_engine::Error::NoSectors => {
-            bad_request(e.to_string())
-        }
+        // what the request asked for is not in this version: its window or resolution
+        predio_engine::Error::NotComputed { .. } => bad_request(e.to_string()),
         e => ApiError::internal(e),
     })?;
     let rows: Vec<Value> = ranked
         .iter()
         .take(top)
         .enumerate()
-        .map(|(i, a)| crate::commands::plan::action_json(i + 1, a))
+        .map(|(i, a)| crate::commands::plan::action_json(i + 1, a, level))
         .collect();
-    Ok(json_response(json!({ "window": window, "actions": rows })))
+    Ok(json_response(
+        json!({ "window": window, "level": level.as_str(), "actions": rows }),
+    ))
 }
