@@ -156,21 +156,19 @@ fn big_polygons(c: &mut Criterion) {
         return;
     }
     let layer = support::parcels_of(&shp);
+    let rings = |p: &predio_engine::Parcel| -> Vec<geo::Coord<f64>> {
+        p.geometry
+            .iter()
+            .flat_map(|g| std::iter::once(g.exterior()).chain(g.interiors()))
+            .flat_map(|r| r.0.iter().copied())
+            .collect()
+    };
     let road = layer
         .parcels
         .iter()
-        .max_by_key(|p| {
-            p.geometry
-                .iter()
-                .map(|g| g.exterior().0.len())
-                .sum::<usize>()
-        })
+        .max_by_key(|p| rings(p).len())
         .expect("a parcel");
-    let vertices: Vec<geo::Coord<f64>> = road
-        .geometry
-        .iter()
-        .flat_map(|p| p.exterior().0.iter().copied())
-        .collect();
+    let vertices = rings(road);
     let mut block: Vec<TileCoord> = (0..16)
         .map(|k| {
             let v = vertices[k * vertices.len() / 16];
