@@ -2,7 +2,8 @@
 # Import speed: `predio import parcels` against `ogr2ogr -f FlatGeobuf -nlt PROMOTE_TO_MULTI
 # -t_srs EPSG:4326` (multipolygons, as predio stores) on the
 # same input, in the same run, timed by hyperfine. predio also validates every geometry, repairs
-# the invalid ones, computes geodesic areas, assigns sectors (when the catalog has them), writes
+# the invalid ones, computes geodesic areas, assigns sectors (the town its own; Cambridge its 13
+# neighbourhoods, BOUNDARY_CDDNeighborhoods.geojson), writes
 # the FlatGeobuf with its index and checksums the files.
 #
 #   benches/compare/import.sh [PARCELS] [RUNS]      (default 500000 parcels, 5 runs)
@@ -37,8 +38,8 @@ SECTORS_DATA=$WORK/data-sectors-$PARCELS
 rm -rf "$SECTORS_DATA"
 "$PREDIO" --data "$SECTORS_DATA" import sectors "$TOWN/sectors.shp" --id-field codigo 2>/dev/null
 
-run_case() { # name, input, id field or "", predio args...
-  local name=$1 input=$2 id=$3; shift 3
+run_case() { # name, input, id field or "", catalog with the sectors, predio args...
+  local name=$1 input=$2 id=$3 SECTORS_DATA=$4; shift 4
   local json=$WORK/import-$name.json
   hyperfine --runs "$RUNS" --warmup 1 --export-json "$json" \
     --prepare "rm -rf $WORK/ogr.fgb $WORK/data-run; cp -r $SECTORS_DATA $WORK/data-run" \
@@ -60,7 +61,12 @@ PY
 echo "cores: $CORES for predio, 1 for ogr2ogr"
 
 
-run_case "town-$PARCELS" "$TOWN/parcels.shp" finca --id-field finca
-if [ -f ../shared/data/cambridge-parcels/cambridge_parcels_FY2014_epsg2249.shp ]; then
-  run_case cambridge ../shared/data/cambridge-parcels/cambridge_parcels_FY2014_epsg2249.shp ""
+run_case "town-$PARCELS" "$TOWN/parcels.shp" finca "$SECTORS_DATA" --id-field finca
+CAMBRIDGE=../shared/data/cambridge-parcels
+if [ -f $CAMBRIDGE/cambridge_parcels_FY2014_epsg2249.shp ]; then
+  # Into a catalog with Cambridge's own 13 neighbourhoods as sectors.
+  rm -rf "$WORK/data-cambridge-sectors"
+  "$PREDIO" --data "$WORK/data-cambridge-sectors" import sectors \
+    $CAMBRIDGE/BOUNDARY_CDDNeighborhoods.geojson --id-field N_HOOD --name-field NAME 2>/dev/null
+  run_case cambridge $CAMBRIDGE/cambridge_parcels_FY2014_epsg2249.shp "" "$WORK/data-cambridge-sectors"
 fi

@@ -7,9 +7,11 @@
 # catalog in $CATALOG. The parcels go to PostGIS with the same attributes predio's parcel tiles
 # carry (id, sector and the 90d indices, from predio's FlatGeobuf export), a GiST index,
 # EPSG:4326 like predio's catalog. Both servers listen on loopback; the tile list is
-# every z14-z16 tile of the town's central quarter; each server is warmed with the whole list,
-# then wrk runs DURATION with CONNECTIONS connections on 2 threads, gzip accepted, cycling the
-# list. Prints requests/s and latency percentiles of both and the ratio.
+# every z14-z16 tile of the town's central quarter, shuffled (seeded). Two rounds, each with
+# wrk running DURATION with CONNECTIONS connections on 2 threads, gzip accepted, cycling the
+# list: cold (both tile caches off: predio --cache-mib 0, martin --cache-size 0, so every
+# request cuts and encodes its tile) and warm (both caches on and warmed with the whole list).
+# Prints requests/s and latency percentiles of both and the two ratios.
 #
 # Needs wrk, PostgreSQL 15 + PostGIS (`make bench-deps`) and martin 1.14 (the newest that builds
 # with Rust 1.95), installed into target/martin when missing:
@@ -71,22 +73,27 @@ for z in (14, 15, 16):
         for y in range(y0, y1 + 1):
             print(f"{z}/{x}/{y}")
 PY
-echo "tiles: $(wc -l < "$WORK/tiles.txt") (z14-z16 over the town's central quarter)"
+python3 -c "import random, sys; t = open(sys.argv[1]).read().split(); random.Random(7).shuffle(t); open(sys.argv[1], 'w').write('\n'.join(t) + '\n')" "$WORK/tiles.txt"
+echo "tiles: $(wc -l < "$WORK/tiles.txt") (z14-z16 over the town's central quarter, shuffled)"
 
-cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; PIDS=(); }
+cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; PIDS=(); sleep 1; }
 PIDS=()
 trap cleanup EXIT
-"$MARTIN" --listen-addresses 127.0.0.1:3001 "postgresql://postgres:predio-bench@127.0.0.1/predio_tiles" \
-  > "$WORK/martin.log" 2>&1 &
-PIDS+=($!)
-# The parcel tiles are public here, as martin's are: no key (they need a planner key by default).
-"$PREDIO" --data "$CATALOG" serve --addr 127.0.0.1:3002 --cache-mib 1024 --public-parcels > "$WORK/predio.log" 2>&1 &
-PIDS+=($!)
-for url in http://127.0.0.1:3001/catalog http://127.0.0.1:3002/health; do
-  ok=
-  for _ in $(seq 1 120); do curl -sf "$url" >/dev/null && { ok=1; break; }; sleep 1; done
-  [ -n "$ok" ] || { echo "$url never answered; see $WORK/*.log"; exit 1; }
-done
+start_servers() {  # $1: martin's cache in MB, $2: predio's in MiB (0: no tile cache)
+  cleanup
+  "$MARTIN" --listen-addresses 127.0.0.1:3001 --cache-size "$1" \
+    "postgresql://postgres:predio-bench@127.0.0.1/predio_tiles" > "$WORK/martin.log" 2>&1 &
+  PIDS+=($!)
+  # The parcel tiles are public here, as martin's are: no key (they need a planner key by default).
+  "$PREDIO" --data "$CATALOG" serve --addr 127.0.0.1:3002 --cache-mib "$2" --public-parcels \
+    > "$WORK/predio.log" 2>&1 &
+  PIDS+=($!)
+  for url in http://127.0.0.1:3001/catalog http://127.0.0.1:3002/health; do
+    ok=
+    for _ in $(seq 1 120); do curl -sf "$url" >/dev/null && { ok=1; break; }; sleep 1; done
+    [ -n "$ok" ] || { echo "$url never answered; see $WORK/*.log"; exit 1; }
+  done
+}
 
 # One lua script per server: cycle through the tile list.
 lua() {  # $1 prefix, $2 suffix
@@ -99,7 +106,7 @@ lua /parcels/ "" > "$WORK/martin.lua"
 lua /tiles/parcels/ ".mvt?window=90d" > "$WORK/predio.lua"
 
 run() {  # $1 name, $2 port
-  # Warm: every tile once, checking it is served.
+  # Every tile once, checking it is served (with the caches on, this warms them).
   local bad=0 bytes=0
   while read -r t; do
     local path
@@ -121,9 +128,16 @@ run() {  # $1 name, $2 port
     "$p99" "$(echo "$bytes / 1000000" | bc -l)" "$errors"
   eval "RPS_$1=$rps"
 }
+echo "cold: both tile caches off"
+start_servers 0 0
 run martin 3001
 run predio 3002
-python3 -c "print(f'predio / martin: {float(\"$RPS_predio\") / float(\"$RPS_martin\"):.2f}x requests/s')"
+python3 -c "print(f'cold: predio / martin: {float(\"$RPS_predio\") / float(\"$RPS_martin\"):.2f}x requests/s')"
+echo "warm: both tile caches on, warmed with every tile"
+start_servers 1024 1024
+run martin 3001
+run predio 3002
+python3 -c "print(f'warm: predio / martin: {float(\"$RPS_predio\") / float(\"$RPS_martin\"):.2f}x requests/s')"
 
 # Whole pyramids into MBTiles: `predio export tiles` (parcels layer) against martin-cp from the
 # same PostGIS table, both on every core (rayon; --concurrency = cores), z10-z16 as the issue

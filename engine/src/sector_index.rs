@@ -68,7 +68,8 @@ impl<'a> SectorIndex<'a> {
     /// (a parcel partly outside every sector, on the edge of the municipality), the one it
     /// overlaps most (the first in the layer on a tie); none when it overlaps none.
     pub fn sector_of(&self, parcel: &MultiPolygon<f64>) -> Option<&'a SectorId> {
-        if let Some(s) = self.sector_at(parcel.interior_point()?) {
+        let point = scanline_interior_point(parcel).or_else(|| parcel.interior_point())?;
+        if let Some(s) = self.sector_at(point) {
             return Some(s);
         }
         let r = parcel.bounding_rect()?;
@@ -90,6 +91,39 @@ impl<'a> SectorIndex<'a> {
         }
         best.map(|(_, i)| &self.layer.sectors[i].id)
     }
+}
+
+/// A point inside a valid (multi)polygon, in O(n log n): the middle of the widest stretch of
+/// the horizontal line through the middle of each polygon's envelope that lies inside it (the
+/// even-odd crossings of its rings, sorted). `None` when no stretch has a width (a degenerate
+/// polygon): the caller then asks geo, whose `InteriorPoint` also checks its candidates with a
+/// full `relate` — on Cambridge's road polygons of 18,000 vertices, 40 % of an import.
+fn scanline_interior_point(geometry: &MultiPolygon<f64>) -> Option<Point<f64>> {
+    let mut best: Option<(f64, Point<f64>)> = None;
+    let mut xs: Vec<f64> = Vec::new();
+    for polygon in geometry {
+        let Some(r) = polygon.bounding_rect() else {
+            continue;
+        };
+        let y = (r.min().y + r.max().y) / 2.0;
+        xs.clear();
+        for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+            for w in ring.0.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                if (a.y > y) != (b.y > y) {
+                    xs.push(a.x + (y - a.y) / (b.y - a.y) * (b.x - a.x));
+                }
+            }
+        }
+        xs.sort_unstable_by(f64::total_cmp);
+        for pair in xs.chunks_exact(2) {
+            let width = pair[1] - pair[0];
+            if width > 0.0 && best.is_none_or(|(w, _)| width > w) {
+                best = Some((width, Point::new((pair[0] + pair[1]) / 2.0, y)));
+            }
+        }
+    }
+    best.map(|(_, p)| p)
 }
 
 #[cfg(test)]
@@ -135,5 +169,32 @@ mod tests {
             .sector_at(edge.interior_point().expect("a point"))
             .is_none());
         assert_eq!(index.sector_of(&edge).map(SectorId::as_str), Some("E"));
+    }
+
+    #[test]
+    fn scanline_interior_points_are_inside_holes_and_combs_included() {
+        use geo::Contains;
+        // A square with a hole across its middle line, a comb, and a two-part multipolygon.
+        let holed = MultiPolygon(vec![geo::Polygon::new(
+            geo::LineString::from(vec![(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]),
+            vec![geo::LineString::from(vec![(1.0, 1.0), (3.5, 1.0), (3.5, 3.0), (1.0, 3.0), (1.0, 1.0)])],
+        )]);
+        let comb = MultiPolygon(vec![polygon![
+            (x: 0.0, y: 0.0), (x: 5.0, y: 0.0), (x: 5.0, y: 2.0), (x: 4.0, y: 2.0), (x: 4.0, y: 1.0),
+            (x: 3.0, y: 1.0), (x: 3.0, y: 2.0), (x: 2.0, y: 2.0), (x: 2.0, y: 1.0), (x: 1.0, y: 1.0),
+            (x: 1.0, y: 2.0), (x: 0.0, y: 2.0), (x: 0.0, y: 0.0)
+        ]]);
+        let two = MultiPolygon(vec![
+            polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 0.0)],
+            polygon![(x: 5.0, y: 5.0), (x: 9.0, y: 5.0), (x: 9.0, y: 6.0), (x: 5.0, y: 6.0), (x: 5.0, y: 5.0)],
+        ]);
+        for g in [holed, comb, two] {
+            let p = scanline_interior_point(&g).expect("a point");
+            assert!(g.contains(&p), "{p:?} not inside {g:?}");
+        }
+        let flat = MultiPolygon(vec![
+            polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 2.0, y: 0.0), (x: 0.0, y: 0.0)],
+        ]);
+        assert!(scanline_interior_point(&flat).is_none());
     }
 }
