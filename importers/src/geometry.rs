@@ -191,7 +191,8 @@ pub(crate) fn process(wkb: Option<&[u8]>, crs: &Crs) -> Outcome {
     }
 }
 
-/// Repairs an invalid geometry with GDAL's MakeValid (GEOS), keeping its polygonal parts.
+/// Repairs an invalid geometry (one [`process`] found invalid) with GDAL's MakeValid (GEOS),
+/// keeping its polygonal parts.
 ///
 /// MakeValid's `STRUCTURE` method (GEOS 3.10+): exterior rings unioned, holes taken out, what
 /// PostGIS recommends for polygons; on Cambridge's two self-touching road polygons of 17,000
@@ -202,7 +203,9 @@ pub(crate) fn repair(geometry: &MultiPolygon<f64>) -> Result<MultiPolygon<f64>, 
     if cleaned.0.is_empty() {
         return Err("nothing left after dropping degenerate rings".into());
     }
-    if is_valid(&cleaned) {
+    // Dropping degenerate rings may be all the repair needed; when it dropped nothing, the
+    // geometry is the invalid one given, not worth a second check.
+    if cleaned != *geometry && is_valid(&cleaned) {
         return Ok(cleaned);
     }
     let wkb = Geometry::MultiPolygon(cleaned)
