@@ -176,8 +176,20 @@ mod tests {
         use geo::Contains;
         // A square with a hole across its middle line, a comb, and a two-part multipolygon.
         let holed = MultiPolygon(vec![geo::Polygon::new(
-            geo::LineString::from(vec![(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]),
-            vec![geo::LineString::from(vec![(1.0, 1.0), (3.5, 1.0), (3.5, 3.0), (1.0, 3.0), (1.0, 1.0)])],
+            geo::LineString::from(vec![
+                (0.0, 0.0),
+                (4.0, 0.0),
+                (4.0, 4.0),
+                (0.0, 4.0),
+                (0.0, 0.0),
+            ]),
+            vec![geo::LineString::from(vec![
+                (1.0, 1.0),
+                (3.5, 1.0),
+                (3.5, 3.0),
+                (1.0, 3.0),
+                (1.0, 1.0),
+            ])],
         )]);
         let comb = MultiPolygon(vec![polygon![
             (x: 0.0, y: 0.0), (x: 5.0, y: 0.0), (x: 5.0, y: 2.0), (x: 4.0, y: 2.0), (x: 4.0, y: 1.0),

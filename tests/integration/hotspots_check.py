@@ -4,6 +4,9 @@ The neighbours are built here, independently of predio: the study cells within o
 each cell (h3-py's grid_disk). esda's G_Local(transform="B", star=True) gives the statistic and
 its z-score; scipy's Benjamini-Hochberg gives the q-values. With the catalog's sectors, each
 cell's `sector` is checked against the sector whose polygon holds its centre (GEOS, shapely).
+Where predio computed permutation p-values (`p_sim`), esda's own (999 conditional
+randomizations) must agree within Monte-Carlo error (four standard errors, for 99 % of the
+cells), and each cell must be flagged at FDR 5 % on them alike, or not, in 95 % of the cells.
 Usage: hotspots_check.py FILE.csv [SECTORS.fgb]
 Prints a JSON summary; exits non-zero on any difference.
 """
@@ -44,6 +47,23 @@ summary = {
     "max_diff_q": check("q", ours["q"].to_numpy(), q, 1e-6),
     "hot": int((ours["class"] == "hot").sum()),
 }
+if "p_sim" in ours and ours["p_sim"].notna().all():
+    perms = 999
+    gp = G_Local(y, w, transform="B", star=True, permutations=perms, seed=7)
+    ps, pe = ours["p_sim"].to_numpy(), np.asarray(gp.p_sim)
+    se = np.sqrt(np.maximum(pe * (1 - pe), 1 / perms) / perms)
+    close = np.abs(ps - pe) <= 4 * se + 0.002
+    summary["p_sim_within_error"] = float(close.mean())
+    if close.mean() < 0.99:
+        i = int((~close).argmax())
+        problems.append(f"p_sim: {1 - close.mean():.1%} of cells off, e.g. {cells[i]} predio {ps[i]} esda {pe[i]}")
+    ours_flag = ours["q_sim"].to_numpy() < 0.05
+    esda_flag = stats.false_discovery_control(pe, method="bh") < 0.05
+    agree = float((ours_flag == esda_flag).mean())
+    summary["flagged"] = [int(ours_flag.sum()), int(esda_flag.sum())]
+    summary["flags_agree"] = agree
+    if agree < 0.95:
+        problems.append(f"flagged at FDR 5 %: predio {ours_flag.sum()}, esda {esda_flag.sum()}, the same in {agree:.1%} of cells")
 if len(sys.argv) > 2:
     import pyogrio
     import shapely

@@ -511,7 +511,7 @@ fn hot_spots_equal_esdas_gi_star_on_the_same_cells() {
     );
     let n = csv_rows(&cells).len();
     assert!(n > 20, "{n} cells at res 9");
-    let mut compared = 0;
+    let (mut compared, mut zeros) = (0, 0);
     for (res, extra) in [
         ("9", vec![]),
         ("10", vec![]),
@@ -547,12 +547,22 @@ fn hot_spots_equal_esdas_gi_star_on_the_same_cells() {
         let summary: serde_json::Value =
             serde_json::from_slice(&check.stdout).expect("a JSON summary");
         compared += summary["cells"].as_u64().unwrap_or(0);
+        // a fixed study area: cells without reports count, as zeros; esda's permutations agree
+        zeros += csv_rows(&out)
+            .iter()
+            .filter(|r| r["value"].parse::<f64>() == Ok(0.0))
+            .count();
+        assert!(
+            summary["p_sim_within_error"].as_f64() >= Some(0.99),
+            "{summary}"
+        );
         assert!(
             summary["named"].as_u64() > Some(summary["cells"].as_u64().unwrap_or(0) / 2),
             "{summary}"
         );
     }
     assert!(compared > 100, "{compared} cells compared with esda");
+    assert!(zeros > 10, "{zeros} empty cells in the study areas");
     // refusals
     for (args, says) in [
         (vec!["hotspots", "--res", "7"], "--res 7"),

@@ -128,11 +128,23 @@ pub struct HotspotsArgs {
     /// False-discovery rate under which a cell is a hot or cold spot.
     #[arg(long, default_value_t = 0.05, value_name = "Q")]
     pub alpha: f64,
+    /// Permutations for the pseudo p-values (esda's `p_sim`: conditional randomization), which
+    /// decide; 0: the normal p-values decide.
+    #[arg(long, default_value_t = 999, value_name = "N")]
+    pub permutations: u32,
+    /// Seed of the permutations.
+    #[arg(long, default_value_t = 42, value_name = "S")]
+    pub seed: u64,
+    /// A cell is called hot only when it and its neighbours hold at least this much of the
+    /// field (a handful of reports is never a hot spot).
+    #[arg(long, default_value_t = 5.0, value_name = "N")]
+    pub min_count: f64,
     /// Cells printed (the strongest hot spots first).
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
-    /// Also write every cell (cell, res, value, neighbours, g, z, p, q, class) here, with its
-    /// hexagon: .csv, .geojson, .parquet (GeoParquet) or .fgb, by the extension.
+    /// Also write every cell of the study area (cell, res, value, neighbours, g, z, p, q, p_sim,
+    /// q_sim, class, sector) here, with its hexagon: .csv, .geojson, .parquet (GeoParquet) or
+    /// .fgb, by the extension.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }

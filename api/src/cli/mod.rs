@@ -85,8 +85,10 @@ pub enum Command {
     /// --poll-ms without dropping requests; only the cached tiles it changed are evicted.
     Serve(ServeArgs),
     /// Hot and cold spots of the H3 cells: Getis-Ord Gi* (binary weights over the cell's
-    /// grid_disk, itself included; the formulas of PySAL esda's G_Local(star=True)), two-sided
-    /// normal p-values and the Benjamini-Hochberg false-discovery rate.
+    /// grid_disk, itself included; the formulas of PySAL esda's G_Local(star=True)) over a
+    /// fixed study area (the cells of the sectors, else of the parcels' or the reports' extent;
+    /// cells without reports count as 0), permutation pseudo p-values (esda's p_sim) beside the
+    /// normal ones, and the Benjamini-Hochberg false-discovery rate.
     Hotspots(HotspotsArgs),
     /// Segment sectors or parcels by their standardised indices: k-means++ with a fixed seed,
     /// k given or chosen by the mean silhouette within a range; each segment described by the

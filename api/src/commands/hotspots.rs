@@ -1,9 +1,10 @@
-//! `predio hotspots`: Getis–Ord Gi* over the H3 cell table of the current version, each cell
-//! named by the sector holding its centre (where the catalog has sectors).
+//! `predio hotspots`: Getis–Ord Gi* over the H3 cell table of the current version on a fixed
+//! study area (the cells whose centre lies in a sector; without sectors, in the convex hull of
+//! the parcels, else of the reports' cells), each cell named by the sector holding its centre.
 
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
-use predio_engine::hotspots::{h3_hot_spots, SpotClass};
+use predio_engine::hotspots::{study_area_hot_spots, SpotClass, StudyOptions};
 use predio_engine::indices::{self, Level, Selection};
 use predio_engine::{CatalogStore, Table};
 
@@ -66,18 +67,39 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
             .map_err(|e| anyhow::anyhow!("cell {c:?} in the cell table: {e}"))?;
         input.push((cell, *v));
     }
-    let spots = h3_hot_spots(&input, args.ring, args.alpha);
+    let res = h3o::Resolution::try_from(args.res)
+        .map_err(|e| anyhow::anyhow!("--res {}: {e}", args.res))?;
+    let study = study_area(catalog, &manifest, &table, res)?;
+    let spots = study_area_hot_spots(
+        &study,
+        &input,
+        &StudyOptions {
+            ring: args.ring,
+            alpha: args.alpha,
+            permutations: args.permutations,
+            seed: args.seed,
+            min_count: args.min_count,
+        },
+    );
     let hot = spots.iter().filter(|s| s.class == SpotClass::Hot).count();
     let cold = spots.iter().filter(|s| s.class == SpotClass::Cold).count();
     println!(
-        "Gi* of {} at H3 resolution {} (window {window}, {dim}{}), {} cells, ring {}: \
-         {hot} hot and {cold} cold spots at FDR {}",
+        "Gi* of {} at H3 resolution {} (window {window}, {dim}{}), {} cells of the study area \
+         ({} with reports), ring {}: {hot} hot and {cold} cold spots at FDR {} ({}; hot only \
+         with at least {} in the cell and its ring)",
         args.field,
         args.res,
         value.map(|v| format!(" {v}")).unwrap_or_default(),
         spots.len(),
+        input.len(),
         args.ring,
-        args.alpha
+        args.alpha,
+        if args.permutations > 0 {
+            format!("{} permutations, seed {}", args.permutations, args.seed)
+        } else {
+            "normal p-values".to_owned()
+        },
+        args.min_count
     );
     // The place of each cell: the sector holding its centre.
     let sectors = catalog.sectors(&manifest)?.unwrap_or_default();
@@ -103,18 +125,19 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     let mut order: Vec<&_> = spots.iter().collect();
     order.sort_by(|a, b| b.gi.z.total_cmp(&a.gi.z));
     println!(
-        "{:<17} {:>8} {:>4} {:>8} {:>10} {:>10}  {:<5}  sector",
-        "cell", "value", "nbrs", "z", "p", "q", "class"
+        "{:<17} {:>8} {:>4} {:>8} {:>10} {:>8}  {:<5}  sector",
+        "cell", "value", "nbrs", "z", "p", "p_sim", "class"
     );
     for s in order.iter().take(args.top) {
         println!(
-            "{:<17} {:>8} {:>4} {:>8.3} {:>10.2e} {:>10.2e}  {:<5}  {}",
+            "{:<17} {:>8} {:>4} {:>8.3} {:>10.2e} {:>8}  {:<5}  {}",
             s.cell.to_string(),
             s.value,
             s.neighbours,
             s.gi.z,
             s.gi.p,
-            s.q,
+            s.p_sim
+                .map_or_else(|| "-".to_owned(), |p| format!("{p:.3}")),
             s.class.as_str(),
             place(s.cell)
         );
@@ -129,6 +152,8 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
             "z" => spots.iter().map(|s| s.gi.z).collect::<Vec<_>>(),
             "p" => spots.iter().map(|s| s.gi.p).collect::<Vec<_>>(),
             "q" => spots.iter().map(|s| s.q).collect::<Vec<_>>(),
+            "p_sim" => spots.iter().map(|s| s.p_sim).collect::<Vec<_>>(),
+            "q_sim" => spots.iter().map(|s| s.q_sim).collect::<Vec<_>>(),
             "class" => spots.iter().map(|s| s.class.as_str()).collect::<Vec<_>>(),
             "sector" => spots.iter().map(|s| place(s.cell)).collect::<Vec<_>>(),
         )?);
@@ -136,4 +161,52 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         eprintln!("wrote {n} cells to {}", out.display());
     }
     Ok(())
+}
+
+/// The study area at `res`: the cells whose centre lies in a sector; without sectors, in the
+/// convex hull of the parcels; without a cadastre, in the convex hull of the centres of the
+/// version's cells at `res` (the reports' extent).
+fn study_area(
+    catalog: &dyn CatalogStore,
+    manifest: &predio_engine::Manifest,
+    cells: &Table,
+    res: h3o::Resolution,
+) -> anyhow::Result<Vec<h3o::CellIndex>> {
+    use geo::ConvexHull as _;
+    use h3o::geom::{ContainmentMode, TilerBuilder};
+    let mut tiler = TilerBuilder::new(res)
+        .containment_mode(ContainmentMode::ContainsCentroid)
+        .build();
+    let polygons: Vec<geo::Polygon<f64>> = if let Some(sectors) = catalog.sectors(manifest)? {
+        sectors
+            .sectors
+            .into_iter()
+            .flat_map(|s| s.geometry.0)
+            .collect()
+    } else if let Some(parcels) = catalog.parcels(manifest)? {
+        let points: geo::MultiPoint<f64> = parcels
+            .parcels
+            .iter()
+            .flat_map(|p| p.geometry.iter().flat_map(|g| g.exterior().0.clone()))
+            .map(geo::Point::from)
+            .collect();
+        vec![points.convex_hull()]
+    } else {
+        let points: geo::MultiPoint<f64> = string_column(cells, "cell")?
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.parse::<h3o::CellIndex>().ok())
+            .filter(|c| c.resolution() == res)
+            .map(|c| {
+                let ll = h3o::LatLng::from(c);
+                geo::Point::new(ll.lng(), ll.lat())
+            })
+            .collect();
+        vec![points.convex_hull()]
+    };
+    for p in polygons {
+        // a degenerate hull (one or two cells) covers nothing: the cells with reports remain
+        let _ = tiler.add(p);
+    }
+    Ok(tiler.into_coverage().collect())
 }

@@ -3,9 +3,17 @@
 //! Benjamini–Hochberg false-discovery-rate correction. The formulas are those of PySAL esda's
 //! `G_Local(y, w, transform="B", star=True)`, which the tests reproduce.
 //!
-//! For H3 cells ([`h3_hot_spots`]) a cell's neighbours are the study cells of its `grid_disk`.
+//! For H3 cells ([`h3_hot_spots`]) a cell's neighbours are the study cells of its `grid_disk`;
+//! [`study_area_hot_spots`] takes a fixed study area (empty cells as zeros) and esda's
+//! permutation p-values.
+
+mod permutations;
+mod study;
 
 use std::collections::HashMap;
+
+pub use permutations::p_sim;
+pub use study::{study_area_hot_spots, StudyOptions};
 
 use h3o::CellIndex;
 
@@ -125,21 +133,21 @@ pub struct HotSpot {
     pub gi: GiStar,
     /// Benjamini–Hochberg q-value over all the cells.
     pub q: f64,
-    /// Hot or cold where `q < alpha`.
+    /// The permutation pseudo p-value (esda's `p_sim`), where computed.
+    pub p_sim: Option<f64>,
+    /// Its Benjamini–Hochberg q-value.
+    pub q_sim: Option<f64>,
+    /// Hot or cold where the q-value (of `p_sim` where computed) is below `alpha`.
     pub class: SpotClass,
 }
 
-/// Gi* over H3 cells of one resolution: neighbours within `ring` steps (`grid_disk`) that are
-/// study cells; significance with the FDR at `alpha`.
-pub fn h3_hot_spots(cells: &[(CellIndex, f64)], ring: u32, alpha: f64) -> Vec<HotSpot> {
-    let index: HashMap<CellIndex, usize> = cells
+/// Each cell's neighbours among `cells`: those within `ring` steps (`grid_disk`), itself not
+/// counted, by position, ascending.
+pub(crate) fn neighbours_within(cells: &[CellIndex], ring: u32) -> Vec<Vec<usize>> {
+    let index: HashMap<CellIndex, usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    cells
         .iter()
-        .enumerate()
-        .map(|(i, (c, _))| (*c, i))
-        .collect();
-    let neighbours: Vec<Vec<usize>> = cells
-        .iter()
-        .map(|(c, _)| {
+        .map(|c| {
             let mut near: Vec<usize> = c
                 .grid_disk::<Vec<_>>(ring)
                 .into_iter()
@@ -149,7 +157,14 @@ pub fn h3_hot_spots(cells: &[(CellIndex, f64)], ring: u32, alpha: f64) -> Vec<Ho
             near.sort_unstable();
             near
         })
-        .collect();
+        .collect()
+}
+
+/// Gi* over H3 cells of one resolution: neighbours within `ring` steps (`grid_disk`) that are
+/// study cells; significance with the FDR at `alpha`.
+pub fn h3_hot_spots(cells: &[(CellIndex, f64)], ring: u32, alpha: f64) -> Vec<HotSpot> {
+    let ids: Vec<CellIndex> = cells.iter().map(|(c, _)| *c).collect();
+    let neighbours = neighbours_within(&ids, ring);
     let values: Vec<f64> = cells.iter().map(|(_, v)| *v).collect();
     let gi = gi_star(&values, &neighbours);
     let q = fdr_q_values(&gi.iter().map(|g| g.p).collect::<Vec<_>>());
@@ -169,6 +184,8 @@ pub fn h3_hot_spots(cells: &[(CellIndex, f64)], ring: u32, alpha: f64) -> Vec<Ho
             },
             gi,
             q,
+            p_sim: None,
+            q_sim: None,
         })
         .collect()
 }
