@@ -23,6 +23,7 @@ pub use crs::Crs;
 pub use error::{Error, Result};
 pub use progress::{NoProgress, Progress};
 pub use reports::csv::{read_csv_reports, CsvMapping};
+pub use reports::draft::{draft, draft_mapping, sample_file, Draft, Sample};
 pub use reports::fixmystreet::read_fixmystreet;
 pub use reports::open311::read_open311;
 pub use reports::vector::read_vector_reports;

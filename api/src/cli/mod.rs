@@ -116,6 +116,37 @@ pub enum Command {
     /// Settings of the catalog, kept in its versions.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Mappings of a city's own report exports.
+    #[command(subcommand)]
+    Mapping(MappingCommand),
+}
+
+/// `predio mapping`.
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Draft the mapping of a report export (CSV, .csv.gz, or a point layer GDAL reads) from
+    /// its header and a sample of its rows: columns recognised by their names (Spanish,
+    /// Portuguese, English; Open311 and FixMyStreet names) and their content (unique ids,
+    /// dates with the format that reads them, latitudes and longitudes in range), the status
+    /// values with a proposed normalisation, and the columns that look personal proposed as
+    /// [private]. What it cannot decide is left commented, to complete; it reads no catalog.
+    Draft(MappingDraft),
+}
+
+/// `predio mapping draft FILE`.
+#[derive(Debug, Args)]
+pub struct MappingDraft {
+    /// The export: .csv, .csv.gz, or a layer GDAL reads (GeoJSON, GeoPackage, Shapefile...).
+    pub file: PathBuf,
+    /// Write the draft here (default: print it).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The IANA time zone of the file's local times, if known (else left to fill in).
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// Rows sampled.
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    pub rows: usize,
 }
 
 /// `predio config`.

@@ -42,7 +42,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(&catalog, &args),
         Command::Keys(command) => keys::run(&cli.data, &command),
         Command::Config(crate::cli::ConfigCommand::Set(args)) => info::config_set(&catalog, &args),
+        Command::Mapping(crate::cli::MappingCommand::Draft(args)) => mapping_draft(&args),
     }
+}
+
+/// `predio mapping draft`: the draft printed, or written atomically to `--out`.
+#[allow(clippy::print_stdout)] // the draft is this command's output
+fn mapping_draft(args: &crate::cli::MappingDraft) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if let Some(zone) = &args.timezone {
+        zone.parse::<chrono_tz::Tz>()
+            .map_err(|_| anyhow::anyhow!("--timezone {zone:?}: not an IANA time zone name"))?;
+    }
+    let text = predio_importers::draft_mapping(&args.file, args.timezone.as_deref(), args.rows)?;
+    match &args.out {
+        Some(out) => {
+            predio_engine::write_file_atomically(out, text.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "wrote the draft mapping of {} to {}",
+                args.file.display(),
+                out.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 /// `12345678` → `12,345,678`.

@@ -5,6 +5,7 @@
 //! be read are listed with their line (or feature) number; the rest import.
 
 pub(crate) mod csv;
+pub(crate) mod draft;
 pub(crate) mod fixmystreet;
 mod history;
 pub(crate) mod open311;
