@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
-use predio_engine::hotspots::{study_area_hot_spots, SpotClass, StudyOptions};
+use predio_engine::hotspots::{study_area, study_area_hot_spots, SpotClass, StudyOptions};
 use predio_engine::indices::{self, Level, Selection};
 use predio_engine::{CatalogStore, Table};
 
@@ -69,7 +69,13 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     }
     let res = h3o::Resolution::try_from(args.res)
         .map_err(|e| anyhow::anyhow!("--res {}: {e}", args.res))?;
-    let study = study_area(catalog, &manifest, &table, res)?;
+    let all_cells: Vec<h3o::CellIndex> = string_column(&table, "cell")?
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let (sectors, parcels) = (catalog.sectors(&manifest)?, catalog.parcels(&manifest)?);
+    let study = study_area(sectors.as_ref(), parcels.as_ref(), &all_cells, res);
     let spots = study_area_hot_spots(
         &study,
         &input,
@@ -102,7 +108,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         args.min_count
     );
     // The place of each cell: the sector holding its centre.
-    let sectors = catalog.sectors(&manifest)?.unwrap_or_default();
+    let sectors = sectors.unwrap_or_default();
     let index = predio_engine::SectorIndex::new(&sectors);
     let names: std::collections::HashMap<&str, &str> = sectors
         .sectors
@@ -161,52 +167,4 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         eprintln!("wrote {n} cells to {}", out.display());
     }
     Ok(())
-}
-
-/// The study area at `res`: the cells whose centre lies in a sector; without sectors, in the
-/// convex hull of the parcels; without a cadastre, in the convex hull of the centres of the
-/// version's cells at `res` (the reports' extent).
-fn study_area(
-    catalog: &dyn CatalogStore,
-    manifest: &predio_engine::Manifest,
-    cells: &Table,
-    res: h3o::Resolution,
-) -> anyhow::Result<Vec<h3o::CellIndex>> {
-    use geo::ConvexHull as _;
-    use h3o::geom::{ContainmentMode, TilerBuilder};
-    let mut tiler = TilerBuilder::new(res)
-        .containment_mode(ContainmentMode::ContainsCentroid)
-        .build();
-    let polygons: Vec<geo::Polygon<f64>> = if let Some(sectors) = catalog.sectors(manifest)? {
-        sectors
-            .sectors
-            .into_iter()
-            .flat_map(|s| s.geometry.0)
-            .collect()
-    } else if let Some(parcels) = catalog.parcels(manifest)? {
-        let points: geo::MultiPoint<f64> = parcels
-            .parcels
-            .iter()
-            .flat_map(|p| p.geometry.iter().flat_map(|g| g.exterior().0.clone()))
-            .map(geo::Point::from)
-            .collect();
-        vec![points.convex_hull()]
-    } else {
-        let points: geo::MultiPoint<f64> = string_column(cells, "cell")?
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c.parse::<h3o::CellIndex>().ok())
-            .filter(|c| c.resolution() == res)
-            .map(|c| {
-                let ll = h3o::LatLng::from(c);
-                geo::Point::new(ll.lng(), ll.lat())
-            })
-            .collect();
-        vec![points.convex_hull()]
-    };
-    for p in polygons {
-        // a degenerate hull (one or two cells) covers nothing: the cells with reports remain
-        let _ = tiler.add(p);
-    }
-    Ok(tiler.into_coverage().collect())
 }

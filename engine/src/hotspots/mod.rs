@@ -13,7 +13,7 @@ mod study;
 use std::collections::HashMap;
 
 pub use permutations::p_sim;
-pub use study::{study_area_hot_spots, StudyOptions};
+pub use study::{study_area, study_area_hot_spots, StudyOptions};
 
 use h3o::CellIndex;
 

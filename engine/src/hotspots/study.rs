@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use h3o::CellIndex;
 
 use super::{fdr_q_values, gi_star, neighbours_within, HotSpot, SpotClass};
+use crate::model::{ParcelLayer, SectorLayer};
 
 /// The options of [`study_area_hot_spots`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,6 +37,58 @@ impl Default for StudyOptions {
             min_count: 5.0,
         }
     }
+}
+
+/// The study area at `res`: the cells whose centre lies in a sector; without sectors, in the
+/// convex hull of the parcels' vertices; without a cadastre, in the convex hull of the centres
+/// of `cells` (the cells with reports: their extent).
+pub fn study_area(
+    sectors: Option<&SectorLayer>,
+    parcels: Option<&ParcelLayer>,
+    cells: &[CellIndex],
+    res: h3o::Resolution,
+) -> Vec<CellIndex> {
+    use geo::ConvexHull as _;
+    use h3o::geom::{ContainmentMode, TilerBuilder};
+    let mut tiler = TilerBuilder::new(res)
+        .containment_mode(ContainmentMode::ContainsCentroid)
+        .build();
+    let polygons: Vec<geo::Polygon<f64>> = match (sectors, parcels) {
+        (Some(s), _) if !s.sectors.is_empty() => s
+            .sectors
+            .iter()
+            .flat_map(|s| s.geometry.0.iter().cloned())
+            .collect(),
+        (_, Some(p)) if !p.parcels.is_empty() => {
+            let points: geo::MultiPoint<f64> = p
+                .parcels
+                .iter()
+                .flat_map(|p| {
+                    p.geometry
+                        .iter()
+                        .flat_map(|g| g.exterior().0.iter().copied())
+                })
+                .map(geo::Point::from)
+                .collect();
+            vec![points.convex_hull()]
+        }
+        _ => {
+            let points: geo::MultiPoint<f64> = cells
+                .iter()
+                .filter(|c| c.resolution() == res)
+                .map(|c| {
+                    let ll = h3o::LatLng::from(*c);
+                    geo::Point::new(ll.lng(), ll.lat())
+                })
+                .collect();
+            vec![points.convex_hull()]
+        }
+    };
+    for p in polygons {
+        // a degenerate hull (one or two cells) covers nothing: the cells with reports remain
+        let _ = tiler.add(p);
+    }
+    tiler.into_coverage().collect()
 }
 
 /// Gi* of every cell of `study` (and of any cell of `values` outside it: no report is left

@@ -1,11 +1,12 @@
 //! H3 hexagons coloured by reports, the resolution chosen by zoom.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use fast_mvt::MvtValueRef;
 use geo::MultiPolygon;
 use polars::prelude::*;
+use predio_engine::hotspots::StudyOptions;
 use predio_engine::indices::cell_polygon;
 use predio_engine::Table;
 
@@ -84,17 +85,35 @@ impl HeatLayer {
         resolution_at(&self.levels, tile)
     }
 
-    /// The `hotspots` layer over the same cells: Gi* of `received` with neighbours within
-    /// `ring` steps, hot or cold where the Benjamini–Hochberg q-value is under `alpha`.
+    /// The resolutions of the layer's cells.
+    pub fn resolutions(&self) -> Vec<u8> {
+        self.levels.iter().map(|(r, _)| *r).collect()
+    }
+
+    /// The cells of resolution `res` that have a row.
+    pub fn cells(&self, res: u8) -> Vec<h3o::CellIndex> {
+        self.levels
+            .iter()
+            .filter(|(r, _)| *r == res)
+            .flat_map(|(_, f)| f.ids.iter().filter_map(|id| id.parse().ok()))
+            .collect()
+    }
+
+    /// The `hotspots` layer over the same cells: Gi* of `received` over the study area of each
+    /// resolution (`study`), as `predio hotspots` computes it with `options`.
     ///
     /// # Errors
     /// A table without the expected columns.
-    pub fn hotspots(&self, ring: u32, alpha: f64) -> Result<HotspotLayer, TileSourceError> {
+    pub fn hotspots(
+        &self,
+        study: HashMap<u8, Vec<h3o::CellIndex>>,
+        options: StudyOptions,
+    ) -> Result<HotspotLayer, TileSourceError> {
         HotspotLayer::new(
             Arc::clone(&self.levels),
             Arc::clone(&self.table),
-            ring,
-            alpha,
+            study,
+            options,
         )
     }
 }

@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use fast_mvt::MvtValueRef;
-use predio_engine::hotspots::{h3_hot_spots, SpotClass};
+use predio_engine::hotspots::{study_area_hot_spots, SpotClass, StudyOptions};
 
 use super::attributes::{encode_layer, IndexTable};
 use super::features::{cells_near, level_at, Features};
@@ -35,8 +35,9 @@ pub struct HotspotLayer {
     table: Arc<IndexTable>,
     /// The column of `received`, the value Gi* is computed on.
     received: usize,
-    ring: u32,
-    alpha: f64,
+    /// Per resolution, the study area (`predio hotspots`'s: cells without reports count).
+    study: HashMap<u8, Vec<h3o::CellIndex>>,
+    options: StudyOptions,
     cache: Mutex<HashMap<(Selection, u8), Spots>>,
 }
 
@@ -44,8 +45,8 @@ impl HotspotLayer {
     pub(super) fn new(
         levels: Arc<Vec<(u8, Features)>>,
         table: Arc<IndexTable>,
-        ring: u32,
-        alpha: f64,
+        study: HashMap<u8, Vec<h3o::CellIndex>>,
+        options: StudyOptions,
     ) -> Result<Self, TileSourceError> {
         let received = table
             .fields
@@ -59,14 +60,14 @@ impl HotspotLayer {
             levels,
             table,
             received,
-            ring,
-            alpha,
+            study,
+            options,
             cache: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Gi* of every cell of resolution `res` with reports under `filter`, as
-    /// `h3_hot_spots(cells, ring, alpha)` gives it; kept for the cells that are hot or cold.
+    /// Gi* of the study area at resolution `res` under `filter`, as `predio hotspots` computes
+    /// it; kept for the cells with reports (the hexagons drawn) that are hot or cold.
     fn spots(
         &self,
         filter: &Selection,
@@ -99,13 +100,19 @@ impl HotspotLayer {
                 of.push(i);
             }
         }
+        let feature_of: HashMap<h3o::CellIndex, usize> =
+            input.iter().map(|(c, _)| *c).zip(of).collect();
+        let study = self.study.get(&res).map_or(&[][..], Vec::as_slice);
         let mut spots = vec![None; n];
-        for (s, i) in h3_hot_spots(&input, self.ring, self.alpha).iter().zip(of) {
+        for s in study_area_hot_spots(study, &input, &self.options) {
+            let Some(&i) = feature_of.get(&s.cell) else {
+                continue; // an empty cell of the study area: no hexagon to draw
+            };
             if s.class != SpotClass::None {
                 spots[i] = Some(Spot {
                     z: s.gi.z,
                     p: s.gi.p,
-                    q: s.q,
+                    q: s.q_sim.unwrap_or(s.q),
                     neighbours: u32::try_from(s.neighbours).unwrap_or(u32::MAX),
                     hot: s.class == SpotClass::Hot,
                 });
@@ -126,7 +133,7 @@ impl TileProvider for HotspotLayer {
     }
 
     fn description(&self) -> &str {
-        "H3 cells that are hot or cold spots of reports received (Getis-Ord Gi*, FDR-corrected)"
+        "H3 cells that are hot or cold spots of reports received (Getis-Ord Gi* over the study area, permutation p-values, FDR-corrected)"
     }
 
     fn fields(&self) -> Vec<(String, FieldKind, String)> {
@@ -135,11 +142,11 @@ impl TileProvider for HotspotLayer {
             ("res", FieldKind::Count, "H3 resolution"),
             ("class", FieldKind::Text, "hot or cold"),
             ("z", FieldKind::Number, "Gi* z-score"),
-            ("p", FieldKind::Number, "two-sided p-value"),
+            ("p", FieldKind::Number, "two-sided normal p-value"),
             (
                 "q",
                 FieldKind::Number,
-                "Benjamini-Hochberg q-value over the cells of the resolution",
+                "Benjamini-Hochberg q-value of the permutation p-values over the study area",
             ),
             (
                 "neighbours",
@@ -222,7 +229,18 @@ impl TileProvider for HotspotLayer {
                 ];
             }
         }
-        (self.ring, self.alpha.to_bits()).hash(&mut h);
+        let o = &self.options;
+        (
+            o.ring,
+            o.alpha.to_bits(),
+            o.permutations,
+            o.seed,
+            o.min_count.to_bits(),
+        )
+            .hash(&mut h);
+        let mut study: Vec<(&u8, &Vec<h3o::CellIndex>)> = self.study.iter().collect();
+        study.sort_unstable_by_key(|(r, _)| **r);
+        study.hash(&mut h);
         vec![("all".to_owned(), h.finish(), bounds)]
     }
 }

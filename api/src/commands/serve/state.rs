@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use predio_engine::hotspots::{study_area, StudyOptions};
 use predio_engine::indices::Level;
 use predio_engine::{CatalogStore, Manifest};
 use predio_tiles::{changes, ExternalLayer, HeatLayer, PolygonLayer, TileCache, TileProvider};
@@ -36,14 +37,16 @@ pub(crate) fn load(
 ) -> anyhow::Result<Served> {
     let mut layers: BTreeMap<String, Arc<dyn TileProvider>> = BTreeMap::new();
     let mut filters = None;
-    if let Some(sectors) = catalog.sectors(manifest)? {
-        let l = PolygonLayer::sectors(&sectors, catalog.indices(manifest, Level::Sector)?)?
+    let sectors = catalog.sectors(manifest)?;
+    let parcels = catalog.parcels(manifest)?;
+    if let Some(sectors) = &sectors {
+        let l = PolygonLayer::sectors(sectors, catalog.indices(manifest, Level::Sector)?)?
             .with_segments(catalog.segments(manifest, Level::Sector)?)?;
         filters = Some(l.filters());
         layers.insert("sectors".into(), Arc::new(l));
     }
-    if let Some(parcels) = catalog.parcels(manifest)? {
-        let l = PolygonLayer::parcels(&parcels, catalog.indices(manifest, Level::Parcel)?)?
+    if let Some(parcels) = &parcels {
+        let l = PolygonLayer::parcels(parcels, catalog.indices(manifest, Level::Parcel)?)?
             .with_segments(catalog.segments(manifest, Level::Parcel)?)?;
         if filters.as_ref().is_none_or(|f| f.0.is_empty()) {
             filters = Some(l.filters());
@@ -56,8 +59,18 @@ pub(crate) fn load(
         if filters.as_ref().is_none_or(|f| f.0.is_empty()) {
             filters = Some(heat.filters());
         }
-        // the defaults of `predio hotspots`: neighbours one step away, FDR 5 %
-        layers.insert("hotspots".into(), Arc::new(heat.hotspots(1, 0.05)?));
+        // `predio hotspots` with its defaults, on the same study areas
+        let study = heat
+            .resolutions()
+            .into_iter()
+            .filter_map(|r| {
+                let res = h3o::Resolution::try_from(r).ok()?;
+                let area = study_area(sectors.as_ref(), parcels.as_ref(), &heat.cells(r), res);
+                Some((r, area))
+            })
+            .collect();
+        let hotspots = heat.hotspots(study, StudyOptions::default())?;
+        layers.insert("hotspots".into(), Arc::new(hotspots));
         layers.insert("heat".into(), Arc::new(heat));
     }
     for e in externals {
