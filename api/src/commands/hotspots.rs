@@ -67,26 +67,8 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
             .map_err(|e| anyhow::anyhow!("cell {c:?} in the cell table: {e}"))?;
         input.push((cell, *v));
     }
-    let res = h3o::Resolution::try_from(args.res)
-        .map_err(|e| anyhow::anyhow!("--res {}: {e}", args.res))?;
-    let all_cells: Vec<h3o::CellIndex> = string_column(&table, "cell")?
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.parse().ok())
-        .collect();
     let (sectors, parcels) = (catalog.sectors(&manifest)?, catalog.parcels(&manifest)?);
-    let study = study_area(sectors.as_ref(), parcels.as_ref(), &all_cells, res);
-    let spots = study_area_hot_spots(
-        &study,
-        &input,
-        &StudyOptions {
-            ring: args.ring,
-            alpha: args.alpha,
-            permutations: args.permutations,
-            seed: args.seed,
-            min_count: args.min_count,
-        },
-    );
+    let spots = spots_of(&table, sectors.as_ref(), parcels.as_ref(), &input, args)?;
     let hot = spots.iter().filter(|s| s.class == SpotClass::Hot).count();
     let cold = spots.iter().filter(|s| s.class == SpotClass::Cold).count();
     println!(
@@ -109,25 +91,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     );
     // The place of each cell: the sector holding its centre.
     let sectors = sectors.unwrap_or_default();
-    let index = predio_engine::SectorIndex::new(&sectors);
-    let names: std::collections::HashMap<&str, &str> = sectors
-        .sectors
-        .iter()
-        .map(|s| (s.id.as_str(), s.name.as_str()))
-        .collect();
-    let place = |cell: h3o::CellIndex| -> String {
-        let c = h3o::LatLng::from(cell);
-        index
-            .sector_at(geo::Point::new(c.lng(), c.lat()))
-            .map(|id| {
-                names
-                    .get(id.as_str())
-                    .copied()
-                    .unwrap_or(id.as_str())
-                    .to_owned()
-            })
-            .unwrap_or_default()
-    };
+    let place = places(&sectors);
     let mut order: Vec<&_> = spots.iter().collect();
     order.sort_by(|a, b| b.gi.z.total_cmp(&a.gi.z));
     println!(
@@ -149,22 +113,84 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         );
     }
     if let Some(out) = &args.out {
-        let table = Table::from_frame(df!(
-            "cell" => spots.iter().map(|s| s.cell.to_string()).collect::<Vec<_>>(),
-            "res" => vec![u32::from(args.res); spots.len()],
-            "value" => spots.iter().map(|s| s.value).collect::<Vec<_>>(),
-            "neighbours" => spots.iter().map(|s| s.neighbours as u32).collect::<Vec<_>>(),
-            "g" => spots.iter().map(|s| s.gi.g).collect::<Vec<_>>(),
-            "z" => spots.iter().map(|s| s.gi.z).collect::<Vec<_>>(),
-            "p" => spots.iter().map(|s| s.gi.p).collect::<Vec<_>>(),
-            "q" => spots.iter().map(|s| s.q).collect::<Vec<_>>(),
-            "p_sim" => spots.iter().map(|s| s.p_sim).collect::<Vec<_>>(),
-            "q_sim" => spots.iter().map(|s| s.q_sim).collect::<Vec<_>>(),
-            "class" => spots.iter().map(|s| s.class.as_str()).collect::<Vec<_>>(),
-            "sector" => spots.iter().map(|s| place(s.cell)).collect::<Vec<_>>(),
-        )?);
+        let table = spots_table(&spots, args.res, &place)?;
         let n = write_out(catalog, &manifest, &table, Level::H3, out)?;
         eprintln!("wrote {n} cells to {}", out.display());
     }
     Ok(())
+}
+
+/// The name of the sector holding a cell's centre ("" outside every sector).
+fn places(sectors: &predio_engine::SectorLayer) -> impl Fn(h3o::CellIndex) -> String + '_ {
+    let index = predio_engine::SectorIndex::new(sectors);
+    let names: std::collections::HashMap<&str, &str> = sectors
+        .sectors
+        .iter()
+        .map(|s| (s.id.as_str(), s.name.as_str()))
+        .collect();
+    move |cell| {
+        let c = h3o::LatLng::from(cell);
+        index
+            .sector_at(geo::Point::new(c.lng(), c.lat()))
+            .map(|id| {
+                names
+                    .get(id.as_str())
+                    .copied()
+                    .unwrap_or(id.as_str())
+                    .to_owned()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Every cell of the study area as a table: what `--out` writes.
+fn spots_table(
+    spots: &[predio_engine::hotspots::HotSpot],
+    res: u8,
+    place: &dyn Fn(h3o::CellIndex) -> String,
+) -> anyhow::Result<Table> {
+    Ok(Table::from_frame(df!(
+        "cell" => spots.iter().map(|s| s.cell.to_string()).collect::<Vec<_>>(),
+        "res" => vec![u32::from(res); spots.len()],
+        "value" => spots.iter().map(|s| s.value).collect::<Vec<_>>(),
+        "neighbours" => spots.iter().map(|s| s.neighbours as u32).collect::<Vec<_>>(),
+        "g" => spots.iter().map(|s| s.gi.g).collect::<Vec<_>>(),
+        "z" => spots.iter().map(|s| s.gi.z).collect::<Vec<_>>(),
+        "p" => spots.iter().map(|s| s.gi.p).collect::<Vec<_>>(),
+        "q" => spots.iter().map(|s| s.q).collect::<Vec<_>>(),
+        "p_sim" => spots.iter().map(|s| s.p_sim).collect::<Vec<_>>(),
+        "q_sim" => spots.iter().map(|s| s.q_sim).collect::<Vec<_>>(),
+        "class" => spots.iter().map(|s| s.class.as_str()).collect::<Vec<_>>(),
+        "sector" => spots.iter().map(|s| place(s.cell)).collect::<Vec<_>>(),
+    )?))
+}
+
+/// Gi* over the study area at `--res` (of the sectors, else the parcels, else the cells of
+/// `table`) with the command's options.
+fn spots_of(
+    table: &Table,
+    sectors: Option<&predio_engine::SectorLayer>,
+    parcels: Option<&predio_engine::ParcelLayer>,
+    input: &[(h3o::CellIndex, f64)],
+    args: &HotspotsArgs,
+) -> anyhow::Result<Vec<predio_engine::hotspots::HotSpot>> {
+    let res = h3o::Resolution::try_from(args.res)
+        .map_err(|e| anyhow::anyhow!("--res {}: {e}", args.res))?;
+    let all_cells: Vec<h3o::CellIndex> = string_column(table, "cell")?
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let study = study_area(sectors, parcels, &all_cells, res);
+    Ok(study_area_hot_spots(
+        &study,
+        input,
+        &StudyOptions {
+            ring: args.ring,
+            alpha: args.alpha,
+            permutations: args.permutations,
+            seed: args.seed,
+            min_count: args.min_count,
+        },
+    ))
 }
