@@ -68,12 +68,7 @@ pub(super) fn swapped(format: &str) -> Option<String> {
 
 pub(super) fn content(sample: &Sample, column: usize) -> Content {
     let mut c = Content::default();
-    let values: Vec<&str> = sample
-        .rows
-        .iter()
-        .filter_map(|r| r.get(column).map(String::as_str))
-        .filter(|v| !v.is_empty())
-        .collect();
+    let values: Vec<&str> = sample.values(column).collect();
     c.filled = values.len();
     if values.is_empty() {
         return c;

@@ -283,12 +283,7 @@ pub fn render(d: &Draft, sample: &Sample, file: &str, timezone: Option<&str>) ->
             .get("on_time")
             .and_then(|c| sample.headers.iter().position(|h| h == c))
         {
-            let values: BTreeSet<&str> = sample
-                .rows
-                .iter()
-                .filter_map(|r| r.get(i).map(String::as_str))
-                .filter(|v| !v.is_empty())
-                .collect();
+            let values: BTreeSet<&str> = sample.values(i).collect();
             for v in values {
                 let late = name_words(v).iter().any(|w| {
                     ["overdue", "late", "vencido", "atrasado", "fuera"].contains(&w.as_str())

@@ -20,6 +20,16 @@ pub struct Sample {
     pub delimiter: Option<char>,
 }
 
+impl Sample {
+    /// The non-empty values of `column`, row by row.
+    pub fn values(&self, column: usize) -> impl Iterator<Item = &str> {
+        self.rows
+            .iter()
+            .filter_map(move |r| r.get(column).map(String::as_str))
+            .filter(|v| !v.is_empty())
+    }
+}
+
 /// Reads the header and up to `max_rows` rows of `path`: CSV (`.csv`, `.csv.gz`, `.txt`), else
 /// any point layer GDAL reads.
 ///
