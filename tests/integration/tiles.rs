@@ -1854,6 +1854,27 @@ fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
         d,
         &["export", "reports", "--format", "csv", "--out", arg(&csv)],
     );
+    // `predio info` says "open" as the indices count it: not closed (open or in progress)
+    let not_closed = crate::support::csv_rows(&csv)
+        .iter()
+        .filter(|r| ["open", "in_progress"].contains(&r["status"].as_str()))
+        .count();
+    let info = String::from_utf8_lossy(&predio_ok(d, &["info"]).stdout).into_owned();
+    let with_commas = not_closed
+        .to_string()
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|c| std::str::from_utf8(c).expect("digits"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(
+        not_closed > 0
+            && info.contains(&format!(
+                "open (not closed: open or in progress) {with_commas} "
+            )),
+        "{not_closed}: {info}"
+    );
     let mut counts: std::collections::HashMap<(String, String), f64> = Default::default();
     for r in crate::support::csv_rows(&csv) {
         let (Ok(lon), Ok(lat)) = (r["lon"].parse::<f64>(), r["lat"].parse::<f64>()) else {

@@ -316,7 +316,7 @@ pub fn show(catalog: &dyn CatalogStore, args: &IndicesArgs) -> anyhow::Result<()
 /// The rows `predio indices` prints: each index column with its label.
 const METRICS: [(&str, &str); 27] = [
     (schema::RECEIVED, "reports received"),
-    (schema::OPEN, "open now"),
+    (schema::OPEN, "open now (not closed: open or in progress)"),
     (schema::RESOLVED, "resolved"),
     (schema::REJECTED_DUPLICATE, "rejected or duplicate"),
     (schema::RESOLVED_NOT_FIXED, "resolved, not fixed"),

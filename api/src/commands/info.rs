@@ -117,10 +117,18 @@ pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(s, n)| format!("{s} {}", thousands(*n)))
             .collect();
+        // "open" as the indices count it: not closed, whether acted on or not
+        let not_closed: usize = r
+            .by_status
+            .iter()
+            .filter(|(s, _)| ["open", "in_progress"].contains(&s.as_str()))
+            .map(|(_, n)| *n)
+            .sum();
         out += &format!(
-            "reports   {} from {} import(s) · {}\n",
+            "reports   {} from {} import(s) · open (not closed: open or in progress) {} · by status: {}\n",
             thousands(r.count),
             r.imports.len(),
+            thousands(not_closed),
             statuses.join(" · ")
         );
         out += &format!(
