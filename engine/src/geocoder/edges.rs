@@ -22,6 +22,8 @@
 //!
 //! In the spirit of GEOS's IndexedPointInAreaLocator and tg's y-stripes, narrowed to the cell.
 
+use geo::coordinate_position::CoordPos;
+
 use super::grid::ParcelGrid;
 
 /// A parcel gets an edge index from this many vertices, when its envelope spans several cells.
@@ -54,7 +56,7 @@ pub(super) struct EdgeIndex {
 
 /// What one edge does to a point's ray towards +x.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Step {
+enum Step {
     Miss,
     Cross,
     OnEdge,
@@ -64,7 +66,7 @@ pub(super) enum Step {
 /// the edge taken from the sign of a cross product), or the point on the edge or its first
 /// vertex. An edge with a NaN end (between two rings) misses.
 #[inline]
-pub(super) fn step([ax, ay]: [f64; 2], [bx, by]: [f64; 2], x: f64, y: f64) -> Step {
+fn step([ax, ay]: [f64; 2], [bx, by]: [f64; 2], x: f64, y: f64) -> Step {
     if (ay > y) != (by > y) {
         let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
         if cross.is_nan() {
@@ -80,6 +82,29 @@ pub(super) fn step([ax, ay]: [f64; 2], [bx, by]: [f64; 2], x: f64, y: f64) -> St
         Step::OnEdge
     } else {
         Step::Miss
+    }
+}
+
+/// The ray test over `edges`, from the parity `inside` of the crossings already counted:
+/// inside, outside, or on the boundary at the first edge the point lies on.
+#[inline]
+pub(super) fn ray_position(
+    mut inside: bool,
+    edges: impl Iterator<Item = ([f64; 2], [f64; 2])>,
+    x: f64,
+    y: f64,
+) -> CoordPos {
+    for (a, b) in edges {
+        match step(a, b, x, y) {
+            Step::Cross => inside = !inside,
+            Step::OnEdge => return CoordPos::OnBoundary,
+            Step::Miss => {}
+        }
+    }
+    if inside {
+        CoordPos::Inside
+    } else {
+        CoordPos::Outside
     }
 }
 

@@ -5,7 +5,7 @@
 use geo::coordinate_position::CoordPos;
 use geo::BoundingRect;
 
-use super::edges::{step, EdgeIndex, Step, BIG_VERTICES};
+use super::edges::{ray_position, EdgeIndex, BIG_VERTICES};
 use crate::model::ParcelLayer;
 
 /// The parcels flattened for point queries: each parcel's rings as one run of a coordinate
@@ -275,38 +275,18 @@ impl ParcelGrid {
     /// side of each edge taken from the sign of a cross product; a point on an edge or a vertex
     /// is on the boundary.
     pub(super) fn position(&self, i: usize, x: f64, y: f64) -> CoordPos {
-        let mut inside = false;
-        for w in self.coords_of(i).windows(2) {
-            match step(w[0], w[1], x, y) {
-                Step::Cross => inside = !inside,
-                Step::OnEdge => return CoordPos::OnBoundary,
-                Step::Miss => {}
-            }
-        }
-        if inside {
-            CoordPos::Inside
-        } else {
-            CoordPos::Outside
-        }
+        let edges = self.coords_of(i).windows(2).map(|w| (w[0], w[1]));
+        ray_position(false, edges, x, y)
     }
 
     /// [`ParcelGrid::position`] for a point of the cell of big cell `k`: the crossings right of
     /// the cell from its breaks, its local edges tested one by one.
     pub(super) fn position_big(&self, k: usize, x: f64, y: f64) -> CoordPos {
-        let mut inside = self.big.right_parity(k, y);
-        for &j in self.big.edges_of(k) {
+        let edges = self.big.edges_of(k).iter().map(|&j| {
             let j = j as usize;
-            match step(self.coords[j], self.coords[j + 1], x, y) {
-                Step::Cross => inside = !inside,
-                Step::OnEdge => return CoordPos::OnBoundary,
-                Step::Miss => {}
-            }
-        }
-        if inside {
-            CoordPos::Inside
-        } else {
-            CoordPos::Outside
-        }
+            (self.coords[j], self.coords[j + 1])
+        });
+        ray_position(self.big.right_parity(k, y), edges, x, y)
     }
 }
 
