@@ -5,11 +5,12 @@ use std::path::Path;
 
 use gdal::vector::LayerAccess;
 use geo::{Contains, Distance, Euclidean, MultiPolygon, Point};
-use predio_engine::{read_parcels, ParcelLayer, Value};
+use predio_engine::{ParcelLayer, Value};
 use predio_importers::Crs;
 
 use crate::support::{
-    gdal_tool, info, predio_ok, python, sample_town, shared, version_dir, vertex_hausdorff_m,
+    current_parcels, gdal_tool, info, predio_ok, python, sample_town, shared, version_dir,
+    vertex_hausdorff_m,
 };
 
 /// The answer of GDAL's SQLite dialect (SpatiaLite, GEOS) to `sql` on `src`, as ogrinfo prints it.
@@ -26,10 +27,6 @@ fn ogr_sql(src: &Path, sql: &str) -> String {
             src.to_str().expect("utf-8"),
         ],
     )
-}
-
-fn current_parcels(data: &Path) -> ParcelLayer {
-    read_parcels(&version_dir(data).join("parcels.fgb")).expect("parcels.fgb reads back")
 }
 
 /// Ids the import report lists as repaired or skipped.

@@ -3,9 +3,9 @@
 
 use std::fs;
 
-use predio_engine::{read_parcels, Geocoder, MatchKind, ParcelLayer};
+use predio_engine::{Geocoder, MatchKind, ParcelLayer};
 
-use crate::support::{arg, predio_ok, python, python_json, shared, version_dir};
+use crate::support::{arg, current_parcels, predio_ok, python, python_json, shared, version_dir};
 
 /// Metres per degree at Cambridge's latitude, near enough to place test points.
 const M_PER_DEG: (f64, f64) = (82_200.0, 111_080.0);
@@ -44,13 +44,7 @@ fn probe_points(parcels: &ParcelLayer, big: &[usize]) -> Vec<(f64, f64)> {
         }
     }
     let bbox = parcels.bbox().expect("bbox");
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = crate::support::uniform(0x2545_f491_4f6c_dd1d);
     for _ in 0..30_000 {
         points.push((
             bbox.west + next() * (bbox.east - bbox.west),
@@ -75,7 +69,7 @@ fn cambridge_road_polygons_are_located_as_geos_and_proj_locate_them() {
     let d = data.path();
     predio_ok(d, &["import", "parcels", arg(&shp)]);
     let fgb = version_dir(d).join("parcels.fgb");
-    let parcels = read_parcels(&fgb).expect("parcels");
+    let parcels = current_parcels(d);
     let mut by_size: Vec<usize> = (0..parcels.parcels.len()).collect();
     by_size.sort_by_key(|&i| std::cmp::Reverse(vertex_count(&parcels.parcels[i].geometry)));
     let big = &by_size[..4];

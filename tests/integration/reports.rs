@@ -371,21 +371,14 @@ fn seoul_random_points_match_geos_inside_nearest_and_none() {
     let data = tempfile::tempdir().expect("tempdir");
     let d = data.path();
     predio_ok(d, &["import", "parcels", src.to_str().expect("utf-8")]);
-    let dir = version_dir(d);
-    let parcels = read_parcels(&dir.join("parcels.fgb")).expect("parcels");
+    let parcels = crate::support::current_parcels(d);
     let bbox = parcels.bbox().expect("bbox");
 
     // 100,000 points from a fixed LCG over the bbox widened by 50 m.
     const N: usize = 100_000;
     let (w, s) = (bbox.west - 0.0006, bbox.south - 0.00045);
     let (dx, dy) = (bbox.east + 0.0006 - w, bbox.north + 0.00045 - s);
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = crate::support::uniform(0x2545_f491_4f6c_dd1d);
     let csv = d.join("points.csv");
     let mut text = String::from("id,lat,lon\n");
     for i in 0..N {

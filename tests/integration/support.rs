@@ -397,3 +397,21 @@ impl Drop for Postgis {
             .output();
     }
 }
+
+/// The parcels of the catalog's current version, as stored.
+pub fn current_parcels(data: &Path) -> predio_engine::ParcelLayer {
+    predio_engine::read_parcels(&version_dir(data).join("parcels.fgb"))
+        .expect("parcels.fgb reads back")
+}
+
+/// Uniform numbers in [0, 1) from a fixed 64-bit LCG (Knuth's MMIX constants): the tests'
+/// random points, the same on every run.
+pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}

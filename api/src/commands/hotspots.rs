@@ -67,7 +67,12 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
             .map_err(|e| anyhow::anyhow!("cell {c:?} in the cell table: {e}"))?;
         input.push((cell, *v));
     }
-    let (sectors, parcels) = (catalog.sectors(&manifest)?, catalog.parcels(&manifest)?);
+    // the parcels give the study area only where there are no sectors
+    let sectors = catalog.sectors(&manifest)?;
+    let parcels = match sectors {
+        Some(_) => None,
+        None => catalog.parcels(&manifest)?,
+    };
     let spots = spots_of(&table, sectors.as_ref(), parcels.as_ref(), &input, args)?;
     let hot = spots.iter().filter(|s| s.class == SpotClass::Hot).count();
     let cold = spots.iter().filter(|s| s.class == SpotClass::Cold).count();
