@@ -34,6 +34,7 @@ mod model;
 pub mod plan;
 mod radix;
 mod report;
+mod rng;
 mod sector_index;
 pub mod segments;
 mod store;
@@ -57,6 +58,7 @@ pub use report::frame::reports_frame;
 pub use report::{
     upsert, Location, MatchKind, PrivateFields, Report, Status, StatusChange, StatusType, Upserted,
 };
+pub use rng::SplitMix64;
 pub use sector_index::SectorIndex;
 pub use store::reports::{read_reports, write_reports};
 pub use store::{

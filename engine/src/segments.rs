@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::rng::SplitMix64;
+
 /// A segmentation kept in a catalog version (`predio segments --save`): what it was run on and
 /// with, and each segment's size and words. The table of labels is `segments-<level>s.parquet`
 /// (the feature id, `segment`, `description`).
@@ -50,23 +52,6 @@ pub const SILHOUETTE_SAMPLE: usize = 2000;
 const RESTARTS: usize = 8;
 const MAX_ITERATIONS: usize = 300;
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Each column as z-scores (population standard deviation); a constant column becomes 0.
 pub fn standardise(rows: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let Some(width) = rows.first().map(Vec::len) else {
@@ -100,9 +85,9 @@ fn nearest(x: &[f64], centroids: &[Vec<f64>]) -> (usize, f64) {
 }
 
 /// One k-means++ run: labels, centroids, inertia.
-fn run(x: &[Vec<f64>], k: usize, rng: &mut Rng) -> (Vec<usize>, Vec<Vec<f64>>, f64) {
+fn run(x: &[Vec<f64>], k: usize, rng: &mut SplitMix64) -> (Vec<usize>, Vec<Vec<f64>>, f64) {
     let n = x.len();
-    let mut centroids = vec![x[(rng.next() % n as u64) as usize].clone()];
+    let mut centroids = vec![x[(rng.next_u64() % n as u64) as usize].clone()];
     let mut d2: Vec<f64> = x.iter().map(|p| distance2(p, &centroids[0])).collect();
     while centroids.len() < k {
         let total: f64 = d2.iter().sum();
@@ -115,7 +100,7 @@ fn run(x: &[Vec<f64>], k: usize, rng: &mut Rng) -> (Vec<usize>, Vec<Vec<f64>>, f
             }
             i
         } else {
-            (rng.next() % n as u64) as usize
+            (rng.next_u64() % n as u64) as usize
         };
         centroids.push(x[pick].clone());
         for (i, p) in x.iter().enumerate() {
@@ -191,7 +176,7 @@ pub fn silhouette(x: &[Vec<f64>], labels: &[usize], k: usize) -> f64 {
 /// k-means++ with `k` segments on standardised rows (best of several seeded restarts).
 pub fn kmeans(x: &[Vec<f64>], k: usize, seed: u64) -> Segmentation {
     let k = k.clamp(1, x.len().max(1));
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::from_state(seed);
     let mut best: Option<(Vec<usize>, Vec<Vec<f64>>, f64)> = None;
     for _ in 0..RESTARTS {
         let r = run(x, k, &mut rng);
@@ -289,7 +274,7 @@ mod tests {
 
     /// Three planted clusters (30, 20 and 10 points around distant centres, with noise).
     fn planted(seed: u64) -> (Vec<Vec<f64>>, Vec<usize>) {
-        let mut rng = Rng(seed);
+        let mut rng = SplitMix64::from_state(seed);
         let centres = [[0.0, 0.0, 5.0], [10.0, 0.0, 0.0], [0.0, 10.0, -5.0]];
         let mut x = Vec::new();
         let mut truth = Vec::new();

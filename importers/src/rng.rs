@@ -1,24 +1,18 @@
-//! A small deterministic generator (SplitMix64) for the sample town: the same seed gives the
-//! same town on every platform and every version of predio, which no external RNG promises.
+//! The sample town's draws, on the engine's SplitMix64: the same seed gives the same town on
+//! every platform and every version of predio.
 
-pub(crate) struct SplitMix64(u64);
+pub(crate) struct SplitMix64(predio_engine::SplitMix64);
 
 impl SplitMix64 {
     pub(crate) fn new(seed: u64) -> Self {
-        Self(seed ^ 0x5DEE_CE66_D1CE_4E5B)
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Self(predio_engine::SplitMix64::from_state(
+            seed ^ 0x5DEE_CE66_D1CE_4E5B,
+        ))
     }
 
     /// Uniform in [0, 1).
     pub(crate) fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 
     /// Uniform in [lo, hi).
@@ -26,9 +20,10 @@ impl SplitMix64 {
         lo + (hi - lo) * self.unit()
     }
 
-    /// Uniform integer in [0, n).
+    /// Uniform integer in [0, n), by scaling [`SplitMix64::unit`] (the sample towns of every
+    /// version so far were drawn so).
     pub(crate) fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize
+        (self.unit() * n as f64) as usize
     }
 
     /// Standard normal (Box–Muller).
@@ -65,6 +60,6 @@ mod tests {
             assert_eq!(x, b.unit());
             assert!((0.0..1.0).contains(&x));
         }
-        assert_ne!(SplitMix64::new(1).next_u64(), SplitMix64::new(2).next_u64());
+        assert_ne!(SplitMix64::new(1).unit(), SplitMix64::new(2).unit());
     }
 }

@@ -7,23 +7,7 @@
 
 use rayon::prelude::*;
 
-/// SplitMix64: small, seedable, good enough for drawing permutations.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform integer in `0..n` (Lemire's multiply-shift; the bias is below 2^-32 here).
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next()) * n as u128) >> 64) as usize
-    }
-}
+use crate::rng::SplitMix64;
 
 /// Each cell's pseudo p-value (esda's `p_sim`) for the local sums `values[i] + Σ
 /// values[neighbours[i]]`, with `permutations` draws seeded by `seed` (each cell its own stream,
@@ -40,7 +24,8 @@ pub fn p_sim(values: &[f64], neighbours: &[Vec<usize>], permutations: u32, seed:
             }
             let k = k.min(n - 1);
             let observed = values[i] + neighbours[i].iter().map(|&j| values[j]).sum::<f64>();
-            let mut rng = SplitMix64(seed ^ (i as u64).wrapping_mul(0xd6e8_feb8_6659_fd93));
+            let mut rng =
+                SplitMix64::from_state(seed ^ (i as u64).wrapping_mul(0xd6e8_feb8_6659_fd93));
             let mut drawn: Vec<usize> = Vec::with_capacity(k);
             let mut larger = 0u32;
             for _ in 0..permutations {
