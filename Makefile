@@ -93,12 +93,12 @@ test: deps test-deps check-venv web browser-deps
 check-venv:
 	@dpkg -s python3-venv >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv >/dev/null; }
-	@[ -x $(CHECK_VENV)/bin/python ] && $(CHECK_VENV)/bin/python -c "import pandas, pmtiles, esda, h3, nbclient, geopandas, polars, matplotlib" 2>/dev/null || { \
+	@[ -x $(CHECK_VENV)/bin/python ] && $(CHECK_VENV)/bin/python -c "import pandas, pmtiles, esda, h3, nbclient, geopandas, polars, matplotlib, georeport" 2>/dev/null || { \
 	  rm -rf $(CHECK_VENV) && python3 -m venv $(CHECK_VENV) && \
 	  $(CHECK_VENV)/bin/pip install -q pandas==2.2.3 numpy==2.2.6 pmtiles==3.4.1 \
 	    esda==2.9.0 libpysal==4.14.1 h3==4.5.0 scipy==1.17.1 \
 	    geopandas==1.2.0 pyarrow==26.0.1 polars==2.1.0 matplotlib==3.11.2 \
-	    nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0; }
+	    nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0 georeport==0.3.1; }
 
 lint:
 	python3 tools/module_cycles.py

@@ -59,7 +59,7 @@ pub use report::{
     upsert, Location, MatchKind, PrivateFields, Report, Status, StatusChange, StatusType, Upserted,
 };
 pub use rng::SplitMix64;
-pub use sector_index::SectorIndex;
+pub use sector_index::{interior_point, SectorIndex};
 pub use store::reports::{read_reports, write_reports};
 pub use store::{
     segments_file, Catalog, CatalogStore, Change, DirCatalog, FileEntry, LayerMeta, Manifest,

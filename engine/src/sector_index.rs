@@ -68,7 +68,7 @@ impl<'a> SectorIndex<'a> {
     /// (a parcel partly outside every sector, on the edge of the municipality), the one it
     /// overlaps most (the first in the layer on a tie); none when it overlaps none.
     pub fn sector_of(&self, parcel: &MultiPolygon<f64>) -> Option<&'a SectorId> {
-        let point = scanline_interior_point(parcel).or_else(|| parcel.interior_point())?;
+        let point = interior_point(parcel)?;
         if let Some(s) = self.sector_at(point) {
             return Some(s);
         }
@@ -91,6 +91,14 @@ impl<'a> SectorIndex<'a> {
         }
         best.map(|(_, i)| &self.layer.sectors[i].id)
     }
+}
+
+/// A point inside a (multi)polygon, as predio places a parcel or sector: the scanline point
+/// below, else geo's `InteriorPoint` (a degenerate polygon); `None` for an empty geometry.
+/// Where the privacy rules coarsen a report to its parcel, and where a report located by its
+/// parcel gets a point, this is that point.
+pub fn interior_point(geometry: &MultiPolygon<f64>) -> Option<Point<f64>> {
+    scanline_interior_point(geometry).or_else(|| geometry.interior_point())
 }
 
 /// A point inside a valid (multi)polygon, in O(n log n): the middle of the widest stretch of

@@ -410,9 +410,9 @@ fn every_endpoint_answers_each_role_as_the_table_says() {
     assert!(m.contains("# TYPE predio_tile_cache_bytes gauge"));
 }
 
-#[test]
-fn no_public_response_holds_personal_data_or_a_report() {
-    // reports imported with their personal fields kept apart: they are in the catalog
+/// The sample town imported with its reports' personal fields kept apart (so they are in the
+/// catalog and could leak), computed for 2025.
+fn private_town() -> tempfile::TempDir {
     let town_dir = sample_town();
     let data = tempfile::tempdir().expect("tempdir");
     let d = data.path();
@@ -445,27 +445,6 @@ fn no_public_response_holds_personal_data_or_a_report() {
     ] {
         predio_ok(d, &args);
     }
-    // the values that must never leave: names, e-mails, phones, free text, report ids, points
-    let mut secrets: HashSet<String> = HashSet::new();
-    let mut ids = Vec::new();
-    for rec in csv_rows(&town_dir.join("reports.csv")) {
-        for c in ["nombre", "correo", "telefono", "descripcion"] {
-            let v = rec[c].trim();
-            if v.chars().count() >= 6 {
-                secrets.insert(v.to_owned());
-            }
-        }
-        ids.push(rec["id_reporte"].clone());
-        for c in ["latitud", "longitud"] {
-            // a report's point as the source wrote it (7 decimals: centimetres)
-            let v = &rec[c];
-            if v.split_once('.').is_some_and(|(_, frac)| frac.len() >= 6) {
-                secrets.insert(v.clone());
-            }
-        }
-    }
-    secrets.extend(ids.iter().filter(|i| !i.is_empty()).cloned());
-    assert!(secrets.len() > 1000, "{} values to look for", secrets.len());
     let private = std::fs::read_dir(d.join("versions"))
         .expect("versions")
         .flatten()
@@ -480,6 +459,39 @@ fn no_public_response_holds_personal_data_or_a_report() {
         private,
         "the personal fields are in the catalog (kept apart)"
     );
+    data
+}
+
+/// What the public must never read of the sample town's reports: names, e-mails, phones, free
+/// text and the points as the source wrote them (7 decimals: centimetres); and the reports' ids.
+fn town_secrets() -> (HashSet<String>, Vec<String>) {
+    let mut secrets: HashSet<String> = HashSet::new();
+    let mut ids = Vec::new();
+    for rec in csv_rows(&sample_town().join("reports.csv")) {
+        for c in ["nombre", "correo", "telefono", "descripcion"] {
+            let v = rec[c].trim();
+            if v.chars().count() >= 6 {
+                secrets.insert(v.to_owned());
+            }
+        }
+        ids.push(rec["id_reporte"].clone());
+        for c in ["latitud", "longitud"] {
+            let v = &rec[c];
+            if v.split_once('.').is_some_and(|(_, frac)| frac.len() >= 6) {
+                secrets.insert(v.clone());
+            }
+        }
+    }
+    assert!(secrets.len() > 1000, "{} values to look for", secrets.len());
+    (secrets, ids)
+}
+
+#[test]
+fn no_public_response_holds_personal_data_or_a_report() {
+    let data = private_town();
+    let d = data.path();
+    let (mut secrets, ids) = town_secrets();
+    secrets.extend(ids.iter().filter(|i| !i.is_empty()).cloned());
 
     // everything a public caller can reach, with parcels configured public (the most open)
     let server = Server::launch(d, &["--public-parcels"]);
@@ -808,4 +820,184 @@ fn an_internal_error_answers_a_request_id_and_never_its_cause() {
     assert!(log.contains("reports.parquet"), "{log}");
     // the server still answers
     assert_eq!(server.get("/health", &[]).status, 200);
+}
+
+#[test]
+fn a_georeport_client_reads_public_requests_without_a_key_and_no_personal_data() {
+    use geo::Contains;
+    let python = crate::support::python();
+    let data = private_town();
+    let d = data.path();
+    let k = key(d, "aud", "auditor");
+    let (secrets, _) = town_secrets();
+    let parcels: HashMap<String, geo::MultiPolygon<f64>> = crate::support::current_parcels(d)
+        .parcels
+        .into_iter()
+        .map(|p| (p.id.as_str().to_owned(), p.geometry))
+        .collect();
+    let (start, end) = ("2025-01-01", "2025-12-31");
+    let script = crate::support::workspace().join("tests/integration/open311_client.py");
+    let read = |server: &Server, res: &str| {
+        crate::support::python_json(
+            &python,
+            &[
+                arg(&script),
+                &format!("http://{}", server.addr),
+                &k,
+                res,
+                start,
+                end,
+            ],
+        )
+    };
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let float = |v: &Value| {
+        v.as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .expect("a number")
+    };
+
+    // closed by default: the same client gets 401
+    let server = Server::launch(d, &[]);
+    assert_eq!(server.get("/open311/v2/requests.json", &[]).status, 401);
+    drop(server);
+
+    // --public-requests, points on the parcels
+    let server = Server::launch(d, &["--public-requests"]);
+    let got = read(&server, "9");
+    let auditor = got["auditor"].as_array().expect("auditor rows");
+    let public = got["requests_json"].as_array().expect("public rows");
+    assert!(public.len() > 100, "{} requests", public.len());
+    assert_eq!(
+        public.len(),
+        auditor.len(),
+        "the same requests as the auditor's"
+    );
+    let (mut on_parcel, mut on_cell, mut moved) = (0, 0, 0);
+    for (p, a) in public.iter().zip(auditor) {
+        assert_eq!(p["service_request_id"], a["service_request_id"]);
+        for same in ["status", "service_code", "requested_datetime", "sector_id"] {
+            assert_eq!(p[same], a[same], "{same}");
+        }
+        for hidden in ["parcel_id", "distance_m", "match", "description", "address"] {
+            assert!(p.get(hidden).is_none(), "a public request holds {hidden}");
+        }
+        let Some(lat) = p.get("lat").map(float) else {
+            assert!(a.get("lat").is_none() && a["parcel_id"].is_null());
+            continue;
+        };
+        let lon = float(&p["long"]);
+        if let Some(parcel) = a["parcel_id"].as_str() {
+            let g = &parcels[parcel];
+            assert!(
+                g.contains(&geo::Point::new(lon, lat)),
+                "{lat},{lon} is not inside parcel {parcel}"
+            );
+            on_parcel += 1;
+        } else {
+            let c = &got["h3_centres"][text(&p["service_request_id"])];
+            assert!((lat - float(&c[0])).abs() < 1e-6 && (lon - float(&c[1])).abs() < 1e-6);
+            on_cell += 1;
+        }
+        if a.get("lat")
+            .is_some_and(|t| metres(lat, lon, float(t), float(&a["long"])) > 1.0)
+        {
+            moved += 1;
+        }
+    }
+    assert!(on_parcel > 100, "{on_parcel} placed on their parcels");
+    assert!(
+        moved * 10 > public.len() * 9,
+        "{moved} of {} moved",
+        public.len()
+    );
+    eprintln!("{on_parcel} requests on their parcel, {on_cell} on an H3 cell, {moved} moved");
+    // XML says the same; one request is the list's
+    let xml = got["requests_xml"].as_array().expect("xml rows");
+    assert_eq!(xml.len(), public.len());
+    for (x, j) in xml.iter().zip(public) {
+        assert_eq!(
+            text(&x["service_request_id"]),
+            text(&j["service_request_id"])
+        );
+        if let Some(lat) = j.get("lat") {
+            assert!((float(&x["lat"]) - float(lat)).abs() < 1e-9);
+        }
+    }
+    assert_eq!(&got["one_json"], public.last().expect("a request"));
+    assert_eq!(
+        got["one_xml"]["service_request_id"],
+        xml.last().expect("a row")["service_request_id"]
+    );
+    let codes: HashSet<String> = got["services_xml"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| text(&s["service_code"]))
+        .collect();
+    assert!(
+        codes.len() > 3
+            && got["services_json"]
+                .as_array()
+                .is_some_and(|s| s.len() == codes.len())
+    );
+    // a public caller may not look requests up by parcel; the auditor's view is unchanged
+    let any_parcel = auditor
+        .iter()
+        .find_map(|a| a["parcel_id"].as_str())
+        .expect("a parcel");
+    let by_parcel = format!("/open311/v2/requests.json?parcel_id={any_parcel}");
+    assert_eq!(server.get(&by_parcel, &[]).status, 403);
+    assert_eq!(server.get(&by_parcel, &[("X-API-Key", &k)]).status, 200);
+    assert!(auditor.iter().all(|a| a.get("match").is_some()));
+    let disc = server.get("/open311/v2/discovery.json", &[]).json();
+    assert!(text(&disc["public_requests"]).contains("interior point of the report's parcel"));
+
+    // the privacy scan over every public answer the client read
+    let range = format!("start_date={start}&end_date={end}");
+    let one = text(&public[0]["service_request_id"]);
+    let mut bytes = 0;
+    for p in [
+        format!("/open311/v2/requests.json?{range}"),
+        format!("/open311/v2/requests.xml?{range}"),
+        format!("/open311/v2/requests.json?{range}&page=2&page_size=50"),
+        format!("/open311/v2/requests/{one}.json"),
+        format!("/open311/v2/requests/{one}.xml"),
+        "/open311/v2/discovery.xml".to_owned(),
+    ] {
+        let r = server.get(&p, &[]);
+        assert_eq!(r.status, 200, "{p}");
+        bytes += r.body.len();
+        let body = String::from_utf8_lossy(&r.body);
+        for s in &secrets {
+            assert!(!body.contains(s.as_str()), "{p} holds {s:?}");
+        }
+    }
+    assert!(bytes > 100_000, "{bytes} bytes scanned");
+    drop(server);
+
+    // --public-location h3:8: every point is its cell's centre, as the h3 library computes it
+    let server = Server::launch(d, &["--public-requests", "--public-location", "h3:8"]);
+    let got = read(&server, "8");
+    let mut centred = 0;
+    for p in got["requests_json"].as_array().expect("rows") {
+        if let Some(lat) = p.get("lat").map(float) {
+            let c = &got["h3_centres"][text(&p["service_request_id"])];
+            assert!((lat - float(&c[0])).abs() < 1e-6);
+            assert!((float(&p["long"]) - float(&c[1])).abs() < 1e-6);
+            centred += 1;
+        }
+    }
+    assert!(centred > 100, "{centred} requests");
+    let disc = server.get("/open311/v2/discovery.json", &[]).json();
+    assert!(text(&disc["public_requests"]).contains("H3 cell at resolution 8"));
+    let bad = predio(
+        d,
+        &["serve", "--public-requests", "--public-location", "h3:16"],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("0 to 15"));
 }

@@ -71,6 +71,17 @@ pub struct ServeArgs {
     /// Serve the parcel layer (parcels' indices) without a key; by default it needs `planner`.
     #[arg(long)]
     pub public_parcels: bool,
+    /// Let anyone read Open311's `requests.json|xml` and `requests/{id}` without a key, as
+    /// GeoReport v2 clients expect (the key is for creating requests). A caller without an
+    /// auditor key gets each request without parcel, distance or any personal or free-text
+    /// field, its location coarsened as `--public-location` says; auditors see what they saw.
+    #[arg(long)]
+    pub public_requests: bool,
+    /// Where a public request is placed: `parcel` (its parcel's interior point; a report with
+    /// no parcel goes to the centre of its H3 cell at resolution 9), or `h3` / `h3:RES` (the
+    /// centre of its H3 cell at RES, default 9; 7 is about 1.2 km across). Stated in discovery.
+    #[arg(long, default_value = "parcel", value_name = "parcel|h3[:RES]")]
+    pub public_location: PublicLocation,
     /// Origins allowed by CORS (repeatable); default any (`*`), as public map tiles are.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
@@ -81,4 +92,54 @@ pub struct ServeArgs {
     /// A request not answered within this many seconds gets 503.
     #[arg(long, default_value_t = 30, value_name = "S")]
     pub timeout_s: u64,
+}
+
+/// How a public Open311 request is placed (`--public-location`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicLocation {
+    /// The report's parcel's interior point; without a parcel, its H3 cell's centre at res 9.
+    Parcel,
+    /// The centre of the report's H3 cell at this resolution.
+    H3(h3o::Resolution),
+}
+
+impl PublicLocation {
+    /// The H3 resolution used where a report has no parcel (and for `h3`).
+    pub fn resolution(self) -> h3o::Resolution {
+        match self {
+            Self::Parcel => h3o::Resolution::Nine,
+            Self::H3(r) => r,
+        }
+    }
+
+    /// What discovery says of it.
+    pub fn describe(self) -> String {
+        match self {
+            Self::Parcel => "the interior point of the report's parcel (without a parcel: the \
+                             centre of its H3 cell at resolution 9)"
+                .to_owned(),
+            Self::H3(r) => format!(
+                "the centre of the report's H3 cell at resolution {}",
+                u8::from(r)
+            ),
+        }
+    }
+}
+
+impl std::str::FromStr for PublicLocation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        let res = match s.as_str() {
+            "parcel" => return Ok(Self::Parcel),
+            "h3" => 9,
+            other => other
+                .strip_prefix("h3:")
+                .and_then(|r| r.parse::<u8>().ok())
+                .ok_or_else(|| format!("{s:?}: parcel, h3 or h3:RES (RES 0 to 15)"))?,
+        };
+        h3o::Resolution::try_from(res)
+            .map(Self::H3)
+            .map_err(|_| format!("{s:?}: an H3 resolution is 0 to 15"))
+    }
 }

@@ -124,11 +124,15 @@ pub(crate) fn state(
         externals,
         guard: Arc::new(guard::Guard::new(
             keys,
-            args.public_parcels,
+            guard::Openness {
+                parcels: args.public_parcels,
+                requests: args.public_requests,
+            },
             args.rate_limit,
             Duration::from_secs(args.timeout_s.max(1)),
         )?),
         vendor,
+        public_location: args.public_requests.then_some(args.public_location),
     }))
 }
 

@@ -2,12 +2,16 @@
 //! and `requests/{id}`, each as `.json` or `.xml`. Requests carry the parcel and sector they
 //! were geocoded to as extension fields. Personal fields and free text are never stored, so
 //! `description`, `address` and `status_notes` are never sent.
+//!
+//! Where `serve --public-requests` opens `requests` to callers without a key, such a caller
+//! gets each request without its parcel, distance or match, its point coarsened to its parcel's
+//! interior point or an H3 cell centre (`--public-location`, stated in discovery).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Extension, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
@@ -15,9 +19,11 @@ use predio::params::RequestQuery;
 use predio_engine::{Location, Report, Status};
 use serde_json::{json, Map, Value};
 
+use super::guard::Caller;
 use super::requests::{service_name, Requests};
 use super::state::{Served, Shared};
 use super::tiles::base_url;
+use crate::commands::Role;
 
 /// The specification's URL, as discovery names it.
 const SPEC: &str = "http://wiki.open311.org/GeoReport_v2";
@@ -32,7 +38,15 @@ fn requests_of(state: &Shared, served: &Served) -> Result<Arc<Requests>, Open311
                 .reports(&served.manifest)
                 .map_err(|e| e.to_string())?
                 .unwrap_or_default();
-            Ok(Arc::new(Requests::new(reports)))
+            let mut requests = Requests::new(reports);
+            if let Some(how) = state.public_location {
+                let parcels = state
+                    .catalog
+                    .parcels(&served.manifest)
+                    .map_err(|e| e.to_string())?;
+                requests = requests.coarsen(how, parcels.as_ref());
+            }
+            Ok(Arc::new(requests))
         })
         .clone()
         .map_err(|e| Open311Error(StatusCode::INTERNAL_SERVER_ERROR, e))
@@ -148,8 +162,17 @@ fn w3c(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// One service request, as the specification's example lays it out, plus predio's extensions.
-fn request_json(r: &Report, reqs: &Requests) -> Value {
+/// One service request as the caller may see it: the auditor's view, or the public one.
+fn request_of(i: usize, reqs: &Requests, public: bool) -> Value {
+    if public {
+        public_request_json(i, reqs)
+    } else {
+        request_json(&reqs.reports[i], reqs)
+    }
+}
+
+/// The fields every caller sees: ids, service, dates, statuses and sector.
+fn common_fields(r: &Report, reqs: &Requests) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("service_request_id".into(), json!(r.id));
     let closed = matches!(
@@ -181,6 +204,27 @@ fn request_json(r: &Report, reqs: &Requests) -> Value {
     if let Some(t) = r.deadline_at {
         m.insert("expected_datetime".into(), json!(w3c(t)));
     }
+    m.insert(
+        "sector_id".into(),
+        json!(r.sector_id.as_ref().map(|s| s.as_str().to_owned())),
+    );
+    m.insert("predio_status".into(), json!(r.status.as_str()));
+    m.insert("status_type".into(), json!(r.status_type.as_str()));
+    if let Some(t) = r.acknowledged_at {
+        m.insert("acknowledged_datetime".into(), json!(w3c(t)));
+    }
+    if let Some(t) = r.closed_at {
+        m.insert("closed_datetime".into(), json!(w3c(t)));
+    }
+    if let Some(p) = &r.parent_id {
+        m.insert("parent_service_request_id".into(), json!(p));
+    }
+    m
+}
+
+/// One service request, as the specification's example lays it out, plus predio's extensions.
+fn request_json(r: &Report, reqs: &Requests) -> Value {
+    let mut m = common_fields(r, reqs);
     // a system's default point (the town hall) is not where the problem is
     if let (Some(lat), Some(lon), Location::Located) = (r.lat, r.lon, r.location) {
         m.insert("lat".into(), json!(lat));
@@ -192,22 +236,20 @@ fn request_json(r: &Report, reqs: &Requests) -> Value {
         "parcel_id".into(),
         json!(r.parcel_id.as_ref().map(|p| p.as_str().to_owned())),
     );
-    m.insert(
-        "sector_id".into(),
-        json!(r.sector_id.as_ref().map(|s| s.as_str().to_owned())),
-    );
     m.insert("match".into(), json!(r.match_kind.as_str()));
     m.insert("distance_m".into(), json!(r.distance_m));
-    m.insert("predio_status".into(), json!(r.status.as_str()));
-    m.insert("status_type".into(), json!(r.status_type.as_str()));
-    if let Some(t) = r.acknowledged_at {
-        m.insert("acknowledged_datetime".into(), json!(w3c(t)));
-    }
-    if let Some(t) = r.closed_at {
-        m.insert("closed_datetime".into(), json!(w3c(t)));
-    }
-    if let Some(p) = &r.parent_id {
-        m.insert("parent_service_request_id".into(), json!(p));
+    Value::Object(m)
+}
+
+/// One service request for a caller without an auditor key: the common fields and the
+/// coarsened point, never the parcel, the distance to it or the true point.
+fn public_request_json(i: usize, reqs: &Requests) -> Value {
+    let mut m = common_fields(&reqs.reports[i], reqs);
+    if let Some((lat, lon)) = reqs.coarse.get(i).copied().flatten() {
+        // six decimals (~0.1 m): the precision of a placed point, not of a GPS fix
+        let round = |v: f64| (v * 1e6).round() / 1e6;
+        m.insert("lat".into(), json!(round(lat)));
+        m.insert("long".into(), json!(round(lon)));
     }
     Value::Object(m)
 }
@@ -221,18 +263,27 @@ fn metres(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * 6_371_008.8 * a.sqrt().asin()
 }
 
-/// The requests a `requests` query selects, newest first, and the page asked for.
-fn select<'a>(
-    reqs: &'a Requests,
+/// The requests a `requests` query selects (positions in `reqs`), newest first, and the page
+/// asked for. A public caller's `near` search measures from the coarsened points, and it may
+/// not search by parcel.
+fn select(
+    reqs: &Requests,
     q: &HashMap<String, String>,
     zone: chrono_tz::Tz,
-) -> Result<Vec<&'a Report>, Open311Error> {
+    public: bool,
+) -> Result<Vec<usize>, Open311Error> {
     // Dates given as days are local days of the catalog's time zone.
     let q = RequestQuery::parse_in(q, zone).map_err(bad)?;
+    if public && q.parcel.is_some() {
+        return Err(Open311Error(
+            StatusCode::FORBIDDEN,
+            "parcel= needs an auditor key: public requests are not told by parcel".into(),
+        ));
+    }
     if let Some(ids) = &q.ids {
         return Ok(ids
             .iter()
-            .filter_map(|id| reqs.by_id.get(id.as_str()).map(|i| &reqs.reports[*i]))
+            .filter_map(|id| reqs.by_id.get(id.as_str()).copied())
             .collect());
     }
     // neither date: the 90 days up to the newest report (the specification's default window,
@@ -241,7 +292,7 @@ fn select<'a>(
         (None, None) => (reqs.newest.map(|n| n - Duration::days(90)), None),
         other => other,
     };
-    let picked = reqs.reports.iter().filter(|r| {
+    let picked = reqs.reports.iter().enumerate().filter(|(i, r)| {
         let closed = matches!(
             r.status,
             Status::Resolved | Status::Rejected | Status::Duplicate
@@ -255,11 +306,17 @@ fn select<'a>(
                 .any(|x| x == if closed { "closed" } else { "open" })
         }) && start.is_none_or(|s| r.created_at >= s)
             && end.is_none_or(|e| r.created_at <= e)
-            && q.near
-                .is_none_or(|(lat, lon, radius)| match (r.lat, r.lon, r.location) {
-                    (Some(a), Some(b), Location::Located) => metres(lat, lon, a, b) <= radius,
-                    _ => false,
-                })
+            && q.near.is_none_or(|(lat, lon, radius)| {
+                let point = if public {
+                    reqs.coarse.get(*i).copied().flatten()
+                } else {
+                    match (r.lat, r.lon, r.location) {
+                        (Some(a), Some(b), Location::Located) => Some((a, b)),
+                        _ => None,
+                    }
+                };
+                point.is_some_and(|(a, b)| metres(lat, lon, a, b) <= radius)
+            })
             && q.sector
                 .as_ref()
                 .is_none_or(|s| r.sector_id.as_ref().is_some_and(|x| x.as_str() == s))
@@ -268,6 +325,7 @@ fn select<'a>(
                 .is_none_or(|p| r.parcel_id.as_ref().is_some_and(|x| x.as_str() == p))
     });
     Ok(picked
+        .map(|(i, _)| i)
         .skip((q.page - 1) * q.page_size)
         .take(q.page_size)
         .collect())
@@ -278,8 +336,10 @@ pub(super) async fn root(
     State(state): State<Shared>,
     UrlPath(file): UrlPath<String>,
     Query(q): Query<HashMap<String, String>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
 ) -> Response {
+    let public = caller.role < Role::Auditor;
     let Some((what, f)) = format_of(&file) else {
         return super::ApiError(
             StatusCode::NOT_FOUND,
@@ -290,7 +350,7 @@ pub(super) async fn root(
     let served = state.current.load_full();
     let base = base_url(&headers);
     let result = match what {
-        "discovery" => Ok(discovery(&base, &served, f)),
+        "discovery" => Ok(discovery(&base, &served, state.public_location, f)),
         "services" => {
             let st = Arc::clone(&state);
             let sv = Arc::clone(&served);
@@ -317,9 +377,9 @@ pub(super) async fn root(
             let sv = Arc::clone(&served);
             run_blocking(move || {
                 let reqs = requests_of(&st, &sv)?;
-                let rows: Vec<Value> = select(&reqs, &q, sv.manifest.zone().0)?
+                let rows: Vec<Value> = select(&reqs, &q, sv.manifest.zone().0, public)?
                     .into_iter()
-                    .map(|r| request_json(r, &reqs))
+                    .map(|i| request_of(i, &reqs, public))
                     .collect();
                 Ok(answer(rows, "service_requests", "request", f))
             })
@@ -334,7 +394,12 @@ pub(super) async fn root(
 }
 
 /// `/open311/v2/requests/{id}.{json|xml}`: an array of one request (the specification).
-pub(super) async fn one(State(state): State<Shared>, UrlPath(file): UrlPath<String>) -> Response {
+pub(super) async fn one(
+    State(state): State<Shared>,
+    UrlPath(file): UrlPath<String>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    let public = caller.role < Role::Auditor;
     let Some((id, f)) = format_of(&file) else {
         return super::ApiError(
             StatusCode::NOT_FOUND,
@@ -347,13 +412,12 @@ pub(super) async fn one(State(state): State<Shared>, UrlPath(file): UrlPath<Stri
     let st = Arc::clone(&state);
     run_blocking(move || {
         let reqs = requests_of(&st, &served)?;
-        let r = reqs
+        let i = *reqs
             .by_id
             .get(id.as_str())
-            .map(|i| &reqs.reports[*i])
             .ok_or_else(|| Open311Error(StatusCode::NOT_FOUND, format!("no request {id:?}")))?;
         Ok(answer(
-            vec![request_json(r, &reqs)],
+            vec![request_of(i, &reqs, public)],
             "service_requests",
             "request",
             f,
@@ -371,12 +435,17 @@ async fn run_blocking(
         .map_err(|e| Open311Error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
-fn discovery(base: &str, served: &Served, f: Format) -> Response {
+fn discovery(
+    base: &str,
+    served: &Served,
+    public: Option<crate::cli::PublicLocation>,
+    f: Format,
+) -> Response {
     let changeset = served
         .manifest
         .created_at
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let d = json!({
+    let mut d = json!({
         "changeset": changeset,
         "contact": "The municipality's service desk",
         "key_service": "predio keys add --role auditor (an administrator gives keys)",
@@ -388,6 +457,14 @@ fn discovery(base: &str, served: &Served, f: Format) -> Response {
             "formats": ["application/json", "text/xml"],
         }],
     });
+    // what a caller without a key gets of `requests`
+    d["public_requests"] = match public {
+        Some(how) => json!(format!(
+            "open without a key: no parcel, distance or personal field; each point is {}",
+            how.describe()
+        )),
+        None => json!("closed: requests need an auditor key"),
+    };
     match f {
         Format::Json => axum::Json(d).into_response(),
         Format::Xml => {

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use predio_engine::{Report, ReportId};
+use predio_engine::{interior_point, Location, ParcelId, ParcelLayer, Report, ReportId};
+
+use crate::cli::PublicLocation;
 
 /// A version's reports, ready for Open311.
 pub(crate) struct Requests {
@@ -15,6 +17,9 @@ pub(crate) struct Requests {
     pub(super) services: Vec<(String, String, String)>,
     pub(super) code_of: HashMap<String, String>,
     pub(super) newest: Option<DateTime<Utc>>,
+    /// Each report's public point `(lat, lon)`, coarsened (empty unless requests are public);
+    /// `None` for a report without a real point or parcel.
+    pub(super) coarse: Vec<Option<(f64, f64)>>,
 }
 
 impl Requests {
@@ -57,7 +62,49 @@ impl Requests {
             services,
             code_of,
             newest,
+            coarse: Vec::new(),
         }
+    }
+
+    /// Places each report where the public may see it (`--public-location`): its parcel's
+    /// interior point, or the centre of its H3 cell.
+    pub(super) fn coarsen(mut self, how: PublicLocation, parcels: Option<&ParcelLayer>) -> Self {
+        let mut points: HashMap<&ParcelId, Option<(f64, f64)>> = HashMap::new();
+        let wanted: std::collections::HashSet<&ParcelId> = if how == PublicLocation::Parcel {
+            self.reports
+                .iter()
+                .filter_map(|r| r.parcel_id.as_ref())
+                .collect()
+        } else {
+            Default::default()
+        };
+        for p in parcels.map(|l| l.parcels.as_slice()).unwrap_or_default() {
+            if wanted.contains(&p.id) {
+                let point = interior_point(&p.geometry).map(|q| (q.y(), q.x()));
+                points.insert(&p.id, point);
+            }
+        }
+        let res = how.resolution();
+        let coarse = self
+            .reports
+            .iter()
+            .map(|r| {
+                let parcel = r
+                    .parcel_id
+                    .as_ref()
+                    .and_then(|id| points.get(id).copied().flatten());
+                parcel.or_else(|| match (r.lat, r.lon, r.location) {
+                    (Some(lat), Some(lon), Location::Located) => {
+                        let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(res);
+                        let c = h3o::LatLng::from(cell);
+                        Some((c.lat(), c.lng()))
+                    }
+                    _ => None,
+                })
+            })
+            .collect();
+        self.coarse = coarse;
+        self
     }
 }
 

@@ -123,6 +123,9 @@ pub(crate) struct AppState {
     pub(super) externals: Vec<Arc<ExternalLayer>>,
     pub(super) guard: Arc<Guard>,
     pub(super) vendor: Vendor,
+    /// How Open311 requests are placed for callers without an auditor key, where
+    /// `--public-requests` opens them.
+    pub(super) public_location: Option<crate::cli::PublicLocation>,
 }
 
 pub(crate) type Shared = Arc<AppState>;

@@ -23,8 +23,8 @@ use crate::commands::keys::{self, Keys};
 use crate::commands::Role;
 pub(crate) use metrics::Metrics;
 use rate_limit::RateLimit;
-pub(crate) use roles::required_role;
 use roles::{required_for_layer, route_of};
+pub(crate) use roles::{required_role, Openness};
 
 /// Longest request target accepted (path and query), bytes.
 const MAX_URI: usize = 8 * 1024;
@@ -43,8 +43,8 @@ pub(super) struct Guard {
     keys: ArcSwap<Keys>,
     keys_path: PathBuf,
     keys_stamp: Mutex<Option<SystemTime>>,
-    /// Whether the parcel layer needs no key.
-    pub public_parcels: bool,
+    /// What callers without a key may see beyond the public layers.
+    pub open: Openness,
     rate: Option<RateLimit>,
     timeout: Duration,
     pub metrics: Metrics,
@@ -53,7 +53,7 @@ pub(super) struct Guard {
 impl Guard {
     pub fn new(
         keys_path: PathBuf,
-        public_parcels: bool,
+        open: Openness,
         rate_per_s: u32,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
@@ -63,7 +63,7 @@ impl Guard {
             keys: ArcSwap::from_pointee(keys),
             keys_stamp: Mutex::new(stamp(&keys_path)),
             keys_path,
-            public_parcels,
+            open,
             rate: (rate_per_s > 0).then(|| RateLimit::new(f64::from(rate_per_s))),
             timeout,
             metrics: Metrics::default(),
@@ -91,7 +91,7 @@ impl Guard {
 
     /// Whether `role` may see `layer`.
     pub fn sees_layer(&self, role: Role, layer: &str) -> bool {
-        role >= required_for_layer(layer, self.public_parcels)
+        role >= required_for_layer(layer, self.open)
     }
 }
 
@@ -189,7 +189,7 @@ pub(super) async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next)
                 break 'answer (r, name);
             }
         }
-        let needed = required_role(&path, req.uri().query(), g.public_parcels);
+        let needed = required_role(&path, req.uri().query(), g.open);
         if role < needed {
             g.metrics.count_refused("role");
             let r = if key.is_none() {
@@ -285,7 +285,16 @@ mod tests {
 
     #[test]
     fn the_role_table() {
-        let r = |p: &str, q: Option<&str>, public| required_role(p, q, public);
+        let r = |p: &str, q: Option<&str>, parcels| {
+            required_role(
+                p,
+                q,
+                Openness {
+                    parcels,
+                    requests: false,
+                },
+            )
+        };
         assert_eq!(r("/tiles/sectors/1/0/0.mvt", None, false), Role::Public);
         assert_eq!(r("/tiles/parcels/1/0/0.mvt", None, false), Role::Planner);
         assert_eq!(r("/tiles/parcels/1/0/0.mvt", None, true), Role::Public);
@@ -304,6 +313,21 @@ mod tests {
         assert_eq!(r("/metrics", None, true), Role::Admin);
         assert_eq!(r("/admin/reload", None, true), Role::Admin);
         assert_eq!(r("/style.json", None, false), Role::Public);
+        let open = Openness {
+            parcels: false,
+            requests: true,
+        };
+        for p in ["/open311/v2/requests.json", "/open311/v2/requests/R-1.xml"] {
+            assert_eq!(required_role(p, None, open), Role::Public, "{p}");
+        }
+        assert_eq!(
+            required_role("/audit/sectors.csv", None, open),
+            Role::Auditor
+        );
+        assert_eq!(
+            required_role("/tiles/parcels/1/0/0.mvt", None, open),
+            Role::Planner
+        );
     }
 
     #[test]

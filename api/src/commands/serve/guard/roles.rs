@@ -2,9 +2,18 @@
 
 use crate::commands::Role;
 
+/// What a municipality opened to callers without a key (`serve --public-…`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Openness {
+    /// The parcel layer (`--public-parcels`).
+    pub parcels: bool,
+    /// Open311's `requests`, coarsened (`--public-requests`).
+    pub requests: bool,
+}
+
 /// The role a layer needs.
-pub(super) fn required_for_layer(layer: &str, public_parcels: bool) -> Role {
-    if layer == "parcels" && !public_parcels {
+pub(super) fn required_for_layer(layer: &str, open: Openness) -> Role {
+    if layer == "parcels" && !open.parcels {
         Role::Planner
     } else {
         Role::Public
@@ -12,11 +21,20 @@ pub(super) fn required_for_layer(layer: &str, public_parcels: bool) -> Role {
 }
 
 /// The role a request needs: the one table of who sees what.
-pub(crate) fn required_role(path: &str, query: Option<&str>, public_parcels: bool) -> Role {
+pub(crate) fn required_role(path: &str, query: Option<&str>, open: Openness) -> Role {
     if path == "/metrics" || path.starts_with("/admin/") {
         return Role::Admin;
     }
-    if path.starts_with("/open311/v2/requests") || path.starts_with("/audit/") {
+    if path.starts_with("/open311/v2/requests") {
+        // GeoReport v2 reads without a key where the municipality opens it; the handler then
+        // answers a caller below auditor with the public, coarsened requests
+        return if open.requests {
+            Role::Public
+        } else {
+            Role::Auditor
+        };
+    }
+    if path.starts_with("/audit/") {
         return Role::Auditor;
     }
     if path == "/plan" {
@@ -35,7 +53,7 @@ pub(crate) fn required_role(path: &str, query: Option<&str>, public_parcels: boo
     } else {
         None
     };
-    layer.map_or(Role::Public, |l| required_for_layer(l, public_parcels))
+    layer.map_or(Role::Public, |l| required_for_layer(l, open))
 }
 
 /// The route group of a path, for the metrics.
