@@ -1,12 +1,15 @@
-// The viewer in real headless Chromium: `node viewer.mjs http://127.0.0.1:PORT/ shot.png`.
-// Loads the page, waits for the map to be idle, checks that sector, heat and parcel features are
-// rendered, switches index and window, and saves a screenshot whose pixels it checks are not
-// blank. Prints a JSON summary; exits non-zero on the first failure.
+// The viewer in real headless Chromium: `node viewer.mjs http://127.0.0.1:PORT/ shot.png
+// [reports-only]`. Loads the page, waits for the map to be idle, checks that sector, heat and
+// parcel features are rendered, switches index and window, and saves a screenshot whose pixels
+// it checks are not blank. With `reports-only` (a catalog of reports without a cadastre): checks
+// that the viewer opens on the heat layer over the reports' extent, with cells drawn and the
+// pickers filled. Prints a JSON summary; exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 
-const [url, shot] = process.argv.slice(2);
-if (!url || !shot) {
-  console.error('usage: node viewer.mjs URL SCREENSHOT.png');
+const [url, shot, mode] = process.argv.slice(2);
+const reportsOnly = mode === 'reports-only';
+if (!url || !shot || (mode && !reportsOnly)) {
+  console.error('usage: node viewer.mjs URL SCREENSHOT.png [reports-only]');
   process.exit(2);
 }
 
@@ -57,68 +60,13 @@ try {
   };
 
   await idle();
-  summary.sectors = await rendered('sectors-fill');
-  if (!(summary.sectors > 0)) await fail('no sector rendered');
-
-  await choose('#view', 'heat', (v) => window.predioState.view === v);
-  summary.heat = await rendered('heat-fill');
-  if (!(summary.heat > 0)) await fail('no heat cell rendered');
-
-  // Hot spots: drawn by class, with the fixed legend.
-  await choose('#view', 'hotspots', (v) => window.predioState.view === v);
-  summary.hotspots = await rendered('hotspots-fill');
-  summary.hotspotClasses = await page.evaluate(() => [...new Set(window.predioMap
-    .queryRenderedFeatures({ layers: ['hotspots-fill'] }).map((f) => f.properties.class))].sort());
-  const hotLegend = await page.textContent('#legend');
-  if (!hotLegend.includes('punto caliente')) await fail(`hot spot legend: ${hotLegend}`);
-
-  await choose('#view', 'parcels', (v) => window.predioState.view === v);
-  await page.evaluate(() => window.predioMap.jumpTo({ zoom: 15.5 }));
-  await idle();
-  summary.parcels = await rendered('parcels-fill');
-  if (!(summary.parcels > 0)) await fail('no parcel rendered at z15.5');
-
-  await choose('#field', 'overdue', (v) => window.predioState.field === v);
-  const paint = await page.evaluate(
-    () => JSON.stringify(window.predioMap.getPaintProperty('parcels-fill', 'fill-color')));
-  summary.paint = paint;
-  if (!paint.includes('"overdue"')) await fail(`the fill does not follow the index: ${paint}`);
-  const legend = await page.textContent('#legend');
-  if (!legend.includes('overdue')) await fail(`legend: ${legend}`);
-
-  await choose('#window', '30d', (v) => window.predioState.query.includes(`window=${v}`));
-  summary.parcels30d = await rendered('parcels-fill');
-  const tiles = await page.evaluate(() => window.predioMap.getSource('parcels').tiles[0]);
-  if (!tiles.includes('window=30d')) await fail(`tiles not filtered: ${tiles}`);
-  if (!(summary.parcels30d > 0)) await fail('no parcel rendered for 30d');
-
-  // Click a parcel: the popup lists its indices.
-  const target = await page.evaluate(() => {
-    const m = window.predioMap;
-    for (const f of m.queryRenderedFeatures({ layers: ['parcels-fill'] })) {
-      if (f.geometry.type !== 'Polygon') continue;
-      const ring = f.geometry.coordinates[0];
-      let x = 0;
-      let y = 0;
-      ring.forEach((c) => { x += c[0]; y += c[1]; });
-      const p = m.project([x / ring.length, y / ring.length]);
-      // Clear of the panel (top left) and the controls (right).
-      if (p.x > 320 && p.x < 900 && p.y > 80 && p.y < 700) return { x: p.x, y: p.y };
-    }
-    return null;
-  });
-  if (!target) await fail('no parcel in the open part of the map to click');
-  summary.clicked = await page.evaluate((t) => window.predioMap
-    .queryRenderedFeatures([t.x, t.y], { layers: ['parcels-fill'] })[0]?.properties ?? null, target);
-  const box = await page.locator('#map canvas').boundingBox();
-  await page.mouse.click(box.x + target.x, box.y + target.y);
-  await page.waitForSelector('.maplibregl-popup-content', { timeout: 10000 });
-  // The popup's rows: each field and the value shown.
-  summary.popup = await page.evaluate(() => Object.fromEntries([...document
-    .querySelectorAll('.maplibregl-popup-content tr')].map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent])));
-
+  if (reportsOnly) {
+    await reportsOnlyChecks();
+  } else {
+    await everyLayerChecks();
+  }
   await page.screenshot({ path: shot });
-  // Not blank: the map canvas holds many colours and mostly non-background pixels.
+  // Not blank: the map canvas holds many colours and enough non-background pixels.
   summary.pixels = await page.evaluate(() => {
     const src = window.predioMap.getCanvas();
     const c = document.createElement('canvas');
@@ -136,12 +84,96 @@ try {
     }
     return { colours: colours.size, painted: painted / (d.length / 28) };
   });
-  if (summary.pixels.colours < 8 || summary.pixels.painted < 0.05) {
+  // heat cells alone cover less of a city than its sectors do
+  const least = reportsOnly ? 0.002 : 0.05;
+  if (summary.pixels.colours < 8 || summary.pixels.painted < least) {
     await fail(`the map looks blank: ${JSON.stringify(summary.pixels)}`);
   }
   const serious = errors.filter((e) => !e.includes('favicon'));
   if (serious.length) await fail(`console errors: ${serious.join(' | ')}`);
   console.log(JSON.stringify(summary));
+
+  // Reports without a cadastre: heat first, over the reports, pickers filled.
+  async function reportsOnlyChecks() {
+    summary.view = await page.evaluate(() => window.predioState.view);
+    if (summary.view !== 'heat') await fail(`opened on ${summary.view}, not heat`);
+    summary.heat = await rendered('heat-fill');
+    if (!(summary.heat > 0)) await fail('no heat cell rendered');
+    summary.pickers = await page.evaluate(() => Object.fromEntries(['view', 'window', 'category', 'department']
+      .map((id) => [id, [...document.getElementById(id).options].filter((o) => !o.disabled).map((o) => o.value)])));
+    const meta = await page.evaluate(async () => (await fetch('/meta.json')).json());
+    const b = meta.bounds;
+    summary.centre = await page.evaluate(() => window.predioMap.getCenter().toArray());
+    const [x, y] = summary.centre;
+    if (!(b && x > b[0] && x < b[2] && y > b[1] && y < b[3])) {
+      await fail(`the map opened at ${summary.centre}, outside the reports' ${JSON.stringify(b)}`);
+    }
+    await choose('#window', meta.windows[meta.windows.length - 1], (v) => window.predioState.query.includes(`window=${v}`));
+    summary.heatLastWindow = await rendered('heat-fill');
+    if (!(summary.heatLastWindow > 0)) await fail('no heat cell for the last window');
+  }
+
+  async function everyLayerChecks() {
+    summary.sectors = await rendered('sectors-fill');
+    if (!(summary.sectors > 0)) await fail('no sector rendered');
+
+    await choose('#view', 'heat', (v) => window.predioState.view === v);
+    summary.heat = await rendered('heat-fill');
+    if (!(summary.heat > 0)) await fail('no heat cell rendered');
+
+    // Hot spots: drawn by class, with the fixed legend.
+    await choose('#view', 'hotspots', (v) => window.predioState.view === v);
+    summary.hotspots = await rendered('hotspots-fill');
+    summary.hotspotClasses = await page.evaluate(() => [...new Set(window.predioMap
+      .queryRenderedFeatures({ layers: ['hotspots-fill'] }).map((f) => f.properties.class))].sort());
+    const hotLegend = await page.textContent('#legend');
+    if (!hotLegend.includes('punto caliente')) await fail(`hot spot legend: ${hotLegend}`);
+
+    await choose('#view', 'parcels', (v) => window.predioState.view === v);
+    await page.evaluate(() => window.predioMap.jumpTo({ zoom: 15.5 }));
+    await idle();
+    summary.parcels = await rendered('parcels-fill');
+    if (!(summary.parcels > 0)) await fail('no parcel rendered at z15.5');
+
+    await choose('#field', 'overdue', (v) => window.predioState.field === v);
+    const paint = await page.evaluate(
+      () => JSON.stringify(window.predioMap.getPaintProperty('parcels-fill', 'fill-color')));
+    summary.paint = paint;
+    if (!paint.includes('"overdue"')) await fail(`the fill does not follow the index: ${paint}`);
+    const legend = await page.textContent('#legend');
+    if (!legend.includes('overdue')) await fail(`legend: ${legend}`);
+
+    await choose('#window', '30d', (v) => window.predioState.query.includes(`window=${v}`));
+    summary.parcels30d = await rendered('parcels-fill');
+    const tiles = await page.evaluate(() => window.predioMap.getSource('parcels').tiles[0]);
+    if (!tiles.includes('window=30d')) await fail(`tiles not filtered: ${tiles}`);
+    if (!(summary.parcels30d > 0)) await fail('no parcel rendered for 30d');
+
+    // Click a parcel: the popup lists its indices.
+    const target = await page.evaluate(() => {
+      const m = window.predioMap;
+      for (const f of m.queryRenderedFeatures({ layers: ['parcels-fill'] })) {
+        if (f.geometry.type !== 'Polygon') continue;
+        const ring = f.geometry.coordinates[0];
+        let x = 0;
+        let y = 0;
+        ring.forEach((c) => { x += c[0]; y += c[1]; });
+        const p = m.project([x / ring.length, y / ring.length]);
+        // Clear of the panel (top left) and the controls (right).
+        if (p.x > 320 && p.x < 900 && p.y > 80 && p.y < 700) return { x: p.x, y: p.y };
+      }
+      return null;
+    });
+    if (!target) await fail('no parcel in the open part of the map to click');
+    summary.clicked = await page.evaluate((t) => window.predioMap
+      .queryRenderedFeatures([t.x, t.y], { layers: ['parcels-fill'] })[0]?.properties ?? null, target);
+    const box = await page.locator('#map canvas').boundingBox();
+    await page.mouse.click(box.x + target.x, box.y + target.y);
+    await page.waitForSelector('.maplibregl-popup-content', { timeout: 10000 });
+    // The popup's rows: each field and the value shown.
+    summary.popup = await page.evaluate(() => Object.fromEntries([...document
+      .querySelectorAll('.maplibregl-popup-content tr')].map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent])));
+  }
 } catch (e) {
   await fail(String(e && e.stack || e));
 }

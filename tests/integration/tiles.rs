@@ -1786,53 +1786,27 @@ fn hot_spots_and_saved_segments_reach_the_tiles_and_the_geojson_exports() {
     }
 }
 
-#[test]
-fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
-    // Montevideo's reclamos alone: no municipios, no parcels.
-    let Some(reclamos) =
-        crate::support::shared("montevideo-reclamos/reclamos_sur_wfs_sample_epsg32721.geojson")
-    else {
-        return;
-    };
-    let data = tempfile::tempdir().expect("tempdir");
-    let d = data.path();
-    let mapping =
-        crate::support::workspace().join("data-samples/mappings/montevideo-reclamos.toml");
-    predio_ok(
-        d,
-        &[
-            "import",
-            "reports",
-            "--format",
-            "vector",
-            arg(&reclamos),
-            "--mapping",
-            arg(&mapping),
-        ],
-    );
-    // As of the end of May 2025, the sample's newest reclamos: both windows hold reports.
-    predio_ok(
-        d,
-        &["compute", "--as-of", "2025-05-31", "--windows", "365d,all"],
-    );
+/// A catalog of reports alone (no sectors, no parcels), computed with an `all` window:
+/// `meta.json` has its windows, categories and an extent `within` the city; the viewer in
+/// Chromium opens on the heat layer over it with its pickers filled; `predio info` counts open
+/// reports as the indices do; `plan --window all` ranks H3 cells whose counts are the exported
+/// reports' (recomputed with h3o), in its text, JSON and GeoJSON. Returns the export (CSV).
+fn reports_only_catalog_serves_and_plans(d: &Path, within: [f64; 4]) -> std::path::PathBuf {
     let server = Server::start(d);
     let meta = server.get("/meta.json", &[]).json();
-    // The pickers from the cell table: both windows, the reclamos' categories.
+    // The pickers from the cell table: both windows, the reports' categories.
     let windows: Vec<&str> = meta["windows"]
         .as_array()
         .expect("windows")
         .iter()
         .filter_map(|w| w.as_str())
         .collect();
+    assert!(windows.contains(&"all") && windows.len() >= 2, "{meta}");
     assert!(
-        windows.contains(&"all") && windows.contains(&"365d"),
+        meta["categories"].as_array().is_some_and(|c| c.len() > 1),
         "{meta}"
     );
-    assert!(
-        meta["categories"].as_array().is_some_and(|c| !c.is_empty()),
-        "{meta}"
-    );
-    // The extent: the reports' cells, in the south of Montevideo.
+    // The extent: the reports' cells, inside the city.
     let b: Vec<f64> = meta["bounds"]
         .as_array()
         .expect("bounds")
@@ -1840,16 +1814,53 @@ fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
         .map(|v| v.as_f64().expect("a number"))
         .collect();
     assert!(
-        b.len() == 4 && b[0] > -56.5 && b[2] < -55.9 && b[1] > -35.0 && b[3] < -34.7,
+        b.len() == 4
+            && b[0] > within[0]
+            && b[2] < within[2]
+            && b[1] > within[1]
+            && b[3] < within[3],
         "{meta}"
     );
+    // The viewer, in Chromium: heat first, over the reports, pickers filled.
+    crate::support::browser(&[
+        "tests/browser/node_modules/playwright-core",
+        "api/web/node_modules/maplibre-gl/dist/maplibre-gl.js",
+    ]);
+    let shot = d.join("viewer.png");
+    let out = Command::new("node")
+        .arg(crate::support::workspace().join("tests/browser/viewer.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg(&shot)
+        .arg("reports-only")
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+    let pickers = &summary["pickers"];
+    assert_eq!(
+        pickers["view"],
+        serde_json::json!(["heat", "hotspots"]),
+        "{summary}"
+    );
+    assert_eq!(pickers["window"], meta["windows"], "{summary}");
+    assert_eq!(
+        pickers["category"].as_array().map(Vec::len),
+        meta["categories"].as_array().map(|c| c.len() + 1),
+        "every category and 'all': {summary}"
+    );
+    drop(server);
 
-    // The plan ranks the H3 cells, and says so; each row's counts are its cell's reclamos of its
+    // The plan ranks the H3 cells, and says so; each row's counts are its cell's reports of its
     // category (cells recomputed here with h3o from the exported points).
     let out = predio_ok(d, &["plan", "--window", "all", "--json", "--top", "1000"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("plan --json");
     assert!(rows.len() > 20, "{rows:?}");
-    let csv = d.join("reclamos.csv");
+    let csv = d.join("reports-export.csv");
     predio_ok(
         d,
         &["export", "reports", "--format", "csv", "--out", arg(&csv)],
@@ -1877,7 +1888,12 @@ fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
     );
     let mut counts: std::collections::HashMap<(String, String), f64> = Default::default();
     for r in crate::support::csv_rows(&csv) {
-        let (Ok(lon), Ok(lat)) = (r["lon"].parse::<f64>(), r["lat"].parse::<f64>()) else {
+        // a system's default point (Boston's city hall) is not where the problem is
+        let (Ok(lon), Ok(lat), "located") = (
+            r["lon"].parse::<f64>(),
+            r["lat"].parse::<f64>(),
+            r["location"].as_str(),
+        ) else {
             continue;
         };
         let cell = h3o::LatLng::new(lat, lon)
@@ -1915,6 +1931,41 @@ fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
     assert!(info.contains(&format!("Feature Count: {total}")), "{info}");
     assert!(info.contains("Polygon") && info.contains("cell"), "{info}");
 
+    csv
+}
+
+#[test]
+fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
+    // Montevideo's reclamos alone: no municipios, no parcels.
+    let Some(reclamos) =
+        crate::support::shared("montevideo-reclamos/reclamos_sur_wfs_sample_epsg32721.geojson")
+    else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    let mapping =
+        crate::support::workspace().join("data-samples/mappings/montevideo-reclamos.toml");
+    predio_ok(
+        d,
+        &[
+            "import",
+            "reports",
+            "--format",
+            "vector",
+            arg(&reclamos),
+            "--mapping",
+            arg(&mapping),
+        ],
+    );
+    // As of the end of May 2025, the sample's newest reclamos: both windows hold reports.
+    predio_ok(
+        d,
+        &["compute", "--as-of", "2025-05-31", "--windows", "365d,all"],
+    );
+    // in the south of Montevideo
+    let csv = reports_only_catalog_serves_and_plans(d, [-56.5, -35.0, -55.9, -34.7]);
+
     // The audit report goes by department, and says so: its total is the reclamos received in
     // 2016 in Montevideo's local days (UTC-3; the dates are days, so local midnights, on the
     // period's edges too), counted here from the export.
@@ -1942,4 +1993,68 @@ fn a_catalog_of_reports_without_a_cadastre_serves_its_pickers_and_extent() {
             && !page.contains("tabla-sectores"),
         "{page}"
     );
+}
+
+#[test]
+fn boston_311_without_its_neighbourhoods_serves_heat_and_plans_h3_cells() {
+    // The city's 2015 CRM export alone, as a city without a sector map would start.
+    let Some(gz) = crate::support::shared("boston-311/boston_311_2015.csv.gz") else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    let mapping = crate::support::workspace().join("data-samples/mappings/boston-311.toml");
+    predio_ok(
+        d,
+        &["import", "reports", arg(&gz), "--mapping", arg(&mapping)],
+    );
+    predio_ok(
+        d,
+        &["compute", "--as-of", "2015-12-31", "--windows", "90d,all"],
+    );
+    let csv = reports_only_catalog_serves_and_plans(d, [-71.3, 42.2, -70.9, 42.45]);
+
+    // Hot spots name each cell's place by the neighbourhood its cases were filed under (the
+    // mapping's `area`): the most frequent one among the cell's located cases, as counted here
+    // from the export (ties: the first name).
+    let mut areas: HashMap<String, std::collections::BTreeMap<String, usize>> = HashMap::new();
+    for r in crate::support::csv_rows(&csv) {
+        let (Ok(lon), Ok(lat), "located") = (
+            r["lon"].parse::<f64>(),
+            r["lat"].parse::<f64>(),
+            r["location"].as_str(),
+        ) else {
+            continue;
+        };
+        if r["source_area"].is_empty() {
+            continue;
+        }
+        let cell = h3o::LatLng::new(lat, lon)
+            .expect("lat/lon")
+            .to_cell(h3o::Resolution::Nine);
+        *areas
+            .entry(cell.to_string())
+            .or_default()
+            .entry(r["source_area"].clone())
+            .or_default() += 1;
+    }
+    let spots = d.join("spots.csv");
+    let out = predio_ok(d, &["hotspots", "--res", "9", "--out", arg(&spots)]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("place: no sector map"), "{text}");
+    let (mut named, mut hot) = (0, 0);
+    for row in crate::support::csv_rows(&spots) {
+        let want = areas.get(&row["cell"]).map(|names| {
+            let top = names.values().max().copied().unwrap_or(0);
+            names
+                .iter()
+                .find(|(_, n)| **n == top)
+                .map(|(name, _)| name.clone())
+                .unwrap_or_default()
+        });
+        assert_eq!(row["place"], want.unwrap_or_default(), "{row:?}");
+        named += usize::from(!row["place"].is_empty());
+        hot += usize::from(row["class"] == "hot");
+    }
+    assert!(named > 500 && hot > 10, "{named} cells named, {hot} hot");
 }

@@ -1,6 +1,8 @@
 //! `predio hotspots`: Getis–Ord Gi* over the H3 cell table of the current version on a fixed
 //! study area (the cells whose centre lies in a sector; without sectors, in the convex hull of
-//! the parcels, else of the reports' cells), each cell named by the sector holding its centre.
+//! the parcels, else of the reports' cells), each cell named by the sector holding its centre,
+//! or without sectors by the area its reports were filed under in the source (the mapping's
+//! `area` column: a neighbourhood, ward or barrio), the most frequent one.
 
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
@@ -94,13 +96,38 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         },
         args.min_count
     );
-    // The place of each cell: the sector holding its centre.
+    // The place of each cell: the sector holding its centre, else its reports' own area.
+    let by_sector = sectors.is_some();
     let sectors = sectors.unwrap_or_default();
-    let place = places(&sectors);
+    let areas = if by_sector {
+        std::collections::HashMap::new()
+    } else {
+        source_areas(catalog, &manifest, args.res)?
+    };
+    let in_sector = places(&sectors);
+    let place = |cell: h3o::CellIndex| {
+        if by_sector {
+            in_sector(cell)
+        } else {
+            areas.get(&cell).cloned().unwrap_or_default()
+        }
+    };
+    let label = if by_sector { "sector" } else { "place" };
+    if !by_sector {
+        println!(
+            "place: no sector map; the area most of a cell's reports were filed under in the \
+             source (its mapping's `area`){}",
+            if areas.is_empty() {
+                " (none: the reports have no area)"
+            } else {
+                ""
+            }
+        );
+    }
     let mut order: Vec<&_> = spots.iter().collect();
     order.sort_by(|a, b| b.gi.z.total_cmp(&a.gi.z));
     println!(
-        "{:<17} {:>8} {:>4} {:>8} {:>10} {:>8}  {:<5}  sector",
+        "{:<17} {:>8} {:>4} {:>8} {:>10} {:>8}  {:<5}  {label}",
         "cell", "value", "nbrs", "z", "p", "p_sim", "class"
     );
     for s in order.iter().take(args.top) {
@@ -118,7 +145,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         );
     }
     if let Some(out) = &args.out {
-        let table = spots_table(&spots, args.res, &place)?;
+        let table = spots_table(&spots, args.res, label, &place)?;
         let n = write_out(catalog, &manifest, &table, Level::H3, out)?;
         eprintln!("wrote {n} cells to {}", out.display());
     }
@@ -148,13 +175,55 @@ fn places(sectors: &predio_engine::SectorLayer) -> impl Fn(h3o::CellIndex) -> St
     }
 }
 
-/// Every cell of the study area as a table: what `--out` writes.
+/// The area (the source's `area`) most of each cell's located reports were filed under; ties
+/// go to the first name in alphabetical order.
+fn source_areas(
+    catalog: &dyn CatalogStore,
+    manifest: &predio_engine::Manifest,
+    res: u8,
+) -> anyhow::Result<std::collections::HashMap<h3o::CellIndex, String>> {
+    use std::collections::{BTreeMap, HashMap};
+    let res = h3o::Resolution::try_from(res)?;
+    let mut counts: HashMap<h3o::CellIndex, BTreeMap<String, usize>> = HashMap::new();
+    for r in catalog.reports(manifest)?.unwrap_or_default() {
+        let (Some(lat), Some(lon), predio_engine::Location::Located, Some(area)) =
+            (r.lat, r.lon, r.location, r.source_area)
+        else {
+            continue;
+        };
+        let Ok(p) = h3o::LatLng::new(lat, lon) else {
+            continue;
+        };
+        *counts
+            .entry(p.to_cell(res))
+            .or_default()
+            .entry(area)
+            .or_default() += 1;
+    }
+    Ok(counts
+        .into_iter()
+        .filter_map(|(cell, names)| {
+            // the largest count; among equals the first name (max_by keeps the last maximum)
+            let best = names
+                .into_iter()
+                .rev()
+                .max_by_key(|(_, n)| *n)
+                .map(|(name, _)| name)?;
+            Some((cell, best))
+        })
+        .collect())
+}
+
+/// Every cell of the study area as a table: what `--out` writes (its place column named
+/// `label`: `sector` or `place`).
 fn spots_table(
     spots: &[predio_engine::hotspots::HotSpot],
     res: u8,
+    label: &str,
     place: &dyn Fn(h3o::CellIndex) -> String,
 ) -> anyhow::Result<Table> {
-    Ok(Table::from_frame(df!(
+    let places: Vec<String> = spots.iter().map(|s| place(s.cell)).collect();
+    let mut frame = df!(
         "cell" => spots.iter().map(|s| s.cell.to_string()).collect::<Vec<_>>(),
         "res" => vec![u32::from(res); spots.len()],
         "value" => spots.iter().map(|s| s.value).collect::<Vec<_>>(),
@@ -166,8 +235,9 @@ fn spots_table(
         "p_sim" => spots.iter().map(|s| s.p_sim).collect::<Vec<_>>(),
         "q_sim" => spots.iter().map(|s| s.q_sim).collect::<Vec<_>>(),
         "class" => spots.iter().map(|s| s.class.as_str()).collect::<Vec<_>>(),
-        "sector" => spots.iter().map(|s| place(s.cell)).collect::<Vec<_>>(),
-    )?))
+    )?;
+    frame.with_column(Column::new(label.into(), places))?;
+    Ok(Table::from_frame(frame))
 }
 
 /// Gi* over the study area at `--res` (of the sectors, else the parcels, else the cells of

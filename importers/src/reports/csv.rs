@@ -99,6 +99,9 @@ pub struct Columns {
     pub department: Option<String>,
     /// Channel.
     pub channel: Option<String>,
+    /// The source's own area of the report (district, neighbourhood, ward, barrio): kept as
+    /// `source_area`; names the places of a city that has no sector map yet.
+    pub area: Option<String>,
 }
 
 /// `[private]`.
@@ -281,8 +284,12 @@ pub fn read_csv_reports(
         opt(&c.deadline_at)?,
         opt(&c.on_time)?,
     );
-    let (category, department, channel) =
-        (opt(&c.category)?, opt(&c.department)?, opt(&c.channel)?);
+    let (category, department, channel, area) = (
+        opt(&c.category)?,
+        opt(&c.department)?,
+        opt(&c.channel)?,
+        opt(&c.area)?,
+    );
     let private: Vec<(usize, &str)> = if options.keep_private {
         mapping
             .private
@@ -325,6 +332,7 @@ pub fn read_csv_reports(
             category: or_default(category, "category"),
             department: or_default(department, "department"),
             channel: or_default(channel, "channel"),
+            area: area.and_then(field),
             coords: Some(Coords::Text(field(lat), field(lon))),
             history: Vec::new(),
             private: private

@@ -49,8 +49,12 @@ pub fn read_vector_reports(
         col(&c.deadline_at)?,
         col(&c.on_time)?,
     );
-    let (category, department, channel) =
-        (col(&c.category)?, col(&c.department)?, col(&c.channel)?);
+    let (category, department, channel, area) = (
+        col(&c.category)?,
+        col(&c.department)?,
+        col(&c.channel)?,
+        col(&c.area)?,
+    );
     let keep_private = options.keep_private;
     let private: Vec<(usize, &str)> = mapping
         .private
@@ -131,6 +135,7 @@ pub fn read_vector_reports(
             category: or_default(category, "category"),
             department: or_default(department, "department"),
             channel: or_default(channel, "channel"),
+            area: field(area),
             coords: Some(coords),
             private: if keep_private {
                 private
