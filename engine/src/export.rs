@@ -29,7 +29,7 @@ pub enum ExportFormat {
 }
 
 /// The exported columns, in order, with their types.
-pub const EXPORT_COLUMNS: [(&str, FieldType); 24] = [
+pub const EXPORT_COLUMNS: [(&str, FieldType); 25] = [
     ("id", FieldType::String),
     ("source", FieldType::String),
     ("category", FieldType::String),
@@ -53,6 +53,7 @@ pub const EXPORT_COLUMNS: [(&str, FieldType); 24] = [
     ("sector_id", FieldType::String),
     ("match", FieldType::String),
     ("distance_m", FieldType::Double),
+    ("match_score", FieldType::Double),
     ("h3", FieldType::String),
 ];
 
@@ -98,6 +99,7 @@ pub fn export_row(r: &Report) -> Vec<Value> {
         text(r.sector_id.as_ref().map(|s| s.as_str())),
         Value::String(r.match_kind.as_str().into()),
         num(r.distance_m),
+        num(r.match_score),
         text(h3_text(r.h3).as_deref()),
     ]
 }

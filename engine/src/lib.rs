@@ -12,6 +12,7 @@
 //! - `report`: the citizen report, its statuses and match kinds, its columns and frame;
 //! - `import_log`: what an import found wrong, feature by feature (`import-report.csv`);
 //! - `calendar`, `radix`, `sector_index`, `geocoder`: business days, sorting, the spatial joins;
+//! - `address`: reports without a point located by parcel reference or address;
 //! - `format`: the file formats a version is made of (FlatGeobuf layers, the Parquet writer);
 //! - `table`: a table of values per feature, as the store hands it out;
 //! - `indices`: facts per report and their aggregates per parcel, sector and H3 cell;
@@ -20,6 +21,7 @@
 //! - `compute`: the indices of the current version committed as a new one (a use case);
 //! - `hotspots`, `segments`, `plan`, `audit`: the analyses over the stored indices.
 
+pub mod address;
 pub mod audit;
 mod calendar;
 mod compute;

@@ -375,6 +375,8 @@ fn meta(
         imported_at: Utc::now(),
         // The catalog names the parcels' keys file as it writes it.
         keys: None,
+        address_fields: Vec::new(),
+        ref_field: None,
     }
 }
 

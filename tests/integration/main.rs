@@ -6,6 +6,7 @@
 
 mod support;
 
+mod addresses;
 mod api;
 mod bad_input;
 mod cadastre;

@@ -24,6 +24,35 @@ pub enum Import {
     /// apart in a file only the catalog's owner can read; public tables, tiles and exports never
     /// hold them.
     Reports(ImportReports),
+    /// Join an assessor's or cadastre's table (CSV, .csv.gz, TSV; no geometry) to the current
+    /// parcels by key, into a new version: its columns become typed parcel attributes (exports
+    /// and the planner's parcel tiles carry them), its address columns locate reports that have
+    /// an address and no coordinates, and its key becomes the reference reports may give.
+    ///
+    /// Many rows per parcel are allowed (condominium units): the attributes come from the first,
+    /// the addresses from all (joined by " | "), and `table_rows` counts them. Keys that match
+    /// no parcel and parcels without a row are counted and listed in import-report.csv.
+    ParcelTable(ImportParcelTable),
+}
+
+/// `predio import parcel-table`.
+#[derive(Debug, Args)]
+pub struct ImportParcelTable {
+    /// The table (CSV with a header; `.csv.gz`; `;`, tab or `|` delimited are recognised).
+    pub path: PathBuf,
+    /// The table's key column (e.g. ML, finca, número predial).
+    #[arg(long, value_name = "COLUMN")]
+    pub key: String,
+    /// The parcels' attribute the key equals (default: the attribute of the same name, else
+    /// the parcel id).
+    #[arg(long, value_name = "FIELD")]
+    pub parcel_key: Option<String>,
+    /// A column holding addresses ("219 MONSIGNOR OBRIEN HWY", "Calle 45 # 12-30"); repeatable.
+    #[arg(long = "address-field", value_name = "COLUMN")]
+    pub address_fields: Vec<String>,
+    /// The other columns to join, comma separated (default: all).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMN,...")]
+    pub fields: Vec<String>,
 }
 
 /// Report formats.
@@ -51,6 +80,14 @@ pub struct GeocodeArgs {
     /// H3 resolution of each report's cell (0-15).
     #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u8).range(0..=15))]
     pub h3_res: u8,
+    /// A report without coordinates whose number is not known on its street takes the nearest
+    /// known number on the same side within this many numbers (`address_near`).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub near_numbers: u32,
+    /// Edits (a letter added, dropped, changed or two swapped) allowed between a report's street
+    /// name and the cadastre's (`address_fuzzy`); one more for names over 8 letters; 0: none.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub fuzzy_edits: usize,
 }
 
 /// `predio import reports`.
@@ -124,6 +161,13 @@ pub enum OnDuplicate {
 pub struct ImportParcels {
     #[command(flatten)]
     pub source: SourceArgs,
+    /// An attribute holding the parcel's address, which locates reports that have an address
+    /// and no coordinates (several addresses of one parcel joined by " | "); repeatable.
+    #[arg(long = "address-field", value_name = "FIELD")]
+    pub address_fields: Vec<String>,
+    /// The attribute holding the parcel's reference reports may give (default: the id).
+    #[arg(long, value_name = "FIELD")]
+    pub ref_field: Option<String>,
 }
 
 /// `predio import sectors`.

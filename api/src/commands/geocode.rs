@@ -21,14 +21,16 @@ fn resolution(res: u8) -> anyhow::Result<h3o::Resolution> {
     h3o::Resolution::try_from(res).with_context(|| format!("H3 resolution {res}"))
 }
 
-/// Geocodes `reports` against the current cadastre and builds the manifest's summary.
+/// Geocodes `reports` against the current cadastre (their points; then, for those without,
+/// their parcel reference or address) and builds the manifest's summary; returns with it one
+/// flagged issue per report left unlocated that had a reference or an address.
 fn geocode(
     catalog: &dyn CatalogStore,
     current: Option<&Manifest>,
     reports: &mut [Report],
     args: &GeocodeArgs,
     imports: Vec<ReportImport>,
-) -> anyhow::Result<ReportsMeta> {
+) -> anyhow::Result<(ReportsMeta, Vec<predio_engine::Issue>)> {
     // A city may have sectors but no parcels yet (Boston's neighbourhoods): reports then get
     // their sector and H3 cell, and match `none` for the parcel.
     // Without a cadastre yet, reports still get their H3 cell; `predio geocode` after an
@@ -42,8 +44,48 @@ fn geocode(
     }
     let start = std::time::Instant::now();
     let geocoder = Geocoder::new(&parcels, sectors.as_ref(), args.tolerance_m);
-    let matches = geocode_reports(reports, &geocoder, resolution(args.h3_res)?);
+    let mut matches = geocode_reports(reports, &geocoder, resolution(args.h3_res)?);
     let secs = start.elapsed().as_secs_f64();
+    let mut issues = Vec::new();
+    let by_text = reports
+        .iter()
+        .any(|r| r.address.is_some() || r.parcel_ref.is_some());
+    if by_text && !parcels.parcels.is_empty() {
+        let start = std::time::Instant::now();
+        let source = current
+            .and_then(|m| m.layers.get(&predio_engine::LayerKind::Parcels))
+            .map(predio_engine::LayerMeta::address_source)
+            .unwrap_or_default();
+        let thresholds = predio_engine::address::Thresholds {
+            near_numbers: args.near_numbers,
+            fuzzy_edits: args.fuzzy_edits,
+        };
+        let book = predio_engine::address::ParcelBook::new(&parcels, &source, thresholds);
+        let built = start.elapsed().as_secs_f64();
+        let (placed, unlocated) = predio_engine::address::locate_without_point(
+            reports,
+            &parcels,
+            &book,
+            resolution(args.h3_res)?,
+        );
+        let n = placed.parcel_ref + placed.address + placed.address_near + placed.address_fuzzy;
+        matches.unlocated -= n;
+        matches = matches
+            + predio_engine::MatchCounts {
+                unlocated: 0,
+                ..placed
+            };
+        let (addresses, refs) = book.book.len();
+        tracing::info!(
+            addresses,
+            refs,
+            build_seconds = built,
+            seconds = start.elapsed().as_secs_f64() - built,
+            placed = n,
+            "located by reference or address"
+        );
+        issues = unlocated;
+    }
     tracing::info!(
         reports = reports.len(),
         seconds = secs,
@@ -55,15 +97,18 @@ fn geocode(
         *by_status.entry(r.status.as_str().to_owned()).or_insert(0) += 1;
         *time_zones.entry(r.source_tz.clone()).or_insert(0) += 1;
     }
-    Ok(ReportsMeta {
-        count: reports.len(),
-        imports,
-        matches,
-        tolerance_m: args.tolerance_m,
-        h3_resolution: args.h3_res,
-        by_status,
-        time_zones,
-    })
+    Ok((
+        ReportsMeta {
+            count: reports.len(),
+            imports,
+            matches,
+            tolerance_m: args.tolerance_m,
+            h3_resolution: args.h3_res,
+            by_status,
+            time_zones,
+        },
+        issues,
+    ))
 }
 
 fn summary(catalog: &dyn CatalogStore, m: &Manifest) {
@@ -79,6 +124,17 @@ fn summary(catalog: &dyn CatalogStore, m: &Manifest) {
             thousands(x.unlocated),
             thousands(x.in_sector)
         );
+        let by_text = x.parcel_ref + x.address + x.address_near + x.address_fuzzy;
+        if by_text > 0 {
+            eprintln!(
+                "  without coordinates, placed on their parcel by reference {}, address {}, \
+                 nearest number {}, similar street {} (location derived)",
+                thousands(x.parcel_ref),
+                thousands(x.address),
+                thousands(x.address_near),
+                thousands(x.address_fuzzy)
+            );
+        }
     }
     eprintln!(
         "  version {}; report: {}",
@@ -197,13 +253,15 @@ pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyho
         refused,
         imported_at: Utc::now(),
     });
-    let meta = geocode(
+    let (meta, unlocated) = geocode(
         catalog,
         current.as_ref(),
         &mut merged,
         &args.geocode,
         imports,
     )?;
+    let mut import_report = rows.report;
+    import_report.issues.extend(unlocated);
     eprintln!(
         "read {} rows from {}: {} new, {} updated, {} unchanged, {} refused, {} flagged",
         thousands(rows.read),
@@ -212,10 +270,9 @@ pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyho
         thousands(counts.updated),
         thousands(counts.unchanged),
         thousands(refused),
-        thousands(rows.report.count(IssueAction::Flagged))
+        thousands(import_report.count(IssueAction::Flagged))
     );
-    for i in rows
-        .report
+    for i in import_report
         .issues
         .iter()
         .filter(|i| i.action == IssueAction::Skipped)
@@ -244,7 +301,7 @@ pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyho
         operation: "import reports".into(),
         reports: Some((merged, meta)),
         private,
-        report: rows.report,
+        report: import_report,
         ..Default::default()
     };
     let manifest = catalog.commit(change)?;
@@ -265,11 +322,32 @@ pub fn regeocode(catalog: &dyn CatalogStore, args: &GeocodeArgs) -> anyhow::Resu
         .as_ref()
         .map(|r| r.imports.clone())
         .unwrap_or_default();
-    let meta = geocode(catalog, Some(&current), &mut reports, args, imports)?;
+    // addresses and references kept with --keep-private locate again against a new cadastre
+    let kept: std::collections::HashMap<String, (Option<String>, Option<String>)> = catalog
+        .private_fields(&current)?
+        .into_iter()
+        .map(|p| {
+            let get = |k: &str| {
+                p.values
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+            };
+            (p.id.to_string(), (get("address"), get("parcel_ref")))
+        })
+        .filter(|(_, (a, r))| a.is_some() || r.is_some())
+        .collect();
+    for r in &mut reports {
+        if let Some((a, p)) = kept.get(r.id.as_str()) {
+            r.address.clone_from(a);
+            r.parcel_ref.clone_from(p);
+        }
+    }
+    let (meta, unlocated) = geocode(catalog, Some(&current), &mut reports, args, imports)?;
     let change = Change {
         operation: "geocode".into(),
         reports: Some((reports, meta)),
-        report: ImportReport::default(),
+        report: ImportReport { issues: unlocated },
         ..Default::default()
     };
     let manifest = catalog.commit(change)?;

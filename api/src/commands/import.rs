@@ -1,6 +1,6 @@
 //! `predio import parcels|sectors`.
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use predio_engine::{CatalogStore, Change, IssueAction, LayerKind, Manifest};
 use predio_importers::{
     import_parcels, import_sectors, DuplicateIds, ParcelOptions, SectorOptions, VectorSource,
@@ -134,7 +134,78 @@ pub fn parcels(catalog: &dyn CatalogStore, args: &ImportParcels) -> anyhow::Resu
     let bar = Bar::new();
     let change = import_parcels(&source(&args.source), &options, sectors.as_ref(), &bar);
     bar.finish();
-    commit_and_report(catalog, change?, LayerKind::Parcels)?;
+    let mut change = change?;
+    if let Some((layer, meta)) = &mut change.parcels {
+        for f in args.address_fields.iter().chain(&args.ref_field) {
+            if !layer.fields.iter().any(|x| &x.name == f) {
+                bail!(
+                    "{}: the parcels have no field {f:?} (fields: {}); nothing imported",
+                    args.source.path,
+                    layer
+                        .fields
+                        .iter()
+                        .map(|x| x.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        meta.address_fields.clone_from(&args.address_fields);
+        meta.ref_field.clone_from(&args.ref_field);
+    }
+    commit_and_report(catalog, change, LayerKind::Parcels)?;
+    Ok(())
+}
+
+/// `predio import parcel-table`.
+pub fn parcel_table(
+    catalog: &dyn CatalogStore,
+    args: &crate::cli::ImportParcelTable,
+) -> anyhow::Result<()> {
+    let current = catalog.current()?;
+    let (Some(manifest), Some(meta)) = (
+        current.as_ref(),
+        current
+            .as_ref()
+            .and_then(|m| m.layers.get(&LayerKind::Parcels)),
+    ) else {
+        bail!("the catalog has no parcels: import them first (predio import parcels)");
+    };
+    let layer = catalog
+        .parcels(manifest)?
+        .context("the current version's parcels")?;
+    let join = predio_importers::TableJoin {
+        key: args.key.clone(),
+        parcel_key: args.parcel_key.clone(),
+        address_fields: args.address_fields.clone(),
+        fields: args.fields.clone(),
+    };
+    let (layer, meta, s, report) =
+        predio_importers::join_parcel_table(&args.path, &layer, meta, &join)?;
+    let manifest = catalog.commit(Change {
+        operation: "import parcel-table".into(),
+        parcels: Some((layer, meta)),
+        report,
+        ..Default::default()
+    })?;
+    eprintln!(
+        "joined {} rows ({} keys) of {} to the parcels on {} into version {}: {} keys matched, \
+         {} matched no parcel; {} parcels with rows, {} without; {} addresses",
+        thousands(s.rows),
+        thousands(s.keys),
+        args.path.display(),
+        args.key,
+        manifest.version,
+        thousands(s.matched_keys),
+        thousands(s.unmatched_keys),
+        thousands(s.parcels_with_rows),
+        thousands(s.parcels_without_rows),
+        thousands(s.addresses)
+    );
+    eprintln!(
+        "  unmatched keys and parcels without rows: {}",
+        catalog.file_location(&manifest, "import-report.csv")
+    );
     Ok(())
 }
 

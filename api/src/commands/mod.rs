@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(Import::Parcels(args)) => import::parcels(&catalog, &args),
         Command::Import(Import::Sectors(args)) => import::sectors(&catalog, &args),
         Command::Import(Import::Reports(args)) => geocode::import_reports(&catalog, &args),
+        Command::Import(Import::ParcelTable(args)) => import::parcel_table(&catalog, &args),
         Command::Geocode(args) => geocode::regeocode(&catalog, &args),
         Command::Info(args) => info::run(&catalog, &args),
         Command::Export(Export::Reports(args)) => export::reports(&catalog, &args),

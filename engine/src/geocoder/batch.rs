@@ -17,11 +17,39 @@ pub struct MatchCounts {
     pub nearest: usize,
     /// Located points with no parcel within the tolerance.
     pub none: usize,
-    /// Reports without a usable location (missing or a default point).
+    /// Reports without a usable location (missing or a default point) and not placed by
+    /// reference or address.
     pub unlocated: usize,
+    /// Reports without a point placed by their parcel reference.
+    #[serde(default)]
+    pub parcel_ref: usize,
+    /// … by their address (equal, or inside a range).
+    #[serde(default)]
+    pub address: usize,
+    /// … by the nearest number on the same street and side.
+    #[serde(default)]
+    pub address_near: usize,
+    /// … by a street name within the edit distance allowed.
+    #[serde(default)]
+    pub address_fuzzy: usize,
     /// Located reports that fell in a sector (through their parcel, or directly).
     #[serde(default)]
     pub in_sector: usize,
+}
+
+impl MatchCounts {
+    /// Counts one report matched as `kind` (an unmatched one with a point counts as `none`).
+    pub fn count(&mut self, kind: MatchKind) {
+        *match kind {
+            MatchKind::Inside => &mut self.inside,
+            MatchKind::Nearest => &mut self.nearest,
+            MatchKind::ParcelRef => &mut self.parcel_ref,
+            MatchKind::Address => &mut self.address,
+            MatchKind::AddressNear => &mut self.address_near,
+            MatchKind::AddressFuzzy => &mut self.address_fuzzy,
+            MatchKind::None => &mut self.none,
+        } += 1;
+    }
 }
 
 impl std::ops::Add for MatchCounts {
@@ -33,6 +61,10 @@ impl std::ops::Add for MatchCounts {
             nearest: self.nearest + b.nearest,
             none: self.none + b.none,
             unlocated: self.unlocated + b.unlocated,
+            parcel_ref: self.parcel_ref + b.parcel_ref,
+            address: self.address + b.address,
+            address_near: self.address_near + b.address_near,
+            address_fuzzy: self.address_fuzzy + b.address_fuzzy,
             in_sector: self.in_sector + b.in_sector,
         }
     }
@@ -109,9 +141,17 @@ pub fn geocode_reports(
             // Each report written once: the unlocated here, the located from their results.
             let mut c = MatchCounts::default();
             for r in chunk.iter_mut().filter(|r| point(r).is_none()) {
+                if r.location == Location::Derived && r.address.is_none() && r.parcel_ref.is_none()
+                {
+                    // placed by its reference or address at an import: kept
+                    c.count(r.match_kind);
+                    c.in_sector += usize::from(r.sector_id.is_some());
+                    continue;
+                }
                 r.parcel_id = None;
                 r.sector_id = None;
                 r.match_kind = MatchKind::None;
+                r.match_score = None;
                 r.distance_m = None;
                 r.h3 = None;
                 c.unlocated += 1;
@@ -122,12 +162,9 @@ pub fn geocode_reports(
                 r.sector_id = p.sector.cloned();
                 r.match_kind = p.kind;
                 r.distance_m = p.distance_m();
+                r.match_score = None;
                 r.h3 = CellId::from_index(p.h3);
-                match p.kind {
-                    MatchKind::Inside => c.inside += 1,
-                    MatchKind::Nearest => c.nearest += 1,
-                    MatchKind::None => c.none += 1,
-                }
+                c.count(p.kind);
                 c.in_sector += usize::from(p.sector.is_some());
             }
             c

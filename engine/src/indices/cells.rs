@@ -131,7 +131,7 @@ fn cell_source(
     point: Option<(f64, f64)>,
     res: h3o::Resolution,
 ) -> CellSource {
-    if location != Location::Located {
+    if !location.has_point() {
         return CellSource::None;
     }
     if let Some(cell) = stored.and_then(|c| h3o::CellIndex::try_from(c).ok()) {

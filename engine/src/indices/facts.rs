@@ -8,7 +8,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::report::columns::ReportColumns;
-use crate::report::{Location, Status, StatusType};
+use crate::report::{Status, StatusType};
 
 use super::aggregate::{flag, Row};
 use super::cells::*;
@@ -105,7 +105,7 @@ fn used_facts_of(
         closed_before_created: count(&|i| reports.closed_before_created(i)),
         without_parcel: count(&|i| reports.parcel_id(i).is_none()),
         without_sector: count(&|i| reports.sector_id(i).is_none()),
-        without_cell: count(&|i| reports.location(i) != Location::Located),
+        without_cell: count(&|i| !reports.location(i).has_point()),
     };
     (used, facts, counts)
 }
@@ -517,10 +517,10 @@ mod tests {
                 );
                 let (lon, lat) = (lon0 + (u - 0.5) * 0.008, lat0 + (v - 0.5) * 0.006);
                 if i.is_multiple_of(97) {
-                    r.location = Location::Missing;
+                    r.location = crate::report::Location::Missing;
                     return r;
                 }
-                r.location = Location::Located;
+                r.location = crate::report::Location::Located;
                 r.lon = Some(if i.is_multiple_of(89) { f64::NAN } else { lon });
                 r.lat = Some(lat);
                 if !i.is_multiple_of(3) {

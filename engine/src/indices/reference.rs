@@ -40,10 +40,7 @@ fn used_facts<'r>(
             .count(),
         without_parcel: used.iter().filter(|r| r.parcel_id.is_none()).count(),
         without_sector: used.iter().filter(|r| r.sector_id.is_none()).count(),
-        without_cell: used
-            .iter()
-            .filter(|r| r.location != crate::report::Location::Located)
-            .count(),
+        without_cell: used.iter().filter(|r| !r.location.has_point()).count(),
     };
     let facts: Vec<Fact> = used
         .par_iter()

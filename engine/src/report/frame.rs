@@ -89,6 +89,11 @@ pub fn reports_frame(reports: &[Report]) -> PolarsResult<DataFrame> {
             )
             .into_column(),
             Series::new(
+                "match_score".into(),
+                r.iter().map(|x| x.match_score).collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new(
                 "h3".into(),
                 r.iter().map(|x| x.h3.map(u64::from)).collect::<Vec<_>>(),
             )

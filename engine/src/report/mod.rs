@@ -17,24 +17,38 @@ use crate::model::{CellId, ParcelId, ReportId, SectorId};
 
 /// How a report was matched to its parcel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum MatchKind {
     /// The point lies inside (or on the boundary of) the parcel.
     Inside,
     /// The point lies in no parcel; this is the nearest within the tolerance.
     Nearest,
-    /// No parcel within the tolerance (or no location).
+    /// No point: the report's parcel reference (finca, número predial, map-lot) equals the
+    /// parcel's, once normalised.
+    ParcelRef,
+    /// No point: its address equals one of the parcel's (street and number, or a number inside
+    /// the parcel's range).
+    Address,
+    /// No point: the same street, and the nearest known number on the same side within the
+    /// allowed distance in numbers.
+    AddressNear,
+    /// No point: a street name within the edit distance allowed, then as `address` or
+    /// `address_near`.
+    AddressFuzzy,
+    /// No parcel within the tolerance (or no location and no match by reference or address).
     None,
 }
 
 impl MatchKind {
-    /// `inside`, `nearest`, `none`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchKind::Inside => "inside",
-            MatchKind::Nearest => "nearest",
-            MatchKind::None => "none",
-        }
+    /// Whether the parcel was found without a point (by reference or address).
+    pub fn is_derived(self) -> bool {
+        matches!(
+            self,
+            MatchKind::ParcelRef
+                | MatchKind::Address
+                | MatchKind::AddressNear
+                | MatchKind::AddressFuzzy
+        )
     }
 }
 
@@ -96,7 +110,8 @@ macro_rules! text_enum {
 
 text_enum!(Status { Open => "open", InProgress => "in_progress", Resolved => "resolved", Rejected => "rejected", Duplicate => "duplicate" });
 text_enum!(StatusType { Open => "open", ClosedFixed => "closed_fixed", ClosedNotFixed => "closed_not_fixed" });
-text_enum!(Location { Located => "located", Missing => "missing", DefaultPoint => "default_point" });
+text_enum!(Location { Located => "located", Missing => "missing", DefaultPoint => "default_point", Derived => "derived" });
+text_enum!(MatchKind { Inside => "inside", Nearest => "nearest", ParcelRef => "parcel_ref", Address => "address", AddressNear => "address_near", AddressFuzzy => "address_fuzzy", None => "none" });
 
 impl Status {
     /// The label type a status has when the source says nothing more.
@@ -124,6 +139,16 @@ pub enum Location {
     Missing,
     /// The system's default point (e.g. Boston's city hall), not where the problem is.
     DefaultPoint,
+    /// No point of its own: the interior point of the parcel its reference or address matched.
+    /// Not a GPS fix; counted in H3 cells and heat.
+    Derived,
+}
+
+impl Location {
+    /// Whether the report has a point to place it by (its own, or its parcel's).
+    pub fn has_point(self) -> bool {
+        matches!(self, Location::Located | Location::Derived)
+    }
 }
 
 /// One change of status in a report's history.
@@ -184,6 +209,8 @@ pub struct Report {
     pub match_kind: MatchKind,
     /// Distance to the parcel, m.
     pub distance_m: Option<f64>,
+    /// How sure a match by reference or address is, 0–1 (1: exact); none for a point.
+    pub match_score: Option<f64>,
     /// H3 cell of the point at the catalog's resolution.
     pub h3: Option<CellId>,
     /// Status history (may be empty).
@@ -192,6 +219,12 @@ pub struct Report {
     pub source_area: Option<String>,
     /// The report this one follows on from or duplicates (Open311 `parent_service_request_id`).
     pub parent_id: Option<String>,
+    /// The address as the source wrote it, to locate a report without a point. Never in a
+    /// public table: it can be a home (kept with the personal fields under `--keep-private`).
+    pub address: Option<String>,
+    /// The parcel's own reference as the source wrote it (finca, número predial, padrón,
+    /// map-lot), to locate a report without a point. Kept as `address` is.
+    pub parcel_ref: Option<String>,
 }
 
 /// Personal data of a report, kept out of every public table.
@@ -236,10 +269,13 @@ impl Report {
             sector_id: None,
             match_kind: MatchKind::None,
             distance_m: None,
+            match_score: None,
             h3: None,
             history: Vec::new(),
             source_area: None,
             parent_id: None,
+            address: None,
+            parcel_ref: None,
         }
     }
 }
@@ -296,14 +332,26 @@ pub struct Upserted {
 }
 
 /// Whether two rows of a report say the same, where the stored one was located aside (the
-/// parcel, sector, match, distance and cell geocoding gave it).
+/// parcel, sector, match, distance and cell geocoding gave it, and the point a reference or an
+/// address gave a report without one; the address and reference themselves are not stored).
 fn same_source(stored: &Report, newer: &Report) -> bool {
+    let derived = stored.location == Location::Derived && newer.location == Location::Missing;
     let located = Report {
         parcel_id: stored.parcel_id.clone(),
         sector_id: stored.sector_id.clone(),
         match_kind: stored.match_kind,
         distance_m: stored.distance_m,
+        match_score: stored.match_score,
         h3: stored.h3,
+        address: stored.address.clone(),
+        parcel_ref: stored.parcel_ref.clone(),
+        location: if derived {
+            stored.location
+        } else {
+            newer.location
+        },
+        lon: if derived { stored.lon } else { newer.lon },
+        lat: if derived { stored.lat } else { newer.lat },
         ..newer.clone()
     };
     &located == stored

@@ -121,6 +121,24 @@ pub struct LayerMeta {
     /// by an older predio) is read from the layer file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<String>,
+    /// For parcels: the attributes holding their addresses (`--address-field`, or joined by
+    /// `import parcel-table`), which locate reports that have an address and no point.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address_fields: Vec<String>,
+    /// For parcels: the attribute holding the reference reports may give (`parcel-table
+    /// --key`'s column); unset: the parcel id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_field: Option<String>,
+}
+
+impl LayerMeta {
+    /// Where the parcels' addresses and references are, for [`crate::address::ParcelBook`].
+    pub fn address_source(&self) -> crate::address::AddressSource {
+        crate::address::AddressSource {
+            address_fields: self.address_fields.clone(),
+            ref_field: self.ref_field.clone(),
+        }
+    }
 }
 
 /// What a manifest records about the stored reports.

@@ -283,17 +283,21 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
     let on_time = get(&df, "source_on_time", |s| s.bool()).map_err(&e)?;
     let float = |name: &str| get(&df, name, |s| s.f64()).map_err(&e);
     let (lon, lat, dist) = (float("lon")?, float("lat")?, float("distance_m")?);
+    // a version written before matches by address has no score column
+    let score = match df.column("match_score") {
+        Ok(_) => Some(float("match_score")?),
+        Err(_) => None,
+    };
     let h3 = get(&df, "h3", |s| s.u64()).map_err(&e)?;
     let owned = |c: &StringChunked, i: usize| c.get(i).map(str::to_owned);
     let ms = |c: &Int64Chunked, i: usize| from_ms(c.get(i));
     let mut out: Vec<Report> = (0..df.height())
         .into_par_iter()
         .map(|i| {
-            let match_kind = match matched.get(i) {
-                Some("inside") => MatchKind::Inside,
-                Some("nearest") => MatchKind::Nearest,
-                _ => MatchKind::None,
-            };
+            let match_kind = matched
+                .get(i)
+                .and_then(|m| m.parse::<MatchKind>().ok())
+                .unwrap_or(MatchKind::None);
             Ok(Report {
                 history: Vec::new(),
                 id: id.get(i).map(ReportId::new).unwrap_or_default(),
@@ -318,9 +322,12 @@ pub fn read_reports(dir: &Path) -> Result<Vec<Report>> {
                 sector_id: sector.get(i).map(SectorId::new),
                 match_kind,
                 distance_m: dist.get(i),
+                match_score: score.and_then(|s| s.get(i)),
                 h3: h3.get(i).and_then(CellId::from_index),
                 source_area: owned(area, i),
                 parent_id: owned(parent, i),
+                address: None,
+                parcel_ref: None,
             })
         })
         .collect::<Result<_>>()?;
@@ -427,6 +434,7 @@ mod tests {
                 MatchKind::None
             },
             distance_m: located.then_some(4.25),
+            match_score: (!located).then_some(0.85),
             h3: located.then(|| CellId::from_index(0x0896_61b4_b6a7_ffff).expect("a cell")),
             history: vec![StatusChange {
                 at: t,
@@ -435,6 +443,8 @@ mod tests {
             }],
             source_area: located.then(|| "Distrito 1".into()),
             parent_id: None,
+            address: None,
+            parcel_ref: None,
         }
     }
 

@@ -33,6 +33,8 @@ fn meta(kind: LayerKind, count: usize) -> LayerMeta {
         total_area_m2: 0.0,
         fields: vec![],
         id_field: None,
+        address_fields: Vec::new(),
+        ref_field: None,
         imported_at: Utc::now(),
         keys: None,
     }

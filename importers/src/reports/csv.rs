@@ -102,6 +102,12 @@ pub struct Columns {
     /// The source's own area of the report (district, neighbourhood, ward, barrio): kept as
     /// `source_area`; names the places of a city that has no sector map yet.
     pub area: Option<String>,
+    /// The address (street and number) of a report without coordinates: located against the
+    /// cadastre's addresses. Kept only with `--keep-private` (it can be a home).
+    pub address: Option<String>,
+    /// The parcel's own reference (finca, número predial, padrón, map-lot) of a report without
+    /// coordinates. Kept only with `--keep-private`.
+    pub parcel_ref: Option<String>,
 }
 
 /// `[private]`.
@@ -272,11 +278,18 @@ pub fn read_csv_reports(
             message: format!("[columns] {what} is required for CSV"),
         })?)
     };
-    let (id, lat, lon) = (
-        need(&c.id, "id")?,
-        need(&c.lat, "lat")?,
-        need(&c.lon, "lon")?,
-    );
+    let id = need(&c.id, "id")?;
+    // coordinates, unless the reports are located by address or reference alone
+    let (lat, lon) =
+        if c.lat.is_none() && c.lon.is_none() && (c.address.is_some() || c.parcel_ref.is_some()) {
+            (None, None)
+        } else {
+            let what = |w: &str| format!("{w} (or address / parcel_ref without coordinates)");
+            (
+                Some(need(&c.lat, &what("lat"))?),
+                Some(need(&c.lon, &what("lon"))?),
+            )
+        };
     let (created, status) = (opt(&c.created_at)?, opt(&c.status)?);
     let (ack, closed, deadline, on_time) = (
         opt(&c.acknowledged_at)?,
@@ -290,6 +303,7 @@ pub fn read_csv_reports(
         opt(&c.channel)?,
         opt(&c.area)?,
     );
+    let (address, parcel_ref) = (opt(&c.address)?, opt(&c.parcel_ref)?);
     let private: Vec<(usize, &str)> = if options.keep_private {
         mapping
             .private
@@ -333,7 +347,9 @@ pub fn read_csv_reports(
             department: or_default(department, "department"),
             channel: or_default(channel, "channel"),
             area: area.and_then(field),
-            coords: Some(Coords::Text(field(lat), field(lon))),
+            address: address.and_then(field),
+            parcel_ref: parcel_ref.and_then(field),
+            coords: Some(Coords::Text(lat.and_then(field), lon.and_then(field))),
             history: Vec::new(),
             private: private
                 .iter()

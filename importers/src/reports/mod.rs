@@ -166,6 +166,10 @@ pub(crate) struct Raw<'a> {
     pub parent_id: Option<&'a str>,
     /// The source marks a closed report as a duplicate (Open311 `duplicate`).
     pub duplicate: bool,
+    /// The address as written (Open311 `address_string`, a mapping's `address`).
+    pub address: Option<&'a str>,
+    /// The parcel's reference as written (Open311 `address_id`, a mapping's `parcel_ref`).
+    pub parcel_ref: Option<&'a str>,
 }
 
 /// The status vocabulary of a source: label (lower case, trimmed) → status and type.
@@ -360,16 +364,19 @@ impl Normalizer {
         match self.build(rid, &raw) {
             Ok(report) => {
                 self.seen.insert(rid.to_owned(), line);
+                // a report without a point but with a reference or an address is located (or
+                // flagged with its reason) against the cadastre's after the import
+                let by_address = report.address.is_some() || report.parcel_ref.is_some();
                 match report.location {
-                    Location::Missing => {
+                    Location::Missing if !by_address => {
                         self.flag(line, rid, "unlocated: no coordinates".into());
                     }
-                    Location::DefaultPoint => self.flag(
+                    Location::DefaultPoint if !by_address => self.flag(
                         line,
                         rid,
                         "unlocated: the system's default point, not the problem's location".into(),
                     ),
-                    Location::Located => {}
+                    _ => {}
                 }
                 if report.closed_at.is_some_and(|c| c < report.created_at) {
                     self.flag(
@@ -378,14 +385,20 @@ impl Normalizer {
                         "closed before it was created: excluded from resolution times".into(),
                     );
                 }
-                if self.options.keep_private && !raw.private.is_empty() {
+                // the address and the reference are kept as personal fields (a home), under
+                // these names, which `predio geocode` reads back to locate again
+                let located_by = [("address", raw.address), ("parcel_ref", raw.parcel_ref)];
+                let located_by = located_by.iter().filter_map(|(k, v)| Some((*k, (*v)?)));
+                if self.options.keep_private && (!raw.private.is_empty() || by_address) {
                     self.out.private.push(PrivateFields {
                         id: rid.into(),
                         values: raw
                             .private
                             .iter()
+                            .copied()
+                            .chain(located_by)
                             .filter(|(_, v)| !v.trim().is_empty())
-                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
                             .collect(),
                     });
                 }
@@ -453,14 +466,24 @@ impl Normalizer {
             sector_id: None,
             match_kind: MatchKind::None,
             distance_m: None,
+            match_score: None,
             h3: None,
             history,
             source_area: raw.area.map(str::to_owned),
             parent_id: raw.parent_id.map(str::to_owned),
+            address: text(raw.address),
+            parcel_ref: text(raw.parcel_ref),
         };
         complete_history(&mut report);
         Ok(report)
     }
+}
+
+/// A text field trimmed, `None` when empty.
+fn text(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 fn known(v: &Vocabulary) -> String {

@@ -365,6 +365,8 @@ pub fn read_open311(path: &Path, options: ReadOptions) -> Result<ReportRows> {
                 .filter_map(|k| Some((*k, r.get(k)?)))
                 .collect(),
             area: r.get("ward").or_else(|| r.get("district")),
+            address: r.get("address_string").or_else(|| r.get("address")),
+            parcel_ref: r.get("address_id"),
             parent_id: r.get("parent_service_request_id"),
             duplicate,
             ..Default::default()

@@ -55,6 +55,7 @@ pub fn read_vector_reports(
         col(&c.channel)?,
         col(&c.area)?,
     );
+    let (address, parcel_ref) = (col(&c.address)?, col(&c.parcel_ref)?);
     let keep_private = options.keep_private;
     let private: Vec<(usize, &str)> = mapping
         .private
@@ -136,6 +137,8 @@ pub fn read_vector_reports(
             department: or_default(department, "department"),
             channel: or_default(channel, "channel"),
             area: field(area),
+            address: field(address),
+            parcel_ref: field(parcel_ref),
             coords: Some(coords),
             private: if keep_private {
                 private
