@@ -74,7 +74,7 @@ browser-deps: node
 demo: build
 	$(PREDIO) sample --out $(DEMO_TOWN) --parcels $(DEMO_PARCELS) --seed 42
 	$(PREDIO) --data $(DEMO_DATA) import sectors $(DEMO_TOWN)/sectors.shp --id-field codigo --name-field nombre --population-field poblacion
-	$(PREDIO) --data $(DEMO_DATA) import parcels $(DEMO_TOWN)/parcels.shp --id-field finca
+	$(PREDIO) --data $(DEMO_DATA) import parcels $(DEMO_TOWN)/parcels.shp --id-field finca --address-field direccion
 	$(PREDIO) --data $(DEMO_DATA) import reports $(DEMO_TOWN)/reports.csv --mapping $(DEMO_TOWN)/reports-mapping.toml
 	$(PREDIO) --data $(DEMO_DATA) compute --as-of 2025-12-31 --deadlines data-samples/rules/costa-rica.toml --holidays data-samples/rules/feriados-cr-2025.csv
 	$(PREDIO) --data $(DEMO_DATA) segments --level sector --window 90d --save

@@ -145,6 +145,7 @@ fn geocoder(c: &mut Criterion) {
         let layer = support::parcels_of(&cambridge);
         bench_layer(c, "cambridge", &layer);
         big_polygons(c, &layer);
+        addresses(c, &layer, &shared.join("cambridge-parcels/TaxFY14.csv"));
     } else {
         eprintln!("SKIPPED Cambridge: {} not found", cambridge.display());
     }
@@ -192,6 +193,91 @@ fn big_polygons(c: &mut Criterion, layer: &ParcelLayer) {
             })
         },
     );
+    group.finish();
+}
+
+/// Reports without coordinates matched by address on Cambridge, against the assessor's table
+/// (`import parcel-table --key ML --address-field Location`): the book's build, and the
+/// matching of the table's 27,000 addresses as written and with a typo in the street name, a
+/// number moved by 2 and the unit dropped (one core; reports per second).
+fn addresses(c: &mut Criterion, layer: &ParcelLayer, table: &Path) {
+    use predio_engine::address::{Found, ParcelBook, Thresholds};
+    let meta = predio_engine::LayerMeta {
+        fields: layer.fields.clone(),
+        ..Default::default()
+    };
+    let join = predio_importers::TableJoin {
+        key: "ML".into(),
+        address_fields: vec!["Location".into()],
+        ..Default::default()
+    };
+    let (joined, meta, _, _) =
+        predio_importers::join_parcel_table(table, layer, &meta, &join).expect("the join");
+    let source = meta.address_source();
+    let mut rdr = csv::Reader::from_path(table).expect("the table");
+    let at = rdr
+        .headers()
+        .expect("a header")
+        .iter()
+        .position(|h| h == "Location")
+        .expect("Location");
+    let written: Vec<String> = rdr
+        .records()
+        .filter_map(|r| r.ok()?.get(at).map(str::to_owned))
+        .filter(|a| !a.trim().is_empty())
+        .collect();
+    // the same addresses with noise: a letter of the street changed, the number moved, no unit
+    let noisy: Vec<String> = written
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let a = a.split(" #").next().unwrap_or(a);
+            let mut w: Vec<String> = a.split_whitespace().map(str::to_owned).collect();
+            match (i % 3, w.len()) {
+                (0, n) if n > 2 => {
+                    let word = &mut w[1];
+                    let mid = word.len() / 2;
+                    word.replace_range(mid..=mid, "X");
+                }
+                (1, _) => {
+                    if let Some(n) = w.first().and_then(|n| n.parse::<u32>().ok()) {
+                        w[0] = (n + 2).to_string();
+                    }
+                }
+                _ => {}
+            }
+            w.join(" ")
+        })
+        .collect();
+    let mut group = c.benchmark_group("address/cambridge");
+    group.sample_size(10);
+    group.bench_function("book build (27,000 addresses, 13,000 references)", |b| {
+        b.iter(|| ParcelBook::new(black_box(&joined), &source, Thresholds::default()))
+    });
+    let book = ParcelBook::new(&joined, &source, Thresholds::default());
+    for (name, list) in [("as written", &written), ("noisy", &noisy)] {
+        let found = list
+            .iter()
+            .filter(|a| matches!(book.book.find(None, Some(a)), Found::Match { .. }))
+            .count();
+        eprintln!(
+            "cambridge addresses {name}: {found} of {} matched",
+            list.len()
+        );
+        group.throughput(Throughput::Elements(list.len() as u64));
+        group.bench_function(format!("match {name}/1 core"), |b| {
+            b.iter(|| {
+                list.iter()
+                    .filter(|a| {
+                        matches!(
+                            book.book.find(None, Some(black_box(a))),
+                            Found::Match { .. }
+                        )
+                    })
+                    .count()
+            })
+        });
+    }
     group.finish();
 }
 

@@ -432,6 +432,8 @@ fn private_town() -> tempfile::TempDir {
             arg(&town_dir.join("parcels.shp")),
             "--id-field",
             "finca",
+            "--address-field",
+            "direccion",
         ],
         vec![
             "import",

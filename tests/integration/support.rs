@@ -128,6 +128,8 @@ pub fn town() -> tempfile::TempDir {
             arg(&town.join("parcels.shp")),
             "--id-field",
             "finca",
+            "--address-field",
+            "direccion",
         ],
     );
     predio_ok(

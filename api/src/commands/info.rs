@@ -47,6 +47,17 @@ fn layer_lines(name: &str, m: &LayerMeta) -> String {
         bbox(m.bbox),
         m.total_area_m2 / 1e6
     );
+    if !m.address_fields.is_empty() || m.ref_field.is_some() {
+        s += &format!(
+            "          reports without coordinates located by reference ({}){}\n",
+            m.ref_field.as_deref().unwrap_or("the parcel id"),
+            if m.address_fields.is_empty() {
+                String::new()
+            } else {
+                format!(" and address ({})", m.address_fields.join(", "))
+            }
+        );
+    }
     s
 }
 
@@ -141,6 +152,15 @@ pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
             thousands(x.in_sector),
             r.h3_resolution
         );
+        if x.parcel_ref + x.address + x.address_near + x.address_fuzzy > 0 {
+            out += &format!(
+                "          without coordinates (location derived): by reference {} · address {} · nearest number {} · similar street {}\n",
+                thousands(x.parcel_ref),
+                thousands(x.address),
+                thousands(x.address_near),
+                thousands(x.address_fuzzy)
+            );
+        }
     }
     if let Some(ix) = &m.indices {
         let stale = ix.reports_sha256.as_ref() != m.files.get("reports.parquet").map(|f| &f.sha256);

@@ -98,7 +98,10 @@ impl Default for Thresholds {
 pub struct AddressBook {
     refs: HashMap<String, u32>,
     streets: HashMap<String, Vec<Entry>>,
-    names: Vec<String>,
+    /// The street names with their letter counts, by length then name.
+    names: Vec<(String, Letters)>,
+    /// `by_length[n]`: where the names of `n` bytes start in `names`.
+    by_length: Vec<usize>,
     thresholds: Thresholds,
 }
 
@@ -163,8 +166,17 @@ impl AddressBook {
                 (a.number.lo, a.number.hi, a.group).cmp(&(b.number.lo, b.number.hi, b.group))
             });
         }
-        self.names = self.streets.keys().cloned().collect();
-        self.names.sort();
+        self.names = self
+            .streets
+            .keys()
+            .map(|n| (n.clone(), Letters::of(n)))
+            .collect();
+        self.names
+            .sort_by(|a, b| (a.0.len(), &a.0).cmp(&(b.0.len(), &b.0)));
+        let longest = self.names.last().map_or(0, |n| n.0.len());
+        self.by_length = (0..=longest + 1)
+            .map(|len| self.names.partition_point(|n| n.0.len() < len))
+            .collect();
     }
 
     /// Addresses known, references known.
@@ -234,13 +246,29 @@ impl AddressBook {
         }
         // the fuzzy step: the street names within the edits allowed; one best, or ambiguous
         let allowed = |len: usize| self.thresholds.fuzzy_edits + usize::from(len > 8);
+        // names up to one edit beyond the allowed are looked at (that one: below_threshold);
+        // the length and the letters' counts bound the edits from below, so most names are
+        // passed over without an alignment
+        let bound = allowed(a.street.len()) + 1;
+        let letters = Letters::of(&a.street);
+        let mut scratch = Vec::new();
         let mut best: Option<(usize, &str)> = None;
         let mut tied = false;
-        for name in &self.names {
-            if name.len().abs_diff(a.street.len()) > allowed(a.street.len()) + 1 {
+        let len = a.street.len();
+        let slot = |l: usize| self.by_length.get(l).copied().unwrap_or(self.names.len());
+        let window = slot(len.saturating_sub(bound))..slot(len + bound + 1);
+        for (name, counts) in &self.names[window] {
+            let limit = best.map_or(bound, |(b, _)| b.min(bound));
+            if name.len().abs_diff(a.street.len()) > limit
+                || letters.quick_bound(counts) > limit
+                || letters.lower_bound(counts) > limit
+            {
                 continue;
             }
-            let d = edits(name, &a.street);
+            let Some(d) = edits_within(name.as_bytes(), a.street.as_bytes(), limit, &mut scratch)
+            else {
+                continue;
+            };
             match best {
                 Some((b, _)) if d > b => {}
                 Some((b, other)) if d == b => tied |= other != name,
@@ -384,6 +412,80 @@ fn one_group(entries: &[&Entry], unit: Option<&str>, how: How, score: f64) -> Op
     })
 }
 
+/// How many times each letter, digit and space occurs in a name: the edits between two names
+/// are at least the larger of the letters one has more of and the other has more of.
+/// Which of them occur, as bits, for a first bound in one instruction: a letter present in one
+/// name only takes an edit, and one substitution can account for two such letters.
+#[derive(Debug, Clone, Copy)]
+struct Letters([u8; 38], u64);
+
+impl Letters {
+    fn of(s: &str) -> Self {
+        let mut c = [0u8; 38];
+        let mut present = 0u64;
+        for b in s.bytes() {
+            let i = match b {
+                b'a'..=b'z' => usize::from(b - b'a'),
+                b'0'..=b'9' => 26 + usize::from(b - b'0'),
+                b' ' => 36,
+                _ => 37,
+            };
+            c[i] = c[i].saturating_add(1);
+            present |= 1 << i;
+        }
+        Self(c, present)
+    }
+
+    /// A first, cheaper bound: half the letters present in one name only, rounded up.
+    fn quick_bound(&self, other: &Letters) -> usize {
+        ((self.1 ^ other.1).count_ones() as usize).div_ceil(2)
+    }
+
+    fn lower_bound(&self, other: &Letters) -> usize {
+        let (mut more, mut fewer) = (0usize, 0usize);
+        for (a, b) in self.0.iter().zip(&other.0) {
+            if a > b {
+                more += usize::from(a - b);
+            } else {
+                fewer += usize::from(b - a);
+            }
+        }
+        more.max(fewer)
+    }
+}
+
+/// The edits between `a` and `b` (as [`edits`]) when at most `limit`, else `None`; stops as soon
+/// as a row of the alignment exceeds the limit. `scratch` is reused between calls.
+fn edits_within(a: &[u8], b: &[u8], limit: usize, scratch: &mut Vec<usize>) -> Option<usize> {
+    let w = b.len() + 1;
+    scratch.clear();
+    scratch.resize((a.len() + 1) * w, 0);
+    let d = scratch.as_mut_slice();
+    for (j, x) in d.iter_mut().enumerate().take(w) {
+        *x = j;
+    }
+    for i in 1..=a.len() {
+        d[i * w] = i;
+        let mut row_min = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > limit {
+            return None;
+        }
+    }
+    let e = d[a.len() * w + b.len()];
+    (e <= limit).then_some(e)
+}
+
 /// Edits between two words: insertions, deletions, substitutions and swaps of two neighbouring
 /// letters (optimal string alignment).
 pub(super) fn edits(a: &str, b: &str) -> usize {
@@ -508,5 +610,20 @@ mod tests {
             Some((9, How::Fuzzy))
         );
         assert_eq!(edits("kitten", "sitting"), 3);
+        let mut scratch = Vec::new();
+        for (x, y) in [
+            ("obrien", "obrein"),
+            ("kitten", "sitting"),
+            ("abc", "abc"),
+            ("", "ab"),
+        ] {
+            let e = edits(x, y);
+            for limit in 0..5 {
+                let got = edits_within(x.as_bytes(), y.as_bytes(), limit, &mut scratch);
+                assert_eq!(got, (e <= limit).then_some(e), "{x} {y} {limit}");
+            }
+            assert!(Letters::of(x).lower_bound(&Letters::of(y)) <= e);
+            assert!(Letters::of(x).quick_bound(&Letters::of(y)) <= e);
+        }
     }
 }

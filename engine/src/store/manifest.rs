@@ -69,7 +69,7 @@ impl TryFrom<String> for VersionId {
 }
 
 /// Where a layer came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceInfo {
     /// Path (or GDAL /vsi path) as given to the import.
     pub path: String,
@@ -86,7 +86,7 @@ pub struct SourceInfo {
 }
 
 /// What a manifest records about one stored layer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LayerMeta {
     /// File name inside the version folder.
     pub file: String,

@@ -106,7 +106,7 @@ pub(crate) enum Front {
 }
 
 pub(crate) struct Lot {
-    geometry: MultiPolygon<f64>,
+    pub(crate) geometry: MultiPolygon<f64>,
     block: (usize, usize),
     pub(crate) front: Front,
     /// Local (x0, x1, y0, y1) extent of the lot for placing report points.
@@ -475,8 +475,33 @@ fn sector_grid(town: &Town, cols: usize, rows: usize) -> Vec<SectorCell> {
     sectors
 }
 
-/// Writes the parcels' shapefile: each lot with its finca number, land use, registered area
-/// (the drawn one with a small error), land value (its barrio's, varied) and floors.
+/// A lot's finca number (its registry number in the Registro Nacional's style).
+pub(crate) fn finca(i: usize) -> String {
+    format!("1{:07}-000", i + 1)
+}
+
+/// A lot's address: the street its frontage is on and its number. Streets run east–west
+/// between block rows ("Calle 1" south of the first row); numbers grow eastward, even on the
+/// street's north side (lots facing south), odd on its south side; a lot spanning its block's
+/// width (a school, a market) has the range of its frontage ("Calle 3 120-216").
+pub(crate) fn address(lot: &Lot) -> String {
+    let (x0, x1, _, _) = lot.local;
+    let number = |x: f64| 2 * (x / 5.0).round() as i64;
+    match lot.front {
+        Front::South => format!("Calle {} {}", lot.block.1 + 1, number(x0)),
+        Front::North => format!("Calle {} {}", lot.block.1 + 2, number(x0) + 1),
+        Front::Whole => format!(
+            "Calle {} {}-{}",
+            lot.block.1 + 1,
+            number(x0),
+            number(x1) - 2
+        ),
+    }
+}
+
+/// Writes the parcels' shapefile: each lot with its finca number, address, land use,
+/// registered area (the drawn one with a small error), land value (its barrio's, varied) and
+/// floors.
 fn write_parcels(
     path: &Path,
     lots: &[Lot],
@@ -484,9 +509,8 @@ fn write_parcels(
     sector_value: &[f64],
     rng: &mut SplitMix64,
 ) -> Result<()> {
-    let fincas: Vec<String> = (0..lots.len())
-        .map(|i| format!("1{:07}-000", i + 1))
-        .collect();
+    let fincas: Vec<String> = (0..lots.len()).map(finca).collect();
+    let addresses: Vec<String> = lots.iter().map(address).collect();
     let attrs: Vec<(f64, i32, i32)> = lots
         .iter()
         .zip(lot_sector)
@@ -502,19 +526,21 @@ fn write_parcels(
         path,
         &[
             ("finca", OGRFieldType::OFTString, 16),
+            ("direccion", OGRFieldType::OFTString, 32),
             ("uso", OGRFieldType::OFTString, 16),
             ("area_reg", OGRFieldType::OFTReal, 0),
             ("valor_m2", OGRFieldType::OFTInteger, 0),
             ("niveles", OGRFieldType::OFTInteger, 0),
         ],
         lots.iter()
-            .zip(&fincas)
+            .zip(fincas.iter().zip(&addresses))
             .zip(&attrs)
-            .map(|((l, finca), (area, value, floors))| {
+            .map(|((l, (finca, address)), (area, value, floors))| {
                 (
                     &l.geometry,
                     vec![
                         Cell::Text(finca),
+                        Cell::Text(address),
                         Cell::Text(l.uso),
                         Cell::Real(*area),
                         Cell::Int(*value),

@@ -142,6 +142,10 @@ department = "departamento"
 channel = "canal"
 lat = "latitud"
 lon = "longitud"
+# reports taken at the counter or by phone without coordinates: located by the parcel's finca
+# or its address against the cadastre's (import parcels --address-field direccion)
+address = "direccion"
+parcel_ref = "finca"
 
 [status]
 "Abierto" = "open"
@@ -271,7 +275,8 @@ pub(super) fn write_reports(
         let total = cum.last().copied().unwrap_or(0.0);
         let x = rng.unit() * total;
         let s = cum.partition_point(|v| *v <= x).min(sectors - 1);
-        let lot = &lots[by_sector[s][rng.below(by_sector[s].len())]];
+        let lot_index = by_sector[s][rng.below(by_sector[s].len())];
+        let lot = &lots[lot_index];
 
         let created = created_at(rng, start, c == 1 && rising[s]);
 
@@ -296,13 +301,23 @@ pub(super) fn write_reports(
             ("Abierto", None)
         };
 
-        let (lat, lon) = location(rng, lot, (hall_lat, hall_lon), |x, y| {
+        let (mut lat, mut lon) = location(rng, lot, (hall_lat, hall_lon), |x, y| {
             let p = town.world(x, y);
             to_wgs84.convert((p.x, p.y)).map_err(|e| err(&e))
         })?;
 
         let (description, name, email, phone) = reporter(rng, templates);
         let channel = CHANNELS[rng.weighted(&channel_weights)].0;
+        // Half the reports taken by phone or at the counter carry no coordinates: the lot's
+        // finca or address as the clerk typed it (drawn apart, so the town is otherwise the same).
+        let (mut direccion, mut finca) = (String::new(), String::new());
+        if matches!(channel, "teléfono" | "ventanilla") {
+            let mut side = SplitMix64::new(0xADD2_E550 ^ k as u64);
+            if side.unit() < 0.5 {
+                (lat, lon) = (String::new(), String::new());
+                (direccion, finca) = counter_location(&mut side, lot, lot_index);
+            }
+        }
         w.write_record([
             format!("R-{:07}", k + 1),
             fmt(created),
@@ -318,6 +333,8 @@ pub(super) fn write_reports(
             name,
             email,
             phone,
+            direccion,
+            finca,
         ])
         .map_err(|e| err(&e))?;
     }
@@ -325,6 +342,36 @@ pub(super) fn write_reports(
     // As written in the CSV (7 decimals), so the mapping names exactly that point.
     let round = |v: f64| (v * 1e7).round() / 1e7;
     Ok((round(hall_lat), round(hall_lon)))
+}
+
+/// How a clerk writes where a report without coordinates is: the finca (as registered, or
+/// with a space for the dash, or zero-padded) or the address (as the cadastre has it, with a
+/// unit, with a letter of the street type wrong, the number moved by 2, or in lower case).
+fn counter_location(rng: &mut SplitMix64, lot: &Lot, index: usize) -> (String, String) {
+    let finca = super::finca(index);
+    if rng.unit() < 0.3 {
+        let written = match rng.below(3) {
+            0 => finca,
+            1 => finca.replace('-', " "),
+            _ => format!("0{finca}"),
+        };
+        return (String::new(), written);
+    }
+    let address = super::address(lot);
+    let written = match rng.weighted(&[55.0, 15.0, 10.0, 10.0, 10.0]) {
+        0 => address,
+        1 => format!("{address} Apto {}", 1 + rng.below(6)),
+        2 => address.replacen("Calle", "Cale", 1),
+        3 => {
+            let (street, number) = address.rsplit_once(' ').unwrap_or((&address, ""));
+            match number.parse::<i64>() {
+                Ok(n) if n > 2 => format!("{street} {}", n + 2),
+                _ => address.clone(),
+            }
+        }
+        _ => address.to_lowercase(),
+    };
+    (written, String::new())
 }
 
 /// Midnight starting a day.
@@ -335,7 +382,7 @@ fn midnight(year: i32, month: u32, day: u32) -> NaiveDateTime {
 }
 
 /// The columns of the reports' CSV, as a Costa Rican municipality's system exports them.
-const HEADER: [&str; 14] = [
+const HEADER: [&str; 16] = [
     "id_reporte",
     "fecha_creacion",
     "fecha_atencion",
@@ -350,6 +397,8 @@ const HEADER: [&str; 14] = [
     "nombre",
     "correo",
     "telefono",
+    "direccion",
+    "finca",
 ];
 
 /// When a report is made: over the whole of 2025 from `start` (late in the year where the
