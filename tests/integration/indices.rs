@@ -682,11 +682,11 @@ fn a_burst_of_lighting_reports_puts_its_sector_at_the_top_of_the_plan() {
     // 80 lighting reports there in December, open
     let burst = d.join("burst.csv");
     let mut text = String::from(
-        "id_reporte,fecha_creacion,fecha_atencion,fecha_cierre,estado,categoria,departamento,canal,descripcion,latitud,longitud,nombre,correo,telefono\n",
+        "id_reporte,fecha_creacion,fecha_atencion,fecha_cierre,estado,categoria,departamento,canal,descripcion,latitud,longitud,nombre,correo,telefono,direccion,finca\n",
     );
     for i in 0..80 {
         text += &format!(
-            "BURST-{i:03},2025-12-{:02} 19:{:02},,,Abierto,{lighting},Servicios Urbanos,web,,{},{},,,\n",
+            "BURST-{i:03},2025-12-{:02} 19:{:02},,,Abierto,{lighting},Servicios Urbanos,web,,{},{},,,,,\n",
             10 + i % 18,
             i % 60,
             at["lat"],

@@ -35,6 +35,8 @@ fn town_catalog() -> tempfile::TempDir {
             p.to_str().expect("utf-8"),
             "--id-field",
             "finca",
+            "--address-field",
+            "direccion",
         ],
     );
     data
@@ -77,6 +79,8 @@ fn sample_town_reports_geocode_inside_and_nearest_and_keep_personal_data_out() {
         .to_owned();
     let mut unlocated = 0;
     let mut personal = Vec::new();
+    // counter and phone reports without coordinates: the lot's finca or address instead
+    let mut by_text: Vec<(String, String, String)> = Vec::new();
     for r in rows.records() {
         let r = r.expect("row");
         let at_hall = !r[9].is_empty()
@@ -85,7 +89,10 @@ fn sample_town_reports_geocode_inside_and_nearest_and_keep_personal_data_out() {
                 r[9].parse::<f64>().expect("lat"),
                 r[10].parse::<f64>().expect("lon")
             ));
-        if r[9].is_empty() || at_hall {
+        let (address, finca) = (&r[14], &r[15]);
+        if r[9].is_empty() && (!address.is_empty() || !finca.is_empty()) {
+            by_text.push((r[0].to_owned(), address.to_owned(), finca.to_owned()));
+        } else if r[9].is_empty() || at_hall {
             unlocated += 1;
         }
         for col in [12, 13] {
@@ -95,9 +102,22 @@ fn sample_town_reports_geocode_inside_and_nearest_and_keep_personal_data_out() {
         }
     }
     let m = &meta["matches"];
-    assert_eq!(m["unlocated"], unlocated);
+    let kinds = ["parcel_ref", "address", "address_near", "address_fuzzy"];
+    let placed: u64 = kinds.iter().map(|k| m[k].as_u64().expect("count")).sum();
+    assert!(by_text.len() > 10, "{} counter reports", by_text.len());
+    assert_eq!(
+        m["unlocated"].as_u64(),
+        Some(unlocated + by_text.len() as u64 - placed),
+        "{m}"
+    );
+    assert!(
+        placed as usize * 10 >= by_text.len() * 9,
+        "{placed} of {} placed: {m}",
+        by_text.len()
+    );
     let total: u64 = ["inside", "nearest", "none", "unlocated"]
         .iter()
+        .chain(&kinds)
         .map(|k| m[k].as_u64().expect("count"))
         .sum();
     assert_eq!(total, 500);
@@ -115,6 +135,43 @@ fn sample_town_reports_geocode_inside_and_nearest_and_keep_personal_data_out() {
         .map(|p| (p.id.clone(), &p.geometry))
         .collect();
     let reports = read_reports(&dir).expect("reports");
+    // each counter report on its lot: the finca's digits, or the address's street (the number
+    // may be 2 off: the nearest number on the same side)
+    let direccion = parcels
+        .fields
+        .iter()
+        .position(|f| f.name == "direccion")
+        .expect("the parcels' addresses");
+    let by_parcel: std::collections::HashMap<_, _> =
+        parcels.parcels.iter().map(|p| (p.id.clone(), p)).collect();
+    let digits = |s: &str| {
+        s.chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .trim_start_matches('0')
+            .to_owned()
+    };
+    for (id, address, finca) in &by_text {
+        let r = reports
+            .iter()
+            .find(|r| r.id.as_str() == id)
+            .expect("the report");
+        let Some(p) = r.parcel_id.as_ref().map(|p| by_parcel[p]) else {
+            continue;
+        };
+        assert_eq!(r.location, predio_engine::Location::Derived);
+        if !finca.is_empty() {
+            assert_eq!(digits(finca), digits(p.id.as_str()), "{id}");
+        } else {
+            let street = |a: &str| a.split_whitespace().nth(1).map(str::to_owned);
+            let theirs = p.attributes[direccion].to_string();
+            assert_eq!(
+                street(address),
+                street(&theirs),
+                "{id}: {address} on {theirs}"
+            );
+        }
+    }
     for r in reports.iter().filter(|r| r.match_kind == MatchKind::Inside) {
         let g = by_id[r.parcel_id.as_ref().expect("parcel")];
         let wkb = geo::Geometry::MultiPolygon(g.clone())
