@@ -86,82 +86,9 @@ pub fn join_parcel_table(
 ) -> Result<(ParcelLayer, LayerMeta, JoinSummary, ImportReport)> {
     let shown = path.display().to_string();
     let table = sample_file(path, usize::MAX)?;
-    let column = |name: &str| {
-        table
-            .headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| Error::NoSuchField {
-                path: shown.clone(),
-                layer: "table header".into(),
-                field: name.to_owned(),
-                available: table.headers.join(", "),
-            })
-    };
-    let key = column(&join.key)?;
-    let address_at: Vec<usize> = join
-        .address_fields
-        .iter()
-        .map(|f| column(f))
-        .collect::<Result<_>>()?;
-    let wanted: Vec<usize> = if join.fields.is_empty() {
-        (0..table.headers.len())
-            .filter(|i| *i != key && !address_at.contains(i))
-            .collect()
-    } else {
-        join.fields
-            .iter()
-            .map(|f| column(f))
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .filter(|i| *i != key && !address_at.contains(i))
-            .collect()
-    };
-    // the parcels' side of the key
-    let parcel_key = join.parcel_key.clone().or_else(|| {
-        layer
-            .fields
-            .iter()
-            .any(|f| f.name == join.key)
-            .then(|| join.key.clone())
-    });
-    let parcel_key_at = match &parcel_key {
-        Some(name) => Some(
-            layer
-                .fields
-                .iter()
-                .position(|f| &f.name == name)
-                .ok_or_else(|| Error::NoSuchField {
-                    path: "the current parcels".into(),
-                    layer: "parcels".into(),
-                    field: name.clone(),
-                    available: layer
-                        .fields
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?,
-        ),
-        None => None,
-    };
-    let key_of = |i: usize| -> Option<String> {
-        let p = &layer.parcels[i];
-        match parcel_key_at {
-            Some(k) => match p.attributes.get(k) {
-                Some(Value::Null) | None => None,
-                Some(Value::String(s)) => Some(s.trim().to_owned()),
-                Some(v) => Some(v.to_string()),
-            },
-            None => Some(p.id.as_str().to_owned()),
-        }
-    };
-    let mut parcels_of: HashMap<String, Vec<usize>> = HashMap::new();
-    for i in 0..layer.parcels.len() {
-        if let Some(k) = key_of(i) {
-            parcels_of.entry(k).or_default().push(i);
-        }
-    }
+    let (key, address_at, wanted) = columns(&table, join, &shown)?;
+    let (parcel_key, parcel_key_at) = parcel_key(layer, join)?;
+    let parcels_of = parcels_by_key(layer, parcel_key_at);
     // the table's rows by key, in file order
     let mut rows_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut first_line: HashMap<&str, usize> = HashMap::new();
@@ -201,23 +128,10 @@ pub fn join_parcel_table(
             .map(|&c| (c, Field::new(table.headers[c].clone(), FieldType::String))),
     );
     let rows_field = Field::new("table_rows", FieldType::Long);
-    let mut slots = Vec::new();
-    for f in new_fields.iter().map(|(_, f)| f).chain([&rows_field]) {
-        let slot = match out.fields.iter().position(|x| x.name == f.name) {
-            Some(s) => {
-                out.fields[s] = f.clone();
-                s
-            }
-            None => {
-                out.fields.push(f.clone());
-                for p in &mut out.parcels {
-                    p.attributes.push(Value::Null);
-                }
-                out.fields.len() - 1
-            }
-        };
-        slots.push(slot);
-    }
+    let slots = field_slots(
+        &mut out,
+        new_fields.iter().map(|(_, f)| f).chain([&rows_field]),
+    );
     let rows_slot = *slots.last().expect("the rows field");
     let mut with_rows = vec![false; out.parcels.len()];
     for (k, rows) in &rows_of {
@@ -265,6 +179,146 @@ pub fn join_parcel_table(
             summary.addresses += rows.iter().filter(|&&n| !value(n, c).is_empty()).count();
         }
     }
+    flag_parcels_without_rows(&out, &with_rows, &shown, &mut summary, &mut report);
+    let mut meta = meta.clone();
+    meta.fields.clone_from(&out.fields);
+    for f in &join.address_fields {
+        if !meta.address_fields.contains(f) {
+            meta.address_fields.push(f.clone());
+        }
+    }
+    meta.ref_field = parcel_key;
+    Ok((out, meta, summary, report))
+}
+
+/// The parcels' side of the key: its attribute's name and position (`None`: the parcel id).
+fn parcel_key(layer: &ParcelLayer, join: &TableJoin) -> Result<(Option<String>, Option<usize>)> {
+    let parcel_key = join.parcel_key.clone().or_else(|| {
+        layer
+            .fields
+            .iter()
+            .any(|f| f.name == join.key)
+            .then(|| join.key.clone())
+    });
+    let parcel_key_at = match &parcel_key {
+        Some(name) => Some(
+            layer
+                .fields
+                .iter()
+                .position(|f| &f.name == name)
+                .ok_or_else(|| Error::NoSuchField {
+                    path: "the current parcels".into(),
+                    layer: "parcels".into(),
+                    field: name.clone(),
+                    available: layer
+                        .fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?,
+        ),
+        None => None,
+    };
+    Ok((parcel_key, parcel_key_at))
+}
+
+/// Where each field goes in `out`'s attributes: a field of the same name is replaced, a new one
+/// appended (every parcel's value null until filled).
+fn field_slots<'f>(out: &mut ParcelLayer, fields: impl Iterator<Item = &'f Field>) -> Vec<usize> {
+    let mut slots = Vec::new();
+    for f in fields {
+        let slot = match out.fields.iter().position(|x| x.name == f.name) {
+            Some(s) => {
+                out.fields[s] = f.clone();
+                s
+            }
+            None => {
+                out.fields.push(f.clone());
+                for p in &mut out.parcels {
+                    p.attributes.push(Value::Null);
+                }
+                out.fields.len() - 1
+            }
+        };
+        slots.push(slot);
+    }
+    slots
+}
+
+/// The table's key column, its address columns and the other columns to join (positions).
+fn columns(
+    table: &crate::reports::draft::Sample,
+    join: &TableJoin,
+    shown: &str,
+) -> Result<(usize, Vec<usize>, Vec<usize>)> {
+    let column = |name: &str| {
+        table
+            .headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::NoSuchField {
+                path: shown.to_owned(),
+                layer: "table header".into(),
+                field: name.to_owned(),
+                available: table.headers.join(", "),
+            })
+    };
+    let key = column(&join.key)?;
+    let address_at: Vec<usize> = join
+        .address_fields
+        .iter()
+        .map(|f| column(f))
+        .collect::<Result<_>>()?;
+    let wanted: Vec<usize> = if join.fields.is_empty() {
+        (0..table.headers.len())
+            .filter(|i| *i != key && !address_at.contains(i))
+            .collect()
+    } else {
+        join.fields
+            .iter()
+            .map(|f| column(f))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|i| *i != key && !address_at.contains(i))
+            .collect()
+    };
+    Ok((key, address_at, wanted))
+}
+
+/// The parcels by their key's value (the attribute at `at`, else the id).
+fn parcels_by_key(
+    layer: &ParcelLayer,
+    parcel_key_at: Option<usize>,
+) -> HashMap<String, Vec<usize>> {
+    let key_of = |i: usize| -> Option<String> {
+        let p = &layer.parcels[i];
+        match parcel_key_at {
+            Some(k) => match p.attributes.get(k) {
+                Some(Value::Null) | None => None,
+                Some(Value::String(s)) => Some(s.trim().to_owned()),
+                Some(v) => Some(v.to_string()),
+            },
+            None => Some(p.id.as_str().to_owned()),
+        }
+    };
+    let mut parcels_of: HashMap<String, Vec<usize>> = HashMap::new();
+    for i in 0..layer.parcels.len() {
+        if let Some(k) = key_of(i) {
+            parcels_of.entry(k).or_default().push(i);
+        }
+    }
+    parcels_of
+}
+
+/// Counts the parcels with and without a row, and lists those without.
+fn flag_parcels_without_rows(
+    out: &ParcelLayer,
+    with_rows: &[bool],
+    shown: &str,
+    summary: &mut JoinSummary,
+    report: &mut ImportReport,
+) {
     for (i, has) in with_rows.iter().enumerate() {
         if *has {
             summary.parcels_with_rows += 1;
@@ -279,13 +333,4 @@ pub fn join_parcel_table(
             });
         }
     }
-    let mut meta = meta.clone();
-    meta.fields.clone_from(&out.fields);
-    for f in &join.address_fields {
-        if !meta.address_fields.contains(f) {
-            meta.address_fields.push(f.clone());
-        }
-    }
-    meta.ref_field = parcel_key;
-    Ok((out, meta, summary, report))
 }

@@ -99,31 +99,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
     // The place of each cell: the sector holding its centre, else its reports' own area.
     let by_sector = sectors.is_some();
     let sectors = sectors.unwrap_or_default();
-    let areas = if by_sector {
-        std::collections::HashMap::new()
-    } else {
-        source_areas(catalog, &manifest, args.res)?
-    };
-    let in_sector = places(&sectors);
-    let place = |cell: h3o::CellIndex| {
-        if by_sector {
-            in_sector(cell)
-        } else {
-            areas.get(&cell).cloned().unwrap_or_default()
-        }
-    };
-    let label = if by_sector { "sector" } else { "place" };
-    if !by_sector {
-        println!(
-            "place: no sector map; the area most of a cell's reports were filed under in the \
-             source (its mapping's `area`){}",
-            if areas.is_empty() {
-                " (none: the reports have no area)"
-            } else {
-                ""
-            }
-        );
-    }
+    let (label, place) = place_names(catalog, &manifest, args.res, by_sector, &sectors)?;
     let mut order: Vec<&_> = spots.iter().collect();
     order.sort_by(|a, b| b.gi.z.total_cmp(&a.gi.z));
     println!(
@@ -150,6 +126,43 @@ pub fn run(catalog: &dyn CatalogStore, args: &HotspotsArgs) -> anyhow::Result<()
         eprintln!("wrote {n} cells to {}", out.display());
     }
     Ok(())
+}
+
+/// How the cells are named, and each cell's name: by the sector holding its centre; without
+/// sectors (said on stdout), by the area most of its reports were filed under.
+#[allow(clippy::print_stdout)] // part of the command's table
+fn place_names<'a>(
+    catalog: &dyn CatalogStore,
+    manifest: &predio_engine::Manifest,
+    res: u8,
+    by_sector: bool,
+    sectors: &'a predio_engine::SectorLayer,
+) -> anyhow::Result<(&'static str, impl Fn(h3o::CellIndex) -> String + 'a)> {
+    let areas = if by_sector {
+        std::collections::HashMap::new()
+    } else {
+        source_areas(catalog, manifest, res)?
+    };
+    if !by_sector {
+        println!(
+            "place: no sector map; the area most of a cell's reports were filed under in the \
+             source (its mapping's `area`){}",
+            if areas.is_empty() {
+                " (none: the reports have no area)"
+            } else {
+                ""
+            }
+        );
+    }
+    let in_sector = places(sectors);
+    let place = move |cell: h3o::CellIndex| {
+        if by_sector {
+            in_sector(cell)
+        } else {
+            areas.get(&cell).cloned().unwrap_or_default()
+        }
+    };
+    Ok((if by_sector { "sector" } else { "place" }, place))
 }
 
 /// The name of the sector holding a cell's centre ("" outside every sector).

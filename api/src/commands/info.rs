@@ -74,6 +74,51 @@ fn zone_line(m: &predio_engine::Manifest) -> String {
     format!("time zone {zone} ({from}): dates given as days are its local days\n")
 }
 
+/// The lines about the reports: counts, statuses, and how they were placed.
+fn reports_lines(r: &predio_engine::ReportsMeta) -> String {
+    let mut out = String::new();
+    let x = &r.matches;
+    let statuses: Vec<String> = r
+        .by_status
+        .iter()
+        .map(|(s, n)| format!("{s} {}", thousands(*n)))
+        .collect();
+    // "open" as the indices count it: not closed, whether acted on or not
+    let not_closed: usize = r
+        .by_status
+        .iter()
+        .filter(|(s, _)| ["open", "in_progress"].contains(&s.as_str()))
+        .map(|(_, n)| *n)
+        .sum();
+    out += &format!(
+        "reports   {} from {} import(s) · open (not closed: open or in progress) {} · by status: {}\n",
+        thousands(r.count),
+        r.imports.len(),
+        thousands(not_closed),
+        statuses.join(" · ")
+    );
+    out += &format!(
+        "          parcel: inside {} · nearest {} (≤ {} m) · none {} · unlocated {} · in a sector {} · H3 res {}\n",
+        thousands(x.inside),
+        thousands(x.nearest),
+        r.tolerance_m,
+        thousands(x.none),
+        thousands(x.unlocated),
+        thousands(x.in_sector),
+        r.h3_resolution
+    );
+    if x.parcel_ref + x.address + x.address_near + x.address_fuzzy > 0 {
+        out += &format!(
+            "          without coordinates (location derived): by reference {} · address {} · nearest number {} · similar street {}\n",
+            thousands(x.parcel_ref),
+            thousands(x.address),
+            thousands(x.address_near),
+            thousands(x.address_fuzzy)
+        );
+    }
+    out
+}
+
 /// `predio info`.
 #[allow(clippy::print_stdout)] // printing is this command's job
 pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
@@ -122,45 +167,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &InfoArgs) -> anyhow::Result<()> {
         out += &layer_lines(kind.as_str(), meta);
     }
     if let Some(r) = &m.reports {
-        let x = &r.matches;
-        let statuses: Vec<String> = r
-            .by_status
-            .iter()
-            .map(|(s, n)| format!("{s} {}", thousands(*n)))
-            .collect();
-        // "open" as the indices count it: not closed, whether acted on or not
-        let not_closed: usize = r
-            .by_status
-            .iter()
-            .filter(|(s, _)| ["open", "in_progress"].contains(&s.as_str()))
-            .map(|(_, n)| *n)
-            .sum();
-        out += &format!(
-            "reports   {} from {} import(s) · open (not closed: open or in progress) {} · by status: {}\n",
-            thousands(r.count),
-            r.imports.len(),
-            thousands(not_closed),
-            statuses.join(" · ")
-        );
-        out += &format!(
-            "          parcel: inside {} · nearest {} (≤ {} m) · none {} · unlocated {} · in a sector {} · H3 res {}\n",
-            thousands(x.inside),
-            thousands(x.nearest),
-            r.tolerance_m,
-            thousands(x.none),
-            thousands(x.unlocated),
-            thousands(x.in_sector),
-            r.h3_resolution
-        );
-        if x.parcel_ref + x.address + x.address_near + x.address_fuzzy > 0 {
-            out += &format!(
-                "          without coordinates (location derived): by reference {} · address {} · nearest number {} · similar street {}\n",
-                thousands(x.parcel_ref),
-                thousands(x.address),
-                thousands(x.address_near),
-                thousands(x.address_fuzzy)
-            );
-        }
+        out += &reports_lines(r);
     }
     if let Some(ix) = &m.indices {
         let stale = ix.reports_sha256.as_ref() != m.files.get("reports.parquet").map(|f| &f.sha256);

@@ -214,7 +214,7 @@ pub(crate) fn ordinal_within_one_edit(street: &str) -> Option<String> {
             let near = ORDINALS
                 .iter()
                 .filter(|(o, _)| o.len() >= 5 && o.len().abs_diff(w.len()) <= 1)
-                .find(|(o, _)| super::book::edits(o, w) == 1)
+                .find(|(o, _)| super::edits::edits(o, w) == 1)
                 .map(|(_, d)| *d);
             match near {
                 Some(d) if w.len() >= 4 => {

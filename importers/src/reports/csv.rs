@@ -110,6 +110,41 @@ pub struct Columns {
     pub parcel_ref: Option<String>,
 }
 
+/// Where the optional columns are (positions in a header or a layer's fields).
+pub(crate) struct Optional {
+    pub ack: Option<usize>,
+    pub closed: Option<usize>,
+    pub deadline: Option<usize>,
+    pub on_time: Option<usize>,
+    pub category: Option<usize>,
+    pub department: Option<usize>,
+    pub channel: Option<usize>,
+    pub area: Option<usize>,
+    pub address: Option<usize>,
+    pub parcel_ref: Option<usize>,
+}
+
+impl Columns {
+    /// The optional columns, each name resolved by `col` (an unknown name is its error).
+    pub(crate) fn optional(
+        &self,
+        col: &dyn Fn(&Option<String>) -> Result<Option<usize>>,
+    ) -> Result<Optional> {
+        Ok(Optional {
+            ack: col(&self.acknowledged_at)?,
+            closed: col(&self.closed_at)?,
+            deadline: col(&self.deadline_at)?,
+            on_time: col(&self.on_time)?,
+            category: col(&self.category)?,
+            department: col(&self.department)?,
+            channel: col(&self.channel)?,
+            area: col(&self.area)?,
+            address: col(&self.address)?,
+            parcel_ref: col(&self.parcel_ref)?,
+        })
+    }
+}
+
 /// `[private]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,6 +264,22 @@ impl CsvMapping {
 /// Fields `[defaults]` may fill.
 const DEFAULTABLE: [&str; 5] = ["status", "created_at", "category", "department", "channel"];
 
+/// The latitude and longitude columns, required unless the reports are located by address or
+/// reference alone (neither mapped, `address` or `parcel_ref` mapped).
+fn coordinate_columns(
+    c: &Columns,
+    need: &dyn Fn(&Option<String>, &str) -> Result<usize>,
+) -> Result<(Option<usize>, Option<usize>)> {
+    if c.lat.is_none() && c.lon.is_none() && (c.address.is_some() || c.parcel_ref.is_some()) {
+        return Ok((None, None));
+    }
+    let what = |w: &str| format!("{w} (or address / parcel_ref without coordinates)");
+    Ok((
+        Some(need(&c.lat, &what("lat"))?),
+        Some(need(&c.lon, &what("lon"))?),
+    ))
+}
+
 /// Reads reports from a CSV file (optionally gzipped: `.gz`) with `mapping`.
 ///
 /// # Errors
@@ -278,32 +329,20 @@ pub fn read_csv_reports(
             message: format!("[columns] {what} is required for CSV"),
         })?)
     };
-    let id = need(&c.id, "id")?;
-    // coordinates, unless the reports are located by address or reference alone
-    let (lat, lon) =
-        if c.lat.is_none() && c.lon.is_none() && (c.address.is_some() || c.parcel_ref.is_some()) {
-            (None, None)
-        } else {
-            let what = |w: &str| format!("{w} (or address / parcel_ref without coordinates)");
-            (
-                Some(need(&c.lat, &what("lat"))?),
-                Some(need(&c.lon, &what("lon"))?),
-            )
-        };
+    let (id, (lat, lon)) = (need(&c.id, "id")?, coordinate_columns(c, &need)?);
     let (created, status) = (opt(&c.created_at)?, opt(&c.status)?);
-    let (ack, closed, deadline, on_time) = (
-        opt(&c.acknowledged_at)?,
-        opt(&c.closed_at)?,
-        opt(&c.deadline_at)?,
-        opt(&c.on_time)?,
-    );
-    let (category, department, channel, area) = (
-        opt(&c.category)?,
-        opt(&c.department)?,
-        opt(&c.channel)?,
-        opt(&c.area)?,
-    );
-    let (address, parcel_ref) = (opt(&c.address)?, opt(&c.parcel_ref)?);
+    let Optional {
+        ack,
+        closed,
+        deadline,
+        on_time,
+        category,
+        department,
+        channel,
+        area,
+        address,
+        parcel_ref,
+    } = c.optional(&opt)?;
     let private: Vec<(usize, &str)> = if options.keep_private {
         mapping
             .private

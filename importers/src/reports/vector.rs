@@ -43,19 +43,18 @@ pub fn read_vector_reports(
     let col = |name: &Option<String>| field_position(&layer, path, name.as_deref());
     let c = &mapping.columns;
     let (id, created, status) = (col(&c.id)?, col(&c.created_at)?, col(&c.status)?);
-    let (ack, closed, deadline, on_time) = (
-        col(&c.acknowledged_at)?,
-        col(&c.closed_at)?,
-        col(&c.deadline_at)?,
-        col(&c.on_time)?,
-    );
-    let (category, department, channel, area) = (
-        col(&c.category)?,
-        col(&c.department)?,
-        col(&c.channel)?,
-        col(&c.area)?,
-    );
-    let (address, parcel_ref) = (col(&c.address)?, col(&c.parcel_ref)?);
+    let super::csv::Optional {
+        ack,
+        closed,
+        deadline,
+        on_time,
+        category,
+        department,
+        channel,
+        area,
+        address,
+        parcel_ref,
+    } = c.optional(&col)?;
     let keep_private = options.keep_private;
     let private: Vec<(usize, &str)> = mapping
         .private

@@ -280,26 +280,7 @@ pub(super) fn write_reports(
 
         let created = created_at(rng, start, c == 1 && rising[s]);
 
-        let ack = created + Duration::minutes((20.0 * 60.0 * (1.0 * rng.normal()).exp()) as i64);
-        let ack = (ack < export).then_some(ack);
-        let outcome = rng.weighted(&[88.0, 5.0, 4.0, 3.0]);
-        let speed = if outcome == 1 || outcome == 2 {
-            0.3
-        } else {
-            1.0
-        };
-        let hours = median_days * 24.0 * 1.4 * speed * (0.9 * rng.normal()).exp();
-        let closed = created + Duration::minutes((hours * 60.0) as i64);
-        let (status, closed) = if closed < export {
-            (
-                ["Resuelto", "Rechazado", "Duplicado", "Cerrado sin solución"][outcome],
-                Some(closed),
-            )
-        } else if ack.is_some() {
-            ("En proceso", None)
-        } else {
-            ("Abierto", None)
-        };
+        let (ack, status, closed) = outcome(rng, created, median_days, export);
 
         let (mut lat, mut lon) = location(rng, lot, (hall_lat, hall_lon), |x, y| {
             let p = town.world(x, y);
@@ -342,6 +323,37 @@ pub(super) fn write_reports(
     // As written in the CSV (7 decimals), so the mapping names exactly that point.
     let round = |v: f64| (v * 1e7).round() / 1e7;
     Ok((round(hall_lat), round(hall_lon)))
+}
+
+/// What became of a report by the export: its acknowledgement, its status label and when it
+/// was closed (most resolved; rejected and duplicates sooner).
+fn outcome(
+    rng: &mut SplitMix64,
+    created: NaiveDateTime,
+    median_days: f64,
+    export: NaiveDateTime,
+) -> (Option<NaiveDateTime>, &'static str, Option<NaiveDateTime>) {
+    let ack = created + Duration::minutes((20.0 * 60.0 * (1.0 * rng.normal()).exp()) as i64);
+    let ack = (ack < export).then_some(ack);
+    let outcome = rng.weighted(&[88.0, 5.0, 4.0, 3.0]);
+    let speed = if outcome == 1 || outcome == 2 {
+        0.3
+    } else {
+        1.0
+    };
+    let hours = median_days * 24.0 * 1.4 * speed * (0.9 * rng.normal()).exp();
+    let closed = created + Duration::minutes((hours * 60.0) as i64);
+    let (status, closed) = if closed < export {
+        (
+            ["Resuelto", "Rechazado", "Duplicado", "Cerrado sin solución"][outcome],
+            Some(closed),
+        )
+    } else if ack.is_some() {
+        ("En proceso", None)
+    } else {
+        ("Abierto", None)
+    };
+    (ack, status, closed)
 }
 
 /// How a clerk writes where a report without coordinates is: the finca (as registered, or
