@@ -395,4 +395,54 @@ fn cambridge_reports_are_placed_by_address_and_map_lot_against_the_assessors_tab
             .is_some_and(|n| n as usize >= 3 * distinct.len() - 3),
         "{m}"
     );
+
+    // coordinates win, unless the mapping prefers the reference: a pin on one lot and the
+    // map-lot of another
+    let (a, b) = (&parcels.parcels[10], &parcels.parcels[20]);
+    let pin = predio_engine::interior_point(&a.geometry).expect("a point");
+    let both = d.join("both.csv");
+    fs::write(
+        &both,
+        format!(
+            "id,created,status,lat,lon,parcel_ref\nPIN,2025-03-01,open,{},{},{}\n",
+            pin.y(),
+            pin.x(),
+            b.attributes[ml_at]
+        ),
+    )
+    .expect("write");
+    for (prefer, want, kind) in [(false, a, "inside"), (true, b, "parcel_ref")] {
+        let m = d.join("both.toml");
+        fs::write(
+            &m,
+            format!(
+                "[source]\ntimezone = \"America/New_York\"\n[columns]\nid = \"id\"\n\
+                 created_at = \"created\"\nstatus = \"status\"\nlat = \"lat\"\nlon = \"lon\"\n\
+                 parcel_ref = \"parcel_ref\"\n[status]\n\"open\" = \"open\"\n\
+                 [location]\nprefer_parcel_ref = {prefer}\n"
+            ),
+        )
+        .expect("write");
+        predio_ok(d, &["import", "reports", arg(&both), "--mapping", arg(&m)]);
+        predio_ok(
+            d,
+            &[
+                "export",
+                "reports",
+                "--format",
+                "csv",
+                "--out",
+                arg(&export),
+            ],
+        );
+        let row = csv_rows(&export)
+            .into_iter()
+            .find(|r| r["id"] == "PIN")
+            .expect("the report");
+        assert_eq!(
+            (row["parcel_id"].as_str(), row["match"].as_str()),
+            (want.id.as_str(), kind),
+            "prefer_parcel_ref = {prefer}"
+        );
+    }
 }

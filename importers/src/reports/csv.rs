@@ -161,6 +161,10 @@ pub struct LocationSection {
     /// `[lat, lon]` pairs meaning "unknown location".
     #[serde(default)]
     pub default_points: Vec<[f64; 2]>,
+    /// A report that gives its parcel's reference is placed by it, its coordinates ignored
+    /// (where the clerk's finca is surer than a pin dropped on a map).
+    #[serde(default)]
+    pub prefer_parcel_ref: bool,
 }
 
 impl CsvMapping {
@@ -237,6 +241,7 @@ impl CsvMapping {
             .map(|(k, v)| (k.trim().to_lowercase(), *v))
             .collect();
         n.default_points.clone_from(&self.location.default_points);
+        n.prefer_parcel_ref = self.location.prefer_parcel_ref;
         let c = &self.columns;
         for (field, column) in [
             ("id", &c.id),

@@ -199,6 +199,8 @@ pub(crate) struct Normalizer {
     pub statuses: Vocabulary,
     pub verdicts: HashMap<String, bool>,
     pub default_points: Vec<[f64; 2]>,
+    /// `[location] prefer_parcel_ref`: a report with a reference is placed by it.
+    pub prefer_parcel_ref: bool,
     pub options: ReadOptions,
     /// Names of the source's columns, for messages.
     pub names: HashMap<&'static str, String>,
@@ -230,6 +232,7 @@ impl Normalizer {
             statuses,
             verdicts: HashMap::new(),
             default_points: Vec::new(),
+            prefer_parcel_ref: false,
             options,
             names: HashMap::new(),
             seen: HashMap::new(),
@@ -426,7 +429,12 @@ impl Normalizer {
         if raw.duplicate && status.is_closed() {
             (status, kind) = (Status::Duplicate, Status::Duplicate.default_type());
         }
-        let (location, point) = self.point(raw.coords)?;
+        let by_reference = self.prefer_parcel_ref && text(raw.parcel_ref).is_some();
+        let (location, point) = if by_reference {
+            (Location::Missing, None)
+        } else {
+            self.point(raw.coords)?
+        };
         let mut history = Vec::with_capacity(raw.history.len() + 3);
         for (at, note, st) in &raw.history {
             let at = self
