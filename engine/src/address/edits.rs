@@ -81,29 +81,8 @@ pub(super) fn edits_within(
     (e <= limit).then_some(e)
 }
 
-/// Edits between two words: insertions, deletions, substitutions and swaps of two neighbouring
-/// letters (optimal string alignment).
+/// Edits between two words (normalised names: bytes): insertions, deletions, substitutions and
+/// swaps of two neighbouring letters (optimal string alignment), without a limit.
 pub(super) fn edits(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
-    }
-    for (j, x) in d.iter_mut().enumerate().take(w) {
-        *x = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-        }
-    }
-    d[a.len() * w + b.len()]
+    edits_within(a.as_bytes(), b.as_bytes(), usize::MAX, &mut Vec::new()).unwrap_or(usize::MAX)
 }

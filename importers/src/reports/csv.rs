@@ -336,18 +336,7 @@ pub fn read_csv_reports(
     };
     let (id, (lat, lon)) = (need(&c.id, "id")?, coordinate_columns(c, &need)?);
     let (created, status) = (opt(&c.created_at)?, opt(&c.status)?);
-    let Optional {
-        ack,
-        closed,
-        deadline,
-        on_time,
-        category,
-        department,
-        channel,
-        area,
-        address,
-        parcel_ref,
-    } = c.optional(&opt)?;
+    let o = c.optional(&opt)?;
     let private: Vec<(usize, &str)> = if options.keep_private {
         mapping
             .private
@@ -382,17 +371,17 @@ pub fn read_csv_reports(
             line,
             id: field(id),
             created_at: or_default(created, "created_at"),
-            acknowledged_at: ack.and_then(field),
-            closed_at: closed.and_then(field),
-            deadline_at: deadline.and_then(field),
+            acknowledged_at: o.ack.and_then(field),
+            closed_at: o.closed.and_then(field),
+            deadline_at: o.deadline.and_then(field),
             status: or_default(status, "status"),
-            on_time: on_time.and_then(field),
-            category: or_default(category, "category"),
-            department: or_default(department, "department"),
-            channel: or_default(channel, "channel"),
-            area: area.and_then(field),
-            address: address.and_then(field),
-            parcel_ref: parcel_ref.and_then(field),
+            on_time: o.on_time.and_then(field),
+            category: or_default(o.category, "category"),
+            department: or_default(o.department, "department"),
+            channel: or_default(o.channel, "channel"),
+            area: o.area.and_then(field),
+            address: o.address.and_then(field),
+            parcel_ref: o.parcel_ref.and_then(field),
             coords: Some(Coords::Text(lat.and_then(field), lon.and_then(field))),
             history: Vec::new(),
             private: private

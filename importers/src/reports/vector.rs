@@ -43,18 +43,7 @@ pub fn read_vector_reports(
     let col = |name: &Option<String>| field_position(&layer, path, name.as_deref());
     let c = &mapping.columns;
     let (id, created, status) = (col(&c.id)?, col(&c.created_at)?, col(&c.status)?);
-    let super::csv::Optional {
-        ack,
-        closed,
-        deadline,
-        on_time,
-        category,
-        department,
-        channel,
-        area,
-        address,
-        parcel_ref,
-    } = c.optional(&col)?;
+    let o = c.optional(&col)?;
     let keep_private = options.keep_private;
     let private: Vec<(usize, &str)> = mapping
         .private
@@ -127,17 +116,17 @@ pub fn read_vector_reports(
             line: f.number,
             id: field(id).or(if c.id.is_none() { Some(&number) } else { None }),
             created_at: or_default(created, "created_at"),
-            acknowledged_at: field(ack),
-            closed_at: field(closed),
-            deadline_at: field(deadline),
+            acknowledged_at: field(o.ack),
+            closed_at: field(o.closed),
+            deadline_at: field(o.deadline),
             status: or_default(status, "status"),
-            on_time: field(on_time),
-            category: or_default(category, "category"),
-            department: or_default(department, "department"),
-            channel: or_default(channel, "channel"),
-            area: field(area),
-            address: field(address),
-            parcel_ref: field(parcel_ref),
+            on_time: field(o.on_time),
+            category: or_default(o.category, "category"),
+            department: or_default(o.department, "department"),
+            channel: or_default(o.channel, "channel"),
+            area: field(o.area),
+            address: field(o.address),
+            parcel_ref: field(o.parcel_ref),
             coords: Some(coords),
             private: if keep_private {
                 private
