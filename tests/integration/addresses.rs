@@ -284,17 +284,21 @@ fn cambridge_reports_are_placed_by_address_and_map_lot_against_the_assessors_tab
         ],
     );
     let export = d.join("export.csv");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "reports",
-            "--format",
-            "csv",
-            "--out",
-            arg(&export),
-        ],
-    );
+    let export_reports = || {
+        predio_ok(
+            d,
+            &[
+                "export",
+                "reports",
+                "--format",
+                "csv",
+                "--out",
+                arg(&export),
+            ],
+        );
+        csv_rows(&export)
+    };
+    let exported = export_reports();
     let log = fs::read_to_string(crate::support::version_dir(d).join("import-report.csv"))
         .expect("import report");
     let reasons: HashMap<String, String> = log
@@ -309,7 +313,7 @@ fn cambridge_reports_are_placed_by_address_and_map_lot_against_the_assessors_tab
     // per kind: located, right among the located, unlocated with a reason
     let mut stats: HashMap<String, (usize, usize, usize, usize)> = HashMap::new();
     let mut ambiguous_shared = 0;
-    for r in csv_rows(&export) {
+    for r in exported {
         let (kind, ml) = &expect[&r["id"]];
         let s = stats.entry(kind.clone()).or_default();
         s.0 += 1;
@@ -424,18 +428,7 @@ fn cambridge_reports_are_placed_by_address_and_map_lot_against_the_assessors_tab
         )
         .expect("write");
         predio_ok(d, &["import", "reports", arg(&both), "--mapping", arg(&m)]);
-        predio_ok(
-            d,
-            &[
-                "export",
-                "reports",
-                "--format",
-                "csv",
-                "--out",
-                arg(&export),
-            ],
-        );
-        let row = csv_rows(&export)
+        let row = export_reports()
             .into_iter()
             .find(|r| r["id"] == "PIN")
             .expect("the report");

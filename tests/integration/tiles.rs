@@ -1181,21 +1181,18 @@ fn a_new_version_evicts_only_the_tiles_it_changed() {
     assert_eq!(props(&layers[0], f).get("received"), Some(&Val::UInt(1)));
 }
 
-#[test]
-fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
-    let root = crate::support::workspace();
-    let script = root.join("tests/browser/viewer.mjs");
+/// Runs `tests/browser/viewer.mjs` (headless Chromium) on `server`'s viewer, in `mode` if
+/// given, saving its screenshot at `shot`; returns the JSON summary it prints.
+fn run_viewer(server: &Server, shot: &Path, mode: Option<&str>) -> serde_json::Value {
     crate::support::browser(&[
         "tests/browser/node_modules/playwright-core",
         "api/web/node_modules/maplibre-gl/dist/maplibre-gl.js",
     ]);
-    let data = computed_town();
-    let server = Server::start(data.path());
-    let shot = data.path().join("viewer.png");
     let out = Command::new("node")
-        .arg(&script)
+        .arg(crate::support::workspace().join("tests/browser/viewer.mjs"))
         .arg(format!("http://{}/", server.addr))
-        .arg(&shot)
+        .arg(shot)
+        .args(mode)
         .output()
         .expect("node runs");
     assert!(
@@ -1204,7 +1201,15 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+    serde_json::from_slice(&out.stdout).expect("a JSON summary")
+}
+
+#[test]
+fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
+    let data = computed_town();
+    let server = Server::start(data.path());
+    let shot = data.path().join("viewer.png");
+    let summary = run_viewer(&server, &shot, None);
     for layer in ["sectors", "heat", "hotspots", "parcels", "parcels30d"] {
         assert!(
             summary[layer].as_u64().is_some_and(|n| n > 0),
@@ -1822,25 +1827,7 @@ fn reports_only_catalog_serves_and_plans(d: &Path, within: [f64; 4]) -> std::pat
         "{meta}"
     );
     // The viewer, in Chromium: heat first, over the reports, pickers filled.
-    crate::support::browser(&[
-        "tests/browser/node_modules/playwright-core",
-        "api/web/node_modules/maplibre-gl/dist/maplibre-gl.js",
-    ]);
-    let shot = d.join("viewer.png");
-    let out = Command::new("node")
-        .arg(crate::support::workspace().join("tests/browser/viewer.mjs"))
-        .arg(format!("http://{}/", server.addr))
-        .arg(&shot)
-        .arg("reports-only")
-        .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+    let summary = run_viewer(&server, &d.join("viewer.png"), Some("reports-only"));
     let pickers = &summary["pickers"];
     assert_eq!(
         pickers["view"],
