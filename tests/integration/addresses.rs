@@ -160,6 +160,7 @@ fn cambridge_reports_are_placed_by_address_and_map_lot_against_the_assessors_tab
         .filter(|l| l.contains("matches no parcel"))
         .count();
     assert_eq!(logged, unmatched.len(), "every key without a parcel listed");
+    parcel_tiles_carry_the_joined_attributes(d, &parcels);
 
     // the reports: each row's address as written, noisy, and its ML as a reference
     // the numbers of each street as the table writes them (digits only: "17B" is 17)
@@ -438,4 +439,77 @@ fn cambridge_reports_are_placed_by_address_and_map_lot_against_the_assessors_tab
             "prefer_parcel_ref = {prefer}"
         );
     }
+}
+
+/// `serve --parcel-attributes`: the parcel tiles carry the joined attributes, typed, equal to
+/// the stored ones (absent where a parcel has none); TileJSON lists them.
+fn parcel_tiles_carry_the_joined_attributes(
+    d: &std::path::Path,
+    parcels: &predio_engine::ParcelLayer,
+) {
+    use crate::tiles::Val;
+    use predio_engine::Value;
+    let names = ["UseCode", "TotalAppraisedParcelValue", "UseDescription"];
+    let at: Vec<usize> = names
+        .iter()
+        .map(|n| parcels.fields.iter().position(|f| f.name == *n).expect(n))
+        .collect();
+    let server = crate::tiles::Server::start_with(d, &["--parcel-attributes", &names.join(",")]);
+    let tilejson = server.get("/tiles/parcels.json", &[]).json();
+    for n in names {
+        assert!(
+            tilejson["vector_layers"][0]["fields"].get(n).is_some(),
+            "{n} in {tilejson}"
+        );
+    }
+    let by_id: HashMap<&str, &predio_engine::Parcel> =
+        parcels.parcels.iter().map(|p| (p.id.as_str(), p)).collect();
+    let (mut checked, mut with_values) = (0, 0);
+    for p in parcels.parcels.iter().step_by(parcels.parcels.len() / 12) {
+        let c = predio_engine::interior_point(&p.geometry).expect("a point");
+        let (x, y) = crate::tiles::tile_of(16, c.x(), c.y());
+        let r = server.get(&format!("/tiles/parcels/16/{x}/{y}.mvt"), &[]);
+        assert_eq!(r.status, 200);
+        for props in crate::tiles::layer_properties(&r.body, "parcels") {
+            let Some(Val::Str(id)) = props.get("parcel_id") else {
+                panic!("a parcel without its id: {props:?}");
+            };
+            let stored = by_id[id.as_str()];
+            for (n, &i) in names.iter().zip(&at) {
+                let want = &stored.attributes[i];
+                match (want, props.get(*n)) {
+                    (Value::Null, None) => {}
+                    (Value::String(s), None) if s.trim().is_empty() => {}
+                    (Value::Long(v), Some(Val::SInt(t) | Val::Int(t))) => {
+                        assert_eq!(v, t, "{id} {n}");
+                    }
+                    (Value::Double(v), Some(Val::Double(t))) => {
+                        assert!((v - t).abs() < 1e-9, "{id} {n}: {v} {t}");
+                    }
+                    (Value::String(v), Some(Val::Str(t))) => assert_eq!(v, t, "{id} {n}"),
+                    (want, got) => panic!("{id} {n}: stored {want:?}, tile {got:?}"),
+                }
+                with_values += usize::from(!matches!(want, Value::Null));
+            }
+            checked += 1;
+        }
+    }
+    eprintln!("parcel tiles: {checked} features checked, {with_values} attribute values");
+    assert!(
+        checked > 100 && with_values > 200,
+        "{checked} {with_values}"
+    );
+    // a name the cadastre does not have: serve refuses to start, naming it
+    let bad = predio(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--parcel-attributes",
+            "Owner",
+        ],
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("\"Owner\""), "{err}");
 }

@@ -205,7 +205,7 @@ pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &s
 // An MVT reader of our own, for the spec's invariants (MVT 2.1, vector_tile.proto).
 
 #[derive(Debug, Clone, PartialEq)]
-enum Val {
+pub(crate) enum Val {
     Str(String),
     Float(f32),
     Double(f64),
@@ -498,6 +498,18 @@ fn props(l: &MvtLayer, f: &MvtFeature) -> HashMap<String, Val> {
                 l.values[p[1] as usize].clone(),
             )
         })
+        .collect()
+}
+
+/// The attributes of each feature of `layer` in `tile`, read by this module's decoder after
+/// checking the tile against the spec.
+pub(crate) fn layer_properties(tile: &[u8], layer: &str) -> Vec<HashMap<String, Val>> {
+    let problems = spec_problems(tile);
+    assert!(problems.is_empty(), "{problems:?}");
+    decode(tile)
+        .iter()
+        .filter(|l| l.name == layer)
+        .flat_map(|l| l.features.iter().map(|f| props(l, f)))
         .collect()
 }
 

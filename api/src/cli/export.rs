@@ -62,6 +62,10 @@ pub struct ExportTiles {
     /// Heat cells with fewer reports than this are left out.
     #[arg(long, default_value_t = 3, value_name = "K")]
     pub min_heat_reports: u32,
+    /// Parcel attributes the parcel tiles carry beside the indices (as `serve
+    /// --parcel-attributes`).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub parcel_attributes: Vec<String>,
 }
 
 /// Index levels.

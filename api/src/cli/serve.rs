@@ -71,6 +71,12 @@ pub struct ServeArgs {
     /// Serve the parcel layer (parcels' indices) without a key; by default it needs `planner`.
     #[arg(long)]
     pub public_parcels: bool,
+    /// Parcel attributes the parcel tiles carry beside the indices (comma-separated names of
+    /// the cadastre's columns or of those joined by `import parcel-table`, e.g.
+    /// `LUC,Land_Value,YearBuilt`): numbers as numbers, text as text. None by default (lighter
+    /// tiles); the parcel layer's key rule applies to them.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub parcel_attributes: Vec<String>,
     /// Let anyone read Open311's `requests.json|xml` and `requests/{id}` without a key, as
     /// GeoReport v2 clients expect (the key is for creating requests). A caller without an
     /// auditor key gets each request without parcel, distance or any personal or free-text

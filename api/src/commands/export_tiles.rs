@@ -23,7 +23,12 @@ pub fn run(catalog: &dyn CatalogStore, args: &ExportTiles) -> anyhow::Result<()>
         .current()?
         .with_context(|| format!("the catalog at {} is empty", catalog.location()))?;
     let t = Instant::now();
-    let served = serve::load(catalog, &manifest, args.min_heat_reports, &[])?;
+    let options = serve::LoadOptions {
+        min_heat: args.min_heat_reports,
+        parcel_attributes: args.parcel_attributes.clone(),
+        ..serve::LoadOptions::default()
+    };
+    let served = serve::load(catalog, &manifest, &options)?;
     let mut layers: Vec<&dyn TileProvider> = Vec::new();
     for name in &args.layers {
         let l = served.layers.get(name).with_context(|| {

@@ -4,7 +4,7 @@ use std::hash::{Hash, Hasher};
 
 use fast_mvt::MvtValueRef;
 use polars::prelude::*;
-use predio_engine::{ParcelLayer, SectorLayer, Table};
+use predio_engine::{ParcelLayer, SectorLayer, Table, Value};
 
 use crate::coord::TileCoord;
 use crate::geom::{TileFrame, BUFFER, UNITS_PER_PIXEL};
@@ -23,6 +23,8 @@ pub struct PolygonLayer {
     /// Text attributes besides the id (`sector_id` of a parcel, `name` of a sector).
     pub(super) texts: Vec<(&'static str, Vec<Option<String>>)>,
     pub(super) table: IndexTable,
+    /// Source attributes carried as they are (`serve --parcel-attributes`).
+    pub(super) attributes: Vec<SourceAttribute>,
     /// Each feature's saved segment (`predio segments --save`) and the segments' words.
     pub(super) segments: Option<(Vec<Option<u32>>, Vec<String>)>,
     pub(super) min_zoom: u8,
@@ -58,6 +60,7 @@ impl PolygonLayer {
                     .collect(),
             )],
             table: IndexTable::new("parcels", indices, "parcel_id", PARCEL_FIELDS)?,
+            attributes: Vec::new(),
             segments: None,
             min_zoom: 13,
             full_detail_zoom: 15,
@@ -84,10 +87,48 @@ impl PolygonLayer {
                 layer.sectors.iter().map(|s| Some(s.name.clone())).collect(),
             )],
             table: IndexTable::new("sectors", indices, "sector_id", SECTOR_FIELDS)?,
+            attributes: Vec::new(),
             segments: None,
             min_zoom: 0,
             full_detail_zoom: 0,
         })
+    }
+
+    /// Adds the parcels' source attributes `names` (an assessor table's land use, value, year
+    /// built joined by `import parcel-table`, or the cadastre's own columns) to every feature, as
+    /// typed tags: numbers as numbers, text as text, empty values left out.
+    ///
+    /// # Errors
+    /// A name that is not an attribute of `layer`, or that clashes with a field of the layer.
+    pub fn with_attributes(
+        mut self,
+        layer: &ParcelLayer,
+        names: &[String],
+    ) -> Result<Self, TileSourceError> {
+        for name in names {
+            let at = layer
+                .fields
+                .iter()
+                .position(|f| &f.name == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = layer.fields.iter().map(|f| f.name.as_str()).collect();
+                    TileSourceError::Filter(format!(
+                        "parcel attribute {name:?} is not in the cadastre (it has: {})",
+                        known.join(", ")
+                    ))
+                })?;
+            if self.fields().iter().any(|(n, _, _)| n == name) {
+                return Err(TileSourceError::Filter(format!(
+                    "parcel attribute {name:?} has the name of a field of the parcels layer"
+                )));
+            }
+            let attribute = SourceAttribute::new(
+                name.clone(),
+                layer.parcels.iter().map(|p| p.attributes.get(at)),
+            );
+            self.attributes.push(attribute);
+        }
+        Ok(self)
     }
 
     /// Adds the saved segments (a table of the layer's id, `segment`, `description`): every
@@ -164,6 +205,13 @@ impl TileProvider for PolygonLayer {
                 .iter()
                 .map(|(n, _)| ((*n).to_owned(), FieldKind::Text, (*n).replace('_', " "))),
         );
+        v.extend(self.attributes.iter().map(|a| {
+            (
+                a.name.clone(),
+                a.kind(),
+                "attribute of the cadastre".to_owned(),
+            )
+        }));
         if self.segments.is_some() {
             v.push((
                 "segment".to_owned(),
@@ -233,6 +281,11 @@ impl TileProvider for PolygonLayer {
                     f.tag_ref(name, MvtValueRef::String(v))?;
                 }
             }
+            for a in &self.attributes {
+                if let Some(v) = a.tag(i as usize) {
+                    f.tag_ref(&a.name, v)?;
+                }
+            }
             if let Some((labels, words)) = &self.segments {
                 if let Some(s) = labels[i as usize] {
                     f.tag_ref("segment", MvtValueRef::UInt(u64::from(s)))?;
@@ -266,6 +319,9 @@ impl TileProvider for PolygonLayer {
                 for (_, v) in &self.texts {
                     v[i].hash(&mut h);
                 }
+                for a in &self.attributes {
+                    a.hash_value(i, &mut h);
+                }
                 if let Some((labels, words)) = &self.segments {
                     labels[i].hash(&mut h);
                     labels[i].map(|s| &words[s as usize]).hash(&mut h);
@@ -278,5 +334,91 @@ impl TileProvider for PolygonLayer {
                 )
             })
             .collect()
+    }
+}
+
+/// One source attribute of every feature, typed for its tag.
+pub(super) struct SourceAttribute {
+    name: String,
+    values: AttributeValues,
+}
+
+enum AttributeValues {
+    Text(Vec<Option<String>>),
+    Number(Vec<Option<f64>>),
+    Integer(Vec<Option<i64>>),
+}
+
+impl SourceAttribute {
+    /// The attribute from each feature's value (`None`: the feature has no such value).
+    fn new<'a>(name: String, values: impl Iterator<Item = Option<&'a Value>>) -> Self {
+        let values: Vec<Option<&Value>> = values
+            .map(|v| v.filter(|v| !matches!(v, Value::Null)))
+            .collect();
+        let all = |f: fn(&Value) -> bool| values.iter().flatten().all(|v| f(v));
+        let values = if all(|v| matches!(v, Value::Int(_) | Value::Long(_) | Value::Bool(_))) {
+            AttributeValues::Integer(
+                values
+                    .iter()
+                    .map(|v| match v {
+                        Some(Value::Int(i)) => Some(i64::from(*i)),
+                        Some(Value::Long(i)) => Some(*i),
+                        Some(Value::Bool(b)) => Some(i64::from(*b)),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        } else if all(|v| matches!(v, Value::Int(_) | Value::Long(_) | Value::Double(_))) {
+            AttributeValues::Number(
+                values
+                    .iter()
+                    .map(|v| match v {
+                        Some(Value::Int(i)) => Some(f64::from(*i)),
+                        // values of a parcel attribute are far below 2^53
+                        #[allow(clippy::cast_precision_loss)]
+                        Some(Value::Long(i)) => Some(*i as f64),
+                        Some(Value::Double(d)) if d.is_finite() => Some(*d),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        } else {
+            AttributeValues::Text(
+                values
+                    .iter()
+                    .map(|v| {
+                        v.and_then(|v| match v {
+                            Value::String(s) if s.trim().is_empty() => None,
+                            Value::String(s) => Some(s.clone()),
+                            other => Some(other.to_json().to_string()),
+                        })
+                    })
+                    .collect(),
+            )
+        };
+        Self { name, values }
+    }
+
+    fn kind(&self) -> FieldKind {
+        match self.values {
+            AttributeValues::Text(_) => FieldKind::Text,
+            AttributeValues::Number(_) | AttributeValues::Integer(_) => FieldKind::Number,
+        }
+    }
+
+    fn tag(&self, i: usize) -> Option<MvtValueRef<'_>> {
+        match &self.values {
+            AttributeValues::Text(v) => v[i].as_deref().map(MvtValueRef::String),
+            AttributeValues::Number(v) => v[i].map(MvtValueRef::Double),
+            AttributeValues::Integer(v) => v[i].map(MvtValueRef::SInt),
+        }
+    }
+
+    fn hash_value(&self, i: usize, h: &mut impl Hasher) {
+        match &self.values {
+            AttributeValues::Text(v) => v[i].hash(h),
+            AttributeValues::Number(v) => v[i].map(f64::to_bits).hash(h),
+            AttributeValues::Integer(v) => v[i].hash(h),
+        }
     }
 }

@@ -43,7 +43,7 @@ use admin::{admin_clear, admin_reload, health, metrics};
 use assets::{app_css, app_js, index, vendor};
 use error::ApiError;
 use plan::plan;
-pub(crate) use state::load;
+pub(crate) use state::{load, LoadOptions};
 use state::{read_vendor, watch, AppState, Shared};
 use style::{legend, meta, style};
 pub(crate) use tiles::{filter_from, filter_query};
@@ -111,7 +111,12 @@ pub(crate) fn state(
         )
     })?;
     let t = Instant::now();
-    let served = load(&*catalog, &manifest, args.min_heat_reports, &externals)
+    let options = LoadOptions {
+        min_heat: args.min_heat_reports,
+        externals,
+        parcel_attributes: args.parcel_attributes.clone(),
+    };
+    let served = load(&*catalog, &manifest, &options)
         .with_context(|| format!("loading version {}", manifest.version))?;
     tracing::info!(version = %served.manifest.version, secs = t.elapsed().as_secs_f64(), "loaded");
     let vendor = read_vendor(args.web_dir.as_deref());
@@ -120,8 +125,7 @@ pub(crate) fn state(
         current: ArcSwap::from_pointee(served),
         switch: RwLock::new(()),
         cache: TileCache::new(args.cache_mib.saturating_mul(1 << 20)),
-        min_heat: args.min_heat_reports,
-        externals,
+        options,
         guard: Arc::new(guard::Guard::new(
             keys,
             guard::Openness {

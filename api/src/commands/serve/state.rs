@@ -28,12 +28,22 @@ pub(crate) struct Served {
     pub(crate) bounds: Option<[f64; 4]>,
 }
 
+/// What every version's layers are loaded with.
+#[derive(Default)]
+pub(crate) struct LoadOptions {
+    /// Heat cells with fewer reports are left out.
+    pub(crate) min_heat: u32,
+    /// Layers from `--source`: the same across versions.
+    pub(crate) externals: Vec<Arc<ExternalLayer>>,
+    /// Parcel source attributes the parcel tiles carry (`--parcel-attributes`).
+    pub(crate) parcel_attributes: Vec<String>,
+}
+
 /// Loads the layers of `manifest`'s version, and adds the external ones.
 pub(crate) fn load(
     catalog: &dyn CatalogStore,
     manifest: &Manifest,
-    min_heat: u32,
-    externals: &[Arc<ExternalLayer>],
+    options: &LoadOptions,
 ) -> anyhow::Result<Served> {
     let mut layers: BTreeMap<String, Arc<dyn TileProvider>> = BTreeMap::new();
     let mut filters = None;
@@ -47,14 +57,15 @@ pub(crate) fn load(
     }
     if let Some(parcels) = &parcels {
         let l = PolygonLayer::parcels(parcels, catalog.indices(manifest, Level::Parcel)?)?
-            .with_segments(catalog.segments(manifest, Level::Parcel)?)?;
+            .with_segments(catalog.segments(manifest, Level::Parcel)?)?
+            .with_attributes(parcels, &options.parcel_attributes)?;
         if filters.as_ref().is_none_or(|f| f.0.is_empty()) {
             filters = Some(l.filters());
         }
         layers.insert("parcels".into(), Arc::new(l));
     }
     if let Some(h3) = catalog.indices(manifest, Level::H3)? {
-        let heat = HeatLayer::new(h3, min_heat)?;
+        let heat = HeatLayer::new(h3, options.min_heat)?;
         // Reports without a cadastre yet: the pickers come from the cell table.
         if filters.as_ref().is_none_or(|f| f.0.is_empty()) {
             filters = Some(heat.filters());
@@ -73,7 +84,7 @@ pub(crate) fn load(
         layers.insert("hotspots".into(), Arc::new(hotspots));
         layers.insert("heat".into(), Arc::new(heat));
     }
-    for e in externals {
+    for e in &options.externals {
         let name = e.name().to_owned();
         anyhow::ensure!(
             !layers.contains_key(&name),
@@ -118,9 +129,8 @@ pub(crate) struct AppState {
     /// no tile of the old version is cached after the switch evicted its bounds.
     pub(super) switch: RwLock<()>,
     pub(super) cache: TileCache,
-    pub(super) min_heat: u32,
-    /// Layers from `--source`: the same across versions.
-    pub(super) externals: Vec<Arc<ExternalLayer>>,
+    /// What each version is loaded with.
+    pub(super) options: LoadOptions,
     pub(super) guard: Arc<Guard>,
     pub(super) vendor: Vendor,
     /// How Open311 requests are placed for callers without an auditor key, where
@@ -197,7 +207,7 @@ pub(super) fn switch(state: &AppState) -> anyhow::Result<()> {
     let Some(manifest) = state.catalog.current()? else {
         return Ok(());
     };
-    let new = load(&*state.catalog, &manifest, state.min_heat, &state.externals)?;
+    let new = load(&*state.catalog, &manifest, &state.options)?;
     let old = state.current.load_full();
     let mut evict = Vec::new();
     for (name, layer) in &new.layers {

@@ -20,6 +20,8 @@ pub(super) struct Content {
     pub(super) mean_len: f64,
     pub(super) with_spaces: usize,
     pub(super) with_at: usize,
+    /// Values holding a digit.
+    pub(super) with_digit: usize,
     pub(super) phone_like: usize,
 }
 
@@ -87,6 +89,7 @@ pub(super) fn content(sample: &Sample, column: usize) -> Content {
         c.with_spaces += usize::from(v.trim().contains(' '));
         c.with_at += usize::from(v.contains('@') && v.contains('.'));
         let digits = v.chars().filter(char::is_ascii_digit).count();
+        c.with_digit += usize::from(digits > 0);
         // digits with a phone's separators (bare digits are ids and codes)
         c.phone_like += usize::from(
             (7..=15).contains(&digits)
@@ -132,6 +135,20 @@ pub(super) fn content_score(role: &str, c: &Content, rows: usize) -> Option<i32>
             .numbers
             .filter(|(lo, hi)| *lo >= -180.0 && *hi <= 180.0 && hi > lo)
             .map(|_| 1),
+        // "187-197 Main St", "Calle 5 # 10-20": a number and words, varied
+        "address" => (c.numbers.is_none()
+            && c.with_digit * 10 >= c.filled * 8
+            && c.with_spaces * 10 >= c.filled * 8
+            && c.unique * 4 >= c.filled
+            && c.mean_len < 100.0)
+            .then_some(1),
+        // "1-234567-000", "127-123": short codes with digits, nearly one per report
+        "parcel_ref" => {
+            (c.with_digit * 10 >= c.filled * 9 && c.unique * 2 >= c.filled && c.mean_len < 32.0)
+                .then_some(1)
+        }
+        // names of places, not codes
+        "area" => (categorical && c.numbers.is_none() && c.mean_len < 60.0).then_some(1),
         _ => None,
     }
 }

@@ -6,7 +6,9 @@
 //! by its content (unique values for an id; dates, with the chrono format that reads them all;
 //! latitudes and longitudes in range; few distinct values for a status or a category). A role
 //! goes to its best column when no other scores as well; a tie is written as a commented
-//! choice. Columns that look personal (names, e-mails, phones, addresses, free text) are
+//! choice. A street address, a parcel reference (finca, padrón, número predial, map-lot) and
+//! the city's own area name (barrio, neighborhood) are proposed for reports without
+//! coordinates and for naming hot spots. Columns that look personal (names, e-mails, phones, addresses, free text) are
 //! proposed as `[private]`. The status values are listed with a proposed normalisation to
 //! confirm. Nothing is guessed silently: the time zone, unless given, is left to fill in.
 
@@ -25,7 +27,7 @@ pub use sample::{sample_file, Sample};
 use words::{name_words, status_of, words, PERSONAL};
 
 /// The roles of a mapping's `[columns]`, in the order they are written.
-const ROLES: [&str; 12] = [
+const ROLES: [&str; 15] = [
     "id",
     "created_at",
     "acknowledged_at",
@@ -38,6 +40,9 @@ const ROLES: [&str; 12] = [
     "channel",
     "lat",
     "lon",
+    "address",
+    "parcel_ref",
+    "area",
 ];
 
 /// What the draft decided: each role's column (or the tied candidates), the private columns,
@@ -75,8 +80,14 @@ pub fn draft(sample: &Sample) -> Draft {
         .filter_map(|r| column(r))
         .collect();
     let status = column("status");
+    let address = column("address");
     date_formats(&dates, &contents, &mut d);
-    d.private = private_columns(sample, &contents, &taken);
+    // an address read to locate a report may be a home: it stays private as well
+    let mut read = taken;
+    if let Some(i) = address {
+        read.remove(&i);
+    }
+    d.private = private_columns(sample, &contents, &read);
     if let Some(i) = status {
         d.statuses = contents[i]
             .distinct
@@ -90,7 +101,7 @@ pub fn draft(sample: &Sample) -> Draft {
 
 /// The order roles are chosen in: the on-time verdict before the status (both say "status"),
 /// the specific dates after the creation.
-const ORDER: [&str; 12] = [
+const ORDER: [&str; 15] = [
     "on_time",
     "id",
     "lat",
@@ -103,6 +114,9 @@ const ORDER: [&str; 12] = [
     "category",
     "department",
     "channel",
+    "address",
+    "parcel_ref",
+    "area",
 ];
 
 /// How well the column named `name` suits `role` by its name; `None` when it does not.

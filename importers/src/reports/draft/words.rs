@@ -158,6 +158,59 @@ const ROLE_WORDS: &[(&str, &[(&str, i32)])] = &[
             ("x", 1),
         ],
     ),
+    (
+        "address",
+        &[
+            ("address", 4),
+            ("direccion", 4),
+            ("endereco", 4),
+            ("domicilio", 3),
+            ("location", 2),
+            ("street", 2),
+            ("calle", 2),
+            ("ubicacion", 2),
+            ("localizacao", 2),
+            ("addressstring", 4),
+        ],
+    ),
+    (
+        "parcel_ref",
+        &[
+            ("finca", 5),
+            ("padron", 5),
+            ("predial", 4),
+            ("catastral", 4),
+            ("cadastral", 4),
+            ("maplot", 4),
+            ("addressid", 3),
+            ("parcel", 3),
+            ("parcela", 3),
+            ("matricula", 3),
+            ("predio", 3),
+            ("catastro", 3),
+            ("lote", 2),
+            ("ml", 2),
+        ],
+    ),
+    (
+        "area",
+        &[
+            ("neighborhood", 4),
+            ("neighbourhood", 4),
+            ("barrio", 4),
+            ("bairro", 4),
+            ("colonia", 3),
+            ("vereda", 3),
+            ("comuna", 3),
+            ("localidad", 3),
+            ("corregimiento", 3),
+            ("distrito", 3),
+            ("district", 2),
+            ("ward", 2),
+            ("zona", 2),
+            ("sector", 2),
+        ],
+    ),
 ];
 
 /// The words of `role`.
@@ -259,6 +312,17 @@ pub(super) fn status_of(label: &str) -> &'static str {
         "indeferid",
     ]) {
         "rejected"
+    } else if has(&[
+        "sin solucion",
+        "sem solucao",
+        "not fixed",
+        "no fix",
+        "unable to fix",
+        "no procede",
+        "sin arreglo",
+    ]) {
+        // closed, yet the problem stays: counted as closed, not as fixed
+        "resolved:closed_not_fixed"
     } else if has(&[
         "closed", "cerrad", "fechad", "resuel", "resolv", "complet", "finaliz", "conclu",
         "atendid", "solucion",
