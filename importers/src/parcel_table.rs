@@ -87,6 +87,21 @@ pub fn join_parcel_table(
     let shown = path.display().to_string();
     let table = sample_file(path, usize::MAX)?;
     let (key, address_at, wanted) = columns(&table, join, &shown)?;
+    for &c in &address_at {
+        if table
+            .rows
+            .iter()
+            .all(|r| r.get(c).is_none_or(|v| v.trim().is_empty()))
+        {
+            return Err(Error::Format {
+                path: shown,
+                message: format!(
+                    "address column {} is empty in every row: nothing to locate reports by",
+                    table.headers[c]
+                ),
+            });
+        }
+    }
     let (parcel_key, parcel_key_at) = parcel_key(layer, join)?;
     let parcels_of = parcels_by_key(layer, parcel_key_at);
     // the table's rows by key, in file order
@@ -179,6 +194,15 @@ pub fn join_parcel_table(
             summary.addresses += rows.iter().filter(|&&n| !value(n, c).is_empty()).count();
         }
     }
+    if summary.matched_keys == 0 {
+        return Err(no_key_matches(
+            &shown,
+            join,
+            &rows_of,
+            &parcels_of,
+            parcel_key.as_deref(),
+        ));
+    }
     flag_parcels_without_rows(&out, &with_rows, &shown, &mut summary, &mut report);
     let mut meta = meta.clone();
     meta.fields.clone_from(&out.fields);
@@ -189,6 +213,36 @@ pub fn join_parcel_table(
     }
     meta.ref_field = parcel_key;
     Ok((out, meta, summary, report))
+}
+
+/// The error of a table none of whose keys is a parcel's: a few keys of each side, to compare.
+fn no_key_matches(
+    shown: &str,
+    join: &TableJoin,
+    rows_of: &BTreeMap<&str, Vec<usize>>,
+    parcels_of: &HashMap<String, Vec<usize>>,
+    parcel_key: Option<&str>,
+) -> Error {
+    let mut theirs: Vec<&str> = parcels_of.keys().map(String::as_str).collect();
+    theirs.sort_unstable();
+    let few = |v: &[&str]| {
+        v.iter()
+            .take(3)
+            .map(|k| format!("{k:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Error::Format {
+        path: shown.to_owned(),
+        message: format!(
+            "no value of column {} matches a parcel's {} (the table has {}…, the parcels {}…): \
+             check --key and --parcel-key; nothing was imported",
+            join.key,
+            parcel_key.unwrap_or("id"),
+            few(&rows_of.keys().copied().collect::<Vec<_>>()),
+            few(&theirs)
+        ),
+    }
 }
 
 /// The parcels' side of the key: its attribute's name and position (`None`: the parcel id).

@@ -465,12 +465,13 @@ fn private_town() -> tempfile::TempDir {
 }
 
 /// What the public must never read of the sample town's reports: names, e-mails, phones, free
-/// text and the points as the source wrote them (7 decimals: centimetres); and the reports' ids.
+/// text, the addresses as written and the points as the source wrote them (7 decimals: centimetres); and the reports' ids.
 fn town_secrets() -> (HashSet<String>, Vec<String>) {
     let mut secrets: HashSet<String> = HashSet::new();
     let mut ids = Vec::new();
     for rec in csv_rows(&sample_town().join("reports.csv")) {
-        for c in ["nombre", "correo", "telefono", "descripcion"] {
+        // the address a counter report was given as written (a home, often): located, never shown
+        for c in ["nombre", "correo", "telefono", "descripcion", "direccion"] {
             let v = rec[c].trim();
             if v.chars().count() >= 6 {
                 secrets.insert(v.to_owned());

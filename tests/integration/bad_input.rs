@@ -200,3 +200,94 @@ fn duplicate_ids_are_listed_unless_a_policy_is_chosen() {
         (Some(2), Some(1))
     );
 }
+
+/// `import parcel-table`: a table whose keys match no parcel, an address column with no value
+/// and Latin-1 text are each one clear error naming the file (and the column or line); the
+/// parcels' version stays as it was. Each table is otherwise well formed.
+#[test]
+fn parcel_tables_that_cannot_join_are_refused_naming_the_problem() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    let parcels = sample_town().join("parcels.shp");
+    predio_ok(
+        d,
+        &[
+            "import",
+            "parcels",
+            parcels.to_str().expect("utf-8"),
+            "--id-field",
+            "finca",
+        ],
+    );
+    let finca = predio_engine::read_parcels(&crate::support::version_dir(d).join("parcels.fgb"))
+        .expect("parcels")
+        .parcels[0]
+        .id
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&str, Vec<u8>, &[&str], &[&str]); 3] = [
+        (
+            "other-keys.csv",
+            b"finca,uso\n9-999999-999,comercial\n9-888888-888,residencial\n".to_vec(),
+            &["--key", "finca"],
+            &["other-keys.csv", "no value of column finca", "9-888888-888"],
+        ),
+        (
+            "empty-addresses.csv",
+            format!("finca,direccion_catastral\n{finca},\n{finca},  \n").into_bytes(),
+            &["--key", "finca", "--address-field", "direccion_catastral"],
+            &[
+                "empty-addresses.csv",
+                "direccion_catastral",
+                "empty in every row",
+            ],
+        ),
+        (
+            "latin1.csv",
+            // "Calle Peñas 12" and "Rosé" in ISO-8859-1 on the third line
+            [
+                format!("finca,uso,direccion\n{finca},Residencial,Calle Real 1\n").into_bytes(),
+                b"1-000002-000,Comercio,Calle Pe\xf1as 12 Ros\xe9\n".to_vec(),
+            ]
+            .concat(),
+            &["--key", "finca", "--address-field", "direccion"],
+            &["latin1.csv", "line 3", "not UTF-8"],
+        ),
+    ];
+    for (name, bytes, args, expect) in cases {
+        let path = dir.path().join(name);
+        fs::write(&path, bytes).expect("write");
+        let before = info(d);
+        let mut all = vec!["import", "parcel-table", path.to_str().expect("utf-8")];
+        all.extend_from_slice(args);
+        let out = predio(d, &all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} accepted:\n{stderr}");
+        for needle in expect {
+            assert!(
+                stderr.contains(needle),
+                "{name}: no {needle:?} in:\n{stderr}"
+            );
+        }
+        assert_eq!(before, info(d), "{name}: the current version changed");
+    }
+    // the same table converted to UTF-8 joins
+    let fixed = dir.path().join("utf8.csv");
+    fs::write(
+        &fixed,
+        format!("finca,uso,direccion\n{finca},Residencial,Calle Real 1\n1-000002-000,Comercio,Calle Peñas 12 Rosé\n"),
+    )
+    .expect("write");
+    predio_ok(
+        d,
+        &[
+            "import",
+            "parcel-table",
+            fixed.to_str().expect("utf-8"),
+            "--key",
+            "finca",
+            "--address-field",
+            "direccion",
+        ],
+    );
+}

@@ -102,7 +102,7 @@ pub fn sample_file(path: &Path, max_rows: usize) -> Result<Sample> {
     if head.iter().all(u8::is_ascii_whitespace) {
         return Err(read_error(&shown, "the file is empty: no header".into()));
     }
-    if head.contains(&0) || std::str::from_utf8(&head[..head.len().min(4096)]).is_err() {
+    if head.contains(&0) {
         return Err(read_error(
             &shown,
             "binary content: not a CSV text file (give a .csv, .csv.gz or a layer GDAL reads)"
@@ -121,13 +121,13 @@ pub fn sample_file(path: &Path, max_rows: usize) -> Result<Sample> {
         .from_reader(super::super::open_text(path)?);
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| read_error(&shown, e.to_string()))?
+        .map_err(|e| csv_error(&shown, &e))?
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
     let mut rows = Vec::new();
     for record in reader.records().take(max_rows) {
-        let record = record.map_err(|e| read_error(&shown, e.to_string()))?;
+        let record = record.map_err(|e| csv_error(&shown, &e))?;
         rows.push(record.iter().map(|v| v.trim().to_owned()).collect());
     }
     Ok(Sample {
@@ -136,6 +136,21 @@ pub fn sample_file(path: &Path, max_rows: usize) -> Result<Sample> {
         format: "csv",
         delimiter: (delimiter != ',').then_some(delimiter),
     })
+}
+
+/// A CSV reading error; text that is not UTF-8 says so with its line and how to convert it.
+fn csv_error(shown: &str, e: &::csv::Error) -> Error {
+    match e.kind() {
+        ::csv::ErrorKind::Utf8 { pos, .. } => read_error(
+            shown,
+            format!(
+                "line {}: not UTF-8 text (Latin-1 or Windows-1252 accents?); convert it first, \
+                 e.g. iconv -f WINDOWS-1252 -t UTF-8 {shown} > utf8.csv",
+                pos.as_ref().map_or(1, ::csv::Position::line)
+            ),
+        ),
+        _ => read_error(shown, e.to_string()),
+    }
 }
 
 pub(super) fn read_error(path: &str, message: String) -> Error {
