@@ -225,7 +225,9 @@ fn parcel_tables_that_cannot_join_are_refused_naming_the_problem() {
         .id
         .to_string();
     let dir = tempfile::tempdir().expect("tempdir");
-    let cases: [(&str, Vec<u8>, &[&str], &[&str]); 3] = [
+    // file name, its bytes, the join's arguments, what the error must say
+    type Case<'a> = (&'a str, Vec<u8>, &'a [&'a str], &'a [&'a str]);
+    let cases: [Case; 3] = [
         (
             "other-keys.csv",
             b"finca,uso\n9-999999-999,comercial\n9-888888-888,residencial\n".to_vec(),
