@@ -134,6 +134,12 @@ pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> 
         version: &*staged,
         rows: Default::default(),
     };
+    let series = indices::series::monthly(&reports, request.as_of, request.zone, cfg)?;
+    tracing::info!(
+        rows = series.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "computed the monthly series"
+    );
     let counts = indices::compute_into(
         reports,
         cadastre.parcels.as_deref(),
@@ -167,34 +173,12 @@ pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> 
         "computed and wrote the indices"
     );
 
-    let meta = IndicesMeta {
-        as_of: request.as_of,
-        computed_at: Utc::now(),
-        windows: request.windows.iter().map(|w| w.label.clone()).collect(),
-        h3_resolutions: request.h3_res.iter().map(|r| u8::from(*r)).collect(),
-        reports: counts.used,
-        after_as_of: counts.after_as_of,
-        closed_before_created: counts.closed_before_created,
-        without_parcel: counts.without_parcel,
-        without_sector: counts.without_sector,
-        without_cell: counts.without_cell,
-        rows,
-        default_rule: cfg.default_rule,
-        category_rules: cfg.categories.len(),
-        holidays: cfg.calendar.holidays().count(),
-        recurrence_days: cfg.recurrence_days,
-        min_reports: cfg.min_reports,
-        weights: cfg.weights,
-        config: request.config_source.clone(),
-        reports_sha256: manifest
-            .files
-            .get("reports.parquet")
-            .map(|f| f.sha256.clone()),
-    };
+    let meta = indices_meta(request, &counts, rows, &manifest);
     let commit_started = Instant::now();
     let committed = staged.commit(Change {
         operation: "compute".into(),
         indices: Some(meta),
+        series: Some(series),
         report: ImportReport::default(),
         ..Default::default()
     })?;
@@ -207,4 +191,37 @@ pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> 
         compute_seconds,
         cadastre,
     })
+}
+
+/// What the manifest records of a computation.
+fn indices_meta(
+    request: &ComputeRequest,
+    counts: &indices::FactCounts,
+    rows: BTreeMap<Level, usize>,
+    manifest: &Manifest,
+) -> IndicesMeta {
+    IndicesMeta {
+        as_of: request.as_of,
+        computed_at: Utc::now(),
+        windows: request.windows.iter().map(|w| w.label.clone()).collect(),
+        h3_resolutions: request.h3_res.iter().map(|r| u8::from(*r)).collect(),
+        reports: counts.used,
+        after_as_of: counts.after_as_of,
+        closed_before_created: counts.closed_before_created,
+        without_parcel: counts.without_parcel,
+        without_sector: counts.without_sector,
+        without_cell: counts.without_cell,
+        rows,
+        default_rule: request.config.default_rule,
+        category_rules: request.config.categories.len(),
+        holidays: request.config.calendar.holidays().count(),
+        recurrence_days: request.config.recurrence_days,
+        min_reports: request.config.min_reports,
+        weights: request.config.weights,
+        config: request.config_source.clone(),
+        reports_sha256: manifest
+            .files
+            .get("reports.parquet")
+            .map(|f| f.sha256.clone()),
+    }
 }

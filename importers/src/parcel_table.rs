@@ -87,34 +87,10 @@ pub fn join_parcel_table(
     let shown = path.display().to_string();
     let table = sample_file(path, usize::MAX)?;
     let (key, address_at, wanted) = columns(&table, join, &shown)?;
-    for &c in &address_at {
-        if table
-            .rows
-            .iter()
-            .all(|r| r.get(c).is_none_or(|v| v.trim().is_empty()))
-        {
-            return Err(Error::Format {
-                path: shown,
-                message: format!(
-                    "address column {} is empty in every row: nothing to locate reports by",
-                    table.headers[c]
-                ),
-            });
-        }
-    }
+    no_empty_address_column(&table, &address_at, &shown)?;
     let (parcel_key, parcel_key_at) = parcel_key(layer, join)?;
     let parcels_of = parcels_by_key(layer, parcel_key_at);
-    // the table's rows by key, in file order
-    let mut rows_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    let mut first_line: HashMap<&str, usize> = HashMap::new();
-    for (n, row) in table.rows.iter().enumerate() {
-        let k = row.get(key).map(|s| s.trim()).unwrap_or("");
-        if k.is_empty() {
-            continue;
-        }
-        rows_of.entry(k).or_default().push(n);
-        first_line.entry(k).or_insert(n + 2);
-    }
+    let (rows_of, first_line) = rows_by_key(&table, key);
     let mut out = layer.clone();
     let mut report = ImportReport::default();
     let mut summary = JoinSummary {
@@ -213,6 +189,50 @@ pub fn join_parcel_table(
     }
     meta.ref_field = parcel_key;
     Ok((out, meta, summary, report))
+}
+
+/// An address column with no value in any row is an error (a misnamed column, or an export
+/// that left it out).
+fn no_empty_address_column(
+    table: &crate::reports::draft::Sample,
+    address_at: &[usize],
+    shown: &str,
+) -> Result<()> {
+    for &c in address_at {
+        if table
+            .rows
+            .iter()
+            .all(|r| r.get(c).is_none_or(|v| v.trim().is_empty()))
+        {
+            return Err(Error::Format {
+                path: shown.to_owned(),
+                message: format!(
+                    "address column {} is empty in every row: nothing to locate reports by",
+                    table.headers[c]
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The table's rows by key (a row without a key left out), in file order, and each key's first
+/// line in the file.
+fn rows_by_key(
+    table: &crate::reports::draft::Sample,
+    key: usize,
+) -> (BTreeMap<&str, Vec<usize>>, HashMap<&str, usize>) {
+    let mut rows_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut first_line: HashMap<&str, usize> = HashMap::new();
+    for (n, row) in table.rows.iter().enumerate() {
+        let k = row.get(key).map(|s| s.trim()).unwrap_or("");
+        if k.is_empty() {
+            continue;
+        }
+        rows_of.entry(k).or_default().push(n);
+        first_line.entry(k).or_insert(n + 2);
+    }
+    (rows_of, first_line)
 }
 
 /// The error of a table none of whose keys is a parcel's: a few keys of each side, to compare.

@@ -412,7 +412,7 @@ fn every_endpoint_answers_each_role_as_the_table_says() {
 
 /// The sample town imported with its reports' personal fields kept apart (so they are in the
 /// catalog and could leak), computed for 2025.
-fn private_town() -> tempfile::TempDir {
+pub(crate) fn private_town() -> tempfile::TempDir {
     let town_dir = sample_town();
     let data = tempfile::tempdir().expect("tempdir");
     let d = data.path();
@@ -510,6 +510,7 @@ fn no_public_response_holds_personal_data_or_a_report() {
         "/open311/v2/discovery.xml",
         "/open311/v2/services.json",
         "/open311/v2/services.xml",
+        "/series?level=city",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -554,6 +555,11 @@ fn no_public_response_holds_personal_data_or_a_report() {
         }
     }
     assert!(tiles > 100, "{tiles} tiles");
+    let sectors = predio_engine::read_sectors(&crate::support::version_dir(d).join("sectors.fgb"))
+        .expect("sectors");
+    for s in &sectors.sectors {
+        paths.push(format!("/series?level=sector&id={}", s.id));
+    }
     let mut bytes = 0usize;
     for p in &paths {
         let r = server.get(p, &[]);

@@ -16,4 +16,5 @@ mod geocoder;
 mod indices;
 mod report_formats;
 mod reports;
+mod series;
 mod tiles;

@@ -82,7 +82,7 @@ pub(crate) fn fact_of(
     let cal = &cfg.calendar;
     let created = local(r.created_at, tz);
     let as_of_day = local(as_of, tz).date();
-    let closed = r.status.is_closed() && r.closed_at.is_none_or(|c| c <= as_of);
+    let closed = closed_at(r, as_of);
     let valid_close = r.closed_at.filter(|c| closed && *c >= r.created_at);
     // A history of the source's own: more than "received" and the closing that every import
     // records, an acknowledgement apart from the closing, or a reopening. Without one (Boston's
@@ -96,20 +96,7 @@ pub(crate) fn fact_of(
         .map(|a| hours(r.created_at, a));
     let reopened = has_history.then(|| r.reopened_at.is_some_and(|t| t <= as_of));
     let rule = cfg.rule(r.category);
-    // The source's own deadline wins (Open311 expected_datetime, Boston TARGET_DT); then the
-    // category's rule, then the default (unless the rules say there is none).
-    let due = match r.deadline_at {
-        Some(d) => Some(local(d, tz).date()),
-        None if cfg.assesses(r.category) => Some(cal.add_days(created.date(), rule.days)),
-        None => None,
-    };
-    // A report closed (seconds) before it was created was still answered: it keeps its
-    // verdict, only its times are left out.
-    let answered = r.closed_at.filter(|_| closed);
-    let on_time = answered.zip(due).map(|(c, due)| match r.deadline_at {
-        Some(d) => c <= d,
-        None => local(c, tz).date() <= due,
-    });
+    let Verdict { due, on_time, .. } = verdict_of(r, tz, created, closed, cfg);
     let (mut stage, mut age_bd, mut past_due) = (None, None, None);
     if !closed {
         let age = cal.days_between(created.date(), as_of_day);
@@ -142,5 +129,56 @@ pub(crate) fn fact_of(
         age_bd,
         past_due,
         due,
+    }
+}
+
+/// Whether a report is closed at `as_of`: closed by its status, at or before then (or without a
+/// closing time).
+pub(crate) fn closed_at(r: &Times<'_>, as_of: DateTime<Utc>) -> bool {
+    r.status.is_closed() && r.closed_at.is_none_or(|c| c <= as_of)
+}
+
+/// A report's deadline and its verdict, without its times in business days.
+pub(crate) struct Verdict {
+    /// Closed at the as-of time.
+    pub closed: bool,
+    /// Local date of its deadline (the end of that day), from the source or the rules.
+    pub due: Option<NaiveDate>,
+    /// Answered within its deadline (closed reports with a closing time).
+    pub on_time: Option<bool>,
+}
+
+/// [`Fact::closed`], [`Fact::due`] and [`Fact::on_time`] alone, as [`fact`] finds them.
+pub(crate) fn verdict(r: &Times<'_>, tz: Tz, as_of: DateTime<Utc>, cfg: &IndexConfig) -> Verdict {
+    verdict_of(r, tz, local(r.created_at, tz), closed_at(r, as_of), cfg)
+}
+
+/// [`verdict`] of a report created at local time `created`, `closed` or not.
+fn verdict_of(
+    r: &Times<'_>,
+    tz: Tz,
+    created: NaiveDateTime,
+    closed: bool,
+    cfg: &IndexConfig,
+) -> Verdict {
+    let rule = cfg.rule(r.category);
+    // The source's own deadline wins (Open311 expected_datetime, Boston TARGET_DT); then the
+    // category's rule, then the default (unless the rules say there is none).
+    let due = match r.deadline_at {
+        Some(d) => Some(local(d, tz).date()),
+        None if cfg.assesses(r.category) => Some(cfg.calendar.add_days(created.date(), rule.days)),
+        None => None,
+    };
+    // A report closed (seconds) before it was created was still answered: it keeps its
+    // verdict, only its times are left out.
+    let answered = r.closed_at.filter(|_| closed);
+    let on_time = answered.zip(due).map(|(c, due)| match r.deadline_at {
+        Some(d) => c <= d,
+        None => local(c, tz).date() <= due,
+    });
+    Verdict {
+        closed,
+        due,
+        on_time,
     }
 }

@@ -59,7 +59,7 @@ pub(super) struct Facts {
 }
 
 /// 1-based codes of `values` in order of first appearance, with the values.
-fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
+pub(super) fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
     let mut names: Vec<String> = Vec::new();
     let mut lookup: PlHashMap<&str, u32> = PlHashMap::new();
     let codes = values

@@ -26,6 +26,7 @@ mod reference;
 mod report_table;
 pub mod schema;
 mod selection;
+pub mod series;
 mod sink;
 mod stage;
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::tables;
 use super::{CatalogStore, Change, NewVersion};
 use crate::error::{Error, Result};
 use crate::format::layer_file;
+use crate::indices::series::SERIES_FILE;
 use crate::indices::Level;
 use crate::model::{LayerKind, ParcelKey, ParcelLayer, SectorLayer};
 use crate::report::columns::ReportColumns;
@@ -172,6 +173,11 @@ impl DirCatalog {
             let (sha256, bytes) = tables::write_table(&path, table.frame())?;
             files.insert(name, FileEntry { sha256, bytes });
         }
+        if let Some(table) = &change.series {
+            let path = staging.join(SERIES_FILE);
+            let (sha256, bytes) = tables::write_table(&path, table.frame())?;
+            files.insert(SERIES_FILE.to_owned(), FileEntry { sha256, bytes });
+        }
         let report = staging.join(REPORT);
         change.report.write_csv(&report)?;
         files.insert(REPORT.to_owned(), sha256_file(&report)?);
@@ -179,8 +185,9 @@ impl DirCatalog {
         // link is as good as a copy and costs nothing.
         if let Some(parent) = parent {
             for (name, entry) in &parent.files {
-                let stale_segments = change.indices.is_some() && name.starts_with("segments-");
-                if files.contains_key(name) || stale_segments {
+                let stale = change.indices.is_some()
+                    && (name.starts_with("segments-") || name == SERIES_FILE);
+                if files.contains_key(name) || stale {
                     continue;
                 }
                 let from = self.file_path(parent, name);
@@ -312,6 +319,14 @@ impl CatalogStore for DirCatalog {
             return Ok(None);
         }
         tables::read_table(&self.file_path(manifest, level.file_name()))
+            .map(|t| Some(Table::from_frame(t)))
+    }
+
+    fn series(&self, manifest: &Manifest) -> Result<Option<Table>> {
+        if manifest.indices.is_none() || !manifest.files.contains_key(SERIES_FILE) {
+            return Ok(None);
+        }
+        tables::read_table(&self.file_path(manifest, SERIES_FILE))
             .map(|t| Some(Table::from_frame(t)))
     }
 

@@ -59,6 +59,9 @@ pub struct Change {
     /// the old ones). Their tables (`indices-*.parquet`) are written into the version before,
     /// with [`NewVersion::append`].
     pub indices: Option<IndicesMeta>,
+    /// The monthly series computed with the indices ([`crate::indices::series`]), written as
+    /// `series.parquet`. New indices without one drop the parent's.
+    pub series: Option<Table>,
     /// A segmentation of one level (its table: feature id, `segment`, `description`),
     /// replacing that level's.
     pub segments: Option<(Level, Table, SegmentsMeta)>,
@@ -132,6 +135,12 @@ pub trait CatalogStore: Send + Sync {
     /// # Errors
     /// I/O or Parquet errors naming the file.
     fn indices(&self, manifest: &Manifest, level: Level) -> Result<Option<Table>>;
+    /// The monthly series computed with the indices, or `None` (no indices, or indices
+    /// computed before predio computed series).
+    ///
+    /// # Errors
+    /// I/O or Parquet errors naming the file.
+    fn series(&self, manifest: &Manifest) -> Result<Option<Table>>;
     /// The segments of `level` saved with `predio segments --save`, or `None`.
     ///
     /// # Errors

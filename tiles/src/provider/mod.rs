@@ -91,6 +91,10 @@ pub trait TileProvider: Send + Sync {
     /// Per feature: an id, a hash of what its tiles show, and its bounds (normalised Web
     /// Mercator) — what [`changes`] compares across versions.
     fn fingerprints(&self) -> Vec<(String, u64, [f64; 4])>;
+    /// Whether the layer has a feature of this id (layers without ids: never).
+    fn has_feature(&self, _id: &str) -> bool {
+        false
+    }
     /// The values of an index field under `filter` (one per feature that has one; for the heat
     /// layer, at its coarsest resolution), for legends.
     ///

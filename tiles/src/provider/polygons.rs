@@ -309,6 +309,10 @@ impl TileProvider for PolygonLayer {
         Ok(a.values(self.table.fields, field))
     }
 
+    fn has_feature(&self, id: &str) -> bool {
+        self.features.index.contains_key(id)
+    }
+
     fn fingerprints(&self) -> Vec<(String, u64, [f64; 4])> {
         let n = self.features.ids.len();
         let rows = self.table.row_hashes(&self.features.index, n);

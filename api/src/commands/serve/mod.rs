@@ -20,6 +20,7 @@ mod guard;
 mod open311;
 mod plan;
 mod requests;
+mod series;
 mod state;
 mod style;
 #[cfg(test)]
@@ -190,6 +191,7 @@ pub(crate) fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router
         .route("/open311/v2/requests/{file}", get(open311::one))
         .route("/audit/{file}", get(audit::sectors))
         .route("/plan", get(plan))
+        .route("/series", get(series::series))
         .route("/metrics", get(metrics))
         .route("/admin/reload", post(admin_reload))
         .route("/admin/cache/clear", post(admin_clear))

@@ -20,6 +20,8 @@ pub(crate) struct Served {
     pub(crate) manifest: Manifest,
     /// Its reports for Open311, read on first use.
     pub(crate) open311: std::sync::OnceLock<Result<Arc<Requests>, String>>,
+    /// Its monthly series for `/series`, read on first use (`Err("")`: none stored).
+    pub(crate) series: std::sync::OnceLock<Result<Arc<super::series::Series>, String>>,
     pub(crate) layers: BTreeMap<String, Arc<dyn TileProvider>>,
     pub(crate) windows: Vec<String>,
     pub(crate) default_window: String,
@@ -106,6 +108,7 @@ pub(crate) fn load(
     Ok(Served {
         manifest: manifest.clone(),
         open311: std::sync::OnceLock::new(),
+        series: std::sync::OnceLock::new(),
         layers,
         windows,
         default_window,

@@ -313,6 +313,20 @@ mod tests {
         assert_eq!(r("/metrics", None, true), Role::Admin);
         assert_eq!(r("/admin/reload", None, true), Role::Admin);
         assert_eq!(r("/style.json", None, false), Role::Public);
+        // encoded or repeated, a parcel request is still one
+        assert_eq!(r("/tiles/parcel%73/1/0/0.mvt", None, false), Role::Planner);
+        assert_eq!(
+            r("/legend.json", Some("layer=parcel%73"), false),
+            Role::Planner
+        );
+        assert_eq!(
+            r("/legend.json", Some("layer=heat&layer=parcels"), false),
+            Role::Planner
+        );
+        assert_eq!(
+            r("/series", Some("level=sector&id=S1"), false),
+            Role::Public
+        );
         let open = Openness {
             parcels: false,
             requests: true,

@@ -22,6 +22,9 @@ pub(super) fn required_for_layer(layer: &str, open: Openness) -> Role {
 
 /// The role a request needs: the one table of who sees what.
 pub(crate) fn required_role(path: &str, query: Option<&str>, open: Openness) -> Role {
+    // judged as the router and the handlers read it: `/tiles/parcel%73/…` is the parcels
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let path = decoded.as_ref();
     if path == "/metrics" || path.starts_with("/admin/") {
         return Role::Admin;
     }
@@ -43,17 +46,39 @@ pub(crate) fn required_role(path: &str, query: Option<&str>, open: Openness) -> 
     let layer = if let Some(rest) = path.strip_prefix("/tiles/") {
         rest.split('/')
             .next()
-            .map(|l| l.strip_suffix(".json").unwrap_or(l))
+            .map(|l| l.strip_suffix(".json").unwrap_or(l).to_owned())
     } else if path == "/legend.json" {
+        let layers = params(query, "layer");
+        // a repeated key: the strictest of its values
         Some(
-            query
-                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("layer=")))
-                .unwrap_or("parcels"),
+            if layers.is_empty() || layers.iter().any(|l| l == "parcels") {
+                "parcels".to_owned()
+            } else {
+                layers[0].clone()
+            },
         )
     } else {
         None
     };
-    layer.map_or(Role::Public, |l| required_for_layer(l, open))
+    layer.map_or(Role::Public, |l| required_for_layer(&l, open))
+}
+
+/// Every value of `name` in a query string, decoded as the handlers decode them (`%6C` is `l`,
+/// `+` a space): what a handler reads is what the guard judges, whichever one it takes.
+fn params(query: Option<&str>, name: &str) -> Vec<String> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k) == name).then(|| decode(v))
+        })
+        .collect()
 }
 
 /// The route group of a path, for the metrics.
@@ -72,6 +97,7 @@ pub(super) fn route_of(path: &str) -> &'static str {
         p if p.starts_with("/admin/") => "admin",
         p if p.starts_with("/audit/") => "audit",
         "/plan" => "plan",
+        "/series" => "series",
         _ => "other",
     }
 }

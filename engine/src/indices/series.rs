@@ -1,0 +1,379 @@
+//! Monthly series per sector and for the whole city: what an auditor's trend
+//! chart and a planner's "is it getting better here" need, computed by `predio compute` beside
+//! the indices and stored as one table (`series.parquet`).
+//!
+//! Each row is one feature (`level` `city` or `sector`, and its `id`; the city's is empty), one dimension value (`all`, or one `category` or `department`) and one month
+//! (`2025-03`, a month of the catalog's time zone), with:
+//! - `received`: reports created in the month;
+//! - `closed`: reports closed in the month, by their closing time (a report closed without
+//!   one is in no month's `closed`, and never open: the indices read it closed from the start);
+//! - `answered`, `answered_on_time`: those of them with a deadline verdict, and on time;
+//! - `open_end`, `overdue_end`: reports open, and open past their deadline, at the month's
+//!   last instant — for the as-of month, at the as-of time, so that its point equals the
+//!   indices' `open` and `overdue` of window `all`.
+//!
+//! A report counts as the indices count it at each of those instants (the same closing and
+//! deadline rules as [`super::fact`]). Rows where every count is zero are left out.
+
+use std::collections::HashMap;
+
+use polars::prelude::PlHashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::report::columns::ReportColumns;
+use crate::table::{Table, Values};
+
+use super::config::IndexConfig;
+use super::fact::{local, verdict, Zones};
+use super::facts::{codes, Coded};
+
+/// The file of the monthly series in a catalog version.
+pub const SERIES_FILE: &str = "series.parquet";
+
+/// The counts of one row, in the order of [`COUNTS`].
+type Counts = [u32; 6];
+
+/// The count columns, in their order.
+pub const COUNTS: [&str; 6] = [
+    "received",
+    "closed",
+    "answered",
+    "answered_on_time",
+    "open_end",
+    "overdue_end",
+];
+
+/// A series' key: level (2 bits), dimension (2 bits), feature code (30 bits: 0 for the city,
+/// else the sector's code) and value code (0 for `all`).
+type Key = u64;
+
+fn key(level: usize, dim: usize, feature: u32, value: u32) -> Key {
+    ((level as u64) << 62) | ((dim as u64) << 60) | (u64::from(feature) << 30) | u64::from(value)
+}
+
+/// Each series' months, from the first month on.
+type Rows = PlHashMap<Key, Vec<Counts>>;
+
+/// The reports' sectors, categories and departments as 1-based codes (0: none), with the
+/// names.
+struct Codes {
+    sector: Coded,
+    category: Coded,
+    department: Coded,
+}
+
+const LEVELS: [&str; 2] = ["city", "sector"];
+const DIMENSIONS: [&str; 3] = ["all", "category", "department"];
+
+/// A month as months since year 0.
+fn month_of(t: DateTime<Utc>, zone: Tz) -> i32 {
+    let d = local(t, zone).date();
+    d.year() * 12 + d.month0() as i32
+}
+
+/// The month's label, `YYYY-MM`.
+pub fn month_label(month: i32) -> String {
+    format!(
+        "{:04}-{:02}",
+        month.div_euclid(12),
+        month.rem_euclid(12) + 1
+    )
+}
+
+/// The month's last instant in `zone` (a millisecond before the next month starts).
+fn month_end(month: i32, zone: Tz) -> DateTime<Utc> {
+    let next = month + 1;
+    let first = NaiveDate::from_ymd_opt(next.div_euclid(12), next.rem_euclid(12) as u32 + 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a month's first day");
+    let start = zone
+        .from_local_datetime(&first)
+        .earliest()
+        // midnight skipped by a clock change: the hour after
+        .or_else(|| {
+            zone.from_local_datetime(&(first + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map_or_else(|| first.and_utc(), |t| t.with_timezone(&Utc));
+    start - chrono::Duration::milliseconds(1)
+}
+
+/// The monthly series of `reports` created up to `as_of`, months of `zone`.
+///
+/// # Errors
+/// [`crate::Error::Indices`] when the table cannot be built.
+pub fn monthly(
+    reports: &ReportColumns,
+    as_of: DateTime<Utc>,
+    zone: Tz,
+    cfg: &IndexConfig,
+) -> Result<Table> {
+    let as_of_ms = as_of.timestamp_millis();
+    // an as-of time at midnight (`--as-of 2025-12-31` is the end of that day) closes its month
+    let last = month_of(as_of - chrono::Duration::milliseconds(1), zone);
+    let first = reports
+        .created_ms()
+        .iter()
+        .filter(|&&c| c <= as_of_ms)
+        .min()
+        .and_then(|&c| DateTime::from_timestamp_millis(c))
+        .map_or(last, |c| month_of(c, zone).min(last));
+    // each month's first instant, and the one after the last: a report's month is found among
+    // them without a time-zone conversion
+    let starts: Vec<i64> = (first..=last + 1)
+        .map(|m| month_end(m - 1, zone).timestamp_millis() + 1)
+        .collect();
+    let span = Span {
+        first,
+        last,
+        as_of,
+        starts,
+    };
+    let ((sector, category), department) = rayon::join(
+        || {
+            rayon::join(
+                || codes((0..reports.len()).map(|i| reports.sector_id(i))),
+                || codes((0..reports.len()).map(|i| reports.category(i))),
+            )
+        },
+        || codes((0..reports.len()).map(|i| reports.department(i))),
+    );
+    let coded = Codes {
+        sector,
+        category,
+        department,
+    };
+    let rows: Rows = (0..reports.len())
+        .into_par_iter()
+        // pieces of many reports: each piece's series are summed into the others'
+        .with_min_len(1 << 15)
+        .filter(|&i| reports.created_ms()[i] <= as_of_ms)
+        .fold(
+            || (Zones(HashMap::new()), Rows::default(), Vec::new()),
+            |(mut zones, mut rows, mut counts), i| {
+                let tz = zones.get(reports.source_tz(i));
+                contributions(reports, i, tz, &span, cfg, &mut counts);
+                add(&coded, i, &counts, &span, &mut rows);
+                (zones, rows, counts)
+            },
+        )
+        .map(|(_, rows, _)| rows)
+        .reduce(Rows::default, |a, b| {
+            if a.len() < b.len() {
+                merge(b, a)
+            } else {
+                merge(a, b)
+            }
+        });
+    table(rows, first, &coded)
+}
+
+/// The months a series covers, and where its last point is taken.
+struct Span {
+    first: i32,
+    last: i32,
+    as_of: DateTime<Utc>,
+    /// The first instant (UTC ms) of each month from `first` to `last + 1`.
+    starts: Vec<i64>,
+}
+
+impl Span {
+    /// The month of `t` (those before the first or after the last: the first or the last).
+    fn month(&self, t: DateTime<Utc>) -> i32 {
+        let after = self.starts.partition_point(|&s| s <= t.timestamp_millis());
+        self.first + (after.max(1) as i32 - 1).min(self.last - self.first)
+    }
+
+    /// The month's last instant.
+    fn end(&self, month: i32) -> DateTime<Utc> {
+        let next = self.starts[(month - self.first + 1) as usize];
+        DateTime::from_timestamp_millis(next - 1).unwrap_or(self.as_of)
+    }
+}
+
+/// The sum of two partial tables.
+fn merge(mut into: Rows, from: Rows) -> Rows {
+    for (k, v) in from {
+        if let Some(a) = into.get_mut(&k) {
+            for (a, b) in a.iter_mut().zip(v) {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+            }
+        } else {
+            into.insert(k, v);
+        }
+    }
+    into
+}
+
+/// What report `i` adds, as (month, count) pairs, into `counts` (cleared first).
+fn contributions(
+    reports: &ReportColumns,
+    i: usize,
+    tz: Tz,
+    span: &Span,
+    cfg: &IndexConfig,
+    counts: &mut Vec<(i32, usize)>,
+) {
+    counts.clear();
+    let (last, as_of) = (span.last, span.as_of);
+    let times = reports.times(i);
+    let f = verdict(&times, tz, as_of, cfg);
+    let created = times.created_at;
+    // closed at the as-of time: when (a report closed without a time, from its creation)
+    let closed_at = f
+        .closed
+        .then(|| times.closed_at.map_or(created, |c| c.max(created)));
+    let month = |t: DateTime<Utc>| span.month(t);
+    counts.push((month(created), 0));
+    if let (true, Some(c)) = (f.closed, times.closed_at) {
+        let m = month(c.max(created));
+        counts.push((m, 1));
+        if let Some(on_time) = f.on_time {
+            counts.push((m, 2));
+            if on_time {
+                counts.push((m, 3));
+            }
+        }
+    }
+    // a rule's deadline is the end of its local day: overdue from the next day's first instant
+    let due_end = f.due.and_then(|d| d.succ_opt()).map(|d| {
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
+        tz.from_local_datetime(&midnight)
+            .earliest()
+            .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+    });
+    let mut m = month(created);
+    while m <= last {
+        let at = if m == last { as_of } else { span.end(m) };
+        if closed_at.is_some_and(|c| c <= at) {
+            break;
+        }
+        counts.push((m, 4));
+        let overdue = match (times.deadline_at, due_end) {
+            (Some(d), _) => at > d,
+            (None, Some(end)) => at >= end,
+            (None, None) => false,
+        };
+        if overdue {
+            counts.push((m, 5));
+        }
+        m += 1;
+    }
+}
+
+/// Adds report `i`'s `counts` to every series it belongs to.
+fn add(coded: &Codes, i: usize, counts: &[(i32, usize)], span: &Span, rows: &mut Rows) {
+    let months = (span.last - span.first + 1) as usize;
+    let features = [0, coded.sector.0[i]];
+    let values = [0, coded.category.0[i], coded.department.0[i]];
+    for (level, &feature) in features.iter().enumerate() {
+        if level > 0 && feature == 0 {
+            continue;
+        }
+        for (dim, &value) in values.iter().enumerate() {
+            if dim > 0 && value == 0 {
+                continue;
+            }
+            let series = rows
+                .entry(key(level, dim, feature, value))
+                .or_insert_with(|| vec![[0; 6]; months]);
+            for &(month, what) in counts {
+                series[(month - span.first) as usize][what] += 1;
+            }
+        }
+    }
+}
+
+/// A series by name: level, feature id, dimension, value.
+type Named = (usize, String, usize, String);
+
+/// The rows in order of level, id, dimension, value and month; months with no count left out.
+fn table(rows: Rows, first: i32, coded: &Codes) -> Result<Table> {
+    let name = |names: &Coded, code: u32| -> String {
+        code.checked_sub(1)
+            .and_then(|c| names.1.get(c as usize))
+            .cloned()
+            .unwrap_or_default()
+    };
+    // (level, id, dimension, value) of each series, and its months
+    let mut series: Vec<(Named, Vec<Counts>)> = rows
+        .into_iter()
+        .map(|(k, months)| {
+            let level = (k >> 62) as usize;
+            let dim = ((k >> 60) & 3) as usize;
+            let feature = ((k >> 30) & ((1 << 30) - 1)) as u32;
+            let value = (k & ((1 << 30) - 1)) as u32;
+            let values = [&coded.category, &coded.category, &coded.department];
+            (
+                (
+                    level,
+                    name(&coded.sector, feature),
+                    dim,
+                    name(values[dim], value),
+                ),
+                months,
+            )
+        })
+        .collect();
+    series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let rows: Vec<(&Named, i32, &Counts)> = series
+        .iter()
+        .flat_map(|(k, months)| {
+            months
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.iter().any(|n| *n > 0))
+                .map(move |(m, c)| (k, first + m as i32, c))
+        })
+        .collect();
+    let text = |f: &dyn Fn(&Named, i32) -> String| -> Values {
+        Values::Texts(rows.iter().map(|(k, m, _)| Some(f(k, *m))).collect())
+    };
+    let mut columns = vec![
+        ("level".to_owned(), text(&|k, _| LEVELS[k.0].to_owned())),
+        ("id".to_owned(), text(&|k, _| k.1.clone())),
+        (
+            "dimension".to_owned(),
+            text(&|k, _| DIMENSIONS[k.2].to_owned()),
+        ),
+        ("value".to_owned(), text(&|k, _| k.3.clone())),
+        ("month".to_owned(), text(&|_, m| month_label(m))),
+    ];
+    for (at, name) in COUNTS.iter().enumerate() {
+        columns.push((
+            (*name).to_owned(),
+            Values::Integers(
+                rows.iter()
+                    .map(|(_, _, c)| Some(i64::from(c[at])))
+                    .collect(),
+            ),
+        ));
+    }
+    Table::from_columns(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_and_their_ends_follow_the_zone() {
+        let zone: Tz = "America/Costa_Rica".parse().expect("zone");
+        // 2025-03-31 23:30 in Costa Rica is 2025-04-01 05:30 UTC: still March there
+        let t = Utc.with_ymd_and_hms(2025, 4, 1, 5, 30, 0).unwrap();
+        assert_eq!(month_label(month_of(t, zone)), "2025-03");
+        let end = month_end(month_of(t, zone), zone);
+        assert_eq!(
+            end,
+            Utc.with_ymd_and_hms(2025, 4, 1, 5, 59, 59).unwrap()
+                + chrono::Duration::milliseconds(999)
+        );
+        assert_eq!(month_label(2025 * 12 + 11), "2025-12");
+    }
+}

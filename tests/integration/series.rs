@@ -1,0 +1,218 @@
+//! `/series`: the monthly series `predio compute` stores, checked against the exported
+//! reports counted by month here (received, closed, open at each month's end) and against the
+//! indices at the as-of time (open, overdue, answered, on time); bad requests a 4xx.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+use crate::api::private_town;
+use crate::support::{arg, csv_rows, predio_ok};
+use crate::tiles::Server;
+
+const AS_OF: &str = "2025-12-31";
+
+/// A report as the export gives it: created, closed (when closed, with its time) and its keys.
+struct Exported {
+    created: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    closed: bool,
+    sector: String,
+    category: String,
+}
+
+fn month(t: DateTime<Utc>, zone: Tz) -> String {
+    let l = t.with_timezone(&zone);
+    format!("{:04}-{:02}", l.year(), l.month())
+}
+
+/// The instant a month's point is taken: its last millisecond, or the as-of time for the last.
+fn point(label: &str, zone: Tz, as_of: DateTime<Utc>) -> DateTime<Utc> {
+    let (y, m): (i32, u32) = (
+        label[..4].parse().expect("year"),
+        label[5..].parse().expect("month"),
+    );
+    let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let next = zone
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .earliest()
+        .expect("midnight")
+        .with_timezone(&Utc);
+    (next - chrono::Duration::milliseconds(1)).min(as_of)
+}
+
+#[test]
+fn monthly_series_equal_the_reports_counted_by_month_and_the_indices_at_the_as_of_time() {
+    let data = private_town();
+    let d = data.path();
+    let zone: Tz = "America/Costa_Rica".parse().expect("zone");
+    // window `all` too: the months add up to it
+    predio_ok(d, &["compute", "--as-of", AS_OF, "--windows", "90d,all"]);
+    let server = Server::launch(d, &[]);
+    let get = |q: &str| -> Value {
+        let r = server.get(&format!("/series?{q}"), &[]);
+        assert_eq!(r.status, 200, "{q}: {}", String::from_utf8_lossy(&r.body));
+        r.json()
+    };
+    let city = get("level=city");
+    let as_of: DateTime<Utc> = city["as_of"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("the as-of time");
+    // `--as-of 2025-12-31`: the end of that day, whose month is the last
+    let last = month(as_of - chrono::Duration::milliseconds(1), zone);
+    assert_eq!(last, AS_OF[..7], "{as_of}");
+    let export = d.join("reports.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "reports",
+            "--format",
+            "csv",
+            "--out",
+            arg(&export),
+        ],
+    );
+    let time = |s: &str| (!s.is_empty()).then(|| s.parse::<DateTime<Utc>>().expect("a time"));
+    let reports: Vec<Exported> = csv_rows(&export)
+        .into_iter()
+        .map(|r| Exported {
+            created: time(&r["created_at"]).expect("created"),
+            closed_at: time(&r["closed_at"]),
+            closed: ["resolved", "rejected", "duplicate"].contains(&r["status"].as_str()),
+            sector: r["sector_id"].clone(),
+            category: r["category"].clone(),
+        })
+        .filter(|r| r.created <= as_of)
+        .collect();
+    assert!(reports.len() > 300, "{} reports", reports.len());
+
+    // the sectors' indices at the as-of time, window all
+    let indices = d.join("sectors.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--window",
+            "all",
+            "--format",
+            "csv",
+            "--out",
+            arg(&indices),
+        ],
+    );
+    let indices: HashMap<String, HashMap<String, String>> = csv_rows(&indices)
+        .into_iter()
+        .map(|r| (r["sector_id"].clone(), r))
+        .collect();
+    let mut sectors: Vec<&String> = indices.keys().filter(|s| !s.is_empty()).collect();
+    sectors.sort();
+    let category = reports[0].category.clone();
+    let mut checked = 0;
+    for (sector, filter) in sectors
+        .iter()
+        .map(|s| (s.as_str(), None))
+        .chain([(sectors[0].as_str(), Some(category.as_str()))])
+    {
+        let q = match filter {
+            None => format!("level=sector&id={sector}"),
+            Some(c) => format!(
+                "level=sector&id={sector}&category={}",
+                c.replace(' ', "%20")
+            ),
+        };
+        let series = get(&q);
+        let months = series["months"].as_array().expect("months");
+        assert!(months.len() >= 12, "{q}: {} months", months.len());
+        let mine: Vec<&Exported> = reports
+            .iter()
+            .filter(|r| r.sector == sector && filter.is_none_or(|c| r.category == c))
+            .collect();
+        for m in months {
+            let label = m["month"].as_str().expect("month");
+            let at = point(label, zone, as_of);
+            let received = mine
+                .iter()
+                .filter(|r| month(r.created, zone) == label)
+                .count();
+            let closed = mine
+                .iter()
+                .filter(|r| {
+                    r.closed
+                        && r.closed_at
+                            .is_some_and(|c| month(c.max(r.created), zone) == label)
+                })
+                .count();
+            let open = mine
+                .iter()
+                .filter(|r| r.created <= at && !(r.closed && r.closed_at.is_none_or(|c| c <= at)))
+                .count();
+            assert_eq!(m["received"], received, "{q} {label} received");
+            assert_eq!(m["closed"], closed, "{q} {label} closed");
+            assert_eq!(m["open"], open, "{q} {label} open at its end");
+            checked += 1;
+        }
+        if filter.is_none() {
+            // the last point is the indices' as-of state; the months add up to window all
+            let row = &indices[sector];
+            let n = |c: &str| row[c].parse::<f64>().unwrap_or(0.0) as i64;
+            let last = months.last().expect("a month");
+            assert_eq!(last["open"], n("open"), "{sector} open");
+            assert_eq!(last["overdue"], n("overdue"), "{sector} overdue");
+            let sum = |f: &str| {
+                months
+                    .iter()
+                    .map(|m| m[f].as_i64().unwrap_or(0))
+                    .sum::<i64>()
+            };
+            assert_eq!(sum("received"), n("received"), "{sector} received");
+            assert_eq!(sum("answered"), n("answered"), "{sector} answered");
+            assert_eq!(
+                sum("answered_on_time"),
+                n("answered_on_time"),
+                "{sector} on time"
+            );
+        }
+    }
+    eprintln!("{checked} sector-months checked against the export");
+    // the city's series: every report
+    let total: i64 = city["months"]
+        .as_array()
+        .expect("months")
+        .iter()
+        .map(|m| m["received"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, reports.len() as i64);
+
+    // bad requests are a clear 4xx
+    let unknown = format!("/series?level=sector&id={}&category=Nothing", sectors[0]);
+    for (q, status) in [
+        (unknown.as_str(), 400),
+        ("/series?level=district&id=1", 400),
+        ("/series?level=parcel&id=1", 400),
+        ("/series?level=sector", 400),
+        ("/series?level=sector&id=NOPE", 404),
+        ("/series?level=city&category=a&department=b", 400),
+    ] {
+        let r = server.get(q, &[]);
+        assert_eq!(r.status, status, "{q}");
+        assert!(r.json()["error"].is_string(), "{q}");
+    }
+    let long = format!("/series?level=sector&id={}", "x".repeat(10_000));
+    let r = server.get(&long, &[]);
+    assert_eq!(r.status, 414, "a 10 kB id: URI too long");
+    assert!(r.json()["error"].is_string());
+    let id = "x".repeat(300);
+    assert_eq!(
+        server
+            .get(&format!("/series?level=sector&id={id}"), &[])
+            .status,
+        400
+    );
+}
