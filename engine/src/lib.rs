@@ -37,6 +37,7 @@ pub mod plan;
 mod radix;
 mod report;
 mod rng;
+pub mod search;
 mod sector_index;
 pub mod segments;
 mod store;

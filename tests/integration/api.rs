@@ -12,7 +12,7 @@ use crate::support::{arg, csv_rows, predio, predio_ok, sample_town, town};
 use crate::tiles::{tile_of, Server};
 
 /// Makes a key with `role` in the catalog's key file and returns it.
-fn key(data: &Path, name: &str, role: &str) -> String {
+pub(crate) fn key(data: &Path, name: &str, role: &str) -> String {
     let out = predio_ok(data, &["keys", "add", "--name", name, "--role", role]);
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -511,6 +511,10 @@ fn no_public_response_holds_personal_data_or_a_report() {
         "/open311/v2/services.json",
         "/open311/v2/services.xml",
         "/series?level=city",
+        "/search?q=a",
+        "/search?q=calle",
+        "/search?q=1",
+        "/search?q=barrio&limit=50",
     ]
     .map(str::to_owned)
     .to_vec();

@@ -16,5 +16,5 @@ mod geocoder;
 mod indices;
 mod report_formats;
 mod reports;
-mod series;
 mod tiles;
+mod workbench;

@@ -13,4 +13,5 @@ mod normalise;
 
 pub use batch::{locate_without_point, AddressSource, ParcelBook, ADDRESS_SEPARATOR};
 pub use book::{AddressBook, Found, How, Reason, Thresholds};
+pub(crate) use normalise::fold;
 pub use normalise::{normalise_ref, parse_address, Address, HouseNumber};

@@ -20,6 +20,7 @@ mod guard;
 mod open311;
 mod plan;
 mod requests;
+mod search;
 mod series;
 mod state;
 mod style;
@@ -192,6 +193,7 @@ pub(crate) fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router
         .route("/audit/{file}", get(audit::sectors))
         .route("/plan", get(plan))
         .route("/series", get(series::series))
+        .route("/search", get(search::search))
         .route("/metrics", get(metrics))
         .route("/admin/reload", post(admin_reload))
         .route("/admin/cache/clear", post(admin_clear))

@@ -98,6 +98,7 @@ pub(super) fn route_of(path: &str) -> &'static str {
         p if p.starts_with("/audit/") => "audit",
         "/plan" => "plan",
         "/series" => "series",
+        "/search" => "search",
         _ => "other",
     }
 }

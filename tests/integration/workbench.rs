@@ -1,6 +1,8 @@
-//! `/series`: the monthly series `predio compute` stores, checked against the exported
-//! reports counted by month here (received, closed, open at each month's end) and against the
-//! indices at the as-of time (open, overdue, answered, on time); bad requests a 4xx.
+//! The endpoints behind the viewer's workbench. `/series`: the monthly series `predio compute`
+//! stores, checked against the exported reports counted by month here (received, closed, open at
+//! each month's end) and against the indices at the as-of time (open, overdue, answered, on
+//! time). `/search`: sectors by name, parcels by id and address for those who may see them, H3
+//! cells. Bad requests a 4xx.
 
 use std::collections::HashMap;
 
@@ -8,7 +10,7 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
-use crate::api::private_town;
+use crate::api::{key, private_town};
 use crate::support::{arg, csv_rows, predio_ok};
 use crate::tiles::Server;
 
@@ -215,4 +217,131 @@ fn monthly_series_equal_the_reports_counted_by_month_and_the_indices_at_the_as_o
             .status,
         400
     );
+}
+
+/// `/search` on the sample town: a sector by its name typed loosely, a parcel by its finca and
+/// by its address (lower case, accents dropped) for a planner and never for the public, an H3
+/// cell by its index; bad queries a 4xx.
+#[test]
+fn search_finds_sectors_parcels_and_cells_for_the_roles_that_see_them() {
+    let data = private_town();
+    let d = data.path();
+    let k = key(d, "planner", "planner");
+    let server = Server::launch(d, &[]);
+    let find = |q: &str, key: Option<&str>| -> Vec<Value> {
+        let headers: Vec<(&str, &str)> = key.map(|k| ("X-API-Key", k)).into_iter().collect();
+        let q = q
+            .replace('%', "%25")
+            .replace(' ', "%20")
+            .replace('#', "%23");
+        let r = server.get(&format!("/search?q={q}"), &headers);
+        assert_eq!(r.status, 200, "{q}: {}", String::from_utf8_lossy(&r.body));
+        r.json()["results"].as_array().expect("results").clone()
+    };
+    let fold = |s: &str| -> String {
+        s.to_lowercase()
+            .replace(['á', 'à'], "a")
+            .replace('é', "e")
+            .replace('í', "i")
+            .replace('ó', "o")
+            .replace('ú', "u")
+            .replace('ñ', "n")
+    };
+    let version = crate::support::version_dir(d);
+    let sectors = predio_engine::read_sectors(&version.join("sectors.fgb")).expect("sectors");
+    for s in &sectors.sectors {
+        // the name's words, lower case without accents, the last one cut short
+        let words: Vec<String> = fold(&s.name)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let mut typed = words.clone();
+        if let Some(last) = typed.last_mut() {
+            let keep = last.chars().count().div_ceil(2).max(1);
+            *last = last.chars().take(keep).collect();
+        }
+        let hits = find(&typed.join(" "), None);
+        assert!(
+            hits.iter()
+                .any(|h| h["kind"] == "sector" && h["id"] == s.id.as_str()),
+            "{:?} → {hits:?}",
+            s.name
+        );
+        // the hit's box holds the sector and its centre is inside it
+        let h = hits.iter().find(|h| h["id"] == s.id.as_str()).expect("hit");
+        let b: Vec<f64> = serde_json::from_value(h["bbox"].clone()).expect("bbox");
+        let c: Vec<f64> = serde_json::from_value(h["center"].clone()).expect("center");
+        let inside = geo::Contains::contains(&s.geometry, &geo::Point::new(c[0], c[1]));
+        assert!(inside && b[0] <= c[0] && c[0] <= b[2] && b[1] <= c[1] && c[1] <= b[3]);
+    }
+    let parcels = crate::support::current_parcels(d);
+    let at = parcels
+        .fields
+        .iter()
+        .position(|f| f.name == "direccion")
+        .expect("direccion");
+    let mut by_address = 0;
+    for p in parcels.parcels.iter().step_by(parcels.parcels.len() / 25) {
+        // by its finca (the parcel id), first
+        let hits = find(p.id.as_str(), Some(&k));
+        assert_eq!(hits[0]["id"], p.id.as_str(), "{}", p.id);
+        assert_eq!(hits[0]["kind"], "parcel");
+        assert!(
+            find(p.id.as_str(), None)
+                .iter()
+                .all(|h| h["kind"] != "parcel"),
+            "a parcel found without a key"
+        );
+        // by its address, typed loosely
+        let predio_engine::Value::String(address) = &p.attributes[at] else {
+            continue;
+        };
+        let first = address.split(" | ").next().expect("an address");
+        let hits = find(&fold(first), Some(&k));
+        assert!(
+            hits.iter().any(|h| h["id"] == p.id.as_str()),
+            "{first:?} → {hits:?}"
+        );
+        by_address += 1;
+    }
+    assert!(by_address >= 20, "{by_address} parcels searched by address");
+    // an H3 cell of a report
+    let export = d.join("r.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "reports",
+            "--format",
+            "csv",
+            "--out",
+            arg(&export),
+        ],
+    );
+    let cell = csv_rows(&export)
+        .into_iter()
+        .find(|r| !r["h3"].is_empty())
+        .expect("a report with a cell")["h3"]
+        .clone();
+    let hits = find(&cell, None);
+    assert_eq!(hits[0]["kind"], "cell");
+    assert_eq!(hits[0]["id"], cell.as_str());
+    // bad queries
+    for (q, status) in [
+        ("/search", 400),
+        ("/search?q=", 400),
+        ("/search?q=barrio&limit=0", 400),
+        ("/search?q=barrio&limit=x", 400),
+    ] {
+        let r = server.get(q, &[]);
+        assert_eq!(r.status, status, "{q}");
+        assert!(r.json()["error"].is_string(), "{q}");
+    }
+    let long = format!("/search?q={}", "a".repeat(300));
+    assert_eq!(server.get(&long, &[]).status, 400);
+    let huge = format!("/search?q={}", "a".repeat(10_000));
+    let r = server.get(&huge, &[]);
+    assert_eq!(r.status, 414, "a 10 kB query");
+    // the server is unaffected
+    assert_eq!(server.get("/health", &[]).status, 200);
 }
