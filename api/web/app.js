@@ -10,7 +10,10 @@
     return;
   }
   // An API key (`?key=...` in the page's address) goes with every request to this server.
-  const key = new URLSearchParams(location.search).get('key');
+  // The view (layer, index, window, filter, selection) lives in the address too, and the map's
+  // position in its hash (`#map=zoom/lat/lon`): a copied address reopens the same view.
+  const params = new URLSearchParams(location.search);
+  const key = params.get('key');
   const api = (url) => fetch(url, key ? { headers: { 'X-API-Key': key } } : {});
   const meta = await (await api('/meta.json')).json();
   const layers = Object.fromEntries(meta.layers.map((l) => [l.name, l]));
@@ -28,9 +31,16 @@
   $('window').value = meta.default_window;
   meta.categories.forEach((c) => option($('category'), c, c));
   meta.departments.forEach((d) => option($('department'), d, d));
+  // a value from the address only where the picker has it
+  const restore = (id) => {
+    const v = params.get(id);
+    if (v !== null && [...$(id).options].some((o) => o.value === v && !o.disabled)) $(id).value = v;
+  };
+  ['window', 'category', 'department'].forEach(restore);
   for (const o of [...$('view').options]) {
     if (!layers[o.value]) o.disabled = true;
   }
+  restore('view');
   if (!layers[$('view').value]) {
     const first = [...$('view').options].find((o) => !o.disabled);
     if (first) $('view').value = first.value;
@@ -52,6 +62,7 @@
     select.value = l.default_field;
   };
   fillFields();
+  restore('field');
 
   const style = await (await api('/style.json?' + query())).json();
   const options = {
@@ -64,7 +75,13 @@
     transformRequest: (url) => (key && url.startsWith(location.origin)
       ? { url, headers: { 'X-API-Key': key } } : { url }),
   };
-  if (meta.bounds) options.bounds = meta.bounds;
+  const at = /^#map=([\d.]+)\/(-?[\d.]+)\/(-?[\d.]+)$/.exec(location.hash);
+  if (at) {
+    options.zoom = +at[1];
+    options.center = [+at[3], +at[2]];
+  } else if (meta.bounds) {
+    options.bounds = meta.bounds;
+  }
   const map = new maplibregl.Map(options);
   window.predioMap = map;
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
@@ -128,7 +145,162 @@
       }
     }
     status.textContent = `versión ${meta.version} · ${q.replaceAll('&', ' · ')}`;
-    window.predioState = { view, field, query: q };
+    window.predioState = { ...window.predioState, view, field, query: q };
+    remember();
+    if (selected) {
+      // its numbers from the tiles of the new filter, once they are in
+      const idle = new Promise((done) => map.once('idle', done));
+      map.triggerRepaint();
+      await idle;
+      await showSelection();
+    }
+  };
+
+  // The address: the pickers, the selection and the map's position.
+  const remember = () => {
+    const p = new URLSearchParams();
+    if (key) p.set('key', key);
+    for (const id of ['view', 'field', 'window', 'category', 'department']) {
+      if ($(id).value) p.set(id, $(id).value);
+    }
+    if (selected) p.set('select', `${selected.kind}:${selected.id}`);
+    const c = map.getCenter();
+    const hash = `#map=${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`;
+    history.replaceState(null, '', `${location.pathname}?${p}${hash}`);
+  };
+  map.on('moveend', () => { if (window.predioState) remember(); });
+
+  // Search: one box for sectors, parcels, addresses and H3 cells (`/search`).
+  let selected = null;
+  let typing = null;
+  const results = $('results');
+  const find = async () => {
+    const q = $('search').value.trim();
+    results.innerHTML = '';
+    if (!q) return;
+    const r = await api(`/search?q=${encodeURIComponent(q)}&limit=8`);
+    const body = await r.json();
+    if (!r.ok) { status.textContent = body.error; return; }
+    const kinds = { sector: 'sector', parcel: 'predio', cell: 'celda' };
+    for (const hit of body.results) {
+      const li = document.createElement('li');
+      li.tabIndex = 0;
+      const k = document.createElement('span');
+      k.className = 'kind';
+      k.textContent = kinds[hit.kind];
+      li.append(k, document.createTextNode(hit.label));
+      li.addEventListener('click', () => select(hit));
+      li.addEventListener('keydown', (e) => { if (e.key === 'Enter') select(hit); });
+      results.appendChild(li);
+    }
+    window.predioState = { ...window.predioState, results: body.results };
+  };
+  $('search').addEventListener('input', () => { clearTimeout(typing); typing = setTimeout(find, 250); });
+  $('search').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { clearTimeout(typing); find(); }
+  });
+
+  // A selected place: outlined, flown to, and its numbers and monthly series in the panel.
+  const highlight = () => {
+    for (const [layer, source, field] of [['sectors-selected', 'sectors', 'sector_id'],
+      ['parcels-selected', 'parcels', 'parcel_id']]) {
+      if (!map.getSource(source)) continue;
+      if (!map.getLayer(layer)) {
+        map.addLayer({ id: layer, type: 'line', source, 'source-layer': source,
+          paint: { 'line-color': '#111', 'line-width': 3 } });
+      }
+      const id = selected && selected.kind === source.slice(0, -1) ? selected.id : '';
+      map.setFilter(layer, ['==', ['get', field], id]);
+    }
+  };
+  const select = async (hit, fly = true) => {
+    selected = { kind: hit.kind, id: hit.id, label: hit.label };
+    results.innerHTML = '';
+    highlight();
+    if (fly && hit.bbox) {
+      map.fitBounds([[hit.bbox[0], hit.bbox[1]], [hit.bbox[2], hit.bbox[3]]],
+        // clear of the panel on the left
+        { padding: { top: 40, bottom: 40, left: 300, right: 60 },
+          maxZoom: hit.kind === 'parcel' ? 17.5 : 15.5, duration: 0 });
+    }
+    if (hit.kind === 'sector' && $('view').value !== 'sectors' && layers.sectors) {
+      $('view').value = 'sectors';
+      fillFields();
+    }
+    await update();
+  };
+  const labels = {
+    received: 'recibidos', open: 'pendientes', overdue: 'vencidos',
+    overdue_0_5: 'vencidos 0–5 d.h.', overdue_6_10: 'vencidos 6–10 d.h.',
+    overdue_11_20: 'vencidos 11–20 d.h.', overdue_over_20: 'vencidos > 20 d.h.',
+    compliance: 'cumplimiento de plazo', answered: 'respondidos', answered_on_time: 'a tiempo',
+    resolution_median_bd: 'mediana de resolución (d.h.)', oldest_open_bd: 'pendiente más antiguo (d.h.)',
+    density_km2: 'por km²', per_1000: 'por 1.000 hab.', attention: 'índice de atención',
+  };
+  const fmt = new Intl.NumberFormat('es', { maximumFractionDigits: 2 });
+  const showSelection = async () => {
+    const panel = $('selection');
+    panel.hidden = false;
+    $('sel-title').textContent = selected.label || selected.id;
+    const table = $('sel-indices');
+    table.innerHTML = '';
+    const source = { sector: 'sectors', parcel: 'parcels' }[selected.kind];
+    const field = { sector: 'sector_id', parcel: 'parcel_id' }[selected.kind];
+    const feature = source && map.getSource(source) && map.querySourceFeatures(source,
+      { sourceLayer: source, filter: ['==', ['get', field], selected.id] })[0];
+    const shown = {};
+    if (feature) {
+      for (const [k, label] of Object.entries(labels)) {
+        const v = feature.properties[k];
+        if (v === undefined) continue;
+        shown[k] = v;
+        const tr = table.insertRow();
+        tr.insertCell().textContent = label;
+        tr.insertCell().textContent = k === 'compliance' ? `${fmt.format(100 * v)}\u00a0%` : fmt.format(v);
+      }
+    }
+    window.predioState = { ...window.predioState, selection: { ...selected, indices: shown } };
+    if (selected.kind === 'sector') await chart();
+    else $('chart').innerHTML = '';
+  };
+  // The monthly series (`/series`): received as bars, open and overdue at each month's end as
+  // lines.
+  const chart = async () => {
+    const p = new URLSearchParams({ level: 'sector', id: selected.id });
+    if ($('category').value) p.set('category', $('category').value);
+    else if ($('department').value) p.set('department', $('department').value);
+    const r = await api(`/series?${p}`);
+    const svg = $('chart');
+    svg.innerHTML = '';
+    if (!r.ok) { window.predioState.series = null; return; }
+    const months = (await r.json()).months;
+    const W = 250;
+    const H = 120;
+    const top = Math.max(1, ...months.map((m) => Math.max(m.received, m.open, m.overdue)));
+    const x = (i) => 4 + (i * (W - 8)) / Math.max(1, months.length);
+    const y = (v) => H - 14 - (v * (H - 24)) / top;
+    const ns = 'http://www.w3.org/2000/svg';
+    const el = (name, attrs) => {
+      const e = document.createElementNS(ns, name);
+      Object.entries(attrs).forEach(([k, v]) => e.setAttribute(k, v));
+      svg.appendChild(e);
+      return e;
+    };
+    const bw = Math.max(1, (W - 8) / Math.max(1, months.length) - 1);
+    months.forEach((m, i) => {
+      el('rect', { x: x(i), y: y(m.received), width: bw, height: H - 14 - y(m.received),
+        fill: '#9ecae1', 'data-month': m.month }).appendChild(document.createElementNS(ns, 'title'))
+        .textContent = `${m.month}: ${m.received} recibidos, ${m.open} pendientes, ${m.overdue} vencidos`;
+    });
+    for (const [f, colour] of [['open', '#3b3b3b'], ['overdue', '#d7301f']]) {
+      el('polyline', { fill: 'none', stroke: colour, 'stroke-width': 1.5, class: `line-${f}`,
+        points: months.map((m, i) => `${x(i) + bw / 2},${y(m[f])}`).join(' ') });
+    }
+    el('text', { x: 4, y: H - 2, 'font-size': 10, fill: '#555' }).textContent = months[0]?.month ?? '';
+    el('text', { x: W - 4, y: H - 2, 'font-size': 10, fill: '#555', 'text-anchor': 'end' })
+      .textContent = months[months.length - 1]?.month ?? '';
+    el('text', { x: 4, y: 10, 'font-size': 10, fill: '#555' }).textContent = fmt.format(top);
+    window.predioState = { ...window.predioState, series: months };
   };
 
   $('view').addEventListener('change', () => { fillFields(); update(); });
@@ -142,6 +314,9 @@
       && map.getLayoutProperty(id, 'visibility') !== 'none' && id.endsWith('-fill'));
     const f = map.queryRenderedFeatures(e.point, { layers: visible })[0];
     if (!f) return;
+    if (f.properties.sector_id && f.layer.id === 'sectors-fill') {
+      select({ kind: 'sector', id: f.properties.sector_id, label: f.properties.name }, false);
+    }
     const table = document.createElement('table');
     for (const [k, v] of Object.entries(f.properties)) {
       const tr = table.insertRow();
@@ -151,5 +326,21 @@
     new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(table).addTo(map);
   });
 
-  map.on('load', update);
+  map.on('load', async () => {
+    const chosen = params.get('select');
+    if (chosen && chosen.includes(':')) {
+      const [kind, ...rest] = chosen.split(':');
+      const id = rest.join(':');
+      const r = await api(`/search?q=${encodeURIComponent(id)}&limit=50`);
+      const hit = r.ok && (await r.json()).results.find((h) => h.kind === kind && h.id === id);
+      if (hit) {
+        selected = { kind: hit.kind, id: hit.id, label: hit.label };
+        highlight();
+        // the map waits where the address put it
+        await new Promise((done) => map.once('idle', done));
+      }
+    }
+    await update();
+    window.predioState = { ...window.predioState, ready: true };
+  });
 })();

@@ -113,9 +113,77 @@ try {
     if (!(summary.heatLastWindow > 0)) await fail('no heat cell for the last window');
   }
 
+  // Search a sector by half its name, select it, read its panel; then reopen the page's
+  // address in a new page and find the same view.
+  async function workbenchChecks() {
+    const target = await page.evaluate(() => {
+      const fs = window.predioMap.queryRenderedFeatures({ layers: ['sectors-fill'] });
+      const f = fs.find((x) => x.properties.name && x.properties.name !== x.properties.sector_id) || fs[0];
+      return { id: f.properties.sector_id, name: f.properties.name };
+    });
+    const typed = target.name.slice(0, Math.max(3, Math.ceil(target.name.length * 0.6))).toLowerCase();
+    await page.fill('#search', typed);
+    await page.press('#search', 'Enter');
+    await page.waitForSelector('#results li', { timeout: 10000 });
+    const hits = await page.evaluate(() => window.predioState.results);
+    const at = hits.findIndex((h) => h.kind === 'sector' && h.id === target.id);
+    if (at < 0) await fail(`searching ${typed} did not find sector ${target.id}: ${JSON.stringify(hits)}`);
+    await page.click(`#results li:nth-child(${at + 1})`);
+    await page.waitForFunction((id) => window.predioState.selection?.id === id && window.predioState.series,
+      target.id, { timeout: 30000 });
+    await idle();
+    const state = await page.evaluate(() => ({
+      selection: window.predioState.selection,
+      months: window.predioState.series,
+      query: window.predioState.query,
+      title: document.getElementById('sel-title').textContent,
+      bars: document.querySelectorAll('#chart rect').length,
+      rows: document.querySelectorAll('#sel-indices tr').length,
+      centre: window.predioMap.getCenter().toArray(),
+      zoom: window.predioMap.getZoom(),
+      outlined: window.predioMap.queryRenderedFeatures({ layers: ['sectors-selected'] }).length,
+    }));
+    const b = hits[at].bbox;
+    const [x, y] = state.centre;
+    if (!(x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3])) {
+      await fail(`the map is at ${state.centre}, not over the sector ${JSON.stringify(b)}`);
+    }
+    if (state.title !== target.name) await fail(`panel title ${state.title}, not ${target.name}`);
+    if (!(state.rows > 3)) await fail(`panel rows: ${state.rows}`);
+    if (state.bars !== state.months.length) await fail(`chart bars ${state.bars} for ${state.months.length} months`);
+    if (!(state.outlined > 0)) await fail('the selected sector is not outlined');
+    await page.screenshot({ path: shot.replace(/\.png$/, '-search.png') });
+    summary.search = { typed, id: target.id, name: target.name, ...state };
+
+    // the address reopens the same view
+    const address = page.url();
+    const again = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+    again.on('pageerror', (e) => errors.push(String(e)));
+    await again.goto(address);
+    await again.waitForFunction((id) => window.predioState?.ready && window.predioState.selection?.id === id,
+      target.id, { timeout: 60000 });
+    const restored = await again.evaluate(() => ({
+      view: window.predioState.view,
+      field: window.predioState.field,
+      query: window.predioState.query,
+      selection: window.predioState.selection.id,
+      centre: window.predioMap.getCenter().toArray(),
+      zoom: window.predioMap.getZoom(),
+    }));
+    await again.screenshot({ path: shot.replace(/\.png$/, '-shared.png') });
+    await again.close();
+    const near = Math.abs(restored.centre[0] - x) < 1e-4 && Math.abs(restored.centre[1] - y) < 1e-4
+      && Math.abs(restored.zoom - state.zoom) < 0.02;
+    if (!near || restored.query !== state.query || restored.view !== 'sectors') {
+      await fail(`the shared address ${address} reopened ${JSON.stringify(restored)}`);
+    }
+    summary.shared = { address, ...restored };
+  }
+
   async function everyLayerChecks() {
     summary.sectors = await rendered('sectors-fill');
     if (!(summary.sectors > 0)) await fail('no sector rendered');
+    await workbenchChecks();
 
     await choose('#view', 'heat', (v) => window.predioState.view === v);
     summary.heat = await rendered('heat-fill');

@@ -1269,11 +1269,87 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
         let exported: f64 = row[field].parse().expect("a number");
         assert_eq!(shown, exported, "parcel {id}: {field}");
     }
+    workbench_agrees(data.path(), &server, &summary["search"]);
     let png = std::fs::read(&shot).expect("the screenshot");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
         "{} bytes",
         png.len()
+    );
+}
+
+/// The sector the viewer's search selected: its panel's numbers are the sector's indices for
+/// the window shown (`predio export indices`), its chart the `/series` months.
+fn workbench_agrees(d: &Path, server: &Server, search: &serde_json::Value) {
+    let id = search["id"].as_str().expect("the selected sector");
+    let query = search["query"].as_str().expect("the filter");
+    let window = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("window="))
+        .expect("a window");
+    let table = d.join("sectors-shown.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "indices",
+            "--level",
+            "sector",
+            "--format",
+            "csv",
+            "--out",
+            arg(&table),
+            "--window",
+            window,
+        ],
+    );
+    let rows = crate::support::csv_rows(&table);
+    let row = rows
+        .iter()
+        .find(|r| r["sector_id"] == id)
+        .unwrap_or_else(|| panic!("sector {id} in the indices"));
+    let shown = &search["selection"]["indices"];
+    let mut compared = 0;
+    for field in [
+        "received",
+        "open",
+        "overdue",
+        "compliance",
+        "resolution_median_bd",
+    ] {
+        let (Some(v), Ok(want)) = (shown[field].as_f64(), row[field].parse::<f64>()) else {
+            continue;
+        };
+        assert!(
+            (v - want).abs() < 1e-9,
+            "sector {id} {field}: panel {v}, indices {want}"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 3, "{shown}");
+    let series = server
+        .get(&format!("/series?level=sector&id={id}"), &[])
+        .json();
+    let (charted, months) = (
+        search["months"].as_array().expect("charted months"),
+        series["months"].as_array().expect("months"),
+    );
+    assert_eq!(charted.len(), months.len());
+    for (a, b) in charted.iter().zip(months) {
+        assert_eq!(a["month"], b["month"]);
+        for f in ["received", "open", "overdue", "closed", "answered"] {
+            assert_eq!(
+                a[f].as_f64(),
+                b[f].as_f64(),
+                "the chart's {f} of {}",
+                a["month"]
+            );
+        }
+    }
+    eprintln!(
+        "viewer: searched {:?}, selected {id}: {compared} indices as exported, {} months charted",
+        search["typed"],
+        series["months"].as_array().map_or(0, Vec::len)
     );
 }
 
