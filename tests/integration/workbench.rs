@@ -345,3 +345,156 @@ fn search_finds_sectors_parcels_and_cells_for_the_roles_that_see_them() {
     // the server is unaffected
     assert_eq!(server.get("/health", &[]).status, 200);
 }
+
+/// `/reports.{json,csv,geojson}` (auditor): a sector's open reports are those the export
+/// shows open at the as-of time, oldest first; the CSV and GeoJSON downloads hold the same
+/// rows; the window and stage filters select what they say; refused without an auditor key.
+#[test]
+fn the_reports_behind_a_sector_are_its_open_reports_and_the_downloads_hold_them() {
+    let data = private_town();
+    let d = data.path();
+    let auditor = key(d, "aud", "auditor");
+    let planner = key(d, "pl", "planner");
+    let server = Server::launch(d, &[]);
+    let zone: Tz = "America/Costa_Rica".parse().expect("zone");
+    let city = server.get("/series?level=city", &[]).json();
+    let as_of: DateTime<Utc> = city["as_of"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("the as-of time");
+    let export = d.join("r.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "reports",
+            "--format",
+            "csv",
+            "--out",
+            arg(&export),
+        ],
+    );
+    let rows = csv_rows(&export);
+    let time = |s: &str| (!s.is_empty()).then(|| s.parse::<DateTime<Utc>>().expect("a time"));
+    let open_at = |r: &HashMap<String, String>| {
+        let created = time(&r["created_at"]).expect("created");
+        let closed = ["resolved", "rejected", "duplicate"].contains(&r["status"].as_str())
+            && time(&r["closed_at"]).is_none_or(|c| c <= as_of);
+        created <= as_of && !closed
+    };
+    let sector = rows
+        .iter()
+        .filter(|r| open_at(r) && !r["sector_id"].is_empty())
+        .map(|r| r["sector_id"].clone())
+        .next()
+        .expect("a sector with open reports");
+    let get = |q: &str| server.get(q, &[("X-API-Key", auditor.as_str())]);
+    let listed = get(&format!("/reports.json?sector_id={sector}&page_size=1000")).json();
+    let mut want: Vec<&HashMap<String, String>> = rows
+        .iter()
+        .filter(|r| r["sector_id"] == sector && open_at(r))
+        .collect();
+    want.sort_by(|a, b| (&a["created_at"], &a["id"]).cmp(&(&b["created_at"], &b["id"])));
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let want_ids: Vec<String> = want.iter().map(|r| r["id"].clone()).collect();
+    assert!(!want_ids.is_empty());
+    assert_eq!(listed["total"], want_ids.len());
+    let mut got = ids(&listed["reports"]);
+    let mut sorted = want_ids.clone();
+    sorted.sort();
+    got.sort();
+    assert_eq!(got, sorted, "the open reports of {sector}");
+    // oldest first
+    let created: Vec<&str> = listed["reports"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["created_at"].as_str().expect("created"))
+        .collect();
+    assert!(created.windows(2).all(|w| w[0] <= w[1]), "{created:?}");
+    // paged: page 2 of 2-row pages is the third and fourth
+    if want_ids.len() >= 4 {
+        let p2 = get(&format!(
+            "/reports.json?sector_id={sector}&page=2&page_size=2"
+        ))
+        .json();
+        assert_eq!(ids(&p2["reports"]), ids(&listed["reports"])[2..4]);
+    }
+    // the downloads hold the same rows, in the same order
+    let csv = get(&format!("/reports.csv?sector_id={sector}"));
+    assert_eq!(csv.status, 200);
+    assert!(csv
+        .header("content-disposition")
+        .is_some_and(|h| h.contains("attachment")));
+    let text = String::from_utf8(csv.body.clone()).expect("utf-8");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,category,department,sector_id,parcel_id,created_at,age_bd,stage,due_date,past_due_bd"),
+        "no other column, and no personal one"
+    );
+    let csv_ids: Vec<String> = lines
+        .map(|l| l.split(',').next().expect("id").to_owned())
+        .collect();
+    assert_eq!(csv_ids, ids(&listed["reports"]));
+    let geo = get(&format!("/reports.geojson?sector_id={sector}")).json();
+    let features = geo["features"].as_array().expect("features");
+    assert_eq!(features.len(), csv_ids.len());
+    let by_id: HashMap<&str, &HashMap<String, String>> =
+        rows.iter().map(|r| (r["id"].as_str(), r)).collect();
+    for f in features {
+        let id = f["properties"]["id"].as_str().expect("id");
+        let r = by_id[id];
+        if let Some(c) = f["geometry"]["coordinates"].as_array() {
+            let lon: f64 = r["lon"].parse().expect("lon");
+            assert!((c[0].as_f64().expect("x") - lon).abs() < 1e-9, "{id}");
+        }
+    }
+    // a window: the open reports created in its local days; a stage: those in it
+    let local = as_of.with_timezone(&zone).naive_local() - chrono::Days::new(90);
+    let start = zone
+        .from_local_datetime(&local)
+        .earliest()
+        .expect("a start")
+        .with_timezone(&Utc);
+    let in_window = want
+        .iter()
+        .filter(|r| time(&r["created_at"]).expect("created") > start)
+        .count();
+    let w = get(&format!(
+        "/reports.json?sector_id={sector}&window=90d&page_size=1000"
+    ))
+    .json();
+    assert_eq!(w["total"], in_window);
+    let overdue = get("/reports.json?stage=overdue&page_size=1000").json();
+    assert!(overdue["reports"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .all(|r| r["stage"] == "overdue" && r["past_due_bd"].is_number()));
+    // roles and bad requests
+    assert_eq!(server.get("/reports.csv", &[]).status, 401);
+    assert_eq!(
+        server
+            .get("/reports.json", &[("X-API-Key", planner.as_str())])
+            .status,
+        403
+    );
+    for q in [
+        "/reports.json?stage=late",
+        "/reports.json?page_size=0",
+        "/reports.json?sector_id=a&parcel_id=b",
+        "/reports.json?window=forever",
+        "/reports.json?category=Nothing",
+    ] {
+        let r = get(q);
+        assert_eq!(r.status, 400, "{q}");
+        assert!(r.json()["error"].is_string(), "{q}");
+    }
+}

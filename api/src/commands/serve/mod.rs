@@ -15,6 +15,7 @@
 mod admin;
 mod assets;
 mod audit;
+mod backlog;
 mod error;
 mod guard;
 mod open311;
@@ -194,6 +195,9 @@ pub(crate) fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router
         .route("/plan", get(plan))
         .route("/series", get(series::series))
         .route("/search", get(search::search))
+        .route("/reports.json", get(backlog::reports))
+        .route("/reports.csv", get(backlog::reports))
+        .route("/reports.geojson", get(backlog::reports))
         .route("/metrics", get(metrics))
         .route("/admin/reload", post(admin_reload))
         .route("/admin/cache/clear", post(admin_clear))

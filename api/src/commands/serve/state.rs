@@ -22,6 +22,8 @@ pub(crate) struct Served {
     pub(crate) open311: std::sync::OnceLock<Result<Arc<Requests>, String>>,
     /// Its monthly series for `/series`, read on first use (`Err("")`: none stored).
     pub(crate) series: std::sync::OnceLock<Result<Arc<super::series::Series>, String>>,
+    /// Its open reports for `/reports.*`, read on first use (`Err("")`: no indices).
+    pub(crate) backlog: std::sync::OnceLock<Result<Arc<Vec<super::backlog::Open>>, String>>,
     /// Its places for `/search`, indexed on first use.
     pub(crate) search: std::sync::OnceLock<Result<Arc<predio_engine::search::SearchIndex>, String>>,
     pub(crate) layers: BTreeMap<String, Arc<dyn TileProvider>>,
@@ -112,6 +114,7 @@ pub(crate) fn load(
         open311: std::sync::OnceLock::new(),
         series: std::sync::OnceLock::new(),
         search: std::sync::OnceLock::new(),
+        backlog: std::sync::OnceLock::new(),
         layers,
         windows,
         default_window,

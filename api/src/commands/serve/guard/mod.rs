@@ -309,6 +309,8 @@ mod tests {
         assert_eq!(r("/open311/v2/requests/R-1.xml", None, true), Role::Auditor);
         assert_eq!(r("/open311/v2/services.json", None, false), Role::Public);
         assert_eq!(r("/audit/sectors.csv", None, true), Role::Auditor);
+        assert_eq!(r("/reports.csv", None, true), Role::Auditor);
+        assert_eq!(r("/report%73.json", None, true), Role::Auditor);
         assert_eq!(r("/plan", None, true), Role::Planner);
         assert_eq!(r("/metrics", None, true), Role::Admin);
         assert_eq!(r("/admin/reload", None, true), Role::Admin);

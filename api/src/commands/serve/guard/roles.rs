@@ -37,7 +37,7 @@ pub(crate) fn required_role(path: &str, query: Option<&str>, open: Openness) -> 
             Role::Auditor
         };
     }
-    if path.starts_with("/audit/") {
+    if path.starts_with("/audit/") || path.starts_with("/reports.") {
         return Role::Auditor;
     }
     if path == "/plan" {
@@ -99,6 +99,7 @@ pub(super) fn route_of(path: &str) -> &'static str {
         "/plan" => "plan",
         "/series" => "series",
         "/search" => "search",
+        "/reports.json" | "/reports.csv" | "/reports.geojson" => "reports",
         _ => "other",
     }
 }

@@ -1,0 +1,347 @@
+//! `/reports.{json,csv,geojson}` (auditor): the open reports behind a number — those of a
+//! sector, a parcel or the whole city under the window, category or department and stages
+//! asked for, oldest first, with their age in business days, stage and deadline as `predio
+//! compute` found them at its as-of time (`indices-reports.parquet`). JSON is paged; CSV and
+//! GeoJSON hold every row of the filter, for download. Never a personal field: ids, categories,
+//! places, times and verdicts only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::Uri;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use predio_engine::indices::{days_before, Level, Window};
+use serde_json::{json, Value};
+
+use super::error::{bad_request, ApiError};
+use super::state::{Served, Shared};
+use super::tiles::json_response;
+
+/// One open report, as listed.
+#[derive(Debug, Clone)]
+pub(crate) struct Open {
+    id: String,
+    category: Option<String>,
+    department: Option<String>,
+    sector_id: Option<String>,
+    parcel_id: Option<String>,
+    created: DateTime<Utc>,
+    age_bd: Option<i64>,
+    stage: Option<String>,
+    due_date: Option<String>,
+    past_due_bd: Option<i64>,
+    point: Option<(f64, f64)>,
+}
+
+/// The columns of a row, in order (CSV header and JSON keys).
+const COLUMNS: [&str; 10] = [
+    "id",
+    "category",
+    "department",
+    "sector_id",
+    "parcel_id",
+    "created_at",
+    "age_bd",
+    "stage",
+    "due_date",
+    "past_due_bd",
+];
+
+/// The stages an open report can be in.
+const STAGES: [&str; 4] = ["on_time", "warning", "alert", "overdue"];
+
+impl Open {
+    fn values(&self) -> [Value; 10] {
+        let text = |s: &Option<String>| s.as_ref().map_or(Value::Null, |s| json!(s));
+        [
+            json!(self.id),
+            text(&self.category),
+            text(&self.department),
+            text(&self.sector_id),
+            text(&self.parcel_id),
+            json!(self.created.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            self.age_bd.map_or(Value::Null, |v| json!(v)),
+            text(&self.stage),
+            text(&self.due_date),
+            self.past_due_bd.map_or(Value::Null, |v| json!(v)),
+        ]
+    }
+}
+
+/// The version's open reports, oldest first, read on first use.
+fn backlog_of(state: &Shared, served: &Served) -> Result<Arc<Vec<Open>>, ApiError> {
+    served
+        .backlog
+        .get_or_init(|| read_backlog(state, served).map(Arc::new))
+        .clone()
+        .map_err(|e| {
+            if e.is_empty() {
+                ApiError(
+                    StatusCode::NOT_FOUND,
+                    "this version has no indices: run predio compute".into(),
+                )
+            } else {
+                ApiError::internal(e)
+            }
+        })
+}
+
+fn read_backlog(state: &Shared, served: &Served) -> Result<Vec<Open>, String> {
+    let e = |e: predio_engine::Error| e.to_string();
+    let table = state
+        .catalog
+        .indices(&served.manifest, Level::Report)
+        .map_err(e)?
+        .ok_or_else(String::new)?;
+    let columns = state
+        .catalog
+        .report_columns(&served.manifest)
+        .map_err(e)?
+        .ok_or_else(String::new)?;
+    let at: HashMap<&str, usize> = (0..columns.len()).map(|i| (columns.id(i), i)).collect();
+    let texts = |c: &str| table.texts(c).map_err(e);
+    let numbers = |c: &str| table.numbers(c).map_err(e);
+    let (id, category, department, sector, parcel) = (
+        texts("id")?,
+        texts("category")?,
+        texts("department")?,
+        texts("sector_id")?,
+        texts("parcel_id")?,
+    );
+    let (stage, due, closed) = (texts("stage")?, texts("due_date")?, texts("closed")?);
+    let (age, past) = (numbers("age_bd")?, numbers("past_due_bd")?);
+    let mut open = Vec::new();
+    for r in 0..table.len() {
+        let (Some(rid), Some("false")) = (&id[r], closed[r].as_deref()) else {
+            continue;
+        };
+        let Some(&i) = at.get(rid.as_str()) else {
+            continue;
+        };
+        let Some(created) = DateTime::from_timestamp_millis(columns.created_ms()[i]) else {
+            continue;
+        };
+        // whole business days, stored as numbers
+        #[allow(clippy::cast_possible_truncation)]
+        let whole = |v: Option<f64>| v.map(|v| v as i64);
+        open.push(Open {
+            id: rid.clone(),
+            category: category[r].clone(),
+            department: department[r].clone(),
+            sector_id: sector[r].clone(),
+            parcel_id: parcel[r].clone(),
+            created,
+            age_bd: whole(age[r]),
+            stage: stage[r].clone(),
+            due_date: due[r].clone(),
+            past_due_bd: whole(past[r]),
+            point: columns.lon_lat(i),
+        });
+    }
+    // oldest first, then by id
+    open.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    Ok(open)
+}
+
+/// What a request selects.
+struct Filter {
+    sector: Option<String>,
+    parcel: Option<String>,
+    after: Option<DateTime<Utc>>,
+    category: Option<String>,
+    department: Option<String>,
+    stages: Vec<String>,
+}
+
+impl Filter {
+    fn of(
+        q: &HashMap<String, String>,
+        served: &Served,
+        zone: chrono_tz::Tz,
+    ) -> Result<Self, ApiError> {
+        let given = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
+        let (sector, parcel) = (given("sector_id"), given("parcel_id"));
+        if sector.is_some() && parcel.is_some() {
+            return Err(bad_request("sector_id= or parcel_id=, not both"));
+        }
+        let (category, department) = (given("category"), given("department"));
+        if category.is_some() && department.is_some() {
+            return Err(bad_request("category= or department=, not both"));
+        }
+        if let Some(c) = category.as_ref().filter(|c| !served.categories.contains(c)) {
+            return Err(bad_request(format!("category={c:?}: not in the data")));
+        }
+        if let Some(d) = department
+            .as_ref()
+            .filter(|d| !served.departments.contains(d))
+        {
+            return Err(bad_request(format!("department={d:?}: not in the data")));
+        }
+        let after = match given("window") {
+            None => None,
+            Some(w) => {
+                let window: Window = w
+                    .parse()
+                    .map_err(|e: String| bad_request(format!("window={w:?}: {e}")))?;
+                let as_of = served
+                    .manifest
+                    .indices
+                    .as_ref()
+                    .map(|m| m.as_of)
+                    .ok_or_else(|| bad_request("no indices: run predio compute"))?;
+                window.days.map(|d| days_before(as_of, d, zone))
+            }
+        };
+        let stages: Vec<String> = match given("stage") {
+            None => STAGES.map(str::to_owned).to_vec(),
+            Some(s) => s.split(',').map(|x| x.trim().to_owned()).collect(),
+        };
+        if let Some(bad) = stages.iter().find(|s| !STAGES.contains(&s.as_str())) {
+            return Err(bad_request(format!("stage={bad:?}: {}", STAGES.join(", "))));
+        }
+        Ok(Filter {
+            sector,
+            parcel,
+            after,
+            category,
+            department,
+            stages,
+        })
+    }
+
+    fn keeps(&self, r: &Open) -> bool {
+        let same = |want: &Option<String>, have: &Option<String>| want.is_none() || want == have;
+        same(&self.sector, &r.sector_id)
+            && same(&self.parcel, &r.parcel_id)
+            && same(&self.category, &r.category)
+            && same(&self.department, &r.department)
+            && self.after.is_none_or(|a| r.created > a)
+            && r.stage.as_ref().is_some_and(|s| self.stages.contains(s))
+    }
+}
+
+/// `/reports.{json,csv,geojson}`.
+pub(super) async fn reports(
+    State(state): State<Shared>,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let format = match uri.path() {
+        "/reports.json" => "json",
+        "/reports.csv" => "csv",
+        "/reports.geojson" => "geojson",
+        other => return Err(ApiError(StatusCode::NOT_FOUND, format!("no {other}"))),
+    };
+    let page: usize = parse_in(&q, "page", 1, 1..=1_000_000)?;
+    let page_size: usize = parse_in(&q, "page_size", 100, 1..=1000)?;
+    let served = state.current.load_full();
+    let zone = served.manifest.zone().0;
+    let filter = Filter::of(&q, &served, zone)?;
+    let st = Arc::clone(&state);
+    let rows = tokio::task::spawn_blocking(move || {
+        backlog_of(&st, &served).map(|all| {
+            all.iter()
+                .filter(|r| filter.keeps(r))
+                .cloned()
+                .collect::<Vec<Open>>()
+        })
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    match format {
+        "json" => {
+            let total = rows.len();
+            let items: Vec<Value> = rows
+                .iter()
+                .skip((page - 1) * page_size)
+                .take(page_size)
+                .map(|r| {
+                    Value::Object(
+                        COLUMNS
+                            .iter()
+                            .map(|c| (*c).to_owned())
+                            .zip(r.values())
+                            .collect(),
+                    )
+                })
+                .collect();
+            Ok(json_response(json!({
+                "total": total, "page": page, "page_size": page_size, "reports": items
+            })))
+        }
+        "csv" => {
+            let text = crate::commands::table::csv_text(
+                &COLUMNS,
+                rows.iter().map(|r| {
+                    r.values()
+                        .iter()
+                        .map(|v| match v {
+                            Value::String(s) => s.clone(),
+                            Value::Null => String::new(),
+                            v => v.to_string(),
+                        })
+                        .collect()
+                }),
+            )
+            .map_err(ApiError::internal)?;
+            Ok(download(
+                text,
+                "text/csv; charset=utf-8",
+                "reportes-pendientes.csv",
+            ))
+        }
+        _ => {
+            let features: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    let props: serde_json::Map<String, Value> =
+                        COLUMNS.iter().map(|c| (*c).to_owned()).zip(r.values()).collect();
+                    json!({
+                        "type": "Feature",
+                        "geometry": r.point.map(|(x, y)| json!({"type": "Point", "coordinates": [x, y]})),
+                        "properties": props,
+                    })
+                })
+                .collect();
+            let text = json!({"type": "FeatureCollection", "features": features}).to_string();
+            Ok(download(
+                text,
+                "application/geo+json",
+                "reportes-pendientes.geojson",
+            ))
+        }
+    }
+}
+
+/// A query parameter as a number in `range`, or `default` when absent.
+fn parse_in(
+    q: &HashMap<String, String>,
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ApiError> {
+    match q.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v.parse().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            bad_request(format!(
+                "{name}={v:?}: {} to {}",
+                range.start(),
+                range.end()
+            ))
+        }),
+    }
+}
+
+/// A file to save: its type and name.
+fn download(body: String, kind: &'static str, name: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
