@@ -262,6 +262,34 @@
     window.predioState = { ...window.predioState, selection: { ...selected, indices: shown } };
     if (selected.kind === 'sector') await chart();
     else $('chart').innerHTML = '';
+    await behind();
+  };
+  // Behind the numbers (an auditor's key): the open reports of the selection under the filter,
+  // oldest first, and the same as CSV or GeoJSON to download (`/reports.*`).
+  const stages = { on_time: 'en plazo', warning: 'aviso', alert: 'alerta', overdue: 'vencido' };
+  const behind = async () => {
+    const box = $('behind');
+    const p = new URLSearchParams(query());
+    p.set(selected.kind === 'parcel' ? 'parcel_id' : 'sector_id', selected.id);
+    if (selected.kind === 'cell') { box.hidden = true; return; }
+    const r = await api(`/reports.json?${p}&page_size=20`);
+    if (!r.ok) { box.hidden = true; window.predioState.behind = null; return; }
+    const body = await r.json();
+    box.hidden = false;
+    $('behind-total').textContent = `(${fmt.format(body.total)})`;
+    const tbody = $('behind-list').tBodies[0];
+    tbody.innerHTML = '';
+    for (const rep of body.reports) {
+      const tr = tbody.insertRow();
+      if (rep.stage === 'overdue') tr.className = 'overdue';
+      for (const v of [rep.id, rep.category ?? '', rep.age_bd ?? '', stages[rep.stage] ?? rep.stage]) {
+        tr.insertCell().textContent = v;
+      }
+    }
+    if (key) p.set('api_key', key);
+    $('get-csv').href = `/reports.csv?${p}`;
+    $('get-geojson').href = `/reports.geojson?${p}`;
+    window.predioState = { ...window.predioState, behind: { total: body.total, ids: body.reports.map((x) => x.id) } };
   };
   // The monthly series (`/series`): received as bars, open and overdue at each month's end as
   // lines.
@@ -336,8 +364,14 @@
       if (hit) {
         selected = { kind: hit.kind, id: hit.id, label: hit.label };
         highlight();
+        if (!at) {
+          map.fitBounds([[hit.bbox[0], hit.bbox[1]], [hit.bbox[2], hit.bbox[3]]],
+            { padding: { top: 40, bottom: 40, left: 300, right: 60 }, maxZoom: 15.5, duration: 0 });
+        }
         // the map waits where the address put it
-        await new Promise((done) => map.once('idle', done));
+        const idle = new Promise((done) => map.once('idle', done));
+        map.triggerRepaint();
+        await idle;
       }
     }
     await update();

@@ -129,8 +129,8 @@ try {
     const at = hits.findIndex((h) => h.kind === 'sector' && h.id === target.id);
     if (at < 0) await fail(`searching ${typed} did not find sector ${target.id}: ${JSON.stringify(hits)}`);
     await page.click(`#results li:nth-child(${at + 1})`);
-    await page.waitForFunction((id) => window.predioState.selection?.id === id && window.predioState.series,
-      target.id, { timeout: 30000 });
+    await page.waitForFunction((id) => window.predioState.selection?.id === id && window.predioState.series
+      && window.predioState.behind !== undefined, target.id, { timeout: 30000 });
     await idle();
     const state = await page.evaluate(() => ({
       selection: window.predioState.selection,
@@ -153,7 +153,18 @@ try {
     if (state.bars !== state.months.length) await fail(`chart bars ${state.bars} for ${state.months.length} months`);
     if (!(state.outlined > 0)) await fail('the selected sector is not outlined');
     await page.screenshot({ path: shot.replace(/\.png$/, '-search.png') });
-    summary.search = { typed, id: target.id, name: target.name, ...state };
+    // with an auditor's key: the reports behind the numbers, and the CSV their link downloads
+    const behind = await page.evaluate(async () => {
+      const b = window.predioState.behind;
+      if (!b) return { behind: null };
+      const csv = await (await fetch(document.getElementById('get-csv').href)).text();
+      const lines = csv.trim().split('\n');
+      return { behind: b, csvRows: lines.length - 1, csvIds: lines.slice(1, 1 + b.ids.length).map((l) => l.split(',')[0]) };
+    });
+    if (behind.behind && JSON.stringify(behind.csvIds) !== JSON.stringify(behind.behind.ids)) {
+      await fail(`the CSV's first rows ${behind.csvIds} are not the list's ${behind.behind.ids}`);
+    }
+    summary.search = { typed, id: target.id, name: target.name, ...state, ...behind };
 
     // the address reopens the same view
     const address = page.url();

@@ -1195,14 +1195,14 @@ fn a_new_version_evicts_only_the_tiles_it_changed() {
 
 /// Runs `tests/browser/viewer.mjs` (headless Chromium) on `server`'s viewer, in `mode` if
 /// given, saving its screenshot at `shot`; returns the JSON summary it prints.
-fn run_viewer(server: &Server, shot: &Path, mode: Option<&str>) -> serde_json::Value {
+fn run_viewer(server: &Server, page: &str, shot: &Path, mode: Option<&str>) -> serde_json::Value {
     crate::support::browser(&[
         "tests/browser/node_modules/playwright-core",
         "api/web/node_modules/maplibre-gl/dist/maplibre-gl.js",
     ]);
     let out = Command::new("node")
         .arg(crate::support::workspace().join("tests/browser/viewer.mjs"))
-        .arg(format!("http://{}/", server.addr))
+        .arg(format!("http://{}{page}", server.addr))
         .arg(shot)
         .args(mode)
         .output()
@@ -1219,9 +1219,11 @@ fn run_viewer(server: &Server, shot: &Path, mode: Option<&str>) -> serde_json::V
 #[test]
 fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
     let data = computed_town();
+    // an auditor opens it: the panel lists the reports behind a sector's numbers
+    let auditor = crate::api::key(data.path(), "aud", "auditor");
     let server = Server::start(data.path());
     let shot = data.path().join("viewer.png");
-    let summary = run_viewer(&server, &shot, None);
+    let summary = run_viewer(&server, &format!("/?key={auditor}"), &shot, None);
     for layer in ["sectors", "heat", "hotspots", "parcels", "parcels30d"] {
         assert!(
             summary[layer].as_u64().is_some_and(|n| n > 0),
@@ -1269,7 +1271,7 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
         let exported: f64 = row[field].parse().expect("a number");
         assert_eq!(shown, exported, "parcel {id}: {field}");
     }
-    workbench_agrees(data.path(), &server, &summary["search"]);
+    workbench_agrees(data.path(), &server, &auditor, &summary["search"]);
     let png = std::fs::read(&shot).expect("the screenshot");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
@@ -1280,7 +1282,7 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
 
 /// The sector the viewer's search selected: its panel's numbers are the sector's indices for
 /// the window shown (`predio export indices`), its chart the `/series` months.
-fn workbench_agrees(d: &Path, server: &Server, search: &serde_json::Value) {
+fn workbench_agrees(d: &Path, server: &Server, auditor: &str, search: &serde_json::Value) {
     let id = search["id"].as_str().expect("the selected sector");
     let query = search["query"].as_str().expect("the filter");
     let window = query
@@ -1346,6 +1348,28 @@ fn workbench_agrees(d: &Path, server: &Server, search: &serde_json::Value) {
             );
         }
     }
+    // behind the numbers: the sector's open reports under the filter, as `/reports.json` has
+    // them for an auditor; the CSV link downloads the same
+    let behind = &search["behind"];
+    let listed = server
+        .get(
+            &format!("/reports.json?sector_id={id}&{query}&page_size=20"),
+            &[("X-API-Key", auditor)],
+        )
+        .json();
+    assert_eq!(behind["total"], listed["total"], "{behind}");
+    let ids: Vec<&str> = listed["reports"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(behind["ids"], serde_json::json!(ids));
+    assert_eq!(
+        search["csvRows"].as_u64(),
+        listed["total"].as_u64(),
+        "the CSV downloaded holds the filter's rows"
+    );
     eprintln!(
         "viewer: searched {:?}, selected {id}: {compared} indices as exported, {} months charted",
         search["typed"],
@@ -1915,7 +1939,7 @@ fn reports_only_catalog_serves_and_plans(d: &Path, within: [f64; 4]) -> std::pat
         "{meta}"
     );
     // The viewer, in Chromium: heat first, over the reports, pickers filled.
-    let summary = run_viewer(&server, &d.join("viewer.png"), Some("reports-only"));
+    let summary = run_viewer(&server, "/", &d.join("viewer.png"), Some("reports-only"));
     let pickers = &summary["pickers"];
     assert_eq!(
         pickers["view"],
