@@ -148,15 +148,29 @@ fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
 
 /// A plain HTTP/1.1 request without a body.
 pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    request_with_body(addr, method, path, headers, &[])
+}
+
+/// A plain HTTP/1.1 request with `body`.
+pub(crate) fn request_with_body(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut s = TcpStream::connect(addr).expect("connect");
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
     );
     for (k, v) in headers {
         req += &format!("{k}: {v}\r\n");
     }
     req += "\r\n";
     s.write_all(req.as_bytes()).expect("send");
+    // a server may answer (401, 413) before it reads the body, and close
+    let _ = s.write_all(body);
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("receive");
     let split = raw

@@ -498,3 +498,188 @@ fn the_reports_behind_a_sector_are_its_open_reports_and_the_downloads_hold_them(
         assert!(r.json()["error"].is_string(), "{q}");
     }
 }
+
+/// `POST /area/stats` (planner): a drawn polygon's numbers are those of the reports whose
+/// points shapely finds inside it — received, open, answered, on time — and its monthly series
+/// adds up to them; a polygon of 100,000 vertices, a self-intersecting one, one larger than the
+/// limit and a point are each a clear 400; the public gets 401.
+#[test]
+fn an_area_of_ones_own_counts_the_reports_shapely_finds_inside_it() {
+    let data = private_town();
+    let d = data.path();
+    let planner = key(d, "pl", "planner");
+    let server = Server::launch(d, &[]);
+    let export = d.join("r.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "reports",
+            "--format",
+            "csv",
+            "--out",
+            arg(&export),
+        ],
+    );
+    let rows = csv_rows(&export);
+    let city = server.get("/series?level=city", &[]).json();
+    let as_of: DateTime<Utc> = city["as_of"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("the as-of time");
+    // a diamond over the middle of the reports' extent
+    let pts: Vec<(f64, f64)> = rows
+        .iter()
+        .filter_map(|r| Some((r["lon"].parse().ok()?, r["lat"].parse().ok()?)))
+        .collect();
+    let (x0, x1) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+    let (y0, y1) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+    let (cx, cy, rx, ry) = (
+        (x0 + x1) / 2.0,
+        (y0 + y1) / 2.0,
+        (x1 - x0) / 2.5,
+        (y1 - y0) / 2.5,
+    );
+    let ring = [
+        (cx - rx, cy),
+        (cx, cy - ry),
+        (cx + rx, cy),
+        (cx, cy + ry),
+        (cx - rx, cy),
+    ];
+    let polygon = serde_json::json!({
+        "type": "Polygon",
+        "coordinates": [ring.iter().map(|(x, y)| [x, y]).collect::<Vec<_>>()],
+    });
+    // shapely's reports inside it
+    let script = "import csv, json, sys\nimport shapely\nfrom shapely.geometry import shape\n\
+        poly = shape(json.loads(sys.argv[2]))\nids = []\n\
+        for r in csv.DictReader(open(sys.argv[1])):\n    \
+            if r['lon'] and r['lat'] and poly.contains(shapely.Point(float(r['lon']), float(r['lat']))):\n        \
+                ids.append(r['id'])\nprint(json.dumps(ids))\n";
+    let inside: Vec<String> = serde_json::from_value(crate::support::python_json(
+        &crate::support::python(),
+        &["-c", script, arg(&export), &polygon.to_string()],
+    ))
+    .expect("ids");
+    assert!(inside.len() > 30, "{} reports inside", inside.len());
+    let inside: std::collections::HashSet<&str> = inside.iter().map(String::as_str).collect();
+    let time = |s: &str| (!s.is_empty()).then(|| s.parse::<DateTime<Utc>>().expect("a time"));
+    let mine: Vec<&HashMap<String, String>> = rows
+        .iter()
+        .filter(|r| inside.contains(r["id"].as_str()))
+        .filter(|r| time(&r["created_at"]).is_some_and(|c| c <= as_of))
+        .collect();
+    let open = mine
+        .iter()
+        .filter(|r| {
+            !(["resolved", "rejected", "duplicate"].contains(&r["status"].as_str())
+                && time(&r["closed_at"]).is_none_or(|c| c <= as_of))
+        })
+        .count();
+    let post = |q: &str, body: String, key: Option<&str>| {
+        let mut h = vec![("Content-Type", "application/json")];
+        if let Some(k) = key {
+            h.push(("X-API-Key", k));
+        }
+        crate::tiles::request_with_body(&server.addr, "POST", q, &h, body.as_bytes())
+    };
+    let r = post(
+        "/area/stats?window=all",
+        polygon.to_string(),
+        Some(&planner),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let stats = r.json();
+    assert_eq!(stats["received"], mine.len(), "{stats}");
+    assert_eq!(stats["open"], open, "{stats}");
+    let months = stats["months"].as_array().expect("months");
+    let sum: i64 = months
+        .iter()
+        .map(|m| m["received"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(sum, mine.len() as i64, "the months add up");
+    assert_eq!(months.last().expect("a month")["open"], open);
+    // a window: the reports created in its days
+    let w = post(
+        "/area/stats?window=90d",
+        polygon.to_string(),
+        Some(&planner),
+    )
+    .json();
+    assert!(w["received"].as_u64() <= stats["received"].as_u64());
+    // refusals
+    assert_eq!(post("/area/stats", polygon.to_string(), None).status, 401);
+    let many: Vec<[f64; 2]> = (0..100_000)
+        .map(|i| {
+            let a = i as f64 / 100_000.0 * std::f64::consts::TAU;
+            [cx + rx * a.cos(), cy + ry * a.sin()]
+        })
+        .chain([[cx + rx, cy]])
+        .collect();
+    let bowtie = [
+        [cx - rx, cy - ry],
+        [cx + rx, cy + ry],
+        [cx + rx, cy - ry],
+        [cx - rx, cy + ry],
+        [cx - rx, cy - ry],
+    ];
+    let huge = [
+        [-60.0, -30.0],
+        [-50.0, -30.0],
+        [-50.0, -20.0],
+        [-60.0, -20.0],
+        [-60.0, -30.0],
+    ];
+    // 100,000 vertices: over the body's limit, a JSON 413 saying so
+    let r = post(
+        "/area/stats",
+        serde_json::json!({"type": "Polygon", "coordinates": [many]}).to_string(),
+        Some(&planner),
+    );
+    assert_eq!(r.status, 413);
+    assert!(r.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("10,000 vertices")));
+    // 12,500 vertices fit in the body, not in the area's limit
+    let tight: Vec<[f64; 2]> = many.iter().step_by(8).copied().chain([many[0]]).collect();
+    for (body, says) in [
+        (
+            serde_json::json!({"type": "Polygon", "coordinates": [tight]}),
+            "vertices",
+        ),
+        (
+            serde_json::json!({"type": "Polygon", "coordinates": [bowtie]}),
+            "not a valid polygon",
+        ),
+        (
+            serde_json::json!({"type": "Polygon", "coordinates": [huge]}),
+            "km²",
+        ),
+        (
+            serde_json::json!({"type": "Point", "coordinates": [cx, cy]}),
+            "Polygon",
+        ),
+    ] {
+        let r = post("/area/stats", body.to_string(), Some(&planner));
+        assert_eq!(
+            r.status,
+            400,
+            "{says}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let e = r.json()["error"].as_str().expect("an error").to_owned();
+        assert!(e.contains(says), "{e}");
+    }
+    let r = post("/area/stats", "{not json".into(), Some(&planner));
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        server.get("/health", &[]).status,
+        200,
+        "the server is unaffected"
+    );
+}

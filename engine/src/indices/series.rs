@@ -35,7 +35,7 @@ use super::facts::{codes, Coded};
 pub const SERIES_FILE: &str = "series.parquet";
 
 /// The counts of one row, in the order of [`COUNTS`].
-type Counts = [u32; 6];
+pub type Counts = [u32; 6];
 
 /// The count columns, in their order.
 pub const COUNTS: [&str; 6] = [
@@ -113,26 +113,8 @@ pub fn monthly(
     cfg: &IndexConfig,
 ) -> Result<Table> {
     let as_of_ms = as_of.timestamp_millis();
-    // an as-of time at midnight (`--as-of 2025-12-31` is the end of that day) closes its month
-    let last = month_of(as_of - chrono::Duration::milliseconds(1), zone);
-    let first = reports
-        .created_ms()
-        .iter()
-        .filter(|&&c| c <= as_of_ms)
-        .min()
-        .and_then(|&c| DateTime::from_timestamp_millis(c))
-        .map_or(last, |c| month_of(c, zone).min(last));
-    // each month's first instant, and the one after the last: a report's month is found among
-    // them without a time-zone conversion
-    let starts: Vec<i64> = (first..=last + 1)
-        .map(|m| month_end(m - 1, zone).timestamp_millis() + 1)
-        .collect();
-    let span = Span {
-        first,
-        last,
-        as_of,
-        starts,
-    };
+    let span = Span::of(reports, as_of, zone);
+    let first = span.first;
     let ((sector, category), department) = rayon::join(
         || {
             rayon::join(
@@ -172,6 +154,49 @@ pub fn monthly(
     table(rows, first, &coded)
 }
 
+/// One month's counts of a series, in the order of [`COUNTS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Month {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Received, closed, answered, answered on time, open and overdue at its end.
+    pub counts: Counts,
+}
+
+/// The monthly series of the reports at `rows` (an area's, a filter's), every month from the
+/// first report of all `reports` to the as-of month, zeros included — the months of the
+/// stored series, so a chart's axis is the same.
+pub fn monthly_for(
+    reports: &ReportColumns,
+    rows: &[usize],
+    as_of: DateTime<Utc>,
+    zone: Tz,
+    cfg: &IndexConfig,
+) -> Vec<Month> {
+    let span = Span::of(reports, as_of, zone);
+    let mut months = vec![[0u32; 6]; (span.last - span.first + 1).max(0) as usize];
+    let (mut zones, mut counts) = (Zones(HashMap::new()), Vec::new());
+    let as_of_ms = as_of.timestamp_millis();
+    for &i in rows {
+        if reports.created_ms()[i] > as_of_ms {
+            continue;
+        }
+        let tz = zones.get(reports.source_tz(i));
+        contributions(reports, i, tz, &span, cfg, &mut counts);
+        for &(m, what) in &counts {
+            months[(m - span.first) as usize][what] += 1;
+        }
+    }
+    months
+        .into_iter()
+        .enumerate()
+        .map(|(m, counts)| Month {
+            month: month_label(span.first + m as i32),
+            counts,
+        })
+        .collect()
+}
+
 /// The months a series covers, and where its last point is taken.
 struct Span {
     first: i32,
@@ -182,6 +207,31 @@ struct Span {
 }
 
 impl Span {
+    /// The months of `reports` created up to `as_of` (their first to the as-of month).
+    fn of(reports: &ReportColumns, as_of: DateTime<Utc>, zone: Tz) -> Span {
+        let as_of_ms = as_of.timestamp_millis();
+        // an as-of time at midnight (`--as-of 2025-12-31` is the end of that day) closes its month
+        let last = month_of(as_of - chrono::Duration::milliseconds(1), zone);
+        let first = reports
+            .created_ms()
+            .iter()
+            .filter(|&&c| c <= as_of_ms)
+            .min()
+            .and_then(|&c| DateTime::from_timestamp_millis(c))
+            .map_or(last, |c| month_of(c, zone).min(last));
+        // each month's first instant, and the one after the last: a report's month is found among
+        // them without a time-zone conversion
+        let starts: Vec<i64> = (first..=last + 1)
+            .map(|m| month_end(m - 1, zone).timestamp_millis() + 1)
+            .collect();
+        Span {
+            first,
+            last,
+            as_of,
+            starts,
+        }
+    }
+
     /// The month of `t` (those before the first or after the last: the first or the last).
     fn month(&self, t: DateTime<Utc>) -> i32 {
         let after = self.starts.partition_point(|&s| s <= t.timestamp_millis());

@@ -186,12 +186,19 @@ fn departments_of(rows: Vec<(Option<String>, Row)>) -> Vec<Row> {
 }
 
 /// The deadline rules and holidays: the files given, else those the current indices were
-/// computed with, else the defaults; with a line saying which.
-fn rules(manifest: &Manifest, args: &AuditArgs) -> anyhow::Result<(IndexConfig, String)> {
+/// computed with, else the defaults; with the files read.
+///
+/// # Errors
+/// A recorded file that is gone, or one that does not read.
+pub(crate) fn rules_of(
+    manifest: &Manifest,
+    deadlines: Option<&std::path::Path>,
+    holidays: Option<&std::path::Path>,
+) -> anyhow::Result<(IndexConfig, Option<PathBuf>, Option<PathBuf>)> {
     let recorded = manifest.indices.as_ref().map(|m| m.config.clone());
-    let pick = |given: &Option<PathBuf>, recorded: Option<PathBuf>| -> anyhow::Result<_> {
+    let pick = |given: Option<&std::path::Path>, recorded: Option<PathBuf>| -> anyhow::Result<_> {
         match (given, recorded) {
-            (Some(p), _) => Ok(Some(p.clone())),
+            (Some(p), _) => Ok(Some(p.to_path_buf())),
             (None, Some(p)) if p.exists() => Ok(Some(p)),
             (None, Some(p)) => bail!(
                 "the current indices were computed with {}, which is gone: give --deadlines \
@@ -202,13 +209,10 @@ fn rules(manifest: &Manifest, args: &AuditArgs) -> anyhow::Result<(IndexConfig, 
         }
     };
     let deadlines = pick(
-        &args.deadlines,
+        deadlines,
         recorded.as_ref().and_then(|c| c.deadlines.clone()),
     )?;
-    let holidays = pick(
-        &args.holidays,
-        recorded.as_ref().and_then(|c| c.holidays.clone()),
-    )?;
+    let holidays = pick(holidays, recorded.as_ref().and_then(|c| c.holidays.clone()))?;
     let mut cfg = IndexConfig::new();
     if let Some(p) = &deadlines {
         cfg.read_deadlines(p)?;
@@ -216,6 +220,16 @@ fn rules(manifest: &Manifest, args: &AuditArgs) -> anyhow::Result<(IndexConfig, 
     if let Some(p) = &holidays {
         cfg.read_holidays(p)?;
     }
+    Ok((cfg, deadlines, holidays))
+}
+
+/// [`rules_of`] for `predio audit`, with a line saying which rules.
+fn rules(manifest: &Manifest, args: &AuditArgs) -> anyhow::Result<(IndexConfig, String)> {
+    let (cfg, deadlines, holidays) = rules_of(
+        manifest,
+        args.deadlines.as_deref(),
+        args.holidays.as_deref(),
+    )?;
     let line = format!(
         "Plazo legal por defecto: {} días hábiles{}; {} feriados{}.",
         cfg.default_rule.days,

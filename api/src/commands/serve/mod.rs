@@ -13,6 +13,7 @@
 //! errors, access log, metrics); Open311 GeoReport v2 lives in [`open311`].
 
 mod admin;
+mod area;
 mod assets;
 mod audit;
 mod backlog;
@@ -195,6 +196,12 @@ pub(crate) fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router
         .route("/plan", get(plan))
         .route("/series", get(series::series))
         .route("/search", get(search::search))
+        .route(
+            "/area/stats",
+            post(area::stats).layer(axum::extract::DefaultBodyLimit::max(
+                guard::MAX_AREA_BODY as usize,
+            )),
+        )
         .route("/reports.json", get(backlog::reports))
         .route("/reports.csv", get(backlog::reports))
         .route("/reports.geojson", get(backlog::reports))
@@ -202,11 +209,15 @@ pub(crate) fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router
         .route("/admin/reload", post(admin_reload))
         .route("/admin/cache/clear", post(admin_clear))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        // the guard refuses a declared length over its route's limit with a JSON 413 first;
+        // this stops a body streamed without one
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            guard::MAX_AREA_BODY as usize,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.guard),
             guard::guard,
         ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             guard::panicked,
         ))

@@ -24,6 +24,8 @@ pub(crate) struct Served {
     pub(crate) series: std::sync::OnceLock<Result<Arc<super::series::Series>, String>>,
     /// Its open reports for `/reports.*`, read on first use (`Err("")`: no indices).
     pub(crate) backlog: std::sync::OnceLock<Result<Arc<Vec<super::backlog::Open>>, String>>,
+    /// Its reports and their facts for `/area/stats`, read on first use.
+    pub(crate) area: std::sync::OnceLock<Result<Arc<super::area::AreaData>, String>>,
     /// Its places for `/search`, indexed on first use.
     pub(crate) search: std::sync::OnceLock<Result<Arc<predio_engine::search::SearchIndex>, String>>,
     pub(crate) layers: BTreeMap<String, Arc<dyn TileProvider>>,
@@ -115,6 +117,7 @@ pub(crate) fn load(
         series: std::sync::OnceLock::new(),
         search: std::sync::OnceLock::new(),
         backlog: std::sync::OnceLock::new(),
+        area: std::sync::OnceLock::new(),
         layers,
         windows,
         default_window,

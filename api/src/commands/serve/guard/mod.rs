@@ -30,6 +30,10 @@ pub(crate) use roles::{required_role, Openness};
 const MAX_URI: usize = 8 * 1024;
 /// Most header bytes accepted (names and values).
 const MAX_HEADERS: usize = 16 * 1024;
+/// The largest body of a request: a drawn area (`POST /area/stats`, up to 10,000 vertices), or
+/// anything else.
+pub(super) const MAX_AREA_BODY: u64 = 1 << 20;
+pub(super) const MAX_BODY: u64 = 64 * 1024;
 
 /// Who made a request, as the handlers see it.
 #[derive(Debug, Clone)]
@@ -141,6 +145,32 @@ pub(super) async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next)
                 error(
                     StatusCode::URI_TOO_LONG,
                     format!("the request target is over {MAX_URI} bytes"),
+                ),
+                None,
+            );
+        }
+        let most = if path == "/area/stats" {
+            MAX_AREA_BODY
+        } else {
+            MAX_BODY
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(n) = declared.filter(|n| *n > most) {
+            break 'answer (
+                error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the body is {n} bytes; at most {most}{}",
+                        if path == "/area/stats" {
+                            " (an area of at most 10,000 vertices)"
+                        } else {
+                            ""
+                        }
+                    ),
                 ),
                 None,
             );

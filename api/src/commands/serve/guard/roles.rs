@@ -40,7 +40,7 @@ pub(crate) fn required_role(path: &str, query: Option<&str>, open: Openness) -> 
     if path.starts_with("/audit/") || path.starts_with("/reports.") {
         return Role::Auditor;
     }
-    if path == "/plan" {
+    if path == "/plan" || path.starts_with("/area/") {
         return Role::Planner;
     }
     let layer = if let Some(rest) = path.strip_prefix("/tiles/") {
@@ -99,6 +99,7 @@ pub(super) fn route_of(path: &str) -> &'static str {
         "/plan" => "plan",
         "/series" => "series",
         "/search" => "search",
+        "/area/stats" => "area",
         "/reports.json" | "/reports.csv" | "/reports.geojson" => "reports",
         _ => "other",
     }
