@@ -127,6 +127,47 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     ApiError(status, message.into()).into_response()
 }
 
+/// A request over a size limit: its target, its headers, or the body it declares (a drawn
+/// area's limit for `/area/stats`, the small one elsewhere).
+fn oversized(req: &Request, path: &str) -> Option<Response> {
+    let target = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    if target > MAX_URI {
+        return Some(error(
+            StatusCode::URI_TOO_LONG,
+            format!("the request target is over {MAX_URI} bytes"),
+        ));
+    }
+    let area = path == "/area/stats";
+    let most = if area { MAX_AREA_BODY } else { MAX_BODY };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > most) {
+        let what = if area {
+            " (an area of at most 10,000 vertices)"
+        } else {
+            ""
+        };
+        return Some(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is {n} bytes; at most {most}{what}"),
+        ));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    (header_bytes > MAX_HEADERS).then(|| {
+        error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the headers are over {MAX_HEADERS} bytes"),
+        )
+    })
+}
+
 /// The middleware.
 pub(super) async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -139,55 +180,8 @@ pub(super) async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next)
         .unwrap_or_default();
     let method = req.method().clone();
     let (resp, who) = 'answer: {
-        let target = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
-        if target > MAX_URI {
-            break 'answer (
-                error(
-                    StatusCode::URI_TOO_LONG,
-                    format!("the request target is over {MAX_URI} bytes"),
-                ),
-                None,
-            );
-        }
-        let most = if path == "/area/stats" {
-            MAX_AREA_BODY
-        } else {
-            MAX_BODY
-        };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if let Some(n) = declared.filter(|n| *n > most) {
-            break 'answer (
-                error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the body is {n} bytes; at most {most}{}",
-                        if path == "/area/stats" {
-                            " (an area of at most 10,000 vertices)"
-                        } else {
-                            ""
-                        }
-                    ),
-                ),
-                None,
-            );
-        }
-        let header_bytes: usize = req
-            .headers()
-            .iter()
-            .map(|(k, v)| k.as_str().len() + v.len())
-            .sum();
-        if header_bytes > MAX_HEADERS {
-            break 'answer (
-                error(
-                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    format!("the headers are over {MAX_HEADERS} bytes"),
-                ),
-                None,
-            );
+        if let Some(refused) = oversized(&req, &path) {
+            break 'answer (refused, None);
         }
         let key = key_of(&req);
         let (name, role) = match &key {
