@@ -8,7 +8,7 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # GDAL (with GEOS) and the one system PROJ shared by GDAL and the proj crate; clang for bindgen;
 # linux-perf/hyperfine only for the benches.
-APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config
+APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config libfreetype-dev fonts-noto-core
 # The PostGIS tile source test starts its own throwaway cluster (tests/integration/support.rs).
 TEST_PACKAGES := postgresql-15 postgresql-15-postgis-3
 # The peers of benches/compare: PostGIS (and ogr2ogr, above); GeoPandas goes into a venv.

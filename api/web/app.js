@@ -21,6 +21,21 @@
   const classes = {
     hotspots: { field: 'Gi* (FDR 5 %)', rows: [['#d7301f', 'punto caliente'], ['#2b8cbe', 'punto frío']] },
   };
+  // The indices' names in the interface's language (the server's descriptions, in English, are
+  // the options' tooltips).
+  const fieldNames = {
+    received: 'recibidos', open: 'pendientes', overdue: 'vencidos', resolved: 'resueltos',
+    overdue_0_5: 'vencidos 0–5 d.h.', overdue_6_10: 'vencidos 6–10 d.h.',
+    overdue_11_20: 'vencidos 11–20 d.h.', overdue_over_20: 'vencidos > 20 d.h.',
+    compliance: 'cumplimiento de plazo', answered: 'respondidos', answered_on_time: 'a tiempo',
+    resolution_median_bd: 'mediana de resolución (d.h.)', resolution_median_h: 'mediana de resolución (h)',
+    resolution_p90_bd: 'resolución p90 (d.h.)', resolution_p90_h: 'resolución p90 (h)',
+    oldest_open_bd: 'pendiente más antiguo (d.h.)', density_km2: 'por km²', per_1000: 'por 1.000 hab.',
+    attention: 'índice de atención', recurrent: 'recurrentes', trend: 'tendencia',
+    reopen_rate: 'tasa de reapertura', ack_median_h: 'mediana de atención (h)',
+    rejected_duplicate: 'rechazados o duplicados', resolved_not_fixed: 'cerrados sin solución',
+    open_on_time: 'pendientes en plazo', open_warning: 'pendientes en aviso', open_alert: 'pendientes en alerta',
+  };
   const option = (select, value, label) => {
     const o = document.createElement('option');
     o.value = value;
@@ -58,7 +73,10 @@
     select.innerHTML = '';
     if (!l || classes[$('view').value]) return;
     l.fields.filter((f) => f.type === 'Number' && f.name !== 'res')
-      .forEach((f) => option(select, f.name, `${f.name} — ${f.description}`));
+      .forEach((f) => {
+        option(select, f.name, fieldNames[f.name] ?? f.name);
+        select.lastChild.title = f.description;
+      });
     select.value = l.default_field;
   };
   fillFields();
@@ -88,7 +106,7 @@
   map.addControl(new maplibregl.ScaleControl(), 'bottom-right');
 
   const views = {
-    parcels: ['parcels-fill', 'parcels-line'],
+    parcels: ['parcels-fill', 'parcels-line', 'parcels-labels'],
     sectors: ['sectors-fill'],
     heat: ['heat-fill'],
     hotspots: ['hotspots-fill'],
@@ -97,7 +115,7 @@
     const div = $('legend');
     div.innerHTML = '';
     const title = document.createElement('strong');
-    title.textContent = legend.field;
+    title.textContent = fieldNames[legend.field] ?? legend.field;
     div.appendChild(title);
     const row = (colour, text) => {
       const r = document.createElement('div');
@@ -229,15 +247,17 @@
     }
     await update();
   };
-  const labels = {
-    received: 'recibidos', open: 'pendientes', overdue: 'vencidos',
-    overdue_0_5: 'vencidos 0–5 d.h.', overdue_6_10: 'vencidos 6–10 d.h.',
-    overdue_11_20: 'vencidos 11–20 d.h.', overdue_over_20: 'vencidos > 20 d.h.',
-    compliance: 'cumplimiento de plazo', answered: 'respondidos', answered_on_time: 'a tiempo',
-    resolution_median_bd: 'mediana de resolución (d.h.)', oldest_open_bd: 'pendiente más antiguo (d.h.)',
-    density_km2: 'por km²', per_1000: 'por 1.000 hab.', attention: 'índice de atención',
-  };
+  // the panel's rows, in order
+  const panelFields = ['received', 'open', 'overdue', 'overdue_0_5', 'overdue_6_10', 'overdue_11_20',
+    'overdue_over_20', 'compliance', 'answered', 'answered_on_time', 'resolution_median_bd',
+    'oldest_open_bd', 'density_km2', 'per_1000', 'attention'];
   const fmt = new Intl.NumberFormat('es', { maximumFractionDigits: 2 });
+  // the other fields' names in the popup
+  const names = {
+    parcel_id: 'predio', sector_id: 'sector', name: 'nombre', recurrent: 'recurrentes',
+    trend: 'tendencia', resolved: 'resueltos', segment: 'segmento', segment_desc: 'segmento (descripción)',
+    cell: 'celda H3', res: 'resolución H3', class: 'clase', gi_z: 'Gi* z', q_value: 'valor q',
+  };
   const showSelection = async () => {
     const panel = $('selection');
     panel.hidden = false;
@@ -250,7 +270,8 @@
       { sourceLayer: source, filter: ['==', ['get', field], selected.id] })[0];
     const shown = {};
     if (feature) {
-      for (const [k, label] of Object.entries(labels)) {
+      for (const k of panelFields) {
+        const label = fieldNames[k];
         const v = feature.properties[k];
         if (v === undefined) continue;
         shown[k] = v;
@@ -269,6 +290,12 @@
   const stages = { on_time: 'en plazo', warning: 'aviso', alert: 'alerta', overdue: 'vencido' };
   const behind = async () => {
     const box = $('behind');
+    // an auditor's (or an administrator's) list only: no request the caller would be refused
+    if (!['auditor', 'admin'].includes(meta.role)) {
+      box.hidden = true;
+      window.predioState = { ...window.predioState, behind: null };
+      return;
+    }
     const p = new URLSearchParams(query());
     p.set(selected.kind === 'parcel' ? 'parcel_id' : 'sector_id', selected.id);
     if (selected.kind === 'cell') { box.hidden = true; return; }
@@ -348,7 +375,8 @@
     const table = document.createElement('table');
     for (const [k, v] of Object.entries(f.properties)) {
       const tr = table.insertRow();
-      tr.insertCell().textContent = k;
+      tr.dataset.field = k;
+      tr.insertCell().textContent = fieldNames[k] ?? names[k] ?? k;
       tr.insertCell().textContent = typeof v === 'number' ? +v.toFixed(3) : v;
     }
     new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(table).addTo(map);

@@ -194,6 +194,10 @@ try {
   async function everyLayerChecks() {
     summary.sectors = await rendered('sectors-fill');
     if (!(summary.sectors > 0)) await fail('no sector rendered');
+    // names on the map: the sectors' labels drawn with the server's glyphs
+    summary.labels = await page.evaluate(() => [...new Set(window.predioMap
+      .queryRenderedFeatures({ layers: ['sectors-labels'] }).map((f) => f.properties.name))].sort());
+    if (!summary.labels.length) await fail('no sector label rendered');
     await workbenchChecks();
 
     await choose('#view', 'heat', (v) => window.predioState.view === v);
@@ -220,7 +224,7 @@ try {
     summary.paint = paint;
     if (!paint.includes('"overdue"')) await fail(`the fill does not follow the index: ${paint}`);
     const legend = await page.textContent('#legend');
-    if (!legend.includes('overdue')) await fail(`legend: ${legend}`);
+    if (!legend.includes('vencidos')) await fail(`legend: ${legend}`);
 
     await choose('#window', '30d', (v) => window.predioState.query.includes(`window=${v}`));
     summary.parcels30d = await rendered('parcels-fill');
@@ -251,7 +255,13 @@ try {
     await page.waitForSelector('.maplibregl-popup-content', { timeout: 10000 });
     // The popup's rows: each field and the value shown.
     summary.popup = await page.evaluate(() => Object.fromEntries([...document
-      .querySelectorAll('.maplibregl-popup-content tr')].map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent])));
+      .querySelectorAll('.maplibregl-popup-content tr')].map((tr) => [tr.dataset.field, tr.cells[1].textContent])));
+    // each row named in Spanish, never a raw column name where a name exists
+    summary.popupNames = await page.evaluate(() => [...document
+      .querySelectorAll('.maplibregl-popup-content tr')].map((tr) => tr.cells[0].textContent));
+    if (summary.popupNames.includes('received') || summary.popupNames.includes('parcel_id')) {
+      await fail(`raw column names in the popup: ${summary.popupNames}`);
+    }
   }
 } catch (e) {
   await fail(String(e && e.stack || e));

@@ -1286,6 +1286,17 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
         assert_eq!(shown, exported, "parcel {id}: {field}");
     }
     workbench_agrees(data.path(), &server, &auditor, &summary["search"]);
+    // the labels drawn are sector names
+    let sectors = predio_engine::read_sectors(&version_dir(data.path()).join("sectors.fgb"))
+        .expect("sectors");
+    let labels = summary["labels"].as_array().expect("labels");
+    assert!(!labels.is_empty());
+    for l in labels {
+        assert!(
+            sectors.sectors.iter().any(|s| l == s.name.as_str()),
+            "{l} is not a sector's name"
+        );
+    }
     let png = std::fs::read(&shot).expect("the screenshot");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,

@@ -7,6 +7,7 @@ mod archive;
 mod cache;
 mod coord;
 pub mod geom;
+mod glyphs;
 mod martin;
 mod provider;
 
@@ -16,6 +17,7 @@ pub use archive::{
 };
 pub use cache::{EncodedTile, TileCache, TileKey};
 pub use coord::{TileCoord, TileError, MAX_LAT, MAX_ZOOM};
+pub use glyphs::{GlyphError, Glyphs};
 pub use martin::{open_all, ExternalLayer, OpenError, SourceLocation, SourceSpec};
 pub use provider::{
     changes, Changed, FieldKind, FieldSpec, HeatLayer, HotspotLayer, PolygonLayer, TileProvider,

@@ -88,6 +88,11 @@ pub struct ServeArgs {
     /// centre of its H3 cell at RES, default 9; 7 is about 1.2 km across). Stated in discovery.
     #[arg(long, default_value = "parcel", value_name = "parcel|h3[:RES]")]
     pub public_location: PublicLocation,
+    /// Fonts for the map's labels (sector names, parcel ids), served as glyphs at
+    /// /fonts/{fontstack}/{range}.pbf: font files or folders (repeatable). Default: Debian's
+    /// Noto Sans (`fonts-noto-core`) if installed, else DejaVu Sans; none found: no labels.
+    #[arg(long = "fonts", value_name = "PATH")]
+    pub fonts: Vec<PathBuf>,
     /// Origins allowed by CORS (repeatable); default any (`*`), as public map tiles are.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,

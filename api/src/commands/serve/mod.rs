@@ -18,6 +18,7 @@ mod assets;
 mod audit;
 mod backlog;
 mod error;
+mod fonts;
 mod guard;
 mod open311;
 mod plan;
@@ -124,6 +125,7 @@ pub(crate) fn state(
         .with_context(|| format!("loading version {}", manifest.version))?;
     tracing::info!(version = %served.manifest.version, secs = t.elapsed().as_secs_f64(), "loaded");
     let vendor = read_vendor(args.web_dir.as_deref());
+    let glyphs = fonts::open(&args.fonts)?;
     Ok(Arc::new(AppState {
         catalog,
         current: ArcSwap::from_pointee(served),
@@ -140,6 +142,7 @@ pub(crate) fn state(
             Duration::from_secs(args.timeout_s.max(1)),
         )?),
         vendor,
+        glyphs,
         public_location: args.public_requests.then_some(args.public_location),
     }))
 }
@@ -195,6 +198,8 @@ pub(crate) fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router
         .route("/audit/{file}", get(audit::sectors))
         .route("/plan", get(plan))
         .route("/series", get(series::series))
+        .route("/fonts/{fontstack}/{range}", get(fonts::glyphs))
+        .route("/labels/sectors.geojson", get(style::sector_labels))
         .route("/search", get(search::search))
         .route(
             "/area/stats",

@@ -34,6 +34,9 @@ pub(crate) struct Served {
     pub(crate) categories: Vec<String>,
     pub(crate) departments: Vec<String>,
     pub(crate) bounds: Option<[f64; 4]>,
+    /// One label point per sector (its interior point) with its id and name, GeoJSON: the map
+    /// names each sector once, not once per tile.
+    pub(crate) sector_labels: serde_json::Value,
 }
 
 /// What every version's layers are loaded with.
@@ -107,6 +110,17 @@ pub(crate) fn load(
         .map(|w| (*w).to_owned())
         .or_else(|| windows.first().cloned())
         .unwrap_or_default();
+    let sector_labels = serde_json::json!({
+        "type": "FeatureCollection",
+        "features": sectors.iter().flat_map(|l| &l.sectors).filter_map(|s| {
+            let p = predio_engine::interior_point(&s.geometry)?;
+            Some(serde_json::json!({
+                "type": "Feature",
+                "geometry": { "type": "Point", "coordinates": [p.x(), p.y()] },
+                "properties": { "sector_id": s.id.as_str(), "name": s.name },
+            }))
+        }).collect::<Vec<_>>(),
+    });
     // The cadastre's extent, else the reports' (their cells').
     let bounds = ["sectors", "parcels", "heat"]
         .iter()
@@ -124,6 +138,7 @@ pub(crate) fn load(
         categories,
         departments,
         bounds,
+        sector_labels,
     })
 }
 
@@ -145,6 +160,8 @@ pub(crate) struct AppState {
     pub(super) options: LoadOptions,
     pub(super) guard: Arc<Guard>,
     pub(super) vendor: Vendor,
+    /// Glyphs for the labels (`--fonts`), if any font was found.
+    pub(super) glyphs: Option<Arc<predio_tiles::Glyphs>>,
     /// How Open311 requests are placed for callers without an auditor key, where
     /// `--public-requests` opens them.
     pub(super) public_location: Option<crate::cli::PublicLocation>,

@@ -197,10 +197,11 @@ pub(super) async fn style(
             "paint": { "line-color": "#3b3b3b", "line-width": 1.2 }
         }));
     }
+    let font = label_layers(&state, &seen, &base, &mut sources, &mut layers);
     let center = served.bounds.map_or(json!([0.0, 0.0]), |[w, s, e, n]| {
         json!([(w + e) / 2.0, (s + n) / 2.0])
     });
-    Ok(json_response(json!({
+    let mut style = json!({
         "version": 8,
         "name": "predio",
         "metadata": {
@@ -212,7 +213,11 @@ pub(super) async fn style(
         "zoom": 13,
         "sources": sources,
         "layers": layers,
-    })))
+    });
+    if font.is_some() {
+        style["glyphs"] = json!(format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"));
+    }
+    Ok(json_response(style))
 }
 
 /// `/meta.json`: what the viewer's pickers offer.
@@ -241,6 +246,7 @@ pub(super) async fn meta(
         .collect();
     json_response(json!({
         "version": served.manifest.version.to_string(),
+        "role": caller.role.as_str(),
         "windows": served.windows,
         "default_window": served.default_window,
         "categories": served.categories,
@@ -248,6 +254,64 @@ pub(super) async fn meta(
         "bounds": served.bounds,
         "layers": layers,
     }))
+}
+
+/// `/labels/sectors.geojson`: each sector's label point (its interior point), id and name.
+pub(super) async fn sector_labels(State(state): State<Shared>) -> Response {
+    let served = state.current.load_full();
+    json_response(served.sector_labels.clone())
+}
+
+/// The labels' layers (sector names, parcel ids at high zoom) and the sector label points'
+/// source, where the server has fonts; the font the style names, if any.
+fn label_layers(
+    state: &Shared,
+    seen: &BTreeMap<&str, &Arc<dyn TileProvider>>,
+    base: &str,
+    sources: &mut serde_json::Map<String, Value>,
+    layers: &mut Vec<Value>,
+) -> Option<String> {
+    let font = state.glyphs.as_ref().and_then(|g| {
+        let names = g.names();
+        names
+            .iter()
+            .find(|n| n.ends_with("Bold"))
+            .or_else(|| names.first())
+            .cloned()
+    });
+    if let Some(font) = &font {
+        let regular = state
+            .glyphs
+            .as_ref()
+            .and_then(|g| g.names().iter().find(|n| !n.ends_with("Bold")).cloned())
+            .unwrap_or_else(|| font.clone());
+        if seen.contains_key("parcels") {
+            layers.push(json!({
+                "id": "parcels-labels", "type": "symbol", "source": "parcels", "source-layer": "parcels",
+                "minzoom": 17,
+                "layout": {
+                    "visibility": "none", "text-field": ["get", "parcel_id"], "text-font": [regular],
+                    "text-size": 10
+                },
+                "paint": { "text-color": "#333", "text-halo-color": "#fff", "text-halo-width": 1 }
+            }));
+        }
+        if seen.contains_key("sectors") {
+            sources.insert(
+                "sector-labels".to_owned(),
+                json!({ "type": "geojson", "data": format!("{base}/labels/sectors.geojson") }),
+            );
+            layers.push(json!({
+                "id": "sectors-labels", "type": "symbol", "source": "sector-labels",
+                "layout": {
+                    "text-field": ["coalesce", ["get", "name"], ["get", "sector_id"]],
+                    "text-font": [font], "text-size": 13, "text-max-width": 8
+                },
+                "paint": { "text-color": "#1a1a1a", "text-halo-color": "#fff", "text-halo-width": 1.5 }
+            }));
+        }
+    }
+    font
 }
 
 #[cfg(test)]
