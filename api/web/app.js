@@ -14,7 +14,8 @@
   // position in its hash (`#map=zoom/lat/lon`): a copied address reopens the same view.
   const params = new URLSearchParams(location.search);
   const key = params.get('key');
-  const api = (url) => fetch(url, key ? { headers: { 'X-API-Key': key } } : {});
+  const api = (url, options = {}) => fetch(url, key
+    ? { ...options, headers: { ...(options.headers || {}), 'X-API-Key': key } } : options);
   const meta = await (await api('/meta.json')).json();
   const layers = Object.fromEntries(meta.layers.map((l) => [l.name, l]));
   // Layers coloured by class, not by an index: a fixed legend.
@@ -325,10 +326,16 @@
     if ($('category').value) p.set('category', $('category').value);
     else if ($('department').value) p.set('department', $('department').value);
     const r = await api(`/series?${p}`);
-    const svg = $('chart');
-    svg.innerHTML = '';
+    $('chart').innerHTML = '';
     if (!r.ok) { window.predioState.series = null; return; }
     const months = (await r.json()).months;
+    drawChart(months);
+    window.predioState = { ...window.predioState, series: months };
+  };
+  // received as bars, open and overdue at each month's end as lines
+  const drawChart = (months) => {
+    const svg = $('chart');
+    svg.innerHTML = '';
     const W = 250;
     const H = 120;
     const top = Math.max(1, ...months.map((m) => Math.max(m.received, m.open, m.overdue)));
@@ -355,7 +362,69 @@
     el('text', { x: W - 4, y: H - 2, 'font-size': 10, fill: '#555', 'text-anchor': 'end' })
       .textContent = months[months.length - 1]?.month ?? '';
     el('text', { x: 4, y: 10, 'font-size': 10, fill: '#555' }).textContent = fmt.format(top);
-    window.predioState = { ...window.predioState, series: months };
+  };
+
+  // An area of one's own (a planner's key and above): click its corners on the map, then
+  // "Terminar"; the panel shows the reports inside it (`POST /area/stats`).
+  let drawing = null;
+  const drawn = () => ({
+    type: 'FeatureCollection',
+    features: drawing && drawing.length ? [{
+      type: 'Feature', properties: {},
+      geometry: drawing.length > 2
+        ? { type: 'Polygon', coordinates: [[...drawing, drawing[0]]] }
+        : { type: 'LineString', coordinates: drawing },
+    }] : [],
+  });
+  const redraw = () => {
+    if (!map.getSource('draw')) {
+      map.addSource('draw', { type: 'geojson', data: drawn() });
+      map.addLayer({ id: 'draw-fill', type: 'fill', source: 'draw',
+        paint: { 'fill-color': '#6a51a3', 'fill-opacity': 0.15 } });
+      map.addLayer({ id: 'draw-line', type: 'line', source: 'draw',
+        paint: { 'line-color': '#6a51a3', 'line-width': 2 } });
+    }
+    map.getSource('draw').setData(drawn());
+  };
+  const drawButton = $('draw');
+  if (['planner', 'auditor', 'admin'].includes(meta.role)) drawButton.hidden = false;
+  drawButton.addEventListener('click', async () => {
+    if (drawing === null) {
+      drawing = [];
+      drawButton.textContent = 'Terminar el área';
+      map.getCanvas().style.cursor = 'crosshair';
+      redraw();
+      return;
+    }
+    if (drawing.length < 3) { status.textContent = 'Un área necesita al menos 3 esquinas.'; return; }
+    const ring = [...drawing, drawing[0]];
+    drawing = null;
+    drawButton.textContent = 'Dibujar un área';
+    map.getCanvas().style.cursor = '';
+    await areaStats(ring);
+  });
+  const areaStats = async (ring) => {
+    const r = await api(`/area/stats?${query()}`, {
+      method: 'POST', body: JSON.stringify({ type: 'Polygon', coordinates: [ring] }),
+    });
+    const body = await r.json();
+    if (!r.ok) { status.textContent = body.error; return; }
+    selected = null;
+    highlight();
+    $('selection').hidden = false;
+    $('behind').hidden = true;
+    $('sel-title').textContent = `Área dibujada (${fmt.format(body.area_km2)} km²)`;
+    const table = $('sel-indices');
+    table.innerHTML = '';
+    for (const k of ['received', 'open', 'overdue', 'answered', 'answered_on_time', 'compliance',
+      'resolution_median_bd']) {
+      if (body[k] === null || body[k] === undefined) continue;
+      const tr = table.insertRow();
+      tr.insertCell().textContent = fieldNames[k];
+      tr.insertCell().textContent = k === 'compliance' ? `${fmt.format(100 * body[k])}\u00a0%` : fmt.format(body[k]);
+    }
+    drawChart(body.months);
+    window.predioState = { ...window.predioState, area: { ring, stats: body } };
   };
 
   $('view').addEventListener('change', () => { fillFields(); update(); });
@@ -365,6 +434,11 @@
   $('department').addEventListener('change', () => { $('category').value = ''; update(); });
 
   map.on('click', (e) => {
+    if (drawing !== null) {
+      drawing.push([e.lngLat.lng, e.lngLat.lat]);
+      redraw();
+      return;
+    }
     const visible = Object.values(views).flat().filter((id) => map.getLayer(id)
       && map.getLayoutProperty(id, 'visibility') !== 'none' && id.endsWith('-fill'));
     const f = map.queryRenderedFeatures(e.point, { layers: visible })[0];

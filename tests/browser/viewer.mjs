@@ -189,6 +189,30 @@ try {
       await fail(`the shared address ${address} reopened ${JSON.stringify(restored)}`);
     }
     summary.shared = { address, ...restored };
+    if (await page.isVisible('#draw')) await drawChecks();
+  }
+
+  // Draw an area of four corners on the map and read its numbers in the panel.
+  async function drawChecks() {
+    const box = await page.locator('#map canvas').boundingBox();
+    await page.click('#draw');
+    for (const [x, y] of [[420, 180], [860, 220], [820, 620], [450, 560]]) {
+      await page.mouse.click(box.x + x, box.y + y);
+      await page.waitForTimeout(100);
+    }
+    await page.click('#draw');
+    await page.waitForFunction(() => window.predioState.area, null, { timeout: 30000 });
+    const area = await page.evaluate(() => ({
+      ring: window.predioState.area.ring,
+      stats: window.predioState.area.stats,
+      title: document.getElementById('sel-title').textContent,
+      bars: document.querySelectorAll('#chart rect').length,
+    }));
+    if (area.ring.length !== 5) await fail(`a ring of ${area.ring.length} positions`);
+    if (!area.title.startsWith('Área dibujada')) await fail(`panel title ${area.title}`);
+    if (area.bars !== area.stats.months.length) await fail('the area chart');
+    await page.screenshot({ path: shot.replace(/\.png$/, '-area.png') });
+    summary.area = area;
   }
 
   async function everyLayerChecks() {

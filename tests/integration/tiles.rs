@@ -1286,6 +1286,43 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
         assert_eq!(shown, exported, "parcel {id}: {field}");
     }
     workbench_agrees(data.path(), &server, &auditor, &summary["search"]);
+    // the area drawn in the viewer: its months hold the reports shapely finds inside it
+    let area = &summary["area"];
+    let ring = &area["ring"];
+    let export = data.path().join("area-reports.csv");
+    predio_ok(
+        data.path(),
+        &[
+            "export",
+            "reports",
+            "--format",
+            "csv",
+            "--out",
+            arg(&export),
+        ],
+    );
+    let inside = crate::workbench::inside_ids(
+        &export,
+        &serde_json::json!({"type": "Polygon", "coordinates": [ring]}),
+    );
+    let months = area["stats"]["months"].as_array().expect("months");
+    let received: u64 = months.iter().filter_map(|m| m["received"].as_u64()).sum();
+    let as_of: chrono::DateTime<chrono::Utc> = area["stats"]["as_of"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("as of");
+    let rows = crate::support::csv_rows(&export);
+    let want = rows
+        .iter()
+        .filter(|r| inside.contains(&r["id"]))
+        .filter(|r| {
+            r["created_at"]
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .is_ok_and(|c| c <= as_of)
+        })
+        .count() as u64;
+    assert!(want > 10, "{want} reports in the drawn area");
+    assert_eq!(received, want, "the drawn area's reports");
     // the labels drawn are sector names
     let sectors = predio_engine::read_sectors(&version_dir(data.path()).join("sectors.fgb"))
         .expect("sectors");

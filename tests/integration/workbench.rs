@@ -544,28 +544,19 @@ fn an_area_of_ones_own_counts_the_reports_shapely_finds_inside_it() {
         (x1 - x0) / 2.5,
         (y1 - y0) / 2.5,
     );
+    // clockwise, as a user may draw it
     let ring = [
         (cx - rx, cy),
-        (cx, cy - ry),
-        (cx + rx, cy),
         (cx, cy + ry),
+        (cx + rx, cy),
+        (cx, cy - ry),
         (cx - rx, cy),
     ];
     let polygon = serde_json::json!({
         "type": "Polygon",
         "coordinates": [ring.iter().map(|(x, y)| [x, y]).collect::<Vec<_>>()],
     });
-    // shapely's reports inside it
-    let script = "import csv, json, sys\nimport shapely\nfrom shapely.geometry import shape\n\
-        poly = shape(json.loads(sys.argv[2]))\nids = []\n\
-        for r in csv.DictReader(open(sys.argv[1])):\n    \
-            if r['lon'] and r['lat'] and poly.contains(shapely.Point(float(r['lon']), float(r['lat']))):\n        \
-                ids.append(r['id'])\nprint(json.dumps(ids))\n";
-    let inside: Vec<String> = serde_json::from_value(crate::support::python_json(
-        &crate::support::python(),
-        &["-c", script, arg(&export), &polygon.to_string()],
-    ))
-    .expect("ids");
+    let inside = inside_ids(&export, &polygon);
     assert!(inside.len() > 30, "{} reports inside", inside.len());
     let inside: std::collections::HashSet<&str> = inside.iter().map(String::as_str).collect();
     let time = |s: &str| (!s.is_empty()).then(|| s.parse::<DateTime<Utc>>().expect("a time"));
@@ -682,4 +673,19 @@ fn an_area_of_ones_own_counts_the_reports_shapely_finds_inside_it() {
         200,
         "the server is unaffected"
     );
+}
+
+/// The ids of the exported reports (`export`, CSV) whose points shapely finds inside `polygon`
+/// (GeoJSON).
+pub(crate) fn inside_ids(export: &std::path::Path, polygon: &Value) -> Vec<String> {
+    let script = "import csv, json, sys\nimport shapely\nfrom shapely.geometry import shape\n\
+        poly = shape(json.loads(sys.argv[2]))\nids = []\n\
+        for r in csv.DictReader(open(sys.argv[1])):\n    \
+            if r['lon'] and r['lat'] and poly.contains(shapely.Point(float(r['lon']), float(r['lat']))):\n        \
+                ids.append(r['id'])\nprint(json.dumps(ids))\n";
+    serde_json::from_value(crate::support::python_json(
+        &crate::support::python(),
+        &["-c", script, arg(export), &polygon.to_string()],
+    ))
+    .expect("ids")
 }

@@ -193,6 +193,8 @@ fn area_of(body: &[u8]) -> Result<MultiPolygon<f64>, ApiError> {
                 .collect::<Result<_, _>>()?,
         ),
     };
+    // exteriors counter-clockwise: a clockwise ring's geodesic area is the rest of the Earth
+    let area = geo::orient::Orient::orient(&area, geo::orient::Direction::Default);
     if area.0.is_empty() || area.0.iter().any(|p| p.exterior().0.len() < 4) {
         return Err(bad_request("a ring needs at least 4 positions (closed)"));
     }
