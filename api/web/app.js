@@ -16,27 +16,27 @@
   const key = params.get('key');
   const api = (url, options = {}) => fetch(url, key
     ? { ...options, headers: { ...(options.headers || {}), 'X-API-Key': key } } : options);
+  // The interface's words (es, pt, en: `?lang=`), from one message file.
+  const messages = await (await fetch('/messages.json')).json();
+  const lang = messages[params.get('lang')] ? params.get('lang') : 'es';
+  const M = messages[lang];
+  document.documentElement.lang = lang;
+  document.querySelectorAll('[data-i18n]').forEach((e) => { e.textContent = M.ui[e.dataset.i18n]; });
+  document.querySelectorAll('[data-i18n-placeholder]').forEach((e) => {
+    e.placeholder = M.ui[e.dataset.i18nPlaceholder];
+    e.setAttribute('aria-label', M.ui[e.dataset.i18nPlaceholder]);
+  });
+  $('chart').setAttribute('aria-label', M.ui.chart);
   const meta = await (await api('/meta.json')).json();
   const layers = Object.fromEntries(meta.layers.map((l) => [l.name, l]));
   // Layers coloured by class, not by an index: a fixed legend.
   const classes = {
-    hotspots: { field: 'Gi* (FDR 5 %)', rows: [['#d7301f', 'punto caliente'], ['#2b8cbe', 'punto frío']] },
+    hotspots: { field: 'Gi* (FDR 5 %)', rows: [['#d7301f', M.ui.hot], ['#2b8cbe', M.ui.cold]] },
   };
   // The indices' names in the interface's language (the server's descriptions, in English, are
   // the options' tooltips).
-  const fieldNames = {
-    received: 'recibidos', open: 'pendientes', overdue: 'vencidos', resolved: 'resueltos',
-    overdue_0_5: 'vencidos 0–5 d.h.', overdue_6_10: 'vencidos 6–10 d.h.',
-    overdue_11_20: 'vencidos 11–20 d.h.', overdue_over_20: 'vencidos > 20 d.h.',
-    compliance: 'cumplimiento de plazo', answered: 'respondidos', answered_on_time: 'a tiempo',
-    resolution_median_bd: 'mediana de resolución (d.h.)', resolution_median_h: 'mediana de resolución (h)',
-    resolution_p90_bd: 'resolución p90 (d.h.)', resolution_p90_h: 'resolución p90 (h)',
-    oldest_open_bd: 'pendiente más antiguo (d.h.)', density_km2: 'por km²', per_1000: 'por 1.000 hab.',
-    attention: 'índice de atención', recurrent: 'recurrentes', trend: 'tendencia',
-    reopen_rate: 'tasa de reapertura', ack_median_h: 'mediana de atención (h)',
-    rejected_duplicate: 'rechazados o duplicados', resolved_not_fixed: 'cerrados sin solución',
-    open_on_time: 'pendientes en plazo', open_warning: 'pendientes en aviso', open_alert: 'pendientes en alerta',
-  };
+  const fieldNames = M.fields;
+
   const option = (select, value, label) => {
     const o = document.createElement('option');
     o.value = value;
@@ -130,7 +130,7 @@
       div.appendChild(r);
     };
     if (legend.rows) legend.rows.forEach(([c, t]) => row(c, t));
-    if (legend.none) row(legend.none, 'sin dato / 0');
+    if (legend.none) row(legend.none, M.ui.no_data);
     legend.stops.forEach((s, i) => {
       const next = legend.stops[i + 1];
       row(legend.colors[i], next === undefined ? `≥ ${s}` : `${s} – ${next}`);
@@ -163,7 +163,14 @@
         return;
       }
     }
-    status.textContent = `versión ${meta.version} · ${q.replaceAll('&', ' · ')}`;
+    const asOf = meta.as_of ? ` · ${M.ui.as_of} ${new Date(meta.as_of).toLocaleDateString(lang)}` : '';
+    status.textContent = `${M.ui.version} ${meta.version}${asOf} · ${q.replaceAll('&', ' · ')}`;
+    // the plan and the accountability report of the same filter, for the roles that read them
+    const withKey = (u) => (key ? `${u}&api_key=${encodeURIComponent(key)}` : u);
+    $('to-plan').hidden = !['planner', 'auditor', 'admin'].includes(meta.role);
+    $('to-plan').href = withKey(`/plan?top=20&window=${encodeURIComponent($('window').value)}`);
+    $('to-audit').hidden = !['auditor', 'admin'].includes(meta.role);
+    $('to-audit').href = withKey(`/audit/sectors.csv?${q}`);
     window.predioState = { ...window.predioState, view, field, query: q };
     remember();
     if (selected) {
@@ -179,6 +186,7 @@
   const remember = () => {
     const p = new URLSearchParams();
     if (key) p.set('key', key);
+    if (lang !== 'es') p.set('lang', lang);
     for (const id of ['view', 'field', 'window', 'category', 'department']) {
       if ($(id).value) p.set(id, $(id).value);
     }
@@ -200,7 +208,7 @@
     const r = await api(`/search?q=${encodeURIComponent(q)}&limit=8`);
     const body = await r.json();
     if (!r.ok) { status.textContent = body.error; return; }
-    const kinds = { sector: 'sector', parcel: 'predio', cell: 'celda' };
+    const kinds = M.kinds;
     for (const hit of body.results) {
       const li = document.createElement('li');
       li.tabIndex = 0;
@@ -252,13 +260,8 @@
   const panelFields = ['received', 'open', 'overdue', 'overdue_0_5', 'overdue_6_10', 'overdue_11_20',
     'overdue_over_20', 'compliance', 'answered', 'answered_on_time', 'resolution_median_bd',
     'oldest_open_bd', 'density_km2', 'per_1000', 'attention'];
-  const fmt = new Intl.NumberFormat('es', { maximumFractionDigits: 2 });
-  // the other fields' names in the popup
-  const names = {
-    parcel_id: 'predio', sector_id: 'sector', name: 'nombre', recurrent: 'recurrentes',
-    trend: 'tendencia', resolved: 'resueltos', segment: 'segmento', segment_desc: 'segmento (descripción)',
-    cell: 'celda H3', res: 'resolución H3', class: 'clase', gi_z: 'Gi* z', q_value: 'valor q',
-  };
+  const fmt = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
+
   const showSelection = async () => {
     const panel = $('selection');
     panel.hidden = false;
@@ -288,7 +291,7 @@
   };
   // Behind the numbers (an auditor's key): the open reports of the selection under the filter,
   // oldest first, and the same as CSV or GeoJSON to download (`/reports.*`).
-  const stages = { on_time: 'en plazo', warning: 'aviso', alert: 'alerta', overdue: 'vencido' };
+  const stages = M.stages;
   const behind = async () => {
     const box = $('behind');
     // an auditor's (or an administrator's) list only: no request the caller would be refused
@@ -352,7 +355,7 @@
     months.forEach((m, i) => {
       el('rect', { x: x(i), y: y(m.received), width: bw, height: H - 14 - y(m.received),
         fill: '#9ecae1', 'data-month': m.month }).appendChild(document.createElementNS(ns, 'title'))
-        .textContent = `${m.month}: ${m.received} recibidos, ${m.open} pendientes, ${m.overdue} vencidos`;
+        .textContent = `${m.month}: ${m.received} ${M.ui.chart_received}, ${m.open} ${M.ui.chart_open}, ${m.overdue} ${M.ui.chart_overdue}`;
     });
     for (const [f, colour] of [['open', '#3b3b3b'], ['overdue', '#d7301f']]) {
       el('polyline', { fill: 'none', stroke: colour, 'stroke-width': 1.5, class: `line-${f}`,
@@ -391,15 +394,15 @@
   drawButton.addEventListener('click', async () => {
     if (drawing === null) {
       drawing = [];
-      drawButton.textContent = 'Terminar el área';
+      drawButton.textContent = M.ui.finish;
       map.getCanvas().style.cursor = 'crosshair';
       redraw();
       return;
     }
-    if (drawing.length < 3) { status.textContent = 'Un área necesita al menos 3 esquinas.'; return; }
+    if (drawing.length < 3) { status.textContent = M.ui.corners; return; }
     const ring = [...drawing, drawing[0]];
     drawing = null;
-    drawButton.textContent = 'Dibujar un área';
+    drawButton.textContent = M.ui.draw;
     map.getCanvas().style.cursor = '';
     await areaStats(ring);
   });
@@ -413,7 +416,7 @@
     highlight();
     $('selection').hidden = false;
     $('behind').hidden = true;
-    $('sel-title').textContent = `Área dibujada (${fmt.format(body.area_km2)} km²)`;
+    $('sel-title').textContent = `${M.ui.drawn_area} (${fmt.format(body.area_km2)} km²)`;
     const table = $('sel-indices');
     table.innerHTML = '';
     for (const k of ['received', 'open', 'overdue', 'answered', 'answered_on_time', 'compliance',
@@ -427,6 +430,7 @@
     window.predioState = { ...window.predioState, area: { ring, stats: body } };
   };
 
+  $('print').addEventListener('click', (e) => { e.preventDefault(); window.print(); });
   $('view').addEventListener('change', () => { fillFields(); update(); });
   $('field').addEventListener('change', update);
   $('window').addEventListener('change', update);
@@ -450,7 +454,7 @@
     for (const [k, v] of Object.entries(f.properties)) {
       const tr = table.insertRow();
       tr.dataset.field = k;
-      tr.insertCell().textContent = fieldNames[k] ?? names[k] ?? k;
+      tr.insertCell().textContent = fieldNames[k] ?? k;
       tr.insertCell().textContent = typeof v === 'number' ? +v.toFixed(3) : v;
     }
     new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(table).addTo(map);

@@ -189,6 +189,29 @@ try {
       await fail(`the shared address ${address} reopened ${JSON.stringify(restored)}`);
     }
     summary.shared = { address, ...restored };
+    // the interface in Portuguese and English: labels, the index picker, numbers per locale
+    summary.languages = {};
+    for (const lang of ['pt', 'en']) {
+      const u = new URL(url);
+      u.searchParams.set('lang', lang);
+      const p = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+      p.on('pageerror', (e) => errors.push(String(e)));
+      await p.goto(u.toString());
+      await p.waitForFunction(() => window.predioState?.ready, null, { timeout: 60000 });
+      summary.languages[lang] = await p.evaluate(() => ({
+        lang: document.documentElement.lang,
+        window: document.querySelector('[data-i18n=window]').textContent,
+        view: document.querySelector('#view option[value=sectors]').textContent,
+        field: document.querySelector('#field').selectedOptions[0]?.textContent,
+        legend: document.querySelector('#legend strong')?.textContent,
+      }));
+      await p.close();
+    }
+    const pt = summary.languages.pt;
+    const en = summary.languages.en;
+    if (pt.window !== 'Janela' || en.window !== 'Window' || pt.lang !== 'pt' || en.view !== 'Sectors: open and overdue') {
+      await fail(`languages: ${JSON.stringify(summary.languages)}`);
+    }
     if (await page.isVisible('#draw')) await drawChecks();
   }
 

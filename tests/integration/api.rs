@@ -511,6 +511,8 @@ fn no_public_response_holds_personal_data_or_a_report() {
         "/open311/v2/services.json",
         "/open311/v2/services.xml",
         "/series?level=city",
+        "/messages.json",
+        "/labels/sectors.geojson",
         "/search?q=a",
         "/search?q=calle",
         "/search?q=1",

@@ -1,4 +1,5 @@
-//! The viewer's files: `/`, `/app.js`, `/app.css` and MapLibre GL JS under `/vendor/`.
+//! The viewer's files: `/`, `/app.js`, `/app.css`, `/messages.json` (its words in es, pt and
+//! en) and MapLibre GL JS under `/vendor/`.
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
@@ -26,6 +27,13 @@ pub(super) async fn app_js() -> Response {
     static_response(
         "text/javascript; charset=utf-8",
         include_str!("../../../web/app.js").as_bytes().to_vec(),
+    )
+}
+
+pub(super) async fn messages() -> Response {
+    static_response(
+        "application/json; charset=utf-8",
+        include_str!("../../../web/messages.json").as_bytes().to_vec(),
     )
 }
 

@@ -185,6 +185,7 @@ pub(crate) fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router
         .route("/", get(index))
         .route("/app.js", get(app_js))
         .route("/app.css", get(app_css))
+        .route("/messages.json", get(assets::messages))
         .route("/vendor/{file}", get(vendor))
         .route("/health", get(health))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))

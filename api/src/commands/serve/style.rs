@@ -247,6 +247,7 @@ pub(super) async fn meta(
     json_response(json!({
         "version": served.manifest.version.to_string(),
         "role": caller.role.as_str(),
+        "as_of": served.manifest.indices.as_ref().map(|i| i.as_of.to_rfc3339()),
         "windows": served.windows,
         "default_window": served.default_window,
         "categories": served.categories,

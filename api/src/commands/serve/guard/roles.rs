@@ -84,7 +84,7 @@ fn params(query: Option<&str>, name: &str) -> Vec<String> {
 /// The route group of a path, for the metrics.
 pub(super) fn route_of(path: &str) -> &'static str {
     match path {
-        "/" | "/app.js" | "/app.css" | "/favicon.ico" => "viewer",
+        "/" | "/app.js" | "/app.css" | "/messages.json" | "/favicon.ico" => "viewer",
         "/health" => "health",
         "/metrics" => "metrics",
         "/meta.json" | "/style.json" | "/legend.json" => "style",
