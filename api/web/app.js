@@ -285,7 +285,7 @@
       }
     }
     window.predioState = { ...window.predioState, selection: { ...selected, indices: shown } };
-    if (selected.kind === 'sector') await chart();
+    if (selected.kind === 'sector' || selected.kind === 'parcel') await chart();
     else $('chart').innerHTML = '';
     await behind();
   };
@@ -325,7 +325,7 @@
   // The monthly series (`/series`): received as bars, open and overdue at each month's end as
   // lines.
   const chart = async () => {
-    const p = new URLSearchParams({ level: 'sector', id: selected.id });
+    const p = new URLSearchParams({ level: selected.kind, id: selected.id });
     if ($('category').value) p.set('category', $('category').value);
     else if ($('department').value) p.set('department', $('department').value);
     const r = await api(`/series?${p}`);
@@ -449,6 +449,8 @@
     if (!f) return;
     if (f.properties.sector_id && f.layer.id === 'sectors-fill') {
       select({ kind: 'sector', id: f.properties.sector_id, label: f.properties.name }, false);
+    } else if (f.properties.parcel_id && f.layer.id === 'parcels-fill') {
+      select({ kind: 'parcel', id: f.properties.parcel_id, label: f.properties.parcel_id }, false);
     }
     const table = document.createElement('table');
     for (const [k, v] of Object.entries(f.properties)) {

@@ -52,6 +52,7 @@ fn monthly_series_equal_the_reports_counted_by_month_and_the_indices_at_the_as_o
     let zone: Tz = "America/Costa_Rica".parse().expect("zone");
     // window `all` too: the months add up to it
     predio_ok(d, &["compute", "--as-of", AS_OF, "--windows", "90d,all"]);
+    let planner = key(d, "pl", "planner");
     let server = Server::launch(d, &[]);
     let get = |q: &str| -> Value {
         let r = server.get(&format!("/series?{q}"), &[]);
@@ -192,12 +193,48 @@ fn monthly_series_equal_the_reports_counted_by_month_and_the_indices_at_the_as_o
         .sum();
     assert_eq!(total, reports.len() as i64);
 
+    // a parcel's series: behind the parcel layer's key, its months its reports
+    let exported = csv_rows(&export);
+    let parcel = exported
+        .iter()
+        .filter(|r| !r["parcel_id"].is_empty())
+        .fold(HashMap::<&str, usize>::new(), |mut m, r| {
+            *m.entry(r["parcel_id"].as_str()).or_default() += 1;
+            m
+        })
+        .into_iter()
+        .max_by_key(|(p, n)| (*n, std::cmp::Reverse(*p)))
+        .expect("a parcel with reports")
+        .0
+        .to_owned();
+    let q = format!("/series?level=parcel&id={parcel}");
+    assert_eq!(server.get(&q, &[]).status, 401);
+    let r = server.get(&q, &[("X-API-Key", planner.as_str())]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let months = r.json()["months"].as_array().expect("months").clone();
+    assert_eq!(
+        months.len(),
+        city["months"].as_array().expect("city").len(),
+        "the city's axis"
+    );
+    let total: i64 = months.iter().filter_map(|m| m["received"].as_i64()).sum();
+    let want = reports_of_parcel(&exported, &parcel, as_of);
+    assert!(want >= 2, "{want} reports on {parcel}");
+    assert_eq!(total, want, "parcel {parcel}'s reports");
+    assert_eq!(
+        server
+            .get(
+                "/series?level=parcel&id=NOPE",
+                &[("X-API-Key", planner.as_str())]
+            )
+            .status,
+        404
+    );
     // bad requests are a clear 4xx
     let unknown = format!("/series?level=sector&id={}&category=Nothing", sectors[0]);
     for (q, status) in [
         (unknown.as_str(), 400),
         ("/series?level=district&id=1", 400),
-        ("/series?level=parcel&id=1", 400),
         ("/series?level=sector", 400),
         ("/series?level=sector&id=NOPE", 404),
         ("/series?level=city&category=a&department=b", 400),
@@ -688,4 +725,16 @@ pub(crate) fn inside_ids(export: &std::path::Path, polygon: &Value) -> Vec<Strin
         &["-c", script, arg(export), &polygon.to_string()],
     ))
     .expect("ids")
+}
+
+/// The exported reports of `parcel` created up to `as_of`.
+fn reports_of_parcel(rows: &[HashMap<String, String>], parcel: &str, as_of: DateTime<Utc>) -> i64 {
+    rows.iter()
+        .filter(|r| r["parcel_id"] == parcel)
+        .filter(|r| {
+            r["created_at"]
+                .parse::<DateTime<Utc>>()
+                .is_ok_and(|c| c <= as_of)
+        })
+        .count() as i64
 }

@@ -297,18 +297,7 @@ pub(super) async fn stats(
                 res.push(r);
             }
         }
-        let months: Vec<Value> = monthly_for(c, &inside, data.as_of, data.zone, &data.cfg)
-            .into_iter()
-            .map(|m| {
-                let [received, closed, answered, on_time, open, overdue] = m.counts;
-                json!({
-                    "month": m.month, "received": received, "closed": closed,
-                    "answered": answered, "answered_on_time": on_time,
-                    "compliance": (answered > 0).then(|| f64::from(on_time) / f64::from(answered)),
-                    "open": open, "overdue": overdue,
-                })
-            })
-            .collect();
+        let months = months_json(&data, &inside);
         Ok(json!({
             "as_of": data.as_of.to_rfc3339(),
             "window": window,
@@ -328,4 +317,41 @@ pub(super) async fn stats(
     .await
     .map_err(ApiError::internal)??;
     Ok(json_response(answer))
+}
+
+/// The monthly series of the reports at `rows`, as `/series` writes months.
+fn months_json(data: &AreaData, rows: &[usize]) -> Vec<Value> {
+    monthly_for(&data.columns, rows, data.as_of, data.zone, &data.cfg)
+        .into_iter()
+        .map(|m| {
+            let [received, closed, answered, on_time, open, overdue] = m.counts;
+            json!({
+                "month": m.month, "received": received, "closed": closed,
+                "answered": answered, "answered_on_time": on_time,
+                "compliance": (answered > 0).then(|| f64::from(on_time) / f64::from(answered)),
+                "open": open, "overdue": overdue,
+            })
+        })
+        .collect()
+}
+
+/// A parcel's monthly series under a dimension (`all`, `category`, `department`) and value.
+pub(super) fn parcel_months(
+    state: &Shared,
+    served: &Served,
+    parcel: &str,
+    dimension: &str,
+    value: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let data = area_data_of(state, served)?;
+    let c = &data.columns;
+    let rows: Vec<usize> = (0..c.len())
+        .filter(|&i| c.parcel_id(i) == Some(parcel))
+        .filter(|&i| match dimension {
+            "category" => c.category(i) == Some(value),
+            "department" => c.department(i) == Some(value),
+            _ => true,
+        })
+        .collect();
+    Ok(months_json(&data, &rows))
 }

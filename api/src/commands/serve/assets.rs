@@ -33,7 +33,9 @@ pub(super) async fn app_js() -> Response {
 pub(super) async fn messages() -> Response {
     static_response(
         "application/json; charset=utf-8",
-        include_str!("../../../web/messages.json").as_bytes().to_vec(),
+        include_str!("../../../web/messages.json")
+            .as_bytes()
+            .to_vec(),
     )
 }
 

@@ -119,8 +119,10 @@ pub(super) async fn series(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let level = q.get("level").map_or("sector", String::as_str);
-    if !["city", "sector"].contains(&level) {
-        return Err(bad_request(format!("level={level:?}: city or sector")));
+    if !["city", "sector", "parcel"].contains(&level) {
+        return Err(bad_request(format!(
+            "level={level:?}: city, sector or parcel"
+        )));
     }
     let id = q.get("id").cloned().unwrap_or_default();
     if level != "city" && id.is_empty() {
@@ -144,6 +146,9 @@ pub(super) async fn series(
         "parcel" if !known("parcels") => {
             return Err(ApiError(StatusCode::NOT_FOUND, format!("no parcel {id:?}")))
         }
+        "parcel" if !known("parcels") => {
+            return Err(ApiError(StatusCode::NOT_FOUND, format!("no parcel {id:?}")))
+        }
         _ => {}
     }
     match dimension {
@@ -156,6 +161,28 @@ pub(super) async fn series(
             )))
         }
         _ => {}
+    }
+    if level == "parcel" {
+        // a parcel's series on request, from the reports' facts (few reports each: no table)
+        let st = Arc::clone(&state);
+        let (d, v) = (dimension, value.clone());
+        let pid = id.clone();
+        let months = tokio::task::spawn_blocking(move || {
+            super::area::parcel_months(&st, &served, &pid, d, &v)
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        let as_of = state
+            .current
+            .load()
+            .manifest
+            .indices
+            .as_ref()
+            .map(|i| i.as_of.to_rfc3339());
+        return Ok(json_response(json!({
+            "level": level, "id": id, "dimension": dimension, "value": value,
+            "as_of": as_of, "months": months,
+        })));
     }
     let s = series_of(&state, &served)?;
     let key = (

@@ -353,6 +353,15 @@ mod tests {
             r("/series", Some("level=sector&id=S1"), false),
             Role::Public
         );
+        assert_eq!(
+            r("/series", Some("level=parce%6C&id=P"), false),
+            Role::Planner
+        );
+        assert_eq!(
+            r("/series", Some("level=city&level=parcel"), false),
+            Role::Planner
+        );
+        assert_eq!(r("/series", Some("level=parcel"), true), Role::Public);
         let open = Openness {
             parcels: false,
             requests: true,

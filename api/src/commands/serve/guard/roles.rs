@@ -47,6 +47,12 @@ pub(crate) fn required_role(path: &str, query: Option<&str>, open: Openness) -> 
         rest.split('/')
             .next()
             .map(|l| l.strip_suffix(".json").unwrap_or(l).to_owned())
+    } else if path == "/series" {
+        // a parcel's series is the parcel layer's; a sector's and the city's are public
+        params(query, "level")
+            .iter()
+            .any(|l| l == "parcel")
+            .then(|| "parcels".to_owned())
     } else if path == "/legend.json" {
         let layers = params(query, "layer");
         // a repeated key: the strictest of its values
