@@ -130,6 +130,13 @@
       div.appendChild(r);
     };
     if (legend.rows) legend.rows.forEach(([c, t]) => row(c, t));
+    if (legend.field === 'attention' && !legend.stops.length) {
+      // empty for a reason: below its minimum of reports, the index is left undefined
+      const note = document.createElement('div');
+      note.className = 'note';
+      note.textContent = M.ui.attention_empty;
+      div.appendChild(note);
+    }
     if (legend.none) row(legend.none, M.ui.no_data);
     legend.stops.forEach((s, i) => {
       const next = legend.stops[i + 1];
@@ -273,6 +280,10 @@
     const feature = source && map.getSource(source) && map.querySourceFeatures(source,
       { sourceLayer: source, filter: ['==', ['get', field], selected.id] })[0];
     const shown = {};
+    if (feature && feature.properties.attention === undefined && feature.properties.received !== undefined) {
+      shown.attention = null;
+      table.insertRow().insertCell().textContent = M.ui.attention_empty;
+    }
     if (feature) {
       for (const k of panelFields) {
         const label = fieldNames[k];

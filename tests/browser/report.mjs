@@ -44,6 +44,7 @@ const summary = await page.evaluate(async () => {
   out.map = { width: box.width, height: box.height, paths: svg ? svg.querySelectorAll('path[data-sector-id]').length : 0 };
   out.map.fills = svg ? [...new Set([...svg.querySelectorAll('path')].map((p) => p.getAttribute('fill')))] : [];
   out.map.markers = svg ? svg.querySelectorAll('g.marca').length : 0;
+  out.map.names = svg ? [...svg.querySelectorAll('text.nombre')].map((t) => t.textContent) : [];
   out.map.fill_of = svg ? Object.fromEntries([...svg.querySelectorAll('path[data-sector-id]')].map((p) => [p.dataset.sectorId, p.getAttribute('fill')])) : {};
   // the legend as the reader sees it: each swatch's colour and its text
   out.map.legend = [...document.querySelectorAll('.leyenda li')].map((li) => [

@@ -1017,6 +1017,42 @@ fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium()
     }
     assert!(classes.len() >= 2, "one class only: {classes:?}");
     assert_eq!(seen["map"]["markers"].as_u64(), Some(worst.len() as u64));
+    // every sector named on the map; the categories and the months add up to the totals, the
+    // last month's pending are the period's
+    let names = seen["map"]["names"].as_array().expect("names");
+    assert_eq!(names.len(), sectors.len(), "a name per sector");
+    let sum = |table: &str, field: &str| -> u64 {
+        seen["tables"][table]
+            .as_array()
+            .unwrap_or_else(|| panic!("{table}"))
+            .iter()
+            .filter(|r| r["id"] != "total")
+            .filter_map(|r| r[field].as_u64())
+            .sum()
+    };
+    let total_received = total["received"].as_u64().expect("received");
+    assert_eq!(
+        sum("tabla-categorias", "received"),
+        total_received,
+        "by category"
+    );
+    assert_eq!(
+        sum("tabla-tendencia", "received"),
+        total_received,
+        "by month"
+    );
+    assert_eq!(
+        sum("tabla-tendencia", "on_time"),
+        total["on_time"].as_u64().expect("on time")
+    );
+    let months = seen["tables"]["tabla-tendencia"]
+        .as_array()
+        .expect("months");
+    assert_eq!(months.len(), 6, "2025-H1: six months");
+    assert_eq!(
+        months[5]["pending"], total["pending"],
+        "pending at the period's end"
+    );
     assert!(
         seen["map"]["painted"].as_f64().unwrap_or(0.0) > 0.5,
         "{}",

@@ -112,6 +112,15 @@ fn by_sector_head(h: &mut String, r: &Report, layer: &SectorLayer) {
         legend()
     );
     let worst: Vec<&Row> = r.worst.iter().map(|i| &r.sectors[*i]).collect();
+    let eligible = r
+        .sectors
+        .iter()
+        .filter(|s| s.answered >= r.min_answered)
+        .count();
+    // every sector that counts is in it: the full table below says the same
+    if !worst.is_empty() && eligible <= worst.len() {
+        return;
+    }
     let _ = writeln!(
         h,
         "<section id=\"peores\"><h2>Sectores con menor cumplimiento</h2>{}<p class=\"nota\">Entre \
@@ -131,6 +140,7 @@ fn by_sector_head(h: &mut String, r: &Report, layer: &SectorLayer) {
 pub(super) fn render(r: &Report, layer: Option<&SectorLayer>) -> String {
     let mut h = String::with_capacity(64 * 1024);
     head_and_summary(&mut h, r);
+    trend(&mut h, r);
     let (p, t) = (&r.period, &r.totals);
     if let Some(layer) = layer {
         by_sector_head(&mut h, r, layer);
@@ -158,6 +168,12 @@ pub(super) fn render(r: &Report, layer: Option<&SectorLayer>) -> String {
             })
         )
     );
+    let categories: Vec<&Row> = r.categories.iter().collect();
+    let _ = writeln!(
+        h,
+        "<section id=\"categorias\"><h2>Por categoría</h2>{}</section>",
+        table("tabla-categorias", "Categoría", &categories, false, None)
+    );
     if layer.is_some() {
         let sectors: Vec<&Row> = r.sectors.iter().collect();
         let mut in_sectors = Row::default();
@@ -180,25 +196,24 @@ pub(super) fn render(r: &Report, layer: Option<&SectorLayer>) -> String {
     }
     let _ = writeln!(
         h,
-        "<section id=\"metodo\"><h2>Método</h2><dl>\
-         <dt>Período</dt><dd>Solicitudes creadas desde el {} a las 00:00 y hasta el {} a \
-         las 24:00, hora local ({}), contadas en su estado a esa hora.</dd>\
+        "<section id=\"metodo\"><h2>Cómo se cuenta</h2><dl>\
+         <dt>Período</dt><dd>Las solicitudes recibidas desde el {} a las 00:00 hasta el {} a \
+         las 24:00, hora de {}, en el estado en que estaban al terminar el período.</dd>\
          <dt>Respondida a tiempo</dt><dd>Cerrada a más tardar al final del último día hábil de su \
-         plazo, contado desde el día de recepción; se descuentan fines de semana y feriados. El \
-         plazo es el que trae la solicitud cuando lo trae (Open311 <code>expected_datetime</code>, \
-         el <code>TARGET_DT</code> de Boston), si no el de su categoría. {}</dd>\
-         <dt>Vencida</dt><dd>Abierta al final del período y con el plazo ya \
+         plazo legal, contado desde el día en que se recibió; no cuentan fines de semana ni \
+         feriados. Si la solicitud trae su propio plazo, vale ese; si no, el de su categoría. {}</dd>\
+         <dt>Vencida</dt><dd>Todavía abierta al final del período, con el plazo ya \
          cumplido.</dd>\
-         <dt>Cumplimiento</dt><dd>Respondidas a tiempo ÷ respondidas; «—» cuando no hubo \
-         respuestas.</dd>\
-         <dt>Fuente</dt><dd>Índices por sector de predio (<code>predio compute --as-of {} \
-         --windows {}d</code> da las mismas cifras). Sin datos personales.</dd></dl></section>",
+         <dt>Cumplimiento</dt><dd>De las solicitudes respondidas, la parte respondida a tiempo; \
+         «—» cuando no hubo respuestas.</dd>\
+         <dt>Tendencia mensual</dt><dd>Las mismas solicitudes mes a mes: recibidas y respondidas \
+         en cada mes, y pendientes y vencidas al cierre de cada mes.</dd>\
+         <dt>Datos</dt><dd>Los registros de solicitudes del municipio, ubicados en su predio y su \
+         sector. Este informe no contiene datos personales.</dd></dl></section>",
         p.first.format("%d/%m/%Y"),
         p.last.format("%d/%m/%Y"),
         esc(&r.zone),
         esc(&r.rules),
-        p.last,
-        p.days()
     );
     h.push_str("</body>\n</html>\n");
     h
@@ -250,5 +265,45 @@ fn head_and_summary(h: &mut String, r: &Report) {
         kpi("compliance", percent(t.compliance()), "cumplimiento"),
         esc(&r.rules),
         int(r.without_sector.received)
+    );
+}
+
+/// The period month by month: received and answered in each month, pending and overdue at its
+/// end, compliance of the month's answers.
+fn trend(h: &mut String, r: &Report) {
+    if r.months.len() < 2 {
+        return;
+    }
+    let mut t = String::from(
+        "<table id=\"tabla-tendencia\"><thead><tr><th>Mes</th><th class=\"n\">Recibidas</th>\
+         <th class=\"n\">Respondidas</th><th class=\"n\">A tiempo</th>\
+         <th class=\"n\">Pendientes al cierre</th><th class=\"n\">Vencidas al cierre</th>\
+         <th class=\"n\">Cumplimiento</th></tr></thead><tbody>",
+    );
+    for (month, [received, _, answered, on_time, open, overdue]) in &r.months {
+        let c = (*answered > 0).then(|| f64::from(*on_time) / f64::from(*answered));
+        let cell = |field: &str, v: u32| {
+            format!(
+                "<td class=\"n\" data-field=\"{field}\" data-value=\"{v}\">{}</td>",
+                int(u64::from(v))
+            )
+        };
+        let _ = write!(
+            t,
+            "<tr data-id=\"{month}\"><td>{month}</td>{}{}{}{}{}<td class=\"n\">{}</td></tr>",
+            cell("received", *received),
+            cell("answered", *answered),
+            cell("on_time", *on_time),
+            cell("pending", *open),
+            cell("overdue", *overdue),
+            percent(c)
+        );
+    }
+    t.push_str("</tbody></table>");
+    let _ = writeln!(
+        h,
+        "<section id=\"tendencia\"><h2>Tendencia mensual</h2>{t}<p class=\"nota\">Solicitudes \
+         recibidas en el período, mes a mes; pendientes y vencidas al último instante de cada \
+         mes (el último, al cierre del período).</p></section>"
     );
 }

@@ -92,6 +92,20 @@ pub(super) fn map_svg(report: &Report, layer: &SectorLayer) -> String {
             int(row.answered)
         );
     }
+    // every sector's name at its interior point
+    for s in &layer.sectors {
+        let Some(p) = s.geometry.interior_point() else {
+            continue;
+        };
+        let (x, y) = px(p.x(), p.y());
+        let _ = writeln!(
+            svg,
+            "<text class=\"nombre\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\" \
+             fill=\"#1d1d1d\" stroke=\"#ffffff\" stroke-width=\"2.5\" paint-order=\"stroke\">{}</text>",
+            y - 12.0,
+            esc(&s.name)
+        );
+    }
     for (rank, i) in report.worst.iter().enumerate() {
         let Some(p) = layer.sectors[*i].geometry.interior_point() else {
             continue;

@@ -35,6 +35,11 @@ struct Report {
     pub(super) rules: String,
     pub(super) totals: Row,
     pub(super) departments: Vec<Row>,
+    /// Per category, most received first.
+    pub(super) categories: Vec<Row>,
+    /// The period's months: label and its counts (received, closed, answered, on time, open
+    /// and overdue at the month's end), from `predio_engine::indices::series`.
+    pub(super) months: Vec<(String, [u32; 6])>,
     pub(super) sectors: Vec<Row>,
     pub(super) without_sector: Row,
     pub(super) worst: Vec<usize>,
@@ -59,6 +64,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
         label: period.label.clone(),
         days: Some(period.days()),
     };
+    let months = period_months(&reports, &period, as_of, zone, &cfg);
     let (tables, _) = indices::compute(
         reports,
         None,
@@ -118,6 +124,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
     let min_answered = u64::from(args.min_answered);
     let worst = worst_sectors(&sector_rows, min_answered, args.worst);
     let departments = departments_of(rows(&select("department")?)?);
+    let categories = departments_of(rows(&select("category")?)?);
     let report = Report {
         title: args.title.clone(),
         period,
@@ -126,6 +133,8 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
         rules,
         totals,
         departments,
+        categories,
+        months,
         sectors: sector_rows,
         without_sector,
         worst,
@@ -169,7 +178,36 @@ fn worst_sectors(sector_rows: &[Row], min_answered: u64, worst: usize) -> Vec<us
     picked
 }
 
-/// The departments' rows, summed from the sector rows of each department, most received first.
+/// The months of the period with the counts of the reports created in it: received, closed,
+/// answered (on time), open and overdue at each month's end (the last at the period's end).
+fn period_months(
+    reports: &predio_engine::ReportColumns,
+    period: &Period,
+    as_of: chrono::DateTime<chrono::Utc>,
+    zone: chrono_tz::Tz,
+    cfg: &IndexConfig,
+) -> Vec<(String, [u32; 6])> {
+    let first = period.first.format("%Y-%m").to_string();
+    let start = parse_as_of(
+        &period.first.pred_opt().unwrap_or(period.first).to_string(),
+        zone,
+    )
+    .map_or(i64::MIN, |t| t.timestamp_millis());
+    let rows: Vec<usize> = (0..reports.len())
+        .filter(|&i| {
+            let c = reports.created_ms()[i];
+            c > start && c <= as_of.timestamp_millis()
+        })
+        .collect();
+    indices::series::monthly_for(reports, &rows, as_of, zone, cfg)
+        .into_iter()
+        .filter(|m| m.month >= first)
+        .map(|m| (m.month, m.counts))
+        .collect()
+}
+
+/// The departments' (or categories') rows, summed from the sector rows of each, most received
+/// first.
 fn departments_of(rows: Vec<(Option<String>, Row)>) -> Vec<Row> {
     let mut departments: BTreeMap<String, Row> = BTreeMap::new();
     for (_, row) in rows {
