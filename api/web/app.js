@@ -295,7 +295,23 @@
         tr.insertCell().textContent = k === 'compliance' ? `${fmt.format(100 * v)}\u00a0%` : fmt.format(v);
       }
     }
-    window.predioState = { ...window.predioState, selection: { ...selected, indices: shown } };
+    let rank = null;
+    if (selected.kind === 'sector' && $('field').value) {
+      const p = new URLSearchParams(query());
+      p.set('layer', 'sectors');
+      p.set('id', selected.id);
+      p.set('field', $('field').value);
+      const r = await api(`/rank.json?${p}`);
+      if (r.ok) {
+        rank = await r.json();
+        if (rank.rank) {
+          const tr = table.insertRow(0);
+          tr.insertCell().textContent = `${M.ui.rank} (${fieldNames[rank.field] ?? rank.field})`;
+          tr.insertCell().textContent = `${rank.rank} / ${rank.of}`;
+        }
+      }
+    }
+    window.predioState = { ...window.predioState, selection: { ...selected, indices: shown, rank } };
     if (selected.kind === 'sector' || selected.kind === 'parcel') await chart();
     else $('chart').innerHTML = '';
     await behind();

@@ -1391,6 +1391,22 @@ fn workbench_agrees(d: &Path, server: &Server, auditor: &str, search: &serde_jso
         compared += 1;
     }
     assert!(compared >= 3, "{shown}");
+    // its rank among the sectors by the index shown, as the exported indices order them
+    let rank = &search["selection"]["rank"];
+    let field = rank["field"].as_str().expect("the ranked field");
+    let value = |r: &HashMap<String, String>| r[field].parse::<f64>().ok();
+    let mine = value(row).expect("the sector's value");
+    let others: Vec<f64> = rows
+        .iter()
+        .filter(|r| !r["sector_id"].is_empty())
+        .filter_map(value)
+        .collect();
+    assert_eq!(rank["of"].as_u64(), Some(others.len() as u64), "{rank}");
+    assert_eq!(
+        rank["rank"].as_u64(),
+        Some(1 + others.iter().filter(|v| **v > mine).count() as u64),
+        "{rank}"
+    );
     let series = server
         .get(&format!("/series?level=sector&id={id}"), &[])
         .json();

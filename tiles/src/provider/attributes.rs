@@ -25,6 +25,20 @@ pub(super) struct Attributes {
 }
 
 impl Attributes {
+    /// The value of `field` of the feature at `feature`, if it has a row and a value there.
+    pub(super) fn value_at(
+        &self,
+        fields: &[FieldSpec],
+        field: &str,
+        feature: usize,
+    ) -> Option<f64> {
+        let col = fields.iter().position(|f| f.name == field)?;
+        let row = *self.rows.get(feature)?;
+        (row != u32::MAX)
+            .then(|| self.columns[col][row as usize])
+            .flatten()
+    }
+
     /// The defined values of `field` of the features that have a row.
     pub(super) fn values(&self, fields: &[FieldSpec], field: &str) -> Vec<f64> {
         let Some(col) = fields.iter().position(|f| f.name == field) else {

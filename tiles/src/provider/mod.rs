@@ -103,6 +103,20 @@ pub trait TileProvider: Send + Sync {
     fn values(&self, _field: &str, _filter: &Selection) -> Result<Vec<f64>, TileSourceError> {
         Ok(Vec::new())
     }
+    /// Where the feature `id` stands among the layer's features by `field` under `filter`:
+    /// its value, its rank (1: the highest) and how many features have a value; `None` for a
+    /// feature without one, or a layer without ids.
+    ///
+    /// # Errors
+    /// A refused filter or an unreadable table.
+    fn rank(
+        &self,
+        _id: &str,
+        _field: &str,
+        _filter: &Selection,
+    ) -> Result<Option<(f64, usize, usize)>, TileSourceError> {
+        Ok(None)
+    }
     /// How far beyond a feature's bounds a change can show, metres on the ground (heat cells
     /// are chosen one hexagon beyond the tile).
     fn reach_m(&self) -> f64 {

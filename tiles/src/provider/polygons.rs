@@ -309,6 +309,26 @@ impl TileProvider for PolygonLayer {
         Ok(a.values(self.table.fields, field))
     }
 
+    fn rank(
+        &self,
+        id: &str,
+        field: &str,
+        filter: &Selection,
+    ) -> Result<Option<(f64, usize, usize)>, TileSourceError> {
+        let (Some(&at), Some(_)) = (self.features.index.get(id), self.table.df.as_ref()) else {
+            return Ok(None);
+        };
+        let a =
+            self.table
+                .attributes(filter, None, &self.features.index, self.features.ids.len())?;
+        let Some(v) = a.value_at(self.table.fields, field, at as usize) else {
+            return Ok(None);
+        };
+        let all = a.values(self.table.fields, field);
+        let above = all.iter().filter(|x| **x > v).count();
+        Ok(Some((v, above + 1, all.len())))
+    }
+
     fn has_feature(&self, id: &str) -> bool {
         self.features.index.contains_key(id)
     }

@@ -192,6 +192,7 @@ pub(crate) fn router(state: Shared, cors: tower_http::cors::CorsLayer) -> Router
         .route("/meta.json", get(meta))
         .route("/style.json", get(style))
         .route("/legend.json", get(legend))
+        .route("/rank.json", get(style::rank))
         .route("/tiles/{file}", get(tilejson))
         .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
         .route("/open311/v2/{file}", get(open311::root))

@@ -119,6 +119,42 @@ pub(super) async fn legend(
     Ok(json_response(l))
 }
 
+/// `/rank.json?layer=sectors&id=&field=[&window=&category=|&department=]`: where a feature
+/// stands among the layer's by an index under the filter (1: the highest).
+pub(super) async fn rank(
+    State(state): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let served = state.current.load_full();
+    // parcels unless said, as the legend (and the guard) read it
+    let name = q.get("layer").map_or("parcels", String::as_str);
+    let layer = served
+        .layers
+        .get(name)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no layer {name:?}")))?;
+    let field = q
+        .get("field")
+        .map_or_else(|| default_field(name), String::as_str);
+    if !layer.fields().iter().any(|(n, ..)| n == field) {
+        return Err(bad_request(format!(
+            "field={field:?}: not a field of {name}"
+        )));
+    }
+    let id = q.get("id").map_or("", String::as_str);
+    if !layer.has_feature(id) {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no {name} feature {id:?}"),
+        ));
+    }
+    let filter = filter_of(&q, &served)?;
+    let answer = layer.rank(id, field, &filter)?;
+    Ok(json_response(json!({
+        "layer": name, "id": id, "field": field,
+        "value": answer.map(|a| a.0), "rank": answer.map(|a| a.1), "of": answer.map(|a| a.2),
+    })))
+}
+
 /// `/style.json`: a MapLibre style over the three layers (no base map: it works offline).
 pub(super) async fn style(
     State(state): State<Shared>,

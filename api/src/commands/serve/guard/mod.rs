@@ -329,6 +329,11 @@ mod tests {
             "parcels is the default"
         );
         assert_eq!(r("/legend.json", Some("layer=heat"), false), Role::Public);
+        assert_eq!(
+            r("/rank.json", Some("layer=sectors&id=S1"), false),
+            Role::Public
+        );
+        assert_eq!(r("/rank.json", Some("id=P1"), false), Role::Planner);
         assert_eq!(r("/open311/v2/requests.json", None, true), Role::Auditor);
         assert_eq!(r("/open311/v2/requests/R-1.xml", None, true), Role::Auditor);
         assert_eq!(r("/open311/v2/services.json", None, false), Role::Public);

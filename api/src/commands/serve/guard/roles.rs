@@ -53,7 +53,7 @@ pub(crate) fn required_role(path: &str, query: Option<&str>, open: Openness) -> 
             .iter()
             .any(|l| l == "parcel")
             .then(|| "parcels".to_owned())
-    } else if path == "/legend.json" {
+    } else if path == "/legend.json" || path == "/rank.json" {
         let layers = params(query, "layer");
         // a repeated key: the strictest of its values
         Some(
@@ -93,7 +93,7 @@ pub(super) fn route_of(path: &str) -> &'static str {
         "/" | "/app.js" | "/app.css" | "/messages.json" | "/favicon.ico" => "viewer",
         "/health" => "health",
         "/metrics" => "metrics",
-        "/meta.json" | "/style.json" | "/legend.json" => "style",
+        "/meta.json" | "/style.json" | "/legend.json" | "/rank.json" => "style",
         p if p.starts_with("/vendor/") => "viewer",
         p if p.starts_with("/tiles/") && p.ends_with(".json") && p.matches('/').count() == 2 => {
             "tilejson"
