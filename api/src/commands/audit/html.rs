@@ -13,6 +13,7 @@ use crate::commands::escape_markup as esc;
 
 /// A table of rows: the name column, then the counts and the compliance.
 pub(super) fn table(
+    classes: &Classes,
     id: &str,
     first: &str,
     rows: &[&Row],
@@ -52,7 +53,7 @@ pub(super) fn table(
             r.overdue,
             int(r.overdue),
             c.map(|c| c.to_string()).unwrap_or_default(),
-            colour(c),
+            classes.colour(c),
             percent(c)
         );
     };
@@ -109,7 +110,7 @@ fn by_sector_head(h: &mut String, r: &Report, layer: &SectorLayer) {
          Cumplimiento: respondidas a tiempo sobre respondidas. Los números marcan los sectores \
          de la tabla siguiente.</figcaption></figure></section>",
         map_svg(r, layer),
-        legend()
+        legend(&r.classes)
     );
     let worst: Vec<&Row> = r.worst.iter().map(|i| &r.sectors[*i]).collect();
     let eligible = r
@@ -129,7 +130,7 @@ fn by_sector_head(h: &mut String, r: &Report, layer: &SectorLayer) {
         if worst.is_empty() {
             "<p>Ningún sector llega al mínimo de respuestas.</p>".to_owned()
         } else {
-            table("tabla-peores", "Sector", &worst, true, None)
+            table(&r.classes, "tabla-peores", "Sector", &worst, true, None)
         },
         r.min_answered
     );
@@ -157,6 +158,7 @@ pub(super) fn render(r: &Report, layer: Option<&SectorLayer>) -> String {
         h,
         "<section id=\"departamentos\"><h2>Por departamento</h2>{}</section>",
         table(
+            &r.classes,
             "tabla-departamentos",
             "Departamento",
             &departments,
@@ -172,7 +174,14 @@ pub(super) fn render(r: &Report, layer: Option<&SectorLayer>) -> String {
     let _ = writeln!(
         h,
         "<section id=\"categorias\"><h2>Por categoría</h2>{}</section>",
-        table("tabla-categorias", "Categoría", &categories, false, None)
+        table(
+            &r.classes,
+            "tabla-categorias",
+            "Categoría",
+            &categories,
+            false,
+            None
+        )
     );
     if layer.is_some() {
         let sectors: Vec<&Row> = r.sectors.iter().collect();
@@ -186,6 +195,7 @@ pub(super) fn render(r: &Report, layer: Option<&SectorLayer>) -> String {
             h,
             "<section id=\"sectores\"><h2>Por sector</h2>{}</section>",
             table(
+                &r.classes,
                 "tabla-sectores",
                 "Sector",
                 &sectors,

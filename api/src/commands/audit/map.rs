@@ -15,9 +15,61 @@ pub(super) const COLOURS: [&str; 5] = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a
 pub(super) const NO_ANSWERS: &str = "#d0d0d0";
 
 pub(super) fn colour(c: Option<f64>) -> &'static str {
-    c.map_or(NO_ANSWERS, |c| {
-        COLOURS[BREAKS.iter().filter(|b| c >= **b).count()]
-    })
+    Classes::fixed().colour(c)
+}
+
+/// The map's compliance classes: the fixed ones around the usual targets, or — when the
+/// sectors' rates all lie within [`NARROW`] of each other, so that the fixed classes would paint
+/// them alike — their quintiles, rounded to whole percents. The legend says which.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Classes {
+    pub(super) breaks: [f64; 4],
+    pub(super) quantiles: bool,
+}
+
+/// A spread of rates narrower than this takes quintile classes.
+pub(super) const NARROW: f64 = 0.25;
+
+impl Classes {
+    pub(super) fn fixed() -> Classes {
+        Classes {
+            breaks: BREAKS,
+            quantiles: false,
+        }
+    }
+
+    /// The classes for the sectors' compliance `rates`.
+    pub(super) fn for_rates(rates: &[f64]) -> Classes {
+        let mut v: Vec<f64> = rates.iter().copied().filter(|r| r.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        let (Some(lo), Some(hi)) = (v.first(), v.last()) else {
+            return Classes::fixed();
+        };
+        if v.len() < 5 || hi - lo >= NARROW {
+            return Classes::fixed();
+        }
+        let q = |p: f64| {
+            let x = p * (v.len() - 1) as f64;
+            let (i, f) = (x.floor() as usize, x.fract());
+            let at = v[i] + (v[(i + 1).min(v.len() - 1)] - v[i]) * f;
+            (at * 100.0).round() / 100.0
+        };
+        let breaks = [q(0.2), q(0.4), q(0.6), q(0.8)];
+        if breaks.windows(2).all(|w| w[0] < w[1]) {
+            Classes {
+                breaks,
+                quantiles: true,
+            }
+        } else {
+            Classes::fixed()
+        }
+    }
+
+    pub(super) fn colour(&self, c: Option<f64>) -> &'static str {
+        c.map_or(NO_ANSWERS, |c| {
+            COLOURS[self.breaks.iter().filter(|b| c >= **b).count()]
+        })
+    }
 }
 
 pub(super) const MAP_WIDTH: f64 = 720.0;
@@ -86,7 +138,7 @@ pub(super) fn map_svg(report: &Report, layer: &SectorLayer) -> String {
             "<path data-sector-id=\"{}\" d=\"{d}\" fill=\"{}\" fill-rule=\"evenodd\" \
              stroke=\"#ffffff\" stroke-width=\"0.8\"><title>{}: {} ({} respondidas)</title></path>",
             esc(&row.id),
-            colour(c),
+            report.classes.colour(c),
             esc(&row.name),
             percent(c),
             int(row.answered)
@@ -124,17 +176,18 @@ pub(super) fn map_svg(report: &Report, layer: &SectorLayer) -> String {
     svg
 }
 
-pub(super) fn legend() -> String {
+pub(super) fn legend(classes: &Classes) -> String {
+    let breaks = classes.breaks;
     let mut items = vec![(NO_ANSWERS, "sin respuestas".to_owned())];
     let pct = |v: f64| format!("{:.0} %", v * 100.0);
-    items.push((COLOURS[0], format!("menos de {}", pct(BREAKS[0]))));
-    for i in 1..BREAKS.len() {
+    items.push((COLOURS[0], format!("menos de {}", pct(breaks[0]))));
+    for i in 1..breaks.len() {
         items.push((
             COLOURS[i],
-            format!("{} – {}", pct(BREAKS[i - 1]), pct(BREAKS[i])),
+            format!("{} – {}", pct(breaks[i - 1]), pct(breaks[i])),
         ));
     }
-    items.push((COLOURS[4], format!("{} o más", pct(BREAKS[3]))));
+    items.push((COLOURS[4], format!("{} o más", pct(breaks[3]))));
     let mut out = String::from("<ul class=\"leyenda\">");
     for (c, t) in items {
         let _ = write!(
@@ -144,5 +197,11 @@ pub(super) fn legend() -> String {
         );
     }
     out.push_str("</ul>");
+    if classes.quantiles {
+        out.push_str(
+            "<p class=\"nota\" id=\"clases\">Las tasas de los sectores son parecidas: las clases \
+             son sus quintiles (cada una reúne a una quinta parte de los sectores), no las fijas.</p>",
+        );
+    }
     out
 }

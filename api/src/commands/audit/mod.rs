@@ -44,6 +44,8 @@ struct Report {
     pub(super) without_sector: Row,
     pub(super) worst: Vec<usize>,
     pub(super) min_answered: u64,
+    /// The map's (and the tables' dots') compliance classes.
+    pub(super) classes: map::Classes,
 }
 
 /// `predio audit`.
@@ -122,6 +124,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
         })
         .collect();
     let min_answered = u64::from(args.min_answered);
+    let sector_rates: Vec<f64> = sector_rows.iter().filter_map(Row::compliance).collect();
     let worst = worst_sectors(&sector_rows, min_answered, args.worst);
     let departments = departments_of(rows(&select("department")?)?);
     let categories = departments_of(rows(&select("category")?)?);
@@ -139,6 +142,7 @@ pub fn run(catalog: &dyn CatalogStore, args: &AuditArgs) -> anyhow::Result<()> {
         without_sector,
         worst,
         min_answered,
+        classes: map::Classes::for_rates(&sector_rates),
     };
     let html = render(&report, (!layer.sectors.is_empty()).then_some(&layer));
     predio_engine::write_file_atomically(&args.out, html.as_bytes())
@@ -349,6 +353,23 @@ mod tests {
         assert_eq!(colour(Some(0.2)), COLOURS[0]);
         assert_eq!(colour(Some(0.5)), COLOURS[1]);
         assert_eq!(colour(Some(0.96)), COLOURS[4]);
+        // a narrow spread takes its quintiles, rounded to whole percents; a wide one the fixed
+        let narrow = [0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.91, 0.92, 0.93, 0.95];
+        let c = Classes::for_rates(&narrow);
+        assert!(c.quantiles, "{c:?}");
+        assert!(c.breaks.windows(2).all(|w| w[0] < w[1]));
+        assert!(c
+            .breaks
+            .iter()
+            .all(|b| ((b * 100.0).round() - b * 100.0).abs() < 1e-9));
+        let classes: std::collections::BTreeSet<&str> =
+            narrow.iter().map(|r| c.colour(Some(*r))).collect();
+        assert_eq!(classes.len(), 5, "every class used");
+        assert!(!Classes::for_rates(&[0.2, 0.5, 0.7, 0.9, 0.95]).quantiles);
+        assert!(
+            !Classes::for_rates(&[0.8, 0.81]).quantiles,
+            "too few sectors"
+        );
         assert_eq!(
             esc("<a href='x'>&\u{7}"),
             "&lt;a href=&apos;x&apos;&gt;&amp;"
