@@ -14,10 +14,6 @@ pub(super) const BREAKS: [f64; 4] = [0.50, 0.70, 0.85, 0.95];
 pub(super) const COLOURS: [&str; 5] = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"];
 pub(super) const NO_ANSWERS: &str = "#d0d0d0";
 
-pub(super) fn colour(c: Option<f64>) -> &'static str {
-    Classes::fixed().colour(c)
-}
-
 /// The map's compliance classes: the fixed ones around the usual targets, or — when the
 /// sectors' rates all lie within [`NARROW`] of each other, so that the fixed classes would paint
 /// them alike — their quintiles, rounded to whole percents. The legend says which.

@@ -349,10 +349,11 @@ mod tests {
 
     #[test]
     fn compliance_classes_and_text_are_escaped() {
-        assert_eq!(colour(None), NO_ANSWERS);
-        assert_eq!(colour(Some(0.2)), COLOURS[0]);
-        assert_eq!(colour(Some(0.5)), COLOURS[1]);
-        assert_eq!(colour(Some(0.96)), COLOURS[4]);
+        let fixed = Classes::fixed();
+        assert_eq!(fixed.colour(None), NO_ANSWERS);
+        assert_eq!(fixed.colour(Some(0.2)), COLOURS[0]);
+        assert_eq!(fixed.colour(Some(0.5)), COLOURS[1]);
+        assert_eq!(fixed.colour(Some(0.96)), COLOURS[4]);
         // a narrow spread takes its quintiles, rounded to whole percents; a wide one the fixed
         let narrow = [0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.91, 0.92, 0.93, 0.95];
         let c = Classes::for_rates(&narrow);
