@@ -2235,3 +2235,113 @@ fn boston_311_without_its_neighbourhoods_serves_heat_and_plans_h3_cells() {
     }
     assert!(named > 500 && hot > 10, "{named} cells named, {hot} hot");
 }
+
+/// `serve --basemap FILE.mbtiles`: a vector base map made with GDAL (water and roads over the
+/// town) is served as the `basemap` layer, its tiles hold its layers, and the style draws them
+/// beneath the catalog's layers. A file that is not an archive stops `serve`, naming it.
+#[test]
+fn a_basemap_archive_is_served_and_drawn_beneath_the_layers() {
+    let data = computed_town();
+    let d = data.path();
+    let meta = {
+        let s = Server::start(d);
+        s.get("/meta.json", &[]).json()
+    };
+    let b: Vec<f64> = serde_json::from_value(meta["bounds"].clone()).expect("bounds");
+    let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+    let water = d.join("water.geojson");
+    std::fs::write(
+        &water,
+        serde_json::json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+            "properties": {"kind": "lake"}, "geometry": {"type": "Polygon", "coordinates": [[
+                [b[0], b[1]], [cx, b[1]], [cx, cy], [b[0], cy], [b[0], b[1]]]]}}]})
+        .to_string(),
+    )
+    .expect("write");
+    let roads = d.join("roads.geojson");
+    std::fs::write(
+        &roads,
+        serde_json::json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+            "properties": {"kind": "major_road"}, "geometry": {"type": "LineString",
+            "coordinates": [[b[0], cy], [b[2], cy]]}}]})
+        .to_string(),
+    )
+    .expect("write");
+    let gpkg = d.join("base.gpkg");
+    let mbtiles = d.join("base.mbtiles");
+    crate::support::gdal_tool(
+        "ogr2ogr",
+        &["-f", "GPKG", arg(&gpkg), arg(&water), "-nln", "water"],
+    );
+    crate::support::gdal_tool(
+        "ogr2ogr",
+        &[
+            "-f",
+            "GPKG",
+            "-update",
+            arg(&gpkg),
+            arg(&roads),
+            "-nln",
+            "roads",
+        ],
+    );
+    crate::support::gdal_tool(
+        "ogr2ogr",
+        &[
+            "-f",
+            "MBTiles",
+            arg(&mbtiles),
+            arg(&gpkg),
+            "-dsco",
+            "MINZOOM=10",
+            "-dsco",
+            "MAXZOOM=15",
+        ],
+    );
+    let server = Server::start_with(d, &["--basemap", arg(&mbtiles)]);
+    let style = server.get("/style.json", &[]).json();
+    assert!(
+        style["sources"]["basemap"].is_object(),
+        "{}",
+        style["sources"]
+    );
+    let ids: Vec<&str> = style["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    let at = |id: &str| {
+        ids.iter()
+            .position(|x| *x == id)
+            .unwrap_or_else(|| panic!("{id} in {ids:?}"))
+    };
+    assert!(at("basemap-water") < at("sectors-fill") && at("basemap-roads") < at("sectors-fill"));
+    let (x, y) = tile_of(14, (b[0] + cx) / 2.0, (b[1] + cy) / 2.0);
+    // as the viewer asks for it: with the filter of the moment
+    let r = server.get(&format!("/tiles/basemap/14/{x}/{y}.mvt?window=90d"), &[]);
+    assert_eq!(r.status, 200);
+    let body = if r.body.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&r.body[..])
+            .read_to_end(&mut out)
+            .expect("gunzip");
+        out
+    } else {
+        r.body.clone()
+    };
+    let names: Vec<String> = decode(&body).into_iter().map(|l| l.name).collect();
+    assert!(names.iter().any(|n| n == "water"), "{names:?}");
+    // not an archive: serve stops, naming it
+    let bad = d.join("nothing.mbtiles");
+    std::fs::write(&bad, b"not sqlite").expect("write");
+    let out = predio(
+        d,
+        &["serve", "--addr", "127.0.0.1:0", "--basemap", arg(&bad)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("nothing.mbtiles"),
+        "{err}"
+    );
+}

@@ -65,6 +65,12 @@ pub struct ServeArgs {
     /// Repeatable.
     #[arg(long = "source", value_name = "NAME=LOCATION")]
     pub sources: Vec<predio_tiles::SourceSpec>,
+    /// A base map drawn beneath the layers: a vector PMTiles or MBTiles file (e.g. a Protomaps
+    /// extract of the city), served as the `basemap` layer; its `earth`, `landuse`, `water`,
+    /// `roads` and `buildings` layers are styled (Protomaps' names). Without one, the cadastre's
+    /// outlines are the base.
+    #[arg(long, value_name = "FILE")]
+    pub basemap: Option<PathBuf>,
     /// API key file (see `predio keys`; default DATA/keys.toml, re-read when it changes).
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,

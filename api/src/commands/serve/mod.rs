@@ -65,7 +65,14 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         .max_blocking_threads((4 * cores).max(16))
         .build()
         .context("starting the async runtime")?;
-    let externals = predio_tiles::open_all(&runtime, &args.sources)?;
+    let mut sources = args.sources.clone();
+    if let Some(file) = &args.basemap {
+        let spec: predio_tiles::SourceSpec = format!("basemap={}", file.display())
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--basemap: {e}"))?;
+        sources.push(spec);
+    }
+    let externals = predio_tiles::open_all(&runtime, &sources)?;
     for e in &externals {
         tracing::info!(layer = e.name(), "{}", e.description());
     }

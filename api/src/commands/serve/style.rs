@@ -119,6 +119,32 @@ pub(super) async fn legend(
     Ok(json_response(l))
 }
 
+/// The base map's layers beneath everything (`serve --basemap`), by Protomaps' layer names;
+/// an archive without them draws nothing.
+fn basemap_layers() -> Vec<Value> {
+    let layer = |id: &str, kind: &str, paint: Value| {
+        json!({
+            "id": format!("basemap-{id}"), "type": kind, "source": "basemap",
+            "source-layer": id, "paint": paint
+        })
+    };
+    vec![
+        layer("earth", "fill", json!({ "fill-color": "#efece4" })),
+        layer(
+            "landuse",
+            "fill",
+            json!({ "fill-color": "#e3e8d6", "fill-opacity": 0.7 }),
+        ),
+        layer("water", "fill", json!({ "fill-color": "#b9d3e6" })),
+        layer("buildings", "fill", json!({ "fill-color": "#dcd8cf" })),
+        layer(
+            "roads",
+            "line",
+            json!({ "line-color": "#ffffff", "line-width": 1.5 }),
+        ),
+    ]
+}
+
 /// `/rank.json?layer=sectors&id=&field=[&window=&category=|&department=]`: where a feature
 /// stands among the layer's by an index under the filter (1: the highest).
 pub(super) async fn rank(
@@ -190,6 +216,9 @@ pub(super) async fn style(
     let mut layers = vec![json!({
         "id": "background", "type": "background", "paint": { "background-color": "#f4f1ea" }
     })];
+    if seen.contains_key("basemap") {
+        layers.extend(basemap_layers());
+    }
     if seen.contains_key("sectors") {
         layers.push(json!({
             "id": "sectors-fill", "type": "fill", "source": "sectors", "source-layer": "sectors",
