@@ -363,8 +363,18 @@ fn search_finds_sectors_parcels_and_cells_for_the_roles_that_see_them() {
     let hits = find(&cell, None);
     assert_eq!(hits[0]["kind"], "cell");
     assert_eq!(hits[0]["id"], cell.as_str());
+    // asking for parcels: refused without a planner's key, a JSON 401
+    let r = server.get("/search?q=1&kind=parcel", &[]);
+    assert_eq!(r.status, 401);
+    assert!(r.json()["error"].is_string());
+    let r = server.get("/search?q=1&kind=parcel", &[("X-API-Key", k.as_str())]);
+    assert_eq!(r.status, 200);
+    assert!(r.json()["results"]
+        .as_array()
+        .is_some_and(|h| !h.is_empty() && h.iter().all(|x| x["kind"] == "parcel")));
     // bad queries
     for (q, status) in [
+        ("/search?q=a&kind=street", 400),
         ("/search", 400),
         ("/search?q=", 400),
         ("/search?q=barrio&limit=0", 400),

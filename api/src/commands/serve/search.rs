@@ -71,10 +71,38 @@ pub(super) async fn search(
             .ok_or_else(|| bad_request(format!("limit={l:?}: 1 to 50")))?,
     };
     let parcels = state.guard.sees_layer(caller.role, "parcels");
+    // `kind=` narrows to one kind of place; asking for parcels without the key that sees
+    // them is refused, as the parcel layer is
+    let kind = q.get("kind").filter(|k| !k.is_empty()).cloned();
+    match kind.as_deref() {
+        None | Some("sector" | "cell") => {}
+        Some("parcel") if parcels => {}
+        Some("parcel") => {
+            let status = if caller.role == crate::commands::Role::Public {
+                axum::http::StatusCode::UNAUTHORIZED
+            } else {
+                axum::http::StatusCode::FORBIDDEN
+            };
+            return Err(ApiError(status, "parcels need a planner's key".into()));
+        }
+        Some(other) => {
+            return Err(bad_request(format!(
+                "kind={other:?}: sector, parcel or cell"
+            )));
+        }
+    }
     let served = state.current.load_full();
     let st = Arc::clone(&state);
     let (hits, q) = tokio::task::spawn_blocking(move || {
-        index_of(&st, &served).map(|ix| (ix.search(&query, parcels, limit), query))
+        index_of(&st, &served).map(|ix| {
+            // every kind, then narrowed: a narrowed search still takes the best of its kind
+            let mut hits = ix.search(&query, parcels, if kind.is_some() { 50 } else { limit });
+            if let Some(k) = &kind {
+                hits.retain(|h| h.kind.as_str() == k);
+                hits.truncate(limit);
+            }
+            (hits, query)
+        })
     })
     .await
     .map_err(ApiError::internal)??;
