@@ -75,6 +75,16 @@ pub struct SearchIndex {
     words: Vec<(Box<str>, u32)>,
 }
 
+/// The most places a query looks at: a word typed that begins a few hundred thousand words
+/// (`calle`, `1`) is answered from the first of them, in the words' order.
+const MAX_CANDIDATES: usize = 2_000;
+
+/// The words of a folded text.
+fn split_words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
 /// Lowercase, accents folded, split at anything but letters and digits.
 fn words_of(s: &str) -> Vec<String> {
     crate::address::fold(s)
@@ -177,6 +187,9 @@ impl SearchIndex {
             if !w.starts_with(longest.as_str()) {
                 break;
             }
+            if seen.len() >= MAX_CANDIDATES {
+                break; // a short query over a large cadastre: the first ones do
+            }
             if !seen.insert(*e) {
                 continue;
             }
@@ -184,9 +197,13 @@ impl SearchIndex {
             if entry.kind == HitKind::Parcel && !parcels {
                 continue;
             }
-            let mut own = words_of(&entry.id);
-            own.extend(words_of(&entry.label));
-            if !typed.iter().all(|t| own.iter().any(|w| w.starts_with(t))) {
+            // the other words typed, against the entry's own (folded once, at indexing)
+            let begins = |t: &String| {
+                split_words(&entry.folded_id)
+                    .chain(split_words(&entry.folded_label))
+                    .any(|w| w.starts_with(t.as_str()))
+            };
+            if typed.len() > 1 && !typed.iter().all(begins) {
                 continue;
             }
             let rank = if entry.folded_id == whole {
@@ -198,9 +215,6 @@ impl SearchIndex {
                 2
             };
             found.push((rank, entry.label.len(), *e));
-            if seen.len() > 20_000 {
-                break; // a one-letter query over a large cadastre: the first ones do
-            }
         }
         found.sort_unstable_by(|a, b| {
             (a.0, a.1, &self.entries[a.2 as usize].id).cmp(&(
