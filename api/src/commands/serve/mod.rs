@@ -81,6 +81,7 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| super::keys::default_file(catalog.root()));
     let state = state(Box::new(catalog), keys, args, externals)?;
+    state::warm(&state);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await

@@ -20,7 +20,7 @@ use super::tiles::json_response;
 const MAX_QUERY: usize = 200;
 
 /// The version's places, indexed on first use.
-fn index_of(state: &Shared, served: &Served) -> Result<Arc<SearchIndex>, ApiError> {
+pub(super) fn index_of(state: &Shared, served: &Served) -> Result<Arc<SearchIndex>, ApiError> {
     served
         .search
         .get_or_init(|| {

@@ -89,7 +89,7 @@ fn months_between(first: &str, last: &str) -> Vec<String> {
 }
 
 /// The version's series, read on first use.
-fn series_of(state: &Shared, served: &Served) -> Result<Arc<Series>, ApiError> {
+pub(super) fn series_of(state: &Shared, served: &Served) -> Result<Arc<Series>, ApiError> {
     served
         .series
         .get_or_init(|| {

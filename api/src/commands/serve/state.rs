@@ -220,7 +220,10 @@ pub(super) async fn watch(state: Shared, every: Duration) {
         let st = Arc::clone(&state);
         let result = tokio::task::spawn_blocking(move || switch(&st)).await;
         match result {
-            Ok(Ok(())) => failed = None,
+            Ok(Ok(())) => {
+                failed = None;
+                warm(&state);
+            }
             Ok(Err(e)) => {
                 tracing::error!("version {name} not served: {e:#}");
                 failed = Some(name);
@@ -228,6 +231,19 @@ pub(super) async fn watch(state: Shared, every: Duration) {
             Err(e) => tracing::error!("version switch panicked: {e}"),
         }
     }
+}
+
+/// Reads what the workbench's endpoints use of the current version (the search index, the
+/// series) on a thread of its own, so the first user does not wait for it.
+pub(super) fn warm(state: &Shared) {
+    let st = Arc::clone(state);
+    std::thread::spawn(move || {
+        let served = st.current.load_full();
+        let t = Instant::now();
+        let _ = super::search::index_of(&st, &served);
+        let _ = super::series::series_of(&st, &served);
+        tracing::info!(version = %served.manifest.version, secs = t.elapsed().as_secs_f64(), "search index and series ready");
+    });
 }
 
 /// Loads the current version, swaps it in and evicts the tiles it changed.
