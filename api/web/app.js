@@ -124,6 +124,10 @@
       const s = document.createElement('span');
       s.className = 'swatch';
       s.style.background = colour;
+      // drawn as the map draws it: with the layer's own opacity over the background
+      const fill = views[$('view').value]?.[0];
+      const opacity = fill && map.getLayer(fill) ? map.getPaintProperty(fill, 'fill-opacity') : 1;
+      if (typeof opacity === 'number') s.style.opacity = opacity;
       const t = document.createElement('span');
       t.textContent = text;
       r.append(s, t);
@@ -171,7 +175,9 @@
       }
     }
     const asOf = meta.as_of ? ` · ${M.ui.as_of} ${new Date(meta.as_of).toLocaleDateString(lang)}` : '';
-    status.textContent = `${M.ui.version} ${meta.version}${asOf} · ${q.replaceAll('&', ' · ')}`;
+    const rules = meta.rules ? ` · ${M.ui.rules.replace('{days}', meta.rules.deadline_days)
+      .replace('{categories}', meta.rules.category_rules).replace('{holidays}', meta.rules.holidays)}` : '';
+    status.textContent = `${M.ui.version} ${meta.version}${asOf}${rules} · ${q.replaceAll('&', ' · ')}`;
     // the plan and the accountability report of the same filter, for the roles that read them
     const withKey = (u) => (key ? `${u}&api_key=${encodeURIComponent(key)}` : u);
     $('to-plan').hidden = !['planner', 'auditor', 'admin'].includes(meta.role);

@@ -67,7 +67,22 @@ try {
   }
   await page.screenshot({ path: shot });
   // Not blank: the map canvas holds many colours and enough non-background pixels.
-  summary.pixels = await page.evaluate(() => {
+  summary.pixels = await paintedOf(page);
+  // heat cells alone cover less of a city than its sectors do
+  const least = reportsOnly ? 0.002 : 0.05;
+  if (summary.pixels.colours < 8 || summary.pixels.painted < least) {
+    await fail(`the map looks blank: ${JSON.stringify(summary.pixels)}`);
+  }
+  for (const [step, p] of Object.entries(summary.steps ?? {})) {
+    if (p.colours < 8 || p.painted < 0.05) await fail(`the ${step} screenshot looks blank: ${JSON.stringify(p)}`);
+  }
+  const serious = errors.filter((e) => !e.includes('favicon'));
+  if (serious.length) await fail(`console errors: ${serious.join(' | ')}`);
+  console.log(JSON.stringify(summary));
+
+  // The map canvas's colours and its share of non-background pixels.
+  async function paintedOf(p) {
+    return p.evaluate(() => {
     const src = window.predioMap.getCanvas();
     const c = document.createElement('canvas');
     c.width = src.width;
@@ -83,15 +98,8 @@ try {
       if (Math.abs(d[i] - 0xf4) + Math.abs(d[i + 1] - 0xf1) + Math.abs(d[i + 2] - 0xea) > 24) painted += 1;
     }
     return { colours: colours.size, painted: painted / (d.length / 28) };
-  });
-  // heat cells alone cover less of a city than its sectors do
-  const least = reportsOnly ? 0.002 : 0.05;
-  if (summary.pixels.colours < 8 || summary.pixels.painted < least) {
-    await fail(`the map looks blank: ${JSON.stringify(summary.pixels)}`);
+    });
   }
-  const serious = errors.filter((e) => !e.includes('favicon'));
-  if (serious.length) await fail(`console errors: ${serious.join(' | ')}`);
-  console.log(JSON.stringify(summary));
 
   // Reports without a cadastre: heat first, over the reports, pickers filled.
   async function reportsOnlyChecks() {
@@ -153,6 +161,7 @@ try {
     if (state.bars !== state.months.length) await fail(`chart bars ${state.bars} for ${state.months.length} months`);
     if (!(state.outlined > 0)) await fail('the selected sector is not outlined');
     await page.screenshot({ path: shot.replace(/\.png$/, '-search.png') });
+    summary.steps = { ...(summary.steps ?? {}), search: await paintedOf(page) };
     // with an auditor's key: the reports behind the numbers, and the CSV their link downloads
     const behind = await page.evaluate(async () => {
       const b = window.predioState.behind;
@@ -182,6 +191,7 @@ try {
       zoom: window.predioMap.getZoom(),
     }));
     await again.screenshot({ path: shot.replace(/\.png$/, '-shared.png') });
+    summary.steps = { ...(summary.steps ?? {}), shared: await paintedOf(again) };
     await again.close();
     const near = Math.abs(restored.centre[0] - x) < 1e-4 && Math.abs(restored.centre[1] - y) < 1e-4
       && Math.abs(restored.zoom - state.zoom) < 0.02;
@@ -235,6 +245,7 @@ try {
     if (!area.title.startsWith('Área dibujada')) await fail(`panel title ${area.title}`);
     if (area.bars !== area.stats.months.length) await fail('the area chart');
     await page.screenshot({ path: shot.replace(/\.png$/, '-area.png') });
+    summary.steps = { ...(summary.steps ?? {}), area: await paintedOf(page) };
     summary.area = area;
   }
 
@@ -256,6 +267,11 @@ try {
     summary.hotspots = await rendered('hotspots-fill');
     summary.hotspotClasses = await page.evaluate(() => [...new Set(window.predioMap
       .queryRenderedFeatures({ layers: ['hotspots-fill'] }).map((f) => f.properties.class))].sort());
+    // the legend's swatches carry the map's own opacity; the status line the rules in force
+    summary.swatchOpacity = await page.evaluate(() => getComputedStyle(document.querySelector('#legend .swatch')).opacity);
+    if (summary.swatchOpacity !== '0.75') await fail(`swatch opacity ${summary.swatchOpacity}, the layer's 0.75`);
+    summary.status = await page.textContent('#status');
+    if (!/plazo legal \d+ días hábiles/.test(summary.status)) await fail(`status: ${summary.status}`);
     const hotLegend = await page.textContent('#legend');
     if (!hotLegend.includes('punto caliente')) await fail(`hot spot legend: ${hotLegend}`);
 

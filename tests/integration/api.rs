@@ -601,8 +601,37 @@ fn no_public_response_holds_personal_data_or_a_report() {
         .iter()
         .filter(|s| !ids.contains(s) && !s.starts_with(['-', '9']))
         .collect();
+    // the downloads behind the numbers and a drawn area's numbers: no personal field either
+    let mut answers = Vec::new();
+    for p in [
+        "/reports.csv",
+        "/reports.geojson",
+        "/reports.json?page_size=1000",
+    ] {
+        let r = server.get(p, &[("X-API-Key", &k)]);
+        assert_eq!(r.status, 200, "{p}");
+        answers.push((p.to_owned(), String::from_utf8_lossy(&r.body).into_owned()));
+    }
+    let polygon = serde_json::json!({"type": "Polygon", "coordinates": [[
+        [b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]], [b[0], b[1]]]]});
+    let r = crate::tiles::request_with_body(
+        &server.addr,
+        "POST",
+        "/area/stats",
+        &[("X-API-Key", &k)],
+        polygon.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    answers.push((
+        "/area/stats".into(),
+        String::from_utf8_lossy(&r.body).into_owned(),
+    ));
+    assert!(answers.iter().map(|(_, t)| t.len()).sum::<usize>() > 10_000);
     for s in personal_only {
         assert!(!text.contains(s.as_str()), "Open311 holds {s:?}");
+        for (p, t) in &answers {
+            assert!(!t.contains(s.as_str()), "{p} holds {s:?}");
+        }
     }
 }
 

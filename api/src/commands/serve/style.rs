@@ -313,6 +313,12 @@ pub(super) async fn meta(
         "version": served.manifest.version.to_string(),
         "role": caller.role.as_str(),
         "as_of": served.manifest.indices.as_ref().map(|i| i.as_of.to_rfc3339()),
+        // the rules in force: the default legal deadline, the categories with their own, holidays
+        "rules": served.manifest.indices.as_ref().map(|i| json!({
+            "deadline_days": i.default_rule.days,
+            "category_rules": i.category_rules,
+            "holidays": i.holidays,
+        })),
         "windows": served.windows,
         "default_window": served.default_window,
         "categories": served.categories,
