@@ -199,6 +199,17 @@ try {
       await fail(`the shared address ${address} reopened ${JSON.stringify(restored)}`);
     }
     summary.shared = { address, ...restored };
+    // the print view: the map and the panel, without the controls
+    await page.emulateMedia({ media: 'print' });
+    summary.print = await page.evaluate(() => ({
+      search: getComputedStyle(document.getElementById('search')).display,
+      draw: getComputedStyle(document.getElementById('draw')).display,
+      panel: getComputedStyle(document.getElementById('selection')).display,
+    }));
+    await page.emulateMedia({ media: 'screen' });
+    if (summary.print.search !== 'none' || summary.print.draw !== 'none' || summary.print.panel === 'none') {
+      await fail(`print view: ${JSON.stringify(summary.print)}`);
+    }
     // the interface in Portuguese and English: labels, the index picker, numbers per locale
     summary.languages = {};
     for (const lang of ['pt', 'en']) {
