@@ -39,6 +39,26 @@ pub(crate) struct AreaData {
     cfg: IndexConfig,
     as_of: DateTime<Utc>,
     zone: chrono_tz::Tz,
+    /// The reports open at the as-of time, in `columns`' order, with their stage and deadline
+    /// (what `/reports.*` lists).
+    pub(crate) open: Vec<OpenFacts>,
+}
+
+/// What an open report's listing adds to its facts.
+pub(crate) struct OpenFacts {
+    /// Its position in the reports' columns.
+    pub(crate) at: usize,
+    pub(crate) stage: Option<String>,
+    pub(crate) due_date: Option<String>,
+    pub(crate) age_bd: Option<i64>,
+    pub(crate) past_due_bd: Option<i64>,
+}
+
+impl AreaData {
+    /// The reports' columns.
+    pub(crate) fn columns(&self) -> &ReportColumns {
+        &self.columns
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -77,18 +97,38 @@ fn read_area_data(state: &Shared, served: &Served) -> Result<AreaData, String> {
         texts("stage")?,
     );
     let res_bd = table.numbers("resolution_bd").map_err(e)?;
+    let due = texts("due_date")?;
+    let (age, past) = (
+        table.numbers("age_bd").map_err(e)?,
+        table.numbers("past_due_bd").map_err(e)?,
+    );
+    // whole business days, stored as numbers
+    #[allow(clippy::cast_possible_truncation)]
+    let whole = |v: Option<f64>| v.map(|v| v as i64);
     let mut facts = vec![None; columns.len()];
+    let mut open = Vec::new();
     for r in 0..table.len() {
         let Some(&i) = id[r].as_deref().and_then(|x| at.get(x)) else {
             continue;
         };
-        facts[i] = Some(Facts {
+        let f = Facts {
             closed: closed[r].as_deref() == Some("true"),
             on_time: on_time[r].as_deref().map(|v| v == "true"),
             overdue: stage[r].as_deref() == Some("overdue"),
             res_bd: res_bd[r],
-        });
+        };
+        if !f.closed {
+            open.push(OpenFacts {
+                at: i,
+                stage: stage[r].clone(),
+                due_date: due[r].clone(),
+                age_bd: whole(age[r]),
+                past_due_bd: whole(past[r]),
+            });
+        }
+        facts[i] = Some(f);
     }
+    open.sort_by_key(|o| o.at);
     drop(at);
     Ok(AreaData {
         columns,
@@ -96,10 +136,11 @@ fn read_area_data(state: &Shared, served: &Served) -> Result<AreaData, String> {
         cfg,
         as_of,
         zone: m.zone().0,
+        open,
     })
 }
 
-fn area_data_of(state: &Shared, served: &Served) -> Result<Arc<AreaData>, ApiError> {
+pub(super) fn area_data_of(state: &Shared, served: &Served) -> Result<Arc<AreaData>, ApiError> {
     served
         .area
         .get_or_init(|| read_area_data(state, served).map(Arc::new))

@@ -13,7 +13,7 @@ use axum::http::Uri;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
-use predio_engine::indices::{days_before, Level, Window};
+use predio_engine::indices::{days_before, Window};
 use serde_json::{json, Value};
 
 use super::error::{bad_request, ApiError};
@@ -71,76 +71,47 @@ impl Open {
     }
 }
 
-/// The version's open reports, oldest first, read on first use.
+/// The version's open reports, oldest first, listed on first use.
 fn backlog_of(state: &Shared, served: &Served) -> Result<Arc<Vec<Open>>, ApiError> {
-    served
-        .backlog
-        .get_or_init(|| read_backlog(state, served).map(Arc::new))
-        .clone()
-        .map_err(|e| {
-            if e.is_empty() {
-                ApiError(
-                    StatusCode::NOT_FOUND,
-                    "this version has no indices: run predio compute".into(),
-                )
-            } else {
-                ApiError::internal(e)
-            }
-        })
+    if let Some(Ok(listed)) = served.backlog.get() {
+        return Ok(Arc::clone(listed));
+    }
+    let listed = Arc::new(read_backlog(state, served)?);
+    Ok(Arc::clone(
+        served
+            .backlog
+            .get_or_init(|| Ok(listed))
+            .as_ref()
+            .map_err(|e: &String| ApiError::internal(e))?,
+    ))
 }
 
-fn read_backlog(state: &Shared, served: &Served) -> Result<Vec<Open>, String> {
-    let e = |e: predio_engine::Error| e.to_string();
-    let table = state
-        .catalog
-        .indices(&served.manifest, Level::Report)
-        .map_err(e)?
-        .ok_or_else(String::new)?;
-    let columns = state
-        .catalog
-        .report_columns(&served.manifest)
-        .map_err(e)?
-        .ok_or_else(String::new)?;
-    let at: HashMap<&str, usize> = (0..columns.len()).map(|i| (columns.id(i), i)).collect();
-    let texts = |c: &str| table.texts(c).map_err(e);
-    let numbers = |c: &str| table.numbers(c).map_err(e);
-    let (id, category, department, sector, parcel) = (
-        texts("id")?,
-        texts("category")?,
-        texts("department")?,
-        texts("sector_id")?,
-        texts("parcel_id")?,
-    );
-    let (stage, due, closed) = (texts("stage")?, texts("due_date")?, texts("closed")?);
-    let (age, past) = (numbers("age_bd")?, numbers("past_due_bd")?);
-    let mut open = Vec::new();
-    for r in 0..table.len() {
-        let (Some(rid), Some("false")) = (&id[r], closed[r].as_deref()) else {
-            continue;
-        };
-        let Some(&i) = at.get(rid.as_str()) else {
-            continue;
-        };
-        let Some(created) = DateTime::from_timestamp_millis(columns.created_ms()[i]) else {
-            continue;
-        };
-        // whole business days, stored as numbers
-        #[allow(clippy::cast_possible_truncation)]
-        let whole = |v: Option<f64>| v.map(|v| v as i64);
-        open.push(Open {
-            id: rid.clone(),
-            category: category[r].clone(),
-            department: department[r].clone(),
-            sector_id: sector[r].clone(),
-            parcel_id: parcel[r].clone(),
-            created,
-            age_bd: whole(age[r]),
-            stage: stage[r].clone(),
-            due_date: due[r].clone(),
-            past_due_bd: whole(past[r]),
-            point: columns.lon_lat(i),
-        });
-    }
+/// The open reports listed, from the facts the area statistics read (one read of the
+/// reports per version).
+fn read_backlog(state: &Shared, served: &Served) -> Result<Vec<Open>, ApiError> {
+    let data = super::area::area_data_of(state, served)?;
+    let c = data.columns();
+    let text = |v: Option<&str>| v.map(str::to_owned);
+    let mut open: Vec<Open> = data
+        .open
+        .iter()
+        .filter_map(|o| {
+            let i = o.at;
+            Some(Open {
+                id: c.id(i).to_owned(),
+                category: text(c.category(i)),
+                department: text(c.department(i)),
+                sector_id: text(c.sector_id(i)),
+                parcel_id: text(c.parcel_id(i)),
+                created: DateTime::from_timestamp_millis(c.created_ms()[i])?,
+                age_bd: o.age_bd,
+                stage: o.stage.clone(),
+                due_date: o.due_date.clone(),
+                past_due_bd: o.past_due_bd,
+                point: c.lon_lat(i),
+            })
+        })
+        .collect();
     // oldest first, then by id
     open.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
     Ok(open)
