@@ -60,10 +60,7 @@ fn monthly_series_equal_the_reports_counted_by_month_and_the_indices_at_the_as_o
         r.json()
     };
     let city = get("level=city");
-    let as_of: DateTime<Utc> = city["as_of"]
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .expect("the as-of time");
+    let as_of = as_of_of(&city);
     // `--as-of 2025-12-31`: the end of that day, whose month is the last
     let last = month(as_of - chrono::Duration::milliseconds(1), zone);
     assert_eq!(last, AS_OF[..7], "{as_of}");
@@ -343,18 +340,7 @@ fn search_finds_sectors_parcels_and_cells_for_the_roles_that_see_them() {
     }
     assert!(by_address >= 20, "{by_address} parcels searched by address");
     // an H3 cell of a report
-    let export = d.join("r.csv");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "reports",
-            "--format",
-            "csv",
-            "--out",
-            arg(&export),
-        ],
-    );
+    let export = export_reports(d);
     let cell = csv_rows(&export)
         .into_iter()
         .find(|r| !r["h3"].is_empty())
@@ -405,30 +391,11 @@ fn the_reports_behind_a_sector_are_its_open_reports_and_the_downloads_hold_them(
     let server = Server::launch(d, &[]);
     let zone: Tz = "America/Costa_Rica".parse().expect("zone");
     let city = server.get("/series?level=city", &[]).json();
-    let as_of: DateTime<Utc> = city["as_of"]
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .expect("the as-of time");
-    let export = d.join("r.csv");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "reports",
-            "--format",
-            "csv",
-            "--out",
-            arg(&export),
-        ],
-    );
+    let as_of = as_of_of(&city);
+    let export = export_reports(d);
     let rows = csv_rows(&export);
     let time = |s: &str| (!s.is_empty()).then(|| s.parse::<DateTime<Utc>>().expect("a time"));
-    let open_at = |r: &HashMap<String, String>| {
-        let created = time(&r["created_at"]).expect("created");
-        let closed = ["resolved", "rejected", "duplicate"].contains(&r["status"].as_str())
-            && time(&r["closed_at"]).is_none_or(|c| c <= as_of);
-        created <= as_of && !closed
-    };
+    let open_at = |r: &HashMap<String, String>| open_at(r, as_of);
     let sector = rows
         .iter()
         .filter(|r| open_at(r) && !r["sector_id"].is_empty())
@@ -556,24 +523,10 @@ fn an_area_of_ones_own_counts_the_reports_shapely_finds_inside_it() {
     let d = data.path();
     let planner = key(d, "pl", "planner");
     let server = Server::launch(d, &[]);
-    let export = d.join("r.csv");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "reports",
-            "--format",
-            "csv",
-            "--out",
-            arg(&export),
-        ],
-    );
+    let export = export_reports(d);
     let rows = csv_rows(&export);
     let city = server.get("/series?level=city", &[]).json();
-    let as_of: DateTime<Utc> = city["as_of"]
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .expect("the as-of time");
+    let as_of = as_of_of(&city);
     // a diamond over the middle of the reports' extent
     let pts: Vec<(f64, f64)> = rows
         .iter()
@@ -612,13 +565,7 @@ fn an_area_of_ones_own_counts_the_reports_shapely_finds_inside_it() {
         .filter(|r| inside.contains(r["id"].as_str()))
         .filter(|r| time(&r["created_at"]).is_some_and(|c| c <= as_of))
         .collect();
-    let open = mine
-        .iter()
-        .filter(|r| {
-            !(["resolved", "rejected", "duplicate"].contains(&r["status"].as_str())
-                && time(&r["closed_at"]).is_none_or(|c| c <= as_of))
-        })
-        .count();
+    let open = mine.iter().filter(|r| open_at(r, as_of)).count();
     let post = |q: &str, body: String, key: Option<&str>| {
         let mut h = vec![("Content-Type", "application/json")];
         if let Some(k) = key {
@@ -747,4 +694,39 @@ fn reports_of_parcel(rows: &[HashMap<String, String>], parcel: &str, as_of: Date
                 .is_ok_and(|c| c <= as_of)
         })
         .count() as i64
+}
+
+/// The as-of time of a `/series` answer.
+fn as_of_of(series: &Value) -> DateTime<Utc> {
+    series["as_of"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("the as-of time")
+}
+
+/// `predio export reports` as CSV into the catalog's folder: the file.
+fn export_reports(d: &std::path::Path) -> std::path::PathBuf {
+    let export = d.join("r.csv");
+    predio_ok(
+        d,
+        &[
+            "export",
+            "reports",
+            "--format",
+            "csv",
+            "--out",
+            arg(&export),
+        ],
+    );
+    export
+}
+
+/// Whether an exported report was open at `as_of`: created by then and not closed by then (a
+/// closed one without a closing time is closed from the start, as the indices read it).
+fn open_at(r: &HashMap<String, String>, as_of: DateTime<Utc>) -> bool {
+    let time = |s: &str| (!s.is_empty()).then(|| s.parse::<DateTime<Utc>>().expect("a time"));
+    let created = time(&r["created_at"]).expect("created");
+    let closed = ["resolved", "rejected", "duplicate"].contains(&r["status"].as_str())
+        && time(&r["closed_at"]).is_none_or(|c| c <= as_of);
+    created <= as_of && !closed
 }
