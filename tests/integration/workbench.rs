@@ -229,17 +229,17 @@ fn monthly_series_equal_the_reports_counted_by_month_and_the_indices_at_the_as_o
     );
     // bad requests are a clear 4xx
     let unknown = format!("/series?level=sector&id={}&category=Nothing", sectors[0]);
-    for (q, status) in [
-        (unknown.as_str(), 400),
-        ("/series?level=district&id=1", 400),
-        ("/series?level=sector", 400),
-        ("/series?level=sector&id=NOPE", 404),
-        ("/series?level=city&category=a&department=b", 400),
-    ] {
-        let r = server.get(q, &[]);
-        assert_eq!(r.status, status, "{q}");
-        assert!(r.json()["error"].is_string(), "{q}");
-    }
+    refused(
+        &server,
+        &[],
+        &[
+            (unknown.as_str(), 400),
+            ("/series?level=district&id=1", 400),
+            ("/series?level=sector", 400),
+            ("/series?level=sector&id=NOPE", 404),
+            ("/series?level=city&category=a&department=b", 400),
+        ],
+    );
     let long = format!("/series?level=sector&id={}", "x".repeat(10_000));
     let r = server.get(&long, &[]);
     assert_eq!(r.status, 414, "a 10 kB id: URI too long");
@@ -359,17 +359,17 @@ fn search_finds_sectors_parcels_and_cells_for_the_roles_that_see_them() {
         .as_array()
         .is_some_and(|h| !h.is_empty() && h.iter().all(|x| x["kind"] == "parcel")));
     // bad queries
-    for (q, status) in [
-        ("/search?q=a&kind=street", 400),
-        ("/search", 400),
-        ("/search?q=", 400),
-        ("/search?q=barrio&limit=0", 400),
-        ("/search?q=barrio&limit=x", 400),
-    ] {
-        let r = server.get(q, &[]);
-        assert_eq!(r.status, status, "{q}");
-        assert!(r.json()["error"].is_string(), "{q}");
-    }
+    refused(
+        &server,
+        &[],
+        &[
+            ("/search?q=a&kind=street", 400),
+            ("/search", 400),
+            ("/search?q=", 400),
+            ("/search?q=barrio&limit=0", 400),
+            ("/search?q=barrio&limit=x", 400),
+        ],
+    );
     let long = format!("/search?q={}", "a".repeat(300));
     assert_eq!(server.get(&long, &[]).status, 400);
     let huge = format!("/search?q={}", "a".repeat(10_000));
@@ -500,17 +500,17 @@ fn the_reports_behind_a_sector_are_its_open_reports_and_the_downloads_hold_them(
             .status,
         403
     );
-    for q in [
-        "/reports.json?stage=late",
-        "/reports.json?page_size=0",
-        "/reports.json?sector_id=a&parcel_id=b",
-        "/reports.json?window=forever",
-        "/reports.json?category=Nothing",
-    ] {
-        let r = get(q);
-        assert_eq!(r.status, 400, "{q}");
-        assert!(r.json()["error"].is_string(), "{q}");
-    }
+    refused(
+        &server,
+        &[("X-API-Key", auditor.as_str())],
+        &[
+            ("/reports.json?stage=late", 400),
+            ("/reports.json?page_size=0", 400),
+            ("/reports.json?sector_id=a&parcel_id=b", 400),
+            ("/reports.json?window=forever", 400),
+            ("/reports.json?category=Nothing", 400),
+        ],
+    );
 }
 
 /// `POST /area/stats` (planner): a drawn polygon's numbers are those of the reports whose
@@ -729,4 +729,13 @@ fn open_at(r: &HashMap<String, String>, as_of: DateTime<Utc>) -> bool {
     let closed = ["resolved", "rejected", "duplicate"].contains(&r["status"].as_str())
         && time(&r["closed_at"]).is_none_or(|c| c <= as_of);
     created <= as_of && !closed
+}
+
+/// Each request answered with its status and a JSON error.
+fn refused(server: &Server, headers: &[(&str, &str)], cases: &[(&str, u16)]) {
+    for &(q, status) in cases {
+        let r = server.get(q, headers);
+        assert_eq!(r.status, status, "{q}");
+        assert!(r.json()["error"].is_string(), "{q}");
+    }
 }

@@ -273,20 +273,8 @@ pub(super) async fn stats(
 ) -> Result<Response, ApiError> {
     let area = area_of(&body)?;
     let given = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
-    let (category, department) = (given("category"), given("department"));
-    if category.is_some() && department.is_some() {
-        return Err(bad_request("category= or department=, not both"));
-    }
     let served = state.current.load_full();
-    if let Some(c) = category.as_ref().filter(|c| !served.categories.contains(c)) {
-        return Err(bad_request(format!("category={c:?}: not in the data")));
-    }
-    if let Some(d) = department
-        .as_ref()
-        .filter(|d| !served.departments.contains(d))
-    {
-        return Err(bad_request(format!("department={d:?}: not in the data")));
-    }
+    let (category, department) = served.chosen(&q)?;
     let window = given("window").unwrap_or_else(|| served.default_window.clone());
     let parsed: Window = window
         .parse()

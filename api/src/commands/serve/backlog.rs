@@ -138,19 +138,7 @@ impl Filter {
         if sector.is_some() && parcel.is_some() {
             return Err(bad_request("sector_id= or parcel_id=, not both"));
         }
-        let (category, department) = (given("category"), given("department"));
-        if category.is_some() && department.is_some() {
-            return Err(bad_request("category= or department=, not both"));
-        }
-        if let Some(c) = category.as_ref().filter(|c| !served.categories.contains(c)) {
-            return Err(bad_request(format!("category={c:?}: not in the data")));
-        }
-        if let Some(d) = department
-            .as_ref()
-            .filter(|d| !served.departments.contains(d))
-        {
-            return Err(bad_request(format!("department={d:?}: not in the data")));
-        }
+        let (category, department) = served.chosen(q)?;
         let after = match given("window") {
             None => None,
             Some(w) => {

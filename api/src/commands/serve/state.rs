@@ -50,6 +50,35 @@ pub(crate) struct LoadOptions {
     pub(crate) parcel_attributes: Vec<String>,
 }
 
+impl Served {
+    /// The category or the department a request filters on (`category=` or `department=`,
+    /// not both), each checked against this version's: `(category, department)`.
+    ///
+    /// # Errors
+    /// A 400 for both, or for a value the data does not have.
+    pub(super) fn chosen(
+        &self,
+        q: &std::collections::HashMap<String, String>,
+    ) -> Result<(Option<String>, Option<String>), super::error::ApiError> {
+        use super::error::bad_request;
+        let given = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
+        let (category, department) = (given("category"), given("department"));
+        if category.is_some() && department.is_some() {
+            return Err(bad_request("category= or department=, not both"));
+        }
+        if let Some(c) = category.as_ref().filter(|c| !self.categories.contains(c)) {
+            return Err(bad_request(format!("category={c:?}: not in the data")));
+        }
+        if let Some(d) = department
+            .as_ref()
+            .filter(|d| !self.departments.contains(d))
+        {
+            return Err(bad_request(format!("department={d:?}: not in the data")));
+        }
+        Ok((category, department))
+    }
+}
+
 /// Loads the layers of `manifest`'s version, and adds the external ones.
 pub(crate) fn load(
     catalog: &dyn CatalogStore,
