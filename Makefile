@@ -23,6 +23,10 @@ CHECK_VENV := target/check-venv
 # playwright-core driving Debian's Chromium.
 MAPLIBRE := api/web/node_modules/maplibre-gl/dist/maplibre-gl.js
 PLAYWRIGHT := tests/browser/node_modules/playwright-core
+# The national analysis test (tests/integration/national.rs): PySpark in local mode on Debian's
+# Java 17, and DuckDB, reading `predio export geoparquet`'s folder.
+SPARK_VENV := target/spark-venv
+SPARK_PACKAGES := openjdk-17-jre-headless
 
 PREDIO := target/debug/predio
 DEMO_TOWN := data-samples/town
@@ -30,7 +34,7 @@ DEMO_DATA ?= predio-data
 DEMO_PARCELS ?= 20000
 DEMO_PORT ?= 8080
 
-.PHONY: help deps test-deps node web browser-deps build demo test check-venv lint fmt bench bench-check bench-deps fuzz load clean
+.PHONY: help deps test-deps node web browser-deps build demo test check-venv spark-deps lint fmt bench bench-check bench-deps fuzz load clean
 
 help:
 	@echo "make demo   install what is missing, build, generate and import the sample town and its reports, compute its indices, serve the map on http://127.0.0.1:8080/"
@@ -86,7 +90,7 @@ demo: build
 
 # One profile (dev) for the demo and the tests, so nothing is built twice. --all-targets also
 # compiles the benches (they are never timed in CI).
-test: deps test-deps check-venv web browser-deps
+test: deps test-deps check-venv spark-deps web browser-deps
 	python3 tools/module_cycles.py
 	$(CARGO) test --workspace --all-targets
 
@@ -99,6 +103,16 @@ check-venv:
 	    esda==2.9.0 libpysal==4.14.1 h3==4.5.0 scipy==1.17.1 \
 	    geopandas==1.2.0 pyarrow==26.0.1 polars==2.1.0 matplotlib==3.11.2 \
 	    nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0 georeport==0.3.1; }
+
+# Java may fail to install (no package mirror): the Spark test then skips saying so, and fails
+# under CI=true.
+spark-deps: check-venv
+	@dpkg -s $(SPARK_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SPARK_PACKAGES) >/dev/null || \
+	  echo "warning: $(SPARK_PACKAGES) could not be installed: the Spark test will skip"; }
+	@[ -x $(SPARK_VENV)/bin/python ] && $(SPARK_VENV)/bin/python -c "import pyspark, duckdb, pyarrow" 2>/dev/null || { \
+	  rm -rf $(SPARK_VENV) && python3 -m venv $(SPARK_VENV) && \
+	  $(SPARK_VENV)/bin/pip install -q pyspark==4.0.1 duckdb==2.0.1 pyarrow==26.0.1; }
 
 lint:
 	python3 tools/module_cycles.py

@@ -29,6 +29,7 @@ mod error;
 mod export;
 mod format;
 mod geocoder;
+mod geoparquet;
 pub mod hotspots;
 mod import_log;
 pub mod indices;
@@ -51,6 +52,9 @@ pub use format::layer_file::{
     read_parcel_keys, read_parcels, read_sectors, write_parcels, write_sectors, RESERVED_COLUMNS,
 };
 pub use geocoder::{geocode_reports, Geocoder, Match, MatchCounts};
+pub use geoparquet::{
+    export_geoparquet, valid_slug, Written, DATASETS, NULL_PARTITION, PARTITION_RES,
+};
 pub use import_log::{ImportReport, Issue, IssueAction};
 pub use model::{
     Bbox, CellId, Field, FieldType, LayerKind, Parcel, ParcelId, ParcelKey, ParcelLayer, ReportId,

@@ -14,6 +14,7 @@ mod crash;
 mod formats;
 mod geocoder;
 mod indices;
+mod national;
 mod report_formats;
 mod reports;
 mod tiles;

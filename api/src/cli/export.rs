@@ -19,6 +19,29 @@ pub enum Export {
     /// Export a whole tile pyramid (every layer in each tile, gzip MVT) to one PMTiles v3 or
     /// MBTiles 1.3 file, for static hosting, martin or GDAL's MBTiles driver.
     Tiles(ExportTiles),
+    /// Export the geocoded reports and every index table as GeoParquet 1.1 datasets for
+    /// national analysis (Spark with or without Sedona, SedonaDB, DuckDB, BigQuery):
+    /// `OUT/{reports,indices_sector,indices_parcel,indices_h3}/municipality=SLUG/h3_4=CELL/
+    /// part-0.parquet`, partitioned Hive-style by municipality and H3 cell of resolution 4,
+    /// rows in order of their fine H3 cell, WKB geometry in longitude/latitude with the `bbox`
+    /// covering column. A municipality's partitions are replaced whole; others are kept.
+    Geoparquet(ExportGeoparquet),
+}
+
+/// `predio export geoparquet`.
+#[derive(Debug, Args)]
+pub struct ExportGeoparquet {
+    /// The dataset folder (created; other municipalities' partitions in it are kept).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Export every computed catalog under DIR, each folder DIR/SLUG a municipality (instead
+    /// of the `--data` catalog).
+    #[arg(long, value_name = "DIR")]
+    pub catalogs: Option<PathBuf>,
+    /// The `--data` catalog's municipality (lower-case letters, digits, '-' and '_'; default:
+    /// the name of its folder).
+    #[arg(long, value_name = "SLUG", conflicts_with = "catalogs")]
+    pub municipality: Option<String>,
 }
 
 /// Tile archive formats.

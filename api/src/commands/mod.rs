@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(Export::Reports(args)) => export::reports(&catalog, &args),
         Command::Export(Export::Indices(args)) => compute::export(&catalog, &args),
         Command::Export(Export::Tiles(args)) => export_tiles::run(&catalog, &args),
+        Command::Export(Export::Geoparquet(args)) => export::geoparquet(&cli.data, &args),
         Command::Compute(args) => compute::run(&catalog, &args),
         Command::Indices(args) => compute::show(&catalog, &args),
         Command::Sample(args) => sample::run(&args),

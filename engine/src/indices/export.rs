@@ -101,7 +101,9 @@ pub fn cell_polygon(cell: &str) -> Option<MultiPolygon<f64>> {
 }
 
 /// WKB (ISO, little-endian) of a multipolygon, by geozero's writer.
-fn wkb(mp: &MultiPolygon<f64>) -> std::result::Result<Vec<u8>, geozero::error::GeozeroError> {
+pub(crate) fn wkb(
+    mp: &MultiPolygon<f64>,
+) -> std::result::Result<Vec<u8>, geozero::error::GeozeroError> {
     geo::Geometry::MultiPolygon(mp.clone()).to_wkb(geozero::CoordDimensions::xy())
 }
 

@@ -16,7 +16,7 @@ mod aggregate;
 mod attention;
 mod cells;
 pub mod config;
-mod export;
+pub(crate) mod export;
 mod fact;
 mod facts;
 mod frames;
