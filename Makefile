@@ -22,6 +22,8 @@ CHECK_VENV := target/check-venv
 # The viewer's MapLibre GL JS (npm, served by predio: no CDN) and the browser test's
 # playwright-core driving Debian's Chromium.
 MAPLIBRE := api/web/node_modules/maplibre-gl/dist/maplibre-gl.js
+# The static sites of `predio publish` read their PMTiles archives with protomaps' pmtiles.
+PMTILES_JS := api/web/node_modules/pmtiles/dist/pmtiles.js
 PLAYWRIGHT := tests/browser/node_modules/playwright-core
 # The national analysis test (tests/integration/national.rs): PySpark in local mode on Debian's
 # Java 17, and DuckDB, reading `predio export geoparquet`'s folder.
@@ -68,7 +70,7 @@ node:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
 
 web: node
-	@[ -f $(MAPLIBRE) ] || (cd api/web && npm ci --no-audit --no-fund)
+	@[ -f $(MAPLIBRE) ] && [ -f $(PMTILES_JS) ] || (cd api/web && npm ci --no-audit --no-fund)
 
 browser-deps: node
 	@[ -x /usr/bin/chromium ] || { $(SUDO) apt-get update -qq && \

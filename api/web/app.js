@@ -1,6 +1,9 @@
 // predio's map viewer: parcels coloured by an index, sectors by backlog/overdue, H3 heat, and
 // the Gi* hot and cold spots.
-// Everything comes from the predio server it is served by (no CDN, no base map: works offline).
+// Everything comes from the predio server it is served by (no CDN, no base map: works offline),
+// or from a static site made by `predio publish` (meta.json's `static`): the tiles then come from
+// PMTiles archives through the pmtiles protocol, the legends from files, and what needs the
+// server (search, series, ranks, drawn areas) is left out. Every address is relative to the page.
 (async function () {
   'use strict';
   const $ = (id) => document.getElementById(id);
@@ -17,7 +20,7 @@
   const api = (url, options = {}) => fetch(url, key
     ? { ...options, headers: { ...(options.headers || {}), 'X-API-Key': key } } : options);
   // The interface's words (es, pt, en: `?lang=`), from one message file.
-  const messages = await (await fetch('/messages.json')).json();
+  const messages = await (await fetch('messages.json')).json();
   const lang = messages[params.get('lang')] ? params.get('lang') : 'es';
   const M = messages[lang];
   document.documentElement.lang = lang;
@@ -27,7 +30,50 @@
     e.setAttribute('aria-label', M.ui[e.dataset.i18nPlaceholder]);
   });
   $('chart').setAttribute('aria-label', M.ui.chart);
-  const meta = await (await api('/meta.json')).json();
+  const meta = await (await api('meta.json')).json();
+  // A published site: its filter sets (each window, and each category and department where
+  // published) and the archives' and legends' files of each.
+  const site = meta.static;
+  const here = location.href.replace(/[?#].*$/, '').replace(/[^/]*$/, '');
+  if (site) {
+    await new Promise((done, failed) => {
+      const s = document.createElement('script');
+      s.src = 'vendor/pmtiles.js';
+      s.onload = done;
+      s.onerror = failed;
+      document.head.appendChild(s);
+    });
+    const protocol = new pmtiles.Protocol();
+    maplibregl.addProtocol('pmtiles', protocol.tile);
+    // Byte ranges where the host serves them (a CDN, nginx); a host that answers a range with the
+    // whole file (python3 -m http.server) has each archive read once, whole, and sliced.
+    class Archive {
+      constructor(url) { this.url = url; this.whole = null; }
+      getKey() { return this.url; }
+      async getBytes(offset, length, signal) {
+        if (!this.whole) {
+          const r = await fetch(this.url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` }, signal });
+          if (!r.ok) throw new Error(`${this.url}: ${r.status}`);
+          if (r.status === 206) return { data: await r.arrayBuffer(), etag: r.headers.get('ETag') || undefined };
+          this.whole = r.arrayBuffer();
+        }
+        return { data: (await this.whole).slice(offset, offset + length) };
+      }
+    }
+    const opened = new Set();
+    site.open = (rel) => {
+      const url = here + rel;
+      if (!opened.has(url)) {
+        opened.add(url);
+        protocol.add(new pmtiles.PMTiles(new Archive(url)));
+      }
+      return `pmtiles://${url}`;
+    };
+    for (const id of ['search', 'results', 'draw', 'chart', 'chart-legend', 'to-plan', 'to-audit']) $(id).hidden = true;
+  }
+  // the published filter set of the pickers, or null
+  const filterSet = () => site && site.filters.find((f) => f.window === $('window').value
+    && (f.category ?? '') === $('category').value && (f.department ?? '') === $('department').value);
   const layers = Object.fromEntries(meta.layers.map((l) => [l.name, l]));
   // Layers coloured by class, not by an index: a fixed legend.
   const classes = {
@@ -45,8 +91,9 @@
   };
   meta.windows.forEach((w) => option($('window'), w, w));
   $('window').value = meta.default_window;
-  meta.categories.forEach((c) => option($('category'), c, c));
-  meta.departments.forEach((d) => option($('department'), d, d));
+  const published = (kind, v) => !site || site.filters.some((f) => f[kind] === v);
+  meta.categories.filter((c) => published('category', c)).forEach((c) => option($('category'), c, c));
+  meta.departments.filter((d) => published('department', d)).forEach((d) => option($('department'), d, d));
   // a value from the address only where the picker has it
   const restore = (id) => {
     const v = params.get(id);
@@ -83,7 +130,15 @@
   fillFields();
   restore('field');
 
-  const style = await (await api('/style.json?' + query())).json();
+  const style = await (await api(site ? 'style.json' : 'style.json?' + query())).json();
+  if (site) {
+    // the site's relative addresses made whole for MapLibre
+    for (const src of Object.values(style.sources)) {
+      if (src.url && src.url.startsWith('pmtiles://')) src.url = site.open(src.url.slice(10));
+      if (typeof src.data === 'string') src.data = here + src.data;
+    }
+    if (style.glyphs) style.glyphs = here + style.glyphs;
+  }
   const options = {
     container: 'map',
     style,
@@ -153,7 +208,10 @@
     const q = query();
     for (const name of Object.keys(layers)) {
       const src = map.getSource(name);
-      if (src) src.setTiles([`${location.origin}/tiles/${name}/{z}/{x}/{y}.mvt?${q}`]);
+      if (src && site) {
+        const archive = filterSet()?.archives?.[name];
+        if (archive && src.url !== `pmtiles://${here}${archive}`) src.setUrl(site.open(archive));
+      } else if (src) src.setTiles([`${here}tiles/${name}/{z}/{x}/{y}.mvt?${q}`]);
     }
     for (const [v, ids] of Object.entries(views)) {
       for (const id of ids) {
@@ -164,7 +222,8 @@
     if (classes[view]) {
       renderLegend({ field: classes[view].field, none: null, stops: [], colors: [], rows: classes[view].rows });
     } else if (field) {
-      const r = await api(`/legend.json?layer=${view}&field=${encodeURIComponent(field)}&${q}`);
+      const r = await api(site ? `${filterSet()?.legends}/${view}/${field}.json`
+        : `legend.json?layer=${view}&field=${encodeURIComponent(field)}&${q}`);
       const legend = await r.json();
       if (r.ok) {
         map.setPaintProperty(views[view][0], 'fill-color', legend.paint);
@@ -180,10 +239,10 @@
     status.textContent = `${M.ui.version} ${meta.version}${asOf}${rules} · ${q.replaceAll('&', ' · ')}`;
     // the plan and the accountability report of the same filter, for the roles that read them
     const withKey = (u) => (key ? `${u}&api_key=${encodeURIComponent(key)}` : u);
-    $('to-plan').hidden = !['planner', 'auditor', 'admin'].includes(meta.role);
-    $('to-plan').href = withKey(`/plan?top=20&window=${encodeURIComponent($('window').value)}`);
-    $('to-audit').hidden = !['auditor', 'admin'].includes(meta.role);
-    $('to-audit').href = withKey(`/audit/sectors.csv?${q}`);
+    $('to-plan').hidden = site || !['planner', 'auditor', 'admin'].includes(meta.role);
+    $('to-plan').href = withKey(`plan?top=20&window=${encodeURIComponent($('window').value)}`);
+    $('to-audit').hidden = site || !['auditor', 'admin'].includes(meta.role);
+    $('to-audit').href = withKey(`audit/sectors.csv?${q}`);
     window.predioState = { ...window.predioState, view, field, query: q };
     remember();
     if (selected) {
@@ -218,7 +277,7 @@
     const q = $('search').value.trim();
     results.innerHTML = '';
     if (!q) return;
-    const r = await api(`/search?q=${encodeURIComponent(q)}&limit=8`);
+    const r = await api(`search?q=${encodeURIComponent(q)}&limit=8`);
     const body = await r.json();
     if (!r.ok) { status.textContent = body.error; return; }
     const kinds = M.kinds;
@@ -302,12 +361,12 @@
       }
     }
     let rank = null;
-    if (selected.kind === 'sector' && $('field').value) {
+    if (selected.kind === 'sector' && $('field').value && !site) {
       const p = new URLSearchParams(query());
       p.set('layer', 'sectors');
       p.set('id', selected.id);
       p.set('field', $('field').value);
-      const r = await api(`/rank.json?${p}`);
+      const r = await api(`rank.json?${p}`);
       if (r.ok) {
         rank = await r.json();
         if (rank.rank) {
@@ -318,7 +377,7 @@
       }
     }
     window.predioState = { ...window.predioState, selection: { ...selected, indices: shown, rank } };
-    if (selected.kind === 'sector' || selected.kind === 'parcel') await chart();
+    if (!site && (selected.kind === 'sector' || selected.kind === 'parcel')) await chart();
     else $('chart').innerHTML = '';
     await behind();
   };
@@ -336,7 +395,7 @@
     const p = new URLSearchParams(query());
     p.set(selected.kind === 'parcel' ? 'parcel_id' : 'sector_id', selected.id);
     if (selected.kind === 'cell') { box.hidden = true; return; }
-    const r = await api(`/reports.json?${p}&page_size=20`);
+    const r = await api(`reports.json?${p}&page_size=20`);
     if (!r.ok) { box.hidden = true; window.predioState.behind = null; return; }
     const body = await r.json();
     box.hidden = false;
@@ -351,8 +410,8 @@
       }
     }
     if (key) p.set('api_key', key);
-    $('get-csv').href = `/reports.csv?${p}`;
-    $('get-geojson').href = `/reports.geojson?${p}`;
+    $('get-csv').href = `reports.csv?${p}`;
+    $('get-geojson').href = `reports.geojson?${p}`;
     window.predioState = { ...window.predioState, behind: { total: body.total, ids: body.reports.map((x) => x.id) } };
   };
   // The monthly series (`/series`): received as bars, open and overdue at each month's end as
@@ -361,7 +420,7 @@
     const p = new URLSearchParams({ level: selected.kind, id: selected.id });
     if ($('category').value) p.set('category', $('category').value);
     else if ($('department').value) p.set('department', $('department').value);
-    const r = await api(`/series?${p}`);
+    const r = await api(`series?${p}`);
     $('chart').innerHTML = '';
     if (!r.ok) { window.predioState.series = null; return; }
     const months = (await r.json()).months;
@@ -440,7 +499,7 @@
     await areaStats(ring);
   });
   const areaStats = async (ring) => {
-    const r = await api(`/area/stats?${query()}`, {
+    const r = await api(`area/stats?${query()}`, {
       method: 'POST', body: JSON.stringify({ type: 'Polygon', coordinates: [ring] }),
     });
     const body = await r.json();
@@ -500,7 +559,7 @@
     if (chosen && chosen.includes(':')) {
       const [kind, ...rest] = chosen.split(':');
       const id = rest.join(':');
-      const r = await api(`/search?q=${encodeURIComponent(id)}&limit=50`);
+      const r = !site && await api(`search?q=${encodeURIComponent(id)}&limit=50`);
       const hit = r.ok && (await r.json()).results.find((h) => h.kind === kind && h.id === id);
       if (hit) {
         selected = { kind: hit.kind, id: hit.id, label: hit.label };

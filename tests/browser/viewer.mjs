@@ -1,15 +1,19 @@
 // The viewer in real headless Chromium: `node viewer.mjs http://127.0.0.1:PORT/ shot.png
-// [reports-only]`. Loads the page, waits for the map to be idle, checks that sector, heat and
+// [reports-only|static]`. Loads the page, waits for the map to be idle, checks that sector, heat and
 // parcel features are rendered, switches index and window, and saves a screenshot whose pixels
 // it checks are not blank. With `reports-only` (a catalog of reports without a cadastre): checks
 // that the viewer opens on the heat layer over the reports' extent, with cells drawn and the
-// pickers filled. Prints a JSON summary; exits non-zero on the first failure.
+// pickers filled. With `static` (a site of `predio publish` on a plain web server): sectors with
+// their labels and heat cells are drawn from the PMTiles archives, another window switches the
+// archives, and a click on a sector opens its popup. Prints a JSON summary; exits non-zero on
+// the first failure.
 import { chromium } from 'playwright-core';
 
 const [url, shot, mode] = process.argv.slice(2);
 const reportsOnly = mode === 'reports-only';
-if (!url || !shot || (mode && !reportsOnly)) {
-  console.error('usage: node viewer.mjs URL SCREENSHOT.png [reports-only]');
+const staticSite = mode === 'static';
+if (!url || !shot || (mode && !reportsOnly && !staticSite)) {
+  console.error('usage: node viewer.mjs URL SCREENSHOT.png [reports-only|static]');
   process.exit(2);
 }
 
@@ -62,6 +66,8 @@ try {
   await idle();
   if (reportsOnly) {
     await reportsOnlyChecks();
+  } else if (staticSite) {
+    await staticChecks();
   } else {
     await everyLayerChecks();
   }
@@ -99,6 +105,56 @@ try {
     }
     return { colours: colours.size, painted: painted / (d.length / 28) };
     });
+  }
+
+  // A published site: sectors, labels and heat from the archives; a window switches them; a
+  // click opens a sector's popup.
+  async function staticChecks() {
+    summary.sectors = await rendered('sectors-fill');
+    if (!(summary.sectors > 0)) await fail('no sector rendered from the archive');
+    summary.sources = await page.evaluate(() => window.predioMap.getSource('sectors').url);
+    if (!summary.sources.startsWith('pmtiles://')) await fail(`sectors not from PMTiles: ${summary.sources}`);
+    summary.labels = await page.evaluate(() => [...new Set(window.predioMap
+      .queryRenderedFeatures({ layers: ['sectors-labels'] }).map((f) => f.properties.name))].sort());
+    if (!summary.labels.length) await fail('no sector label rendered');
+    summary.legend = await page.textContent('#legend');
+    if (!summary.legend.includes('–')) await fail(`no legend: ${summary.legend}`);
+    summary.searchHidden = await page.evaluate(() => document.getElementById('search').hidden);
+    if (!summary.searchHidden) await fail('the search box is shown without a server');
+    const target = await page.evaluate(() => {
+      const m = window.predioMap;
+      for (const f of m.queryRenderedFeatures({ layers: ['sectors-fill'] })) {
+        for (let dx = 330; dx < 900; dx += 37) {
+          for (let dy = 90; dy < 700; dy += 41) {
+            const hit = m.queryRenderedFeatures([dx, dy], { layers: ['sectors-fill'] })[0];
+            if (hit && hit.properties.sector_id === f.properties.sector_id) {
+              return { x: dx, y: dy, id: f.properties.sector_id };
+            }
+          }
+        }
+      }
+      return null;
+    });
+    if (!target) await fail('no sector to click');
+    await page.mouse.click(target.x, target.y);
+    await page.waitForSelector('.maplibregl-popup tr[data-field="sector_id"]', { timeout: 10000 });
+    summary.popup = await page.evaluate(() => Object.fromEntries([...document
+      .querySelectorAll('.maplibregl-popup tr')].map((tr) => [tr.dataset.field, tr.cells[1].textContent])));
+    if (summary.popup.sector_id !== target.id) await fail(`popup of ${summary.popup.sector_id}, clicked ${target.id}`);
+    await page.evaluate(() => document.querySelectorAll('.maplibregl-popup').forEach((p) => p.remove()));
+    await choose('#view', 'heat', (v) => window.predioState.view === v);
+    summary.heat = await rendered('heat-fill');
+    if (!(summary.heat > 0)) await fail('no heat cell rendered from the archive');
+    const [current, windows] = await page.evaluate(() => [document.getElementById('window').value,
+      [...document.getElementById('window').options].map((o) => o.value)]);
+    const other = windows.find((w) => w !== current);
+    const before = await page.evaluate(() => window.predioMap.getSource('heat').url);
+    await choose('#window', other, (v) => window.predioState.query.includes(`window=${v}`));
+    summary.heatOther = await rendered('heat-fill');
+    summary.heatUrls = [before, await page.evaluate(() => window.predioMap.getSource('heat').url)];
+    if (summary.heatUrls[0] === summary.heatUrls[1]) await fail(`window ${other} kept the archive ${before}`);
+    if (!(summary.heatOther > 0)) await fail(`no heat cell for window ${other}`);
+    await choose('#view', 'sectors', (v) => window.predioState.view === v);
   }
 
   // Reports without a cadastre: heat first, over the reports, pickers filled.

@@ -466,7 +466,7 @@ pub(crate) fn private_town() -> tempfile::TempDir {
 
 /// What the public must never read of the sample town's reports: names, e-mails, phones, free
 /// text, the addresses as written and the points as the source wrote them (7 decimals: centimetres); and the reports' ids.
-fn town_secrets() -> (HashSet<String>, Vec<String>) {
+pub(crate) fn town_secrets() -> (HashSet<String>, Vec<String>) {
     let mut secrets: HashSet<String> = HashSet::new();
     let mut ids = Vec::new();
     for rec in csv_rows(&sample_town().join("reports.csv")) {

@@ -15,6 +15,7 @@ mod formats;
 mod geocoder;
 mod indices;
 mod national;
+mod publish;
 mod report_formats;
 mod reports;
 mod tiles;

@@ -249,6 +249,42 @@ fn spark_and_duckdb_find_predios_sector_figures_in_the_national_geoparquet() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
+    // One static site per municipality, with the list of them.
+    let sites = root.path().join("sites");
+    predio_ok(
+        root.path(),
+        &[
+            "publish",
+            "--catalogs",
+            arg(&catalogs),
+            "--out",
+            arg(&sites),
+            "--maxzoom",
+            "13",
+        ],
+    );
+    let listed: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(sites.join("municipalities.json")).expect("the list"),
+    )
+    .expect("json");
+    let names: Vec<&str> = listed["municipalities"]
+        .as_array()
+        .expect("municipalities")
+        .iter()
+        .filter_map(|m| m["slug"].as_str())
+        .collect();
+    assert_eq!(names, slugs);
+    let index = std::fs::read_to_string(sites.join("index.html")).expect("index");
+    for slug in slugs {
+        assert!(index.contains(&format!("href=\"{slug}/\"")), "{index}");
+        assert!(sites.join(slug).join("tiles/sectors").is_dir(), "{slug}");
+        assert!(listed["municipalities"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|m| m["slug"] == slug && m["bounds"].as_array().is_some_and(|b| b.len() == 4)));
+    }
+
     // A slug that cannot name a partition is refused before anything is written.
     let bad = predio(
         &catalogs.join(slugs[0]),

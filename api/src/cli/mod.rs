@@ -84,6 +84,14 @@ pub enum Command {
     /// `/health`. A new catalog version (an import or a compute) is picked up within
     /// --poll-ms without dropping requests; only the cached tiles it changed are evicted.
     Serve(ServeArgs),
+    /// Write the public map as a static site for any static host or CDN: the viewer, one
+    /// PMTiles archive per public layer and filter set, the style, legends, labels, glyphs and
+    /// `meta.json`, exactly what `serve` answers a caller without a key (no parcels unless
+    /// --public-parcels; heat cells under --min-heat-reports left out). The viewer reads the
+    /// archives with the pmtiles package's MapLibre protocol; search, series, ranks and drawn
+    /// areas need the server and are left out. Serve the folder with any web server
+    /// (`python3 -m http.server -d DIR`). The folder is written beside and renamed over --out.
+    Publish(PublishArgs),
     /// Hot and cold spots of the H3 cells: Getis-Ord Gi* (binary weights over the cell's
     /// grid_disk, itself included; the formulas of PySAL esda's G_Local(star=True)) over a
     /// fixed study area (the cells of the sectors, else of the parcels' or the reports' extent;

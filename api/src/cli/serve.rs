@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 /// `predio keys`.
 #[derive(Debug, Subcommand)]
@@ -159,4 +159,47 @@ impl std::str::FromStr for PublicLocation {
             .map(Self::H3)
             .map_err(|_| format!("{s:?}: an H3 resolution is 0 to 15"))
     }
+}
+
+/// Which filter sets `publish` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublishFilters {
+    /// Each window, all reports.
+    Windows,
+    /// Each window, and each category and department of each window.
+    All,
+}
+
+/// `predio publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The site's folder (replaced whole).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// First zoom of the archives.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=22))]
+    pub minzoom: u8,
+    /// Last zoom of the archives.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(0..=22))]
+    pub maxzoom: u8,
+    /// Publish the parcels layer too (as `serve --public-parcels`).
+    #[arg(long)]
+    pub public_parcels: bool,
+    /// Parcel attributes the parcel tiles carry (as `serve --parcel-attributes`).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub parcel_attributes: Vec<String>,
+    /// Heat cells with fewer reports than this are left out.
+    #[arg(long, default_value_t = 3, value_name = "K")]
+    pub min_heat_reports: u32,
+    /// The filter sets: `windows` (each window, all reports) or `all` (also each category and
+    /// department; many more archives).
+    #[arg(long, value_enum, default_value = "windows")]
+    pub filters: PublishFilters,
+    /// One site per catalog under DIR (each folder DIR/SLUG a municipality, published at
+    /// OUT/SLUG/), with an index page and `municipalities.json`.
+    #[arg(long, value_name = "DIR")]
+    pub catalogs: Option<PathBuf>,
+    /// Fonts for the labels' glyphs (as `serve --fonts`).
+    #[arg(long = "fonts", value_name = "PATH")]
+    pub fonts: Vec<PathBuf>,
 }

@@ -38,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Indices(args) => compute::show(&catalog, &args),
         Command::Sample(args) => sample::run(&args),
         Command::Serve(args) => serve::run(catalog, &args),
+        Command::Publish(args) => serve::publish::run(&cli.data, &args),
         Command::Hotspots(args) => hotspots::run(&catalog, &args),
         Command::Segments(args) => segments::run(&catalog, &args),
         Command::Plan(args) => plan::run(&catalog, &args),

@@ -22,6 +22,7 @@ mod fonts;
 mod guard;
 mod open311;
 mod plan;
+pub(crate) mod publish;
 mod requests;
 mod search;
 mod series;
