@@ -5,6 +5,7 @@
 # the server switched to the new version during it.
 #
 #   benches/load.sh [DURATION] [CONNECTIONS]   (default 60s 128)
+#   benches/load.sh many [DURATION] [CONNECTIONS]   (50 municipalities: benches/load_many.sh)
 #
 # Data: the sample town (PARCELS, default 20,000) generated, imported and computed into
 # target/bench-data/load. Every request carries an auditor key (the API's heaviest role short of
@@ -14,6 +15,8 @@
 # Needs wrk (make bench-deps) and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `load.sh many ...`: many municipalities in one process (benches/load_many.sh).
+if [ "${1:-}" = many ]; then shift; exec benches/load_many.sh "$@"; fi
 DURATION=${1:-60s}
 CONNS=${2:-128}
 PARCELS=${PARCELS:-20000}

@@ -165,7 +165,7 @@ try {
     if (!(summary.heat > 0)) await fail('no heat cell rendered');
     summary.pickers = await page.evaluate(() => Object.fromEntries(['view', 'window', 'category', 'department']
       .map((id) => [id, [...document.getElementById(id).options].filter((o) => !o.disabled).map((o) => o.value)])));
-    const meta = await page.evaluate(async () => (await fetch('/meta.json')).json());
+    const meta = await page.evaluate(async () => (await fetch('meta.json')).json());
     const b = meta.bounds;
     summary.centre = await page.evaluate(() => window.predioMap.getCenter().toArray());
     const [x, y] = summary.centre;

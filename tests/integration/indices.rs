@@ -854,6 +854,7 @@ fn the_accountability_report_equals_the_indices_and_reads_in_headless_chromium()
     );
 
     let shot = d.join("informe.png");
+    let _heavy = crate::support::heavy();
     let out = Command::new("node")
         .arg(root.join("tests/browser/report.mjs"))
         .arg(&html)

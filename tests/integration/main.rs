@@ -14,6 +14,7 @@ mod crash;
 mod formats;
 mod geocoder;
 mod indices;
+mod many;
 mod national;
 mod publish;
 mod report_formats;

@@ -204,6 +204,7 @@ fn a_published_site_holds_the_servers_public_tiles_draws_in_chromium_and_no_pers
         "tests/browser/node_modules/playwright-core",
         "api/web/node_modules/pmtiles/dist/pmtiles.js",
     ]);
+    let _heavy = crate::support::heavy();
     let http = StaticServer::start(&site);
     let shot = d.join("static.png");
     let run = Command::new("node")

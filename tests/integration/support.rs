@@ -417,3 +417,13 @@ pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
         (state >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+/// Held by the tests that start a browser or a JVM (Chromium, Spark): each takes both cores of
+/// a small machine for seconds, and their own time limits (page waits) must not run out because
+/// another of them is starting.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

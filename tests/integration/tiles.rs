@@ -1209,11 +1209,17 @@ fn a_new_version_evicts_only_the_tiles_it_changed() {
 
 /// Runs `tests/browser/viewer.mjs` (headless Chromium) on `server`'s viewer, in `mode` if
 /// given, saving its screenshot at `shot`; returns the JSON summary it prints.
-fn run_viewer(server: &Server, page: &str, shot: &Path, mode: Option<&str>) -> serde_json::Value {
+pub(crate) fn run_viewer(
+    server: &Server,
+    page: &str,
+    shot: &Path,
+    mode: Option<&str>,
+) -> serde_json::Value {
     crate::support::browser(&[
         "tests/browser/node_modules/playwright-core",
         "api/web/node_modules/maplibre-gl/dist/maplibre-gl.js",
     ]);
+    let _heavy = crate::support::heavy();
     let out = Command::new("node")
         .arg(crate::support::workspace().join("tests/browser/viewer.mjs"))
         .arg(format!("http://{}{page}", server.addr))

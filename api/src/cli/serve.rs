@@ -37,10 +37,15 @@ pub struct KeysAdd {
     /// Key file (default DATA/keys.toml).
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// The municipalities the key is for, in a deployment of many (`serve --catalogs DIR`,
+    /// whose key file is DIR/keys.toml): its role holds in these only; elsewhere it is a
+    /// caller without a key (403 on private endpoints). Repeatable; none: every municipality.
+    #[arg(long = "catalog", value_name = "SLUG")]
+    pub catalogs: Vec<String>,
 }
 
 /// `predio serve`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
@@ -109,6 +114,20 @@ pub struct ServeArgs {
     /// A request not answered within this many seconds gets 503.
     #[arg(long, default_value_t = 30, value_name = "S")]
     pub timeout_s: u64,
+    /// Serve every catalog under DIR, each folder DIR/SLUG a municipality, at /m/SLUG/ (the
+    /// viewer, tiles, TileJSON, style, Open311, audit, plan: every endpoint above); `/` lists
+    /// them with their bounds, `/municipalities.json` too, `/health` says which are loaded or
+    /// unavailable. A catalog is loaded when first asked for and unloaded, least recently used
+    /// first, to stay within --memory-mib; folders added or removed and new versions are
+    /// picked up without a restart. The key file is DIR/keys.toml (keys made with `predio
+    /// --data DIR keys add --catalog SLUG` hold in their municipalities only). --data is not
+    /// read.
+    #[arg(long, value_name = "DIR")]
+    pub catalogs: Option<PathBuf>,
+    /// With --catalogs: the memory the loaded catalogs and their tile caches may take, MiB
+    /// (each catalog reckoned from its stored files, its tile cache a share of --cache-mib).
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub memory_mib: u64,
 }
 
 /// How a public Open311 request is placed (`--public-location`).

@@ -25,18 +25,33 @@ pub struct KeyEntry {
     pub sha256: String,
     /// When it was made (RFC 3339).
     pub created: String,
+    /// The municipalities it is for (`serve --catalogs`); empty: all.
+    pub catalogs: Vec<String>,
 }
 
-/// The keys a server accepts, by hash.
+/// The keys a server accepts, by hash: each key's name, role and municipalities.
 #[derive(Debug, Clone, Default)]
 pub struct Keys {
-    by_hash: HashMap<String, (String, Role)>,
+    by_hash: HashMap<String, (String, Role, Vec<String>)>,
 }
 
 impl Keys {
-    /// The name and role of `key`, if it is one of ours.
+    /// The name and role of `key`, if it is one of ours (in every municipality).
+    #[cfg(test)]
     pub fn check(&self, key: &str) -> Option<(&str, Role)> {
-        self.by_hash.get(&hash(key)).map(|(n, r)| (n.as_str(), *r))
+        self.check_in(key, None)
+    }
+
+    /// The name and role of `key` in the municipality `scope` (a server of many): a key made
+    /// for other municipalities is known there, with no more than a caller without a key.
+    pub fn check_in(&self, key: &str, scope: Option<&str>) -> Option<(&str, Role)> {
+        self.by_hash.get(&hash(key)).map(|(n, r, catalogs)| {
+            let here = match scope {
+                Some(slug) if !catalogs.is_empty() => catalogs.iter().any(|c| c == slug),
+                _ => true,
+            };
+            (n.as_str(), if here { *r } else { Role::Public })
+        })
     }
 
     /// How many keys there are.
@@ -89,11 +104,27 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<KeyEntry>> {
         let sha256 = field("sha256")
             .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
             .with_context(|| format!("{} ({name}): sha256 must be 64 hex digits", at()))?;
+        let catalogs = match e.get("catalogs") {
+            None => Vec::new(),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .filter(|s| predio_engine::valid_slug(s))
+                        .map(str::to_owned)
+                })
+                .collect::<Option<Vec<_>>>()
+                .with_context(|| {
+                    format!("{} ({name}): catalogs must be municipality slugs", at())
+                })?,
+            Some(_) => anyhow::bail!("{} ({name}): catalogs must be an array", at()),
+        };
         out.push(KeyEntry {
             name,
             role,
             sha256: sha256.to_ascii_lowercase(),
             created: field("created").unwrap_or_default(),
+            catalogs,
         });
     }
     Ok(out)
@@ -107,7 +138,7 @@ pub fn load(path: &Path) -> anyhow::Result<Keys> {
     Ok(Keys {
         by_hash: read(path)?
             .into_iter()
-            .map(|e| (e.sha256, (e.name, e.role)))
+            .map(|e| (e.sha256, (e.name, e.role, e.catalogs)))
             .collect(),
     })
 }
@@ -128,6 +159,10 @@ fn write(path: &Path, entries: &[KeyEntry]) -> anyhow::Result<()> {
             toml_string(&e.sha256),
             toml_string(&e.created)
         );
+        if !e.catalogs.is_empty() {
+            let list: Vec<String> = e.catalogs.iter().map(|c| toml_string(c)).collect();
+            text += &format!("catalogs = [{}]\n", list.join(", "));
+        }
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -161,12 +196,19 @@ pub fn add(path: &Path, args: &KeysAdd) -> anyhow::Result<String> {
         path.display(),
         args.name
     );
+    for c in &args.catalogs {
+        anyhow::ensure!(
+            predio_engine::valid_slug(c),
+            "--catalog {c:?}: a municipality's folder name (lower-case letters, digits, '-', '_')"
+        );
+    }
     let key = new_key()?;
     entries.push(KeyEntry {
         name: args.name.clone(),
         role: args.role,
         sha256: hash(&key),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        catalogs: args.catalogs.clone(),
     });
     write(path, &entries)?;
     Ok(key)
@@ -180,9 +222,14 @@ pub fn run(data: &Path, command: &KeysCommand) -> anyhow::Result<()> {
             let path = args.file.clone().unwrap_or_else(|| default_file(data));
             let key = add(&path, args)?;
             println!("{key}");
+            let scope = if args.catalogs.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", args.catalogs.join(", "))
+            };
             eprintln!(
-                "key {:?} ({}) added to {}; it is shown only now. Send it as `X-API-Key: KEY` \
-                 or `Authorization: Bearer KEY`.",
+                "key {:?} ({}{scope}) added to {}; it is shown only now. Send it as \
+                 `X-API-Key: KEY` or `Authorization: Bearer KEY`.",
                 args.name,
                 args.role,
                 path.display()
@@ -195,7 +242,12 @@ pub fn run(data: &Path, command: &KeysCommand) -> anyhow::Result<()> {
                 println!("no keys in {}", path.display());
             }
             for e in entries {
-                println!("{:<24} {:<8} {}", e.name, e.role, e.created);
+                let scope = if e.catalogs.is_empty() {
+                    "all".to_owned()
+                } else {
+                    e.catalogs.join(",")
+                };
+                println!("{:<24} {:<8} {:<24} {}", e.name, e.role, scope, e.created);
             }
         }
         KeysCommand::Remove { name, file } => {
@@ -227,6 +279,7 @@ mod tests {
             name: "ana".into(),
             role: Role::Auditor,
             file: None,
+            catalogs: Vec::new(),
         };
         let key = add(&path, &args).expect("added");
         assert!(key.starts_with("predio_") && key.len() == 71);
@@ -240,6 +293,7 @@ mod tests {
                 name: "boss".into(),
                 role: Role::Admin,
                 file: None,
+                catalogs: Vec::new(),
             },
         )
         .expect("second");
@@ -259,5 +313,42 @@ mod tests {
         let e = load(&path).expect_err("bad role").to_string();
         assert!(e.contains("key #1") && e.contains("role"), "{e}");
         assert_eq!(load(&dir.path().join("none.toml")).expect("none").len(), 0);
+    }
+
+    #[test]
+    fn a_key_for_some_municipalities_is_public_in_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keys.toml");
+        let args = |name: &str, catalogs: &[&str]| KeysAdd {
+            name: name.into(),
+            role: Role::Auditor,
+            file: None,
+            catalogs: catalogs.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let sj = add(&path, &args("sj", &["san-jose", "heredia"])).expect("added");
+        let all = add(&path, &args("all", &[])).expect("added");
+        assert!(add(&path, &args("bad", &["San José"])).is_err());
+        let keys = load(&path).expect("load");
+        assert_eq!(
+            keys.check_in(&sj, Some("san-jose")),
+            Some(("sj", Role::Auditor))
+        );
+        assert_eq!(
+            keys.check_in(&sj, Some("heredia")),
+            Some(("sj", Role::Auditor))
+        );
+        assert_eq!(
+            keys.check_in(&sj, Some("cartago")),
+            Some(("sj", Role::Public))
+        );
+        assert_eq!(
+            keys.check_in(&all, Some("cartago")),
+            Some(("all", Role::Auditor))
+        );
+        // one catalog served alone: its key file's keys hold
+        assert_eq!(keys.check(&sj), Some(("sj", Role::Auditor)));
+        assert!(std::fs::read_to_string(&path)
+            .expect("file")
+            .contains("catalogs = [\"san-jose\", \"heredia\"]"));
     }
 }

@@ -20,6 +20,7 @@ mod backlog;
 mod error;
 mod fonts;
 mod guard;
+mod many;
 mod open311;
 mod plan;
 pub(crate) mod publish;
@@ -58,6 +59,9 @@ use tiles::{tile, tilejson};
 /// `predio serve`.
 #[allow(clippy::print_stdout)] // the address line is how scripts find a port-0 server
 pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
+    if let Some(root) = &args.catalogs {
+        return many::run(root, args);
+    }
     // Tiles are cut on blocking threads: CPU work, so a few per core (tokio's default of 512
     // threads only adds per-thread allocator heaps and contention).
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -118,6 +122,32 @@ pub(crate) fn state(
     args: &ServeArgs,
     externals: Vec<Arc<ExternalLayer>>,
 ) -> anyhow::Result<Shared> {
+    let shared = Assets {
+        vendor: Arc::new(read_vendor(args.web_dir.as_deref())),
+        glyphs: fonts::open(&args.fonts)?,
+    };
+    let cache = args.cache_mib.saturating_mul(1 << 20);
+    build_state(catalog, keys, args, externals, &shared, None, cache)
+}
+
+/// What the catalogs of one process share: the viewer's vendored files and the glyphs.
+#[derive(Clone)]
+pub(crate) struct Assets {
+    vendor: Arc<state::Vendor>,
+    glyphs: Option<Arc<predio_tiles::Glyphs>>,
+}
+
+/// [`state`] with the shared `assets`, answering for the municipality `scope` (a deployment of
+/// many), with a tile cache of `cache_bytes`.
+fn build_state(
+    catalog: Box<dyn CatalogStore>,
+    keys: std::path::PathBuf,
+    args: &ServeArgs,
+    externals: Vec<Arc<ExternalLayer>>,
+    assets: &Assets,
+    scope: Option<&str>,
+    cache_bytes: u64,
+) -> anyhow::Result<Shared> {
     let manifest = catalog.current()?.with_context(|| {
         format!(
             "the catalog at {} is empty: import sectors or parcels first",
@@ -133,25 +163,27 @@ pub(crate) fn state(
     let served = load(&*catalog, &manifest, &options)
         .with_context(|| format!("loading version {}", manifest.version))?;
     tracing::info!(version = %served.manifest.version, secs = t.elapsed().as_secs_f64(), "loaded");
-    let vendor = read_vendor(args.web_dir.as_deref());
-    let glyphs = fonts::open(&args.fonts)?;
+    let mut guard = guard::Guard::new(
+        keys,
+        guard::Openness {
+            parcels: args.public_parcels,
+            requests: args.public_requests,
+        },
+        args.rate_limit,
+        Duration::from_secs(args.timeout_s.max(1)),
+    )?;
+    if let Some(slug) = scope {
+        guard = guard.scoped(slug);
+    }
     Ok(Arc::new(AppState {
         catalog,
         current: ArcSwap::from_pointee(served),
         switch: RwLock::new(()),
-        cache: TileCache::new(args.cache_mib.saturating_mul(1 << 20)),
+        cache: TileCache::new(cache_bytes),
         options,
-        guard: Arc::new(guard::Guard::new(
-            keys,
-            guard::Openness {
-                parcels: args.public_parcels,
-                requests: args.public_requests,
-            },
-            args.rate_limit,
-            Duration::from_secs(args.timeout_s.max(1)),
-        )?),
-        vendor,
-        glyphs,
+        guard: Arc::new(guard),
+        vendor: Arc::clone(&assets.vendor),
+        glyphs: assets.glyphs.clone(),
         public_location: args.public_requests.then_some(args.public_location),
     }))
 }

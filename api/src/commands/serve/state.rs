@@ -188,7 +188,7 @@ pub(crate) struct AppState {
     /// What each version is loaded with.
     pub(super) options: LoadOptions,
     pub(super) guard: Arc<Guard>,
-    pub(super) vendor: Vendor,
+    pub(super) vendor: Arc<Vendor>,
     /// Glyphs for the labels (`--fonts`), if any font was found.
     pub(super) glyphs: Option<Arc<predio_tiles::Glyphs>>,
     /// How Open311 requests are placed for callers without an auditor key, where

@@ -84,7 +84,12 @@ pub(super) fn base_url(headers: &HeaderMap) -> String {
                 .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
         })
         .unwrap_or("localhost");
-    format!("http://{host}")
+    // under /m/<slug> in a deployment of many (set by the guard, never by a client)
+    let prefix = headers
+        .get(super::guard::PREFIX_HEADER)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    format!("http://{host}{prefix}")
 }
 
 pub(super) async fn tile(

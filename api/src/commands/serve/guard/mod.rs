@@ -35,6 +35,15 @@ const MAX_HEADERS: usize = 16 * 1024;
 pub(super) const MAX_AREA_BODY: u64 = 1 << 20;
 pub(super) const MAX_BODY: u64 = 64 * 1024;
 
+/// The path a deployment of many serves a municipality under (`/m/<slug>`), set by its
+/// dispatcher as a request extension; the guard turns it into the [`PREFIX_HEADER`] the
+/// handlers build their addresses with (and drops that header when a client sent it).
+#[derive(Debug, Clone)]
+pub(crate) struct Prefix(pub String);
+
+/// The header carrying [`Prefix`] to the handlers.
+pub(crate) const PREFIX_HEADER: &str = "x-predio-prefix";
+
 /// Who made a request, as the handlers see it.
 #[derive(Debug, Clone)]
 pub(super) struct Caller {
@@ -52,6 +61,9 @@ pub(super) struct Guard {
     rate: Option<RateLimit>,
     timeout: Duration,
     pub metrics: Metrics,
+    /// The municipality this server answers for in a deployment of many (`serve --catalogs`):
+    /// a key made for others has no more than a caller without one here.
+    scope: Option<String>,
 }
 
 impl Guard {
@@ -71,7 +83,14 @@ impl Guard {
             rate: (rate_per_s > 0).then(|| RateLimit::new(f64::from(rate_per_s))),
             timeout,
             metrics: Metrics::default(),
+            scope: None,
         })
+    }
+
+    /// The same guard answering for the municipality `slug`.
+    pub fn scoped(mut self, slug: &str) -> Self {
+        self.scope = Some(slug.to_owned());
+        self
     }
 
     /// Re-reads the key file when it changed (called by the server's watch loop).
@@ -186,7 +205,7 @@ pub(super) async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next)
         let key = key_of(&req);
         let (name, role) = match &key {
             None => (None, Role::Public),
-            Some(k) => match g.keys.load().check(k) {
+            Some(k) => match g.keys.load().check_in(k, g.scope.as_deref()) {
                 Some((n, r)) => (Some(n.to_owned()), r),
                 None => {
                     g.metrics.count_refused("unknown_key");
@@ -236,6 +255,11 @@ pub(super) async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next)
         }
         let mut req = req;
         req.extensions_mut().insert(Caller { role });
+        req.headers_mut().remove(PREFIX_HEADER);
+        let prefix = req.extensions().get::<Prefix>().map(|p| p.0.clone());
+        if let Some(v) = prefix.and_then(|p| HeaderValue::from_str(&p).ok()) {
+            req.headers_mut().insert(PREFIX_HEADER, v);
+        }
         let resp = match tokio::time::timeout(g.timeout, next.run(req)).await {
             Ok(r) => r,
             Err(_) => error(

@@ -1,0 +1,530 @@
+//! `predio serve --catalogs DIR`: many municipalities in one process.
+//!
+//! Each folder `DIR/<slug>/` is a catalog served at `/m/<slug>/` by the same router a single
+//! catalog has (its own state, guard, tile cache and version watcher), built when the
+//! municipality is first asked for. The loaded catalogs are reckoned against a memory budget:
+//! each costs its version's stored files times [`MEMORY_PER_STORED_BYTE`] plus its tile cache's
+//! share; loading one that does not fit unloads the least recently used first. A request in
+//! flight keeps the catalog it started with until it ends.
+//!
+//! A folder added is served on its first request; a folder removed is unloaded; a new version
+//! is switched to by the catalog's own watcher. A catalog that cannot be loaded (a truncated
+//! file) answers 503 with a JSON error, is named in `/health`, and is tried again when its
+//! version changes or after [`RETRY_AFTER`]; the others keep serving.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use predio_engine::{valid_slug, CatalogStore, DirCatalog};
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+
+use super::error::ApiError;
+use super::guard::Prefix;
+use super::{build_state, cors_of, router, watch, Assets, Shared};
+use crate::cli::ServeArgs;
+
+/// Resident memory per byte of a catalog's stored files once served (geometries decoded, tile
+/// indexes, attribute tables, the reports read for Open311 and the workbench), measured on the
+/// sample towns (docs/scaling.md).
+pub(crate) const MEMORY_PER_STORED_BYTE: u64 = 4;
+
+/// A catalog that failed to load is tried again after this long (or at its next version).
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// One loaded municipality.
+struct Slot {
+    app: Router,
+    state: Shared,
+    cost: u64,
+    used: AtomicU64,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+/// A municipality that could not be loaded: its version then, and when.
+struct Broken {
+    version: Option<String>,
+    at: Instant,
+}
+
+/// Why a municipality cannot answer.
+enum Unavailable {
+    /// No such folder.
+    Unknown,
+    /// It failed to load (logged).
+    Broken,
+}
+
+/// The deployment: its folder, options, and the loaded municipalities.
+pub(crate) struct Deployment {
+    root: PathBuf,
+    keys: PathBuf,
+    args: ServeArgs,
+    assets: Assets,
+    budget: u64,
+    cache_share: u64,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One load at a time (each takes the cores it finds).
+    loading: tokio::sync::Mutex<()>,
+    broken: Mutex<HashMap<String, Broken>>,
+    clock: AtomicU64,
+    loads: AtomicU64,
+    evictions: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The version a catalog's `CURRENT` names, if readable.
+fn current_version(dir: &Path) -> Option<String> {
+    DirCatalog::new(dir)
+        .current_version()
+        .ok()
+        .flatten()
+        .map(|v| v.to_string())
+}
+
+/// What a catalog's current version is reckoned to take in memory, bytes, and its bounds.
+fn reckon(dir: &Path) -> (u64, Option<[f64; 4]>) {
+    let Ok(Some(m)) = DirCatalog::new(dir).current() else {
+        return (0, None);
+    };
+    let stored: u64 = m.files.values().map(|f| f.bytes).sum();
+    let bounds = m
+        .layers
+        .values()
+        .filter_map(|l| l.bbox)
+        .map(<[f64; 4]>::from)
+        .reduce(|a, b| {
+            [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ]
+        });
+    (stored.saturating_mul(MEMORY_PER_STORED_BYTE), bounds)
+}
+
+impl Deployment {
+    fn new(root: PathBuf, args: &ServeArgs) -> anyhow::Result<Self> {
+        anyhow::ensure!(root.is_dir(), "--catalogs {}: not a folder", root.display());
+        let budget = args.memory_mib.saturating_mul(1 << 20);
+        // each loaded catalog's tile cache: a share of --cache-mib, at most an eighth of the
+        // budget
+        let cache_share =
+            (args.cache_mib.saturating_mul(1 << 20) / 16).clamp(1 << 20, (budget / 8).max(1 << 20));
+        Ok(Self {
+            keys: args
+                .keys
+                .clone()
+                .unwrap_or_else(|| super::super::keys::default_file(&root)),
+            assets: Assets {
+                vendor: Arc::new(super::read_vendor(args.web_dir.as_deref())),
+                glyphs: super::fonts::open(&args.fonts)?,
+            },
+            root,
+            args: args.clone(),
+            budget,
+            cache_share,
+            slots: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
+            broken: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        })
+    }
+
+    /// The municipalities' folders, sorted.
+    fn slugs(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| valid_slug(n))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn touch(&self, slot: &Slot) {
+        slot.used.store(
+            self.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The loaded municipality `slug`, loading it (and unloading others to make room) first.
+    async fn slot(self: &Arc<Self>, slug: &str) -> Result<Arc<Slot>, Unavailable> {
+        let dir = self.root.join(slug);
+        if !valid_slug(slug) || !dir.is_dir() {
+            // gone: unloaded now, not at the next sweep
+            lock(&self.slots).remove(slug);
+            return Err(Unavailable::Unknown);
+        }
+        if let Some(s) = lock(&self.slots).get(slug).cloned() {
+            self.touch(&s);
+            return Ok(s);
+        }
+        let gate = Arc::clone(lock(&self.gates).entry(slug.to_owned()).or_default());
+        let _one = gate.lock().await;
+        if let Some(s) = lock(&self.slots).get(slug).cloned() {
+            self.touch(&s);
+            return Ok(s);
+        }
+        let dir2 = dir.clone();
+        let (version, (cost, _)) =
+            tokio::task::spawn_blocking(move || (current_version(&dir2), reckon(&dir2)))
+                .await
+                .map_err(|_| Unavailable::Broken)?;
+        if let Some(b) = lock(&self.broken).get(slug) {
+            if b.version == version && b.at.elapsed() < RETRY_AFTER {
+                return Err(Unavailable::Broken);
+            }
+        }
+        let _loading = self.loading.lock().await;
+        let cost = cost + self.cache_share;
+        self.make_room(slug, cost);
+        let this = Arc::clone(self);
+        let name = slug.to_owned();
+        let started = Instant::now();
+        let built = tokio::task::spawn_blocking(move || {
+            let catalog = Box::new(DirCatalog::new(this.root.join(&name)));
+            build_state(
+                catalog,
+                this.keys.clone(),
+                &this.args,
+                Vec::new(),
+                &this.assets,
+                Some(&name),
+                this.cache_share,
+            )
+        })
+        .await;
+        let failed = match built {
+            Ok(Ok(state)) => Ok(state),
+            Ok(Err(e)) => Err(format!("{e:#}")),
+            Err(e) => Err(format!("loading panicked: {e}")),
+        };
+        let state = match failed {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::error!(municipality = slug, "not served: {e}");
+                lock(&self.broken).insert(
+                    slug.to_owned(),
+                    Broken {
+                        version,
+                        at: Instant::now(),
+                    },
+                );
+                return Err(Unavailable::Broken);
+            }
+        };
+        lock(&self.broken).remove(slug);
+        let cors = cors_of(&self.args.cors_origins).map_err(|_| Unavailable::Broken)?;
+        let slot = Arc::new(Slot {
+            app: router(Arc::clone(&state), cors),
+            watcher: tokio::spawn(watch(
+                Arc::clone(&state),
+                Duration::from_millis(self.args.poll_ms.max(10)),
+            )),
+            state,
+            cost,
+            used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
+        });
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            municipality = slug,
+            secs = started.elapsed().as_secs_f64(),
+            mib = cost >> 20,
+            "loaded"
+        );
+        lock(&self.slots).insert(slug.to_owned(), Arc::clone(&slot));
+        Ok(slot)
+    }
+
+    /// Unloads the least recently used municipalities (not `slug`) until `cost` more fits in
+    /// the budget.
+    fn make_room(&self, slug: &str, cost: u64) {
+        let mut slots = lock(&self.slots);
+        loop {
+            let used: u64 = slots.values().map(|s| s.cost).sum();
+            if used + cost <= self.budget || slots.is_empty() {
+                return;
+            }
+            let Some(oldest) = slots
+                .iter()
+                .filter(|(n, _)| n.as_str() != slug)
+                .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
+                .map(|(n, _)| n.clone())
+            else {
+                return;
+            };
+            slots.remove(&oldest);
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(municipality = %oldest, "unloaded (memory budget)");
+        }
+    }
+
+    /// Unloads the municipalities whose folder is gone, and forgets a failure once its catalog
+    /// has a new version.
+    fn sweep(&self) {
+        let mut slots = lock(&self.slots);
+        slots.retain(|slug, _| {
+            let here = self.root.join(slug).is_dir();
+            if !here {
+                tracing::info!(municipality = %slug, "unloaded (its folder is gone)");
+            }
+            here
+        });
+        drop(slots);
+        lock(&self.broken).retain(|slug, b| current_version(&self.root.join(slug)) == b.version);
+    }
+
+    /// `/health`: every municipality, loaded or not, and the deployment's counters.
+    fn health(&self) -> Value {
+        let slots = lock(&self.slots);
+        let broken = lock(&self.broken);
+        let list: Vec<Value> = self
+            .slugs()
+            .into_iter()
+            .map(|slug| {
+                let (status, version) = match (slots.get(&slug), broken.get(&slug)) {
+                    (Some(s), _) => (
+                        "loaded",
+                        Some(s.state.current.load().manifest.version.to_string()),
+                    ),
+                    (None, Some(b)) => ("unavailable", b.version.clone()),
+                    (None, None) => ("unloaded", None),
+                };
+                json!({ "slug": slug, "status": status, "version": version })
+            })
+            .collect();
+        let unavailable = list.iter().filter(|m| m["status"] == "unavailable").count();
+        json!({
+            "status": if unavailable == 0 { "ok" } else { "degraded" },
+            "municipalities": list,
+            "loaded": slots.len(),
+            "unavailable": unavailable,
+            "loads": self.loads.load(Ordering::Relaxed),
+            "evictions": self.evictions.load(Ordering::Relaxed),
+            "memory": {
+                "budget_mib": self.budget >> 20,
+                "reckoned_mib": slots.values().map(|s| s.cost).sum::<u64>() >> 20,
+                "cache_share_mib": self.cache_share >> 20,
+            },
+        })
+    }
+
+    /// Every municipality with its bounds and version, from the manifests.
+    fn listing(&self) -> Vec<Value> {
+        self.slugs()
+            .into_iter()
+            .map(|slug| {
+                let dir = self.root.join(&slug);
+                let (_, bounds) = reckon(&dir);
+                json!({
+                    "slug": slug,
+                    "url": format!("/m/{slug}/"),
+                    "version": current_version(&dir),
+                    "bounds": bounds,
+                })
+            })
+            .collect()
+    }
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response {
+    let mut r = Response::new(Body::from(v.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn health(State(d): State<Arc<Deployment>>) -> Response {
+    let h = tokio::task::spawn_blocking(move || d.health())
+        .await
+        .unwrap_or_else(|_| json!({"status": "error"}));
+    json_response(StatusCode::OK, &h)
+}
+
+async fn municipalities(State(d): State<Arc<Deployment>>) -> Response {
+    let list = tokio::task::spawn_blocking(move || d.listing())
+        .await
+        .unwrap_or_default();
+    json_response(StatusCode::OK, &json!({ "municipalities": list }))
+}
+
+/// `/`: the municipalities, each a link to its map, with its bounds.
+async fn index(State(d): State<Arc<Deployment>>) -> Response {
+    let list = tokio::task::spawn_blocking(move || d.listing())
+        .await
+        .unwrap_or_default();
+    let items: String = list
+        .iter()
+        .map(|m| {
+            let slug = m["slug"].as_str().unwrap_or_default();
+            let bounds = m["bounds"]
+                .as_array()
+                .map(|b| {
+                    b.iter()
+                        .map(|v| format!("{:.4}", v.as_f64().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            format!("<li><a href=\"m/{slug}/\">{slug}</a> <small>{bounds}</small></li>\n")
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html>\n<html lang=\"es\"><head><meta charset=\"utf-8\"><title>predio</title>\
+         </head>\n<body><h1>predio</h1>\n<ul>\n{items}</ul>\n<p><a href=\"municipalities.json\">\
+         municipalities.json</a></p></body></html>\n"
+    );
+    let mut r = Response::new(Body::from(page));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// `/m/<slug>/...`: the request handed to the municipality's own router, its path without the
+/// prefix.
+async fn municipality(State(d): State<Arc<Deployment>>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let rest = path.strip_prefix("/m/").unwrap_or_default();
+    let (slug, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if !path[3 + slug.len()..].starts_with('/') {
+        // `/m/slug`: the viewer's relative addresses need the slash
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::PERMANENT_REDIRECT;
+        if let Ok(v) = HeaderValue::from_str(&format!("/m/{slug}/")) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return r;
+    }
+    let slot = match d.slot(slug).await {
+        Ok(s) => s,
+        Err(Unavailable::Unknown) => {
+            return ApiError(StatusCode::NOT_FOUND, format!("no municipality {slug:?}"))
+                .into_response()
+        }
+        Err(Unavailable::Broken) => {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "error": format!("municipality {slug} is unavailable; see /health") }),
+            )
+        }
+    };
+    let (mut parts, body) = req.into_parts();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let Ok(uri) = format!("/{tail}{query}").parse() else {
+        return ApiError(StatusCode::BAD_REQUEST, "invalid path".into()).into_response();
+    };
+    parts.uri = uri;
+    // a request of its own for the municipality's router: the outer route's path parameters
+    // (an extension) must not reach its extractors; the client's address goes on
+    let connected = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .cloned();
+    parts.extensions = axum::http::Extensions::new();
+    if let Some(c) = connected {
+        parts.extensions.insert(c);
+    }
+    parts.extensions.insert(Prefix(format!("/m/{slug}")));
+    match slot
+        .app
+        .clone()
+        .oneshot(Request::from_parts(parts, body))
+        .await
+    {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// `predio serve --catalogs DIR`.
+#[allow(clippy::print_stdout)] // the address line is how scripts find a port-0 server
+pub(crate) fn run(root: &Path, args: &ServeArgs) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads((4 * cores).max(16))
+        .build()
+        .context("starting the async runtime")?;
+    let deployment = Arc::new(Deployment::new(root.to_path_buf(), args)?);
+    let slugs = deployment.slugs();
+    tracing::info!(
+        municipalities = slugs.len(),
+        budget_mib = args.memory_mib,
+        "serving many"
+    );
+    let app = Router::new()
+        .route("/", get(index))
+        .route("/health", get(health))
+        .route("/municipalities.json", get(municipalities))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/m/{*rest}", axum::routing::any(municipality))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        .with_state(Arc::clone(&deployment));
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("listening on {}", args.addr))?;
+        let addr = listener.local_addr()?;
+        println!(
+            "serving http://{addr}/ ({} municipalities under {}); Ctrl-C stops",
+            slugs.len(),
+            root.display()
+        );
+        let d = Arc::clone(&deployment);
+        let every = Duration::from_millis(args.poll_ms.max(100));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let d = Arc::clone(&d);
+                let _ = tokio::task::spawn_blocking(move || d.sweep()).await;
+            }
+        });
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
+    })
+}
