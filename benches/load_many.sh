@@ -13,8 +13,10 @@
 # four CRSs before the import (EPSG:5367, 4326, 3857, 32617), imported and computed into
 # target/bench-data/many/catalogs/town-NN. The request list: for every town, its z14-z16 tiles
 # of sectors and heat over its central square kilometre, its TileJSON, style, legend, meta and
-# Open311 services, interleaved so that consecutive requests go to different towns, and more
-# requests to bigger towns (one per 2,000 parcels per round). Needs wrk, ogr2ogr and python3.
+# Open311 services. Requests go to every town, as a platform's do: a few towns draw most of them
+# (Zipf's law, s = 1, over the towns in a seeded random order: the most visited draws a fifth,
+# the least about 1/220 of that), interleaved so that consecutive requests go to different
+# towns. Needs wrk, ogr2ogr and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-60s}
@@ -37,14 +39,14 @@ for i in $(seq 1 "$TOWNS"); do
   crs=${CRSS[$(( (i - 1) % 4 ))]}
   town="$WORK/towns/$slug"
   rm -rf "$town" "$DATA"
-  "$PREDIO" sample --out "$town" --parcels "$parcels" --seed "$i" >/dev/null
+  "$PREDIO" sample --out "$town" --parcels "$parcels" --seed "$i" >/dev/null 2>&1
   for layer in parcels sectors; do
     ogr2ogr -t_srs "$crs" "$town/$layer-$i.shp" "$town/$layer.shp" >/dev/null
   done
-  "$PREDIO" --data "$DATA" import sectors "$town/sectors-$i.shp" --id-field codigo --name-field nombre >/dev/null
-  "$PREDIO" --data "$DATA" import parcels "$town/parcels-$i.shp" --id-field finca >/dev/null
-  "$PREDIO" --data "$DATA" import reports "$town/reports.csv" --mapping "$town/reports-mapping.toml" >/dev/null
-  "$PREDIO" --data "$DATA" compute --as-of 2025-12-31 >/dev/null
+  "$PREDIO" --data "$DATA" import sectors "$town/sectors-$i.shp" --id-field codigo --name-field nombre >/dev/null 2>&1
+  "$PREDIO" --data "$DATA" import parcels "$town/parcels-$i.shp" --id-field finca >/dev/null 2>&1
+  "$PREDIO" --data "$DATA" import reports "$town/reports.csv" --mapping "$town/reports-mapping.toml" >/dev/null 2>&1
+  "$PREDIO" --data "$DATA" compute --as-of 2025-12-31 >/dev/null 2>&1
   echo "$slug: $parcels parcels from $crs"
 done
 rm -f "$ROOT/keys.toml"
@@ -85,14 +87,21 @@ for m in ms:
     paths += [f"{base}/{p}" for p in ("meta.json", "style.json", "tiles/sectors.json",
               "legend.json?layer=sectors&field=overdue", "open311/v2/services.json")]
     lists.append(paths)
-# rounds: each town in turn, bigger towns (more reports) given more requests per round
-sizes = [len(p) for p in lists]
-out, i = [], 0
-while len(out) < 20000:
-    for k, paths in enumerate(lists):
-        for _ in range(1 + k * 4 // len(lists)):
-            out.append(paths[i % len(paths)])
-    i += 1
+# Zipf weights over the towns in a seeded random order; 20,000 requests drawn in that
+# proportion (every town at least once), shuffled
+import random
+rng = random.Random(7)
+order = list(range(len(lists)))
+rng.shuffle(order)
+weights = [0.0] * len(lists)
+for rank, k in enumerate(order):
+    weights[k] = 1.0 / (rank + 1)
+total = sum(weights)
+out = []
+for k, paths in enumerate(lists):
+    n = max(1, round(20000 * weights[k] / total))
+    out += [paths[j % len(paths)] for j in range(n)]
+rng.shuffle(out)
 print("\n".join(out))
 ' > "$WORK/paths.txt"
 echo "$(wc -l < "$WORK/paths.txt") paths over $TOWNS municipalities"

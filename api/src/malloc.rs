@@ -15,10 +15,10 @@
 //! kept: mimalloc read it as the process started. `serve` keeps mimalloc's defaults: it returns
 //! a replaced catalog version's memory.
 
-// The one module with `unsafe`: two calls into mimalloc and one prctl, each with its reason.
+// The one module with `unsafe`: three calls into mimalloc and one prctl, each with its reason.
 #![allow(unsafe_code)]
 
-use libmimalloc_sys::{mi_option_set, mi_option_t};
+use libmimalloc_sys::{mi_collect, mi_option_set, mi_option_t};
 
 /// `mi_option_purge_delay` in the mimalloc v3 that libmimalloc-sys 0.1.49 bundles (the crate
 /// is pinned; `the_option_numbers_name_the_options_meant` checks both numbers).
@@ -52,6 +52,25 @@ pub(crate) fn batch_options() {
             tracing::debug!("prctl(PR_SET_THP_DISABLE) refused");
         }
     }
+}
+
+/// `serve --catalogs`: freed memory goes back to the system at once (purge delay 0, unless
+/// `MIMALLOC_PURGE_DELAY` is set), as a municipality unloaded or a lazily built table dropped
+/// on an idle thread would otherwise stay resident; many catalogs share one memory budget.
+pub(crate) fn eager_purge() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets an integer option, as in `batch_options`.
+        unsafe { mi_option_set(PURGE_DELAY, 0) };
+    }
+}
+
+/// Returns the calling thread's freed memory to the system now, blocks freed by other threads
+/// included. `serve --catalogs` loads every catalog on one thread and calls this there after
+/// unloading one, so an unloaded catalog's memory leaves the process then, not whenever that
+/// thread next allocates.
+pub(crate) fn give_back() {
+    // SAFETY: takes no pointer; collects the calling thread's own heap.
+    unsafe { mi_collect(true) };
 }
 
 #[cfg(test)]

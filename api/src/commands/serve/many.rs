@@ -35,9 +35,10 @@ use super::{build_state, cors_of, router, watch, Assets, Shared};
 use crate::cli::ServeArgs;
 
 /// Resident memory per byte of a catalog's stored files once served (geometries decoded, tile
-/// indexes, attribute tables, the reports read for Open311 and the workbench), measured on the
-/// sample towns (docs/scaling.md).
-pub(crate) const MEMORY_PER_STORED_BYTE: u64 = 4;
+/// indexes, attribute tables, hot spots, the style's legends and Open311's services), measured
+/// on the sample towns: 4.4 after the load, 5.9 after those requests (docs/scaling.md). Open311
+/// requests, search, series and drawn areas read more, on first use.
+pub(crate) const MEMORY_PER_STORED_BYTE: u64 = 6;
 
 /// A catalog that failed to load is tried again after this long (or at its next version).
 const RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -55,6 +56,14 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.watcher.abort();
     }
+}
+
+/// Work for the loader thread.
+enum Job {
+    /// Build the state of a municipality.
+    Load(String, tokio::sync::oneshot::Sender<anyhow::Result<Shared>>),
+    /// Return freed memory to the system.
+    GiveBack,
 }
 
 /// A municipality that could not be loaded: its version then, and when.
@@ -81,12 +90,18 @@ pub(crate) struct Deployment {
     cache_share: u64,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// One load at a time (each takes the cores it finds).
-    loading: tokio::sync::Mutex<()>,
+    /// The loader thread: every catalog is loaded there, one at a time, so that the memory of
+    /// one unloaded is returned there at once ([`crate::malloc::give_back`]).
+    loader: Mutex<std::sync::mpsc::Sender<Job>>,
+    /// One admission at a time: room made, the catalog loaded and counted in.
+    admit: tokio::sync::Mutex<()>,
     broken: Mutex<HashMap<String, Broken>>,
     clock: AtomicU64,
     loads: AtomicU64,
     evictions: AtomicU64,
+    /// Municipalities unloaded while requests still held them, with their cost: counted in the
+    /// budget until the last of those requests ends.
+    draining: Mutex<Vec<(std::sync::Weak<super::state::AppState>, u64)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -125,14 +140,15 @@ fn reckon(dir: &Path) -> (u64, Option<[f64; 4]>) {
 }
 
 impl Deployment {
-    fn new(root: PathBuf, args: &ServeArgs) -> anyhow::Result<Self> {
+    fn new(root: PathBuf, args: &ServeArgs) -> anyhow::Result<Arc<Self>> {
         anyhow::ensure!(root.is_dir(), "--catalogs {}: not a folder", root.display());
         let budget = args.memory_mib.saturating_mul(1 << 20);
-        // each loaded catalog's tile cache: a share of --cache-mib, at most an eighth of the
+        // each loaded catalog's tile cache: a 64th of --cache-mib, at most an eighth of the
         // budget
         let cache_share =
-            (args.cache_mib.saturating_mul(1 << 20) / 16).clamp(1 << 20, (budget / 8).max(1 << 20));
-        Ok(Self {
+            (args.cache_mib.saturating_mul(1 << 20) / 64).clamp(1 << 20, (budget / 8).max(1 << 20));
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let d = Arc::new(Self {
             keys: args
                 .keys
                 .clone()
@@ -147,12 +163,49 @@ impl Deployment {
             cache_share,
             slots: Mutex::new(HashMap::new()),
             gates: Mutex::new(HashMap::new()),
-            loading: tokio::sync::Mutex::new(()),
+            loader: Mutex::new(jobs),
+            admit: tokio::sync::Mutex::new(()),
             broken: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
             loads: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
-        })
+            draining: Mutex::new(Vec::new()),
+        });
+        let weak = Arc::downgrade(&d);
+        std::thread::Builder::new()
+            .name("predio-loader".into())
+            .spawn(move || {
+                for job in queue {
+                    match job {
+                        Job::Load(slug, reply) => {
+                            let Some(d) = weak.upgrade() else { return };
+                            let _ = reply.send(d.build(&slug));
+                        }
+                        Job::GiveBack => crate::malloc::give_back(),
+                    }
+                }
+            })
+            .context("starting the loader thread")?;
+        Ok(d)
+    }
+
+    /// The state of the municipality `slug`, built as `predio serve` builds one (on the loader
+    /// thread).
+    fn build(&self, slug: &str) -> anyhow::Result<Shared> {
+        build_state(
+            Box::new(DirCatalog::new(self.root.join(slug))),
+            self.keys.clone(),
+            &self.args,
+            Vec::new(),
+            &self.assets,
+            Some(slug),
+            self.cache_share,
+        )
+    }
+
+    /// Asks the loader thread to return the memory freed so far.
+    fn give_back(&self) {
+        let _ = lock(&self.loader).send(Job::GiveBack);
     }
 
     /// The municipalities' folders, sorted.
@@ -204,29 +257,16 @@ impl Deployment {
                 return Err(Unavailable::Broken);
             }
         }
-        let _loading = self.loading.lock().await;
+        let _admit = self.admit.lock().await;
         let cost = cost + self.cache_share;
-        self.make_room(slug, cost);
-        let this = Arc::clone(self);
-        let name = slug.to_owned();
+        self.make_room(slug, cost).await;
         let started = Instant::now();
-        let built = tokio::task::spawn_blocking(move || {
-            let catalog = Box::new(DirCatalog::new(this.root.join(&name)));
-            build_state(
-                catalog,
-                this.keys.clone(),
-                &this.args,
-                Vec::new(),
-                &this.assets,
-                Some(&name),
-                this.cache_share,
-            )
-        })
-        .await;
-        let failed = match built {
-            Ok(Ok(state)) => Ok(state),
-            Ok(Err(e)) => Err(format!("{e:#}")),
-            Err(e) => Err(format!("loading panicked: {e}")),
+        let (reply, built) = tokio::sync::oneshot::channel();
+        let sent = lock(&self.loader).send(Job::Load(slug.to_owned(), reply));
+        let failed = match (sent, built.await) {
+            (Ok(()), Ok(Ok(state))) => Ok(state),
+            (Ok(()), Ok(Err(e))) => Err(format!("{e:#}")),
+            _ => Err("the loader thread stopped (a panic while loading)".to_owned()),
         };
         let state = match failed {
             Ok(state) => state,
@@ -265,32 +305,56 @@ impl Deployment {
         Ok(slot)
     }
 
-    /// Unloads the least recently used municipalities (not `slug`) until `cost` more fits in
-    /// the budget.
-    fn make_room(&self, slug: &str, cost: u64) {
-        let mut slots = lock(&self.slots);
+    /// What the loaded municipalities and those unloaded but still answering their last
+    /// requests are reckoned to hold, bytes (the drained ones forgotten, their memory given
+    /// back).
+    fn reckoned(&self) -> u64 {
+        let loaded: u64 = lock(&self.slots).values().map(|s| s.cost).sum();
+        let mut draining = lock(&self.draining);
+        let before = draining.len();
+        draining.retain(|(state, _)| state.strong_count() > 0);
+        if draining.len() < before {
+            self.give_back();
+        }
+        loaded + draining.iter().map(|(_, c)| c).sum::<u64>()
+    }
+
+    /// Unloads the least recently used municipalities (not `slug`), and waits for those
+    /// unloaded to finish their requests, until `cost` more fits in the budget (a municipality
+    /// that alone exceeds it is loaded when nothing else is held).
+    async fn make_room(&self, slug: &str, cost: u64) {
         loop {
-            let used: u64 = slots.values().map(|s| s.cost).sum();
-            if used + cost <= self.budget || slots.is_empty() {
+            if self.reckoned() + cost <= self.budget {
                 return;
             }
-            let Some(oldest) = slots
-                .iter()
-                .filter(|(n, _)| n.as_str() != slug)
-                .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
-                .map(|(n, _)| n.clone())
-            else {
-                return;
+            let oldest = {
+                let mut slots = lock(&self.slots);
+                let oldest = slots
+                    .iter()
+                    .filter(|(n, _)| n.as_str() != slug)
+                    .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
+                    .map(|(n, _)| n.clone());
+                oldest.and_then(|n| slots.remove(&n).map(|s| (n, s)))
             };
-            slots.remove(&oldest);
-            self.evictions.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(municipality = %oldest, "unloaded (memory budget)");
+            match oldest {
+                Some((name, slot)) => {
+                    lock(&self.draining).push((Arc::downgrade(&slot.state), slot.cost));
+                    drop(slot);
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(municipality = %name, "unloaded (memory budget)");
+                }
+                None if lock(&self.draining).is_empty() => return,
+                // the unloaded ones' last requests are ending
+                None => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
         }
     }
 
     /// Unloads the municipalities whose folder is gone, and forgets a failure once its catalog
     /// has a new version.
     fn sweep(&self) {
+        // what unloaded catalogs still held while their last requests ended
+        self.give_back();
         let mut slots = lock(&self.slots);
         slots.retain(|slug, _| {
             let here = self.root.join(slug).is_dir();
@@ -333,6 +397,7 @@ impl Deployment {
             "memory": {
                 "budget_mib": self.budget >> 20,
                 "reckoned_mib": slots.values().map(|s| s.cost).sum::<u64>() >> 20,
+                "draining": lock(&self.draining).len(),
                 "cache_share_mib": self.cache_share >> 20,
             },
         })
@@ -483,7 +548,8 @@ pub(crate) fn run(root: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         .max_blocking_threads((4 * cores).max(16))
         .build()
         .context("starting the async runtime")?;
-    let deployment = Arc::new(Deployment::new(root.to_path_buf(), args)?);
+    crate::malloc::eager_purge();
+    let deployment = Deployment::new(root.to_path_buf(), args)?;
     let slugs = deployment.slugs();
     tracing::info!(
         municipalities = slugs.len(),

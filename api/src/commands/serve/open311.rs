@@ -52,6 +52,29 @@ fn requests_of(state: &Shared, served: &Served) -> Result<Arc<Requests>, Open311
         .map_err(|e| Open311Error(StatusCode::INTERNAL_SERVER_ERROR, e))
 }
 
+/// The services of a version: those of its requests where they are read, else found from its
+/// reports, which are then let go (a server of many keeps little of each municipality).
+fn services_of(
+    state: &Shared,
+    served: &Served,
+) -> Result<Arc<Vec<super::requests::Service>>, Open311Error> {
+    if let Some(Ok(requests)) = served.open311.get() {
+        return Ok(Arc::new(requests.services.clone()));
+    }
+    served
+        .services
+        .get_or_init(|| {
+            let reports = state
+                .catalog
+                .reports(&served.manifest)
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            Ok(Arc::new(super::requests::services(&reports).0))
+        })
+        .clone()
+        .map_err(|e| Open311Error(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
 /// An Open311 error: `[{"code": 400, "description": "..."}]`, or its XML.
 pub(super) struct Open311Error(StatusCode, String);
 
@@ -355,9 +378,8 @@ pub(super) async fn root(
             let st = Arc::clone(&state);
             let sv = Arc::clone(&served);
             run_blocking(move || {
-                let reqs = requests_of(&st, &sv)?;
-                let rows: Vec<Value> = reqs
-                    .services
+                let services = services_of(&st, &sv)?;
+                let rows: Vec<Value> = services
                     .iter()
                     .map(|(code, name, group)| {
                         json!({

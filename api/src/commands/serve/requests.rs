@@ -8,18 +8,51 @@ use predio_engine::{interior_point, Location, ParcelId, ParcelLayer, Report, Rep
 
 use crate::cli::PublicLocation;
 
+/// An Open311 service: `(code, name, group)`.
+pub(crate) type Service = (String, String, String);
+
 /// A version's reports, ready for Open311.
 pub(crate) struct Requests {
     /// Newest first.
     pub(super) reports: Vec<Report>,
     pub(super) by_id: HashMap<ReportId, usize>,
     /// `(code, name, group)`, by name.
-    pub(super) services: Vec<(String, String, String)>,
+    pub(super) services: Vec<Service>,
     pub(super) code_of: HashMap<String, String>,
     pub(super) newest: Option<DateTime<Utc>>,
     /// Each report's public point `(lat, lon)`, coarsened (empty unless requests are public);
     /// `None` for a report without a real point or parcel.
     pub(super) coarse: Vec<Option<(f64, f64)>>,
+}
+
+/// The services of `reports` (their categories), by name: `(code, name, group)`, the group
+/// being the department that handles most of the category; and each name's code.
+pub(super) fn services(reports: &[Report]) -> (Vec<Service>, HashMap<String, String>) {
+    let mut groups: BTreeMap<String, HashMap<String, usize>> = BTreeMap::new();
+    for r in reports {
+        let name = service_name(r).to_owned();
+        let g = groups.entry(name).or_default();
+        if let Some(d) = &r.department {
+            *g.entry(d.clone()).or_default() += 1;
+        }
+    }
+    let mut used: HashMap<String, usize> = HashMap::new();
+    let mut services = Vec::new();
+    let mut code_of = HashMap::new();
+    for (name, depts) in groups {
+        let base = slug(&name);
+        let n = used.entry(base.clone()).or_default();
+        *n += 1;
+        let code = if *n == 1 { base } else { format!("{base}-{n}") };
+        let group = depts
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(d, _)| d)
+            .unwrap_or_default();
+        code_of.insert(name.clone(), code.clone());
+        services.push((code, name, group));
+    }
+    (services, code_of)
 }
 
 impl Requests {
@@ -30,31 +63,7 @@ impl Requests {
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
-        // the department that handles most of a category is its group
-        let mut groups: BTreeMap<String, HashMap<String, usize>> = BTreeMap::new();
-        for r in &reports {
-            let name = service_name(r).to_owned();
-            let g = groups.entry(name).or_default();
-            if let Some(d) = &r.department {
-                *g.entry(d.clone()).or_default() += 1;
-            }
-        }
-        let mut used: HashMap<String, usize> = HashMap::new();
-        let mut services = Vec::new();
-        let mut code_of = HashMap::new();
-        for (name, depts) in groups {
-            let base = slug(&name);
-            let n = used.entry(base.clone()).or_default();
-            *n += 1;
-            let code = if *n == 1 { base } else { format!("{base}-{n}") };
-            let group = depts
-                .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-                .map(|(d, _)| d)
-                .unwrap_or_default();
-            code_of.insert(name.clone(), code.clone());
-            services.push((code, name, group));
-        }
+        let (services, code_of) = services(&reports);
         let newest = reports.first().map(|r| r.created_at);
         Self {
             reports,

@@ -20,6 +20,9 @@ pub(crate) struct Served {
     pub(crate) manifest: Manifest,
     /// Its reports for Open311, read on first use.
     pub(crate) open311: std::sync::OnceLock<Result<Arc<Requests>, String>>,
+    /// Its Open311 services alone (the reports read and let go), for `services.json` before
+    /// anyone asked for requests: `(code, name, group)`.
+    pub(crate) services: std::sync::OnceLock<Result<Arc<Vec<super::requests::Service>>, String>>,
     /// Its monthly series for `/series`, read on first use (`Err("")`: none stored).
     pub(crate) series: std::sync::OnceLock<Result<Arc<super::series::Series>, String>>,
     /// Its open reports for `/reports.*`, read on first use (`Err("")`: no indices).
@@ -157,6 +160,7 @@ pub(crate) fn load(
     Ok(Served {
         manifest: manifest.clone(),
         open311: std::sync::OnceLock::new(),
+        services: std::sync::OnceLock::new(),
         series: std::sync::OnceLock::new(),
         search: std::sync::OnceLock::new(),
         backlog: std::sync::OnceLock::new(),
