@@ -81,6 +81,22 @@ impl IndexTable {
         key: &'static str,
         fields: &'static [FieldSpec],
     ) -> Result<Self, TileSourceError> {
+        // Only the columns tiles read are kept: the feature, where each row belongs and the
+        // layer's fields (the parcel table's other indices took half of a served catalog's
+        // memory).
+        let df = match df {
+            Some(t) => {
+                let frame = t.frame();
+                let wanted: Vec<&str> = [key, "window", "dimension", "value", "res"]
+                    .into_iter()
+                    .chain(fields.iter().map(|f| f.name))
+                    .filter(|c| frame.column(c).is_ok())
+                    .collect();
+                let kept = frame.select(wanted).map_err(table_error(layer))?;
+                Some(Table::from_frame(kept))
+            }
+            None => None,
+        };
         let mut windows = Vec::new();
         let mut categories = BTreeSet::new();
         let mut departments = BTreeSet::new();

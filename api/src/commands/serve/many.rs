@@ -36,9 +36,9 @@ use crate::cli::ServeArgs;
 
 /// Resident memory per byte of a catalog's stored files once served (geometries decoded, tile
 /// indexes, attribute tables, hot spots, the style's legends and Open311's services), measured
-/// on the sample towns: 4.4 after the load, 5.9 after those requests (docs/scaling.md). Open311
+/// on the sample towns: 3.4 after the load, 4.9 after those requests (docs/scaling.md). Open311
 /// requests, search, series and drawn areas read more, on first use.
-pub(crate) const MEMORY_PER_STORED_BYTE: u64 = 6;
+pub(crate) const MEMORY_PER_STORED_BYTE: u64 = 5;
 
 /// A catalog that failed to load is tried again after this long (or at its next version).
 const RETRY_AFTER: Duration = Duration::from_secs(30);
