@@ -53,7 +53,7 @@ fn requests_of(state: &Shared, served: &Served) -> Result<Arc<Requests>, Open311
 }
 
 /// The services of a version: those of its requests where they are read, else found from its
-/// reports, which are then let go (a server of many keeps little of each municipality).
+/// reports' category and department columns (no report read whole, nothing kept but them).
 fn services_of(
     state: &Shared,
     served: &Served,
@@ -64,12 +64,15 @@ fn services_of(
     served
         .services
         .get_or_init(|| {
-            let reports = state
+            let services = match state
                 .catalog
-                .reports(&served.manifest)
+                .report_columns(&served.manifest)
                 .map_err(|e| e.to_string())?
-                .unwrap_or_default();
-            Ok(Arc::new(super::requests::services(&reports).0))
+            {
+                Some(columns) => super::requests::services_of_columns(&columns).0,
+                None => Vec::new(),
+            };
+            Ok(Arc::new(services))
         })
         .clone()
         .map_err(|e| Open311Error(StatusCode::INTERNAL_SERVER_ERROR, e))

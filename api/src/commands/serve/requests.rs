@@ -28,12 +28,34 @@ pub(crate) struct Requests {
 /// The services of `reports` (their categories), by name: `(code, name, group)`, the group
 /// being the department that handles most of the category; and each name's code.
 pub(super) fn services(reports: &[Report]) -> (Vec<Service>, HashMap<String, String>) {
+    services_of_pairs(
+        reports
+            .iter()
+            .map(|r| (service_name(r), r.department.as_deref())),
+    )
+}
+
+/// [`services`] from the reports' columns (what `services.json` reads: no report whole).
+pub(super) fn services_of_columns(
+    reports: &predio_engine::ReportColumns,
+) -> (Vec<Service>, HashMap<String, String>) {
+    services_of_pairs((0..reports.len()).map(|i| {
+        (
+            reports.category(i).unwrap_or(NO_CATEGORY),
+            reports.department(i),
+        )
+    }))
+}
+
+/// The services of `(category, department)` pairs.
+fn services_of_pairs<'a>(
+    pairs: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+) -> (Vec<Service>, HashMap<String, String>) {
     let mut groups: BTreeMap<String, HashMap<String, usize>> = BTreeMap::new();
-    for r in reports {
-        let name = service_name(r).to_owned();
-        let g = groups.entry(name).or_default();
-        if let Some(d) = &r.department {
-            *g.entry(d.clone()).or_default() += 1;
+    for (name, department) in pairs {
+        let g = groups.entry(name.to_owned()).or_default();
+        if let Some(d) = department {
+            *g.entry(d.to_owned()).or_default() += 1;
         }
     }
     let mut used: HashMap<String, usize> = HashMap::new();
@@ -117,8 +139,11 @@ impl Requests {
     }
 }
 
+/// The service of a report without a category.
+const NO_CATEGORY: &str = "Sin categoría";
+
 pub(super) fn service_name(r: &Report) -> &str {
-    r.category.as_deref().unwrap_or("Sin categoría")
+    r.category.as_deref().unwrap_or(NO_CATEGORY)
 }
 
 /// A service code from a category name: lowercase ASCII letters and digits joined by '-'.
