@@ -257,9 +257,19 @@ fn one_process_serves_many_municipalities_with_scoped_keys_a_budget_and_broken_c
         h["municipalities"].as_array().is_some_and(|l| l.len() == 2) && h["status"] == "ok"
     });
     assert_eq!(server.get("/m/heredia/meta.json", &[]).status, 404);
+    // Two replicas over the same folder (shared storage) both switch to a new version.
+    let replica = Server::launch(&root, &["--catalogs", arg(&root)]);
     let before = server.get("/m/cartago/meta.json", &[]).json()["version"].clone();
+    assert_eq!(
+        replica.get("/m/cartago/meta.json", &[]).json()["version"],
+        before
+    );
     predio_ok(&root.join("cartago"), &["compute", "--as-of", "2025-06-30"]);
-    wait_json(&server, "/m/cartago/meta.json", |m| m["version"] != before);
+    let after = wait_json(&server, "/m/cartago/meta.json", |m| m["version"] != before);
+    wait_json(&replica, "/m/cartago/meta.json", |m| {
+        m["version"] == after["version"]
+    });
+    drop(replica);
     drop(server);
 
     // Under a budget that holds one municipality at a time, each request for the other unloads
