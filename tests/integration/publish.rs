@@ -120,6 +120,33 @@ fn a_published_site_holds_the_servers_public_tiles_draws_in_chromium_and_no_pers
         ],
     );
     eprintln!("publish: {}", String::from_utf8_lossy(&out.stdout).trim());
+    // A folder of something else is never replaced.
+    let other = d.join("other");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("notes.txt"), "mine").expect("write");
+    let refused = crate::support::predio(d, &["publish", "--out", arg(&other)]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not a site"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(other.join("notes.txt").exists());
+    // Publishing again replaces the site it wrote.
+    predio_ok(
+        d,
+        &[
+            "publish",
+            "--out",
+            arg(&site),
+            "--minzoom",
+            "12",
+            "--maxzoom",
+            "15",
+            "--filters",
+            "all",
+        ],
+    );
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(site.join("meta.json")).expect("meta"))
             .expect("json");

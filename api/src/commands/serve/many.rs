@@ -179,7 +179,13 @@ impl Deployment {
                     match job {
                         Job::Load(slug, reply) => {
                             let Some(d) = weak.upgrade() else { return };
-                            let _ = reply.send(d.build(&slug));
+                            // a panic while loading one catalog fails that one, not the thread
+                            let built =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    d.build(&slug)
+                                }))
+                                .unwrap_or_else(|_| Err(anyhow::anyhow!("loading panicked")));
+                            let _ = reply.send(built);
                         }
                         Job::GiveBack => crate::malloc::give_back(),
                     }
@@ -266,7 +272,7 @@ impl Deployment {
         let failed = match (sent, built.await) {
             (Ok(()), Ok(Ok(state))) => Ok(state),
             (Ok(()), Ok(Err(e))) => Err(format!("{e:#}")),
-            _ => Err("the loader thread stopped (a panic while loading)".to_owned()),
+            _ => Err("the loader thread stopped".to_owned()),
         };
         let state = match failed {
             Ok(state) => state,

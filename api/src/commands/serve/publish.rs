@@ -102,6 +102,16 @@ fn publish_site(data: &Path, args: &PublishArgs, out: &Path) -> anyhow::Result<S
     let name = out
         .file_name()
         .map_or_else(|| "site".into(), |n| n.to_string_lossy().into_owned());
+    // Only a site predio published is replaced: never a folder of something else.
+    let foreign = out.is_dir()
+        && std::fs::read_dir(out)?.next().is_some()
+        && !out.join("meta.json").is_file();
+    if foreign || out.is_file() {
+        bail!(
+            "{}: not a site `predio publish` wrote (no meta.json); give a new or empty folder",
+            out.display()
+        );
+    }
     let staging = out.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     if staging.exists() {
         std::fs::remove_dir_all(&staging)?;
