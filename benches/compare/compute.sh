@@ -103,7 +103,7 @@ CREATE TABLE reports (
   status_label text, status_type text, created_at timestamptz, acknowledged_at timestamptz,
   closed_at timestamptz, reopened_at timestamptz, deadline_at timestamptz, source_on_time boolean,
   source_tz text, source_area text, lon float8, lat float8, location text, parcel_id text,
-  sector_id text, match text, distance_m float8, h3 text);
+  sector_id text, match text, distance_m float8, match_score float8, h3 text);
 \copy reports FROM '$WORK/reports.csv' CSV HEADER
 VACUUM ANALYZE reports;
 SQL

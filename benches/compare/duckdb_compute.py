@@ -16,7 +16,8 @@ COLUMNS = {
     "closed_at": "TIMESTAMPTZ", "reopened_at": "TIMESTAMPTZ", "deadline_at": "TIMESTAMPTZ",
     "source_on_time": "BOOLEAN", "source_tz": "VARCHAR", "source_area": "VARCHAR",
     "lon": "DOUBLE", "lat": "DOUBLE", "location": "VARCHAR", "parcel_id": "VARCHAR",
-    "sector_id": "VARCHAR", "match": "VARCHAR", "distance_m": "DOUBLE", "h3": "VARCHAR",
+    "sector_id": "VARCHAR", "match": "VARCHAR", "distance_m": "DOUBLE", "match_score": "DOUBLE",
+    "h3": "VARCHAR",
 }
 
 
