@@ -109,6 +109,8 @@ fn one_process_serves_many_municipalities_with_scoped_keys_a_budget_and_broken_c
     municipality(dir.path(), &root.join("cartago"), 42);
     let auditor_a = key(&root, "aud-alajuela", "auditor", &["alajuela"]);
     let planner_c = key(&root, "plan-cartago", "planner", &["cartago"]);
+    // a role of its own in each: auditor in cartago, planner in alajuela
+    let mixed = key(&root, "mixed", "auditor", &["cartago", "alajuela:planner"]);
     let server = Server::launch(&root, &["--catalogs", arg(&root)]);
 
     // `/` and `/municipalities.json` list them with their bounds.
@@ -173,6 +175,9 @@ fn one_process_serves_many_municipalities_with_scoped_keys_a_budget_and_broken_c
             format!("tiles/sectors/{ta}.mvt"),
             200,
         ),
+        (&mixed, "cartago", requests.to_owned(), 200),
+        (&mixed, "alajuela", requests.to_owned(), 403),
+        (&mixed, "alajuela", format!("tiles/parcels/{ta}.mvt"), 200),
     ] {
         let r = server.get(&format!("/m/{slug}/{path}"), &[("X-API-Key", key.as_str())]);
         assert_eq!(

@@ -38,9 +38,10 @@ pub struct KeysAdd {
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// The municipalities the key is for, in a deployment of many (`serve --catalogs DIR`,
-    /// whose key file is DIR/keys.toml): its role holds in these only; elsewhere it is a
-    /// caller without a key (403 on private endpoints). Repeatable; none: every municipality.
-    #[arg(long = "catalog", value_name = "SLUG")]
+    /// whose key file is DIR/keys.toml): `SLUG` (with --role) or `SLUG:ROLE` (another role
+    /// there, e.g. `cartago:planner`). The key holds in these only; elsewhere it is a caller
+    /// without a key (403 on private endpoints). Repeatable; none: every municipality.
+    #[arg(long = "catalog", value_name = "SLUG[:ROLE]")]
     pub catalogs: Vec<String>,
 }
 

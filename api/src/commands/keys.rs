@@ -25,7 +25,8 @@ pub struct KeyEntry {
     pub sha256: String,
     /// When it was made (RFC 3339).
     pub created: String,
-    /// The municipalities it is for (`serve --catalogs`); empty: all.
+    /// The municipalities it is for (`serve --catalogs`), each `SLUG` (with the key's role) or
+    /// `SLUG:ROLE` (with a role of its own there); empty: all, with the key's role.
     pub catalogs: Vec<String>,
 }
 
@@ -46,11 +47,15 @@ impl Keys {
     /// for other municipalities is known there, with no more than a caller without a key.
     pub fn check_in(&self, key: &str, scope: Option<&str>) -> Option<(&str, Role)> {
         self.by_hash.get(&hash(key)).map(|(n, r, catalogs)| {
-            let here = match scope {
-                Some(slug) if !catalogs.is_empty() => catalogs.iter().any(|c| c == slug),
-                _ => true,
+            let role = match scope {
+                Some(slug) if !catalogs.is_empty() => catalogs
+                    .iter()
+                    .filter_map(|c| scoped(c, *r))
+                    .find(|(s, _)| *s == slug)
+                    .map_or(Role::Public, |(_, role)| role),
+                _ => *r,
             };
-            (n.as_str(), if here { *r } else { Role::Public })
+            (n.as_str(), role)
         })
     }
 
@@ -58,6 +63,16 @@ impl Keys {
     pub fn len(&self) -> usize {
         self.by_hash.len()
     }
+}
+
+/// A key's municipality, `SLUG` or `SLUG:ROLE`, as the slug and the role there (`base` where
+/// none is given); `None` for anything else.
+fn scoped(entry: &str, base: Role) -> Option<(&str, Role)> {
+    let (slug, role) = match entry.split_once(':') {
+        Some((slug, role)) => (slug, Role::parse(role)?),
+        None => (entry, base),
+    };
+    predio_engine::valid_slug(slug).then_some((slug, role))
 }
 
 /// SHA-256 of a key, hex.
@@ -110,12 +125,15 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<KeyEntry>> {
                 .iter()
                 .map(|v| {
                     v.as_str()
-                        .filter(|s| predio_engine::valid_slug(s))
+                        .filter(|s| scoped(s, role).is_some())
                         .map(str::to_owned)
                 })
                 .collect::<Option<Vec<_>>>()
                 .with_context(|| {
-                    format!("{} ({name}): catalogs must be municipality slugs", at())
+                    format!(
+                        "{} ({name}): catalogs must be municipality slugs, each SLUG or SLUG:ROLE",
+                        at()
+                    )
                 })?,
             Some(_) => anyhow::bail!("{} ({name}): catalogs must be an array", at()),
         };
@@ -198,8 +216,9 @@ pub fn add(path: &Path, args: &KeysAdd) -> anyhow::Result<String> {
     );
     for c in &args.catalogs {
         anyhow::ensure!(
-            predio_engine::valid_slug(c),
-            "--catalog {c:?}: a municipality's folder name (lower-case letters, digits, '-', '_')"
+            scoped(c, args.role).is_some(),
+            "--catalog {c:?}: a municipality's folder name (lower-case letters, digits, '-', \
+             '_'), or SLUG:ROLE for another role there (public, planner, auditor, admin)"
         );
     }
     let key = new_key()?;
@@ -325,9 +344,10 @@ mod tests {
             file: None,
             catalogs: catalogs.iter().map(|c| (*c).to_owned()).collect(),
         };
-        let sj = add(&path, &args("sj", &["san-jose", "heredia"])).expect("added");
+        let sj = add(&path, &args("sj", &["san-jose", "heredia:planner"])).expect("added");
         let all = add(&path, &args("all", &[])).expect("added");
         assert!(add(&path, &args("bad", &["San José"])).is_err());
+        assert!(add(&path, &args("bad", &["heredia:boss"])).is_err());
         let keys = load(&path).expect("load");
         assert_eq!(
             keys.check_in(&sj, Some("san-jose")),
@@ -335,7 +355,7 @@ mod tests {
         );
         assert_eq!(
             keys.check_in(&sj, Some("heredia")),
-            Some(("sj", Role::Auditor))
+            Some(("sj", Role::Planner))
         );
         assert_eq!(
             keys.check_in(&sj, Some("cartago")),
@@ -349,6 +369,6 @@ mod tests {
         assert_eq!(keys.check(&sj), Some(("sj", Role::Auditor)));
         assert!(std::fs::read_to_string(&path)
             .expect("file")
-            .contains("catalogs = [\"san-jose\", \"heredia\"]"));
+            .contains("catalogs = [\"san-jose\", \"heredia:planner\"]"));
     }
 }
