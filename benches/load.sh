@@ -80,43 +80,18 @@ print("\n".join(out))
 ' > "$WORK/paths.txt"
 echo "$(wc -l < "$WORK/paths.txt") paths ($(grep -c '^/tiles/.*mvt' "$WORK/paths.txt") tiles)"
 
-cat > "$WORK/load.lua" <<LUA
-local paths = {}
-for line in io.lines("$WORK/paths.txt") do paths[#paths + 1] = line end
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args)
-  i = math.random(#paths); bad = 0; server_errors = 0
-end
-function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i], { ["X-API-Key"] = "$KEY", ["Accept-Encoding"] = "gzip" })
-end
-function response(status, headers, body)
-  if status >= 400 then bad = bad + 1 end
-  if status >= 500 then server_errors = server_errors + 1 end
-end
-function done(summary, latency, requests)
-  local b, s = 0, 0
-  for _, t in ipairs(threads) do b = b + t:get("bad"); s = s + t:get("server_errors") end
-  local e = summary.errors
-  io.write(string.format("RESULT requests=%d non2xx3xx=%d status5xx=%d connect=%d read=%d write=%d timeout=%d p50_ms=%.2f p99_ms=%.2f rps=%.0f\n",
-    summary.requests, b, s, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.requests / (summary.duration / 1e6)))
-end
-LUA
+export PATHS="$WORK/paths.txt" KEY
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 echo "warming 15 s"
-wrk -t2 -c"$CONNS" -d15s -s "$WORK/load.lua" "$URL" | grep RESULT
+wrk -t2 -c"$CONNS" -d15s -s benches/load.lua "$URL" | grep RESULT
 RSS0=$(rss)
 echo "resident after warm-up: $((RSS0 / 1024)) MiB; version $V0"
 
 ( sleep 20; "$PREDIO" --data "$DATA" compute --as-of 2025-12-30 > "$WORK/compute.log" 2>&1; echo "new version committed at $(date +%T)" ) &
 COMPUTE=$!
 echo "run: $DURATION, $CONNS connections (a new version lands 20 s in)"
-wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s -s "$WORK/load.lua" "$URL" | tee "$WORK/wrk.txt" | grep -E "RESULT|Latency|Requests/sec"
+wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s -s benches/load.lua "$URL" | tee "$WORK/wrk.txt" | grep -E "RESULT|Latency|Requests/sec"
 wait $COMPUTE
 RSS1=$(rss)
 V1=$(curl -sf "$URL/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')

@@ -106,32 +106,7 @@ print("\n".join(out))
 ' > "$WORK/paths.txt"
 echo "$(wc -l < "$WORK/paths.txt") paths over $TOWNS municipalities"
 
-cat > "$WORK/load.lua" <<LUA
-local paths = {}
-for line in io.lines("$WORK/paths.txt") do paths[#paths + 1] = line end
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args)
-  i = math.random(#paths); bad = 0; server_errors = 0
-end
-function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i], { ["X-API-Key"] = "$KEY", ["Accept-Encoding"] = "gzip" })
-end
-function response(status, headers, body)
-  if status >= 400 then bad = bad + 1 end
-  if status >= 500 then server_errors = server_errors + 1 end
-end
-function done(summary, latency, requests)
-  local b, s = 0, 0
-  for _, t in ipairs(threads) do b = b + t:get("bad"); s = s + t:get("server_errors") end
-  local e = summary.errors
-  io.write(string.format("RESULT requests=%d non2xx3xx=%d status5xx=%d connect=%d read=%d write=%d timeout=%d p50_ms=%.2f p99_ms=%.2f rps=%.0f\n",
-    summary.requests, b, s, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.requests / (summary.duration / 1e6)))
-end
-LUA
+export PATHS="$WORK/paths.txt" KEY
 
 # The highest resident memory, sampled every 100 ms through the run.
 ( peak=0; while kill -0 $SERVER 2>/dev/null; do r=$(rss || echo 0); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak"; sleep 0.1; done ) &
@@ -141,7 +116,7 @@ V0=$(curl -sf -H "X-API-Key: $KEY" "$URL/m/$NEW/meta.json" | python3 -c 'import 
 ( sleep 20; "$PREDIO" --data "$ROOT/$NEW" compute --as-of 2025-12-30 > "$WORK/compute.log" 2>&1; echo "new version of $NEW committed at $(date +%T)" ) &
 COMPUTE=$!
 echo "run: $DURATION, $CONNS connections (a new version of $NEW lands 20 s in)"
-wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 30s -s "$WORK/load.lua" "$URL" | tee "$WORK/wrk.txt" | grep -E "RESULT|Latency|Requests/sec"
+wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 30s -s benches/load.lua "$URL" | tee "$WORK/wrk.txt" | grep -E "RESULT|Latency|Requests/sec"
 wait $COMPUTE
 V1=$(curl -sf -H "X-API-Key: $KEY" "$URL/m/$NEW/meta.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 curl -sf "$URL/health" > "$WORK/health.json"

@@ -11,51 +11,7 @@ use crate::tiles::Server;
 
 /// A computed sample town of 2,000 parcels made with `seed` at `data`.
 fn municipality(root: &Path, data: &Path, seed: u64) {
-    let town = root.join(format!("town-{seed}"));
-    let seed = seed.to_string();
-    predio_ok(
-        data,
-        &[
-            "sample",
-            "--out",
-            arg(&town),
-            "--parcels",
-            "2000",
-            "--reports",
-            "3000",
-            "--seed",
-            &seed,
-        ],
-    );
-    let sectors = town.join("sectors.shp");
-    predio_ok(
-        data,
-        &[
-            "import",
-            "sectors",
-            arg(&sectors),
-            "--id-field",
-            "codigo",
-            "--name-field",
-            "nombre",
-        ],
-    );
-    let parcels = town.join("parcels.shp");
-    predio_ok(
-        data,
-        &["import", "parcels", arg(&parcels), "--id-field", "finca"],
-    );
-    let (reports, mapping) = (town.join("reports.csv"), town.join("reports-mapping.toml"));
-    predio_ok(
-        data,
-        &[
-            "import",
-            "reports",
-            arg(&reports),
-            "--mapping",
-            arg(&mapping),
-        ],
-    );
+    crate::support::imported_town(root, data, seed, 2_000);
     predio_ok(data, &["compute", "--as-of", "2025-12-31"]);
 }
 

@@ -23,51 +23,10 @@ fn spark_python() -> Option<PathBuf> {
     ))
 }
 
-/// A sample town of `parcels` parcels generated with `seed`, imported into `data` and computed
-/// as of 2025-12-31 with the windows 90d and all.
+/// A sample town of `parcels` parcels made with `seed`, imported into `data` and computed as
+/// of 2025-12-31 with the windows 90d and all.
 fn municipality(root: &Path, data: &Path, seed: u64, parcels: usize) {
-    let town = root.join(format!("town-{seed}"));
-    predio_ok(
-        data,
-        &[
-            "sample",
-            "--out",
-            arg(&town),
-            "--parcels",
-            &parcels.to_string(),
-            "--reports",
-            &(parcels * 2).to_string(),
-            "--seed",
-            &seed.to_string(),
-        ],
-    );
-    for (what, file, fields) in [
-        (
-            "sectors",
-            "sectors.shp",
-            &["--id-field", "codigo", "--name-field", "nombre"][..],
-        ),
-        (
-            "parcels",
-            "parcels.shp",
-            &["--id-field", "finca", "--address-field", "direccion"][..],
-        ),
-    ] {
-        let path = town.join(file);
-        let mut args = vec!["import", what, arg(&path)];
-        args.extend(fields);
-        predio_ok(data, &args);
-    }
-    predio_ok(
-        data,
-        &[
-            "import",
-            "reports",
-            arg(&town.join("reports.csv")),
-            "--mapping",
-            arg(&town.join("reports-mapping.toml")),
-        ],
-    );
+    crate::support::imported_town(root, data, seed, parcels);
     compute(data, "2025-12-31");
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::api::{private_town, town_secrets};
-use crate::support::{arg, predio_ok, python, workspace};
+use crate::support::{arg, predio_ok, python};
 use crate::tiles::Server;
 
 /// `value` percent-encoded for a query string.
@@ -105,9 +105,9 @@ fn a_published_site_holds_the_servers_public_tiles_draws_in_chromium_and_no_pers
     let data = private_town();
     let d = data.path();
     let site = d.join("site");
-    let out = predio_ok(
-        d,
-        &[
+    // every filter set, z12-z15
+    let publish = || {
+        let args = [
             "publish",
             "--out",
             arg(&site),
@@ -115,10 +115,10 @@ fn a_published_site_holds_the_servers_public_tiles_draws_in_chromium_and_no_pers
             "12",
             "--maxzoom",
             "15",
-            "--filters",
-            "all",
-        ],
-    );
+        ];
+        predio_ok(d, &[&args[..], &["--filters", "all"]].concat())
+    };
+    let out = publish();
     eprintln!("publish: {}", String::from_utf8_lossy(&out.stdout).trim());
     // A folder of something else is never replaced.
     let other = d.join("other");
@@ -133,20 +133,7 @@ fn a_published_site_holds_the_servers_public_tiles_draws_in_chromium_and_no_pers
     );
     assert!(other.join("notes.txt").exists());
     // Publishing again replaces the site it wrote.
-    predio_ok(
-        d,
-        &[
-            "publish",
-            "--out",
-            arg(&site),
-            "--minzoom",
-            "12",
-            "--maxzoom",
-            "15",
-            "--filters",
-            "all",
-        ],
-    );
+    publish();
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(site.join("meta.json")).expect("meta"))
             .expect("json");
@@ -227,27 +214,10 @@ fn a_published_site_holds_the_servers_public_tiles_draws_in_chromium_and_no_pers
 
     // On a plain web server, Chromium draws the sectors with their labels and the heat from the
     // archives, switches archives with the window, and opens a sector's popup.
-    crate::support::browser(&[
-        "tests/browser/node_modules/playwright-core",
-        "api/web/node_modules/pmtiles/dist/pmtiles.js",
-    ]);
-    let _heavy = crate::support::heavy();
     let http = StaticServer::start(&site);
     let shot = d.join("static.png");
-    let run = Command::new("node")
-        .arg(workspace().join("tests/browser/viewer.mjs"))
-        .arg(format!("http://{}/", http.1))
-        .arg(&shot)
-        .arg("static")
-        .output()
-        .expect("node runs");
-    assert!(
-        run.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).expect("a summary");
+    let summary =
+        crate::tiles::run_viewer_at(&format!("http://{}/", http.1), &shot, Some("static"));
     for k in ["sectors", "heat", "heatOther"] {
         assert!(summary[k].as_u64().is_some_and(|n| n > 0), "{k}: {summary}");
     }

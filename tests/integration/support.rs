@@ -427,3 +427,51 @@ pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// A sample town of `parcels` parcels and twice as many reports made with `seed` under `root`,
+/// imported into `data`: its sectors with their names, its parcels with their addresses, its
+/// reports (a municipality of the tests of many).
+pub fn imported_town(root: &Path, data: &Path, seed: u64, parcels: usize) {
+    let town = root.join(format!("town-{seed}"));
+    predio_ok(
+        data,
+        &[
+            "sample",
+            "--out",
+            arg(&town),
+            "--parcels",
+            &parcels.to_string(),
+            "--reports",
+            &(parcels * 2).to_string(),
+            "--seed",
+            &seed.to_string(),
+        ],
+    );
+    for (what, file, fields) in [
+        (
+            "sectors",
+            "sectors.shp",
+            &["--id-field", "codigo", "--name-field", "nombre"][..],
+        ),
+        (
+            "parcels",
+            "parcels.shp",
+            &["--id-field", "finca", "--address-field", "direccion"][..],
+        ),
+    ] {
+        let path = town.join(file);
+        let mut args = vec!["import", what, arg(&path)];
+        args.extend(fields);
+        predio_ok(data, &args);
+    }
+    predio_ok(
+        data,
+        &[
+            "import",
+            "reports",
+            arg(&town.join("reports.csv")),
+            "--mapping",
+            arg(&town.join("reports-mapping.toml")),
+        ],
+    );
+}

@@ -1215,14 +1215,20 @@ pub(crate) fn run_viewer(
     shot: &Path,
     mode: Option<&str>,
 ) -> serde_json::Value {
+    run_viewer_at(&format!("http://{}{page}", server.addr), shot, mode)
+}
+
+/// [`run_viewer`] on the viewer at `url` (a predio server's, or a published site's).
+pub(crate) fn run_viewer_at(url: &str, shot: &Path, mode: Option<&str>) -> serde_json::Value {
     crate::support::browser(&[
         "tests/browser/node_modules/playwright-core",
         "api/web/node_modules/maplibre-gl/dist/maplibre-gl.js",
+        "api/web/node_modules/pmtiles/dist/pmtiles.js",
     ]);
     let _heavy = crate::support::heavy();
     let out = Command::new("node")
         .arg(crate::support::workspace().join("tests/browser/viewer.mjs"))
-        .arg(format!("http://{}{page}", server.addr))
+        .arg(url)
         .arg(shot)
         .args(mode)
         .output()

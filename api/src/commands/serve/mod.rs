@@ -62,14 +62,7 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(root) = &args.catalogs {
         return many::run(root, args);
     }
-    // Tiles are cut on blocking threads: CPU work, so a few per core (tokio's default of 512
-    // threads only adds per-thread allocator heaps and contention).
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads((4 * cores).max(16))
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = runtime()?;
     let mut sources = args.sources.clone();
     if let Some(file) = &args.basemap {
         let spec: predio_tiles::SourceSpec = format!("basemap={}", file.display())
@@ -111,6 +104,17 @@ pub fn run(catalog: DirCatalog, args: &ServeArgs) -> anyhow::Result<()> {
         .await
         .context("serving")
     })
+}
+
+/// The server's runtime. Tiles are cut on blocking threads: CPU work, so a few per core
+/// (tokio's default of 512 threads only adds per-thread allocator heaps and contention).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads((4 * cores).max(16))
+        .build()
+        .context("starting the async runtime")
 }
 
 /// What the server holds for `catalog`: its current version loaded with the `externals`

@@ -141,12 +141,7 @@ async fn municipality(State(d): State<Arc<Deployment>>, req: Request) -> Respons
 /// `predio serve --catalogs DIR`.
 #[allow(clippy::print_stdout)] // the address line is how scripts find a port-0 server
 pub(crate) fn run(root: &Path, args: &ServeArgs) -> anyhow::Result<()> {
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads((4 * cores).max(16))
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::super::runtime()?;
     crate::malloc::eager_purge();
     let deployment = Deployment::new(root.to_path_buf(), args)?;
     let slugs = deployment.slugs();
