@@ -20,9 +20,10 @@ pub enum Export {
     /// MBTiles 1.3 file, for static hosting, martin or GDAL's MBTiles driver.
     Tiles(ExportTiles),
     /// Export the geocoded reports and every index table as GeoParquet 1.1 datasets for
-    /// national analysis (Spark with or without Sedona, SedonaDB, DuckDB, BigQuery):
-    /// `OUT/{reports,indices_sector,indices_parcel,indices_h3}/municipality=SLUG/h3_4=CELL/
-    /// part-0.parquet`, partitioned Hive-style by municipality and H3 cell of resolution 4,
+    /// national analysis (Spark with or without Sedona, SedonaDB, DuckDB, BigQuery), one file
+    /// per partition, `OUT/DATASET/municipality=SLUG/h3_4=CELL/part-0.parquet` (the datasets
+    /// `reports`, `indices_sector`, `indices_parcel`, `indices_h3`): Hive-style by municipality
+    /// and H3 cell of resolution 4,
     /// rows in order of their fine H3 cell, WKB geometry in longitude/latitude with the `bbox`
     /// covering column. A municipality's partitions are replaced whole; others are kept.
     Geoparquet(ExportGeoparquet),

@@ -115,9 +115,14 @@ pub fn geoparquet(data: &Path, args: &cli::ExportGeoparquet) -> anyhow::Result<(
             failed.join(", ")
         );
     }
+    let n = municipalities.len();
     eprintln!(
-        "wrote {} municipalities to {}",
-        municipalities.len(),
+        "wrote {n} {} to {}",
+        if n == 1 {
+            "municipality"
+        } else {
+            "municipalities"
+        },
         args.out.display()
     );
     Ok(())
