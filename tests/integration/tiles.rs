@@ -1301,18 +1301,7 @@ fn the_viewer_renders_parcels_sectors_and_heat_in_headless_chromium() {
     // the area drawn in the viewer: its months hold the reports shapely finds inside it
     let area = &summary["area"];
     let ring = &area["ring"];
-    let export = data.path().join("area-reports.csv");
-    predio_ok(
-        data.path(),
-        &[
-            "export",
-            "reports",
-            "--format",
-            "csv",
-            "--out",
-            arg(&export),
-        ],
-    );
+    let export = crate::workbench::export_reports(data.path());
     let inside = crate::workbench::inside_ids(
         &export,
         &serde_json::json!({"type": "Polygon", "coordinates": [ring]}),

@@ -64,18 +64,7 @@ fn monthly_series_equal_the_reports_counted_by_month_and_the_indices_at_the_as_o
     // `--as-of 2025-12-31`: the end of that day, whose month is the last
     let last = month(as_of - chrono::Duration::milliseconds(1), zone);
     assert_eq!(last, AS_OF[..7], "{as_of}");
-    let export = d.join("reports.csv");
-    predio_ok(
-        d,
-        &[
-            "export",
-            "reports",
-            "--format",
-            "csv",
-            "--out",
-            arg(&export),
-        ],
-    );
+    let export = export_reports(d);
     let time = |s: &str| (!s.is_empty()).then(|| s.parse::<DateTime<Utc>>().expect("a time"));
     let reports: Vec<Exported> = csv_rows(&export)
         .into_iter()
@@ -705,7 +694,7 @@ fn as_of_of(series: &Value) -> DateTime<Utc> {
 }
 
 /// `predio export reports` as CSV into the catalog's folder: the file.
-fn export_reports(d: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn export_reports(d: &std::path::Path) -> std::path::PathBuf {
     let export = d.join("r.csv");
     predio_ok(
         d,
