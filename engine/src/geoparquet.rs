@@ -233,7 +233,17 @@ fn partition_name(cell: Option<u64>) -> String {
 }
 
 /// One geometry of a file: its WKB and its box `[xmin, ymin, xmax, ymax]`.
-type Shape = Option<(Vec<u8>, [f64; 4])>;
+type Shape = (Vec<u8>, [f64; 4]);
+
+/// The shape of an outline (`key` names it in an error).
+fn outline_shape(g: &MultiPolygon<f64>, key: &str, folder: &Path) -> Result<Option<Shape>> {
+    let wkb = indices::export::wkb(g).map_err(|e| Error::Parquet {
+        path: folder.to_path_buf(),
+        message: format!("WKB of {key}: {e}"),
+    })?;
+    Ok(g.bounding_rect()
+        .map(|r| (wkb, [r.min().x, r.min().y, r.max().x, r.max().y])))
+}
 
 /// WKB (ISO, little-endian) of a point: byte order 1, type 1, x, y (OGC 06-103r4 §8.2).
 fn point_wkb(x: f64, y: f64) -> Vec<u8> {
@@ -307,10 +317,11 @@ fn write_reports(reports: &[Report], facts: &Table, folder: &Path) -> Result<Wri
             (None, None) => Place::NOWHERE,
         })
         .collect();
-    let shapes: Vec<Shape> = points
+    let shapes: Vec<Option<Shape>> = points
         .iter()
         .map(|p| p.map(|(x, y)| (point_wkb(x, y), [x, y, x, y])))
         .collect();
+    let shapes: Vec<Option<&Shape>> = shapes.iter().map(Option::as_ref).collect();
     write_dataset(&df, &places, &shapes, "Point", folder, "reports")
 }
 
@@ -349,44 +360,36 @@ fn write_indices(
         })
         .map_err(pl(folder))?;
     // Each feature once: its outline's WKB and box, and its place.
-    let mut features: HashMap<&str, (Shape, Place)> = HashMap::new();
+    let mut features: HashMap<&str, (Option<Shape>, Place)> = HashMap::new();
     for k in keys.iter().flatten() {
         if features.contains_key(k.as_str()) {
             continue;
         }
-        let (outline, place) = match level {
-            Level::H3 => match k.parse::<h3o::CellIndex>() {
-                Ok(cell) => (indices::export::cell_polygon(k), Place::of_cell(cell)),
-                Err(_) => (None, Place::NOWHERE),
+        let feature = match level {
+            Level::H3 => match (
+                k.parse::<h3o::CellIndex>(),
+                indices::export::cell_polygon(k),
+            ) {
+                (Ok(cell), Some(g)) => (outline_shape(&g, k, folder)?, Place::of_cell(cell)),
+                _ => (None, Place::NOWHERE),
             },
             _ => match outlines.get(k.as_str()) {
                 Some(g) => (
-                    Some((*g).clone()),
+                    outline_shape(g, k, folder)?,
                     interior_point(g).map_or(Place::NOWHERE, |p| Place::of_point(p.x(), p.y())),
                 ),
                 None => (None, Place::NOWHERE),
             },
         };
-        let shape = match outline {
-            Some(g) => {
-                let rect = g.bounding_rect();
-                let wkb = indices::export::wkb(&g).map_err(|e| Error::Parquet {
-                    path: folder.to_path_buf(),
-                    message: format!("WKB of {k}: {e}"),
-                })?;
-                rect.map(|r| (wkb, [r.min().x, r.min().y, r.max().x, r.max().y]))
-            }
-            None => None,
-        };
-        features.insert(k.as_str(), (shape, place));
+        features.insert(k.as_str(), feature);
     }
-    let (shapes, places): (Vec<Shape>, Vec<Place>) = keys
+    // each row's feature, by reference (a parcel's outline is in every row of it)
+    let (shapes, places): (Vec<Option<&Shape>>, Vec<Place>) = keys
         .iter()
         .map(|k| {
             k.as_deref()
                 .and_then(|k| features.get(k))
-                .cloned()
-                .unwrap_or((None, Place::NOWHERE))
+                .map_or((None, Place::NOWHERE), |(s, p)| (s.as_ref(), *p))
         })
         .unzip();
     write_dataset(df, &places, &shapes, "MultiPolygon", folder, dataset)
@@ -396,7 +399,7 @@ fn write_indices(
 fn write_dataset(
     df: &DataFrame,
     places: &[Place],
-    shapes: &[Shape],
+    shapes: &[Option<&Shape>],
     geometry_type: &str,
     folder: &Path,
     dataset: &'static str,
@@ -410,12 +413,10 @@ fn write_dataset(
         let pl = pl(&path);
         let take = IdxCa::from_vec(PlSmallStr::EMPTY, idx.clone());
         let mut part = df.take(&take).map_err(&pl)?;
-        let shapes: Vec<&Shape> = idx.iter().map(|&i| &shapes[i as usize]).collect();
+        let shapes: Vec<Option<&Shape>> = idx.iter().map(|&i| shapes[i as usize]).collect();
         let geometry = BinaryChunked::from_iter_options(
             "geometry".into(),
-            shapes
-                .iter()
-                .map(|s| s.as_ref().map(|(wkb, _)| wkb.clone())),
+            shapes.iter().map(|s| s.map(|(wkb, _)| wkb.as_slice())),
         );
         part.with_column(geometry.into_series().into_column())
             .map_err(&pl)?;
@@ -424,7 +425,7 @@ fn write_dataset(
                 name.into(),
                 shapes
                     .iter()
-                    .map(|s| s.as_ref().map(|(_, b)| b[i]))
+                    .map(|s| s.map(|(_, b)| b[i]))
                     .collect::<Vec<_>>(),
             )
         };
