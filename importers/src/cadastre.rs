@@ -149,7 +149,7 @@ fn import_polygons(
         ) else {
             continue;
         };
-        let area_m2 = geometry::area_m2(&geometry);
+        let area_m2 = crate::area::area_m2(&geometry);
         items.push(Item {
             number: feature.number,
             id,

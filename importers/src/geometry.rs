@@ -1,9 +1,9 @@
 //! Per-feature geometry work: parse WKB, validate (OGC rules), repair with GDAL MakeValid,
-//! reproject to EPSG:4326 with PROJ, orient rings, measure geodesic area.
+//! reproject to EPSG:4326 with PROJ, orient rings (areas: [`crate::area`]).
 
 use gdal::cpl::CslStringList;
 use geo::orient::Direction;
-use geo::{GeodesicArea, Geometry, LineString, MultiPolygon, Orient, Polygon, Validation};
+use geo::{Geometry, LineString, MultiPolygon, Orient, Polygon, Validation};
 use geozero::{wkb::Wkb, CoordDimensions, ToGeo, ToWkb};
 use proj::Transform;
 
@@ -57,22 +57,30 @@ pub(crate) fn parse_polygons(wkb: &[u8]) -> Result<MultiPolygon<f64>, String> {
     if polygons.is_empty() {
         return Err("empty geometry".into());
     }
-    polygons.retain(|p| distinct_points(p.exterior()) >= 3);
+    polygons.retain(|p| bounds_an_area(p.exterior()));
     if polygons.is_empty() {
         return Err("degenerate polygon: fewer than 3 distinct vertices, no area".into());
     }
     Ok(MultiPolygon(polygons))
 }
 
-fn distinct_points(ring: &LineString<f64>) -> usize {
-    let mut pts: Vec<(u64, u64)> = ring
-        .0
-        .iter()
-        .map(|c| (c.x.to_bits(), c.y.to_bits()))
-        .collect();
-    pts.sort_unstable();
-    pts.dedup();
-    pts.len()
+/// Whether `ring` has at least 3 distinct vertices (bit for bit): whether it can bound an area.
+/// Stops at the third, without sorting or allocating: every feature goes through it.
+fn bounds_an_area(ring: &LineString<f64>) -> bool {
+    let key = |c: &geo::Coord<f64>| (c.x.to_bits(), c.y.to_bits());
+    let mut coords = ring.0.iter().map(key);
+    let Some(a) = coords.next() else {
+        return false;
+    };
+    let mut b = None;
+    for c in coords {
+        match b {
+            None if c != a => b = Some(c),
+            Some(b) if c != a && c != b => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Drops rings with fewer than 3 distinct vertices: they bound nothing, and GEOS refuses them
@@ -81,12 +89,12 @@ fn drop_degenerate_rings(geometry: &MultiPolygon<f64>) -> MultiPolygon<f64> {
     MultiPolygon(
         geometry
             .iter()
-            .filter(|p| distinct_points(p.exterior()) >= 3)
+            .filter(|p| bounds_an_area(p.exterior()))
             .map(|p| {
                 let holes = p
                     .interiors()
                     .iter()
-                    .filter(|r| distinct_points(r) >= 3)
+                    .filter(|r| bounds_an_area(r))
                     .cloned()
                     .collect();
                 Polygon::new(p.exterior().clone(), holes)
@@ -243,19 +251,6 @@ fn collect_polygons(geometry: Geometry<f64>, out: &mut Vec<geo::Polygon<f64>>) {
     }
 }
 
-/// Geodesic area on the WGS 84 ellipsoid, m²: each polygon's exterior less its holes.
-///
-/// Rings are measured one by one with the *signed* formula and taken absolute: an unsigned
-/// geodesic area of a ring that geographiclib sees as clockwise is the rest of the Earth
-/// (5.1e14 m²), which one odd ring of a 3,000-vertex road polygon in Cambridge triggered.
-pub(crate) fn area_m2(geometry: &MultiPolygon<f64>) -> f64 {
-    let ring = |r: &LineString<f64>| Polygon::new(r.clone(), vec![]).geodesic_area_signed().abs();
-    geometry
-        .iter()
-        .map(|p| (ring(p.exterior()) - p.interiors().iter().map(ring).sum::<f64>()).max(0.0))
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,14 +289,33 @@ mod tests {
     }
 
     #[test]
-    fn area_does_not_depend_on_ring_orientation() {
-        // A clockwise exterior measured unsigned by geographiclib is the rest of the Earth.
-        let cw = MultiPolygon(vec![
-            polygon![(x: 0.0, y: 0.0), (x: 0.0, y: 0.001), (x: 0.001, y: 0.001), (x: 0.001, y: 0.0), (x: 0.0, y: 0.0)],
-        ]);
-        let ccw = cw.clone().orient(Direction::Default);
-        assert!((area_m2(&cw) - area_m2(&ccw)).abs() < 1e-6);
-        assert!(area_m2(&cw) < 20_000.0);
+    fn a_ring_bounds_an_area_from_its_third_distinct_vertex() {
+        let ring = |pts: &[(f64, f64)]| LineString::from(pts.to_vec());
+        assert!(!bounds_an_area(&ring(&[])));
+        assert!(!bounds_an_area(&ring(&[
+            (0.0, 0.0),
+            (1.0, 1.0),
+            (0.0, 0.0)
+        ])));
+        assert!(!bounds_an_area(&ring(&[
+            (0.0, 0.0),
+            (0.0, 0.0),
+            (1.0, 1.0),
+            (1.0, 1.0),
+            (0.0, 0.0)
+        ])));
+        assert!(bounds_an_area(&ring(&[
+            (0.0, 0.0),
+            (1.0, 0.0),
+            (0.0, 0.0),
+            (1.0, 1.0)
+        ])));
+        assert!(bounds_an_area(&ring(&[
+            (0.0, 0.0),
+            (1.0, 0.0),
+            (1.0, 1.0),
+            (0.0, 0.0)
+        ])));
     }
 
     #[test]
@@ -322,7 +336,7 @@ mod tests {
         let out = to_wgs84(cw, &Crs::wgs84()).expect("ok");
         assert!(out.0[0].signed_area() > 0.0);
         // ~111 m x ~110.6 m at the equator.
-        let a = area_m2(&out);
+        let a = crate::area::area_m2(&out);
         assert!((a - 12_308.0).abs() < 20.0, "{a}");
     }
 }

@@ -7,6 +7,7 @@
 //! ([`predio_engine::ParcelLayer`], [`predio_engine::SectorLayer`]) inside a
 //! [`predio_engine::Change`] ready to commit.
 
+mod area;
 mod cadastre;
 mod crs;
 mod error;
