@@ -123,12 +123,17 @@ mod tests {
         LineString::from(pts)
     }
 
+    /// A random place between 80° S and 80° N.
+    fn somewhere(rng: &mut SplitMix64) -> (f64, f64) {
+        let lat = -80.0 + 160.0 * rng.unit();
+        (-180.0 + 360.0 * rng.unit(), lat)
+    }
+
     #[test]
     fn equals_geographiclib_on_parcels_and_blocks_everywhere() {
         let mut rng = SplitMix64::new(7);
         for i in 0..2_000 {
-            let lat = -80.0 + 160.0 * rng.unit();
-            let lon = -180.0 + 360.0 * rng.unit();
+            let (lon, lat) = somewhere(&mut rng);
             // parcels of 5 m to blocks and road polygons of 3 km, 4 to 400 vertices
             let radius = [5.0, 50.0, 500.0, 3_000.0][i % 4];
             let n = [4, 9, 60, 400][(i / 4) % 4];
@@ -156,8 +161,7 @@ mod tests {
     fn equals_the_planar_area_of_an_equal_area_projection_for_small_polygons() {
         let mut rng = SplitMix64::new(11);
         for i in 0..60 {
-            let lat = -80.0 + 160.0 * rng.unit();
-            let lon = -180.0 + 360.0 * rng.unit();
+            let (lon, lat) = somewhere(&mut rng);
             let ring = star(
                 &mut rng,
                 lon,
