@@ -13,8 +13,9 @@
 //! ellipsoidal equal-area projection to 1e-8 m², where geographiclib's sums are off by ~1e-4 m².
 //!
 //! It costs one sine, one inverse hyperbolic tangent and one square root a vertex, and one
-//! tangent and one arctangent an edge: about a fifth of geographiclib's inverse problem an edge,
-//! which was 12 % of an import of Cambridge.
+//! tangent and one arctangent an edge, where geographiclib solves the inverse problem an edge
+//! (12 % of an import of Cambridge); the import took 1.029 s before and 0.831 s after
+//! (benches/README.md).
 
 use geo::{LineString, MultiPolygon};
 
