@@ -50,8 +50,10 @@ if [ -z "${PREDIO:-}" ]; then
   fi
 fi
 WORK=$(realpath -m target/bench-data/compute)
-AS_OF_DATE=2025-12-31
-AS_OF=2026-01-01T00:00:00Z
+# The end of 2025-12-31 on the catalog's clock: the sample town's reports are recorded in
+# America/Costa_Rica (UTC-6, no daylight saving), so its windows' edges are local midnights and
+# N local days are N x 24 hours, as the SQL's intervals count them. Both sides get the instant.
+AS_OF=2026-01-01T06:00:00Z
 command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL missing: run make bench-deps"; exit 1; }
 command -v hyperfine >/dev/null || { echo "hyperfine missing: run make bench-deps"; exit 1; }
 "$PY" -c "import duckdb, pyarrow, pandas" 2>/dev/null || { echo "duckdb missing: run make bench-deps"; exit 1; }
@@ -144,7 +146,7 @@ PGOPTIONS_SET="PGOPTIONS='-c max_parallel_workers_per_gather=$PG_WORKERS'"
 
 echo "cores: $CORES each side ($NPROC here); predio: $PREDIO; H3 resolution of the peers: $RES"
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$WORK/hyperfine.json" \
-  -n predio "env $PREDIO_ENV $PREDIO --data $DATA compute --as-of $AS_OF_DATE 2>/dev/null" \
+  -n predio "env $PREDIO_ENV $PREDIO --data $DATA compute --as-of $AS_OF 2>/dev/null" \
   -n postgresql "runuser -u postgres -- env $PGOPTIONS_SET psql -X -q -v ON_ERROR_STOP=1 -d predio_compute -f $SQLF" \
   -n duckdb "$PY $HERE/duckdb_compute.py run $WORK/duck.db $SQLF $DUCK_THREADS"
 

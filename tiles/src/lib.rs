@@ -1,6 +1,6 @@
 //! Vector tiles for predio: XYZ tile math in Web Mercator (EPSG:3857), cutting polygons into
 //! tiles (clip, snap-to-grid simplification that keeps shared edges, spec-clean rings), MVT 2.1
-//! encoding with `fast-mvt`, the `parcels`, `sectors` and `heat` layers behind the
+//! encoding (its own layer writer, `mvt.rs`), the `parcels`, `sectors` and `heat` layers behind the
 //! [`TileProvider`] trait (with MBTiles, PMTiles and PostGIS sources read by martin-core), and the tile cache that evicts only what a new version changed.
 
 mod archive;
@@ -9,6 +9,7 @@ mod coord;
 pub mod geom;
 mod glyphs;
 mod martin;
+mod mvt;
 mod provider;
 
 pub use archive::{

@@ -172,7 +172,8 @@ pub struct ComputeArgs {
     /// Holidays (TOML `holidays = [...]` or CSV with the date first), added to the calendar.
     #[arg(long, value_name = "FILE")]
     pub holidays: Option<PathBuf>,
-    /// Count as of this time: YYYY-MM-DD (the end of that day, UTC) or RFC 3339. Default: now.
+    /// Count as of this time: YYYY-MM-DD (the end of that local day in the catalog's time zone) or
+    /// RFC 3339. Default: now.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
 }

@@ -16,7 +16,6 @@ use predio_engine::{
 use super::thousands;
 use crate::cli::{self, ComputeArgs, ExportIndices, IndexLevel, IndicesArgs};
 
-/// `--as-of`: a date is the end of that day (UTC); an RFC 3339 time is taken as is.
 /// `--as-of`: an RFC 3339 instant as it is, or a day: the end of that local day in the
 /// catalog's time zone (`2025-12-31` is 2025-12-31 24:00 there).
 pub(crate) fn parse_as_of(s: &str, zone: chrono_tz::Tz) -> anyhow::Result<DateTime<Utc>> {

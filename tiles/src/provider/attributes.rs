@@ -5,12 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use fast_mvt::{MvtGeomType, MvtLayerBuilder, MvtValueRef};
 use polars::prelude::*;
 use predio_engine::indices::{select, Dimension};
 use predio_engine::Table;
 
 use crate::geom::{Cutter, TileFrame, TilePolygons};
+use crate::mvt::{Feature, LayerWriter, TagValue};
 
 use super::features::*;
 use super::fields::*;
@@ -268,25 +268,19 @@ impl IndexTable {
     }
 }
 
-pub(super) fn encode_error(layer: &str) -> impl Fn(fast_mvt::MvtError) -> TileSourceError + '_ {
-    move |e| TileSourceError::Encode {
-        layer: layer.to_owned(),
-        message: e.to_string(),
-    }
-}
-
-/// Writes the features `ids` of `features` into a new MVT layer, cut into `frame`; `tags` adds
-/// each feature's attributes. `None` when none is left after cutting.
-pub(super) fn encode_layer(
-    name: &str,
+/// Writes the features `ids` of `features` into a new MVT layer `name` whose tags use `keys`,
+/// cut into `frame`; `tags` adds each feature's attributes (by slot in `keys`). `None` when
+/// none is left after cutting.
+pub(super) fn encode_layer<'a>(
+    name: &'a str,
+    keys: Vec<&'a str>,
     features: &Features,
     ids: &[u32],
     frame: &TileFrame,
     min_area: i64,
-    mut tags: impl FnMut(u32, &mut fast_mvt::MvtFeatureBuilder) -> Result<(), fast_mvt::MvtError>,
-) -> Result<Option<Vec<u8>>, TileSourceError> {
-    let err = encode_error(name);
-    let mut layer = MvtLayerBuilder::new(name).map_err(&err)?;
+    mut tags: impl FnMut(u32, &mut Feature<'_, 'a>),
+) -> Option<Vec<u8>> {
+    let mut layer = LayerWriter::new(name, keys, ids.len());
     let mut cutter = Cutter::default();
     let mut cut = TilePolygons::default();
     for &i in ids {
@@ -294,25 +288,26 @@ pub(super) fn encode_layer(
         if cut.is_empty() {
             continue;
         }
-        let mut f = layer.feature_of(MvtGeomType::Polygon);
-        f.id(Some(u64::from(i)));
+        let mut f = layer.feature(u64::from(i));
         for (ring, exterior) in &cut.rings {
-            f.ring(ring.iter().copied(), *exterior).map_err(&err)?;
+            f.ring(ring, *exterior);
         }
-        tags(i, &mut f).map_err(&err)?;
-        layer = f.end();
+        tags(i, &mut f);
+        f.end();
     }
-    Ok((layer.num_features() > 0).then(|| layer.encode()))
+    layer.finish()
 }
 
-/// Writes the index fields of `row` (counts default to 0 where the filter has no row).
+/// Writes the index fields of `row` (counts default to 0 where the filter has no row), the
+/// first field's key at slot `first`.
 pub(super) fn index_tags(
-    f: &mut fast_mvt::MvtFeatureBuilder,
+    f: &mut Feature<'_, '_>,
+    first: usize,
     fields: &[FieldSpec],
     attrs: &Attributes,
     row: u32,
-) -> Result<(), fast_mvt::MvtError> {
-    for (spec, col) in fields.iter().zip(&attrs.columns) {
+) {
+    for (slot, (spec, col)) in fields.iter().zip(&attrs.columns).enumerate() {
         let v = if row == u32::MAX {
             None
         } else {
@@ -320,13 +315,10 @@ pub(super) fn index_tags(
         };
         match (spec.kind, v) {
             (FieldKind::Count, v) => {
-                f.tag_ref(spec.name, MvtValueRef::UInt(v.unwrap_or(0.0) as u64))?;
+                f.tag(first + slot, TagValue::UInt(v.unwrap_or(0.0) as u64));
             }
-            (FieldKind::Number, Some(v)) => {
-                f.tag_ref(spec.name, MvtValueRef::Double(v))?;
-            }
+            (FieldKind::Number, Some(v)) => f.tag(first + slot, TagValue::Double(v)),
             _ => {}
         }
     }
-    Ok(())
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use fast_mvt::MvtValueRef;
+use crate::mvt::TagValue;
 use geo::MultiPolygon;
 use polars::prelude::*;
 use predio_engine::hotspots::StudyOptions;
@@ -186,11 +186,21 @@ impl TileProvider for HeatLayer {
                         >= f64::from(self.min_reports)
             })
             .collect();
-        encode_layer("heat", features, &ids, &frame, 1, |i, f| {
-            f.tag_ref("cell", MvtValueRef::String(&features.ids[i as usize]))?;
-            f.tag_ref("res", MvtValueRef::UInt(u64::from(res)))?;
-            index_tags(f, HEAT_FIELDS, &attrs, attrs.rows[i as usize])
-        })
+        let mut keys = vec!["cell", "res"];
+        keys.extend(HEAT_FIELDS.iter().map(|f| f.name));
+        Ok(encode_layer(
+            "heat",
+            keys,
+            features,
+            &ids,
+            &frame,
+            1,
+            |i, f| {
+                f.tag(0, TagValue::Text(&features.ids[i as usize]));
+                f.tag(1, TagValue::UInt(u64::from(res)));
+                index_tags(f, 2, HEAT_FIELDS, &attrs, attrs.rows[i as usize]);
+            },
+        ))
     }
 
     fn fingerprints(&self) -> Vec<(String, u64, [f64; 4])> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use fast_mvt::MvtValueRef;
+use crate::mvt::TagValue;
 use predio_engine::hotspots::{study_area_hot_spots, SpotClass, StudyOptions};
 
 use super::attributes::{encode_layer, IndexTable};
@@ -186,22 +186,27 @@ impl TileProvider for HotspotLayer {
             .into_iter()
             .filter(|&i| spots[i as usize].is_some())
             .collect();
-        encode_layer("hotspots", features, &ids, &frame, 1, |i, f| {
-            let Some(s) = spots[i as usize] else {
-                return Ok(());
-            };
-            f.tag_ref("cell", MvtValueRef::String(&features.ids[i as usize]))?;
-            f.tag_ref("res", MvtValueRef::UInt(u64::from(res)))?;
-            f.tag_ref(
-                "class",
-                MvtValueRef::String(if s.hot { "hot" } else { "cold" }),
-            )?;
-            f.tag_ref("z", MvtValueRef::Double(s.z))?;
-            f.tag_ref("p", MvtValueRef::Double(s.p))?;
-            f.tag_ref("q", MvtValueRef::Double(s.q))?;
-            f.tag_ref("neighbours", MvtValueRef::UInt(u64::from(s.neighbours)))?;
-            Ok(())
-        })
+        let keys = vec!["cell", "res", "class", "z", "p", "q", "neighbours"];
+        Ok(encode_layer(
+            "hotspots",
+            keys,
+            features,
+            &ids,
+            &frame,
+            1,
+            |i, f| {
+                let Some(s) = spots[i as usize] else {
+                    return;
+                };
+                f.tag(0, TagValue::Text(&features.ids[i as usize]));
+                f.tag(1, TagValue::UInt(u64::from(res)));
+                f.tag(2, TagValue::Text(if s.hot { "hot" } else { "cold" }));
+                f.tag(3, TagValue::Double(s.z));
+                f.tag(4, TagValue::Double(s.p));
+                f.tag(5, TagValue::Double(s.q));
+                f.tag(6, TagValue::UInt(u64::from(s.neighbours)));
+            },
+        ))
     }
 
     /// One fingerprint for the whole layer: Gi* rests on the global mean and variance, so a

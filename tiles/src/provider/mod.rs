@@ -43,14 +43,6 @@ pub enum TileSourceError {
         /// What went wrong.
         message: String,
     },
-    /// The encoder refused a geometry or tag.
-    #[error("MVT encoding of layer {layer}: {message}")]
-    Encode {
-        /// Layer name.
-        layer: String,
-        /// What went wrong.
-        message: String,
-    },
 }
 
 /// Where a layer's features changed between two versions: the bounds (normalised Web

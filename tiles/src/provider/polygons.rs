@@ -2,12 +2,12 @@
 
 use std::hash::{Hash, Hasher};
 
-use fast_mvt::MvtValueRef;
 use polars::prelude::*;
 use predio_engine::{ParcelLayer, SectorLayer, Table, Value};
 
 use crate::coord::TileCoord;
 use crate::geom::{TileFrame, BUFFER, UNITS_PER_PIXEL};
+use crate::mvt::TagValue;
 
 use super::attributes::*;
 use super::features::*;
@@ -271,32 +271,47 @@ impl TileProvider for PolygonLayer {
         };
         let pixel = i64::from(UNITS_PER_PIXEL * UNITS_PER_PIXEL);
         let min_area = pixel << self.full_detail_zoom.saturating_sub(tile.z()).min(8);
-        encode_layer(self.name, &self.features, &ids, &frame, min_area, |i, f| {
-            f.tag_ref(
-                self.id_field,
-                MvtValueRef::String(&self.features.ids[i as usize]),
-            )?;
-            for (name, values) in &self.texts {
-                if let Some(v) = &values[i as usize] {
-                    f.tag_ref(name, MvtValueRef::String(v))?;
+        // The keys, by slot: the id, the texts, the source attributes, the segment, the
+        // index fields.
+        let mut keys: Vec<&str> = vec![self.id_field];
+        keys.extend(self.texts.iter().map(|(name, _)| *name));
+        keys.extend(self.attributes.iter().map(|a| a.name.as_str()));
+        let segment = keys.len();
+        keys.extend(["segment", "segment_desc"]);
+        let fields = keys.len();
+        keys.extend(self.table.fields.iter().map(|f| f.name));
+        let attributes = 1 + self.texts.len();
+        Ok(encode_layer(
+            self.name,
+            keys,
+            &self.features,
+            &ids,
+            &frame,
+            min_area,
+            |i, f| {
+                let i = i as usize;
+                f.tag(0, TagValue::Text(&self.features.ids[i]));
+                for (slot, (_, values)) in self.texts.iter().enumerate() {
+                    if let Some(v) = &values[i] {
+                        f.tag(1 + slot, TagValue::Text(v));
+                    }
                 }
-            }
-            for a in &self.attributes {
-                if let Some(v) = a.tag(i as usize) {
-                    f.tag_ref(&a.name, v)?;
+                for (slot, a) in self.attributes.iter().enumerate() {
+                    if let Some(v) = a.tag(i) {
+                        f.tag(attributes + slot, v);
+                    }
                 }
-            }
-            if let Some((labels, words)) = &self.segments {
-                if let Some(s) = labels[i as usize] {
-                    f.tag_ref("segment", MvtValueRef::UInt(u64::from(s)))?;
-                    f.tag_ref("segment_desc", MvtValueRef::String(&words[s as usize]))?;
+                if let Some((labels, words)) = &self.segments {
+                    if let Some(s) = labels[i] {
+                        f.tag(segment, TagValue::UInt(u64::from(s)));
+                        f.tag(segment + 1, TagValue::Text(&words[s as usize]));
+                    }
                 }
-            }
-            if let Some(a) = &attrs {
-                index_tags(f, self.table.fields, a, a.rows[i as usize])?;
-            }
-            Ok(())
-        })
+                if let Some(a) = &attrs {
+                    index_tags(f, fields, self.table.fields, a, a.rows[i]);
+                }
+            },
+        ))
     }
 
     fn values(&self, field: &str, filter: &Selection) -> Result<Vec<f64>, TileSourceError> {
@@ -430,11 +445,11 @@ impl SourceAttribute {
         }
     }
 
-    fn tag(&self, i: usize) -> Option<MvtValueRef<'_>> {
+    fn tag(&self, i: usize) -> Option<TagValue<'_>> {
         match &self.values {
-            AttributeValues::Text(v) => v[i].as_deref().map(MvtValueRef::String),
-            AttributeValues::Number(v) => v[i].map(MvtValueRef::Double),
-            AttributeValues::Integer(v) => v[i].map(MvtValueRef::SInt),
+            AttributeValues::Text(v) => v[i].as_deref().map(TagValue::Text),
+            AttributeValues::Number(v) => v[i].map(TagValue::Double),
+            AttributeValues::Integer(v) => v[i].map(TagValue::SInt),
         }
     }
 
