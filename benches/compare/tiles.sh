@@ -11,7 +11,8 @@
 # wrk running DURATION with CONNECTIONS connections on 2 threads, gzip accepted, cycling the
 # list: cold (both tile caches off: predio --cache-mib 0, martin --cache-size 0, so every
 # request cuts and encodes its tile) and warm (both caches on and warmed with the whole list).
-# Prints requests/s and latency percentiles of both and the two ratios.
+# Prints requests/s and latency percentiles of both and the two ratios; after the cold round,
+# predio's latency at half its cold rate (paced connections).
 #
 # Needs wrk, PostgreSQL 15 + PostGIS (`make bench-deps`) and martin 1.14 (the newest that builds
 # with Rust 1.95), installed into target/martin when missing:
@@ -133,6 +134,21 @@ start_servers 0 0
 run martin 3001
 run predio 3002
 python3 -c "print(f'cold: predio / martin: {float(\"$RPS_predio\") / float(\"$RPS_martin\"):.2f}x requests/s')"
+# Cold at half of predio's saturation rate: the latency of an uncached tile when the server is
+# not overloaded. Each connection waits a random 0-2x CONNS/RATE seconds before each request
+# (wrk's delay()), so about RATE = half the cold requests/s arrive in all; the achieved rate is
+# printed beside the percentiles (wrk is closed-loop: a slow answer delays its connection's next
+# request, so compare the achieved rate with the asked one).
+HALF=$(python3 -c "print(float('$RPS_predio') / 2)")
+{ lua /tiles/parcels/ ".mvt?window=90d"
+  echo "local pause = 2000 * $CONNS / $HALF"
+  echo "delay = function() return math.random() * pause end"; } > "$WORK/predio-paced.lua"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'Accept-Encoding: gzip' \
+  -s "$WORK/predio-paced.lua" "http://127.0.0.1:3002" > "$WORK/wrk-predio-paced.txt"
+printf 'predio at half its cold rate (%.0f req/s asked): %s req/s   p50 %s   p99 %s\n' "$HALF" \
+  "$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-predio-paced.txt")" \
+  "$(awk '$1 == "50%" {print $2}' "$WORK/wrk-predio-paced.txt")" \
+  "$(awk '$1 == "99%" {print $2}' "$WORK/wrk-predio-paced.txt")"
 echo "warm: both tile caches on, warmed with every tile"
 start_servers 1024 1024
 run martin 3001

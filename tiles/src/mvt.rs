@@ -280,8 +280,8 @@ fn push_delta(out: &mut Vec<u32>, cursor: &mut Coord<i32>, c: Coord<i32>) {
 }
 
 fn varint_len(v: u64) -> usize {
-    // 1 byte per started 7 bits, one for zero.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    // A byte per started 7 bits, one for zero.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn varint(mut v: u64, out: &mut Vec<u8>) {
