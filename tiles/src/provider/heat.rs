@@ -3,7 +3,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::mvt::TagValue;
 use geo::MultiPolygon;
 use polars::prelude::*;
 use predio_engine::hotspots::StudyOptions;
@@ -12,6 +11,7 @@ use predio_engine::Table;
 
 use crate::coord::TileCoord;
 use crate::geom::TileFrame;
+use crate::mvt::TagValue;
 
 use super::attributes::*;
 use super::features::*;

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use crate::mvt::TagValue;
 use predio_engine::hotspots::{study_area_hot_spots, SpotClass, StudyOptions};
 
 use super::attributes::{encode_layer, IndexTable};
@@ -14,6 +13,7 @@ use super::features::{cells_near, level_at, Features};
 use super::{FieldKind, Selection, TileProvider, TileSourceError};
 use crate::coord::TileCoord;
 use crate::geom::TileFrame;
+use crate::mvt::TagValue;
 
 /// One cell's statistic.
 #[derive(Debug, Clone, Copy)]

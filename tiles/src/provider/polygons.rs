@@ -272,7 +272,9 @@ impl TileProvider for PolygonLayer {
         let pixel = i64::from(UNITS_PER_PIXEL * UNITS_PER_PIXEL);
         let min_area = pixel << self.full_detail_zoom.saturating_sub(tile.z()).min(8);
         // The keys, by slot: the id, the texts, the source attributes, the segment, the
-        // index fields.
+        // index fields. A name appears once among those a tile uses: `with_attributes` refuses
+        // a field's name (the segment's too, once `with_segments` has added it, as `serve` does
+        // first), and a slot no feature uses is never written.
         let mut keys: Vec<&str> = vec![self.id_field];
         keys.extend(self.texts.iter().map(|(name, _)| *name));
         keys.extend(self.attributes.iter().map(|a| a.name.as_str()));
