@@ -29,10 +29,13 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    if !matches!(cli.command, cli::Command::Serve(_)) {
+    let batch = !matches!(cli.command, cli::Command::Serve(_));
+    if batch {
         malloc::batch_options();
     }
     match commands::run(cli) {
+        // The process ends here without its teardown (see `end_batch`).
+        Ok(()) if batch => malloc::end_batch(),
         Ok(()) => ExitCode::SUCCESS,
         // `predio indices ... | head`: the reader went away; not an error of ours.
         Err(e)
