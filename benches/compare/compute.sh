@@ -16,8 +16,9 @@
 # into target/bench-data/compute (kept between runs); its reports are exported once and loaded
 # into PostgreSQL and into a DuckDB file before any timing.
 #
-# Timed, with hyperfine (one warm-up run, then RUNS runs, medians), each a whole command, a
-# process from start to end:
+# Timed in interleaved rounds (`interleaved.py`: a warm-up run of each, then RUNS rounds of
+# one run of each, the order rotated; medians), so that a slow spell of a shared machine falls
+# on every engine alike; each a whole command, a process from start to end:
 # - `predio compute`: read the catalog, compute every level (parcel, sector, H3 at 3
 #   resolutions), window (30d, 90d, 365d), dimension (all, each category, each department) and
 #   every index (27 of them: stages, overdue buckets, business-day times, trends, attention...),
@@ -30,7 +31,7 @@
 # Checked after the timing, and the script fails on any difference: all nine tables, both ways
 # (every row of one side in the other), the five aggregates of every key and dimension value,
 # predio against PostgreSQL and DuckDB against PostgreSQL (medians within a second).
-# Needs PostgreSQL 15, hyperfine and the bench venv with duckdb (`make bench-deps`).
+# Needs PostgreSQL 15 and the bench venv with duckdb (`make bench-deps`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PARCELS=${1:-500000}
@@ -55,7 +56,6 @@ WORK=$(realpath -m target/bench-data/compute)
 # N local days are N x 24 hours, as the SQL's intervals count them. Both sides get the instant.
 AS_OF=2026-01-01T06:00:00Z
 command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL missing: run make bench-deps"; exit 1; }
-command -v hyperfine >/dev/null || { echo "hyperfine missing: run make bench-deps"; exit 1; }
 "$PY" -c "import duckdb, pyarrow, pandas" 2>/dev/null || { echo "duckdb missing: run make bench-deps"; exit 1; }
 mkdir -p "$WORK" && chmod 777 "$WORK"  # psql runs as postgres
 NPROC=$(nproc)
@@ -145,10 +145,10 @@ chmod 644 "$SQLF"
 PGOPTIONS_SET="PGOPTIONS='-c max_parallel_workers_per_gather=$PG_WORKERS'"
 
 echo "cores: $CORES each side ($NPROC here); predio: $PREDIO; H3 resolution of the peers: $RES"
-hyperfine --warmup 1 --runs "$RUNS" --export-json "$WORK/hyperfine.json" \
-  -n predio "env $PREDIO_ENV $PREDIO --data $DATA compute --as-of $AS_OF 2>/dev/null" \
-  -n postgresql "runuser -u postgres -- env $PGOPTIONS_SET psql -X -q -v ON_ERROR_STOP=1 -d predio_compute -f $SQLF" \
-  -n duckdb "$PY $HERE/duckdb_compute.py run $WORK/duck.db $SQLF $DUCK_THREADS"
+python3 "$HERE/interleaved.py" "$RUNS" "$WORK/times.json" \
+  "predio=env $PREDIO_ENV $PREDIO --data $DATA compute --as-of $AS_OF 2>/dev/null" \
+  "postgresql=runuser -u postgres -- env $PGOPTIONS_SET psql -X -q -v ON_ERROR_STOP=1 -d predio_compute -f $SQLF" \
+  "duckdb=$PY $HERE/duckdb_compute.py run $WORK/duck.db $SQLF $DUCK_THREADS"
 
 # Every table, both ways.
 VERSION_DIR="$DATA/versions/$(cat "$DATA/CURRENT")"

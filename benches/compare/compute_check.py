@@ -86,10 +86,10 @@ for days in (30, 90, 365):
         if bad == before:
             print(f"{name}: {len(pg)} rows of PostgreSQL; predio's and DuckDB's equal, both ways")
 
-res_json = json.load(open(f"{work}/hyperfine.json"))["results"]
+res_json = json.load(open(f"{work}/times.json"))["results"]
 med = {r["command"]: r["median"] for r in res_json}
 runs = {r["command"]: len(r["times"]) for r in res_json}
-print(f"medians of {runs['predio']} runs after a warm-up, whole commands: "
+print(f"medians of {runs['predio']} interleaved rounds after a warm-up, whole commands: "
       + ", ".join(f"{k} {v:.3f} s" for k, v in med.items()))
 for peer_name in ("postgresql", "duckdb"):
     print(f"ratio {peer_name}/predio: {med[peer_name] / med['predio']:.2f}x")

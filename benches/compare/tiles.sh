@@ -7,12 +7,13 @@
 # catalog in $CATALOG. The parcels go to PostGIS with the same attributes predio's parcel tiles
 # carry (id, sector and the 90d indices, from predio's FlatGeobuf export), a GiST index,
 # EPSG:4326 like predio's catalog. Both servers listen on loopback; the tile list is
-# every z14-z16 tile of the town's central quarter, shuffled (seeded). Two rounds, each with
-# wrk running DURATION with CONNECTIONS connections on 2 threads, gzip accepted, cycling the
-# list: cold (both tile caches off: predio --cache-mib 0, martin --cache-size 0, so every
-# request cuts and encodes its tile) and warm (both caches on and warmed with the whole list).
-# Prints requests/s and latency percentiles of both and the two ratios; after the cold round,
-# predio's latency at half its cold rate (paced connections).
+# every z14-z16 tile of the town's central quarter, shuffled (seeded). Two settings: cold (both
+# tile caches off: predio --cache-mib 0, martin --cache-size 0, so every request cuts and
+# encodes its tile) and warm (both caches on and warmed with the whole list). In each, ROUNDS
+# (default 3) rounds of each server, alternating, each wrk running DURATION with CONNECTIONS
+# connections on 2 threads, gzip accepted, cycling the list. Prints requests/s and latency
+# percentiles of every round and the ratio of the medians; after the cold rounds, predio's
+# latency at half its median cold rate (paced connections).
 #
 # Needs wrk, PostgreSQL 15 + PostGIS (`make bench-deps`) and martin 1.14 (the newest that builds
 # with Rust 1.95), installed into target/martin when missing:
@@ -21,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-20s}
 CONNS=${2:-64}
+ROUNDS=${ROUNDS:-3}
 PREDIO=${PREDIO:-target/debug/predio}
 CATALOG=${CATALOG:-target/bench-data/compute/data-500000-1000000}
 WORK=$(realpath -m target/bench-data/tiles)
@@ -106,7 +108,7 @@ lua() {  # $1 prefix, $2 suffix
 lua /parcels/ "" > "$WORK/martin.lua"
 lua /tiles/parcels/ ".mvt?window=90d" > "$WORK/predio.lua"
 
-run() {  # $1 name, $2 port
+check() {  # $1 name, $2 port
   # Every tile once, checking it is served (with the caches on, this warms them).
   local bad=0 bytes=0
   while read -r t; do
@@ -118,28 +120,58 @@ run() {  # $1 name, $2 port
     bytes=$((bytes + size))
   done < "$WORK/tiles.txt"
   [ "$bad" = 0 ] || { echo "$1: $bad tiles failed while warming"; exit 1; }
+  printf '%-7s every tile served: %.1f MB gzip\n' "$1" "$(echo "$bytes / 1000000" | bc -l)"
+}
+
+round() {  # $1 name, $2 port, $3 round
   wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H 'Accept-Encoding: gzip' \
-    -s "$WORK/$1.lua" "http://127.0.0.1:$2" > "$WORK/wrk-$1.txt"
+    -s "$WORK/$1.lua" "http://127.0.0.1:$2" > "$WORK/wrk-$1-$3.txt"
   local rps p50 p99 errors
-  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-$1.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk-$1.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk-$1.txt")
-  errors=$(grep -E "Non-2xx|Socket errors" "$WORK/wrk-$1.txt" || true)
-  printf '%-7s %10s req/s   p50 %8s   p99 %8s   tiles %5.1f MB gzip   %s\n' "$1" "$rps" "$p50" \
-    "$p99" "$(echo "$bytes / 1000000" | bc -l)" "$errors"
-  eval "RPS_$1=$rps"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-$1-$3.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk-$1-$3.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk-$1-$3.txt")
+  errors=$(grep -E "Non-2xx|Socket errors" "$WORK/wrk-$1-$3.txt" || true)
+  printf '%-7s round %s %10s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$3" "$rps" "$p50" \
+    "$p99" "$errors"
+  eval "RPS_$1=\"\${RPS_$1:-} $rps\""
+}
+
+# ROUNDS rounds of each server, alternating (martin first in odd rounds, predio in even ones):
+# on a shared machine whose speed drifts for minutes, a slow spell then falls on both sides.
+# The ratio is of the medians of the rounds.
+rounds() {  # $1 cold|warm
+  RPS_martin="" RPS_predio=""
+  check martin 3001
+  check predio 3002
+  # An unmeasured 5 s at full concurrency each: martin opens its pool of PostgreSQL connections
+  # (its first 3 s round at 64 connections ran at 39 req/s, the next at 99).
+  local name port
+  for name in martin predio; do
+    if [ "$name" = martin ]; then port=3001; else port=3002; fi
+    wrk -t2 -c"$CONNS" -d5s -H 'Accept-Encoding: gzip' -s "$WORK/$name.lua" \
+      "http://127.0.0.1:$port" > /dev/null
+  done
+  for r in $(seq 1 "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then
+      round martin 3001 "$r"; round predio 3002 "$r"
+    else
+      round predio 3002 "$r"; round martin 3001 "$r"
+    fi
+  done
+  read -r MEDIAN_martin MEDIAN_predio < <(python3 -c "
+import statistics, sys
+print(*(statistics.median(map(float, a.split())) for a in sys.argv[1:]))" "$RPS_martin" "$RPS_predio")
+  python3 -c "print(f'$1: medians of $ROUNDS rounds: predio {$MEDIAN_predio:.0f} req/s, martin {$MEDIAN_martin:.0f} req/s: predio / martin = {$MEDIAN_predio / $MEDIAN_martin:.2f}x requests/s')"
 }
 echo "cold: both tile caches off"
 start_servers 0 0
-run martin 3001
-run predio 3002
-python3 -c "print(f'cold: predio / martin: {float(\"$RPS_predio\") / float(\"$RPS_martin\"):.2f}x requests/s')"
+rounds cold
 # Cold at half of predio's saturation rate: the latency of an uncached tile when the server is
 # not overloaded. Each connection waits a random 0-2x CONNS/RATE seconds before each request
 # (wrk's delay()), so about RATE = half the cold requests/s arrive in all; the achieved rate is
 # printed beside the percentiles (wrk is closed-loop: a slow answer delays its connection's next
 # request, so compare the achieved rate with the asked one).
-HALF=$(python3 -c "print(float('$RPS_predio') / 2)")
+HALF=$(python3 -c "print($MEDIAN_predio / 2)")
 { lua /tiles/parcels/ ".mvt?window=90d"
   echo "local pause = 2000 * $CONNS / $HALF"
   echo "delay = function() return math.random() * pause end"; } > "$WORK/predio-paced.lua"
@@ -151,9 +183,7 @@ printf 'predio at half its cold rate (%.0f req/s asked): %s req/s   p50 %s   p99
   "$(awk '$1 == "99%" {print $2}' "$WORK/wrk-predio-paced.txt")"
 echo "warm: both tile caches on, warmed with every tile"
 start_servers 1024 1024
-run martin 3001
-run predio 3002
-python3 -c "print(f'warm: predio / martin: {float(\"$RPS_predio\") / float(\"$RPS_martin\"):.2f}x requests/s')"
+rounds warm
 
 # Whole pyramids into MBTiles: `predio export tiles` (parcels layer) against martin-cp from the
 # same PostGIS table, both on every core (rayon; --concurrency = cores), z10-z16 as the issue
