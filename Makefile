@@ -146,7 +146,7 @@ bench-check: build bench-deps
 	PROFILE=dev benches/compare/compute.sh 5000 20000 2
 	benches/compare/import.sh 5000 2
 	benches/compare/geocode.sh 20000 2
-	CATALOG=target/bench-data/compute/data-5000-20000 ARCHIVE_RUNS=1 benches/compare/tiles.sh 3s 8
+	CATALOG=target/bench-data/compute/data-5000-20000 ARCHIVE_RUNS=1 ROUNDS=2 benches/compare/tiles.sh 3s 8
 	benches/compare/ab.sh $(PREDIO) $(PREDIO) 2000 5000 1
 
 # cargo-fuzz on nightly (rustup toolchain install nightly): each target FUZZ_SECONDS, from the
