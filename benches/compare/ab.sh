@@ -20,31 +20,25 @@ cd "$work"
 "$new" --data cat import reports town/reports.csv --mapping town/reports-mapping.toml >/dev/null 2>&1
 compute="--data cat compute --as-of 2025-12-31 --deadlines $rules/costa-rica.toml --holidays $rules/feriados-cr-2025.csv"
 "$new" $compute >/dev/null 2>&1
-# Interleaved: the builds take turns (old, new, then new, old, ...), so that the catalog's
-# growth (each compute and geocode commits a version) and the machine's drift fall on both
-# alike; medians of RUNS pairs.
-python3 - "$old" "$new" "$runs" "$compute" "$work" <<'PY'
-import statistics, subprocess, sys, time
-old, new, runs, compute, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-cases = {
-    "compute": lambda b, tag: f"{b} {compute}",
-    "geocode": lambda b, tag: f"{b} --data cat geocode",
-    "tiles": lambda b, tag: f"{b} --data cat export tiles --format pmtiles --minzoom 12 --maxzoom 15 --out {work}/{tag}.pmtiles",
-}
-for name, command in cases.items():
-    times = {"old": [], "new": []}
-    for i in range(runs + 1):
-        order = [("old", old), ("new", new)]
-        if i % 2:
-            order.reverse()
-        for tag, binary in order:
-            start = time.perf_counter()
-            subprocess.run(command(binary, tag), shell=True, capture_output=True, check=True)
-            if i > 0:  # the first pair warms up
-                times[tag].append(time.perf_counter() - start)
-    o, n = statistics.median(times["old"]), statistics.median(times["new"])
-    print(f"{name}: old {o:.3f} s, new {n:.3f} s, new/old {n / o:.3f} (medians of {runs} interleaved pairs)")
+# Interleaved (interleaved.py: a warm-up each, then the builds take turns, old first in odd
+# rounds), so that the catalog's growth (each compute and geocode commits a version) and the
+# machine's drift fall on both alike; medians of RUNS rounds.
+tiles="--data cat export tiles --format pmtiles --minzoom 12 --maxzoom 15 --out $work"
+for case in compute geocode tiles; do
+  case $case in
+    compute) a="$old $compute"; b="$new $compute" ;;
+    geocode) a="$old --data cat geocode"; b="$new --data cat geocode" ;;
+    tiles) a="$old $tiles/old.pmtiles"; b="$new $tiles/new.pmtiles" ;;
+  esac
+  python3 "$here/benches/compare/interleaved.py" "$runs" "$work/$case.json" "old=$a" "new=$b" \
+    > /dev/null
+  python3 - "$work/$case.json" "$case" "$runs" <<'PY'
+import json, sys
+m = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}
+print(f"{sys.argv[2]}: old {m['old']:.3f} s, new {m['new']:.3f} s, new/old {m['new'] / m['old']:.3f} "
+      f"(medians of {sys.argv[3]} interleaved rounds)")
 PY
+done
 py=$here/target/check-venv/bin/python; [ -x "$py" ] || py=python3
 "$py" - "$work" <<'PY'
 import sys
