@@ -7,8 +7,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # GDAL (with GEOS) and the one system PROJ shared by GDAL and the proj crate; clang for bindgen;
+# nasm and the autotools build ISA-L (the tiles' gzip) from the isal-sys crate's source;
 # linux-perf/hyperfine only for the benches.
-APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config libfreetype-dev fonts-noto-core
+APT_PACKAGES := libgdal-dev libproj-dev gdal-bin clang libclang-dev pkg-config libfreetype-dev fonts-noto-core nasm autoconf automake libtool make
 # The PostGIS tile source test starts its own throwaway cluster (tests/integration/support.rs).
 TEST_PACKAGES := postgresql-15 postgresql-15-postgis-3
 # The peers of benches/compare: PostGIS (and ogr2ogr, above); GeoPandas goes into a venv.

@@ -55,20 +55,43 @@ impl EncodedTile {
     }
 }
 
-/// `raw` gzip-compressed (fast level), or nothing for nothing.
+/// `raw` gzip-compressed, or nothing for nothing.
+///
+/// ISA-L's level 1 (`isal-rs`): on the 100,000-parcel town's z14–z16 tiles it compresses 2.3×
+/// faster than zlib-rs at level 1 (flate2's fastest), for a tenth fewer bytes. gzip was a third
+/// of the CPU time of an uncached tile. The stream is compressed in one call into a scratch
+/// buffer of the thread, then copied out at its size (a cached tile holds no slack).
 ///
 /// # Errors
-/// Never in practice (compression into memory).
+/// Never in practice (compression into memory; ISA-L's refusal falls back to flate2).
 pub fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     if raw.is_empty() {
         return Ok(Vec::new());
     }
-    let mut z = flate2::write::GzEncoder::new(
-        Vec::with_capacity(raw.len() / 2),
-        flate2::Compression::fast(),
-    );
-    z.write_all(raw)?;
-    z.finish()
+    // Room for stored blocks (5 bytes each 64 KiB) and the gzip header and trailer.
+    let bound = raw.len() + raw.len() / 64 + 1024;
+    let isal = SCRATCH.with_borrow_mut(|out| {
+        if out.len() < bound {
+            out.resize(bound, 0);
+        }
+        isal::compress_into(raw, out, isal::CompressionLevel::One, isal::Codec::Gzip)
+            .ok()
+            .map(|n| out[..n].to_vec())
+    });
+    match isal {
+        Some(gz) => Ok(gz),
+        None => {
+            let mut z = flate2::write::GzEncoder::new(
+                Vec::with_capacity(raw.len() / 2),
+                flate2::Compression::fast(),
+            );
+            z.write_all(raw)?;
+            z.finish()
+        }
+    }
 }
 
 /// The tile cache.
@@ -212,5 +235,47 @@ mod tests {
         let mut back = Vec::new();
         std::io::Read::read_to_end(&mut d, &mut back).expect("gunzip");
         assert_eq!(back, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn gzip_streams_read_back_with_flate2_whatever_the_bytes() {
+        // Incompressible bytes (ISA-L writes stored blocks), a run, a tile-like mix, and the
+        // sizes about a 64 KiB stored block, each read back by another implementation.
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        };
+        let mixed: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| [(i % 7) as u8, (i / 3) as u8, 0, 26, (i * 31 % 251) as u8])
+            .collect();
+        let inputs = [
+            noise(1 << 20),
+            noise(65_535),
+            noise(65_536),
+            noise(1),
+            vec![0; 300_000],
+            mixed,
+        ];
+        for raw in &inputs {
+            let gz = gzip(raw).expect("gzip");
+            assert!(
+                gz.len() <= raw.len() + raw.len() / 64 + 1024,
+                "{} -> {}",
+                raw.len(),
+                gz.len()
+            );
+            let mut back = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut back)
+                .expect("gunzip");
+            assert!(back == *raw, "{} bytes did not read back", raw.len());
+        }
+        assert!(gzip(&inputs[4]).expect("gzip").len() < 1_000);
     }
 }
