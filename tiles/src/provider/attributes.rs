@@ -20,11 +20,26 @@ use super::{Selection, TileSourceError};
 pub(super) struct Attributes {
     /// Row of each feature, `u32::MAX` where the filter has none.
     pub(super) rows: Vec<u32>,
-    /// Per field, per row.
-    pub(super) columns: Vec<Vec<Option<f64>>>,
+    /// The number of fields.
+    width: usize,
+    /// The fields' values row by row (a row's fields side by side: a feature's tags are read
+    /// from one place rather than from a column each), NaN where missing.
+    values: Vec<f64>,
 }
 
 impl Attributes {
+    /// The value of field `col` in `row`, if there is one.
+    pub(super) fn get(&self, col: usize, row: u32) -> Option<f64> {
+        let v = self.values[row as usize * self.width + col];
+        (!v.is_nan()).then_some(v)
+    }
+
+    /// The fields of `row`, NaN where missing.
+    fn row(&self, row: u32) -> &[f64] {
+        let at = row as usize * self.width;
+        &self.values[at..at + self.width]
+    }
+
     /// The value of `field` of the feature at `feature`, if it has a row and a value there.
     pub(super) fn value_at(
         &self,
@@ -34,9 +49,7 @@ impl Attributes {
     ) -> Option<f64> {
         let col = fields.iter().position(|f| f.name == field)?;
         let row = *self.rows.get(feature)?;
-        (row != u32::MAX)
-            .then(|| self.columns[col][row as usize])
-            .flatten()
+        (row != u32::MAX).then(|| self.get(col, row)).flatten()
     }
 
     /// The defined values of `field` of the features that have a row.
@@ -47,7 +60,7 @@ impl Attributes {
         self.rows
             .iter()
             .filter(|&&r| r != u32::MAX)
-            .filter_map(|&r| self.columns[col][r as usize])
+            .filter_map(|&r| self.get(col, r))
             .collect()
     }
 }
@@ -179,7 +192,8 @@ impl IndexTable {
         }
         self.check(filter)?;
         let mut rows = vec![u32::MAX; n];
-        let mut columns = vec![Vec::new(); self.fields.len()];
+        let width = self.fields.len();
+        let mut values = Vec::new();
         if let Some(df) = &self.df {
             let err = table_error(self.layer);
             let sel = select(df, &filter.at_res(res)).map_err(|e| TileSourceError::Table {
@@ -193,21 +207,25 @@ impl IndexTable {
                     rows[i as usize] = row as u32;
                 }
             }
-            for (spec, out) in self.fields.iter().zip(columns.iter_mut()) {
+            values = vec![f64::NAN; sel.height() * width];
+            for (col, spec) in self.fields.iter().enumerate() {
                 let Ok(c) = sel.column(spec.name) else {
-                    *out = vec![None; sel.height()];
                     continue;
                 };
                 let c = c.cast(&DataType::Float64).map_err(&err)?;
-                *out = c
-                    .f64()
-                    .map_err(&err)?
-                    .iter()
-                    .map(|v| v.filter(|v| v.is_finite()))
-                    .collect();
+                let at = values.iter_mut().skip(col).step_by(width);
+                for (out, v) in at.zip(c.f64().map_err(&err)?.iter()) {
+                    if let Some(v) = v.filter(|v| v.is_finite()) {
+                        *out = v;
+                    }
+                }
             }
         }
-        let a = Arc::new(Attributes { rows, columns });
+        let a = Arc::new(Attributes {
+            rows,
+            width,
+            values,
+        });
         self.cache
             .lock()
             .map_err(|_| self.poisoned())?
@@ -307,17 +325,22 @@ pub(super) fn index_tags(
     attrs: &Attributes,
     row: u32,
 ) {
-    for (slot, (spec, col)) in fields.iter().zip(&attrs.columns).enumerate() {
-        let v = if row == u32::MAX {
-            None
-        } else {
-            col[row as usize]
-        };
-        match (spec.kind, v) {
-            (FieldKind::Count, v) => {
-                f.tag(first + slot, TagValue::UInt(v.unwrap_or(0.0) as u64));
+    if row == u32::MAX {
+        // No row: the counts are 0, the numbers absent.
+        for (slot, spec) in fields.iter().enumerate() {
+            if spec.kind == FieldKind::Count {
+                f.tag(first + slot, TagValue::UInt(0));
             }
-            (FieldKind::Number, Some(v)) => f.tag(first + slot, TagValue::Double(v)),
+        }
+        return;
+    }
+    for (slot, (spec, &v)) in fields.iter().zip(attrs.row(row)).enumerate() {
+        match spec.kind {
+            FieldKind::Count => {
+                let v = if v.is_nan() { 0.0 } else { v };
+                f.tag(first + slot, TagValue::UInt(v as u64));
+            }
+            FieldKind::Number if !v.is_nan() => f.tag(first + slot, TagValue::Double(v)),
             _ => {}
         }
     }

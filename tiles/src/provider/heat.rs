@@ -182,8 +182,7 @@ impl TileProvider for HeatLayer {
             .filter(|&i| {
                 let row = attrs.rows[i as usize];
                 row != u32::MAX
-                    && attrs.columns[received][row as usize].unwrap_or(0.0)
-                        >= f64::from(self.min_reports)
+                    && attrs.get(received, row).unwrap_or(0.0) >= f64::from(self.min_reports)
             })
             .collect();
         let mut keys = vec!["cell", "res"];

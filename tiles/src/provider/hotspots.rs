@@ -92,7 +92,7 @@ impl HotspotLayer {
             if row == u32::MAX {
                 continue;
             }
-            let Some(v) = attrs.columns[self.received][row as usize] else {
+            let Some(v) = attrs.get(self.received, row) else {
                 continue;
             };
             if let Ok(cell) = features.ids[i].parse::<h3o::CellIndex>() {
