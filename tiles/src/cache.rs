@@ -55,12 +55,16 @@ impl EncodedTile {
     }
 }
 
+/// The largest scratch buffer a thread keeps for [`gzip`].
+const SCRATCH_MAX: usize = 1 << 20;
+
 /// `raw` gzip-compressed, or nothing for nothing.
 ///
 /// ISA-L's level 1 (`isal-rs`): on the 100,000-parcel town's z14–z16 tiles it compresses 2.3×
 /// faster than zlib-rs at level 1 (flate2's fastest), for a tenth fewer bytes. gzip was a third
 /// of the CPU time of an uncached tile. The stream is compressed in one call into a scratch
-/// buffer of the thread, then copied out at its size (a cached tile holds no slack).
+/// buffer of the thread (up to [`SCRATCH_MAX`]), then copied out at its size (a cached tile
+/// holds no slack).
 ///
 /// # Errors
 /// Never in practice (compression into memory; ISA-L's refusal falls back to flate2).
@@ -73,14 +77,23 @@ pub fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
     }
     // Room for stored blocks (5 bytes each 64 KiB) and the gzip header and trailer.
     let bound = raw.len() + raw.len() / 64 + 1024;
-    let isal = SCRATCH.with_borrow_mut(|out| {
-        if out.len() < bound {
-            out.resize(bound, 0);
-        }
+    let compress = |out: &mut [u8]| {
         isal::compress_into(raw, out, isal::CompressionLevel::One, isal::Codec::Gzip)
             .ok()
             .map(|n| out[..n].to_vec())
-    });
+    };
+    // A thread keeps a scratch buffer for the usual tiles only: a low-zoom tile of megabytes gets
+    // one of its own, so no server thread holds megabytes between requests.
+    let isal = if bound <= SCRATCH_MAX {
+        SCRATCH.with_borrow_mut(|out| {
+            if out.len() < bound {
+                out.resize(bound, 0);
+            }
+            compress(out)
+        })
+    } else {
+        compress(&mut vec![0; bound])
+    };
     match isal {
         Some(gz) => Ok(gz),
         None => {
