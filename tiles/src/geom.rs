@@ -78,7 +78,7 @@ pub struct TileFrame {
     y0: f64,
     /// MVT units per normalised unit: `EXTENT * 2^z`.
     scale: f64,
-    /// Snap grid, MVT units.
+    /// Snap grid, MVT units: a power of two (`Cutter::ring` multiplies by its inverse).
     step: i32,
 }
 
@@ -154,11 +154,13 @@ impl TilePolygons {
     }
 }
 
-/// Reusable buffers for cutting.
+/// Reusable buffers for cutting: the coordinates being clipped, and the rings of the features
+/// cut before (a ring is written into one of them rather than into a new allocation).
 #[derive(Debug, Default)]
 pub struct Cutter {
     a: Vec<Coord<f64>>,
     b: Vec<Coord<f64>>,
+    spare: Vec<TileRing>,
 }
 
 impl Cutter {
@@ -172,7 +174,7 @@ impl Cutter {
         min_area: i64,
         out: &mut TilePolygons,
     ) {
-        out.rings.clear();
+        self.reuse(&mut out.rings, 0);
         out.area = 0;
         let lo = -f64::from(BUFFER);
         let hi = f64::from(EXTENT as i32 + BUFFER);
@@ -181,6 +183,7 @@ impl Cutter {
                 continue;
             };
             if area.abs() < min_area.max(1) {
+                self.spare.push(exterior);
                 continue;
             }
             let start = out.rings.len();
@@ -190,7 +193,9 @@ impl Cutter {
                 if let Some((ring, area)) = self.ring(hole, frame, lo, hi) {
                     // A hole is dropped only when it fits in a pixel, so the outline moves by
                     // less than one.
-                    if !fits_in_pixel(&ring) {
+                    if fits_in_pixel(&ring) {
+                        self.spare.push(ring);
+                    } else {
                         net -= area.abs();
                         out.rings.push((ring, false));
                     }
@@ -198,7 +203,7 @@ impl Cutter {
             }
             // A hole can cover all of the tile the polygon covers (a tile inside a lake).
             if net < min_area.max(1) {
-                out.rings.truncate(start);
+                self.reuse(&mut out.rings, start);
             } else {
                 out.area += net;
             }
@@ -236,17 +241,31 @@ impl Cutter {
         if min_x < lo || min_y < lo || max_x > hi || max_y > hi {
             clip(&mut self.a, &mut self.b, lo, hi);
         }
+        // The step is a power of two: a product by its inverse is the quotient, exactly (and
+        // a division a coordinate was a fifth of this loop).
         let step = f64::from(frame.step);
+        let inverse = 1.0 / step;
         let snapped = self.a.iter().map(|c| Coord {
-            x: (round(c.x / step) * step) as i32,
-            y: (round(c.y / step) * step) as i32,
+            x: (round(c.x * inverse) * step) as i32,
+            y: (round(c.y * inverse) * step) as i32,
         });
-        let ring = clean_ring(snapped);
-        if ring.len() < 3 {
+        let mut ring = self.spare.pop().unwrap_or_default();
+        clean_ring_into(snapped, &mut ring);
+        let area = if ring.len() < 3 {
+            0
+        } else {
+            signed_area2(&ring) / 2
+        };
+        if area == 0 {
+            self.spare.push(ring);
             return None;
         }
-        let area = signed_area2(&ring) / 2;
-        (area != 0).then_some((ring, area))
+        Some((ring, area))
+    }
+
+    /// Keeps the rings of `rings` from `from` on as spares.
+    fn reuse(&mut self, rings: &mut Vec<(TileRing, bool)>, from: usize) {
+        self.spare.extend(rings.drain(from..).map(|(r, _)| r));
     }
 }
 
@@ -337,13 +356,16 @@ fn clip(ring: &mut Vec<Coord<f64>>, scratch: &mut Vec<Coord<f64>>, lo: f64, hi: 
 /// Twice the signed area of a ring given without its closing vertex (positive when it turns
 /// clockwise on screen, y down).
 pub fn signed_area2(ring: &[Coord<i32>]) -> i64 {
-    let n = ring.len();
-    (0..n)
-        .map(|i| {
-            let (a, b) = (ring[i], ring[(i + 1) % n]);
-            i64::from(a.x) * i64::from(b.y) - i64::from(b.x) * i64::from(a.y)
-        })
-        .sum()
+    let Some(&last) = ring.last() else {
+        return 0;
+    };
+    let mut a = last;
+    let mut sum = 0;
+    for &b in ring {
+        sum += i64::from(a.x) * i64::from(b.y) - i64::from(b.x) * i64::from(a.y);
+        a = b;
+    }
+    sum
 }
 
 fn collinear(a: Coord<i32>, b: Coord<i32>, c: Coord<i32>) -> bool {
@@ -356,6 +378,13 @@ fn collinear(a: Coord<i32>, b: Coord<i32>, c: Coord<i32>) -> bool {
 /// command deltas or zero-width slivers), and without its closing vertex.
 pub fn clean_ring(coords: impl IntoIterator<Item = Coord<i32>>) -> TileRing {
     let mut out: TileRing = Vec::new();
+    clean_ring_into(coords, &mut out);
+    out
+}
+
+/// [`clean_ring`] into `out` (cleared first).
+fn clean_ring_into(coords: impl IntoIterator<Item = Coord<i32>>, out: &mut TileRing) {
+    out.clear();
     for c in coords {
         if out.last() == Some(&c) {
             continue;
@@ -386,7 +415,6 @@ pub fn clean_ring(coords: impl IntoIterator<Item = Coord<i32>>) -> TileRing {
             break;
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -441,7 +469,10 @@ mod tests {
         }
         for v in values {
             let (ours, std) = (round(v), v.round());
-            assert!(ours == std || ours as i32 == std as i32, "{v}: {ours} != {std}");
+            assert!(
+                ours == std || ours as i32 == std as i32,
+                "{v}: {ours} != {std}"
+            );
         }
     }
 
