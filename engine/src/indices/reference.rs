@@ -946,6 +946,27 @@ mod tests {
             (fast, counts)
         };
         let (fast, fast_counts) = both(scope);
+        // On one thread (the frames made one after the other, none waiting for another): the
+        // same tables, row for row.
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a pool of one thread");
+        let (alone, _) = one
+            .install(|| {
+                let columns = ReportColumns::from_reports(&reports, &lens).expect("columns");
+                super::super::compute(
+                    columns,
+                    Some(parcels.as_slice()),
+                    Some(&sectors),
+                    scope,
+                    &cfg,
+                )
+            })
+            .expect("on one thread");
+        for level in [Level::Parcel, Level::Sector, Level::H3, Level::Report] {
+            assert!(alone.get(level).equals_missing(fast.get(level)), "{level}");
+        }
         assert!(fast_counts.after_as_of > 0 && fast_counts.closed_before_created > 0);
         check_report_table(&fast.reports, &reports, &lens, as_of, &cfg);
         // Every report used: the table's text columns are the columns read.

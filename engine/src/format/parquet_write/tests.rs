@@ -100,6 +100,40 @@ fn a_table_of_several_row_groups_reads_back_equal_to_polars_own_file() {
                         .is_some()
                 });
             assert_eq!(with_statistics, statistics && df.height() > 0);
+            if statistics {
+                // Each group's statistics are its rows' (a group of several chunks is their
+                // pages one after the other, its statistics reduced over them).
+                let mut offset = 0;
+                for g in &meta.row_groups {
+                    let rows = df.slice(offset, g.num_rows());
+                    offset += g.num_rows() as i64;
+                    let at = |name: &str| {
+                        g.parquet_columns()
+                            .iter()
+                            .find(|c| c.descriptor().path_in_schema[0].as_str() == name)
+                            .and_then(|c| c.statistics(&meta.footer_buf))
+                            .expect("statistics")
+                            .expect("read")
+                    };
+                    let hours = rows.column("hours").expect("hours").f64().expect("f64");
+                    let polars_parquet::parquet::statistics::Statistics::Double(s) = at("hours")
+                    else {
+                        panic!("hours: not doubles");
+                    };
+                    assert_eq!(s.null_count, Some(hours.null_count() as i64));
+                    assert_eq!((s.min_value, s.max_value), (hours.min(), hours.max()));
+                    let count = rows.column("count").expect("count").u32().expect("u32");
+                    let polars_parquet::parquet::statistics::Statistics::Int32(s) = at("count")
+                    else {
+                        panic!("count: not int32");
+                    };
+                    let as_i32 = |v: Option<u32>| v.map(|v| v as i32);
+                    assert_eq!(
+                        (s.min_value, s.max_value),
+                        (as_i32(count.min()), as_i32(count.max()))
+                    );
+                }
+            }
             // Strings get a dictionary from their views where a row group holds at most
             // VIEW_DICTIONARY_MAX values (the window always, the ids of 10 rows), else only
             // when asked for (9,000 ids); numbers never do.
