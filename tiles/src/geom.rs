@@ -269,17 +269,21 @@ impl Cutter {
     }
 }
 
-/// `v.round()` (half away from zero) without a call and without a branch: on the x86-64
-/// baseline `f64::round` is a libm call, once per coordinate of every ring cut (2 % of a cold
-/// tile), and a branch on the fraction, which is as random as the coordinates, is mispredicted
-/// half the time. Truncation is one instruction, and `v - t` is exact for the coordinates of a
-/// tile (and for any `|v| < 2^52`). Beyond `i64`'s range, and for NaN, the `i32` the caller
-/// makes of it is `f64::round`'s.
+/// `v.round()` (half away from zero) without a call: on the x86-64 baseline `f64::round` is a
+/// libm call, once per coordinate of every ring cut (2 % of a cold tile). Truncation is one
+/// instruction, and `v - t` is exact for the coordinates of a tile (and for any `|v| < 2^52`).
+/// Beyond `i64`'s range, and for NaN, the `i32` the caller makes of it is `f64::round`'s.
 #[inline]
 fn round(v: f64) -> f64 {
     let t = v as i64 as f64;
     let f = v - t;
-    t + f64::from(u8::from(f >= 0.5)) - f64::from(u8::from(f <= -0.5))
+    if f >= 0.5 {
+        t + 1.0
+    } else if f <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
 }
 
 fn fits_in_pixel(ring: &[Coord<i32>]) -> bool {

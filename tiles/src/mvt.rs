@@ -289,17 +289,13 @@ fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
-/// [`varint`] of a `u32`. Most (tags, moves) take one or two bytes, as randomly as the
-/// coordinates go: both bytes are written and the second taken back when not needed, rather
-/// than a branch that is mispredicted as often.
+/// [`varint`] of a `u32`, most of which (tags, short moves) take a byte.
 fn varint32(v: u32, out: &mut Vec<u8>) {
-    if v >= 0x4000 {
-        // A move of 8,192 units or more (twice the tile): rare.
-        return varint(u64::from(v), out);
+    if v < 0x80 {
+        out.push(v as u8);
+    } else {
+        varint(u64::from(v), out);
     }
-    let long = v >= 0x80;
-    out.extend_from_slice(&[(v as u8 & 0x7f) | (u8::from(long) << 7), (v >> 7) as u8]);
-    out.truncate(out.len() - usize::from(!long));
 }
 
 fn varint(mut v: u64, out: &mut Vec<u8>) {
