@@ -22,11 +22,6 @@ use predio_engine::{CatalogStore, DirCatalog, ParcelLayer};
 use predio_importers::{generate_sample, SampleOptions};
 use predio_tiles::{HeatLayer, PolygonLayer, TileCoord, TileProvider};
 
-/// The allocator `predio serve` makes its tiles with (api/src/main.rs): with the system's, a
-/// tenth of a cold tile was glibc's malloc and free.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn catalog() -> Option<PathBuf> {
     if !std::env::args().any(|a| a == "--bench") {
         return None;

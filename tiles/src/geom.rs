@@ -78,7 +78,7 @@ pub struct TileFrame {
     y0: f64,
     /// MVT units per normalised unit: `EXTENT * 2^z`.
     scale: f64,
-    /// Snap grid, MVT units: a power of two (`Cutter::ring` multiplies by its inverse).
+    /// Snap grid, MVT units.
     step: i32,
 }
 
@@ -154,13 +154,11 @@ impl TilePolygons {
     }
 }
 
-/// Reusable buffers for cutting: the coordinates being clipped, and the rings of the features
-/// cut before (a ring is written into one of them rather than into a new allocation).
+/// Reusable buffers for cutting.
 #[derive(Debug, Default)]
 pub struct Cutter {
     a: Vec<Coord<f64>>,
     b: Vec<Coord<f64>>,
-    spare: Vec<TileRing>,
 }
 
 impl Cutter {
@@ -174,7 +172,7 @@ impl Cutter {
         min_area: i64,
         out: &mut TilePolygons,
     ) {
-        self.reuse(&mut out.rings, 0);
+        out.rings.clear();
         out.area = 0;
         let lo = -f64::from(BUFFER);
         let hi = f64::from(EXTENT as i32 + BUFFER);
@@ -183,7 +181,6 @@ impl Cutter {
                 continue;
             };
             if area.abs() < min_area.max(1) {
-                self.spare.push(exterior);
                 continue;
             }
             let start = out.rings.len();
@@ -193,9 +190,7 @@ impl Cutter {
                 if let Some((ring, area)) = self.ring(hole, frame, lo, hi) {
                     // A hole is dropped only when it fits in a pixel, so the outline moves by
                     // less than one.
-                    if fits_in_pixel(&ring) {
-                        self.spare.push(ring);
-                    } else {
+                    if !fits_in_pixel(&ring) {
                         net -= area.abs();
                         out.rings.push((ring, false));
                     }
@@ -203,7 +198,7 @@ impl Cutter {
             }
             // A hole can cover all of the tile the polygon covers (a tile inside a lake).
             if net < min_area.max(1) {
-                self.reuse(&mut out.rings, start);
+                out.rings.truncate(start);
             } else {
                 out.area += net;
             }
@@ -241,31 +236,17 @@ impl Cutter {
         if min_x < lo || min_y < lo || max_x > hi || max_y > hi {
             clip(&mut self.a, &mut self.b, lo, hi);
         }
-        // The step is a power of two: a product by its inverse is the quotient, exactly (and
-        // a division a coordinate was a fifth of this loop).
         let step = f64::from(frame.step);
-        let inverse = 1.0 / step;
         let snapped = self.a.iter().map(|c| Coord {
-            x: (round(c.x * inverse) * step) as i32,
-            y: (round(c.y * inverse) * step) as i32,
+            x: (round(c.x / step) * step) as i32,
+            y: (round(c.y / step) * step) as i32,
         });
-        let mut ring = self.spare.pop().unwrap_or_default();
-        clean_ring_into(snapped, &mut ring);
-        let area = if ring.len() < 3 {
-            0
-        } else {
-            signed_area2(&ring) / 2
-        };
-        if area == 0 {
-            self.spare.push(ring);
+        let ring = clean_ring(snapped);
+        if ring.len() < 3 {
             return None;
         }
-        Some((ring, area))
-    }
-
-    /// Keeps the rings of `rings` from `from` on as spares.
-    fn reuse(&mut self, rings: &mut Vec<(TileRing, bool)>, from: usize) {
-        self.spare.extend(rings.drain(from..).map(|(r, _)| r));
+        let area = signed_area2(&ring) / 2;
+        (area != 0).then_some((ring, area))
     }
 }
 
@@ -356,16 +337,13 @@ fn clip(ring: &mut Vec<Coord<f64>>, scratch: &mut Vec<Coord<f64>>, lo: f64, hi: 
 /// Twice the signed area of a ring given without its closing vertex (positive when it turns
 /// clockwise on screen, y down).
 pub fn signed_area2(ring: &[Coord<i32>]) -> i64 {
-    let Some(&last) = ring.last() else {
-        return 0;
-    };
-    let mut a = last;
-    let mut sum = 0;
-    for &b in ring {
-        sum += i64::from(a.x) * i64::from(b.y) - i64::from(b.x) * i64::from(a.y);
-        a = b;
-    }
-    sum
+    let n = ring.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            i64::from(a.x) * i64::from(b.y) - i64::from(b.x) * i64::from(a.y)
+        })
+        .sum()
 }
 
 fn collinear(a: Coord<i32>, b: Coord<i32>, c: Coord<i32>) -> bool {
@@ -378,13 +356,6 @@ fn collinear(a: Coord<i32>, b: Coord<i32>, c: Coord<i32>) -> bool {
 /// command deltas or zero-width slivers), and without its closing vertex.
 pub fn clean_ring(coords: impl IntoIterator<Item = Coord<i32>>) -> TileRing {
     let mut out: TileRing = Vec::new();
-    clean_ring_into(coords, &mut out);
-    out
-}
-
-/// [`clean_ring`] into `out` (cleared first).
-fn clean_ring_into(coords: impl IntoIterator<Item = Coord<i32>>, out: &mut TileRing) {
-    out.clear();
     for c in coords {
         if out.last() == Some(&c) {
             continue;
@@ -415,6 +386,7 @@ fn clean_ring_into(coords: impl IntoIterator<Item = Coord<i32>>, out: &mut TileR
             break;
         }
     }
+    out
 }
 
 #[cfg(test)]
@@ -469,10 +441,7 @@ mod tests {
         }
         for v in values {
             let (ours, std) = (round(v), v.round());
-            assert!(
-                ours == std || ours as i32 == std as i32,
-                "{v}: {ours} != {std}"
-            );
+            assert!(ours == std || ours as i32 == std as i32, "{v}: {ours} != {std}");
         }
     }
 
