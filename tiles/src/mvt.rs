@@ -66,10 +66,8 @@ pub(crate) struct LayerWriter<'a> {
     /// The encoded `Layer.features` fields so far.
     features: Vec<u8>,
     count: usize,
-    /// The feature being written: its `Feature.tags` and `Feature.geometry` as the varints of
-    /// their packed fields (written once, as they come: their lengths are theirs).
-    tags: Vec<u8>,
-    geometry: Vec<u8>,
+    tags: Vec<u32>,
+    geometry: Vec<u32>,
     cursor: Coord<i32>,
 }
 
@@ -206,8 +204,7 @@ impl<'a> Feature<'_, 'a> {
             l.used.push(slot as u32);
         }
         let value = l.value(value);
-        varint32(key, &mut l.tags);
-        varint32(value, &mut l.tags);
+        l.tags.extend([key, value]);
     }
 
     /// Adds a ring (without its closing vertex; one that has it is taken as well), rewound if
@@ -231,30 +228,31 @@ impl<'a> Feature<'_, 'a> {
             }
         };
         let l = &mut *self.layer;
-        varint32(command(1, 1), &mut l.geometry);
+        l.geometry.push(command(1, 1));
         push_delta(&mut l.geometry, &mut l.cursor, at(0));
         if ring.len() > 1 {
-            varint32(command(2, ring.len() - 1), &mut l.geometry);
+            l.geometry.push(command(2, ring.len() - 1));
             for i in 1..ring.len() {
                 push_delta(&mut l.geometry, &mut l.cursor, at(i));
             }
         }
-        varint32(command(7, 1), &mut l.geometry);
+        l.geometry.push(command(7, 1));
     }
 
     /// Adds the feature to its layer.
     pub(crate) fn end(self) {
         let l = self.layer;
-        let (tags, geometry) = (l.tags.len(), l.geometry.len());
+        let tags = packed_len(&l.tags);
+        let geometry = packed_len(&l.geometry);
         let len = 1 + varint_len(self.id) + packed_field_len(tags) + 2 + packed_field_len(geometry);
         let out = &mut l.features;
         header(2, len, out);
         out.push(1 << 3);
         varint(self.id, out);
-        packed(2, &l.tags, out);
+        packed(2, &l.tags, tags, out);
         out.push(3 << 3);
         out.push(POLYGON as u8);
-        packed(4, &l.geometry, out);
+        packed(4, &l.geometry, geometry, out);
         l.count += 1;
     }
 }
@@ -276,10 +274,9 @@ fn command(id: u32, count: usize) -> u32 {
     id | (u32::try_from(count).unwrap_or(u32::MAX >> 3) << 3)
 }
 
-/// The zig-zag varints of the move from `cursor` to `c`.
-fn push_delta(out: &mut Vec<u8>, cursor: &mut Coord<i32>, c: Coord<i32>) {
+fn push_delta(out: &mut Vec<u32>, cursor: &mut Coord<i32>, c: Coord<i32>) {
     for d in [c.x.saturating_sub(cursor.x), c.y.saturating_sub(cursor.y)] {
-        varint32(((d << 1) ^ (d >> 31)) as u32, out);
+        out.push(((d << 1) ^ (d >> 31)) as u32);
     }
     *cursor = c;
 }
@@ -287,15 +284,6 @@ fn push_delta(out: &mut Vec<u8>, cursor: &mut Coord<i32>, c: Coord<i32>) {
 fn varint_len(v: u64) -> usize {
     // A byte per started 7 bits, one for zero.
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-/// [`varint`] of a `u32`, most of which (tags, short moves) take a byte.
-fn varint32(v: u32, out: &mut Vec<u8>) {
-    if v < 0x80 {
-        out.push(v as u8);
-    } else {
-        varint(u64::from(v), out);
-    }
 }
 
 fn varint(mut v: u64, out: &mut Vec<u8>) {
@@ -317,6 +305,10 @@ fn string_field(field: u8, s: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(s.as_bytes());
 }
 
+fn packed_len(values: &[u32]) -> usize {
+    values.iter().map(|&v| varint_len(u64::from(v))).sum()
+}
+
 /// A packed field of `len` bytes with its key and length (nothing when empty).
 fn packed_field_len(len: usize) -> usize {
     if len == 0 {
@@ -326,13 +318,14 @@ fn packed_field_len(len: usize) -> usize {
     }
 }
 
-/// A packed field whose varints are `bytes` (nothing when empty).
-fn packed(field: u8, bytes: &[u8], out: &mut Vec<u8>) {
-    if bytes.is_empty() {
+fn packed(field: u8, values: &[u32], len: usize, out: &mut Vec<u8>) {
+    if values.is_empty() {
         return;
     }
-    header(field, bytes.len(), out);
-    out.extend_from_slice(bytes);
+    header(field, len, out);
+    for &v in values {
+        varint(u64::from(v), out);
+    }
 }
 
 #[cfg(test)]
