@@ -13,9 +13,51 @@ use crate::geom::{self, TileFrame, BUFFER};
 
 pub(super) type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
+/// The features' ids, one after the other in one buffer: a tile reads the ids of features
+/// near each other in the layer, which here lie near each other in memory (a `Vec<String>`
+/// scattered them over the heap, and reading each was a cache miss: half of the time spent
+/// tagging a cold parcel tile).
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    text: String,
+    /// Where each id ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Names {
+    fn push(&mut self, name: &str) {
+        self.text.push_str(name);
+        self.ends.push(self.text.len());
+    }
+
+    /// The `i`-th id.
+    pub(super) fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+impl std::hash::Hash for Names {
+    /// As the `Vec<&str>` of the ids hashes.
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.len().hash(h);
+        for s in self.iter() {
+            s.hash(h);
+        }
+    }
+}
+
 /// Polygons in normalised Web Mercator with an R-tree over their bounds.
 pub(super) struct Features {
-    pub(super) ids: Vec<String>,
+    pub(super) ids: Names,
     pub(super) index: HashMap<String, u32>,
     pub(super) geometries: Vec<MultiPolygon<f64>>,
     pub(super) bounds: Vec<[f64; 4]>,
@@ -24,14 +66,14 @@ pub(super) struct Features {
 
 impl Features {
     pub(super) fn new<'a>(items: impl Iterator<Item = (String, &'a MultiPolygon<f64>)>) -> Self {
-        let mut ids = Vec::new();
+        let mut ids = Names::default();
         let mut geometries = Vec::new();
         let mut bounds = Vec::new();
         for (id, g) in items {
             let m = geom::to_mercator(g);
             bounds.push(geom::bounds(&m));
             geometries.push(m);
-            ids.push(id);
+            ids.push(&id);
         }
         let tree = RTree::bulk_load(
             bounds
@@ -49,7 +91,7 @@ impl Features {
         let index = ids
             .iter()
             .enumerate()
-            .map(|(i, id)| (id.clone(), i as u32))
+            .map(|(i, id)| (id.to_owned(), i as u32))
             .collect();
         Self {
             ids,

@@ -195,7 +195,7 @@ impl TileProvider for HeatLayer {
             &frame,
             1,
             |i, f| {
-                f.tag(0, TagValue::Text(&features.ids[i as usize]));
+                f.tag(0, TagValue::Text(features.ids.get(i as usize)));
                 f.tag(1, TagValue::UInt(u64::from(res)));
                 index_tags(f, 2, HEAT_FIELDS, &attrs, attrs.rows[i as usize]);
             },

@@ -95,7 +95,7 @@ impl HotspotLayer {
             let Some(v) = attrs.get(self.received, row) else {
                 continue;
             };
-            if let Ok(cell) = features.ids[i].parse::<h3o::CellIndex>() {
+            if let Ok(cell) = features.ids.get(i).parse::<h3o::CellIndex>() {
                 input.push((cell, v));
                 of.push(i);
             }
@@ -198,7 +198,7 @@ impl TileProvider for HotspotLayer {
                 let Some(s) = spots[i as usize] else {
                     return;
                 };
-                f.tag(0, TagValue::Text(&features.ids[i as usize]));
+                f.tag(0, TagValue::Text(features.ids.get(i as usize)));
                 f.tag(1, TagValue::UInt(u64::from(res)));
                 f.tag(2, TagValue::Text(if s.hot { "hot" } else { "cold" }));
                 f.tag(3, TagValue::Double(s.z));

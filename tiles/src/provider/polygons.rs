@@ -292,7 +292,7 @@ impl TileProvider for PolygonLayer {
             min_area,
             |i, f| {
                 let i = i as usize;
-                f.tag(0, TagValue::Text(&self.features.ids[i]));
+                f.tag(0, TagValue::Text(self.features.ids.get(i)));
                 for (slot, (_, values)) in self.texts.iter().enumerate() {
                     if let Some(v) = &values[i] {
                         f.tag(1 + slot, TagValue::Text(v));
@@ -369,7 +369,7 @@ impl TileProvider for PolygonLayer {
                 }
                 rows[i].hash(&mut h);
                 (
-                    self.features.ids[i].clone(),
+                    self.features.ids.get(i).to_owned(),
                     h.finish(),
                     self.features.bounds[i],
                 )
