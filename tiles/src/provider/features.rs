@@ -67,6 +67,7 @@ pub(super) struct Features {
 impl Features {
     pub(super) fn new<'a>(items: impl Iterator<Item = (String, &'a MultiPolygon<f64>)>) -> Self {
         let mut ids = Names::default();
+        let mut index = HashMap::new();
         let mut geometries = Vec::new();
         let mut bounds = Vec::new();
         for (id, g) in items {
@@ -74,6 +75,8 @@ impl Features {
             bounds.push(geom::bounds(&m));
             geometries.push(m);
             ids.push(&id);
+            // A repeated id names its last feature.
+            index.insert(id, ids.len() as u32 - 1);
         }
         let tree = RTree::bulk_load(
             bounds
@@ -88,11 +91,6 @@ impl Features {
                 })
                 .collect(),
         );
-        let index = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.to_owned(), i as u32))
-            .collect();
         Self {
             ids,
             index,
