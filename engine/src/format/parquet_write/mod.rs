@@ -39,6 +39,8 @@ use std::io::Write;
 
 use polars::prelude::*;
 use polars_arrow::array::Utf8ViewArray;
+use polars_parquet::parquet::page::Page;
+use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
     array_to_columns, compress, fallible_streaming_iterator, get_dtype_encoding, to_parquet_schema,
     CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter,
@@ -302,10 +304,40 @@ fn encode_chunk(
     .into_iter()
     .map(|pages| {
         pages
-            .map(|page| Ok(compress(page?, vec![], options.compression)?))
+            .map(|page| compress_page(page?, options.compression))
             .collect()
     })
     .collect()
+}
+
+thread_local! {
+    /// Where a data page is compressed before it is copied out at its size.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `page` compressed, its buffer as long as its compressed bytes.
+///
+/// Polars' `compress` zero-fills an output buffer of the codec's bound (for Snappy, the page's
+/// size and a sixth) and truncates it: the page then holds that whole allocation until its row
+/// group is written, a fresh one per page, each of its memory pages zeroed by the kernel and
+/// again by `memset` (a fifth of a compute's page faults). Here the page is compressed into
+/// this thread's scratch buffer, reused page after page, and only its compressed bytes are
+/// copied into the page's own buffer.
+fn compress_page(page: Page, compression: CompressionOptions) -> PolarsResult<CompressedPage> {
+    if compression == CompressionOptions::Uncompressed || !matches!(page, Page::Data(_)) {
+        return Ok(compress(page, vec![], compression)?);
+    }
+    let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    scratch.clear();
+    let mut compressed = compress(page, scratch, compression)?;
+    if let CompressedPage::Data(data) = &mut compressed {
+        let buffer = data.slice_mut();
+        let exact = CowBuffer::Owned(buffer.to_vec());
+        if let CowBuffer::Owned(scratch) = std::mem::replace(buffer, exact) {
+            SCRATCH.with(|s| *s.borrow_mut() = scratch);
+        }
+    }
+    Ok(compressed)
 }
 
 fn write_group<W: Write>(writer: &mut FileWriter<W>, rows: u64, group: &Group) -> PolarsResult<()> {
