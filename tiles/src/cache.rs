@@ -2,7 +2,7 @@
 //! byte budget. When a new catalog version lands, only the tiles whose buffered bounds touch a
 //! changed feature are evicted; every other tile stays warm (and keeps its ETag).
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -40,13 +40,18 @@ pub struct EncodedTile {
 impl EncodedTile {
     /// Compresses and tags `raw`.
     ///
+    /// The ETag is a 64-bit hash of the bytes (foldhash's quality variant with its fixed
+    /// seed, the same in every process of a build) and their length. It was SipHash, `std`'s
+    /// `DefaultHasher`: 2 % of a cold tile server's CPU on the town's 0.6 MB z14 tiles, where
+    /// foldhash reads 32 bytes a step.
+    ///
     /// # Errors
     /// Never in practice (compression into memory).
     pub fn new(raw: Vec<u8>) -> std::io::Result<Self> {
+        use std::hash::BuildHasher;
         let gzip = gzip(&raw)?;
-        let mut h = std::hash::DefaultHasher::new();
-        raw.hash(&mut h);
-        let etag = format!("\"{:016x}-{:x}\"", h.finish(), raw.len());
+        let hash = foldhash::quality::FixedState::default().hash_one(raw.as_slice());
+        let etag = format!("\"{hash:016x}-{:x}\"", raw.len());
         Ok(Self { raw, gzip, etag })
     }
 

@@ -228,6 +228,7 @@ impl<'a> Feature<'_, 'a> {
             }
         };
         let l = &mut *self.layer;
+        l.geometry.reserve(2 * ring.len() + 3);
         l.geometry.push(command(1, 1));
         push_delta(&mut l.geometry, &mut l.cursor, at(0));
         if ring.len() > 1 {
@@ -318,14 +319,29 @@ fn packed_field_len(len: usize) -> usize {
     }
 }
 
+/// The varints are written into the `len` bytes made for them, through a slice: pushed one
+/// by one, each byte rechecked the vector's capacity and stored its length (every tag and
+/// coordinate of a tile is one).
 fn packed(field: u8, values: &[u32], len: usize, out: &mut Vec<u8>) {
     if values.is_empty() {
         return;
     }
     header(field, len, out);
+    let start = out.len();
+    out.resize(start + len, 0);
+    let bytes = &mut out[start..];
+    let mut at = 0;
     for &v in values {
-        varint(u64::from(v), out);
+        let mut v = v;
+        while v >= 0x80 {
+            bytes[at] = (v as u8) | 0x80;
+            v >>= 7;
+            at += 1;
+        }
+        bytes[at] = v as u8;
+        at += 1;
     }
+    debug_assert_eq!(at, len, "the packed field's length");
 }
 
 #[cfg(test)]
