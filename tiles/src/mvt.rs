@@ -287,12 +287,21 @@ fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
-fn varint(mut v: u64, out: &mut Vec<u8>) {
+fn varint(v: u64, out: &mut Vec<u8>) {
+    let mut bytes = [0; 10];
+    let len = put_varint(v, &mut bytes, 0);
+    out.extend_from_slice(&bytes[..len]);
+}
+
+/// Writes `v` as a varint into `bytes` from `at`; gives where it ends.
+fn put_varint(mut v: u64, bytes: &mut [u8], mut at: usize) -> usize {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        bytes[at] = (v as u8) | 0x80;
         v >>= 7;
+        at += 1;
     }
-    out.push(v as u8);
+    bytes[at] = v as u8;
+    at + 1
 }
 
 /// The key of a length-delimited field (`field` < 16) and its length.
@@ -330,17 +339,9 @@ fn packed(field: u8, values: &[u32], len: usize, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + len, 0);
     let bytes = &mut out[start..];
-    let mut at = 0;
-    for &v in values {
-        let mut v = v;
-        while v >= 0x80 {
-            bytes[at] = (v as u8) | 0x80;
-            v >>= 7;
-            at += 1;
-        }
-        bytes[at] = v as u8;
-        at += 1;
-    }
+    let at = values
+        .iter()
+        .fold(0, |at, &v| put_varint(u64::from(v), bytes, at));
     debug_assert_eq!(at, len, "the packed field's length");
 }
 
