@@ -225,3 +225,61 @@ fn a_published_site_holds_the_servers_public_tiles_draws_in_chromium_and_no_pers
         serde_json::from_value(summary["popup"].clone()).expect("popup");
     assert!(popup.contains_key("received"), "{popup:?}");
 }
+
+/// A city that has imported its cadastre and no reports yet publishes its parcels: one set of
+/// archives, no indices (this panicked on an empty list of filter sets).
+#[test]
+fn a_cadastre_without_reports_publishes_its_parcels() {
+    let town_dir = crate::support::sample_town();
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path();
+    predio_ok(
+        d,
+        &[
+            "import",
+            "parcels",
+            arg(&town_dir.join("parcels.shp")),
+            "--id-field",
+            "finca",
+        ],
+    );
+    let site = d.join("site");
+    let args = ["publish", "--out", arg(&site), "--public-parcels"];
+    predio_ok(
+        d,
+        &[&args[..], &["--minzoom", "13", "--maxzoom", "16"]].concat(),
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(site.join("meta.json")).expect("meta"))
+            .expect("json");
+    let sets = meta["static"]["filters"].as_array().expect("filter sets");
+    assert_eq!(sets.len(), 1, "{sets:?}");
+    assert!(sets[0]["archives"]["parcels"].is_string(), "{sets:?}");
+    assert!(site.join("style.json").exists());
+    // Every zoom has parcel tiles, each with the parcels' ids.
+    let dump = d.join("dump");
+    dump_archives(&site, &dump);
+    let mut zooms = std::collections::BTreeMap::new();
+    for tile in files(&dump.join("parcels")) {
+        let name = tile
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let Some(zxy) = name.strip_suffix(".mvt") else {
+            continue;
+        };
+        let bytes = std::fs::read(&tile).expect("tile");
+        assert!(
+            bytes.windows(9).any(|w| w == b"parcel_id"),
+            "{name} has no parcel ids"
+        );
+        let z: u8 = zxy.split('-').next().expect("z").parse().expect("zoom");
+        *zooms.entry(z).or_insert(0) += 1;
+    }
+    assert_eq!(
+        zooms.keys().copied().collect::<Vec<_>>(),
+        [13, 14, 15, 16],
+        "{zooms:?}"
+    );
+}

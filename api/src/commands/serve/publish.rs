@@ -221,6 +221,10 @@ fn relative(v: &mut Value) {
 /// The filter sets published: each window, with `--filters all` also each category and
 /// department of each window.
 fn filter_sets(served: &super::state::Served, filters: PublishFilters) -> Vec<Selection> {
+    if served.windows.is_empty() {
+        // Nothing computed yet (a cadastre without reports): one set, of the layers as they are.
+        return vec![Selection::window(served.default_window.clone())];
+    }
     let mut out = Vec::new();
     for w in &served.windows {
         let mut dims = vec![Dimension::All];
