@@ -137,12 +137,25 @@ impl TileFrame {
 /// A ring in tile units, without its closing vertex.
 pub type TileRing = Vec<Coord<i32>>;
 
+/// One ring of a [`TilePolygons`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CutRing {
+    /// Where its vertices end in [`TilePolygons::coords`].
+    end: usize,
+    exterior: bool,
+    /// Twice its signed area, square MVT units (positive: clockwise on screen).
+    area2: i64,
+}
+
 /// The rings of one feature cut into a tile, each with whether it is an exterior ring; every
 /// exterior ring is followed by its holes, as MVT wants them.
+///
+/// The rings' vertices lie one after the other in one buffer that is reused from feature to
+/// feature (a vector per ring was an allocation and a free per ring of a tile).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TilePolygons {
-    /// `(ring, exterior)`.
-    pub rings: Vec<(TileRing, bool)>,
+    coords: Vec<Coord<i32>>,
+    cut: Vec<CutRing>,
     /// Sum of the exterior rings' areas less the holes', in square MVT units.
     pub area: i64,
 }
@@ -150,7 +163,36 @@ pub struct TilePolygons {
 impl TilePolygons {
     /// Whether nothing of the feature is left in the tile.
     pub fn is_empty(&self) -> bool {
-        self.rings.is_empty()
+        self.cut.is_empty()
+    }
+
+    /// The number of rings.
+    pub fn len(&self) -> usize {
+        self.cut.len()
+    }
+
+    /// The rings in order: vertices (without the closing one), whether it is an exterior ring,
+    /// and twice its signed area in square MVT units (positive when it turns clockwise on
+    /// screen, y down).
+    pub fn rings(&self) -> impl Iterator<Item = (&[Coord<i32>], bool, i64)> {
+        let mut start = 0;
+        self.cut.iter().map(move |r| {
+            let ring = &self.coords[start..r.end];
+            start = r.end;
+            (ring, r.exterior, r.area2)
+        })
+    }
+
+    /// The `i`-th ring's vertices.
+    pub fn ring(&self, i: usize) -> &[Coord<i32>] {
+        let start = if i == 0 { 0 } else { self.cut[i - 1].end };
+        &self.coords[start..self.cut[i].end]
+    }
+
+    /// Drops the rings from the `rings`-th on.
+    fn truncate(&mut self, rings: usize) {
+        self.cut.truncate(rings);
+        self.coords.truncate(self.cut.last().map_or(0, |r| r.end));
     }
 }
 
@@ -172,48 +214,55 @@ impl Cutter {
         min_area: i64,
         out: &mut TilePolygons,
     ) {
-        out.rings.clear();
+        out.coords.clear();
+        out.cut.clear();
         out.area = 0;
         let lo = -f64::from(BUFFER);
         let hi = f64::from(EXTENT as i32 + BUFFER);
         for polygon in &geometry.0 {
-            let Some((exterior, area)) = self.ring(polygon.exterior(), frame, lo, hi) else {
+            let start = out.cut.len();
+            let Some(area2) = self.ring(polygon.exterior(), frame, lo, hi, true, out) else {
                 continue;
             };
+            let area = area2 / 2;
             if area.abs() < min_area.max(1) {
+                out.truncate(start);
                 continue;
             }
-            let start = out.rings.len();
             let mut net = area.abs();
-            out.rings.push((exterior, true));
             for hole in polygon.interiors() {
-                if let Some((ring, area)) = self.ring(hole, frame, lo, hi) {
+                let at = out.cut.len();
+                if let Some(area2) = self.ring(hole, frame, lo, hi, false, out) {
                     // A hole is dropped only when it fits in a pixel, so the outline moves by
                     // less than one.
-                    if !fits_in_pixel(&ring) {
-                        net -= area.abs();
-                        out.rings.push((ring, false));
+                    if fits_in_pixel(out.ring(at)) {
+                        out.truncate(at);
+                    } else {
+                        net -= (area2 / 2).abs();
                     }
                 }
             }
             // A hole can cover all of the tile the polygon covers (a tile inside a lake).
             if net < min_area.max(1) {
-                out.rings.truncate(start);
+                out.truncate(start);
             } else {
                 out.area += net;
             }
         }
     }
 
-    /// One ring: to tile units, clipped to `[lo, hi]²`, snapped and cleaned; with its signed area
-    /// (twice the area, in square units, halved). `None` when nothing with an area is left.
+    /// One ring: to tile units, clipped to `[lo, hi]²`, snapped and cleaned, added to `out`;
+    /// gives twice its signed area (square units). Nothing is added, and `None` given, when
+    /// nothing with an area is left.
     fn ring(
         &mut self,
         ring: &LineString<f64>,
         frame: &TileFrame,
         lo: f64,
         hi: f64,
-    ) -> Option<(TileRing, i64)> {
+        exterior: bool,
+        out: &mut TilePolygons,
+    ) -> Option<i64> {
         self.a.clear();
         let coords = ring.0.as_slice();
         // The closing vertex repeats the first one.
@@ -236,18 +285,53 @@ impl Cutter {
         if min_x < lo || min_y < lo || max_x > hi || max_y > hi {
             clip(&mut self.a, &mut self.b, lo, hi);
         }
-        let step = f64::from(frame.step);
-        let snapped = self.a.iter().map(|c| Coord {
-            x: ((c.x / step).round() * step) as i32,
-            y: ((c.y / step).round() * step) as i32,
-        });
-        let ring = clean_ring(snapped);
-        if ring.len() < 3 {
+        let start = out.coords.len();
+        if frame.step == 1 {
+            clean_into(
+                &mut out.coords,
+                start,
+                self.a.iter().map(|c| Coord {
+                    x: round(c.x),
+                    y: round(c.y),
+                }),
+            );
+        } else {
+            let step = f64::from(frame.step);
+            clean_into(
+                &mut out.coords,
+                start,
+                self.a.iter().map(|c| Coord {
+                    x: round(c.x / step) * frame.step,
+                    y: round(c.y / step) * frame.step,
+                }),
+            );
+        }
+        let cleaned = &out.coords[start..];
+        let area2 = if cleaned.len() < 3 {
+            0
+        } else {
+            signed_area2(cleaned)
+        };
+        // A ring whose area halves to 0 has none at this precision.
+        if area2 / 2 == 0 {
+            out.coords.truncate(start);
             return None;
         }
-        let area = signed_area2(&ring) / 2;
-        (area != 0).then_some((ring, area))
+        out.cut.push(CutRing {
+            end: out.coords.len(),
+            exterior,
+            area2,
+        });
+        Some(area2)
     }
+}
+
+/// `x.round() as i32` (halves away from zero) for `|x| < 2^31`, without libm's `round`: the
+/// truncation and the fraction `x - trunc(x)` are exact in floating point.
+fn round(x: f64) -> i32 {
+    let t = x as i64;
+    let fraction = x - t as f64;
+    (t + i64::from(fraction >= 0.5) - i64::from(fraction <= -0.5)) as i32
 }
 
 fn fits_in_pixel(ring: &[Coord<i32>]) -> bool {
@@ -320,13 +404,14 @@ fn clip(ring: &mut Vec<Coord<f64>>, scratch: &mut Vec<Coord<f64>>, lo: f64, hi: 
 /// Twice the signed area of a ring given without its closing vertex (positive when it turns
 /// clockwise on screen, y down).
 pub fn signed_area2(ring: &[Coord<i32>]) -> i64 {
-    let n = ring.len();
-    (0..n)
-        .map(|i| {
-            let (a, b) = (ring[i], ring[(i + 1) % n]);
-            i64::from(a.x) * i64::from(b.y) - i64::from(b.x) * i64::from(a.y)
-        })
-        .sum()
+    let Some(&last) = ring.last() else { return 0 };
+    let mut prev = last;
+    let mut area = 0;
+    for &c in ring {
+        area += i64::from(prev.x) * i64::from(c.y) - i64::from(c.x) * i64::from(prev.y);
+        prev = c;
+    }
+    area
 }
 
 fn collinear(a: Coord<i32>, b: Coord<i32>, c: Coord<i32>) -> bool {
@@ -338,18 +423,29 @@ fn collinear(a: Coord<i32>, b: Coord<i32>, c: Coord<i32>) -> bool {
 /// A ring without repeated vertices, collinear vertices or spikes (which would encode as zero
 /// command deltas or zero-width slivers), and without its closing vertex.
 pub fn clean_ring(coords: impl IntoIterator<Item = Coord<i32>>) -> TileRing {
-    let mut out: TileRing = Vec::new();
+    let mut out = Vec::new();
+    clean_into(&mut out, 0, coords);
+    out
+}
+
+/// [`clean_ring`] of `coords` appended to `out` after its first `start` vertices.
+fn clean_into(
+    out: &mut Vec<Coord<i32>>,
+    start: usize,
+    coords: impl IntoIterator<Item = Coord<i32>>,
+) {
     for c in coords {
-        if out.last() == Some(&c) {
+        if out.len() > start && out.last() == Some(&c) {
             continue;
         }
         out.push(c);
         loop {
-            let n = out.len();
-            if n >= 2 && out[n - 1] == out[n - 2] {
+            let n = out.len() - start;
+            let end = out.len();
+            if n >= 2 && out[end - 1] == out[end - 2] {
                 out.pop();
-            } else if n >= 3 && collinear(out[n - 3], out[n - 2], out[n - 1]) {
-                out.remove(n - 2);
+            } else if n >= 3 && collinear(out[end - 3], out[end - 2], out[end - 1]) {
+                out.remove(end - 2);
             } else {
                 break;
             }
@@ -357,19 +453,20 @@ pub fn clean_ring(coords: impl IntoIterator<Item = Coord<i32>>) -> TileRing {
     }
     // Where the ring closes on itself.
     loop {
-        let n = out.len();
+        let n = out.len() - start;
         if n < 3 {
             break;
         }
-        if out[n - 1] == out[0] || collinear(out[n - 2], out[n - 1], out[0]) {
+        let end = out.len();
+        let first = out[start];
+        if out[end - 1] == first || collinear(out[end - 2], out[end - 1], first) {
             out.pop();
-        } else if collinear(out[n - 1], out[0], out[1]) {
-            out.remove(0);
+        } else if collinear(out[end - 1], first, out[start + 1]) {
+            out.remove(start);
         } else {
             break;
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -409,8 +506,8 @@ mod tests {
         let f = frame_of(10, 300, 400);
         let mut out = TilePolygons::default();
         Cutter::default().cut(&square(&f, -1000.0, 5000.0), &f, 1, &mut out);
-        assert_eq!(out.rings.len(), 1);
-        let ring = &out.rings[0].0;
+        assert_eq!(out.len(), 1);
+        let ring = out.ring(0);
         assert_eq!(ring.len(), 4, "{ring:?}");
         for c in ring {
             assert!(c.x == -BUFFER || c.x == 4096 + BUFFER, "{c:?}");
@@ -431,6 +528,34 @@ mod tests {
         assert!(!out.is_empty(), "20×20 units > 1 px²");
         cutter.cut(&square(&f, 5000.0, 6000.0), &f, 1, &mut out);
         assert!(out.is_empty(), "beyond the buffer");
+    }
+
+    #[test]
+    fn round_is_std_round() {
+        let mut x = -5000.0_f64;
+        while x < 5000.0 {
+            for v in [
+                x,
+                x + 0.5,
+                x - 0.5,
+                (x + 0.5).next_down(),
+                (x + 0.5).next_up(),
+            ] {
+                assert_eq!(round(v), v.round() as i32, "{v:?}");
+            }
+            x += 0.25;
+        }
+        for v in [
+            0.499_999_999_999_999_94,
+            -0.499_999_999_999_999_94,
+            0.0,
+            -0.0,
+            f64::NAN,
+            4160.0,
+            -64.0,
+        ] {
+            assert_eq!(round(v), v.round() as i32, "{v:?}");
+        }
     }
 
     #[test]
@@ -493,12 +618,12 @@ mod tests {
             for end in [snapped[0], snapped[2]] {
                 for p in [&pa, &pb] {
                     if !p.is_empty() {
-                        assert!(p.rings[0].0.contains(&end), "z{z}: {end:?} not in {p:?}");
+                        assert!(p.ring(0).contains(&end), "z{z}: {end:?} not in {p:?}");
                     }
                 }
             }
             if z == 17 {
-                assert!(pa.rings[0].0.contains(&snapped[1]) && pb.rings[0].0.contains(&snapped[1]));
+                assert!(pa.ring(0).contains(&snapped[1]) && pb.ring(0).contains(&snapped[1]));
             }
         }
     }

@@ -67,7 +67,11 @@ pub(crate) struct LayerWriter<'a> {
     features: Vec<u8>,
     count: usize,
     tags: Vec<u32>,
+    /// The varint bytes of `tags`, counted as they are added.
+    tags_len: usize,
     geometry: Vec<u32>,
+    /// The varint bytes of `geometry`.
+    geometry_len: usize,
     cursor: Coord<i32>,
 }
 
@@ -76,23 +80,26 @@ impl<'a> LayerWriter<'a> {
     /// room for about `features` features.
     pub(crate) fn new(name: &'a str, keys: Vec<&'a str>, features: usize) -> Self {
         let slots = keys.len();
+        let hasher = foldhash::fast::FixedState::default;
+        // Room from the start for what a tile's features typically hold (two distinct numbers
+        // and about 48 bytes of tags and geometry a parcel; a sector's dozen fields): growing
+        // from nothing, a tile of one or two sectors spent a quarter of its time reallocating.
         Self {
             name,
             keys,
             key_index: vec![NONE; slots],
             used: Vec::with_capacity(slots),
-            strings: Map::with_capacity_and_hasher(features, foldhash::fast::FixedState::default()),
-            scalars: Map::with_capacity_and_hasher(
-                features * 2,
-                foldhash::fast::FixedState::default(),
-            ),
+            strings: Map::with_capacity_and_hasher(features + 8, hasher()),
+            scalars: Map::with_capacity_and_hasher(features * 2 + slots, hasher()),
             small: [NONE; SMALL],
             values: 0,
-            value_bytes: Vec::new(),
-            features: Vec::new(),
+            value_bytes: Vec::with_capacity(features * 32 + 256),
+            features: Vec::with_capacity(features * 48 + 256),
             count: 0,
-            tags: Vec::new(),
-            geometry: Vec::new(),
+            tags: Vec::with_capacity(2 * slots),
+            tags_len: 0,
+            geometry: Vec::with_capacity(64),
+            geometry_len: 0,
             cursor: Coord { x: 0, y: 0 },
         }
     }
@@ -100,25 +107,16 @@ impl<'a> LayerWriter<'a> {
     /// Starts a polygon feature with `id`; [`Feature::end`] adds it to the layer.
     pub(crate) fn feature(&mut self, id: u64) -> Feature<'_, 'a> {
         self.tags.clear();
+        self.tags_len = 0;
         self.geometry.clear();
+        self.geometry_len = 0;
         self.cursor = Coord { x: 0, y: 0 };
         Feature { layer: self, id }
     }
 
-    /// The index of `value` in the layer's values, added at the end if new.
-    fn value(&mut self, value: TagValue<'a>) -> u32 {
+    /// Adds `value` at the end of the layer's values, unlooked-up, and gives its index.
+    fn push_value(&mut self, value: TagValue<'a>) -> u32 {
         let next = self.values;
-        let slot = match value {
-            TagValue::UInt(v) if v < SMALL as u64 => &mut self.small[v as usize],
-            TagValue::Text(s) => self.strings.entry(s).or_insert(NONE),
-            TagValue::Double(d) => self.scalars.entry((0, d.to_bits())).or_insert(NONE),
-            TagValue::UInt(v) => self.scalars.entry((1, v)).or_insert(NONE),
-            TagValue::SInt(v) => self.scalars.entry((2, v as u64)).or_insert(NONE),
-        };
-        if *slot != NONE {
-            return *slot;
-        }
-        *slot = next;
         self.values += 1;
         let out = &mut self.value_bytes;
         match value {
@@ -145,6 +143,23 @@ impl<'a> LayerWriter<'a> {
             }
         }
         next
+    }
+
+    /// The index of `value` in the layer's values, added at the end if new.
+    fn value(&mut self, value: TagValue<'a>) -> u32 {
+        let next = self.values;
+        let slot = match value {
+            TagValue::UInt(v) if v < SMALL as u64 => &mut self.small[v as usize],
+            TagValue::Text(s) => self.strings.entry(s).or_insert(NONE),
+            TagValue::Double(d) => self.scalars.entry((0, d.to_bits())).or_insert(NONE),
+            TagValue::UInt(v) => self.scalars.entry((1, v)).or_insert(NONE),
+            TagValue::SInt(v) => self.scalars.entry((2, v as u64)).or_insert(NONE),
+        };
+        if *slot != NONE {
+            return *slot;
+        }
+        *slot = next;
+        self.push_value(value)
     }
 
     /// The layer as a `Tile.layers` field (tiles of several layers are these concatenated);
@@ -196,6 +211,26 @@ pub(crate) struct Feature<'w, 'a> {
 impl<'a> Feature<'_, 'a> {
     /// Tags the feature with the key of `slot` (see [`LayerWriter::new`]) and `value`.
     pub(crate) fn tag(&mut self, slot: usize, value: TagValue<'a>) {
+        let key = self.key(slot);
+        let value = self.layer.value(value);
+        self.push_tag(key, value);
+    }
+
+    /// Tags the feature with the key of `slot` and the text `value`, which the caller knows no
+    /// other value of the layer equals (a feature's unique id): it is added to the layer's
+    /// values without being looked up. Equal to [`Feature::tag`] for such a text.
+    pub(crate) fn tag_unique_text(&mut self, slot: usize, value: &'a str) {
+        let key = self.key(slot);
+        debug_assert!(
+            !self.layer.strings.contains_key(value),
+            "{value:?} is not unique in the layer"
+        );
+        let value = self.layer.push_value(TagValue::Text(value));
+        self.push_tag(key, value);
+    }
+
+    /// The layer's index of the key of `slot`, numbered on first use.
+    fn key(&mut self, slot: usize) -> u32 {
         let l = &mut *self.layer;
         let mut key = l.key_index[slot];
         if key == NONE {
@@ -203,22 +238,35 @@ impl<'a> Feature<'_, 'a> {
             l.key_index[slot] = key;
             l.used.push(slot as u32);
         }
-        let value = l.value(value);
+        key
+    }
+
+    fn push_tag(&mut self, key: u32, value: u32) {
+        let l = &mut *self.layer;
         l.tags.extend([key, value]);
+        l.tags_len += varint_len(u64::from(key)) + varint_len(u64::from(value));
     }
 
     /// Adds a ring (without its closing vertex; one that has it is taken as well), rewound if
     /// needed so that exterior rings turn clockwise on screen and holes the other way. A
     /// polygon is its exterior ring followed by its holes.
+    #[cfg(test)]
     pub(crate) fn ring(&mut self, ring: &[Coord<i32>], exterior: bool) {
         let ring = match ring {
             [first, .., last] if first == last => &ring[..ring.len() - 1],
             _ => ring,
         };
+        if !ring.is_empty() {
+            self.ring_of_area(ring, exterior, crate::geom::signed_area2(ring));
+        }
+    }
+
+    /// [`Feature::ring`] of a ring without its closing vertex whose signed area (twice it, or any
+    /// multiple: only its sign is read) the caller has: the cut rings come with theirs.
+    pub(crate) fn ring_of_area(&mut self, ring: &[Coord<i32>], exterior: bool, area: i64) {
         if ring.is_empty() {
             return;
         }
-        let area = signed_area(ring);
         let reverse = area != 0 && (area > 0) != exterior;
         let at = |i: usize| {
             if reverse {
@@ -228,23 +276,37 @@ impl<'a> Feature<'_, 'a> {
             }
         };
         let l = &mut *self.layer;
-        l.geometry.reserve(2 * ring.len() + 3);
-        l.geometry.push(command(1, 1));
-        push_delta(&mut l.geometry, &mut l.cursor, at(0));
-        if ring.len() > 1 {
-            l.geometry.push(command(2, ring.len() - 1));
-            for i in 1..ring.len() {
-                push_delta(&mut l.geometry, &mut l.cursor, at(i));
+        let g = &mut l.geometry;
+        g.reserve(2 * ring.len() + 3);
+        let mut cursor = l.cursor;
+        // MoveTo 1 and ClosePath 1 are a byte each.
+        let mut len = 2;
+        g.push(command(1, 1));
+        for i in 0..ring.len() {
+            if i == 1 {
+                let c = command(2, ring.len() - 1);
+                g.push(c);
+                len += varint_len(u64::from(c));
             }
+            let c = at(i);
+            for d in [c.x.saturating_sub(cursor.x), c.y.saturating_sub(cursor.y)] {
+                let z = ((d << 1) ^ (d >> 31)) as u32;
+                g.push(z);
+                len += varint_len(u64::from(z));
+            }
+            cursor = c;
         }
-        l.geometry.push(command(7, 1));
+        g.push(command(7, 1));
+        l.cursor = cursor;
+        l.geometry_len += len;
     }
 
     /// Adds the feature to its layer.
     pub(crate) fn end(self) {
         let l = self.layer;
-        let tags = packed_len(&l.tags);
-        let geometry = packed_len(&l.geometry);
+        let (tags, geometry) = (l.tags_len, l.geometry_len);
+        debug_assert_eq!(tags, packed_len(&l.tags));
+        debug_assert_eq!(geometry, packed_len(&l.geometry));
         let len = 1 + varint_len(self.id) + packed_field_len(tags) + 2 + packed_field_len(geometry);
         let out = &mut l.features;
         header(2, len, out);
@@ -258,39 +320,28 @@ impl<'a> Feature<'_, 'a> {
     }
 }
 
-/// Twice the signed area of a ring (positive: clockwise on screen, y down).
-fn signed_area(ring: &[Coord<i32>]) -> i64 {
-    let mut area = 0_i64;
-    let mut prev = ring[ring.len() - 1];
-    for &c in ring {
-        area += i64::from(prev.x) * i64::from(c.y) - i64::from(prev.y) * i64::from(c.x);
-        prev = c;
-    }
-    area
-}
-
 /// A command integer: `id` (1 MoveTo, 2 LineTo, 7 ClosePath) and its count.
 fn command(id: u32, count: usize) -> u32 {
     // A tile's ring cannot approach 2^29 vertices (the clipped part of a polygon in memory).
     id | (u32::try_from(count).unwrap_or(u32::MAX >> 3) << 3)
 }
 
-fn push_delta(out: &mut Vec<u32>, cursor: &mut Coord<i32>, c: Coord<i32>) {
-    for d in [c.x.saturating_sub(cursor.x), c.y.saturating_sub(cursor.y)] {
-        out.push(((d << 1) ^ (d >> 31)) as u32);
-    }
-    *cursor = c;
-}
-
+/// The bytes of `v` as a varint: one per started 7 bits, one for zero. `bits * 9 / 64 + 1`
+/// is `ceil(bits / 7)` for 1 to 64 bits (as prost computes it): a multiply and a shift where
+/// `div_ceil(7)` took a division's worth of instructions on every tag and coordinate.
 fn varint_len(v: u64) -> usize {
-    // A byte per started 7 bits, one for zero.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    (bits * 9 + 64) / 64
 }
 
-fn varint(v: u64, out: &mut Vec<u8>) {
-    let mut bytes = [0; 10];
-    let len = put_varint(v, &mut bytes, 0);
-    out.extend_from_slice(&bytes[..len]);
+/// Appends `v` as a varint, a byte at a time (most are one or two bytes: copying them from a
+/// buffer on the stack was a call to `memcpy` for each).
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// Writes `v` as a varint into `bytes` from `at`; gives where it ends.

@@ -47,10 +47,24 @@ const KEYS: [&str; 6] = [
     "delta",
 ];
 
+/// A text of its own for the `k`-th feature (no [`tagged`] text is one).
+fn unique_id(k: usize) -> String {
+    format!("P-{k}")
+}
+
 fn ours(features: &[Spec]) -> Option<Vec<u8>> {
+    ours_with(features, &[])
+}
+
+/// The layer with, when `ids` are given, each feature first tagged with its own id as
+/// [`super::Feature::tag_unique_text`] writes it.
+fn ours_with(features: &[Spec], ids: &[String]) -> Option<Vec<u8>> {
     let mut layer = LayerWriter::new("parcels", KEYS.to_vec(), features.len());
-    for (id, rings, tags) in features {
+    for (k, (id, rings, tags)) in features.iter().enumerate() {
         let mut f = layer.feature(*id);
+        if let Some(text) = ids.get(k) {
+            f.tag_unique_text(0, text);
+        }
         for (ring, exterior) in rings {
             let ring: Vec<Coord<i32>> = ring.iter().map(|&(x, y)| Coord { x, y }).collect();
             f.ring(&ring, *exterior);
@@ -64,10 +78,18 @@ fn ours(features: &[Spec]) -> Option<Vec<u8>> {
 }
 
 fn theirs(features: &[Spec]) -> Option<Vec<u8>> {
+    theirs_with(features, &[])
+}
+
+fn theirs_with(features: &[Spec], ids: &[String]) -> Option<Vec<u8>> {
     let mut layer = MvtLayerBuilder::new("parcels").expect("a name");
-    for (id, rings, tags) in features {
+    for (k, (id, rings, tags)) in features.iter().enumerate() {
         let mut f = layer.feature_of(MvtGeomType::Polygon);
         f.id(Some(*id));
+        if let Some(text) = ids.get(k) {
+            f.tag_ref(KEYS[0], MvtValueRef::String(text))
+                .expect("a tag");
+        }
         for (ring, exterior) in rings {
             f.ring(ring.iter().map(|&(x, y)| Coord { x, y }), *exterior)
                 .expect("a ring");
@@ -122,6 +144,30 @@ proptest! {
     fn the_same_bytes_as_fast_mvt(features in prop::collection::vec(feature(), 0..30)) {
         prop_assert_eq!(ours(&features), theirs(&features));
     }
+
+    #[test]
+    fn unique_ids_unlooked_up_give_the_same_bytes(
+        features in prop::collection::vec(feature(), 0..30),
+    ) {
+        let ids: Vec<String> = (0..features.len()).map(unique_id).collect();
+        prop_assert_eq!(ours_with(&features, &ids), theirs_with(&features, &ids));
+    }
+}
+
+#[test]
+fn varints_have_the_length_they_are_written_with() {
+    for bits in 0..64 {
+        for v in [1_u64 << bits, (1_u64 << bits) - 1, (1_u64 << bits) | 1] {
+            let mut out = Vec::new();
+            super::varint(v, &mut out);
+            assert_eq!(super::varint_len(v), out.len(), "{v}");
+            let mut bytes = [0; 10];
+            assert_eq!(super::put_varint(v, &mut bytes, 0), out.len(), "{v}");
+            assert_eq!(&bytes[..out.len()], out.as_slice(), "{v}");
+        }
+    }
+    assert_eq!(super::varint_len(0), 1);
+    assert_eq!(super::varint_len(u64::MAX), 10);
 }
 
 #[test]

@@ -307,8 +307,8 @@ pub(super) fn encode_layer<'a>(
             continue;
         }
         let mut f = layer.feature(u64::from(i));
-        for (ring, exterior) in &cut.rings {
-            f.ring(ring, *exterior);
+        for (ring, exterior, area2) in cut.rings() {
+            f.ring_of_area(ring, exterior, area2);
         }
         tags(i, &mut f);
         f.end();

@@ -21,7 +21,7 @@ pub struct PolygonLayer {
     pub(super) id_field: &'static str,
     pub(super) features: Features,
     /// Text attributes besides the id (`sector_id` of a parcel, `name` of a sector).
-    pub(super) texts: Vec<(&'static str, Vec<Option<String>>)>,
+    pub(super) texts: Vec<(&'static str, TextColumn)>,
     pub(super) table: IndexTable,
     /// Source attributes carried as they are (`serve --parcel-attributes`).
     pub(super) attributes: Vec<SourceAttribute>,
@@ -31,6 +31,9 @@ pub struct PolygonLayer {
     /// Below this zoom the smallest feature kept doubles in area at each zoom out (parcel tiles
     /// stay light where lots are a few pixels).
     pub(super) full_detail_zoom: u8,
+    /// Whether no two features share an id and no other text of the layer is an id (see
+    /// [`PolygonLayer::unique_ids`]).
+    pub(super) unique_ids: std::sync::OnceLock<bool>,
 }
 
 impl PolygonLayer {
@@ -53,17 +56,19 @@ impl PolygonLayer {
             ),
             texts: vec![(
                 "sector_id",
-                layer
-                    .parcels
-                    .iter()
-                    .map(|p| p.sector_id.as_ref().map(|s| s.as_str().to_owned()))
-                    .collect(),
+                TextColumn::new(
+                    layer
+                        .parcels
+                        .iter()
+                        .map(|p| p.sector_id.as_ref().map(|s| s.as_str().to_owned())),
+                ),
             )],
             table: IndexTable::new("parcels", indices, "parcel_id", PARCEL_FIELDS)?,
             attributes: Vec::new(),
             segments: None,
             min_zoom: 13,
             full_detail_zoom: 15,
+            unique_ids: std::sync::OnceLock::new(),
         })
     }
 
@@ -84,13 +89,14 @@ impl PolygonLayer {
             ),
             texts: vec![(
                 "name",
-                layer.sectors.iter().map(|s| Some(s.name.clone())).collect(),
+                TextColumn::new(layer.sectors.iter().map(|s| Some(s.name.clone()))),
             )],
             table: IndexTable::new("sectors", indices, "sector_id", SECTOR_FIELDS)?,
             attributes: Vec::new(),
             segments: None,
             min_zoom: 0,
             full_detail_zoom: 0,
+            unique_ids: std::sync::OnceLock::new(),
         })
     }
 
@@ -177,6 +183,25 @@ impl PolygonLayer {
         }
         self.segments = Some((of_feature, descriptions));
         Ok(self)
+    }
+
+    /// Whether the features' ids are unique and no other text a tile of the layer carries
+    /// (a sector id or name, a source attribute, a segment's words) equals one: each id is then
+    /// a value of its own in any tile and is written without being looked up (hashing every
+    /// id of a parcel tile to find it new was a tenth of the tagging). Worked out on the first
+    /// tile, when the layer has all its attributes.
+    fn unique_ids(&self) -> bool {
+        *self.unique_ids.get_or_init(|| {
+            let index = &self.features.index;
+            let not_id = |t: &str| !index.contains_key(t);
+            index.len() == self.features.ids.len()
+                && self.texts.iter().all(|(_, v)| v.distinct().all(not_id))
+                && self.attributes.iter().all(|a| a.texts().all(not_id))
+                && self
+                    .segments
+                    .as_ref()
+                    .is_none_or(|(_, words)| words.iter().all(|w| not_id(w)))
+        })
     }
 
     /// Windows, categories and departments of the layer's indices table.
@@ -283,6 +308,7 @@ impl TileProvider for PolygonLayer {
         let fields = keys.len();
         keys.extend(self.table.fields.iter().map(|f| f.name));
         let attributes = 1 + self.texts.len();
+        let unique_ids = self.unique_ids();
         Ok(encode_layer(
             self.name,
             keys,
@@ -292,9 +318,14 @@ impl TileProvider for PolygonLayer {
             min_area,
             |i, f| {
                 let i = i as usize;
-                f.tag(0, TagValue::Text(self.features.ids.get(i)));
+                let id = self.features.ids.get(i);
+                if unique_ids {
+                    f.tag_unique_text(0, id);
+                } else {
+                    f.tag(0, TagValue::Text(id));
+                }
                 for (slot, (_, values)) in self.texts.iter().enumerate() {
-                    if let Some(v) = &values[i] {
+                    if let Some(v) = values.get(i) {
                         f.tag(1 + slot, TagValue::Text(v));
                     }
                 }
@@ -358,7 +389,8 @@ impl TileProvider for PolygonLayer {
                 let mut h = std::hash::DefaultHasher::new();
                 self.features.geometry_hash(i, &mut h);
                 for (_, v) in &self.texts {
-                    v[i].hash(&mut h);
+                    // As the `Option<String>` hashed.
+                    v.get(i).hash(&mut h);
                 }
                 for a in &self.attributes {
                     a.hash_value(i, &mut h);
@@ -385,7 +417,7 @@ pub(super) struct SourceAttribute {
 }
 
 enum AttributeValues {
-    Text(Vec<Option<String>>),
+    Text(TextColumn),
     Number(Vec<Option<f64>>),
     Integer(Vec<Option<i64>>),
 }
@@ -424,18 +456,13 @@ impl SourceAttribute {
                     .collect(),
             )
         } else {
-            AttributeValues::Text(
-                values
-                    .iter()
-                    .map(|v| {
-                        v.and_then(|v| match v {
-                            Value::String(s) if s.trim().is_empty() => None,
-                            Value::String(s) => Some(s.clone()),
-                            other => Some(other.to_json().to_string()),
-                        })
-                    })
-                    .collect(),
-            )
+            AttributeValues::Text(TextColumn::new(values.iter().map(|v| {
+                v.and_then(|v| match v {
+                    Value::String(s) if s.trim().is_empty() => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_json().to_string()),
+                })
+            })))
         };
         Self { name, values }
     }
@@ -449,15 +476,25 @@ impl SourceAttribute {
 
     fn tag(&self, i: usize) -> Option<TagValue<'_>> {
         match &self.values {
-            AttributeValues::Text(v) => v[i].as_deref().map(TagValue::Text),
+            AttributeValues::Text(v) => v.get(i).map(TagValue::Text),
             AttributeValues::Number(v) => v[i].map(TagValue::Double),
             AttributeValues::Integer(v) => v[i].map(TagValue::SInt),
         }
     }
 
+    /// The texts among the values.
+    fn texts(&self) -> impl Iterator<Item = &str> {
+        let column = match &self.values {
+            AttributeValues::Text(v) => Some(v),
+            _ => None,
+        };
+        column.into_iter().flat_map(TextColumn::distinct)
+    }
+
     fn hash_value(&self, i: usize, h: &mut impl Hasher) {
         match &self.values {
-            AttributeValues::Text(v) => v[i].hash(h),
+            // As the `Option<String>` hashed.
+            AttributeValues::Text(v) => v.get(i).hash(h),
             AttributeValues::Number(v) => v[i].map(f64::to_bits).hash(h),
             AttributeValues::Integer(v) => v[i].hash(h),
         }
