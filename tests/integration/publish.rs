@@ -66,6 +66,12 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `z-x-y` of a tile dumped by [`dump_archives`]; `None` for its other files.
+fn tile_name(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    name.strip_suffix(".mvt").map(str::to_owned)
+}
+
 /// `python3 -m http.server` over `site` on a free port: the child and its address.
 struct StaticServer(std::process::Child, String);
 
@@ -167,12 +173,7 @@ fn a_published_site_holds_the_servers_public_tiles_draws_in_chromium_and_no_pers
                 .to_string_lossy()
                 .into_owned();
             for tile in files(&dump.join(layer).join(&key)) {
-                let name = tile
-                    .file_name()
-                    .expect("name")
-                    .to_string_lossy()
-                    .into_owned();
-                let Some(zxy) = name.strip_suffix(".mvt") else {
+                let Some(zxy) = tile_name(&tile) else {
                     continue;
                 };
                 let path = format!("/tiles/{layer}/{}.mvt?{query}", zxy.replace('-', "/"));
@@ -261,18 +262,13 @@ fn a_cadastre_without_reports_publishes_its_parcels() {
     dump_archives(&site, &dump);
     let mut zooms = std::collections::BTreeMap::new();
     for tile in files(&dump.join("parcels")) {
-        let name = tile
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        let Some(zxy) = name.strip_suffix(".mvt") else {
+        let Some(zxy) = tile_name(&tile) else {
             continue;
         };
         let bytes = std::fs::read(&tile).expect("tile");
         assert!(
             bytes.windows(9).any(|w| w == b"parcel_id"),
-            "{name} has no parcel ids"
+            "{zxy} has no parcel ids"
         );
         let z: u8 = zxy.split('-').next().expect("z").parse().expect("zoom");
         *zooms.entry(z).or_insert(0) += 1;
