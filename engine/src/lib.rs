@@ -60,6 +60,7 @@ pub use model::{
     Bbox, CellId, Field, FieldType, LayerKind, Parcel, ParcelId, ParcelKey, ParcelLayer, ReportId,
     Sector, SectorId, SectorLayer, Value,
 };
+pub use radix::sort_by_key as radix_sort_by_key;
 pub use report::columns::ReportColumns;
 pub use report::frame::reports_frame;
 pub use report::{

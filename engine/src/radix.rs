@@ -3,7 +3,7 @@
 /// `items` ordered by `key` (stable: items with equal keys keep their order), by passes of 11
 /// bits, as many as the largest key needs: each pass is a count and a move, where a comparison
 /// sort of a million items makes some twenty passes over them.
-pub(crate) fn sort_by_key<T: Copy>(mut items: Vec<T>, key: impl Fn(&T) -> u64) -> Vec<T> {
+pub fn sort_by_key<T: Copy>(mut items: Vec<T>, key: impl Fn(&T) -> u64) -> Vec<T> {
     const BITS: u32 = 11;
     const MASK: u64 = (1 << BITS) - 1;
     let max = items.iter().map(&key).max().unwrap_or(0);

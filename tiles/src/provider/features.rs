@@ -161,8 +161,7 @@ impl Features {
         let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
         let mut v = Vec::new();
         collect(self.tree.root(), &env, &mut v);
-        sort_ids(&mut v, self.bounds.len());
-        v
+        in_layer_order(v)
     }
 
     pub(super) fn lonlat_bounds(&self) -> Option<[f64; 4]> {
@@ -218,34 +217,14 @@ fn collect(node: &ParentNode<Entry>, env: &AABB<[f64; 2]>, out: &mut Vec<u32>) {
     }
 }
 
-/// Sorts feature numbers below `n` by a radix sort of 11-bit digits (two passes for up to
-/// 4 million features), where a comparison sort of a tile's few thousand took a few percent of
-/// the tile.
-fn sort_ids(v: &mut Vec<u32>, n: usize) {
-    const BITS: u32 = 11;
-    const MASK: u32 = (1 << BITS) - 1;
+/// Feature numbers in layer order: by the engine's radix sort, where a comparison sort of a
+/// tile's few thousand candidates took a few percent of the tile; a short list by comparison.
+fn in_layer_order(mut v: Vec<u32>) -> Vec<u32> {
     if v.len() < 64 {
         v.sort_unstable();
-        return;
+        return v;
     }
-    let mut buf = vec![0; v.len()];
-    let mut shift = 0;
-    while shift < 32 && (n >> shift) > 0 {
-        let mut start = [0usize; (1 << BITS) + 1];
-        for &x in v.iter() {
-            start[((x >> shift) & MASK) as usize + 1] += 1;
-        }
-        for d in 0..1 << BITS {
-            start[d + 1] += start[d];
-        }
-        for &x in v.iter() {
-            let d = ((x >> shift) & MASK) as usize;
-            buf[start[d]] = x;
-            start[d] += 1;
-        }
-        std::mem::swap(v, &mut buf);
-        shift += BITS;
-    }
+    predio_engine::radix_sort_by_key(v, |&i| u64::from(i))
 }
 
 /// The finest computed H3 resolution whose hexagons are at least 6 pixels across at `tile`,
@@ -295,11 +274,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn ids_sort_as_sort_unstable_does(mut v in prop::collection::vec(0..5_000_000_u32, 0..3000)) {
+        fn ids_sort_as_sort_unstable_does(v in prop::collection::vec(0..5_000_000_u32, 0..3000)) {
             let mut expected = v.clone();
             expected.sort_unstable();
-            sort_ids(&mut v, 5_000_000);
-            prop_assert_eq!(v, expected);
+            prop_assert_eq!(in_layer_order(v), expected);
         }
 
         #[test]
@@ -321,8 +299,7 @@ mod tests {
             expected.sort_unstable();
             let mut found = Vec::new();
             collect(tree.root(), &env, &mut found);
-            sort_ids(&mut found, boxes.len());
-            prop_assert_eq!(found, expected);
+            prop_assert_eq!(in_layer_order(found), expected);
         }
     }
 }
