@@ -96,14 +96,17 @@ pub(super) fn report_table(
             facts.iter().map(|f| f.past_due).collect::<Vec<_>>(),
         ),
         column(
-            "resolution_h",
+            super::schema::REPORT_RESOLUTION_H,
             facts.iter().map(|f| f.res_h).collect::<Vec<_>>(),
         ),
         column(
-            "resolution_bd",
+            super::schema::REPORT_RESOLUTION_BD,
             facts.iter().map(|f| f.res_bd).collect::<Vec<_>>(),
         ),
-        column("ack_h", facts.iter().map(|f| f.ack_h).collect::<Vec<_>>()),
+        column(
+            super::schema::REPORT_ACK_H,
+            facts.iter().map(|f| f.ack_h).collect::<Vec<_>>(),
+        ),
     ]);
     DataFrame::new(n, columns)
 }

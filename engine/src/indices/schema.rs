@@ -125,5 +125,27 @@ pub const QUANTILES: [&str; 6] = [
     ACK_P90_H,
 ];
 
+/// The columns of durations measured to the millisecond (the rows' order statistics of them, and
+/// each report's own in the per-report table): near-unique floats, which the tables write
+/// BYTE_STREAM_SPLIT (`format::parquet_write`).
+pub const DURATIONS: [&str; 9] = [
+    RESOLUTION_MEDIAN_H,
+    RESOLUTION_P90_H,
+    RESOLUTION_MEDIAN_BD,
+    RESOLUTION_P90_BD,
+    ACK_MEDIAN_H,
+    ACK_P90_H,
+    REPORT_RESOLUTION_H,
+    REPORT_RESOLUTION_BD,
+    REPORT_ACK_H,
+];
+
+/// A report's resolution time, hours (per-report table).
+pub const REPORT_RESOLUTION_H: &str = "resolution_h";
+/// A report's resolution time, business days (per-report table).
+pub const REPORT_RESOLUTION_BD: &str = "resolution_bd";
+/// A report's time to its acknowledgement, hours (per-report table).
+pub const REPORT_ACK_H: &str = "ack_h";
+
 /// The overdue age buckets, in business days past the deadline.
 pub const OVERDUE_BUCKETS: [&str; 4] = [OVERDUE_0_5, OVERDUE_6_10, OVERDUE_11_20, OVERDUE_OVER_20];

@@ -35,6 +35,7 @@ pub(crate) fn write_frame_with_mode(path: &Path, df: &DataFrame, mode: u32) -> R
         statistics: true,
         string_dictionaries: true,
         row_group: WHOLE_ROW_GROUP,
+        split_floats: &[],
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
     write_parquet(&mut out, df, options).map_err(pl_err(path))?;
@@ -94,7 +95,7 @@ pub fn write_table(path: &Path, df: &DataFrame) -> Result<(String, u64)> {
 /// A table written into a file frame by frame, hashed (SHA-256) as it is written: a table
 /// computed in parts need not be held whole before it is stored.
 ///
-/// Snappy, strings PLAIN (see `parquet_write`): the indices are rewritten at every compute and
+/// Snappy, strings PLAIN, durations BYTE_STREAM_SPLIT (see `parquet_write`): the indices are rewritten at every compute and
 /// read by every tile; Snappy writes several times faster than zstd for a little more disk
 /// (LZ4 wrote the parcel indices in the same time, for a file 8 % smaller). No column
 /// statistics: predio reads these tables whole, and they cost a fifth of the writing
@@ -157,6 +158,7 @@ impl TableFile {
             statistics: false,
             string_dictionaries: false,
             row_group: ROW_GROUP,
+            split_floats: &crate::indices::schema::DURATIONS,
         };
         let writer = TableWriter::new(out, schema, options).map_err(pl_err(path))?;
         Ok(TableFile {

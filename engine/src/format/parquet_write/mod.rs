@@ -68,6 +68,9 @@ pub(crate) struct Options {
     pub string_dictionaries: bool,
     /// Most rows per row group ([`ROW_GROUP`], [`WHOLE_ROW_GROUP`]).
     pub row_group: usize,
+    /// Float columns written BYTE_STREAM_SPLIT rather than PLAIN ([`byte_stream_split`]): those
+    /// of near-unique values, such as durations measured to the millisecond.
+    pub split_floats: &'static [&'static str],
 }
 
 /// One row group: per column, per leaf, its compressed pages.
@@ -94,6 +97,8 @@ pub(crate) struct ParallelWriter<W: Write> {
     schema: SchemaRef,
     fields: Vec<ParquetType>,
     encodings: Vec<Vec<Encoding>>,
+    /// Per column: the width of its values when they are written BYTE_STREAM_SPLIT.
+    split: Vec<Option<usize>>,
     options: WriteOptions,
     /// Most rows per row group.
     row_group: usize,
@@ -110,7 +115,11 @@ impl<W: Write + Send> ParallelWriter<W> {
     pub fn new(out: W, schema: &SchemaRef, options: Options) -> PolarsResult<Self> {
         let arrow = schema.to_arrow(CompatLevel::newest());
         let fields = to_parquet_schema(&arrow)?.fields().to_vec();
-        let (string_dictionaries, row_group) = (options.string_dictionaries, options.row_group);
+        let (string_dictionaries, row_group, split_floats) = (
+            options.string_dictionaries,
+            options.row_group,
+            options.split_floats,
+        );
         let options = WriteOptions {
             statistics: if options.statistics {
                 StatisticsOptions::default()
@@ -146,11 +155,21 @@ impl<W: Write + Send> ParallelWriter<W> {
                 }
             })
             .collect();
+        let split = arrow
+            .iter_values()
+            .map(|f| match f.dtype {
+                _ if !split_floats.contains(&f.name.as_str()) => None,
+                ArrowDataType::Float64 => Some(8),
+                ArrowDataType::Float32 => Some(4),
+                _ => None,
+            })
+            .collect();
         Ok(ParallelWriter {
             writer: FileWriter::try_new(out, arrow, options)?,
             schema: schema.clone(),
             fields,
             encodings,
+            split,
             options,
             row_group,
             rows: 0,
@@ -189,7 +208,8 @@ impl<W: Write + Send> ParallelWriter<W> {
     /// Writes the row groups of `df`.
     fn write_groups(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let groups = row_groups(df, self.row_group);
-        let (fields, encodings, options) = (&self.fields, &self.encodings, self.options);
+        let (fields, encodings, split, options) =
+            (&self.fields, &self.encodings, &self.split, self.options);
         let encode = |g: usize| -> PolarsResult<Group> {
             let (offset, len) = groups[g];
             let columns = df
@@ -197,8 +217,14 @@ impl<W: Write + Send> ParallelWriter<W> {
                 .par_iter()
                 .zip(fields)
                 .zip(encodings)
-                .map(|((column, field), encoding)| {
-                    encode_chunk(column, offset, len, field, encoding, options)
+                .zip(split)
+                .map(|(((column, field), encoding), split)| {
+                    let how = Encode {
+                        encoding,
+                        split: *split,
+                        options,
+                    };
+                    encode_chunk(column, offset, len, field, &how)
                 })
                 .collect::<PolarsResult<Vec<Vec<Vec<CompressedPage>>>>>()?;
             Ok(columns.into_iter().flatten().collect())
@@ -273,6 +299,15 @@ fn row_groups(df: &DataFrame, max: usize) -> Vec<(usize, usize)> {
     groups
 }
 
+/// How a column's chunks are encoded.
+struct Encode<'a> {
+    /// Its encoding per leaf.
+    encoding: &'a [Encoding],
+    /// The width of its values when they are written BYTE_STREAM_SPLIT.
+    split: Option<usize>,
+    options: WriteOptions,
+}
+
 /// The pages of one column in the row group of `len` rows from `offset` (one list per Parquet
 /// leaf).
 fn encode_chunk(
@@ -280,9 +315,13 @@ fn encode_chunk(
     offset: usize,
     len: usize,
     field: &ParquetType,
-    encoding: &[Encoding],
-    options: WriteOptions,
+    how: &Encode<'_>,
 ) -> PolarsResult<Vec<Vec<CompressedPage>>> {
+    let Encode {
+        encoding,
+        split,
+        options,
+    } = *how;
     let offset = i64::try_from(offset).expect("row offsets fit i64");
     // Sliced before it is materialised: a constant column becomes only this group's values.
     let slice = column.slice(offset, len);
@@ -304,10 +343,92 @@ fn encode_chunk(
     .into_iter()
     .map(|pages| {
         pages
-            .map(|page| compress_page(page?, options.compression))
+            .map(|page| {
+                let page = match (page?, split) {
+                    (Page::Data(data), Some(width)) => Page::Data(byte_stream_split(data, width)?),
+                    (page, _) => page,
+                };
+                compress_page(page, options.compression)
+            })
             .collect()
     })
     .collect()
+}
+
+/// A PLAIN data page of fixed-width values rewritten BYTE_STREAM_SPLIT: the first byte of every
+/// value, then every second byte, and so on (Parquet's encoding for floats; Polars reads it,
+/// but writes only PLAIN). Durations measured to the millisecond are near-unique: PLAIN, Snappy
+/// searched their 8 bytes for matches it mostly did not find, a tenth of `predio compute`'s
+/// samples on the indices' six time columns. Split, their sign and exponent bytes compress at
+/// once and the low mantissa bytes, found incompressible, are passed over: Snappy ran some
+/// 10 times faster on them, for a column about two fifths larger.
+fn byte_stream_split(
+    page: polars_parquet::parquet::page::DataPage,
+    width: usize,
+) -> PolarsResult<polars_parquet::parquet::page::DataPage> {
+    use polars_parquet::parquet::page::{DataPage, DataPageHeader, FormatEncoding};
+    use polars_parquet::parquet::schema::Repetition;
+    let plain = page.buffer();
+    // Where the values start: after the levels. (The descriptor of a page being written says no
+    // levels; its field says whether it has them.)
+    let start = match page.header() {
+        DataPageHeader::V1(_) => match page.descriptor.primitive_type.field_info.repetition {
+            Repetition::Required => 0,
+            Repetition::Optional => plain
+                .first_chunk::<4>()
+                .map_or(usize::MAX, |l| 4 + u32::from_le_bytes(*l) as usize),
+            Repetition::Repeated => usize::MAX,
+        },
+        DataPageHeader::V2(h) => {
+            usize::try_from(h.definition_levels_byte_length + h.repetition_levels_byte_length)
+                .unwrap_or(usize::MAX)
+        }
+    };
+    if page.encoding() != Encoding::Plain
+        || start > plain.len()
+        || !(plain.len() - start).is_multiple_of(width)
+    {
+        polars_bail!(ComputeError: "byte stream split of a page that is not PLAIN {width}-byte values");
+    }
+    let header = match page.header().clone() {
+        DataPageHeader::V1(mut h) => {
+            h.encoding = FormatEncoding::BYTE_STREAM_SPLIT;
+            DataPageHeader::V1(h)
+        }
+        DataPageHeader::V2(mut h) => {
+            h.encoding = FormatEncoding::BYTE_STREAM_SPLIT;
+            DataPageHeader::V2(h)
+        }
+    };
+    // The levels as they are, then the values' bytes by their place in a value.
+    let mut buffer = Vec::with_capacity(plain.len());
+    buffer.extend_from_slice(&plain[..start]);
+    buffer.resize(plain.len(), 0);
+    match width {
+        8 => split_bytes::<8>(&plain[start..], &mut buffer[start..]),
+        4 => split_bytes::<4>(&plain[start..], &mut buffer[start..]),
+        _ => polars_bail!(ComputeError: "byte stream split of {width}-byte values"),
+    }
+    let (descriptor, rows) = (page.descriptor.clone(), page.num_rows().unwrap_or(0));
+    Ok(DataPage::new(
+        header,
+        CowBuffer::Owned(buffer),
+        descriptor,
+        rows,
+    ))
+}
+
+/// `values` (of `W` bytes each) into `split` byte stream by byte stream: the first byte of every
+/// value, then the second, and so on. Each stream is written in order from values read at a
+/// stride, without a bounds check.
+fn split_bytes<const W: usize>(values: &[u8], split: &mut [u8]) {
+    let n = values.len() / W;
+    let (values, _) = values.as_chunks::<W>();
+    for (b, stream) in split.chunks_exact_mut(n.max(1)).enumerate().take(W) {
+        for (out, value) in stream.iter_mut().zip(values) {
+            *out = value[b];
+        }
+    }
 }
 
 thread_local! {

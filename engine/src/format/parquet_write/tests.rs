@@ -42,6 +42,7 @@ fn snappy(statistics: bool) -> Options {
         statistics,
         string_dictionaries: false,
         row_group: ROW_GROUP,
+        split_floats: &["hours"],
     }
 }
 
@@ -67,6 +68,7 @@ fn a_table_of_several_row_groups_reads_back_equal_to_polars_own_file() {
                 statistics,
                 string_dictionaries,
                 row_group: ROW_GROUP,
+                split_floats: if statistics { &["hours"] } else { &[] },
             };
             let size = write_parquet(&mut ours, &df, options).expect("write");
             assert_eq!(size, ours.len() as u64);
@@ -159,6 +161,50 @@ fn a_table_of_several_row_groups_reads_back_equal_to_polars_own_file() {
 }
 
 #[test]
+fn the_floats_named_are_written_byte_stream_split_and_read_back_equal() {
+    use polars_parquet::parquet::page::{CompressedPage, FormatEncoding};
+    use polars_parquet::parquet::read::get_page_iterator;
+    // "hours" has missing values (definition levels before the values); "x" has none.
+    let mut df = sample(ROW_GROUP + 1_000);
+    let x: Vec<f64> = (0..df.height()).map(|i| (i as f64).sqrt()).collect();
+    df.with_column(Column::new("x".into(), x)).expect("x");
+    for split_floats in [&["hours", "x"][..], &["hours"], &[]] {
+        let options = Options {
+            split_floats,
+            ..snappy(false)
+        };
+        let mut out = Vec::new();
+        write_parquet(&mut out, &df, options).expect("write");
+        assert!(read(&out).equals_missing(&df), "{split_floats:?}");
+        let meta = ParquetReader::new(std::io::Cursor::new(&out))
+            .get_metadata()
+            .expect("metadata")
+            .clone();
+        let mut split_pages = 0;
+        for g in &meta.row_groups {
+            for c in g.parquet_columns() {
+                let name = c.descriptor().path_in_schema[0].to_string();
+                let pages = get_page_iterator(
+                    c,
+                    std::io::Cursor::new(out.clone().into()),
+                    Vec::new(),
+                    usize::MAX,
+                )
+                .expect("pages");
+                for page in pages {
+                    if let CompressedPage::Data(page) = page.expect("page") {
+                        let split = page.header().encoding() == FormatEncoding::BYTE_STREAM_SPLIT;
+                        assert_eq!(split, split_floats.contains(&name.as_str()), "{name}");
+                        split_pages += usize::from(split);
+                    }
+                }
+            }
+        }
+        assert_eq!(split_pages > 0, !split_floats.is_empty());
+    }
+}
+
+#[test]
 fn a_table_read_whole_is_one_row_group_up_to_its_size() {
     let df = sample(ROW_GROUP + 1_000);
     let groups = |row_group: usize| -> Vec<usize> {
@@ -167,6 +213,7 @@ fn a_table_read_whole_is_one_row_group_up_to_its_size() {
             statistics: true,
             string_dictionaries: true,
             row_group,
+            split_floats: &[],
         };
         let mut out = Vec::new();
         write_parquet(&mut out, &df, options).expect("write");
