@@ -129,29 +129,73 @@ pub fn monthly(
         category,
         department,
     };
-    let rows: Rows = (0..reports.len())
+    // Each report's months are added once, to its group (sector, category and department);
+    // each group's months then to the six series it belongs to.
+    let groups: ByGroup = (0..reports.len())
         .into_par_iter()
-        // pieces of many reports: each piece's series are summed into the others'
+        // pieces of many reports: each piece's groups are summed into the others'
         .with_min_len(1 << 15)
         .filter(|&i| reports.created_ms()[i] <= as_of_ms)
         .fold(
-            || (Zones(HashMap::new()), Rows::default(), Vec::new()),
-            |(mut zones, mut rows, mut counts), i| {
+            || (Zones(HashMap::new()), ByGroup::default(), Vec::new()),
+            |(mut zones, mut groups, mut counts), i| {
                 let tz = zones.get(reports.source_tz(i));
                 contributions(reports, i, tz, &span, cfg, &mut counts);
-                add(&coded, i, &counts, &span, &mut rows);
-                (zones, rows, counts)
+                let group = [
+                    coded.sector.0[i],
+                    coded.category.0[i],
+                    coded.department.0[i],
+                ];
+                let months = groups
+                    .entry(group)
+                    .or_insert_with(|| vec![[0; 6]; span.months()]);
+                for &(month, what) in &counts {
+                    months[(month - first) as usize][what] += 1;
+                }
+                (zones, groups, counts)
             },
         )
-        .map(|(_, rows, _)| rows)
-        .reduce(Rows::default, |a, b| {
+        .map(|(_, groups, _)| groups)
+        .reduce(ByGroup::default, |a, b| {
             if a.len() < b.len() {
                 merge(b, a)
             } else {
                 merge(a, b)
             }
         });
-    table(rows, first, &coded)
+    table(series_of(groups), first, &coded)
+}
+
+/// The months of each group: the reports of one sector, category and department (codes, 0:
+/// none).
+type ByGroup = PlHashMap<[u32; 3], Vec<Counts>>;
+
+/// The series of the groups' months: each group's added to the city's and its sector's
+/// series, all and by its category and its department.
+fn series_of(groups: ByGroup) -> Rows {
+    let mut rows = Rows::default();
+    for ([sector, category, department], months) in groups {
+        let values = [0, category, department];
+        for (level, feature) in [(0, 0), (1, sector)] {
+            if level > 0 && feature == 0 {
+                continue;
+            }
+            for (dim, &value) in values.iter().enumerate() {
+                if dim > 0 && value == 0 {
+                    continue;
+                }
+                let series = rows
+                    .entry(key(level, dim, feature, value))
+                    .or_insert_with(|| vec![[0; 6]; months.len()]);
+                for (a, b) in series.iter_mut().zip(&months) {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        *x += y;
+                    }
+                }
+            }
+        }
+    }
+    rows
 }
 
 /// One month's counts of a series, in the order of [`COUNTS`].
@@ -174,7 +218,7 @@ pub fn monthly_for(
     cfg: &IndexConfig,
 ) -> Vec<Month> {
     let span = Span::of(reports, as_of, zone);
-    let mut months = vec![[0u32; 6]; (span.last - span.first + 1).max(0) as usize];
+    let mut months = vec![[0u32; 6]; span.months()];
     let (mut zones, mut counts) = (Zones(HashMap::new()), Vec::new());
     let as_of_ms = as_of.timestamp_millis();
     for &i in rows {
@@ -232,6 +276,11 @@ impl Span {
         }
     }
 
+    /// The number of months, the first to the last.
+    fn months(&self) -> usize {
+        (self.last - self.first + 1).max(0) as usize
+    }
+
     /// The month of `t` (those before the first or after the last: the first or the last).
     fn month(&self, t: DateTime<Utc>) -> i32 {
         let after = self.starts.partition_point(|&s| s <= t.timestamp_millis());
@@ -246,7 +295,10 @@ impl Span {
 }
 
 /// The sum of two partial tables.
-fn merge(mut into: Rows, from: Rows) -> Rows {
+fn merge<K: std::hash::Hash + Eq>(
+    mut into: PlHashMap<K, Vec<Counts>>,
+    from: PlHashMap<K, Vec<Counts>>,
+) -> PlHashMap<K, Vec<Counts>> {
     for (k, v) in from {
         if let Some(a) = into.get_mut(&k) {
             for (a, b) in a.iter_mut().zip(v) {
@@ -314,29 +366,6 @@ fn contributions(
             counts.push((m, 5));
         }
         m += 1;
-    }
-}
-
-/// Adds report `i`'s `counts` to every series it belongs to.
-fn add(coded: &Codes, i: usize, counts: &[(i32, usize)], span: &Span, rows: &mut Rows) {
-    let months = (span.last - span.first + 1) as usize;
-    let features = [0, coded.sector.0[i]];
-    let values = [0, coded.category.0[i], coded.department.0[i]];
-    for (level, &feature) in features.iter().enumerate() {
-        if level > 0 && feature == 0 {
-            continue;
-        }
-        for (dim, &value) in values.iter().enumerate() {
-            if dim > 0 && value == 0 {
-                continue;
-            }
-            let series = rows
-                .entry(key(level, dim, feature, value))
-                .or_insert_with(|| vec![[0; 6]; months]);
-            for &(month, what) in counts {
-                series[(month - span.first) as usize][what] += 1;
-            }
-        }
     }
 }
 
