@@ -293,3 +293,34 @@ fn parcel_tables_that_cannot_join_are_refused_naming_the_problem() {
         ],
     );
 }
+
+#[test]
+fn commands_on_an_empty_catalog_name_its_directory_and_write_nothing() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let out_csv = data.path().join("out.csv");
+    let out = out_csv.to_str().expect("utf-8");
+    for args in [
+        &["compute"][..],
+        &["geocode"],
+        &["export", "reports", "--format", "csv", "--out", out],
+        &["plan"],
+    ] {
+        let run = predio(data.path(), args);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "predio {args:?} should fail");
+        let expected = format!(
+            "the catalog at {} is empty: import parcels or sectors first",
+            data.path().display()
+        );
+        assert!(stderr.contains(&expected), "predio {args:?}:\n{stderr}");
+        assert!(!out_csv.exists(), "predio {args:?} wrote {out}");
+        assert!(
+            !data.path().join("versions").exists()
+                || fs::read_dir(data.path().join("versions"))
+                    .expect("versions")
+                    .next()
+                    .is_none(),
+            "predio {args:?} left a version"
+        );
+    }
+}

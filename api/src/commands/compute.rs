@@ -40,8 +40,14 @@ pub(crate) fn local_text(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
     }
 }
 
+/// The catalog's current version; an empty catalog is an error naming its directory and what
+/// to import first.
 pub(super) fn current(catalog: &dyn CatalogStore) -> anyhow::Result<Manifest> {
-    catalog.current()?.context("the catalog is empty")
+    Ok(catalog
+        .current()?
+        .ok_or_else(|| predio_engine::Error::Empty {
+            path: catalog.location().into(),
+        })?)
 }
 
 /// `predio compute`.

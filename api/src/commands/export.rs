@@ -12,9 +12,7 @@ use crate::cli::{self, ExportReports};
 
 /// `predio export reports`.
 pub fn reports(catalog: &dyn CatalogStore, args: &ExportReports) -> anyhow::Result<()> {
-    let Some(current) = catalog.current()? else {
-        bail!("the catalog is empty")
-    };
+    let current = super::compute::current(catalog)?;
     let Some(reports) = catalog.reports(&current)? else {
         bail!("the catalog has no reports: run `predio import reports` first")
     };

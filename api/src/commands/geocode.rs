@@ -311,9 +311,7 @@ pub fn import_reports(catalog: &dyn CatalogStore, args: &ImportReports) -> anyho
 
 /// `predio geocode`.
 pub fn regeocode(catalog: &dyn CatalogStore, args: &GeocodeArgs) -> anyhow::Result<()> {
-    let Some(current) = catalog.current()? else {
-        bail!("the catalog is empty")
-    };
+    let current = super::compute::current(catalog)?;
     let Some(mut reports) = catalog.reports(&current)? else {
         bail!("the catalog has no reports: run `predio import reports` first")
     };
