@@ -134,13 +134,17 @@ pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> 
         version: &*staged,
         rows: Default::default(),
     };
-    let series = indices::series::monthly(&reports, request.as_of, request.zone, cfg)?;
-    tracing::info!(
-        rows = series.len(),
-        seconds = started.elapsed().as_secs_f64(),
-        "computed the monthly series"
-    );
-    let counts = indices::compute_into(
+    // The monthly series are computed beside the reports' facts.
+    let series = |reports: &crate::report::columns::ReportColumns| {
+        let t = Instant::now();
+        let series = indices::series::monthly(reports, request.as_of, request.zone, cfg);
+        tracing::info!(
+            seconds = t.elapsed().as_secs_f64(),
+            "computed the monthly series"
+        );
+        series
+    };
+    let (counts, series) = indices::compute_into(
         reports,
         cadastre.parcels.as_deref(),
         cadastre.sectors.as_ref(),
@@ -152,10 +156,12 @@ pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> 
         },
         cfg,
         &writer,
+        series,
     )
     .map_err(|e| Error::Indices {
         message: e.to_string(),
     })?;
+    let series = series?;
     let rows: BTreeMap<Level, usize> = Level::ALL
         .into_iter()
         .zip(writer.rows)

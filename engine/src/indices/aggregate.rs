@@ -4,8 +4,9 @@
 //! The first formulation of the indices was a Polars lazy query per level, window and
 //! dimension (45 group-bys, each joined to the counts of the window before); it is kept as the
 //! tests' oracle (`reference.rs`). Here the reports, in order of creation, are sorted once per
-//! level and dimension by their group (a stable radix sort, so each group's run stays in order
-//! of creation), and each run is walked once from its newest report back: the windows are
+//! level by their feature (a stable radix sort, so each feature's run stays in order of
+//! creation, [`Sorted`]), each dimension's groups are then put in order within the feature's
+//! run, and each group's run is walked once from its newest report back: the windows are
 //! nested, so each is a snapshot of the running counts taken where the walk passes its start,
 //! and the reports of the window before are counted on the way. Medians and 90th percentiles
 //! are order statistics of the values gathered so far (a selection, not a sort).
@@ -198,6 +199,7 @@ impl Part {
 }
 
 /// How one level groups the rows.
+#[cfg(test)]
 pub(super) struct Grouping<'a> {
     /// Each row's feature (1-based; 0: none).
     pub keys: &'a [u32],
@@ -319,38 +321,93 @@ impl<'c> Walk<'c> {
 /// (an insertion sort, for most parcels' few reports); longer ones by a counting sort.
 const SMALL_RUN: usize = 32;
 
+/// The rows of one level in order of feature (each feature's run in order of creation), with
+/// each dimension's codes in the same order: sorted once, then walked by as many tasks as the
+/// level's dimensions are split into ([`aggregate_sorted`]).
+pub(super) struct Sorted {
+    keys: Vec<u32>,
+    rows: Vec<Row>,
+    /// Per dimension, its codes (`None` for `all`).
+    codes: Vec<Option<Vec<u32>>>,
+    /// Per dimension, its number of codes (0 for `all`).
+    widths: Vec<usize>,
+    /// The number of distinct features (the empty key included).
+    features: usize,
+}
+
+impl Sorted {
+    /// `rows` (in order of creation) sorted by `keys` (a stable radix sort keeps each
+    /// feature's run in order of creation) and gathered in that order, with the codes of each
+    /// of `dims`.
+    pub(super) fn new(rows: &[Row], keys: &[u32], dims: &[Option<&[u32]>]) -> Sorted {
+        let items: Vec<(u32, u32)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i as u32))
+            .collect();
+        let items = crate::radix::sort_by_key(items, |o| u64::from(o.0));
+        // The rows in feature order, gathered in one tight loop (whose reads overlap) rather
+        // than read at random by the walk, where each waited on its cache miss.
+        let keys: Vec<u32> = items.iter().map(|o| o.0).collect();
+        let rows: Vec<Row> = items.iter().map(|o| rows[o.1 as usize]).collect();
+        let codes: Vec<Option<Vec<u32>>> = dims
+            .iter()
+            .map(|d| d.map(|c| items.iter().map(|o| c[o.1 as usize]).collect()))
+            .collect();
+        let widths = codes
+            .iter()
+            .map(|c| {
+                c.as_ref()
+                    .and_then(|c| c.iter().copied().max())
+                    .map_or(0, |m| m as usize + 1)
+            })
+            .collect();
+        let features = keys.windows(2).filter(|w| w[0] != w[1]).count() + 1;
+        Sorted {
+            keys,
+            rows,
+            codes,
+            widths,
+            features,
+        }
+    }
+}
+
 /// The aggregates of `rows` (in order of creation) grouped by `g`'s feature and each of its
 /// dimensions: one [`Part`] per dimension and cut.
-///
-/// The rows are sorted once by feature (a stable radix sort keeps each feature's run in
-/// order of creation) and gathered in that order; a dimension's groups are then the runs of
-/// each code within a feature's run, sorted apart (stably) in a scratch buffer.
+#[cfg(test)]
 pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec<Part>> {
-    let items: Vec<(u32, u32)> = g
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (*k, i as u32))
-        .collect();
-    let items = crate::radix::sort_by_key(items, |o| u64::from(o.0));
-    // The rows in feature order, gathered in one tight loop (whose reads overlap) rather than
-    // read at random by the walk, where each waited on its cache miss.
-    let keys: Vec<u32> = items.iter().map(|o| o.0).collect();
-    let rows: Vec<Row> = items.iter().map(|o| rows[o.1 as usize]).collect();
-    let codes: Vec<Option<Vec<u32>>> = g
-        .dims
-        .iter()
-        .map(|d| d.map(|c| items.iter().map(|o| c[o.1 as usize]).collect()))
-        .collect();
-    drop(items);
-    let features = keys.windows(2).filter(|w| w[0] != w[1]).count() + 1;
-    let mut parts: Vec<Vec<Part>> = g
-        .dims
+    let sorted = Sorted::new(rows, g.keys, g.dims);
+    let dims: Vec<usize> = (0..g.dims.len()).collect();
+    aggregate_sorted(&sorted, &dims, g.complete, cuts)
+}
+
+/// The aggregates of the rows `sorted` by feature, grouped by feature and each of its
+/// dimensions `dims`: one [`Part`] per dimension and cut. Every feature `1..=n` gets a row in
+/// every window of `all` when `complete` is `Some(n)`, zeros included (parcels and sectors).
+///
+/// A dimension's groups are the runs of each code within a feature's run, sorted apart
+/// (stably) in a scratch buffer.
+pub(super) fn aggregate_sorted(
+    sorted: &Sorted,
+    dims: &[usize],
+    complete: Option<u32>,
+    cuts: &[Cut],
+) -> Vec<Vec<Part>> {
+    let Sorted {
+        keys,
+        rows,
+        features,
+        ..
+    } = sorted;
+    let codes: Vec<Option<&[u32]>> = dims.iter().map(|d| sorted.codes[*d].as_deref()).collect();
+    let widths: Vec<usize> = dims.iter().map(|d| sorted.widths[*d]).collect();
+    let mut parts: Vec<Vec<Part>> = codes
         .iter()
         .map(|d| {
-            let n = features
+            let n = *features
                 + if d.is_none() {
-                    g.complete.unwrap_or(0) as usize
+                    complete.unwrap_or(0) as usize
                 } else {
                     0
                 };
@@ -367,15 +424,6 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
             }
         }
     };
-    // The number of codes of each dimension (0 for none).
-    let widths: Vec<usize> = codes
-        .iter()
-        .map(|c| {
-            c.as_ref()
-                .and_then(|c| c.iter().copied().max())
-                .map_or(0, |m| m as usize + 1)
-        })
-        .collect();
     let mut starts: Vec<usize> = Vec::new();
     let mut scratch: Vec<(u32, Row)> = Vec::new();
     let mut sub: Vec<Row> = Vec::new();
@@ -390,11 +438,11 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
         for (d, coded) in codes.iter().enumerate() {
             let parts = &mut parts[d];
             let Some(coded) = coded else {
-                if let Some(n) = g.complete.filter(|_| key > 0) {
+                if let Some(n) = complete.filter(|_| key > 0) {
                     fill(parts, next_feature, key.min(n + 1));
                     next_feature = key + 1;
                 }
-                let keep_empty = g.complete.is_some() && key > 0;
+                let keep_empty = complete.is_some() && key > 0;
                 walk.run(&rows[start..end], key, 0, keep_empty, parts);
                 continue;
             };
@@ -426,7 +474,7 @@ pub(super) fn aggregate(rows: &[Row], g: &Grouping<'_>, cuts: &[Cut]) -> Vec<Vec
         }
         start = end;
     }
-    if let Some(n) = g.complete {
+    if let Some(n) = complete {
         for (d, coded) in codes.iter().enumerate() {
             if coded.is_none() {
                 fill(&mut parts[d], next_feature, n + 1);

@@ -283,7 +283,7 @@ pub fn compute(
     cfg: &IndexConfig,
 ) -> PolarsResult<(IndexTables, FactCounts)> {
     let stacked = Stacked::default();
-    let counts = compute_into(reports, parcels, sectors, scope, cfg, &stacked)?;
+    let (counts, ()) = compute_into(reports, parcels, sectors, scope, cfg, &stacked, |_| ())?;
     let [parcels, sectors, h3, reports] = stacked
         .0
         .into_inner()
@@ -305,21 +305,25 @@ pub fn compute(
 /// window; the cells by resolution first).
 ///
 /// `parcels` and `sectors` give the features that get a row even without reports, with their
-/// areas (and the sectors' population).
+/// areas (and the sectors' population). `beside` runs on the reports while their facts are
+/// found (the monthly series, for `predio compute`), and its result is handed back with the
+/// counts of what was left out.
 ///
 /// # Errors
 /// Polars errors, and the sink's.
-pub fn compute_into(
+pub fn compute_into<R: Send>(
     reports: ReportColumns,
     parcels: Option<&[ParcelKey]>,
     sectors: Option<&SectorLayer>,
     scope: Scope<'_>,
     cfg: &IndexConfig,
     sink: &dyn TableSink,
-) -> PolarsResult<FactCounts> {
-    use aggregate::{Cut, Grouping};
+    beside: impl FnOnce(&ReportColumns) -> R + Send,
+) -> PolarsResult<(FactCounts, R)> {
+    use aggregate::{Cut, Sorted};
     use frames::Place;
     use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     let Scope {
         as_of,
@@ -337,29 +341,45 @@ pub fn compute_into(
         sink,
         queues: Default::default(),
     };
-    let mut facts = facts::facts(&reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids)?;
+    let (facts, beside) = rayon::join(
+        || facts::facts(&reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids),
+        || beside(&reports),
+    );
+    let mut facts = facts?;
     // What the tables keep of the reports' columns, the per-report table shares; the rest goes
     // now, for the aggregates to reuse.
     drop(reports);
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: facts");
 
-    let levels = level_features(
-        (parcels, &parcel_ids, &facts.parcel),
-        (sectors, &sector_ids, &facts.sector),
-        (h3_res, &facts.cells),
+    let (dims, coded, values) = dimensions(&facts.category, &facts.department);
+    // The parcels' rows are sorted once for the tasks of their dimensions.
+    let (levels, parcel_rows) = rayon::join(
+        || {
+            level_features(
+                (parcels, &parcel_ids, &facts.parcel),
+                (sectors, &sector_ids, &facts.sector),
+                (h3_res, &facts.cells),
+            )
+        },
+        || Sorted::new(&facts.rows, &facts.parcel, &coded),
     );
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: features");
 
     let cuts = Cut::of_windows(windows, as_of, zone);
-    let (dims, coded, values) = dimensions(&facts.category, &facts.department);
     // A task per level with all its dimensions in one pass, but the parcels' dimensions apart:
     // a pass costs mostly its groups there (a few reports each), and apart they run side by
-    // side. The largest first, then a frame per dimension and window, in parallel too, each
-    // passed on as it is made.
+    // side. The tasks are taken in this order, the longest first (the parcels', then the cells'
+    // from the finest), so that the last to end is a short one; each then passes on a frame
+    // per dimension and window, in parallel too, as it is made.
     let tasks: Vec<(usize, Vec<usize>)> = (0..dims.len())
         .map(|d| (0, vec![d]))
-        .chain((1..levels.len()).map(|l| (l, (0..dims.len()).collect())))
+        .chain(
+            (1..levels.len())
+                .rev()
+                .map(|l| (l, (0..dims.len()).collect())),
+        )
         .collect();
+    let taken = AtomicUsize::new(0);
     // Where a frame goes: the table of level `l`, at its place there (by resolution, then
     // dimension, then window).
     let place = |l: usize, d: usize, w: usize| -> (Level, usize) {
@@ -371,46 +391,57 @@ pub fn compute_into(
         }
     };
     let aggregated = || {
-        tasks.par_iter().with_max_len(1).try_for_each(|(l, ds)| {
-            let (features, keys, n) = &levels[*l];
-            let task_dims: Vec<Option<&[u32]>> = ds.iter().map(|d| coded[*d]).collect();
-            let g = Grouping {
-                keys,
-                dims: &task_dims,
-                complete: *n,
-            };
-            let t = std::time::Instant::now();
-            let parts = aggregate::aggregate(&facts.rows, &g, &cuts);
-            let pass = t.elapsed().as_secs_f64();
-            parts
-                .into_par_iter()
-                .zip(ds.par_iter())
-                .try_for_each(|(parts, d)| {
-                    let dimension = dims[*d];
-                    parts
-                        .into_par_iter()
-                        .zip(windows.par_iter())
-                        .enumerate()
-                        .try_for_each(|(w, (part, window))| {
-                            let at = Place {
-                                window: &window.label,
-                                dimension,
-                                values: &values[*d],
-                            };
-                            let frame =
-                                frames::frame(part, features, &at, cfg.min_reports, &cfg.weights)?;
-                            let (level, at) = place(*l, *d, w);
-                            out.put(level, at, frame)
-                        })
-                })?;
-            tracing::debug!(
-                level = l,
-                pass,
-                frames = t.elapsed().as_secs_f64() - pass,
-                "indices: level"
-            );
-            PolarsResult::Ok(())
-        })
+        (0..tasks.len())
+            .into_par_iter()
+            .with_max_len(1)
+            .try_for_each(|_| {
+                // Whichever task of the loop this is, it takes the next in the order above.
+                let (l, ds) = &tasks[taken.fetch_add(1, Ordering::Relaxed)];
+                let (features, keys, n) = &levels[*l];
+                let t = std::time::Instant::now();
+                let sorted_here;
+                let sorted = if *l == 0 {
+                    &parcel_rows
+                } else {
+                    sorted_here = Sorted::new(&facts.rows, keys, &coded);
+                    &sorted_here
+                };
+                let parts = aggregate::aggregate_sorted(sorted, ds, *n, &cuts);
+                let pass = t.elapsed().as_secs_f64();
+                parts
+                    .into_par_iter()
+                    .zip(ds.par_iter())
+                    .try_for_each(|(parts, d)| {
+                        let dimension = dims[*d];
+                        parts
+                            .into_par_iter()
+                            .zip(windows.par_iter())
+                            .enumerate()
+                            .try_for_each(|(w, (part, window))| {
+                                let at = Place {
+                                    window: &window.label,
+                                    dimension,
+                                    values: &values[*d],
+                                };
+                                let frame = frames::frame(
+                                    part,
+                                    features,
+                                    &at,
+                                    cfg.min_reports,
+                                    &cfg.weights,
+                                )?;
+                                let (level, at) = place(*l, *d, w);
+                                out.put(level, at, frame)
+                            })
+                    })?;
+                tracing::debug!(
+                    level = l,
+                    pass,
+                    frames = t.elapsed().as_secs_f64() - pass,
+                    "indices: level"
+                );
+                PolarsResult::Ok(())
+            })
     };
     // The per-report table is passed on while the levels are aggregated.
     let report_table = std::mem::take(&mut facts.report_table);
@@ -427,7 +458,7 @@ pub fn compute_into(
         polars_bail!(ComputeError: "indices: {} frames never passed on", out.left());
     }
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: aggregated");
-    Ok(facts.counts)
+    Ok((facts.counts, beside))
 }
 
 /// The dimensions' names, each report's value code in each (none for `all`), and the names of
