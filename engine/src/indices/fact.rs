@@ -37,16 +37,30 @@ pub struct Fact {
     pub due: Option<NaiveDate>,
 }
 
-/// Time zones by name, parsed once.
-pub(super) struct Zones(pub HashMap<String, Tz>);
+/// Time zones by name, parsed once. A catalog's reports are mostly of one zone: the last one
+/// asked for is compared first, before a name is hashed.
+#[derive(Default)]
+pub(super) struct Zones {
+    by_name: HashMap<String, Tz>,
+    last: Option<(String, Tz)>,
+}
 
 impl Zones {
     pub(super) fn get(&mut self, name: &str) -> Tz {
-        if let Some(tz) = self.0.get(name) {
-            return *tz;
+        if let Some((last, tz)) = &self.last {
+            if last == name {
+                return *tz;
+            }
         }
-        let tz = name.parse::<Tz>().unwrap_or(Tz::UTC);
-        self.0.insert(name.to_owned(), tz);
+        let tz = match self.by_name.get(name) {
+            Some(tz) => *tz,
+            None => {
+                let tz = name.parse::<Tz>().unwrap_or(Tz::UTC);
+                self.by_name.insert(name.to_owned(), tz);
+                tz
+            }
+        };
+        self.last = Some((name.to_owned(), tz));
         tz
     }
 }

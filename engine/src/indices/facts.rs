@@ -1,13 +1,11 @@
 //! One row per report with everything the indices aggregate: its state at the as-of time,
 //! its times in hours and business days, its deadline verdict and its stage.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::report::columns::ReportColumns;
+use crate::report::columns::{ReportColumns, Text};
 use crate::report::{Status, StatusType};
 
 use super::aggregate::{flag, Row};
@@ -58,8 +56,10 @@ pub(super) struct Facts {
     pub counts: FactCounts,
 }
 
-/// 1-based codes of `values` in order of first appearance, with the values.
-pub(super) fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
+/// 1-based codes of `values` in order of first appearance, with the values (the oracle of
+/// [`ReportColumns::codes`]).
+#[cfg(test)]
+fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
     let mut names: Vec<String> = Vec::new();
     let mut lookup: PlHashMap<&str, u32> = PlHashMap::new();
     let codes = values
@@ -88,15 +88,12 @@ fn used_facts_of(
         .collect();
     let facts: Vec<Fact> = used
         .par_iter()
-        .map_init(
-            || Zones(HashMap::new()),
-            |zones, &i| {
-                let i = i as usize;
-                let tz = zones.get(reports.source_tz(i));
-                let n = reports.history_len(i) as usize;
-                fact_of(&reports.times(i), n, tz, as_of, cfg)
-            },
-        )
+        .map_init(Zones::default, |zones, &i| {
+            let i = i as usize;
+            let tz = zones.get(reports.source_tz(i));
+            let n = reports.history_len(i) as usize;
+            fact_of(&reports.times(i), n, tz, as_of, cfg)
+        })
         .collect();
     let count = |f: &dyn Fn(usize) -> bool| used.iter().filter(|&&i| f(i as usize)).count();
     let counts = FactCounts {
@@ -181,8 +178,11 @@ pub(super) fn facts(
                     rayon::join(
                         || {
                             rayon::join(
-                                || codes(used.iter().map(|&i| reports.category(i as usize))),
-                                || codes(used.iter().map(|&i| reports.department(i as usize))),
+                                || reports.codes(Text::Category, used.iter().map(|&i| i as usize)),
+                                || {
+                                    reports
+                                        .codes(Text::Department, used.iter().map(|&i| i as usize))
+                                },
                             )
                         },
                         || h3_res.par_iter().map(cells_at).collect::<Vec<_>>(),
@@ -346,6 +346,55 @@ mod tests {
             NaiveDate::from_ymd_opt(2025, 4, 18).expect("date"),
         ]);
         c
+    }
+
+    #[test]
+    fn codes_from_string_views_equal_codes_from_the_strings() {
+        let values = [
+            Some("Alumbrado público deficiente"),
+            None,
+            Some("Baches"),
+            Some("Alumbrado público deficiente"),
+            Some("Recolección de residuos sólidos"),
+            Some("Baches"),
+            None,
+            Some("Recolección de residuos sólidos"),
+            Some("Alumbrado público deficiente"),
+        ];
+        let reports: Vec<Report> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut r = report("2025-03-03T15:00:00Z", None);
+                r.id = format!("r{i}").into();
+                r.category = v.map(str::to_owned);
+                // the values in another order of first appearance
+                r.department = values[values.len() - 1 - i].map(str::to_owned);
+                r
+            })
+            .collect();
+        // Built from the strings (a view each), and read back from a Parquet file whose
+        // columns are dictionary-encoded (the views of a value shared).
+        let built = ReportColumns::from_reports(&reports, &[]).expect("columns");
+        let dir = tempfile::tempdir().expect("dir");
+        let mut df = crate::report::frame::reports_frame(&reports).expect("frame");
+        let file = std::fs::File::create(dir.path().join("reports.parquet")).expect("file");
+        ParquetWriter::new(file).finish(&mut df).expect("write");
+        let read = crate::store::reports::read_report_columns(dir.path()).expect("read");
+        for columns in [&built, &read] {
+            for which in [Text::Category, Text::Department] {
+                let value = |i: usize| match which {
+                    Text::Category => columns.category(i),
+                    _ => columns.department(i),
+                };
+                let rows = [8, 0, 1, 2, 3, 4, 5, 6, 7, 3];
+                assert_eq!(
+                    columns.codes(which, rows.iter().copied()),
+                    codes(rows.iter().map(|&i| value(i))),
+                    "{which:?}"
+                );
+            }
+        }
     }
 
     #[test]

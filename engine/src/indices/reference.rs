@@ -45,10 +45,9 @@ fn used_facts<'r>(
     let facts: Vec<Fact> = used
         .par_iter()
         .zip(lens.par_iter())
-        .map_init(
-            || Zones(HashMap::new()),
-            |zones, (r, n)| fact(r, *n, zones.get(&r.source_tz), as_of, cfg),
-        )
+        .map_init(Zones::default, |zones, (r, n)| {
+            fact(r, *n, zones.get(&r.source_tz), as_of, cfg)
+        })
         .collect();
     (used, facts, counts)
 }

@@ -15,8 +15,6 @@
 //! A report counts as the indices count it at each of those instants (the same closing and
 //! deadline rules as [`super::fact`]). Rows where every count is zero are left out.
 
-use std::collections::HashMap;
-
 use polars::prelude::PlHashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -24,12 +22,12 @@ use chrono_tz::Tz;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::report::columns::ReportColumns;
+use crate::report::columns::{ReportColumns, Text};
 use crate::table::{Table, Values};
 
 use super::config::IndexConfig;
 use super::fact::{local, verdict, Zones};
-use super::facts::{codes, Coded};
+use super::facts::Coded;
 
 /// The file of the monthly series in a catalog version.
 pub const SERIES_FILE: &str = "series.parquet";
@@ -118,11 +116,11 @@ pub fn monthly(
     let ((sector, category), department) = rayon::join(
         || {
             rayon::join(
-                || codes((0..reports.len()).map(|i| reports.sector_id(i))),
-                || codes((0..reports.len()).map(|i| reports.category(i))),
+                || reports.codes(Text::Sector, 0..reports.len()),
+                || reports.codes(Text::Category, 0..reports.len()),
             )
         },
-        || codes((0..reports.len()).map(|i| reports.department(i))),
+        || reports.codes(Text::Department, 0..reports.len()),
     );
     let coded = Codes {
         sector,
@@ -137,7 +135,7 @@ pub fn monthly(
         .with_min_len(1 << 15)
         .filter(|&i| reports.created_ms()[i] <= as_of_ms)
         .fold(
-            || (Zones(HashMap::new()), ByGroup::default(), Vec::new()),
+            || (Zones::default(), ByGroup::default(), Vec::new()),
             |(mut zones, mut groups, mut counts), i| {
                 let tz = zones.get(reports.source_tz(i));
                 contributions(reports, i, tz, &span, cfg, &mut counts);
@@ -219,7 +217,7 @@ pub fn monthly_for(
 ) -> Vec<Month> {
     let span = Span::of(reports, as_of, zone);
     let mut months = vec![[0u32; 6]; span.months()];
-    let (mut zones, mut counts) = (Zones(HashMap::new()), Vec::new());
+    let (mut zones, mut counts) = (Zones::default(), Vec::new());
     let as_of_ms = as_of.timestamp_millis();
     for &i in rows {
         if reports.created_ms()[i] > as_of_ms {

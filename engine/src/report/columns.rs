@@ -282,13 +282,7 @@ impl ReportColumns {
     /// # Errors
     /// A row out of bounds.
     pub(crate) fn text_column(&self, which: Text, rows: Option<&[u32]>) -> PolarsResult<Column> {
-        let (name, array) = match which {
-            Text::Id => ("id", &self.id),
-            Text::Category => ("category", &self.category),
-            Text::Department => ("department", &self.department),
-            Text::Parcel => ("parcel_id", &self.parcel_id),
-            Text::Sector => ("sector_id", &self.sector_id),
-        };
+        let (name, array) = self.text(which);
         let all = StringChunked::with_chunk(name.into(), array.clone());
         let taken = match rows {
             None => all,
@@ -298,7 +292,59 @@ impl ReportColumns {
     }
 }
 
-/// The text columns [`ReportColumns::text_column`] gives.
+impl ReportColumns {
+    /// The name and the array of a text column.
+    fn text(&self, which: Text) -> (&'static str, &Utf8ViewArray) {
+        match which {
+            Text::Id => ("id", &self.id),
+            Text::Category => ("category", &self.category),
+            Text::Department => ("department", &self.department),
+            Text::Parcel => ("parcel_id", &self.parcel_id),
+            Text::Sector => ("sector_id", &self.sector_id),
+        }
+    }
+
+    /// The values of text column `which` at `rows` as 1-based codes in order of first
+    /// appearance (0: none), with the values (each once).
+    ///
+    /// A column read from a dictionary-encoded Parquet column (a category, a department, a
+    /// sector) repeats the same few string views, each pointing at its value's one copy: a
+    /// row's view is looked up first, and a string compared only the first time its view is
+    /// met. Equal strings under different views (a column written PLAIN) still get one code.
+    pub(crate) fn codes(
+        &self,
+        which: Text,
+        rows: impl Iterator<Item = usize>,
+    ) -> (Vec<u32>, Vec<String>) {
+        let array = self.text(which).1;
+        let views = array.views();
+        let validity = array.validity();
+        let mut names: Vec<String> = Vec::new();
+        let mut by_name: PlHashMap<&str, u32> = PlHashMap::new();
+        let mut by_view: PlHashMap<u128, u32> = PlHashMap::new();
+        let codes = rows
+            .map(|i| {
+                if validity.is_some_and(|v| !v.get_bit(i)) {
+                    return 0;
+                }
+                let view = views[i].as_u128();
+                if let Some(code) = by_view.get(&view) {
+                    return *code;
+                }
+                let value = array.value(i);
+                let code = *by_name.entry(value).or_insert_with(|| {
+                    names.push(value.to_owned());
+                    names.len() as u32
+                });
+                by_view.insert(view, code);
+                code
+            })
+            .collect();
+        (codes, names)
+    }
+}
+
+/// The text columns [`ReportColumns::text_column`] and [`ReportColumns::codes`] give.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Text {
     Id,
