@@ -56,25 +56,6 @@ pub(super) struct Facts {
     pub counts: FactCounts,
 }
 
-/// 1-based codes of `values` in order of first appearance, with the values (the oracle of
-/// [`ReportColumns::codes`]).
-#[cfg(test)]
-fn codes<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Coded {
-    let mut names: Vec<String> = Vec::new();
-    let mut lookup: PlHashMap<&str, u32> = PlHashMap::new();
-    let codes = values
-        .map(|v| {
-            v.map_or(0, |v| {
-                *lookup.entry(v).or_insert_with(|| {
-                    names.push(v.to_owned());
-                    names.len() as u32
-                })
-            })
-        })
-        .collect();
-    (codes, names)
-}
-
 /// The reports created up to `as_of` (positions in `reports`), their facts, and the counts of
 /// what was left out.
 fn used_facts_of(
@@ -346,55 +327,6 @@ mod tests {
             NaiveDate::from_ymd_opt(2025, 4, 18).expect("date"),
         ]);
         c
-    }
-
-    #[test]
-    fn codes_from_string_views_equal_codes_from_the_strings() {
-        let values = [
-            Some("Alumbrado público deficiente"),
-            None,
-            Some("Baches"),
-            Some("Alumbrado público deficiente"),
-            Some("Recolección de residuos sólidos"),
-            Some("Baches"),
-            None,
-            Some("Recolección de residuos sólidos"),
-            Some("Alumbrado público deficiente"),
-        ];
-        let reports: Vec<Report> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let mut r = report("2025-03-03T15:00:00Z", None);
-                r.id = format!("r{i}").into();
-                r.category = v.map(str::to_owned);
-                // the values in another order of first appearance
-                r.department = values[values.len() - 1 - i].map(str::to_owned);
-                r
-            })
-            .collect();
-        // Built from the strings (a view each), and read back from a Parquet file whose
-        // columns are dictionary-encoded (the views of a value shared).
-        let built = ReportColumns::from_reports(&reports, &[]).expect("columns");
-        let dir = tempfile::tempdir().expect("dir");
-        let mut df = crate::report::frame::reports_frame(&reports).expect("frame");
-        let file = std::fs::File::create(dir.path().join("reports.parquet")).expect("file");
-        ParquetWriter::new(file).finish(&mut df).expect("write");
-        let read = crate::store::reports::read_report_columns(dir.path()).expect("read");
-        for columns in [&built, &read] {
-            for which in [Text::Category, Text::Department] {
-                let value = |i: usize| match which {
-                    Text::Category => columns.category(i),
-                    _ => columns.department(i),
-                };
-                let rows = [8, 0, 1, 2, 3, 4, 5, 6, 7, 3];
-                assert_eq!(
-                    columns.codes(which, rows.iter().copied()),
-                    codes(rows.iter().map(|&i| value(i))),
-                    "{which:?}"
-                );
-            }
-        }
     }
 
     #[test]

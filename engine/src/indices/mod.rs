@@ -19,6 +19,7 @@ pub mod config;
 pub(crate) mod export;
 mod fact;
 mod facts;
+mod framer;
 mod frames;
 mod quantiles;
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub mod schema;
 mod selection;
 pub mod series;
 mod sink;
+mod sorted;
 mod stage;
 #[cfg(test)]
 mod tests;
@@ -47,6 +49,7 @@ pub use config::{ConfigSource, IndexConfig, Rule, Weights};
 pub use export::{cell_polygon, export_indices};
 pub use fact::{fact, Fact};
 pub use facts::FactCounts;
+use framer::Framer;
 pub use selection::{select, Dimension, Selection};
 pub use sink::TableSink;
 use sink::{InOrder, Stacked};
@@ -321,7 +324,6 @@ pub fn compute_into<R: Send>(
     beside: impl FnOnce(&ReportColumns) -> R + Send,
 ) -> PolarsResult<(FactCounts, R)> {
     use aggregate::{Cut, Sorted};
-    use frames::Place;
     use rayon::prelude::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -380,15 +382,12 @@ pub fn compute_into<R: Send>(
         )
         .collect();
     let taken = AtomicUsize::new(0);
-    // Where a frame goes: the table of level `l`, at its place there (by resolution, then
-    // dimension, then window).
-    let place = |l: usize, d: usize, w: usize| -> (Level, usize) {
-        let at = d * windows.len() + w;
-        match l {
-            0 => (Level::Parcel, at),
-            1 => (Level::Sector, at),
-            _ => (Level::H3, (l - 2) * dims.len() * windows.len() + at),
-        }
+    let framer = Framer {
+        windows,
+        dims,
+        values: &values,
+        cfg,
+        out: &out,
     };
     let aggregated = || {
         (0..tasks.len())
@@ -408,32 +407,7 @@ pub fn compute_into<R: Send>(
                 };
                 let parts = aggregate::aggregate_sorted(sorted, ds, *n, &cuts);
                 let pass = t.elapsed().as_secs_f64();
-                parts
-                    .into_par_iter()
-                    .zip(ds.par_iter())
-                    .try_for_each(|(parts, d)| {
-                        let dimension = dims[*d];
-                        parts
-                            .into_par_iter()
-                            .zip(windows.par_iter())
-                            .enumerate()
-                            .try_for_each(|(w, (part, window))| {
-                                let at = Place {
-                                    window: &window.label,
-                                    dimension,
-                                    values: &values[*d],
-                                };
-                                let frame = frames::frame(
-                                    part,
-                                    features,
-                                    &at,
-                                    cfg.min_reports,
-                                    &cfg.weights,
-                                )?;
-                                let (level, at) = place(*l, *d, w);
-                                out.put(level, at, frame)
-                            })
-                    })?;
+                framer.pass(*l, features, ds, parts)?;
                 tracing::debug!(
                     level = l,
                     pass,

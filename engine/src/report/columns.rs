@@ -353,3 +353,81 @@ pub(crate) enum Text {
     Parcel,
     Sector,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1-based codes of `values` in order of first appearance, with the values: the oracle of
+    /// [`ReportColumns::codes`].
+    fn first_appearance<'a>(
+        values: impl Iterator<Item = Option<&'a str>>,
+    ) -> (Vec<u32>, Vec<String>) {
+        let mut names: Vec<String> = Vec::new();
+        let codes = values
+            .map(|v| {
+                v.map_or(0, |v| match names.iter().position(|n| n == v) {
+                    Some(p) => p as u32 + 1,
+                    None => {
+                        names.push(v.to_owned());
+                        names.len() as u32
+                    }
+                })
+            })
+            .collect();
+        (codes, names)
+    }
+
+    #[test]
+    fn codes_from_string_views_equal_codes_from_the_strings() {
+        let values = [
+            Some("Alumbrado público deficiente"),
+            None,
+            Some("Baches"),
+            Some("Alumbrado público deficiente"),
+            Some("Recolección de residuos sólidos"),
+            Some("Baches"),
+            None,
+            Some("Recolección de residuos sólidos"),
+            Some("Alumbrado público deficiente"),
+        ];
+        let created = Utc::now();
+        let reports: Vec<Report> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut r = Report::new(format!("r{i}"), "csv", Status::Open, "x", created);
+                r.category = v.map(str::to_owned);
+                // the values in another order of first appearance
+                r.department = values[values.len() - 1 - i].map(str::to_owned);
+                r
+            })
+            .collect();
+        // Built from the strings (a view each), and read back from a Parquet file whose
+        // columns are dictionary-encoded (the views of a value shared).
+        let built = ReportColumns::from_reports(&reports, &[]).expect("columns");
+        let mut df = crate::report::frame::reports_frame(&reports).expect("frame");
+        let mut file = Vec::new();
+        ParquetWriter::new(&mut file)
+            .finish(&mut df)
+            .expect("write");
+        let back = ParquetReader::new(std::io::Cursor::new(file))
+            .finish()
+            .expect("read");
+        let read = ReportColumns::from_frame(&back, Vec::new()).expect("columns");
+        for columns in [&built, &read] {
+            for which in [Text::Category, Text::Department] {
+                let value = |i: usize| match which {
+                    Text::Category => columns.category(i),
+                    _ => columns.department(i),
+                };
+                let rows = [8, 0, 1, 2, 3, 4, 5, 6, 7, 3];
+                assert_eq!(
+                    columns.codes(which, rows.iter().copied()),
+                    first_appearance(rows.iter().map(|&i| value(i))),
+                    "{which:?}"
+                );
+            }
+        }
+    }
+}
