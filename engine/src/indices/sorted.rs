@@ -4,7 +4,7 @@ use super::aggregate::Row;
 
 /// The rows of one level in order of feature (each feature's run in order of creation), with
 /// each dimension's codes in the same order: sorted once, then walked by as many tasks as the
-/// level's dimensions are split into ([`aggregate_sorted`]).
+/// level's dimensions are split into (`aggregate::aggregate_sorted`).
 pub(super) struct Sorted {
     /// Each row's feature, ascending.
     pub keys: Vec<u32>,
