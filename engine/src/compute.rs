@@ -139,6 +139,7 @@ pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> 
         let t = Instant::now();
         let series = indices::series::monthly(reports, request.as_of, request.zone, cfg);
         tracing::info!(
+            rows = series.as_ref().map_or(0, Table::len),
             seconds = t.elapsed().as_secs_f64(),
             "computed the monthly series"
         );
