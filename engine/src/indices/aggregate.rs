@@ -351,16 +351,30 @@ pub(super) fn aggregate_sorted(
     } = sorted;
     let codes: Vec<Option<&[u32]>> = dims.iter().map(|d| sorted.codes[*d].as_deref()).collect();
     let widths: Vec<usize> = dims.iter().map(|d| sorted.widths[*d]).collect();
+    // Room for every row a part can get, so that none is moved to a larger buffer as it
+    // grows: a feature's row per window (and one per feature without reports, when complete);
+    // a dimension's groups, at most one per report of the window. What a buffer does not fill
+    // is never touched, so it costs no memory.
+    let in_cut: Vec<usize> = cuts
+        .iter()
+        .map(|c| match c.after {
+            Some(a) => rows.iter().filter(|r| r.created > a).count(),
+            None => rows.len(),
+        })
+        .collect();
     let mut parts: Vec<Vec<Part>> = codes
         .iter()
         .map(|d| {
-            let n = *features
-                + if d.is_none() {
-                    complete.unwrap_or(0) as usize
-                } else {
-                    0
-                };
-            cuts.iter().map(|c| Part::with_capacity(n, c)).collect()
+            cuts.iter()
+                .zip(&in_cut)
+                .map(|(c, in_cut)| {
+                    let n = match d {
+                        None => *features + complete.unwrap_or(0) as usize,
+                        Some(_) => *in_cut,
+                    };
+                    Part::with_capacity(n, c)
+                })
+                .collect()
         })
         .collect();
     let mut walk = Walk::new(cuts);

@@ -53,6 +53,15 @@ pub(super) struct Place<'a> {
     pub values: &'a StringChunked,
 }
 
+/// A column of `value` on each of its `n` rows, held as the one value.
+fn constant(name: &str, value: &str, n: usize) -> Column {
+    Column::new_scalar(
+        name.into(),
+        Scalar::new(DataType::String, AnyValue::StringOwned(value.into())),
+        n,
+    )
+}
+
 pub(super) fn u32s(name: &str, v: Vec<u32>) -> Column {
     UInt32Chunked::from_vec(name.into(), v)
         .into_series()
@@ -105,6 +114,40 @@ pub(super) fn nan_null(name: &str, values: Vec<f64>) -> Column {
     masked::<Float64Type>(name, values, |v| !v.is_nan())
 }
 
+/// The columns that say where the rows of a [`Part`] are: the feature's key columns, the
+/// window, the dimension and its value.
+fn place_columns(part: &Part, f: &Features, at: &Place<'_>) -> PolarsResult<Vec<Column>> {
+    let n = part.len();
+    let mut cols: Vec<Column> = Vec::with_capacity(40);
+    // The window, the dimension (the cells' resolution, and the value of `all`) are the same on
+    // every row: constant columns, made into values only a row group at a time as the table is
+    // written.
+    if let Some(res) = f.res {
+        cols.push(Column::new_scalar(
+            schema::key::RES.into(),
+            Scalar::new(DataType::Int32, AnyValue::Int32(res)),
+            n,
+        ));
+    }
+    let keys = IdxCa::from_slice(PlSmallStr::EMPTY, &part.key);
+    for names in &f.names {
+        cols.push(gather(names, &keys)?);
+    }
+    cols.push(constant(schema::key::WINDOW, at.window, n));
+    cols.push(constant(schema::key::DIMENSION, at.dimension, n));
+    if part.code.iter().all(|c| *c == 0) {
+        cols.push(Column::full_null(
+            at.values.name().clone(),
+            n,
+            &DataType::String,
+        ));
+    } else {
+        let codes = IdxCa::from_slice(PlSmallStr::EMPTY, &part.code);
+        cols.push(gather(at.values, &codes)?);
+    }
+    Ok(cols)
+}
+
 /// The finished table rows of a [`Part`]: keys, window, dimension, value, the aggregates with
 /// their ratios, area, density (and population) and attention, in the tables' column order.
 pub(super) fn frame(
@@ -116,18 +159,7 @@ pub(super) fn frame(
 ) -> PolarsResult<DataFrame> {
     let n = part.len();
     let feature = |k: u32| (k as usize).checked_sub(1);
-    let mut cols: Vec<Column> = Vec::with_capacity(40);
-    if let Some(res) = f.res {
-        cols.push(Int32Chunked::full(schema::key::RES.into(), res, n).into_column());
-    }
-    let keys = IdxCa::from_slice(PlSmallStr::EMPTY, &part.key);
-    for names in &f.names {
-        cols.push(gather(names, &keys)?);
-    }
-    cols.push(StringChunked::full(schema::key::WINDOW.into(), at.window, n).into_column());
-    cols.push(StringChunked::full(schema::key::DIMENSION.into(), at.dimension, n).into_column());
-    let codes = IdxCa::from_slice(PlSmallStr::EMPTY, &part.code);
-    cols.push(gather(at.values, &codes)?);
+    let mut cols = place_columns(&part, f, at)?;
     let [received, open, _, _, _, answered, on_time, _, _, _, overdue, _, _, _, _, reopened, with_history, recurrent] =
         &part.counts;
     let share = |a: &[u32], b: &[u32]| -> Vec<f64> {
