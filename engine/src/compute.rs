@@ -20,7 +20,7 @@ use crate::indices::{
     self, ConfigSource, IndexConfig, IndicesMeta, Level, Scope, TableSink, Window,
 };
 use crate::model::{ParcelKey, SectorLayer};
-use crate::store::{CatalogStore, Change, Manifest, NewVersion};
+use crate::store::{CatalogStore, Change, EncodedRows, Manifest, NewVersion};
 use crate::table::Table;
 use crate::ImportReport;
 
@@ -32,13 +32,24 @@ struct Streamed<'v> {
 }
 
 impl TableSink for Streamed<'_> {
-    fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()> {
+    /// The frame encoded for its table, and its rows.
+    type Ready = (EncodedRows, usize);
+
+    fn ready(&self, level: Level, frame: DataFrame) -> PolarsResult<Self::Ready> {
+        let rows = frame.height();
+        self.version
+            .encode(level, Table::from_frame(frame))
+            .map(|encoded| (encoded, rows))
+            .map_err(|e| polars_err!(ComputeError: "{e}"))
+    }
+
+    fn frame(&self, level: Level, (encoded, rows): Self::Ready) -> PolarsResult<()> {
         *self.rows[level as usize]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(0) += frame.height();
+            .get_or_insert(0) += rows;
         self.version
-            .append(level, Table::from_frame(frame))
+            .append_encoded(level, encoded)
             .map_err(|e| polars_err!(ComputeError: "{e}"))
     }
 }

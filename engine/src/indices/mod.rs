@@ -4,9 +4,10 @@
 //!
 //! Every table is long: one row per feature (parcel, sector or cell), time window and
 //! dimension (`all`, or one `category` or `department` value), ordered by dimension, then window
-//! (the cells by resolution first). Each table is handed on ([`TableSink`]) a frame per
-//! dimension and window as it is made, so that `predio compute` writes it into the new version
-//! without ever holding it whole. A window `30d` holds the reports
+//! (the cells by resolution first). Each table is handed on ([`TableSink`]) frame by frame as
+//! they are made (a parcel frame per dimension and window, a frame per sector or cell task),
+//! each made ready (encoded, for `predio compute`) by the task that made it, so that the new
+//! version's tables are written without ever being held whole. A window `30d` holds the reports
 //! created in the 30 days up to the as-of time; `all` holds every report up to it. Open,
 //! overdue and stages are as of that time. Every parcel and every sector has a row per window
 //! for `all`, with zeros when it had no reports; the reports that have no parcel (or no sector,
@@ -314,13 +315,13 @@ pub fn compute(
 ///
 /// # Errors
 /// Polars errors, and the sink's.
-pub fn compute_into<R: Send>(
+pub fn compute_into<R: Send, S: TableSink>(
     reports: ReportColumns,
     parcels: Option<&[ParcelKey]>,
     sectors: Option<&SectorLayer>,
     scope: Scope<'_>,
     cfg: &IndexConfig,
-    sink: &dyn TableSink,
+    sink: &S,
     beside: impl FnOnce(&ReportColumns) -> R + Send,
 ) -> PolarsResult<(FactCounts, R)> {
     use aggregate::{Cut, Sorted};
@@ -339,10 +340,7 @@ pub fn compute_into<R: Send>(
     let sector_ids: Vec<&str> = sectors.map_or(Vec::new(), |s| {
         s.sectors.iter().map(|x| x.id.as_str()).collect()
     });
-    let out = InOrder {
-        sink,
-        queues: Default::default(),
-    };
+    let out = InOrder::new(sink);
     let (facts, beside) = rayon::join(
         || facts::facts(&reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids),
         || beside(&reports),

@@ -8,13 +8,27 @@ use polars::prelude::*;
 use super::Level;
 
 /// Where [`compute_into`] puts the tables: each level's frames, in the order of its table.
+///
+/// A frame is first made ready ([`TableSink::ready`]: a store encodes it) by the task that made
+/// it, as soon as it is made, whatever its place; then passed on in its table's order
+/// ([`TableSink::frame`]). What waits for its turn is the ready frame, not the frame.
 pub trait TableSink: Sync {
+    /// A frame made ready to be passed on.
+    type Ready: Send;
+
+    /// `frame` of `level`'s table made ready to be passed on. Called from any thread, for
+    /// frames of any level and place, side by side.
+    ///
+    /// # Errors
+    /// Whatever stops the computation (it ends with this error).
+    fn ready(&self, level: Level, frame: DataFrame) -> PolarsResult<Self::Ready>;
+
     /// The next frame of `level`'s table. Frames of different levels can come at the same time
     /// from different threads; those of one level come one at a time, in order.
     ///
     /// # Errors
     /// Whatever stops the computation (it ends with this error).
-    fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()>;
+    fn frame(&self, level: Level, frame: Self::Ready) -> PolarsResult<()>;
 }
 
 /// A [`TableSink`] that stacks the frames into [`IndexTables`].
@@ -22,6 +36,12 @@ pub trait TableSink: Sync {
 pub(super) struct Stacked(pub(super) std::sync::Mutex<[Option<DataFrame>; 4]>);
 
 impl TableSink for Stacked {
+    type Ready = DataFrame;
+
+    fn ready(&self, _level: Level, frame: DataFrame) -> PolarsResult<DataFrame> {
+        Ok(frame)
+    }
+
     fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()> {
         let mut tables = self
             .0
@@ -40,18 +60,17 @@ impl TableSink for Stacked {
 /// Hands the frames of each level to a sink in their order, as the tasks that make them end
 /// in any order: a frame waits until the ones before it are passed on, and the thread that
 /// passes one on also passes on those that came while it did.
-pub(super) struct InOrder<'s> {
-    pub(super) sink: &'s dyn TableSink,
-    pub(super) queues: [std::sync::Mutex<Queue>; 4],
+pub(super) struct InOrder<'s, S: TableSink> {
+    pub(super) sink: &'s S,
+    pub(super) queues: [std::sync::Mutex<Queue<S::Ready>>; 4],
 }
 
 /// The frames of one level on their way to the sink.
-#[derive(Default)]
-pub(super) struct Queue {
+pub(super) struct Queue<F> {
     /// The position of the next frame to pass on.
     pub(super) next: usize,
-    /// Frames that came before their turn.
-    pub(super) waiting: BTreeMap<usize, DataFrame>,
+    /// Frames (made ready) that came before their turn.
+    pub(super) waiting: BTreeMap<usize, F>,
     /// A thread is passing frames on.
     pub(super) busy: bool,
     /// The sink refused a frame: the computation ends with that error, and the frames after it
@@ -59,8 +78,33 @@ pub(super) struct Queue {
     pub(super) failed: bool,
 }
 
-impl InOrder<'_> {
+impl<F> Default for Queue<F> {
+    fn default() -> Self {
+        Queue {
+            next: 0,
+            waiting: BTreeMap::new(),
+            busy: false,
+            failed: false,
+        }
+    }
+}
+
+impl<'s, S: TableSink> InOrder<'s, S> {
+    /// An empty queue per level into `sink`.
+    pub(super) fn new(sink: &'s S) -> Self {
+        InOrder {
+            sink,
+            queues: Default::default(),
+        }
+    }
+
+    /// Makes `frame` ready (on this thread) and passes it on as the frame at `at` of `level`'s
+    /// table when its turn comes: now, or when the frame before it is passed on.
     pub(super) fn put(&self, level: Level, at: usize, frame: DataFrame) -> PolarsResult<()> {
+        if self.failed(level) {
+            return Ok(());
+        }
+        let frame = self.sink.ready(level, frame)?;
         let queue = &self.queues[level as usize];
         let lock = || {
             queue
@@ -92,6 +136,10 @@ impl InOrder<'_> {
                 return passed;
             }
         }
+    }
+
+    fn failed(&self, level: Level) -> bool {
+        self.queues[level as usize].lock().is_ok_and(|q| q.failed)
     }
 
     /// Frames that never got their turn (one before them never came).

@@ -9,6 +9,12 @@ struct Record {
 }
 
 impl TableSink for Record {
+    type Ready = DataFrame;
+
+    fn ready(&self, _level: Level, frame: DataFrame) -> PolarsResult<DataFrame> {
+        Ok(frame)
+    }
+
     fn frame(&self, level: Level, frame: DataFrame) -> PolarsResult<()> {
         let v = frame.column("v")?.i32()?.get(0).unwrap_or(-1);
         if self.fail == Some(v) {

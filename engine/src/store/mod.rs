@@ -31,6 +31,7 @@ mod tests;
 pub use dir::{Catalog, DirCatalog};
 pub use manifest::*;
 pub use staged::Staged;
+pub use tables::EncodedRows;
 
 use crate::error::Result;
 use crate::import_log::ImportReport;
@@ -175,6 +176,18 @@ pub trait NewVersion: Send + Sync {
     /// # Errors
     /// The store's I/O errors.
     fn append(&self, level: Level, rows: Table) -> Result<()>;
+    /// Rows of `level` encoded for its table, to be appended later by
+    /// [`NewVersion::append_encoded`]: on any thread, in any order, side by side.
+    ///
+    /// # Errors
+    /// Rows the table cannot hold.
+    fn encode(&self, level: Level, rows: Table) -> Result<EncodedRows>;
+    /// Appends rows [`NewVersion::encode`]d for the table of `level`, as [`NewVersion::append`]
+    /// does: in their order, each in row groups of its own.
+    ///
+    /// # Errors
+    /// Rows of another schema than the table's; the store's I/O errors.
+    fn append_encoded(&self, level: Level, rows: EncodedRows) -> Result<()>;
     /// Ends the tables, writes the rest of `change` and makes the version current.
     ///
     /// # Errors

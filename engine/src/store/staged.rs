@@ -11,7 +11,7 @@ use chrono::Utc;
 
 use super::dir::{fsync_dir, DirCatalog};
 use super::manifest::*;
-use super::tables::TableFile;
+use super::tables::{encode_rows, EncodedRows, TableFile};
 use super::{CatalogStore, Change, NewVersion};
 use crate::error::{Error, Result};
 use crate::indices::Level;
@@ -209,6 +209,25 @@ impl NewVersion for Staged<'_> {
             None => {
                 let mut t = TableFile::create(&self.dir.join(level.file_name()), frame.schema())?;
                 t.write(frame)?;
+                *table = Some(t);
+                Ok(())
+            }
+        }
+    }
+
+    fn encode(&self, _level: Level, rows: Table) -> Result<EncodedRows> {
+        encode_rows(rows.frame().clone())
+    }
+
+    fn append_encoded(&self, level: Level, rows: EncodedRows) -> Result<()> {
+        let mut table = self.tables[level as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &mut *table {
+            Some(t) => t.write_encoded(&rows),
+            None => {
+                let mut t = TableFile::create(&self.dir.join(level.file_name()), rows.schema())?;
+                t.write_encoded(&rows)?;
                 *table = Some(t);
                 Ok(())
             }

@@ -114,6 +114,47 @@ impl std::fmt::Debug for TableFile {
     }
 }
 
+/// How a [`TableFile`] is written (see there).
+const TABLE_OPTIONS: Options = Options {
+    compression: CompressionOptions::Snappy,
+    statistics: false,
+    string_dictionaries: false,
+    row_group: ROW_GROUP,
+    split_floats: &crate::indices::schema::DURATIONS,
+};
+
+/// Rows encoded for a [`TableFile`] ([`encode_rows`]): their row groups, ready to be written.
+pub struct EncodedRows(crate::format::parquet_write::Encoded);
+
+impl EncodedRows {
+    /// The schema of the rows.
+    #[must_use]
+    pub fn schema(&self) -> &SchemaRef {
+        self.0.schema()
+    }
+}
+
+impl std::fmt::Debug for EncodedRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedRows").finish_non_exhaustive()
+    }
+}
+
+/// The rows of `df` encoded as a [`TableFile`] writes them, in row groups of their own, on
+/// this thread (and rayon's): frames encoded side by side, then written in their order. The
+/// encoding is most of the cost of writing a table; the frame's memory is free again once it
+/// is done, and the pages (compressed) wait for their turn instead.
+///
+/// # Errors
+/// A schema Parquet cannot hold; encoding errors (naming no file: none is written yet).
+pub fn encode_rows(df: DataFrame) -> Result<EncodedRows> {
+    crate::format::parquet_write::encode(df, TABLE_OPTIONS)
+        .map(EncodedRows)
+        .map_err(|e| Error::Indices {
+            message: format!("encoding a table's rows: {e}"),
+        })
+}
+
 /// A thread that writes a table's file back to disk (`fdatasync`) each time it is told, while
 /// the table is still being written: the fsync that ends the file then waits only for its
 /// last pages. Ended all at once, the 290 MB of `predio compute`'s tables kept the command
@@ -153,19 +194,22 @@ impl TableFile {
             unsynced: 0,
             sync,
         };
-        let options = Options {
-            compression: CompressionOptions::Snappy,
-            statistics: false,
-            string_dictionaries: false,
-            row_group: ROW_GROUP,
-            split_floats: &crate::indices::schema::DURATIONS,
-        };
-        let writer = TableWriter::new(out, schema, options).map_err(pl_err(path))?;
+        let writer = TableWriter::new(out, schema, TABLE_OPTIONS).map_err(pl_err(path))?;
         Ok(TableFile {
             path: path.to_path_buf(),
             writer,
             syncer,
         })
+    }
+
+    /// Appends rows [`encode_rows`]d apart, which have the table's schema.
+    ///
+    /// # Errors
+    /// Rows of another schema; I/O errors, naming the file.
+    pub fn write_encoded(&mut self, rows: &EncodedRows) -> Result<()> {
+        self.writer
+            .write_encoded(&rows.0)
+            .map_err(pl_err(&self.path))
     }
 
     /// Appends the rows of `df`, which has the table's schema.

@@ -137,6 +137,20 @@ impl<W: Write + Send> TableWriter<W> {
         }
     }
 
+    /// Appends rows [`super::encode`]d apart, which have the file's schema.
+    ///
+    /// # Errors
+    /// Rows of another schema, or encoded for the other writer; encoding and I/O errors.
+    pub(crate) fn write_encoded(&mut self, rows: &super::Encoded) -> PolarsResult<()> {
+        match (self, rows) {
+            (Self::Parallel(w), super::Encoded::Groups(schema, groups)) => {
+                w.write_encoded(schema, groups)
+            }
+            (this @ Self::Polars { .. }, super::Encoded::Frame(df)) => this.write(df),
+            _ => polars_bail!(ComputeError: "rows encoded for another writer than the table's"),
+        }
+    }
+
     /// Ends the file (its footer) and gives back `out` and the file's size.
     ///
     /// # Errors

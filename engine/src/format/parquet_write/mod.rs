@@ -94,7 +94,16 @@ pub(crate) fn write_parquet<W: Write + Send>(
 /// groups as it comes, so a table need not be held whole before it is written.
 pub(crate) struct ParallelWriter<W: Write> {
     writer: FileWriter<W>,
+    plan: Plan,
+    rows: usize,
+    /// Frames shorter than a row group, waiting to share one.
+    short: Option<DataFrame>,
+}
+
+/// How the columns of a schema are encoded: their Parquet fields and encodings.
+pub(crate) struct Plan {
     schema: SchemaRef,
+    arrow: ArrowSchema,
     fields: Vec<ParquetType>,
     encodings: Vec<Vec<Encoding>>,
     /// Per column: the width of its values when they are written BYTE_STREAM_SPLIT.
@@ -102,17 +111,59 @@ pub(crate) struct ParallelWriter<W: Write> {
     options: WriteOptions,
     /// Most rows per row group.
     row_group: usize,
-    rows: usize,
-    /// Frames shorter than a row group, waiting to share one.
-    short: Option<DataFrame>,
 }
 
-impl<W: Write + Send> ParallelWriter<W> {
-    /// A file of `schema` into `out`.
+/// The rows of a frame encoded into row groups ([`encode`]), to be written into a table file
+/// later, in their order among the others ([`TableWriter::write_encoded`]).
+pub(crate) enum Encoded {
+    /// Row groups (rows, pages) of the parallel writer, with the schema they were encoded for.
+    Groups(SchemaRef, Vec<(u64, Group)>),
+    /// The frame itself, for Polars' writer, which encodes as it writes.
+    Frame(DataFrame),
+}
+
+impl Encoded {
+    /// The schema of the rows.
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        match self {
+            Encoded::Groups(schema, _) => schema,
+            Encoded::Frame(df) => df.schema(),
+        }
+    }
+}
+
+/// The rows of `df` encoded as the writer the environment picks ([`fallback::WriterKind`])
+/// would write them with `options`: each at most [`Options::row_group`] rows, never shared
+/// with another frame's rows. Frames may be encoded on any thread, in any order.
+///
+/// # Errors
+/// A schema Parquet cannot hold; encoding errors.
+pub(crate) fn encode(df: DataFrame, options: Options) -> PolarsResult<Encoded> {
+    encode_with(fallback::WriterKind::from_env(), df, options)
+}
+
+/// [`encode`] for the writer `kind`.
+fn encode_with(
+    kind: fallback::WriterKind,
+    df: DataFrame,
+    options: Options,
+) -> PolarsResult<Encoded> {
+    match kind {
+        fallback::WriterKind::Parallel => {
+            let plan = Plan::new(df.schema(), options)?;
+            let groups = plan.encode_groups(&df)?;
+            Ok(Encoded::Groups(plan.schema, groups))
+        }
+        fallback::WriterKind::Polars => Ok(Encoded::Frame(df)),
+    }
+}
+
+impl Plan {
+    /// The plan of `schema` written with `options`.
     ///
     /// # Errors
     /// A schema Parquet cannot hold.
-    pub fn new(out: W, schema: &SchemaRef, options: Options) -> PolarsResult<Self> {
+    fn new(schema: &SchemaRef, options: Options) -> PolarsResult<Self> {
         let arrow = schema.to_arrow(CompatLevel::newest());
         let fields = to_parquet_schema(&arrow)?.fields().to_vec();
         let (string_dictionaries, row_group, split_floats) = (
@@ -164,17 +215,85 @@ impl<W: Write + Send> ParallelWriter<W> {
                 _ => None,
             })
             .collect();
-        Ok(ParallelWriter {
-            writer: FileWriter::try_new(out, arrow, options)?,
+        Ok(Plan {
             schema: schema.clone(),
+            arrow,
             fields,
             encodings,
             split,
             options,
             row_group,
+        })
+    }
+
+    /// Row group `(offset, len)` of `df` encoded: every column chunk by its own task.
+    fn encode_group(&self, df: &DataFrame, (offset, len): (usize, usize)) -> PolarsResult<Group> {
+        let columns = df
+            .columns()
+            .par_iter()
+            .zip(&self.fields)
+            .zip(&self.encodings)
+            .zip(&self.split)
+            .map(|(((column, field), encoding), split)| {
+                let how = Encode {
+                    encoding,
+                    split: *split,
+                    options: self.options,
+                };
+                encode_chunk(column, offset, len, field, &how)
+            })
+            .collect::<PolarsResult<Vec<Vec<Vec<CompressedPage>>>>>()?;
+        Ok(columns.into_iter().flatten().collect())
+    }
+
+    /// Every row group of `df` encoded, side by side.
+    fn encode_groups(&self, df: &DataFrame) -> PolarsResult<Vec<(u64, Group)>> {
+        if df.schema() != &self.schema {
+            polars_bail!(SchemaMismatch: "a frame of another schema than the table's: {:?}", df.schema());
+        }
+        row_groups(df, self.row_group)
+            .into_par_iter()
+            .map(|g| Ok((g.1 as u64, self.encode_group(df, g)?)))
+            .collect()
+    }
+}
+
+impl<W: Write + Send> ParallelWriter<W> {
+    /// A file of `schema` into `out`.
+    ///
+    /// # Errors
+    /// A schema Parquet cannot hold.
+    pub fn new(out: W, schema: &SchemaRef, options: Options) -> PolarsResult<Self> {
+        let plan = Plan::new(schema, options)?;
+        Ok(ParallelWriter {
+            writer: FileWriter::try_new(out, plan.arrow.clone(), plan.options)?,
+            plan,
             rows: 0,
             short: None,
         })
+    }
+
+    /// Writes row groups [`encode`]d apart, after the rows written before (those waiting to
+    /// share a row group first).
+    ///
+    /// # Errors
+    /// Groups of another schema; I/O errors.
+    pub fn write_encoded(
+        &mut self,
+        schema: &SchemaRef,
+        groups: &[(u64, Group)],
+    ) -> PolarsResult<()> {
+        if schema != &self.plan.schema {
+            polars_bail!(SchemaMismatch: "rows of another schema than the table's: {:?}", schema);
+        }
+        if let Some(short) = self.short.take() {
+            self.write_groups(&short)?;
+        }
+        for (rows, group) in groups {
+            self.rows += *rows as usize;
+            write_group(&mut self.writer, *rows, group)?;
+        }
+        Ok(())
     }
 
     /// Appends the rows of `df`, which has the file's schema: every column chunk of a row
@@ -184,21 +303,21 @@ impl<W: Write + Send> ParallelWriter<W> {
     /// # Errors
     /// A frame of another schema; encoding and I/O errors.
     pub fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        if df.schema() != &self.schema {
+        if df.schema() != &self.plan.schema {
             polars_bail!(SchemaMismatch: "a frame of another schema than the table's: {:?}", df.schema());
         }
         self.rows += df.height();
         // Frames shorter than a row group share one while they fit (as a stacked frame's short
         // chunks do): a table of many small frames is not a file of many small groups.
         if let Some(short) = &mut self.short {
-            if short.height() + df.height() <= self.row_group {
+            if short.height() + df.height() <= self.plan.row_group {
                 short.vstack_mut(df)?;
                 return Ok(());
             }
             let short = self.short.take().unwrap_or_default();
             self.write_groups(&short)?;
         }
-        if df.height() < self.row_group {
+        if df.height() < self.plan.row_group {
             self.short = Some(df.clone());
             return Ok(());
         }
@@ -207,28 +326,9 @@ impl<W: Write + Send> ParallelWriter<W> {
 
     /// Writes the row groups of `df`.
     fn write_groups(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        let groups = row_groups(df, self.row_group);
-        let (fields, encodings, split, options) =
-            (&self.fields, &self.encodings, &self.split, self.options);
-        let encode = |g: usize| -> PolarsResult<Group> {
-            let (offset, len) = groups[g];
-            let columns = df
-                .columns()
-                .par_iter()
-                .zip(fields)
-                .zip(encodings)
-                .zip(split)
-                .map(|(((column, field), encoding), split)| {
-                    let how = Encode {
-                        encoding,
-                        split: *split,
-                        options,
-                    };
-                    encode_chunk(column, offset, len, field, &how)
-                })
-                .collect::<PolarsResult<Vec<Vec<Vec<CompressedPage>>>>>()?;
-            Ok(columns.into_iter().flatten().collect())
-        };
+        let groups = row_groups(df, self.row_group_size());
+        let plan = &self.plan;
+        let encode = |g: usize| plan.encode_group(df, groups[g]);
         let writer = &mut self.writer;
         let mut next = (!groups.is_empty()).then(|| encode(0)).transpose()?;
         for (g, (_, rows)) in groups.iter().enumerate() {
@@ -242,6 +342,10 @@ impl<W: Write + Send> ParallelWriter<W> {
             next = encoded?;
         }
         Ok(())
+    }
+
+    fn row_group_size(&self) -> usize {
+        self.plan.row_group
     }
 
     /// Ends the file (its footer) and gives back `out` and the file's size.

@@ -363,3 +363,72 @@ fn polars_own_writer_the_fallback_writes_the_same_tables_frame_by_frame() {
     // Two writers, two files: the same table, written differently.
     assert_ne!(files[0], files[2]);
 }
+
+#[test]
+fn frames_encoded_apart_are_written_in_their_order_each_in_groups_of_its_own() {
+    use rayon::prelude::*;
+    let sizes = [ROW_GROUP / 2, 10, ROW_GROUP + 1_000, 0, 5];
+    let frames: Vec<DataFrame> = sizes.iter().map(|n| sample(*n)).collect();
+    // Rows written as they come (waiting to share a group), then the frames encoded apart.
+    let first = sample(7);
+    let mut stacked = first.clone();
+    for f in &frames {
+        stacked.vstack_mut(f).expect("vstack");
+    }
+    for kind in [WriterKind::Parallel, WriterKind::Polars] {
+        // Encoded side by side, the last first.
+        let mut encoded: Vec<(usize, Encoded)> = frames
+            .par_iter()
+            .enumerate()
+            .rev()
+            .map(|(i, f)| {
+                (
+                    i,
+                    encode_with(kind, f.clone(), snappy(false)).expect("encode"),
+                )
+            })
+            .collect();
+        encoded.sort_by_key(|e| e.0);
+        let mut out = Vec::new();
+        let mut writer =
+            TableWriter::with(kind, &mut out, first.schema(), snappy(false)).expect("new");
+        writer.write(&first).expect("write");
+        for (_, e) in &encoded {
+            writer.write_encoded(e).expect("write encoded");
+        }
+        // Rows of another schema, or encoded for the other writer, are refused.
+        let other = encode_with(kind, df!("x" => [1i32]).expect("frame"), snappy(false));
+        let err = writer
+            .write_encoded(&other.expect("encode"))
+            .expect_err("another schema");
+        assert!(
+            err.to_string().contains("another schema"),
+            "{kind:?}: {err}"
+        );
+        let foreign = match kind {
+            WriterKind::Parallel => WriterKind::Polars,
+            WriterKind::Polars => WriterKind::Parallel,
+        };
+        let err = writer
+            .write_encoded(&encode_with(foreign, sample(3), snappy(false)).expect("encode"))
+            .expect_err("another writer");
+        assert!(
+            err.to_string().contains("another writer"),
+            "{kind:?}: {err}"
+        );
+        let (_, size) = writer.finish().expect("finish");
+        assert_eq!(size, out.len() as u64, "{kind:?}");
+        let back = read(&out);
+        assert_eq!(back.schema(), stacked.schema(), "{kind:?}");
+        assert!(back.equals_missing(&stacked), "{kind:?}");
+        if kind == WriterKind::Parallel {
+            let meta = ParquetReader::new(std::io::Cursor::new(&out))
+                .get_metadata()
+                .expect("metadata")
+                .clone();
+            let groups: Vec<usize> = meta.row_groups.iter().map(|g| g.num_rows()).collect();
+            let half = (ROW_GROUP + 1_000) / 2;
+            assert_eq!(groups, [7, ROW_GROUP / 2, 10, half, half, 5]);
+        }
+    }
+}
