@@ -4,7 +4,10 @@
 //! and every page compressed lazily, one after the other, as the file is written: on the parcel
 //! indices (3.6 M rows × 36 columns) most of the write ran on one core. Here each column chunk
 //! is encoded and compressed to its final pages by its own task, with Polars' own page
-//! encoders, and the next row group is prepared while the previous one is written.
+//! encoders, and the next row group is prepared while the previous one is written. A frame
+//! can also be encoded apart, on any thread ([`encode`]), into row groups of its own that are
+//! written later in their turn ([`TableWriter::write_encoded`]): `predio compute` encodes each
+//! frame in the task that made it.
 //!
 //! The file is the one Polars writes (same schema metadata, Parquet v1 pages) but for one
 //! choice: numbers (integers, floats, times) are written PLAIN and left to the compression.
@@ -101,7 +104,7 @@ pub(crate) struct ParallelWriter<W: Write> {
 }
 
 /// How the columns of a schema are encoded: their Parquet fields and encodings.
-pub(crate) struct Plan {
+struct Plan {
     schema: SchemaRef,
     arrow: ArrowSchema,
     fields: Vec<ParquetType>,
@@ -246,11 +249,8 @@ impl Plan {
         Ok(columns.into_iter().flatten().collect())
     }
 
-    /// Every row group of `df` encoded, side by side.
+    /// Every row group of `df` (of the plan's schema) encoded, side by side.
     fn encode_groups(&self, df: &DataFrame) -> PolarsResult<Vec<(u64, Group)>> {
-        if df.schema() != &self.schema {
-            polars_bail!(SchemaMismatch: "a frame of another schema than the table's: {:?}", df.schema());
-        }
         row_groups(df, self.row_group)
             .into_par_iter()
             .map(|g| Ok((g.1 as u64, self.encode_group(df, g)?)))
@@ -326,7 +326,7 @@ impl<W: Write + Send> ParallelWriter<W> {
 
     /// Writes the row groups of `df`.
     fn write_groups(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        let groups = row_groups(df, self.row_group_size());
+        let groups = row_groups(df, self.plan.row_group);
         let plan = &self.plan;
         let encode = |g: usize| plan.encode_group(df, groups[g]);
         let writer = &mut self.writer;
@@ -342,10 +342,6 @@ impl<W: Write + Send> ParallelWriter<W> {
             next = encoded?;
         }
         Ok(())
-    }
-
-    fn row_group_size(&self) -> usize {
-        self.plan.row_group
     }
 
     /// Ends the file (its footer) and gives back `out` and the file's size.

@@ -52,6 +52,15 @@ fn read(bytes: &[u8]) -> DataFrame {
         .expect("read back")
 }
 
+/// The file `out`, said to be `size` bytes by the writer `kind`, is that long and reads back
+/// as `expected`.
+fn reads_back(out: &[u8], size: u64, expected: &DataFrame, kind: WriterKind) {
+    assert_eq!(size, out.len() as u64, "{kind:?}");
+    let back = read(out);
+    assert_eq!(back.schema(), expected.schema(), "{kind:?}");
+    assert!(back.equals_missing(expected), "{kind:?}");
+}
+
 #[test]
 fn a_table_of_several_row_groups_reads_back_equal_to_polars_own_file() {
     // A frame of several chunks (one longer than a group, then short ones); a short one;
@@ -353,10 +362,7 @@ fn polars_own_writer_the_fallback_writes_the_same_tables_frame_by_frame() {
                 "{kind:?}: {err}"
             );
             let (_, size) = writer.finish().expect("finish");
-            assert_eq!(size, out.len() as u64, "{kind:?}");
-            let back = read(&out);
-            assert_eq!(back.schema(), stacked.schema(), "{kind:?}");
-            assert!(back.equals_missing(&stacked), "{kind:?}");
+            reads_back(&out, size, &stacked, kind);
             files.push(out);
         }
     }
@@ -417,10 +423,7 @@ fn frames_encoded_apart_are_written_in_their_order_each_in_groups_of_its_own() {
             "{kind:?}: {err}"
         );
         let (_, size) = writer.finish().expect("finish");
-        assert_eq!(size, out.len() as u64, "{kind:?}");
-        let back = read(&out);
-        assert_eq!(back.schema(), stacked.schema(), "{kind:?}");
-        assert!(back.equals_missing(&stacked), "{kind:?}");
+        reads_back(&out, size, &stacked, kind);
         if kind == WriterKind::Parallel {
             let meta = ParquetReader::new(std::io::Cursor::new(&out))
                 .get_metadata()
