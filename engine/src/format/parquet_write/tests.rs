@@ -52,6 +52,15 @@ fn read(bytes: &[u8]) -> DataFrame {
         .expect("read back")
 }
 
+/// The rows of each row group of the file `out`.
+fn group_rows(out: &[u8]) -> Vec<usize> {
+    let meta = ParquetReader::new(std::io::Cursor::new(out))
+        .get_metadata()
+        .expect("metadata")
+        .clone();
+    meta.row_groups.iter().map(|g| g.num_rows()).collect()
+}
+
 /// The file `out`, said to be `size` bytes by the writer `kind`, is that long and reads back
 /// as `expected`.
 fn reads_back(out: &[u8], size: u64, expected: &DataFrame, kind: WriterKind) {
@@ -325,13 +334,8 @@ fn frames_written_one_by_one_share_row_groups_while_they_fit() {
     let (_, size) = writer.finish().expect("finish");
     assert_eq!(size, out.len() as u64);
     assert!(read(&out).equals_missing(&stacked));
-    let meta = ParquetReader::new(std::io::Cursor::new(&out))
-        .get_metadata()
-        .expect("metadata")
-        .clone();
-    let groups: Vec<usize> = meta.row_groups.iter().map(|g| g.num_rows()).collect();
     let half = (ROW_GROUP + 1_000) / 2;
-    assert_eq!(groups, [ROW_GROUP, 10, half, half, 5]);
+    assert_eq!(group_rows(&out), [ROW_GROUP, 10, half, half, 5]);
 }
 
 #[test]
@@ -425,13 +429,8 @@ fn frames_encoded_apart_are_written_in_their_order_each_in_groups_of_its_own() {
         let (_, size) = writer.finish().expect("finish");
         reads_back(&out, size, &stacked, kind);
         if kind == WriterKind::Parallel {
-            let meta = ParquetReader::new(std::io::Cursor::new(&out))
-                .get_metadata()
-                .expect("metadata")
-                .clone();
-            let groups: Vec<usize> = meta.row_groups.iter().map(|g| g.num_rows()).collect();
             let half = (ROW_GROUP + 1_000) / 2;
-            assert_eq!(groups, [7, ROW_GROUP / 2, 10, half, half, 5]);
+            assert_eq!(group_rows(&out), [7, ROW_GROUP / 2, 10, half, half, 5]);
         }
     }
 }
