@@ -170,12 +170,15 @@ pub trait CatalogStore: Send + Sync {
 /// A version being written ([`CatalogStore::begin`]): tables streamed in as they are computed,
 /// then the rest of a [`Change`] committed with them.
 pub trait NewVersion: Send + Sync {
-    /// Appends rows to the indices table of `level`. Rows of different levels may come from
+    /// Appends rows to the indices table of `level` ([`NewVersion::encode`] then
+    /// [`NewVersion::append_encoded`], on this thread). Rows of different levels may come from
     /// different threads at once; those of one level come in their order.
     ///
     /// # Errors
     /// The store's I/O errors.
-    fn append(&self, level: Level, rows: Table) -> Result<()>;
+    fn append(&self, level: Level, rows: Table) -> Result<()> {
+        self.append_encoded(level, self.encode(level, rows)?)
+    }
     /// Rows of `level` encoded for its table, to be appended later by
     /// [`NewVersion::append_encoded`]: on any thread, in any order, side by side.
     ///

@@ -199,22 +199,6 @@ impl Staged<'_> {
 }
 
 impl NewVersion for Staged<'_> {
-    fn append(&self, level: Level, rows: Table) -> Result<()> {
-        let frame = rows.frame();
-        let mut table = self.tables[level as usize]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match &mut *table {
-            Some(t) => t.write(frame),
-            None => {
-                let mut t = TableFile::create(&self.dir.join(level.file_name()), frame.schema())?;
-                t.write(frame)?;
-                *table = Some(t);
-                Ok(())
-            }
-        }
-    }
-
     fn encode(&self, _level: Level, rows: Table) -> Result<EncodedRows> {
         encode_rows(rows.frame().clone())
     }
