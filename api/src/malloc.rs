@@ -59,8 +59,9 @@ pub(crate) fn batch_options() {
 /// Ends a batch command that succeeded: stdout and stderr flushed, then `_exit(0)`, which skips
 /// what `exit` would run next and predio does not need: mimalloc's `mi_process_done` (every
 /// freed page handed back to the system, one `madvise` at a time: 294 calls after `predio
-/// compute`) and the destructors of the hundred-odd C and C++ libraries GDAL brings. Between
-/// `predio compute`'s last fsync and the end of the process that was 60 ms, now 2 ms (strace).
+/// compute`) and, in `predio-gdal`, the destructors of the hundred-odd C and C++ libraries GDAL
+/// brings. Between `predio compute`'s last fsync and the end of the process that was 60 ms, now
+/// 2 ms (strace).
 /// Everything a command writes is flushed and synced before it returns (its writers are dropped
 /// by then); nothing of predio's is registered with `atexit`.
 pub(crate) fn end_batch() -> ! {

@@ -42,6 +42,9 @@ VENV=${VENV:-target/bench-venv}
   || { echo "GeoPandas or SedonaDB missing from $VENV: run make bench-deps"; exit 1; }
 command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL missing: run make bench-deps"; exit 1; }
 [ -x "$PREDIO" ] || cargo build -p predio
+# imports run in predio-gdal, beside predio (README, "Command reference")
+[ -x "$(dirname "$PREDIO")/predio-gdal" ] || {
+  echo "predio-gdal is not beside $PREDIO: build both binaries (cargo build [--release] -p predio)"; exit 1; }
 pg_ctlcluster 15 main start 2>/dev/null || true
 PSQL="runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1"
 

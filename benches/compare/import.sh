@@ -31,6 +31,9 @@ TOWN=$WORK/town-$PARCELS
 mkdir -p "$WORK"
 command -v hyperfine >/dev/null || { echo "hyperfine missing: apt-get install hyperfine (make bench does)"; exit 1; }
 [ -x "$PREDIO" ] || cargo build -p predio
+# imports run in predio-gdal, beside predio (README, "Command reference")
+[ -x "$(dirname "$PREDIO")/predio-gdal" ] || {
+  echo "predio-gdal is not beside $PREDIO: build both binaries (cargo build [--release] -p predio)"; exit 1; }
 
 [ -f "$TOWN/parcels.shp" ] || "$PREDIO" sample --out "$TOWN" --parcels "$PARCELS" --reports 0 --seed 1
 # A catalog with the sectors already in, so each timed import also assigns sectors.

@@ -31,6 +31,9 @@ command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk (make benc
 command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL missing: run make bench-deps"; exit 1; }
 [ -f "$CATALOG/CURRENT" ] || { echo "$CATALOG: no catalog; run benches/compare/compute.sh first"; exit 1; }
 [ -x "$PREDIO" ] || cargo build -p predio
+# imports run in predio-gdal, beside predio (README, "Command reference")
+[ -x "$(dirname "$PREDIO")/predio-gdal" ] || {
+  echo "predio-gdal is not beside $PREDIO: build both binaries (cargo build [--release] -p predio)"; exit 1; }
 if [ ! -x "$MARTIN" ]; then
   cargo install martin@1.14.0 --locked --no-default-features --features postgres,mbtiles,pmtiles \
     --root "$(dirname "$(dirname "$MARTIN")")"

@@ -324,3 +324,55 @@ fn commands_on_an_empty_catalog_name_its_directory_and_write_nothing() {
         );
     }
 }
+
+/// `predio` loads neither GDAL nor PROJ: the commands of other formats run in `predio-gdal`,
+/// beside it (every import of these tests goes through it). A `predio` without it refuses
+/// them naming it, the catalog as it was, and runs the others.
+#[test]
+fn predio_loads_no_gdal_and_alone_refuses_an_import_naming_its_helper() {
+    use std::process::Command;
+    let exe = Path::new(env!("CARGO_BIN_EXE_predio"));
+    let libraries = |binary: &Path| {
+        let out = Command::new("ldd").arg(binary).output().expect("ldd runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let linked = libraries(exe);
+    assert!(
+        !linked.contains("libgdal") && !linked.contains("libproj"),
+        "predio loads GDAL or PROJ:\n{linked}"
+    );
+    let helper = libraries(&exe.with_file_name("predio-gdal"));
+    assert!(
+        helper.contains("libgdal") && helper.contains("libproj"),
+        "predio-gdal without GDAL and PROJ:\n{helper}"
+    );
+
+    let folder = tempfile::tempdir().expect("tempdir");
+    let alone = folder.path().join("predio");
+    fs::copy(exe, &alone).expect("predio copied");
+    let data = catalog_with_a_version();
+    let before = info(data.path());
+    let parcels = sample_town().join("parcels.shp");
+    let run = |args: &[&str]| {
+        Command::new(&alone)
+            .arg("--data")
+            .arg(data.path())
+            .args(args)
+            .output()
+            .expect("predio runs")
+    };
+    let out = run(&["import", "parcels", parcels.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an import without predio-gdal");
+    assert!(
+        stderr.contains("predio-gdal is not beside") && stderr.contains(&*alone.to_string_lossy()),
+        "{stderr}"
+    );
+    assert_eq!(info(data.path()), before, "the catalog changed");
+    let out = run(&["info"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -23,7 +23,7 @@ pub use serve::*;
     about,
     long_about = None,
     propagate_version = true,
-    after_help = "Environment:\n  RUST_LOG               log filter (e.g. predio=debug)\n  MIMALLOC_PURGE_DELAY   batch commands default to 10000 ms (memory kept until they end)\n  MIMALLOC_ALLOW_THP     batch commands default to 0 (no transparent huge pages)\n  PREDIO_PARQUET_WRITER  polars: write the catalog's tables with Polars' own writer (a fallback)"
+    after_help = "Environment:\n  RUST_LOG               log filter (e.g. predio=debug)\n  MIMALLOC_PURGE_DELAY   batch commands default to 10000 ms (memory kept until they end)\n  MIMALLOC_ALLOW_THP     batch commands default to 0 (no transparent huge pages)\n  PREDIO_PARQUET_WRITER  polars: write the catalog's tables with Polars' own writer (a fallback)\n\nimport, sample and mapping draft run in predio-gdal (GDAL and PROJ linked), installed beside predio."
 )]
 pub struct Cli {
     /// The catalog's data directory (immutable versions and a CURRENT pointer).

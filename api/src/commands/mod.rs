@@ -19,15 +19,13 @@ pub use keys::Role;
 use predio_engine::DirCatalog;
 
 use crate::cli::{Cli, Command, Export, Import};
+use crate::formats::Formats;
 
-/// Runs the parsed command.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the parsed command; the commands of other formats where `formats` says.
+pub fn run(cli: Cli, formats: Formats) -> anyhow::Result<()> {
     let catalog = DirCatalog::new(&cli.data);
     match cli.command {
-        Command::Import(Import::Parcels(args)) => import::parcels(&catalog, &args),
-        Command::Import(Import::Sectors(args)) => import::sectors(&catalog, &args),
-        Command::Import(Import::Reports(args)) => geocode::import_reports(&catalog, &args),
-        Command::Import(Import::ParcelTable(args)) => import::parcel_table(&catalog, &args),
+        Command::Import(_) | Command::Sample(_) | Command::Mapping(_) => (formats.0)(cli),
         Command::Geocode(args) => geocode::regeocode(&catalog, &args),
         Command::Info(args) => info::run(&catalog, &args),
         Command::Export(Export::Reports(args)) => export::reports(&catalog, &args),
@@ -36,7 +34,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(Export::Geoparquet(args)) => export::geoparquet(&cli.data, &args),
         Command::Compute(args) => compute::run(&catalog, &args),
         Command::Indices(args) => compute::show(&catalog, &args),
-        Command::Sample(args) => sample::run(&args),
         Command::Serve(args) => serve::run(catalog, &args),
         Command::Publish(args) => serve::publish::run(&cli.data, &args),
         Command::Hotspots(args) => hotspots::run(&catalog, &args),
@@ -45,7 +42,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(&catalog, &args),
         Command::Keys(command) => keys::run(&cli.data, &command),
         Command::Config(crate::cli::ConfigCommand::Set(args)) => info::config_set(&catalog, &args),
+    }
+}
+
+/// The commands of other formats, run in this process: [`crate::formats::LINKED`].
+///
+/// # Errors
+/// The command's own; any other command is refused (`run` sends only these here).
+pub(crate) fn run_formats(cli: Cli) -> anyhow::Result<()> {
+    let catalog = DirCatalog::new(&cli.data);
+    match cli.command {
+        Command::Import(Import::Parcels(args)) => import::parcels(&catalog, &args),
+        Command::Import(Import::Sectors(args)) => import::sectors(&catalog, &args),
+        Command::Import(Import::Reports(args)) => geocode::import_reports(&catalog, &args),
+        Command::Import(Import::ParcelTable(args)) => import::parcel_table(&catalog, &args),
+        Command::Sample(args) => sample::run(&args),
         Command::Mapping(crate::cli::MappingCommand::Draft(args)) => mapping_draft(&args),
+        _ => anyhow::bail!("not a command of other formats"),
     }
 }
 

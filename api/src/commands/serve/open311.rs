@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::params::RequestQuery;
 use axum::extract::{Extension, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
-use predio::params::RequestQuery;
 use predio_engine::{Location, Report, Status};
 use serde_json::{json, Map, Value};
 

@@ -24,7 +24,8 @@ fn town() -> &'static std::path::Path {
             let mut all = vec!["predio", "--data", data.to_str().expect("utf-8")];
             all.extend_from_slice(args);
             let cli = Cli::try_parse_from(all).expect("the arguments parse");
-            crate::commands::run(cli).expect("the command succeeds");
+            // In this process: the unit tests link GDAL.
+            crate::commands::run(cli, crate::formats::LINKED).expect("the command succeeds");
         };
         let town = dir.path().join("town");
         let file = |name: &str| town.join(name).to_str().expect("utf-8").to_owned();

@@ -32,7 +32,7 @@ pub(super) fn filter_of(
 
 /// The `category=` or `department=` of a query, or all reports.
 pub(super) fn dimension_of(q: &HashMap<String, String>) -> Result<Dimension, ApiError> {
-    Ok(match predio::params::dimension(q).map_err(bad_request)? {
+    Ok(match crate::params::dimension(q).map_err(bad_request)? {
         None => Dimension::All,
         Some((d, v)) => Dimension::new(&d, Some(v))
             .ok_or_else(|| bad_request(format!("unknown dimension {d:?}")))?,
@@ -98,7 +98,7 @@ pub(super) async fn tile(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let coord = predio::params::tile_path(&z, &x, &file).map_err(bad_request)?;
+    let coord = crate::params::tile_path(&z, &x, &file).map_err(bad_request)?;
     let (served, cached) = {
         let _g = state
             .switch
