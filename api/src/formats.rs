@@ -13,15 +13,13 @@ use anyhow::Context as _;
 
 use crate::cli::Cli;
 
-/// Where the commands of other formats run; the binary's `main` picks one.
+/// Where the commands of other formats run; the binary's `main` picks one: [`IN_HELPER`], or
+/// [`crate::LINKED`] (in this process, with GDAL and PROJ linked: `predio-gdal`).
 #[derive(Clone, Copy)]
 pub struct Formats(pub(crate) fn(Cli) -> anyhow::Result<()>);
 
 /// In `predio-gdal`, beside this binary, which this process becomes (`predio`).
 pub const IN_HELPER: Formats = Formats(in_helper);
-
-/// In this process, with GDAL and PROJ linked (`predio-gdal`).
-pub const LINKED: Formats = Formats(crate::commands::run_formats);
 
 /// The helper's file name.
 pub const HELPER: &str = "predio-gdal";

@@ -5,7 +5,7 @@
 //! milliseconds rather than the ~60 ms the loader takes to bind GDAL's hundred-odd libraries.
 //! Those commands (`import`, `sample`, `mapping draft`) run in `predio-gdal`
 //! (`bin/predio-gdal.rs`), installed beside it, which `predio` becomes (exec) with the same
-//! arguments ([`formats`]). The fuzz targets (`fuzz/`) use [`params`].
+//! arguments ([`formats`], [`LINKED`]). The fuzz targets (`fuzz/`) use [`params`].
 
 mod cli;
 mod commands;
@@ -16,6 +16,7 @@ mod progress;
 mod role;
 mod run;
 
+pub use commands::LINKED;
 pub use run::main;
 
 /// mimalloc returns the memory of a replaced catalog version to the system, where glibc's

@@ -3,5 +3,5 @@
 //! run directly, it takes the same arguments and runs any command.
 
 fn main() -> std::process::ExitCode {
-    predio::main(predio::formats::LINKED)
+    predio::main(predio::LINKED)
 }

@@ -45,11 +45,15 @@ pub fn run(cli: Cli, formats: Formats) -> anyhow::Result<()> {
     }
 }
 
-/// The commands of other formats, run in this process: [`crate::formats::LINKED`].
+/// The commands of other formats run in this process, with GDAL and PROJ linked
+/// (`predio-gdal`).
+pub const LINKED: Formats = Formats(run_formats);
+
+/// The commands of other formats, run in this process: [`LINKED`].
 ///
 /// # Errors
 /// The command's own; any other command is refused (`run` sends only these here).
-pub(crate) fn run_formats(cli: Cli) -> anyhow::Result<()> {
+fn run_formats(cli: Cli) -> anyhow::Result<()> {
     let catalog = DirCatalog::new(&cli.data);
     match cli.command {
         Command::Import(Import::Parcels(args)) => import::parcels(&catalog, &args),

@@ -25,7 +25,7 @@ fn town() -> &'static std::path::Path {
             all.extend_from_slice(args);
             let cli = Cli::try_parse_from(all).expect("the arguments parse");
             // In this process: the unit tests link GDAL.
-            crate::commands::run(cli, crate::formats::LINKED).expect("the command succeeds");
+            crate::commands::run(cli, crate::LINKED).expect("the command succeeds");
         };
         let town = dir.path().join("town");
         let file = |name: &str| town.join(name).to_str().expect("utf-8").to_owned();
