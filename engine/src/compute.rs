@@ -145,10 +145,10 @@ pub fn compute_version(catalog: &dyn CatalogStore, request: &ComputeRequest) -> 
         version: &*staged,
         rows: Default::default(),
     };
-    // The monthly series are computed beside the reports' facts.
-    let series = |reports: &crate::report::columns::ReportColumns| {
+    // The monthly series are computed from the reports' facts, beside the indices.
+    let series = |found: &indices::Found<'_>| {
         let t = Instant::now();
-        let series = indices::series::monthly(reports, request.as_of, request.zone, cfg);
+        let series = found.monthly_series(request.as_of, request.zone);
         tracing::info!(
             rows = series.as_ref().map_or(0, Table::len),
             seconds = t.elapsed().as_secs_f64(),

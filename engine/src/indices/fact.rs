@@ -93,9 +93,19 @@ pub(crate) fn fact_of(
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
 ) -> Fact {
+    fact_at(r, history_len, (tz, as_of, local(as_of, tz).date()), cfg)
+}
+
+/// [`fact_of`] in zone `tz` as of `as_of`, which is `as_of_day` there (found once for many
+/// reports).
+pub(crate) fn fact_at(
+    r: &Times<'_>,
+    history_len: usize,
+    (tz, as_of, as_of_day): (Tz, DateTime<Utc>, NaiveDate),
+    cfg: &IndexConfig,
+) -> Fact {
     let cal = &cfg.calendar;
     let created = local(r.created_at, tz);
-    let as_of_day = local(as_of, tz).date();
     let closed = closed_at(r, as_of);
     let valid_close = r.closed_at.filter(|c| closed && *c >= r.created_at);
     // A history of the source's own: more than "received" and the closing that every import

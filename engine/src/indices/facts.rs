@@ -1,17 +1,18 @@
 //! One row per report with everything the indices aggregate: its state at the as-of time,
 //! its times in hours and business days, its deadline verdict and its stage.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::report::columns::{ReportColumns, Text};
+use crate::report::columns::ReportColumns;
 use crate::report::{Status, StatusType};
 
 use super::aggregate::{flag, Row};
-use super::cells::*;
 use super::config::IndexConfig;
 use super::fact::*;
+use super::keys::{keys_of, Keys};
 use super::report_table::*;
 use super::stage::*;
 
@@ -56,25 +57,38 @@ pub(super) struct Facts {
     pub counts: FactCounts,
 }
 
-/// The reports created up to `as_of` (positions in `reports`), their facts, and the counts of
-/// what was left out.
-fn used_facts_of(
+/// The reports created up to `as_of`: their positions in `reports`.
+fn used_of(reports: &ReportColumns, as_of: DateTime<Utc>) -> Vec<u32> {
+    let as_of_ms = as_of.timestamp_millis();
+    (0..reports.len() as u32)
+        .filter(|&i| reports.created_ms()[i as usize] <= as_of_ms)
+        .collect()
+}
+
+/// The facts of the reports `used`, and the counts of what was left out.
+fn facts_of(
     reports: &ReportColumns,
+    used: &[u32],
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
-) -> (Vec<u32>, Vec<Fact>, FactCounts) {
-    let as_of_ms = as_of.timestamp_millis();
-    let used: Vec<u32> = (0..reports.len() as u32)
-        .filter(|&i| reports.created_ms()[i as usize] <= as_of_ms)
-        .collect();
+) -> (Vec<Fact>, FactCounts) {
+    // The as-of day of the zone last met, found again only when the zone changes.
+    let day = |tz: Tz| local(as_of, tz).date();
     let facts: Vec<Fact> = used
         .par_iter()
-        .map_init(Zones::default, |zones, &i| {
-            let i = i as usize;
-            let tz = zones.get(reports.source_tz(i));
-            let n = reports.history_len(i) as usize;
-            fact_of(&reports.times(i), n, tz, as_of, cfg)
-        })
+        .map_init(
+            || (Zones::default(), None::<(Tz, NaiveDate)>),
+            |(zones, as_of_day), &i| {
+                let i = i as usize;
+                let tz = zones.get(reports.source_tz(i));
+                let today = match *as_of_day {
+                    Some((zone, today)) if zone == tz => today,
+                    _ => as_of_day.insert((tz, day(tz))).1,
+                };
+                let n = reports.history_len(i) as usize;
+                fact_at(&reports.times(i), n, (tz, as_of, today), cfg)
+            },
+        )
         .collect();
     let count = |f: &dyn Fn(usize) -> bool| used.iter().filter(|&&i| f(i as usize)).count();
     let counts = FactCounts {
@@ -85,27 +99,7 @@ fn used_facts_of(
         without_sector: count(&|i| reports.sector_id(i).is_none()),
         without_cell: count(&|i| !reports.location(i).has_point()),
     };
-    (used, facts, counts)
-}
-
-/// Each of the reports `used`: the position of its `key` in `ids`, plus one (0: none).
-fn position<'a>(
-    used: &[u32],
-    ids: &[&str],
-    key: impl Fn(usize) -> Option<&'a str> + Sync,
-) -> Vec<u32> {
-    let lookup: PlHashMap<&str, u32> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (*id, i as u32 + 1))
-        .collect();
-    used.par_iter()
-        .map(|&i| {
-            key(i as usize)
-                .and_then(|k| lookup.get(k).copied())
-                .unwrap_or(0)
-        })
-        .collect()
+    (facts, counts)
 }
 
 /// The facts of the reports created up to `as_of`, their parcels and sectors coded by their
@@ -115,93 +109,83 @@ fn position<'a>(
 ///
 /// # Errors
 /// Polars errors building the per-report table.
-pub(super) fn facts(
+pub(super) fn facts<R: Send>(
     reports: &ReportColumns,
     as_of: DateTime<Utc>,
     cfg: &IndexConfig,
-    h3_res: &[h3o::Resolution],
-    parcel_ids: &[&str],
-    sector_ids: &[&str],
-) -> PolarsResult<Facts> {
+    (h3_res, parcel_ids, sector_ids): (&[h3o::Resolution], &[&str], &[&str]),
+    beside: impl FnOnce(&Found<'_>) -> R + Send,
+) -> PolarsResult<(Facts, R)> {
     let started = std::time::Instant::now();
     let phase = |what: &str| {
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), "facts: {what}");
     };
-    let (used, facts, counts) = used_facts_of(reports, as_of, cfg);
-    phase("facts");
+    let used = used_of(reports, as_of);
     let created: Vec<i64> = used
         .iter()
         .map(|&i| reports.created_ms()[i as usize])
         .collect();
-    // The per-report table is built beside the rows.
-    let (report_table, keyed) = rayon::join(
+    // The facts (then the per-report table) and the rows' keys side by side: the keys do not
+    // need the facts, and each of them has a part that runs on one core (a hash map built, a
+    // sort, a coding loop) while the other side keeps the cores busy.
+    let ((facts, counts, table, beside), keys) = rayon::join(
         || {
-            let table = report_table(reports, &used, &created, &facts);
+            let (facts, counts) = facts_of(reports, &used, as_of, cfg);
+            phase("facts");
+            let found = Found {
+                reports,
+                used: &used,
+                facts: &facts,
+            };
+            let (table, beside) = rayon::join(
+                || report_table(reports, &used, &created, &facts),
+                || beside(&found),
+            );
             phase("report table");
-            table
+            (facts, counts, table, beside)
         },
         || {
-            let order = || creation_order(&created);
-            let cells_at = |res: &h3o::Resolution| coded_cells(reports, &used, *res);
-            // Everything is read in the reports' order (a random read of a report costs a cache
-            // miss), then put in order of creation. The keys side by side: each has a part that
-            // runs on one core (a hash map built, a sort, a coding loop).
-            let ((order, (parcel, sector)), ((category, department), cells)) = rayon::join(
-                || {
-                    rayon::join(order, || {
-                        rayon::join(
-                            || position(&used, parcel_ids, |i| reports.parcel_id(i)),
-                            || position(&used, sector_ids, |i| reports.sector_id(i)),
-                        )
-                    })
-                },
-                || {
-                    rayon::join(
-                        || {
-                            rayon::join(
-                                || reports.codes(Text::Category, used.iter().map(|&i| i as usize)),
-                                || {
-                                    reports
-                                        .codes(Text::Department, used.iter().map(|&i| i as usize))
-                                },
-                            )
-                        },
-                        || h3_res.par_iter().map(cells_at).collect::<Vec<_>>(),
-                    )
-                },
-            );
+            let keys = keys_of(reports, &used, &created, h3_res, parcel_ids, sector_ids);
             phase("keys");
-            let rows: Vec<Row> = used
-                .par_iter()
-                .zip(facts.par_iter())
-                .zip(created.par_iter())
-                .map(|((&i, x), &created)| {
-                    let i = i as usize;
-                    row_of(x, reports.status(i), reports.status_type(i), created)
-                })
-                .collect();
-            // In order of creation.
-            let permute = |v: &[u32]| -> Vec<u32> { order.par_iter().map(|&i| v[i]).collect() };
-            let mut rows: Vec<Row> = order.par_iter().map(|&i| rows[i]).collect();
-            let (parcel, sector) = (permute(&parcel), permute(&sector));
-            let category = (permute(&category.0), category.1);
-            let department = (permute(&department.0), department.1);
-            let cells: Vec<(Vec<u32>, Vec<u64>)> =
-                cells.into_iter().map(|(c, d)| (permute(&c), d)).collect();
-            mark_recurrent(
-                &mut rows,
-                &parcel,
-                &category.0,
-                category.1.len(),
-                cfg.recurrence_days,
-            );
-            phase("rows");
-            (rows, parcel, sector, category, department, cells)
+            keys
         },
     );
-    let report_table = report_table?;
-    let (rows, parcel, sector, category, department, cells) = keyed;
-    Ok(Facts {
+    let report_table = table?;
+    let Keys {
+        order,
+        parcel,
+        sector,
+        category,
+        department,
+        cells,
+    } = keys;
+    let rows: Vec<Row> = used
+        .par_iter()
+        .zip(facts.par_iter())
+        .zip(created.par_iter())
+        .map(|((&i, x), &created)| {
+            let i = i as usize;
+            row_of(x, reports.status(i), reports.status_type(i), created)
+        })
+        .collect();
+    drop(facts);
+    // In order of creation.
+    let permute = |v: &[u32]| -> Vec<u32> { order.par_iter().map(|&i| v[i]).collect() };
+    let mut rows: Vec<Row> = order.par_iter().map(|&i| rows[i]).collect();
+    let (parcel, sector) = (permute(&parcel), permute(&sector));
+    let category = (permute(&category.0), category.1);
+    let department = (permute(&department.0), department.1);
+    let cells: Vec<(Vec<u32>, Vec<u64>)> =
+        cells.into_iter().map(|(c, d)| (permute(&c), d)).collect();
+    mark_recurrent(
+        &mut rows,
+        &parcel,
+        &category.0,
+        category.1.len(),
+        cfg.recurrence_days,
+    );
+    phase("rows");
+    let facts = Facts {
         rows,
         parcel,
         sector,
@@ -210,21 +194,33 @@ pub(super) fn facts(
         cells,
         report_table,
         counts,
-    })
+    };
+    Ok((facts, beside))
 }
 
-/// The rows in order of creation: a stable radix sort, so that ties keep the reports' order.
-fn creation_order(created: &[i64]) -> Vec<usize> {
-    let first = created.iter().copied().min().unwrap_or(0);
-    let order: Vec<(u64, u32)> = created
-        .iter()
-        .enumerate()
-        .map(|(i, c)| ((c - first) as u64, i as u32))
-        .collect();
-    crate::radix::sort_by_key(order, |o| o.0)
-        .into_iter()
-        .map(|o| o.1 as usize)
-        .collect()
+/// The reports whose facts were found, for what is computed beside the indices from them
+/// ([`super::compute_into`]'s `beside`).
+pub struct Found<'a> {
+    reports: &'a ReportColumns,
+    /// The reports created up to the as-of time (positions in `reports`, in order).
+    used: &'a [u32],
+    /// Their facts, in the same order.
+    facts: &'a [Fact],
+}
+
+impl Found<'_> {
+    /// The monthly series of the reports, months of `zone`, as [`super::series::monthly`]
+    /// finds them, each report's deadline verdict taken from its fact.
+    ///
+    /// # Errors
+    /// [`crate::Error::Indices`] when the table cannot be built.
+    pub fn monthly_series(
+        &self,
+        as_of: DateTime<Utc>,
+        zone: chrono_tz::Tz,
+    ) -> crate::error::Result<crate::table::Table> {
+        super::series::monthly_of_facts(self.reports, self.used, self.facts, as_of, zone)
+    }
 }
 
 /// The aggregation row of a report's fact: its flags, times, age, stage and bucket.
@@ -290,11 +286,10 @@ fn mark_recurrent(
 
 #[cfg(test)]
 mod tests {
+    use super::super::cells::{cell_at, cells_of};
     use super::*;
     use crate::calendar::Calendar;
     use crate::report::Report;
-    use chrono::NaiveDate;
-    use chrono_tz::Tz;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)

@@ -22,6 +22,7 @@ mod fact;
 mod facts;
 mod framer;
 mod frames;
+mod keys;
 mod quantiles;
 #[cfg(test)]
 mod reference;
@@ -49,7 +50,7 @@ use crate::report::Report;
 pub use config::{ConfigSource, IndexConfig, Rule, Weights};
 pub use export::{cell_polygon, export_indices};
 pub use fact::{fact, Fact};
-pub use facts::FactCounts;
+pub use facts::{FactCounts, Found};
 use framer::Framer;
 pub use selection::{select, Dimension, Selection};
 pub use sink::TableSink;
@@ -309,9 +310,9 @@ pub fn compute(
 /// window; the cells by resolution first).
 ///
 /// `parcels` and `sectors` give the features that get a row even without reports, with their
-/// areas (and the sectors' population). `beside` runs on the reports while their facts are
-/// found (the monthly series, for `predio compute`), and its result is handed back with the
-/// counts of what was left out.
+/// areas (and the sectors' population). `beside` runs on the reports and their facts, once
+/// they are found, beside the rest (the monthly series, for `predio compute`), and its result
+/// is handed back with the counts of what was left out.
 ///
 /// # Errors
 /// Polars errors, and the sink's.
@@ -322,7 +323,7 @@ pub fn compute_into<R: Send, S: TableSink>(
     scope: Scope<'_>,
     cfg: &IndexConfig,
     sink: &S,
-    beside: impl FnOnce(&ReportColumns) -> R + Send,
+    beside: impl FnOnce(&Found<'_>) -> R + Send,
 ) -> PolarsResult<(FactCounts, R)> {
     use aggregate::{Cut, Sorted};
     use rayon::prelude::*;
@@ -341,11 +342,8 @@ pub fn compute_into<R: Send, S: TableSink>(
         s.sectors.iter().map(|x| x.id.as_str()).collect()
     });
     let out = InOrder::new(sink);
-    let (facts, beside) = rayon::join(
-        || facts::facts(&reports, as_of, cfg, h3_res, &parcel_ids, &sector_ids),
-        || beside(&reports),
-    );
-    let mut facts = facts?;
+    let keys = (h3_res, &parcel_ids[..], &sector_ids[..]);
+    let (mut facts, beside) = facts::facts(&reports, as_of, cfg, keys, beside)?;
     // What the tables keep of the reports' columns, the per-report table shares; the rest goes
     // now, for the aggregates to reuse.
     drop(reports);

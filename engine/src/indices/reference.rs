@@ -897,18 +897,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn single_pass_equals_the_polars_queries() {
-        let (reports, lens, parcels, sectors, as_of) = town();
-        let windows: Vec<super::super::Window> = ["30d", "all", "90d", "7d"]
-            .iter()
-            .map(|w| w.parse().expect("window"))
-            .collect();
-        let res = [
-            h3o::Resolution::Eight,
-            h3o::Resolution::Nine,
-            h3o::Resolution::Ten,
-        ];
+    /// A rule of its own for one category (3 business days), two holidays, attention from 3
+    /// reports.
+    fn rules() -> IndexConfig {
         let mut cfg = IndexConfig::new();
         cfg.min_reports = 3;
         cfg.categories.insert(
@@ -923,6 +914,52 @@ mod tests {
             NaiveDate::from_ymd_opt(2025, 5, 1).expect("date"),
             NaiveDate::from_ymd_opt(2025, 12, 1).expect("date"),
         ]);
+        cfg
+    }
+
+    /// The monthly series `predio compute` finds from the reports' facts equal the series
+    /// found from the reports alone, each deadline verdict found again: reports of every kind
+    /// (some closed without a closing time), in three zones, months of two catalog zones.
+    #[test]
+    fn series_from_the_facts_equal_the_series_found_again() {
+        let (mut reports, lens, parcels, sectors, as_of) = town();
+        for r in reports
+            .iter_mut()
+            .filter(|r| r.status.is_closed())
+            .step_by(9)
+        {
+            r.closed_at = None;
+        }
+        let cfg = rules();
+        let parcel_ids: Vec<&str> = parcels.iter().map(|p| p.id.as_str()).collect();
+        let sector_ids: Vec<&str> = sectors.sectors.iter().map(|s| s.id.as_str()).collect();
+        for zone in [chrono_tz::Europe::Lisbon, chrono_tz::America::Montevideo] {
+            let columns = ReportColumns::from_reports(&reports, &lens).expect("columns");
+            let again = super::super::series::monthly(&columns, as_of, zone, &cfg).expect("series");
+            let keys = (&[][..], &parcel_ids[..], &sector_ids[..]);
+            let (_, found) = super::super::facts::facts(&columns, as_of, &cfg, keys, |found| {
+                found.monthly_series(as_of, zone)
+            })
+            .expect("facts");
+            let found = found.expect("series");
+            assert!(again.len() > 500, "{} rows", again.len());
+            assert_eq!(found, again, "{zone}");
+        }
+    }
+
+    #[test]
+    fn single_pass_equals_the_polars_queries() {
+        let (reports, lens, parcels, sectors, as_of) = town();
+        let windows: Vec<super::super::Window> = ["30d", "all", "90d", "7d"]
+            .iter()
+            .map(|w| w.parse().expect("window"))
+            .collect();
+        let res = [
+            h3o::Resolution::Eight,
+            h3o::Resolution::Nine,
+            h3o::Resolution::Ten,
+        ];
+        let cfg = rules();
         // A catalog zone with daylight saving: windows across the changes of clock.
         let scope = Scope {
             as_of,

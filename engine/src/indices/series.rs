@@ -144,24 +144,110 @@ pub fn monthly(
                     coded.category.0[i],
                     coded.department.0[i],
                 ];
-                let months = groups
-                    .entry(group)
-                    .or_insert_with(|| vec![[0; 6]; span.months()]);
-                for &(month, what) in &counts {
-                    months[(month - first) as usize][what] += 1;
-                }
+                add(&mut groups, group, &counts, &span);
                 (zones, groups, counts)
             },
         )
         .map(|(_, groups, _)| groups)
-        .reduce(ByGroup::default, |a, b| {
-            if a.len() < b.len() {
-                merge(b, a)
-            } else {
-                merge(a, b)
-            }
-        });
+        .reduce(ByGroup::default, larger_first);
     table(series_of(groups), first, &coded)
+}
+
+/// [`monthly`] of the reports `used` (their positions in `reports`: those created up to
+/// `as_of`, in order) from their `facts`, as `predio compute` finds them: each report's
+/// deadline verdict is its fact's, not found again, and the end of each deadline day is found
+/// once per day and zone.
+///
+/// # Errors
+/// [`crate::Error::Indices`] when the table cannot be built.
+pub(super) fn monthly_of_facts(
+    reports: &ReportColumns,
+    used: &[u32],
+    facts: &[super::fact::Fact],
+    as_of: DateTime<Utc>,
+    zone: Tz,
+) -> Result<Table> {
+    let span = Span::of(reports, as_of, zone);
+    let first = span.first;
+    let rows = || used.iter().map(|&i| i as usize);
+    let ((sector, category), department) = rayon::join(
+        || {
+            rayon::join(
+                || reports.codes(Text::Sector, rows()),
+                || reports.codes(Text::Category, rows()),
+            )
+        },
+        || reports.codes(Text::Department, rows()),
+    );
+    let coded = Codes {
+        sector,
+        category,
+        department,
+    };
+    type DayEnds = PlHashMap<(Tz, NaiveDate), Option<DateTime<Utc>>>;
+    let groups: ByGroup = (0..used.len())
+        .into_par_iter()
+        .with_min_len(1 << 15)
+        .fold(
+            || {
+                (
+                    Zones::default(),
+                    DayEnds::default(),
+                    ByGroup::default(),
+                    Vec::new(),
+                )
+            },
+            |(mut zones, mut ends, mut groups, mut counts), k| {
+                let (i, fact) = (used[k] as usize, &facts[k]);
+                let (created, closed_at, deadline_at) = reports.created_closed_due(i);
+                // A deadline of the source's own wins over the rule's day.
+                let due_end = match (deadline_at, fact.due) {
+                    (None, Some(due)) => {
+                        let tz = zones.get(reports.source_tz(i));
+                        *ends.entry((tz, due)).or_insert_with(|| day_end(due, tz))
+                    }
+                    _ => None,
+                };
+                let closing = Closing {
+                    created,
+                    closed_at,
+                    deadline_at,
+                    closed: fact.closed,
+                    on_time: fact.on_time,
+                    due_end,
+                };
+                closing.contributions(&span, &mut counts);
+                let group = [
+                    coded.sector.0[k],
+                    coded.category.0[k],
+                    coded.department.0[k],
+                ];
+                add(&mut groups, group, &counts, &span);
+                (zones, ends, groups, counts)
+            },
+        )
+        .map(|(_, _, groups, _)| groups)
+        .reduce(ByGroup::default, larger_first);
+    table(series_of(groups), first, &coded)
+}
+
+/// Adds a report's `counts` (month, count) to its group's months.
+fn add(groups: &mut ByGroup, group: [u32; 3], counts: &[(i32, usize)], span: &Span) {
+    let months = groups
+        .entry(group)
+        .or_insert_with(|| vec![[0; 6]; span.months()]);
+    for &(month, what) in counts {
+        months[(month - span.first) as usize][what] += 1;
+    }
+}
+
+/// The sum of two partial tables, the smaller added into the larger.
+fn larger_first(a: ByGroup, b: ByGroup) -> ByGroup {
+    if a.len() < b.len() {
+        merge(b, a)
+    } else {
+        merge(a, b)
+    }
 }
 
 /// The months of each group: the reports of one sector, category and department (codes, 0:
@@ -320,50 +406,81 @@ fn contributions(
     cfg: &IndexConfig,
     counts: &mut Vec<(i32, usize)>,
 ) {
-    counts.clear();
-    let (last, as_of) = (span.last, span.as_of);
     let times = reports.times(i);
-    let f = verdict(&times, tz, as_of, cfg);
-    let created = times.created_at;
-    // closed at the as-of time: when (a report closed without a time, from its creation)
-    let closed_at = f
-        .closed
-        .then(|| times.closed_at.map_or(created, |c| c.max(created)));
-    let month = |t: DateTime<Utc>| span.month(t);
-    counts.push((month(created), 0));
-    if let (true, Some(c)) = (f.closed, times.closed_at) {
-        let m = month(c.max(created));
-        counts.push((m, 1));
-        if let Some(on_time) = f.on_time {
-            counts.push((m, 2));
-            if on_time {
-                counts.push((m, 3));
-            }
-        }
-    }
-    // a rule's deadline is the end of its local day: overdue from the next day's first instant
-    let due_end = f.due.and_then(|d| d.succ_opt()).map(|d| {
-        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
+    let f = verdict(&times, tz, span.as_of, cfg);
+    let closing = Closing {
+        created: times.created_at,
+        closed_at: times.closed_at,
+        deadline_at: times.deadline_at,
+        closed: f.closed,
+        on_time: f.on_time,
+        due_end: f.due.and_then(|d| day_end(d, tz)),
+    };
+    closing.contributions(span, counts);
+}
+
+/// A report's times and deadline verdict: what its months count.
+struct Closing {
+    created: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    deadline_at: Option<DateTime<Utc>>,
+    /// Closed at the as-of time.
+    closed: bool,
+    on_time: Option<bool>,
+    /// The first instant after its rule's deadline day.
+    due_end: Option<DateTime<Utc>>,
+}
+
+/// The first instant of the local day after `due` in `tz`: a rule's deadline is the end of its
+/// local day, overdue from the next day's first instant.
+fn day_end(due: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
+    let midnight = due.succ_opt()?.and_hms_opt(0, 0, 0).expect("midnight");
+    Some(
         tz.from_local_datetime(&midnight)
             .earliest()
-            .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
-    });
-    let mut m = month(created);
-    while m <= last {
-        let at = if m == last { as_of } else { span.end(m) };
-        if closed_at.is_some_and(|c| c <= at) {
-            break;
+            .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc)),
+    )
+}
+
+impl Closing {
+    /// What the report adds, as (month, count) pairs, into `counts` (cleared first).
+    fn contributions(&self, span: &Span, counts: &mut Vec<(i32, usize)>) {
+        counts.clear();
+        let (last, as_of) = (span.last, span.as_of);
+        let created = self.created;
+        // closed at the as-of time: when (a report closed without a time, from its creation)
+        let closed_at = self
+            .closed
+            .then(|| self.closed_at.map_or(created, |c| c.max(created)));
+        let month = |t: DateTime<Utc>| span.month(t);
+        counts.push((month(created), 0));
+        if let (true, Some(c)) = (self.closed, self.closed_at) {
+            let m = month(c.max(created));
+            counts.push((m, 1));
+            if let Some(on_time) = self.on_time {
+                counts.push((m, 2));
+                if on_time {
+                    counts.push((m, 3));
+                }
+            }
         }
-        counts.push((m, 4));
-        let overdue = match (times.deadline_at, due_end) {
-            (Some(d), _) => at > d,
-            (None, Some(end)) => at >= end,
-            (None, None) => false,
-        };
-        if overdue {
-            counts.push((m, 5));
+        let mut m = month(created);
+        while m <= last {
+            let at = if m == last { as_of } else { span.end(m) };
+            if closed_at.is_some_and(|c| c <= at) {
+                break;
+            }
+            counts.push((m, 4));
+            let overdue = match (self.deadline_at, self.due_end) {
+                (Some(d), _) => at > d,
+                (None, Some(end)) => at >= end,
+                (None, None) => false,
+            };
+            if overdue {
+                counts.push((m, 5));
+            }
+            m += 1;
         }
-        m += 1;
     }
 }
 

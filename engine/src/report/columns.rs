@@ -168,6 +168,13 @@ impl ReportColumns {
         })
     }
 
+    /// The same columns with these numbers of status changes (missing ones count 0).
+    pub(crate) fn with_history_lens(mut self, mut history_lens: Vec<u32>) -> ReportColumns {
+        history_lens.resize(self.len(), 0);
+        self.history_lens = history_lens;
+        self
+    }
+
     /// The columns of `reports`, with the number of status changes of each (missing ones
     /// count 0).
     ///
@@ -264,6 +271,19 @@ impl ReportColumns {
             reopened_at: utc(self.reopened.get(i)),
             deadline_at: utc(self.deadline.get(i)),
         }
+    }
+
+    /// Report `i`'s creation, closing and deadline times: what the monthly series read of it
+    /// beside its fact.
+    pub(crate) fn created_closed_due(
+        &self,
+        i: usize,
+    ) -> (DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        (
+            utc(Some(self.created[i])).unwrap_or_default(),
+            utc(self.closed.get(i)),
+            utc(self.deadline.get(i)),
+        )
     }
 
     /// Whether report `i` was closed before it was created.

@@ -162,11 +162,17 @@ pub fn read_report_columns(dir: &Path) -> Result<ReportColumns> {
         .column("id")
         .and_then(|c| c.str().cloned())
         .map_err(pl_err(&path))?;
-    let lens = match history? {
-        Some(h) => history_counts(&ids, &h),
-        None => vec![0; df.height()],
-    };
-    ReportColumns::from_frame(&df, lens).map_err(pl_err(&path))
+    let history = history?;
+    // Each report's count of history rows is found beside the columns' conversion.
+    let (lens, columns) = rayon::join(
+        || history.map(|h| history_counts(&ids, &h)),
+        || ReportColumns::from_frame(&df, Vec::new()),
+    );
+    let columns = columns.map_err(pl_err(&path))?;
+    Ok(match lens {
+        Some(lens) => columns.with_history_lens(lens),
+        None => columns,
+    })
 }
 
 /// The report ids of the history file's rows, if there is one.
