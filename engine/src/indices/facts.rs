@@ -41,16 +41,8 @@ pub(super) type Coded = (Vec<u32>, Vec<String>);
 pub(super) struct Facts {
     /// The rows, in order of creation (ties in the reports' order).
     pub rows: Vec<Row>,
-    /// Each row's parcel: its position in the parcel ids given, plus one.
-    pub parcel: Vec<u32>,
-    /// Each row's sector: its position in the sector ids given, plus one.
-    pub sector: Vec<u32>,
-    /// Each row's category code, and the categories.
-    pub category: Coded,
-    /// Each row's department code, and the departments.
-    pub department: Coded,
-    /// Per H3 resolution: each row's cell code, and the cells (ascending).
-    pub cells: Vec<(Vec<u32>, Vec<u64>)>,
+    /// Each row's groups, in the same order.
+    pub keys: Keys,
     /// One row per report: deadline, verdict, stage and times (`indices-reports.parquet`).
     pub report_table: DataFrame,
     /// What was left out.
@@ -151,14 +143,7 @@ pub(super) fn facts<R: Send>(
         },
     );
     let report_table = table?;
-    let Keys {
-        order,
-        parcel,
-        sector,
-        category,
-        department,
-        cells,
-    } = keys;
+    let (order, keys) = keys;
     let rows: Vec<Row> = used
         .par_iter()
         .zip(facts.par_iter())
@@ -170,28 +155,19 @@ pub(super) fn facts<R: Send>(
         .collect();
     drop(facts);
     // In order of creation.
-    let permute = |v: &[u32]| -> Vec<u32> { order.par_iter().map(|&i| v[i]).collect() };
     let mut rows: Vec<Row> = order.par_iter().map(|&i| rows[i]).collect();
-    let (parcel, sector) = (permute(&parcel), permute(&sector));
-    let category = (permute(&category.0), category.1);
-    let department = (permute(&department.0), department.1);
-    let cells: Vec<(Vec<u32>, Vec<u64>)> =
-        cells.into_iter().map(|(c, d)| (permute(&c), d)).collect();
+    let keys = keys.permuted(&order);
     mark_recurrent(
         &mut rows,
-        &parcel,
-        &category.0,
-        category.1.len(),
+        &keys.parcel,
+        &keys.category.0,
+        keys.category.1.len(),
         cfg.recurrence_days,
     );
     phase("rows");
     let facts = Facts {
         rows,
-        parcel,
-        sector,
-        category,
-        department,
-        cells,
+        keys,
         report_table,
         counts,
     };

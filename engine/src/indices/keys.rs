@@ -9,21 +9,42 @@ use crate::report::columns::{ReportColumns, Text};
 use super::cells::coded_cells;
 use super::facts::Coded;
 
-/// The keys of the reports `used`, in their order: each one's parcel and sector (positions in
-/// `parcel_ids` and `sector_ids`, plus one), category and department codes, and cells; with
-/// the order of their creation.
+/// What the indices group reports by, one value per report, as 1-based codes (0: none).
 pub(super) struct Keys {
-    /// Positions in `used`, in order of creation (ties in the reports' order).
-    pub order: Vec<usize>,
+    /// Each report's parcel: its position in the parcel ids given, plus one.
     pub parcel: Vec<u32>,
+    /// Each report's sector: its position in the sector ids given, plus one.
     pub sector: Vec<u32>,
+    /// Each report's category code, and the categories.
     pub category: Coded,
+    /// Each report's department code, and the departments.
     pub department: Coded,
+    /// Per H3 resolution: each report's cell code, and the cells (ascending).
     pub cells: Vec<(Vec<u32>, Vec<u64>)>,
 }
 
-/// [`Keys`] of the reports `used`, created at `created`. Everything is read in the reports'
-/// order (a random read of a report costs a cache miss), to be put in order of creation.
+impl Keys {
+    /// The keys of the reports at `order` (positions), in that order.
+    pub(super) fn permuted(self, order: &[usize]) -> Keys {
+        let permute = |v: &[u32]| -> Vec<u32> { order.par_iter().map(|&i| v[i]).collect() };
+        Keys {
+            parcel: permute(&self.parcel),
+            sector: permute(&self.sector),
+            category: (permute(&self.category.0), self.category.1),
+            department: (permute(&self.department.0), self.department.1),
+            cells: self
+                .cells
+                .into_iter()
+                .map(|(c, d)| (permute(&c), d))
+                .collect(),
+        }
+    }
+}
+
+/// [`Keys`] of the reports `used`, created at `created`, in their order, and the order of their
+/// creation (positions in `used`; ties in the reports' order). Everything is read in the
+/// reports' order (a random read of a report costs a cache miss), to be put in order of
+/// creation.
 pub(super) fn keys_of(
     reports: &ReportColumns,
     used: &[u32],
@@ -31,7 +52,7 @@ pub(super) fn keys_of(
     h3_res: &[h3o::Resolution],
     parcel_ids: &[&str],
     sector_ids: &[&str],
-) -> Keys {
+) -> (Vec<usize>, Keys) {
     let rows = || used.iter().map(|&i| i as usize);
     let ((order, (parcel, sector)), ((category, department), cells)) = rayon::join(
         || {
@@ -62,14 +83,14 @@ pub(super) fn keys_of(
             )
         },
     );
-    Keys {
-        order,
+    let keys = Keys {
         parcel,
         sector,
         category,
         department,
         cells,
-    }
+    };
+    (order, keys)
 }
 
 /// Each of the reports `used`: the position of its `key` in `ids`, plus one (0: none).

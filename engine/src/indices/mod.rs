@@ -349,17 +349,17 @@ pub fn compute_into<R: Send, S: TableSink>(
     drop(reports);
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: facts");
 
-    let (dims, coded, values) = dimensions(&facts.category, &facts.department);
+    let (dims, coded, values) = dimensions(&facts.keys.category, &facts.keys.department);
     // The parcels' rows are sorted once for the tasks of their dimensions.
     let (levels, parcel_rows) = rayon::join(
         || {
             level_features(
-                (parcels, &parcel_ids, &facts.parcel),
-                (sectors, &sector_ids, &facts.sector),
-                (h3_res, &facts.cells),
+                (parcels, &parcel_ids, &facts.keys.parcel),
+                (sectors, &sector_ids, &facts.keys.sector),
+                (h3_res, &facts.keys.cells),
             )
         },
-        || Sorted::new(&facts.rows, &facts.parcel, &coded),
+        || Sorted::new(&facts.rows, &facts.keys.parcel, &coded),
     );
     tracing::debug!(seconds = t0.elapsed().as_secs_f64(), "indices: features");
 
