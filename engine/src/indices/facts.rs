@@ -97,7 +97,8 @@ fn facts_of(
 /// The facts of the reports created up to `as_of`, their parcels and sectors coded by their
 /// position in `parcel_ids` and `sector_ids` (a report whose parcel is not there has none),
 /// their cells at each of `h3_res` (the stored cell's parent when it is as fine, else from the
-/// point).
+/// point); with what `beside` made of the reports and their facts, once these were found,
+/// beside the per-report table and the keys.
 ///
 /// # Errors
 /// Polars errors building the per-report table.

@@ -100,7 +100,9 @@ fn month_end(month: i32, zone: Tz) -> DateTime<Utc> {
     start - chrono::Duration::milliseconds(1)
 }
 
-/// The monthly series of `reports` created up to `as_of`, months of `zone`.
+/// The monthly series of `reports` created up to `as_of`, months of `zone`, each report's
+/// deadline verdict found from the report alone. `predio compute` takes the verdicts from the
+/// facts it has found ([`super::Found::monthly_series`]); this is what that is checked against.
 ///
 /// # Errors
 /// [`crate::Error::Indices`] when the table cannot be built.
